@@ -1,0 +1,1 @@
+"""branchstats: statistics about local party organizations, each figure with its source."""

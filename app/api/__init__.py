@@ -1,0 +1,1 @@
+"""HTTP routers, one module per resource. Routes parse, call one service, return a schema."""

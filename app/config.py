@@ -1,0 +1,45 @@
+"""Settings, read from the environment (prefix-free names such as DATABASE_URL)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to know about its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; without it, a SQLite file in data_dir.",
+    )
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="Where the SQLite file lives.")
+    seed_dir: Path = Field(default=REPO_ROOT / "seed", description="Seed articles and references.")
+    environment: str = Field(default="production", description="production or development.")
+    log_level: str = "info"
+    # Lists: the largest page a client may ask for, and the default.
+    page_size_default: int = 50
+    page_size_max: int = 500
+    # Reads: a statement running longer than this is cancelled (seconds).
+    statement_timeout_s: float = 5.0
+    # Requests: bodies above this many bytes are refused with 413.
+    max_body_bytes: int = 2_000_000
+    max_query_string_bytes: int = 4096
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'branchstats.sqlite3'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgresql:// URLs (what most tools print)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

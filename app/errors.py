@@ -1,0 +1,133 @@
+"""One error shape for every failure: RFC 9457 problem details (application/problem+json)."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("branchstats")
+
+
+class FieldError(BaseModel):
+    """One invalid input: where it is and what is wrong with it."""
+
+    field: str = Field(description="The parameter or body field, e.g. `query.limit` or `body.value`.")
+    message: str
+    type: str | None = Field(default=None, description="A machine-readable error code.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(default="about:blank", description="A URI reference identifying the problem type.")
+    title: str = Field(description="A short summary of the problem type.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What went wrong in this occurrence.")
+    instance: str | None = Field(default=None, description="The request path.")
+    errors: list[FieldError] | None = Field(default=None, description="Invalid fields, if any.")
+
+
+class ApiError(Exception):
+    """Raised by services and routes; turned into problem+json by one handler."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        type_: str = "about:blank",
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.type = type_
+
+
+def bad_request(field: str, message: str, status: int = 400) -> ApiError:
+    """An error about one input field."""
+    return ApiError(status, f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    return ApiError(404, f"{what} {ident} does not exist.")
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str | None,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+) -> JSONResponse:
+    body = Problem(
+        type=type_,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No resource at {request.url.path}."
+        return problem_response(request, exc.status_code, detail, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(field=_field_name(err["loc"]), message=err["msg"], type=err.get("type"))
+            for err in exc.errors()
+        ]
+        names = ", ".join(e.field for e in errors)
+        return problem_response(request, 422, f"Invalid input: {names}.", errors=errors)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # A locked SQLite file, a cancelled statement or an unreachable PostgreSQL:
+        # the client can retry; this is not a bug of the request.
+        log.warning("database unavailable: %s", exc.orig.__class__.__name__)
+        return problem_response(
+            request,
+            503,
+            "The database is busy or unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem_response(request, 500, "An unexpected error occurred.")

@@ -1,0 +1,1 @@
+"""Loading data: the reference units, the article record format, the seed."""

@@ -1,0 +1,72 @@
+"""Reading record files from disk."""
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from app.ingest.loader import ImportRejected, RecordProblem
+from app.ingest.records import ArticleFile
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate mapping keys instead of keeping the last."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[type-arg]
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def parse_article_yaml(content: str, label: str) -> ArticleFile:
+    try:
+        data = yaml.load(content, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ImportRejected([RecordProblem(label, "yaml", str(exc).replace("\n", " "))]) from None
+    return validate_article(data, label)
+
+
+def validate_article(data: object, label: str) -> ArticleFile:
+    try:
+        return ArticleFile.model_validate(data)
+    except ValidationError as exc:
+        raise ImportRejected(
+            [
+                RecordProblem(label, ".".join(str(p) for p in err["loc"]) or "(file)", err["msg"])
+                for err in exc.errors()
+            ]
+        ) from None
+
+
+def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:
+    """Parse a record file and read the text it points to (which must stay beside it)."""
+    article = parse_article_yaml(path.read_text(encoding="utf-8"), path.name)
+    if article.source.text is not None:
+        return article, article.source.text, path
+    assert article.source.text_file is not None
+    base = path.resolve().parent.parent
+    text_path = (path.parent / article.source.text_file).resolve()
+    if not text_path.is_relative_to(base) or not text_path.is_file():
+        raise ImportRejected(
+            [
+                RecordProblem(
+                    path.name,
+                    "source.text_file",
+                    f"{article.source.text_file!r} is not a file beside the record file",
+                )
+            ]
+        )
+    return article, text_path.read_text(encoding="utf-8"), text_path

@@ -1,0 +1,392 @@
+"""Apply one article record file to the database: verified, idempotent, all or nothing.
+
+The caller owns the transaction: it commits, or rolls back for a dry run or on error.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlmodel import Session, SQLModel, select
+
+from app.ingest.places import (
+    branch_search_fields,
+    locality_search_fields,
+    set_branch_place,
+    set_locality_ancestors,
+)
+from app.ingest.records import ArticleFile, FigureRecord
+from app.models import (
+    Branch,
+    Fact,
+    Locality,
+    MembershipCount,
+    MembershipEvent,
+    Officeholder,
+    Source,
+)
+from app.models.base import utcnow
+from app.models.vocab import METRIC_UNITS
+from app.services.text import normalize_quote_text
+
+Row = TypeVar("Row", bound=SQLModel)
+FIGURE_MODELS: dict[str, type[SQLModel]] = {
+    "counts": MembershipCount,
+    "events": MembershipEvent,
+    "facts": Fact,
+    "roles": Officeholder,
+}
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    record: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.field}: {self.message}"
+
+
+class ImportRejected(Exception):
+    """The file cannot be loaded; nothing was written."""
+
+    def __init__(self, problems: list[RecordProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class ImportReport:
+    source: str
+    dry_run: bool = False
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    conflicting_reports: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
+    """Every quote is in the text, every figure is in its quote."""
+    problems: list[RecordProblem] = []
+    haystack = normalize_quote_text(text)
+    sections: list[tuple[str, list[Any]]] = [
+        ("localities", list(article.localities)),
+        ("branches", list(article.branches)),
+        ("counts", list(article.counts)),
+        ("events", list(article.events)),
+        ("facts", list(article.facts)),
+        ("roles", list(article.roles)),
+    ]
+    for section, records in sections:
+        for index, rec in enumerate(records):
+            label = f"{section}[{index}] {getattr(rec, 'id', None) or rec.key}"
+            quote = normalize_quote_text(rec.quote)
+            if quote not in haystack:
+                problems.append(RecordProblem(label, "quote", "not found in the source text"))
+            if isinstance(rec, FigureRecord) and rec.figure is not None:
+                if normalize_quote_text(rec.figure) not in quote:
+                    problems.append(RecordProblem(label, "figure", "not found in the quote"))
+    return problems
+
+
+class _Applier:
+    def __init__(self, session: Session, article: ArticleFile, report: ImportReport) -> None:
+        self.session = session
+        self.article = article
+        self.report = report
+        self.problems: list[RecordProblem] = []
+        self.localities: dict[str, Locality] = {}
+        self.branches: dict[str, Branch] = {}
+        self.source: Source | None = None
+
+    # -- lookups -------------------------------------------------------------------
+    def locality(self, key: str, label: str, field_name: str) -> Locality | None:
+        if key not in self.localities:
+            found = self.session.exec(select(Locality).where(Locality.key == key)).first()
+            if found is None:
+                self.problems.append(RecordProblem(label, field_name, f"no locality {key!r}"))
+                return None
+            self.localities[key] = found
+        return self.localities[key]
+
+    def branch(self, key: str, label: str, field_name: str) -> Branch | None:
+        if key not in self.branches:
+            found = self.session.exec(select(Branch).where(Branch.key == key)).first()
+            if found is None:
+                self.problems.append(RecordProblem(label, field_name, f"no organization {key!r}"))
+                return None
+            self.branches[key] = found
+        return self.branches[key]
+
+    # -- upsert --------------------------------------------------------------------
+    def upsert(self, model: type[Row], key: str, values: dict[str, Any], label: str) -> Row:
+        existing = self.session.exec(select(model).where(model.key == key)).first()  # type: ignore[attr-defined]
+        if existing is None:
+            row = model(key=key, **values)
+            self.session.add(row)
+            self.session.flush()
+            self.report.added.append(label)
+            return row
+        owner = getattr(existing, "source_id", None)
+        changed = {k: v for k, v in values.items() if getattr(existing, k) != v}
+        if changed and owner is not None and self.source and owner != self.source.id:
+            if model in (Locality, Branch):
+                names = ", ".join(sorted(changed))
+                self.problems.append(
+                    RecordProblem(label, "key", f"{key!r} is defined differently by another source ({names})")
+                )
+                return existing
+        if changed:
+            for name, value in changed.items():
+                setattr(existing, name, value)
+            if hasattr(existing, "updated_at"):
+                existing.updated_at = utcnow()
+            self.session.add(existing)
+            self.session.flush()
+            self.report.changed.append(label)
+        else:
+            self.report.unchanged += 1
+        return existing
+
+    # -- sections ------------------------------------------------------------------
+    def apply_source(self, text: str, text_path: str | None, today: date) -> Source:
+        rec = self.article.source
+        values: dict[str, Any] = {
+            "publisher": rec.publisher,
+            "title": rec.title,
+            "published_on": rec.published_on,
+            "date_note": rec.date_note,
+            "author": rec.author,
+            "language": rec.language,
+            "url": rec.url,
+            "text": text,
+            "text_sha256": text_sha256(text),
+            "text_path": text_path,
+        }
+        existing = self.session.exec(select(Source).where(Source.key == rec.key)).first()
+        if existing is None:
+            values["registered_on"] = today
+        self.source = self.upsert(Source, rec.key, values, f"source {rec.key}")
+        return self.source
+
+    def apply_localities(self) -> None:
+        assert self.source is not None
+        for index, rec in enumerate(self.article.localities):
+            label = f"localities[{index}] {rec.key}"
+            parent = self.locality(rec.parent, label, "parent") if rec.parent else None
+            if rec.parent and parent is None:
+                continue
+            search_key, name_lower = locality_search_fields(rec.name, rec.title)
+            values = {
+                "kind": rec.kind,
+                "name": rec.name,
+                "official_name": rec.title,
+                "code": rec.code,
+                "parent_id": parent.id if parent else None,
+                "search_key": search_key,
+                "name_lower": name_lower,
+                "source_id": self.source.id,
+                "quote": rec.quote,
+                "note": rec.note,
+            }
+            locality = self.upsert(Locality, rec.key, values, label)
+            set_locality_ancestors(locality, parent)
+            self.session.add(locality)
+            self.localities[rec.key] = locality
+        self.session.flush()
+
+    def apply_branches(self) -> None:
+        assert self.source is not None
+        for index, rec in enumerate(self.article.branches):
+            label = f"branches[{index}] {rec.key}"
+            locality = self.locality(rec.locality, label, "locality") if rec.locality else None
+            parent = self.branch(rec.parent, label, "parent") if rec.parent else None
+            if (rec.locality and locality is None) or (rec.parent and parent is None):
+                continue
+            search_key, name_lower = branch_search_fields(rec.name, rec.description)
+            values = {
+                "kind": rec.kind,
+                "name": rec.name,
+                "group_size": rec.group_size,
+                "description": rec.description,
+                "parent_id": parent.id if parent else None,
+                "founded_on": rec.founded_on,
+                "dissolved_on": rec.dissolved_on,
+                "search_key": search_key,
+                "name_lower": name_lower,
+                "source_id": self.source.id,
+                "quote": rec.quote,
+                "note": rec.note,
+                "locality_id": locality.id if locality else None,
+                "province_id": locality.province_id if locality else None,
+                "district_id": locality.district_id if locality else None,
+                "commune_id": locality.commune_id if locality else None,
+            }
+            branch = self.upsert(Branch, rec.key, values, label)
+            set_branch_place(branch, locality)
+            self.branches[rec.key] = branch
+        self.session.flush()
+
+    def evidence_date(self, own: date | None) -> date:
+        assert self.source is not None
+        return own or self.source.published_on or self.source.registered_on
+
+    def figure_values(self, rec: FigureRecord) -> dict[str, Any]:
+        assert self.source is not None
+        return {
+            "qualifier": rec.qualifier,
+            "applies_to_each": rec.applies_to_each,
+            "date_note": rec.date_note,
+            "source_id": self.source.id,
+            "quote": rec.quote,
+            "figure": rec.figure,
+            "note": rec.note,
+        }
+
+    def apply_figures(self) -> set[str]:
+        assert self.source is not None
+        keys: set[str] = set()
+        prefix = f"{self.source.key}#"
+        for index, count in enumerate(self.article.counts):
+            label = f"counts[{index}] {count.id}"
+            branch = self.branch(count.branch, label, "branch")
+            if branch is None:
+                continue
+            values = self.figure_values(count) | {
+                "branch_id": branch.id,
+                "value": count.value,
+                "value_max": count.value_max,
+                "status": count.status,
+                "as_of": count.as_of,
+                "evidence_date": self.evidence_date(count.as_of),
+            }
+            keys.add(prefix + count.id)
+            self.upsert(MembershipCount, prefix + count.id, values, label)
+        for index, event in enumerate(self.article.events):
+            label = f"events[{index}] {event.id}"
+            branch = self.branch(event.branch, label, "branch")
+            if branch is None:
+                continue
+            start, end = event.bounds()
+            values = self.figure_values(event) | {
+                "branch_id": branch.id,
+                "kind": event.kind,
+                "value": event.value,
+                "value_max": event.value_max,
+                "period_start": start,
+                "period_end": end,
+                "reason": event.reason,
+                "evidence_date": self.evidence_date(end),
+            }
+            keys.add(prefix + event.id)
+            self.upsert(MembershipEvent, prefix + event.id, values, label)
+        for index, fact in enumerate(self.article.facts):
+            label = f"facts[{index}] {fact.id}"
+            subject_branch = self.branch(fact.branch, label, "branch") if fact.branch else None
+            subject_place = (
+                self.locality(fact.locality, label, "locality") if fact.locality else None
+            )
+            if subject_branch is None and subject_place is None:
+                continue
+            start, end = fact.bounds()
+            values = self.figure_values(fact) | {
+                "metric": fact.metric,
+                "branch_id": subject_branch.id if subject_branch else None,
+                "locality_id": subject_place.id if subject_place else None,
+                "value": fact.value,
+                "value_max": fact.value_max,
+                "unit": METRIC_UNITS[fact.metric],
+                "dimension": fact.dimension,
+                "period_start": start,
+                "period_end": end,
+                "evidence_date": self.evidence_date(end),
+            }
+            keys.add(prefix + fact.id)
+            self.upsert(Fact, prefix + fact.id, values, label)
+        for index, role in enumerate(self.article.roles):
+            label = f"roles[{index}] {role.id}"
+            branch = self.branch(role.branch, label, "branch")
+            if branch is None:
+                continue
+            values = self.figure_values(role) | {
+                "branch_id": branch.id,
+                "person": role.person,
+                "role": role.role,
+                "as_of": role.as_of,
+                "evidence_date": self.evidence_date(role.as_of),
+            }
+            keys.add(prefix + role.id)
+            self.upsert(Officeholder, prefix + role.id, values, label)
+        return keys
+
+    def remove_dropped(self, kept: set[str]) -> None:
+        """Figures of this source that the file no longer has are deleted."""
+        assert self.source is not None
+        for model in FIGURE_MODELS.values():
+            rows = self.session.exec(
+                select(model).where(model.source_id == self.source.id)  # type: ignore[attr-defined]
+            ).all()
+            for row in rows:
+                if row.key not in kept:  # type: ignore[attr-defined]
+                    self.session.delete(row)
+                    self.report.removed.append(row.key)  # type: ignore[attr-defined]
+        self.session.flush()
+
+    def find_conflicting_reports(self) -> None:
+        """Counts of the same branch and date from another source, with another value."""
+        assert self.source is not None
+        mine = self.session.exec(
+            select(MembershipCount).where(MembershipCount.source_id == self.source.id)
+        ).all()
+        for count in mine:
+            if count.as_of is None:
+                continue
+            others = self.session.exec(
+                select(MembershipCount).where(
+                    MembershipCount.branch_id == count.branch_id,
+                    MembershipCount.as_of == count.as_of,
+                    MembershipCount.source_id != self.source.id,
+                    MembershipCount.value != count.value,
+                )
+            ).all()
+            for other in others:
+                self.report.conflicting_reports.append(
+                    f"{count.key} says {count.value}; {other.key} says {other.value}"
+                )
+
+
+def apply_article(
+    session: Session,
+    article: ArticleFile,
+    text: str,
+    *,
+    text_path: str | None = None,
+    today: date | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Verify and apply one article. Raises ImportRejected, naming every bad record."""
+    problems = verify_article(article, text)
+    if problems:
+        raise ImportRejected(problems)
+    report = ImportReport(source=article.source.key, dry_run=dry_run)
+    applier = _Applier(session, article, report)
+    applier.apply_source(text, text_path, today or date.today())
+    applier.apply_localities()
+    applier.apply_branches()
+    kept = applier.apply_figures()
+    if applier.problems:
+        raise ImportRejected(applier.problems)
+    applier.remove_dropped(kept)
+    applier.find_conflicting_reports()
+    return report

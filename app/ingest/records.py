@@ -1,0 +1,211 @@
+"""The article record format (seed/FORMAT.md) as strict pydantic models.
+
+Unknown fields are errors, so a typo in a file cannot silently drop a figure.
+"""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.ingest.periods import PeriodError, parse_period
+from app.models.vocab import (
+    DIMENSIONS,
+    METRIC_UNITS,
+    BranchKind,
+    EventKind,
+    LocalityKind,
+    MemberStatus,
+    Qualifier,
+    Role,
+)
+
+FORMAT = "branchstats/article-v1"
+
+Key = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9:/_.-]*$"),
+]
+RecordId = Annotated[
+    str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+]
+Quote = Annotated[str, StringConstraints(min_length=3, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceRecord(Record):
+    key: Key
+    text_file: str | None = Field(
+        default=None, description="Path of the text, relative to the record file."
+    )
+    text: str | None = Field(default=None, description="The full text, inline (for API imports).")
+    publisher: ShortText | None = None
+    title: LongText | None = None
+    published_on: date | None = None
+    date_note: LongText | None = None
+    author: ShortText | None = None
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "vi"
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = None
+
+    @model_validator(mode="after")
+    def _one_text(self) -> "SourceRecord":
+        if (self.text is None) == (self.text_file is None):
+            raise ValueError("give exactly one of text_file and text")
+        return self
+
+
+class LocalityRecord(Record):
+    key: Key
+    kind: LocalityKind
+    name: ShortText
+    title: ShortText | None = None
+    code: Annotated[str, StringConstraints(pattern=r"^\d{2,5}$")] | None = None
+    parent: Key | None = None
+    quote: Quote
+    note: LongText | None = None
+
+
+class BranchRecord(Record):
+    key: Key
+    kind: BranchKind
+    name: ShortText | None = None
+    group_size: Annotated[int, Field(gt=1, le=100_000)] | None = None
+    description: LongText | None = None
+    locality: Key | None = None
+    parent: Key | None = None
+    founded_on: date | None = None
+    dissolved_on: date | None = None
+    quote: Quote
+    note: LongText | None = None
+
+    @model_validator(mode="after")
+    def _named_or_group(self) -> "BranchRecord":
+        if self.name is None and self.group_size is None:
+            raise ValueError("an organization needs a name, or a group_size for an unnamed group")
+        return self
+
+
+class FigureRecord(Record):
+    id: RecordId
+    quote: Quote
+    figure: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    qualifier: Qualifier = "exact"
+    applies_to_each: bool = False
+    note: LongText | None = None
+    date_note: LongText | None = None
+
+
+class CountRecord(FigureRecord):
+    branch: Key
+    value: Annotated[int, Field(ge=0, le=10_000_000)]
+    value_max: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    status: MemberStatus = "all"
+    as_of: date | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> "CountRecord":
+        if self.value_max is not None and self.value_max < self.value:
+            raise ValueError("value_max is below value")
+        return self
+
+
+def _check_period(period: str | None) -> None:
+    if period is not None:
+        try:
+            parse_period(period)
+        except PeriodError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class EventRecord(FigureRecord):
+    kind: EventKind
+    branch: Key
+    value: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    value_max: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    period: str | None = None
+    reason: LongText | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> "EventRecord":
+        _check_period(self.period)
+        if self.value_max is not None and (self.value is None or self.value_max < self.value):
+            raise ValueError("value_max needs a value at or below it")
+        return self
+
+    def bounds(self) -> tuple[date | None, date | None]:
+        return parse_period(self.period) if self.period else (None, None)
+
+
+class FactRecord(FigureRecord):
+    metric: str
+    branch: Key | None = None
+    locality: Key | None = None
+    value: Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+    value_max: Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)] | None = None
+    unit: str | None = None
+    dimension: str | None = None
+    period: str | None = None
+    as_of: date | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> "FactRecord":
+        if self.metric not in METRIC_UNITS:
+            raise ValueError(f"unknown metric {self.metric!r}; see seed/FORMAT.md")
+        if self.unit is not None and self.unit != METRIC_UNITS[self.metric]:
+            raise ValueError(f"{self.metric} is measured in {METRIC_UNITS[self.metric]}")
+        if (self.branch is None) == (self.locality is None):
+            raise ValueError("a fact is about exactly one branch or one locality")
+        if self.dimension is not None and self.dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {self.dimension!r}")
+        if self.period is not None and self.as_of is not None:
+            raise ValueError("give a period or an as_of date, not both")
+        _check_period(self.period)
+        if self.value_max is not None and self.value_max < self.value:
+            raise ValueError("value_max is below value")
+        return self
+
+    def bounds(self) -> tuple[date | None, date | None]:
+        if self.as_of is not None:
+            return self.as_of, self.as_of
+        return parse_period(self.period) if self.period else (None, None)
+
+
+class RoleRecord(FigureRecord):
+    person: ShortText
+    role: Role
+    branch: Key
+    as_of: date | None = None
+
+
+class ArticleFile(Record):
+    """One article and everything drawn from it."""
+
+    format: Literal["branchstats/article-v1"]
+    source: SourceRecord
+    localities: list[LocalityRecord] = Field(default_factory=list, max_length=5000)
+    branches: list[BranchRecord] = Field(default_factory=list, max_length=5000)
+    counts: list[CountRecord] = Field(default_factory=list, max_length=5000)
+    events: list[EventRecord] = Field(default_factory=list, max_length=5000)
+    facts: list[FactRecord] = Field(default_factory=list, max_length=5000)
+    roles: list[RoleRecord] = Field(default_factory=list, max_length=5000)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "ArticleFile":
+        seen: set[str] = set()
+        for section in ("localities", "branches"):
+            for rec in getattr(self, section):
+                if rec.key in seen:
+                    raise ValueError(f"{section}: key {rec.key!r} is defined twice")
+                seen.add(rec.key)
+        ids: set[str] = set()
+        for section in ("counts", "events", "facts", "roles"):
+            for rec in getattr(self, section):
+                if rec.id in ids:
+                    raise ValueError(f"{section}: id {rec.id!r} is used twice")
+                ids.add(rec.id)
+        return self

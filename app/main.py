@@ -1,0 +1,59 @@
+"""The application factory: settings, engine, routers and error handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.api import health
+from app.config import Settings
+from app.db import make_engine
+from app.errors import Problem, install_error_handlers
+
+API_DESCRIPTION = """
+Statistics about local Communist Party of Vietnam organizations (branches, membership
+counts, admissions, departures and transfers), built from Vietnamese local news.
+
+**Every figure carries its source and the exact sentence that states it.** Figures keep the
+qualifiers of the text ("more than", "about", ranges); a figure the text does not give is
+`null`, never `0`.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operationIds: the route function's name (e.g. `list_branches`)."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Settings and the engine are made in the lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = settings or Settings()
+        app.state.settings = active
+        app.state.engine = make_engine(
+            active.effective_database_url, statement_timeout_s=active.statement_timeout_s
+        )
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="branchstats",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        responses={
+            "default": {"model": Problem, "description": "An RFC 9457 problem."},
+        },
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

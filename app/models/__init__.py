@@ -1,0 +1,19 @@
+"""Table models (SQLModel, table=True). API shapes live in app.schemas."""
+
+from app.models.base import metadata
+from app.models.branches import Branch
+from app.models.figures import Fact, MembershipCount, MembershipEvent, Officeholder
+from app.models.localities import Locality, LocalitySuccession
+from app.models.sources import Source
+
+__all__ = [
+    "Branch",
+    "Fact",
+    "Locality",
+    "LocalitySuccession",
+    "MembershipCount",
+    "MembershipEvent",
+    "Officeholder",
+    "Source",
+    "metadata",
+]

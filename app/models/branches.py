@@ -1,0 +1,47 @@
+"""Branches: party organizations, named ones and unnamed groups an article counts."""
+
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Index, Text
+from sqlmodel import Field, SQLModel
+
+from app.models.base import in_list
+from app.models.vocab import BRANCH_KINDS
+
+
+class Branch(SQLModel, table=True):
+    """A party organization, or an unnamed group of them (group_size set, name null).
+
+    "6 chi bộ thuộc 4 xã" is one row with group_size 6: nothing is invented about the
+    members of the group beyond what the source says of all of them.
+    """
+
+    __tablename__ = "branches"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", BRANCH_KINDS), name="kind"),
+        CheckConstraint("group_size IS NULL OR group_size > 1", name="group_size"),
+        CheckConstraint("name IS NOT NULL OR group_size IS NOT NULL", name="named_or_group"),
+        Index("ix_branches_province_id_id", "province_id", "id"),
+        Index("ix_branches_kind_id", "kind", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=30)
+    name: str | None = Field(default=None, max_length=300)
+    group_size: int | None = None
+    description: str | None = Field(default=None, sa_type=Text)
+    locality_id: int | None = Field(default=None, foreign_key="localities.id", index=True)
+    # Ancestors of the locality, copied on write (see Locality): subtree filters use them.
+    province_id: int | None = Field(default=None, foreign_key="localities.id")
+    district_id: int | None = Field(default=None, foreign_key="localities.id", index=True)
+    commune_id: int | None = Field(default=None, foreign_key="localities.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="branches.id", index=True)
+    founded_on: date | None = None
+    dissolved_on: date | None = None
+    search_key: str = Field(max_length=600, index=True)
+    name_lower: str = Field(max_length=600)
+    source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
+    quote: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)
+    is_synthetic: bool = Field(default=False, index=True)

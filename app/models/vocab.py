@@ -1,0 +1,93 @@
+"""Controlled vocabularies shared by the table models, the API schemas and the importer."""
+
+from typing import Literal, get_args
+
+LocalityKind = Literal[
+    "province",
+    "city_province",
+    "district",
+    "town",
+    "city",
+    "commune",
+    "ward",
+    "township",
+    "special_zone",
+    "village",
+]
+BranchKind = Literal[
+    "province_committee",
+    "district_committee",
+    "commune_committee",
+    "agency_committee",
+    "grassroots_branch",
+    "village_branch",
+    "school_branch",
+    "health_station_branch",
+    "agency_branch",
+    "enterprise_branch",
+    "party_cell",
+    "other",
+]
+Qualifier = Literal["exact", "approximate", "at_least", "more_than", "at_most", "less_than"]
+EventKind = Literal["admission", "departure", "transfer_in", "transfer_out"]
+MemberStatus = Literal["all", "full", "probationary"]
+SuccessionKind = Literal["continued", "merged_into"]
+Role = Literal["secretary", "deputy_secretary", "head_of_organization_board"]
+
+LOCALITY_KINDS: tuple[str, ...] = get_args(LocalityKind)
+BRANCH_KINDS: tuple[str, ...] = get_args(BranchKind)
+QUALIFIERS: tuple[str, ...] = get_args(Qualifier)
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+MEMBER_STATUSES: tuple[str, ...] = get_args(MemberStatus)
+SUCCESSION_KINDS: tuple[str, ...] = get_args(SuccessionKind)
+ROLES: tuple[str, ...] = get_args(Role)
+
+# Which ancestor column a locality kind fills: a subtree query on a unit of this kind
+# filters on that column (see Locality.province_id and friends).
+LEVEL_OF_KIND: dict[str, str] = {
+    "province": "province",
+    "city_province": "province",
+    "district": "district",
+    "town": "district",
+    "city": "district",
+    "commune": "commune",
+    "ward": "commune",
+    "township": "commune",
+    "special_zone": "commune",
+    "village": "village",
+}
+
+# Fact metrics and their units (documented in seed/FORMAT.md).
+METRIC_UNITS: dict[str, str] = {
+    "households": "households",
+    "poor_households": "households",
+    "poverty_rate": "percent",
+    "income_per_capita": "VND_per_person_year",
+    "youth_participation_rate": "percent",
+    "meeting_attendance_rate": "percent",
+    "branches_rated_excellent": "percent",
+    "branches_rated_good": "percent",
+    "cultural_family_rate": "percent",
+    "new_rural_criteria_met": "criteria",
+    "admission_target": "members_per_year",
+    "plan_completion": "percent",
+    "subordinate_organizations": "organizations",
+    "branches_with_committee": "organizations",
+    "admission_candidates": "persons",
+    "members_over_60": "members",
+    "years_without_admission": "years",
+    "at_risk_reported": "flag",
+    "years_rated_clean_strong": "years",
+    "admissions_in_one_branch": "members",
+    "meeting_day_of_month": "day",
+}
+DIMENSIONS: tuple[str, ...] = (
+    "all",
+    "grassroots_organizations",
+    "commune_committees",
+    "agency_committees",
+    "grassroots_branches",
+    "subordinate_branches",
+    "village_branches",
+    "school_and_health_station_branches",
+)

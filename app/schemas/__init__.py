@@ -1,0 +1,1 @@
+"""API shapes (pydantic models). They may import app.models; models never import these."""

@@ -1,0 +1,1 @@
+"""Queries and rules, testable without HTTP. Services never commit: the caller does."""

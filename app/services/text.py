@@ -1,0 +1,36 @@
+"""Vietnamese text folding for search, and quote matching for provenance."""
+
+import re
+import unicodedata
+
+_WHITESPACE = re.compile(r"\s+")
+# Zero-width and formatting characters that a pasted query may carry invisibly.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+
+def normalize_quote_text(text: str) -> str:
+    """NFC and one space for every run of whitespace (non-breaking spaces included)."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def fold(text: str) -> str:
+    """Fold for diacritic-insensitive search: 'Đảng bộ Lục Yên' -> 'dang bo luc yen'."""
+    text = text.translate(_INVISIBLE)
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.replace("đ", "d").replace("Đ", "D")
+    return _WHITESPACE.sub(" ", stripped.casefold()).strip()
+
+
+def lower_exact(text: str) -> str:
+    """Lowercase with diacritics kept (NFC), for ranking exact-diacritic matches first."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text.translate(_INVISIBLE)).casefold()).strip()
+
+
+def slug(text: str) -> str:
+    """A folded, hyphenated slug: 'thôn Khéo Lẹng' -> 'thon-kheo-leng'."""
+    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")
+
+
+def quote_in_text(quote: str, text: str) -> bool:
+    return normalize_quote_text(quote) in normalize_quote_text(text)
