@@ -1,0 +1,236 @@
+"""Test fixtures: every database test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from the `pgserver` package (started here, in a temporary directory),
+or from TEST_DATABASE_URL when that points at an existing server. Databases are built by
+running the migrations, then copied per test from a template (a file copy on SQLite,
+CREATE DATABASE ... TEMPLATE on PostgreSQL), which is faster than migrating each time.
+"""
+
+import itertools
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from app.config import REPO_ROOT, Settings, normalize_database_url
+from app.db import make_engine
+from app.ingest.seed import load_seed
+from app.main import create_app
+from app.migrate import upgrade_head
+
+BACKENDS = ("sqlite", "postgresql")
+_counter = itertools.count()
+_passed: dict[str, int] = {b: 0 for b in BACKENDS}
+
+
+# -- PostgreSQL server ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to a PostgreSQL database with rights to create databases."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield normalize_database_url(url)
+        return
+    import pgserver
+
+    data_dir = Path(tempfile.mkdtemp(prefix="branchstats-pg-"))
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield normalize_database_url(server.get_uri())
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _pg_url_for(admin_url: str, database: str) -> str:
+    return make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+
+
+def _pg_create(admin_url: str, database: str, template: str | None = None) -> str:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        clause = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{database}"{clause}'))
+    admin.dispose()
+    return _pg_url_for(admin_url, database)
+
+
+# -- Databases -----------------------------------------------------------------------
+class DatabaseFactory:
+    """Makes fresh databases of one backend, copied from migrated (and seeded) templates."""
+
+    def __init__(self, backend: str, workdir: Path, pg_admin_url: str | None) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        self.pg_admin_url = pg_admin_url
+        self._templates: dict[str, str] = {}
+
+    def _new_name(self, stem: str) -> str:
+        return f"{stem}_{os.getpid()}_{next(_counter)}"
+
+    def _blank(self, stem: str) -> str:
+        name = self._new_name(stem)
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.workdir / (name + '.sqlite3')}"
+        assert self.pg_admin_url
+        return _pg_create(self.pg_admin_url, name)
+
+    def blank(self) -> str:
+        """An empty database, not migrated."""
+        return self._blank("blank")
+
+    def _template(self, kind: str) -> str:
+        if kind not in self._templates:
+            url = self._blank(f"tmpl_{kind}")
+            engine = make_engine(url)
+            upgrade_head(engine)
+            if kind == "seeded":
+                load_seed(engine, REPO_ROOT / "seed")
+            engine.dispose()
+            if self.backend == "sqlite":
+                # Fold the WAL into the main file so that a file copy is complete.
+                path = make_url(url).database
+                assert path
+                with sqlite3.connect(path) as conn:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._templates[kind] = url
+        return self._templates[kind]
+
+    def copy(self, kind: str) -> str:
+        """A fresh database copied from the 'migrated' or 'seeded' template."""
+        template = self._template(kind)
+        if self.backend == "sqlite":
+            source = make_url(template).database
+            assert source
+            target = self.workdir / (self._new_name(kind) + ".sqlite3")
+            shutil.copyfile(source, target)
+            return f"sqlite:///{target}"
+        assert self.pg_admin_url
+        return _pg_create(
+            self.pg_admin_url, self._new_name(kind), template=make_url(template).database
+        )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def databases(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> DatabaseFactory:
+    admin = request.getfixturevalue("pg_admin_url") if backend == "postgresql" else None
+    return DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"), admin)
+
+
+@pytest.fixture
+def migrated_url(databases: DatabaseFactory) -> str:
+    """A fresh, empty, migrated database."""
+    return databases.copy("migrated")
+
+
+@pytest.fixture
+def seeded_url(databases: DatabaseFactory) -> str:
+    """A fresh migrated and seeded database, for tests that write."""
+    return databases.copy("seeded")
+
+
+@pytest.fixture(scope="session")
+def shared_seeded_url(databases: DatabaseFactory) -> str:
+    """One seeded database shared by read-only tests of a backend."""
+    return databases.copy("seeded")
+
+
+@pytest.fixture
+def engine(seeded_url: str) -> Iterator[Engine]:
+    eng = make_engine(seeded_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_engine(shared_seeded_url: str) -> Iterator[Engine]:
+    eng = make_engine(shared_seeded_url)
+    yield eng
+    eng.dispose()
+
+
+def make_client(url: str) -> TestClient:
+    return TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def api(shared_seeded_url: str) -> Iterator[TestClient]:
+    """A client of the app over the shared, read-only seeded database."""
+    with make_client(shared_seeded_url) as client:
+        yield client
+
+
+@pytest.fixture
+def write_api(seeded_url: str) -> Iterator[TestClient]:
+    """A client of the app over a fresh seeded database that the test may change."""
+    with make_client(seeded_url) as client:
+        yield client
+
+
+class StatementCounter:
+    """Counts SQL statements an engine runs (for N+1 checks)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
+            self.statements.append(statement)
+
+    def __enter__(self) -> "StatementCounter":
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(api: TestClient) -> "type[StatementCounter] | object":
+    engine = api.app.state.engine  # type: ignore[attr-defined]
+    return lambda: StatementCounter(engine)
+
+
+# -- Reporting the two database legs ----------------------------------------------
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    pg = os.environ.get("TEST_DATABASE_URL") or "pgserver (started by the tests)"
+    return [f"databases: sqlite {sqlite3.sqlite_version}; postgresql: {pg}"]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        for backend in BACKENDS:
+            if f"[{backend}" in report.nodeid or f"-{backend}" in report.nodeid:
+                _passed[backend] += 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    terminalreporter.write_line(
+        f"database legs: sqlite {_passed['sqlite']} passed, "
+        f"postgresql {_passed['postgresql']} passed"
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # In CI the PostgreSQL leg is not optional: a run in which it did not run fails.
+    if os.environ.get("CI") and _passed["postgresql"] == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
