@@ -79,9 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--access-log", action="store_true", help="Log every request.")
-    serve.add_argument(
-        "--no-prepare", action="store_true", help="Skip the migrate and seed steps."
-    )
+    serve.add_argument("--no-prepare", action="store_true", help="Skip the migrate and seed steps.")
     serve.set_defaults(func=cmd_serve)
 
     openapi = sub.add_parser("openapi", help="Write the OpenAPI document as YAML.")

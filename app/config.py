@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.services.risk_rules import RiskRules
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,14 +23,31 @@ class Settings(BaseSettings):
     seed_dir: Path = Field(default=REPO_ROOT / "seed", description="Seed articles and references.")
     environment: str = Field(default="production", description="production or development.")
     log_level: str = "info"
-    # Lists: the largest page a client may ask for, and the default.
-    page_size_default: int = 50
-    page_size_max: int = 500
+    cursor_secret: str = Field(
+        default="branchstats-cursors",
+        description="Signs page cursors; set a private value in production.",
+    )
+    # Risk thresholds (see README, "Risk"): the rule set's version says when they differ.
+    risk_min_members: int = 5
+    risk_ageing_members: int = 3
+    risk_stall_years: int = 5
+    risk_charter_min_full_members: int = 3
+    risk_attrition_years: int = 3
     # Reads: a statement running longer than this is cancelled (seconds).
     statement_timeout_s: float = 5.0
     # Requests: bodies above this many bytes are refused with 413.
     max_body_bytes: int = 2_000_000
     max_query_string_bytes: int = 4096
+
+    @property
+    def risk_rules(self) -> "RiskRules":
+        return RiskRules(
+            min_members=self.risk_min_members,
+            ageing_members=self.risk_ageing_members,
+            stall_years=self.risk_stall_years,
+            charter_min_full_members=self.risk_charter_min_full_members,
+            attrition_years=self.risk_attrition_years,
+        )
 
     @property
     def effective_database_url(self) -> str:

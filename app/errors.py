@@ -18,7 +18,9 @@ log = logging.getLogger("branchstats")
 class FieldError(BaseModel):
     """One invalid input: where it is and what is wrong with it."""
 
-    field: str = Field(description="The parameter or body field, e.g. `query.limit` or `body.value`.")
+    field: str = Field(
+        description="The parameter or body field, e.g. `query.limit` or `body.value`."
+    )
     message: str
     type: str | None = Field(default=None, description="A machine-readable error code.")
 
@@ -26,7 +28,9 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """An RFC 9457 problem details object."""
 
-    type: str = Field(default="about:blank", description="A URI reference identifying the problem type.")
+    type: str = Field(
+        default="about:blank", description="A URI reference identifying the problem type."
+    )
     title: str = Field(description="A short summary of the problem type.")
     status: int = Field(description="The HTTP status code.")
     detail: str | None = Field(default=None, description="What went wrong in this occurrence.")
@@ -56,7 +60,9 @@ class ApiError(Exception):
 
 def bad_request(field: str, message: str, status: int = 400) -> ApiError:
     """An error about one input field."""
-    return ApiError(status, f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+    return ApiError(
+        status, f"{field}: {message}", errors=[FieldError(field=field, message=message)]
+    )
 
 
 def not_found(what: str, ident: object) -> ApiError:

@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import health
+from app.api import branches, figures, health, localities, risk, sources
 from app.config import Settings
 from app.db import make_engine
 from app.errors import Problem, install_error_handlers
+from app.middleware import install_middleware
 
 API_DESCRIPTION = """
 Statistics about local Communist Party of Vietnam organizations (branches, membership
@@ -52,7 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     install_error_handlers(app)
+    install_middleware(app)
     app.include_router(health.router)
+    app.include_router(localities.router)
+    app.include_router(branches.router)
+    app.include_router(figures.router)
+    app.include_router(sources.router)
+    app.include_router(risk.router)
     return app
 
 

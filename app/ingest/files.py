@@ -33,7 +33,7 @@ _UniqueKeyLoader.add_constructor(
 
 def parse_article_yaml(content: str, label: str) -> ArticleFile:
     try:
-        data = yaml.load(content, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(content, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ImportRejected([RecordProblem(label, "yaml", str(exc).replace("\n", " "))]) from None
     return validate_article(data, label)

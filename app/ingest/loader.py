@@ -144,7 +144,9 @@ class _Applier:
             if model in (Locality, Branch):
                 names = ", ".join(sorted(changed))
                 self.problems.append(
-                    RecordProblem(label, "key", f"{key!r} is defined differently by another source ({names})")
+                    RecordProblem(
+                        label, "key", f"{key!r} is defined differently by another source ({names})"
+                    )
                 )
                 return existing
         if changed:

@@ -10,6 +10,8 @@ from app.config import REPO_ROOT
 from app.ingest.files import read_article_file
 from app.ingest.loader import ImportReport, apply_article
 from app.ingest.reference import ReferenceReport, load_reference
+from app.services.risk_rules import RiskRules
+from app.services.status import refresh_current_units, refresh_status
 
 
 @dataclass
@@ -19,8 +21,10 @@ class SeedReport:
 
     @property
     def changes(self) -> int:
-        return self.reference.added + self.reference.successions_added + sum(
-            a.changes for a in self.articles
+        return (
+            self.reference.added
+            + self.reference.successions_added
+            + sum(a.changes for a in self.articles)
         )
 
     def summary(self) -> str:
@@ -42,14 +46,18 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def load_seed(engine: Engine, seed_dir: Path) -> SeedReport:
+def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules | None = None) -> SeedReport:
     """One transaction: a bad quote anywhere means nothing is loaded."""
     with Session(engine) as session:
-        report = SeedReport(load_reference(session, seed_dir / "reference" / "units-2025-reform.csv"))
+        report = SeedReport(
+            load_reference(session, seed_dir / "reference" / "units-2025-reform.csv")
+        )
         for path in sorted((seed_dir / "articles").glob("*.yaml")):
             article, text, text_path = read_article_file(path)
             report.articles.append(
                 apply_article(session, article, text, text_path=_relative(text_path))
             )
+        refresh_current_units(session)
+        refresh_status(session, rules or RiskRules())
         session.commit()
     return report

@@ -5,9 +5,11 @@ from app.models.branches import Branch
 from app.models.figures import Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.localities import Locality, LocalitySuccession
 from app.models.sources import Source
+from app.models.status import BranchStatus
 
 __all__ = [
     "Branch",
+    "BranchStatus",
     "Fact",
     "Locality",
     "LocalitySuccession",

@@ -87,9 +87,7 @@ class Fact(FigureBase, table=True):
     __tablename__ = "facts"
     __table_args__ = (
         CheckConstraint(in_list("qualifier", QUALIFIERS), name="qualifier"),
-        CheckConstraint(
-            "(branch_id IS NULL) <> (locality_id IS NULL)", name="one_subject"
-        ),
+        CheckConstraint("(branch_id IS NULL) <> (locality_id IS NULL)", name="one_subject"),
         CheckConstraint(
             "period_start IS NULL OR period_end IS NULL OR period_start <= period_end",
             name="period",

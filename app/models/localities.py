@@ -34,6 +34,10 @@ class Locality(SQLModel, table=True):
     province_id: int | None = Field(default=None, foreign_key="localities.id", index=True)
     district_id: int | None = Field(default=None, foreign_key="localities.id", index=True)
     commune_id: int | None = Field(default=None, foreign_key="localities.id", index=True)
+    # What the unit's province and commune are today (after the 2025 reform), kept on
+    # write: a journalist asking for today's Lào Cai also gets old Yên Bái's figures.
+    current_province_id: int | None = Field(default=None, foreign_key="localities.id")
+    current_commune_id: int | None = Field(default=None, foreign_key="localities.id")
     valid_from: date | None = None
     valid_to: date | None = None
     legal_basis: str | None = Field(default=None, max_length=300)

@@ -24,7 +24,9 @@ def fold(text: str) -> str:
 
 def lower_exact(text: str) -> str:
     """Lowercase with diacritics kept (NFC), for ranking exact-diacritic matches first."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text.translate(_INVISIBLE)).casefold()).strip()
+    return _WHITESPACE.sub(
+        " ", unicodedata.normalize("NFC", text.translate(_INVISIBLE)).casefold()
+    ).strip()
 
 
 def slug(text: str) -> str:

@@ -1,0 +1,139 @@
+"""/branches: party organizations, their figures, and their risk."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
+
+from app.api.common import (
+    EXPORTS,
+    READ_ERRORS,
+    STRICT,
+    AsOf,
+    IdPath,
+    engine_of,
+    id_query,
+    rules_of,
+)
+from app.api.deps import ListParamsDep, secret_of
+from app.api.responses import json_response, list_response
+from app.models.vocab import BranchKind
+from app.schemas.branches import BranchDetail, BranchOut, RiskExplanation
+from app.schemas.common import Page
+from app.services import branches as service
+from app.services.risk_explain import explain_risk
+
+router = APIRouter(prefix="/branches", tags=["branches"], dependencies=STRICT)
+
+
+@router.get(
+    "",
+    response_model=Page[BranchOut],
+    responses={**READ_ERRORS, **EXPORTS},
+    summary="List branches",
+)
+def list_branches(
+    request: Request,
+    params: ListParamsDep,
+    locality: Annotated[
+        int | None,
+        id_query("Everything reported under this locality, the units it replaced, and below.", 13),
+    ] = None,
+    province: Annotated[
+        int | None,
+        id_query(
+            "A province id; today's provinces include the old ones they replaced "
+            "(today's Lào Cai covers old Yên Bái and old Lào Cai).",
+            13,
+        ),
+    ] = None,
+    kind: Annotated[
+        BranchKind | None, Query(description="Only this kind.", examples=["village_branch"])
+    ] = None,
+    parent: Annotated[int | None, id_query("Only organizations under this one.", 3)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Search names, with or without diacritics ('dang bo luc yen').",
+            examples=["Khéo Lẹng"],
+        ),
+    ] = None,
+    min_members: Annotated[
+        int | None,
+        Query(ge=0, le=10_000_000, description="Latest count is at least this (its lower bound)."),
+    ] = None,
+    max_members: Annotated[
+        int | None,
+        Query(ge=0, le=10_000_000, description="Latest count is at most this (its upper bound)."),
+    ] = None,
+    risk: Annotated[
+        Literal["true", "false", "unknown"] | None,
+        Query(
+            description="true: level risk_level or above; false: assessed and below it; "
+            "unknown: too little evidence to assess.",
+        ),
+    ] = None,
+    risk_level: Annotated[
+        Literal["watch", "high", "critical"],
+        Query(description="The lowest level that risk=true returns."),
+    ] = "watch",
+    as_of: AsOf = None,
+    sort: Annotated[
+        Literal["id", "-id", "name", "-name", "members", "-members", "risk", "relevance"] | None,
+        Query(description="Order; risk puts the most at risk first. Default relevance with q."),
+    ] = None,
+) -> Response:
+    """Party organizations and unnamed groups, each with its latest count and risk level."""
+    filters = service.BranchFilters(
+        locality=locality,
+        province=province,
+        kind=kind,
+        parent=parent,
+        q=q,
+        min_members=min_members,
+        max_members=max_members,
+        risk=risk,
+        risk_level=risk_level,
+        as_of=as_of,
+    )
+    order = sort or ("relevance" if q else "id")
+    secret, rules = secret_of(request), rules_of(request)
+    return list_response(
+        request,
+        params,
+        engine_of(request),
+        lambda session, page, total: service.list_branches(
+            session, filters, page, secret, total, rules
+        ),
+        service.BRANCH_CSV,
+        order,
+        "branches",
+    )
+
+
+@router.get(
+    "/{branch_id}", response_model=BranchDetail, responses=READ_ERRORS, summary="One branch"
+)
+def get_branch(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
+    """A branch with its count history, events, facts, officeholders, children and sources."""
+    with Session(engine_of(request)) as session:
+        return json_response(
+            request, service.branch_detail(session, branch_id, rules_of(request), as_of)
+        )
+
+
+@router.get(
+    "/{branch_id}/risk",
+    response_model=RiskExplanation,
+    responses=READ_ERRORS,
+    summary="Why at risk",
+)
+def get_branch_risk(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
+    """Each risk criterion: met, not met or unknown, with its value, threshold and evidence."""
+    with Session(engine_of(request)) as session:
+        return json_response(
+            request, explain_risk(session, branch_id, rules_of(request), as_of or date.today())
+        )

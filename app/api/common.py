@@ -1,0 +1,62 @@
+"""Parameter types and response documentation shared by the routers."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy import Engine
+
+from app.api.deps import reject_unknown_params
+from app.errors import PROBLEM_JSON, Problem
+from app.services.risk_rules import RiskRules
+
+MAX_ID = 2_147_483_647
+STRICT = [Depends(reject_unknown_params)]
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
+AsOf = Annotated[
+    date | None,
+    Query(
+        ge=date(1900, 1, 1),
+        le=date(2100, 12, 31),
+        description="Evaluate as of this day, using only evidence dated on or before it "
+        "(default: today).",
+        examples=["2017-08-01"],
+    ),
+]
+
+
+def id_query(description: str, example: int) -> Any:
+    return Query(ge=1, le=MAX_ID, description=description, examples=[example])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {PROBLEM_JSON: {}}}
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Bad request: an unknown or repeated parameter, a bad cursor or limit."),
+    404: _problem("Not found."),
+    422: _problem("A parameter is invalid; `errors` names it."),
+    503: _problem("The database is busy or unavailable; retry after Retry-After seconds."),
+}
+EXPORTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON page; or CSV / NDJSON (format= or Accept), streamed in full "
+        "when no limit is given.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def rules_of(request: Request) -> RiskRules:
+    rules: RiskRules = request.app.state.settings.risk_rules
+    return rules

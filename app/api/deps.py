@@ -1,0 +1,138 @@
+"""Shared request parsing: strict query parameters, pages, formats."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from app.errors import ApiError, FieldError
+from app.services.pagination import PageRequest, filters_digest
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+Format = Literal["json", "csv", "ndjson"]
+
+
+def _declared_query_names(dependant: Dependant) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query_names(sub)
+    return frozenset(names)
+
+
+_ALLOWED: dict[int, frozenset[str]] = {}
+
+
+def _allowed_for(route: APIRoute) -> frozenset[str]:
+    """The query names a route declares (routes are long-lived: cached by identity)."""
+    key = id(route)
+    if key not in _ALLOWED:
+        _ALLOWED[key] = _declared_query_names(route.dependant)
+    return _ALLOWED[key]
+
+
+async def reject_unknown_params(request: Request) -> None:
+    """A mistyped filter must never return unfiltered data: unknown names are a 400."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _allowed_for(route)
+    unknown = sorted({name for name in request.query_params if name not in allowed})
+    if unknown:
+        raise ApiError(
+            400,
+            f"Unknown query parameter(s): {', '.join(unknown)}. "
+            f"Accepted: {', '.join(sorted(allowed)) or 'none'}.",
+            errors=[
+                FieldError(field=f"query.{n}", message="unknown parameter", type="unknown")
+                for n in unknown
+            ],
+        )
+    repeated = sorted({k for k in request.query_params if len(request.query_params.getlist(k)) > 1})
+    if repeated:
+        raise ApiError(
+            400,
+            f"Query parameter(s) given more than once: {', '.join(repeated)}.",
+            errors=[
+                FieldError(field=f"query.{n}", message="given more than once", type="repeated")
+                for n in repeated
+            ],
+        )
+
+
+class ListParams:
+    """Page, sort and format parameters that every list takes."""
+
+    def __init__(
+        self,
+        request: Request,
+        limit: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=MAX_PAGE_SIZE,
+                description=(
+                    f"Page size, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}). "
+                    "For format=csv or ndjson without a limit, the whole result is streamed."
+                ),
+                examples=[50],
+            ),
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=1000,
+                description="Opaque cursor from the previous page's `next_cursor`.",
+            ),
+        ] = None,
+        format: Annotated[
+            Format | None,
+            Query(
+                description=(
+                    "json (default), csv or ndjson. Also chosen by the Accept header "
+                    "(text/csv, application/x-ndjson)."
+                )
+            ),
+        ] = None,
+        bom: Annotated[
+            bool,
+            Query(description="CSV only: start with a UTF-8 byte order mark, for Excel."),
+        ] = False,
+    ) -> None:
+        self.request = request
+        self.explicit_limit = limit
+        self.limit = limit or DEFAULT_PAGE_SIZE
+        self.cursor = cursor
+        self.format: Format = format or _format_from_accept(request.headers.get("accept", ""))
+        self.bom = bom
+
+    @property
+    def streams_all(self) -> bool:
+        """An export without an explicit limit streams every matching row."""
+        return self.format != "json" and self.explicit_limit is None
+
+    def page(self, sort: str) -> PageRequest:
+        return PageRequest(
+            limit=self.limit,
+            cursor=self.cursor,
+            sort=sort,
+            filters_digest=filters_digest(list(self.request.query_params.multi_items())),
+        )
+
+
+def _format_from_accept(accept: str) -> Format:
+    accept = accept.lower()
+    if "text/csv" in accept:
+        return "csv"
+    if "application/x-ndjson" in accept or "application/ndjson" in accept:
+        return "ndjson"
+    return "json"
+
+
+ListParamsDep = Annotated[ListParams, Depends()]
+
+
+def secret_of(request: Request) -> bytes:
+    settings: Any = request.app.state.settings
+    return str(settings.cursor_secret).encode()

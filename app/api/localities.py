@@ -1,0 +1,93 @@
+"""/localities: the administrative tree, its 2025 successors, and what lies under a place."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
+
+from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of, id_query
+from app.api.deps import ListParamsDep, secret_of
+from app.api.responses import json_response, list_response
+from app.models.vocab import LocalityKind
+from app.schemas.common import Page
+from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
+from app.services import localities as service
+from app.services.stats import locality_stats
+
+router = APIRouter(prefix="/localities", tags=["localities"], dependencies=STRICT)
+
+
+@router.get(
+    "",
+    response_model=Page[LocalityOut],
+    responses={**READ_ERRORS, **EXPORTS},
+    summary="List localities",
+)
+def list_localities(
+    request: Request,
+    params: ListParamsDep,
+    kind: Annotated[
+        LocalityKind | None, Query(description="Only this kind.", examples=["commune"])
+    ] = None,
+    parent: Annotated[int | None, id_query("Only the children of this locality.", 4)] = None,
+    code: Annotated[
+        str | None,
+        Query(pattern=r"^\d{2,5}$", description="Official statistics code.", examples=["04309"]),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Search the name, with or without diacritics ('lam thuong', 'Lâm Thượng').",
+            examples=["Lâm Thượng"],
+        ),
+    ] = None,
+    current: Annotated[
+        bool | None, Query(description="true: units that exist today; false: replaced units.")
+    ] = None,
+    within: Annotated[
+        int | None,
+        id_query("Everything under this locality and the units it replaced.", 13),
+    ] = None,
+    sort: Annotated[
+        Literal["id", "-id", "name", "-name", "relevance"] | None,
+        Query(description="Order; default relevance when q is given, else id."),
+    ] = None,
+) -> Response:
+    """Localities: provinces, districts, communes and villages, with their successors."""
+    filters = service.LocalityFilters(
+        kind=kind, parent=parent, code=code, q=q, current=current, within=within
+    )
+    order = sort or ("relevance" if q else "id")
+    secret = secret_of(request)
+    return list_response(
+        request,
+        params,
+        engine_of(request),
+        lambda session, page, total: service.list_localities(session, filters, page, secret, total),
+        service.LOCALITY_CSV,
+        order,
+        "localities",
+    )
+
+
+@router.get(
+    "/{locality_id}", response_model=LocalityDetail, responses=READ_ERRORS, summary="One locality"
+)
+def get_locality(request: Request, locality_id: IdPath) -> Response:
+    """A locality with its parents, children, successors and a summary of what lies under it."""
+    with Session(engine_of(request)) as session:
+        return json_response(request, service.locality_detail(session, locality_id))
+
+
+@router.get(
+    "/{locality_id}/stats",
+    response_model=LocalityStats,
+    responses=READ_ERRORS,
+    summary="Yearly stats",
+)
+def get_locality_stats(request: Request, locality_id: IdPath) -> Response:
+    """Per year: members and admissions, departures and transfers under the place, with sources."""
+    with Session(engine_of(request)) as session:
+        return json_response(request, locality_stats(session, locality_id))

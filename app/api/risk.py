@@ -1,0 +1,38 @@
+"""/risk: the rule set and counts by province."""
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request, Response
+from sqlmodel import Session
+
+from app.api.common import READ_ERRORS, STRICT, AsOf, engine_of, rules_of
+from app.api.responses import json_response
+from app.schemas.branches import RiskRulesOut, RiskSummary
+from app.services.risk_explain import risk_summary
+from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
+
+router = APIRouter(prefix="/risk", tags=["risk"], dependencies=STRICT)
+
+
+@router.get(
+    "/summary", response_model=RiskSummary, responses=READ_ERRORS, summary="Risk by province"
+)
+def get_risk_summary(request: Request, as_of: AsOf = None) -> Response:
+    """Organizations by risk level, per province as reported and per province today."""
+    with Session(engine_of(request)) as session:
+        return json_response(request, risk_summary(session, rules_of(request), as_of))
+
+
+@router.get("/rules", response_model=RiskRulesOut, responses=READ_ERRORS, summary="The risk rules")
+def get_risk_rules(request: Request) -> Response:
+    """The rule set: each rule's id and meaning, the thresholds in force, the version."""
+    rules = rules_of(request)
+    return json_response(
+        request,
+        {
+            "version": rules.version,
+            "thresholds": asdict(rules),
+            "rules": [asdict(r) for r in describe_rules(rules)],
+            "levels": LEVEL_DESCRIPTIONS,
+        },
+    )

@@ -1,0 +1,69 @@
+"""/sources: the articles and everything drawn from each."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from sqlmodel import Session
+
+from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of
+from app.api.deps import ListParamsDep, secret_of
+from app.api.responses import json_response, list_response
+from app.schemas.common import Page
+from app.schemas.sources import SourceDetail, SourceOut
+from app.services import sources as service
+
+router = APIRouter(prefix="/sources", tags=["sources"], dependencies=STRICT)
+
+
+@router.get(
+    "", response_model=Page[SourceOut], responses={**READ_ERRORS, **EXPORTS}, summary="List sources"
+)
+def list_sources(
+    request: Request,
+    params: ListParamsDep,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Search title, publisher and author.",
+            examples=["Lục Yên"],
+        ),
+    ] = None,
+    publisher: Annotated[str | None, Query(max_length=300, description="Exact publisher.")] = None,
+    sort: Annotated[Literal["id", "-id"], Query(description="Order.")] = "id",
+) -> Response:
+    """The articles the figures come from."""
+    filters = service.SourceFilters(q=q, publisher=publisher)
+    secret = secret_of(request)
+    return list_response(
+        request,
+        params,
+        engine_of(request),
+        lambda session, page, total: service.list_sources(session, filters, page, secret, total),
+        service.SOURCE_CSV,
+        sort,
+        "sources",
+    )
+
+
+@router.get(
+    "/{source_id}", response_model=SourceDetail, responses=READ_ERRORS, summary="One source"
+)
+def get_source(request: Request, source_id: IdPath) -> Response:
+    """A source's metadata and every figure, place and organization drawn from it."""
+    with Session(engine_of(request)) as session:
+        return json_response(request, service.source_detail(session, source_id))
+
+
+@router.get(
+    "/{source_id}/text",
+    response_class=PlainTextResponse,
+    responses=READ_ERRORS,
+    summary="The source text",
+)
+def get_source_text(request: Request, source_id: IdPath) -> PlainTextResponse:
+    """The article's text exactly as stored: every quote is a substring of it."""
+    with Session(engine_of(request)) as session:
+        return PlainTextResponse(service.source_text(session, source_id))

@@ -1,0 +1,109 @@
+"""HTTP concerns around every request: CORS, compression, security headers, size limits."""
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_JSON
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+]
+# The interactive docs load their own scripts and styles.
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+MAX_QUERY_BYTES = 4096
+MAX_BODY_BYTES = 2_000_000
+
+
+class GuardMiddleware:
+    """Security headers on every response; 414 for oversized query strings; 413 for
+    oversized bodies (checked on Content-Length and while reading)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            await _problem(send, 414, f"The query string is longer than {MAX_QUERY_BYTES} bytes.")
+            return
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _problem(send, 413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+            return
+        docs = scope["path"].startswith(DOCS_PATHS)
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [
+                    h for h in SECURITY_HEADERS if not (docs and h[0] == b"content-security-policy")
+                ]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except BodyTooLarge:
+            await _problem(send, 413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _problem(send: Send, status: int, detail: str) -> None:
+    from http import HTTPStatus
+
+    import orjson
+
+    body = orjson.dumps(
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_middleware(app: FastAPI) -> None:
+    # Starlette runs the last added first: guard, then CORS, then gzip.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+        allow_credentials=False,
+        expose_headers=["ETag", "Link"],
+        max_age=600,
+    )
+    app.add_middleware(GuardMiddleware)

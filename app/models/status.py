@@ -1,0 +1,31 @@
+"""Per-branch status, maintained on write: latest count and risk, for fast lists."""
+
+from datetime import date
+
+from sqlalchemy import Index, Text
+from sqlmodel import Field, SQLModel
+
+
+class BranchStatus(SQLModel, table=True):
+    """Derived from the figures by app.services.status; never edited directly.
+
+    Lists filter and sort on these columns (members, risk) with an index, instead of
+    finding each branch's latest count and evaluating the risk rules per request.
+    """
+
+    __tablename__ = "branch_status"
+    __table_args__ = (
+        Index("ix_branch_status_risk_rank_branch", "risk_rank", "branch_id"),
+        Index("ix_branch_status_members_branch", "members_low", "branch_id"),
+    )
+
+    branch_id: int = Field(foreign_key="branches.id", primary_key=True)
+    latest_count_id: int | None = Field(default=None, foreign_key="membership_counts.id")
+    members_low: int | None = None
+    members_high: int | None = None
+    risk_level: str = Field(max_length=20)
+    risk_rank: int
+    criteria_met: str = Field(default="", sa_type=Text)
+    newest_evidence_date: date | None = None
+    rules_version: str = Field(max_length=20)
+    evaluated_on: date

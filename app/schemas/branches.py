@@ -1,0 +1,135 @@
+from datetime import date
+
+from pydantic import Field
+
+from app.models.vocab import BranchKind, MemberStatus, Qualifier
+from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
+from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut, OfficeholderOut
+
+
+class ParentRef(Schema):
+    id: int
+    name: str | None
+
+
+class MemberBounds(Schema):
+    low: int | None = Field(description="Least members the latest count allows.", examples=[0])
+    high: int | None = Field(description="Most members; null when open-ended.", examples=[4])
+
+
+class LatestCount(Schema):
+    id: int
+    value: int = Field(examples=[22])
+    value_max: int | None
+    qualifier: Qualifier
+    status: MemberStatus
+    as_of: date | None
+    evidence_date: date
+    evidence_date_basis: str
+    applies_to_each: bool
+    date_note: str | None
+    source: SourceRef | None
+    quote: str = Field(examples=["Chi bộ có 22 đảng viên"])
+    figure: str | None
+
+
+class RiskBrief(Schema):
+    level: str = Field(description="critical, high, watch, none or unknown.", examples=["high"])
+    at_risk: bool = Field(description="Level watch or above.")
+    criteria_met: list[str] = Field(examples=[["too_few_members", "ageing", "reported"]])
+    as_of: date
+    rules_version: str = Field(examples=["2026.11"])
+
+
+class BranchOut(Schema):
+    """A party organization, or an unnamed group of them (group_size set, name null)."""
+
+    id: int = Field(examples=[10])
+    key: str = Field(examples=["org:vn2004:04111/ban-bo"])
+    kind: BranchKind = Field(examples=["village_branch"])
+    name: str | None = Field(examples=["Chi bộ bản Bó"])
+    group_size: int | None = Field(
+        description="For an unnamed group: how many organizations.", examples=[6]
+    )
+    description: str | None = Field(description="For a group: the words of the text.")
+    parent: ParentRef | None
+    locality: LocalityRef | None = Field(description="The unit it was reported under.")
+    today: TodayUnits
+    members: MemberBounds
+    latest_count: LatestCount | None
+    risk: RiskBrief
+    source: SourceRef | None = Field(description="The article that names it.")
+    quote: str | None
+    note: str | None
+    synthetic: bool
+
+
+class ChildRef(Schema):
+    id: int
+    key: str
+    kind: str
+    name: str | None
+    group_size: int | None
+
+
+class BranchDetail(BranchOut):
+    counts: list[MembershipCountOut] = Field(description="Count history, oldest first.")
+    events: list[MembershipEventOut]
+    facts: list[FactOut]
+    officeholders: list[OfficeholderOut]
+    children: list[ChildRef]
+    sources: list[SourceRef]
+
+
+class Criterion(Schema):
+    id: str = Field(examples=["too_few_members"])
+    title: str
+    description: str
+    status: str = Field(description="met, not_met or unknown.", examples=["met"])
+    value: object = Field(description="What the rule read.")
+    threshold: dict[str, object]
+    evidence: list[dict[str, object]] = Field(description="The figures, with source and quote.")
+
+
+class RiskExplanation(Schema):
+    branch_id: int
+    as_of: date
+    level: str
+    at_risk: bool
+    rules_version: str
+    newest_evidence_date: date | None
+    evidence_age_days: int | None = Field(
+        description="Days between as_of and the newest evidence: stale data shows here."
+    )
+    criteria: list[Criterion]
+
+
+class ProvinceRisk(Schema):
+    province: LocalityRef | None
+    levels: dict[str, int]
+    organizations_by_level: dict[str, int] = Field(description="Groups count with their size.")
+    at_risk: int
+
+
+class RiskSummary(Schema):
+    as_of: date
+    rules_version: str
+    reported_provinces: list[ProvinceRisk] = Field(
+        description="By the province the figures were reported under."
+    )
+    today_provinces: list[ProvinceRisk] = Field(
+        description="By today's province (after the 2025 reform)."
+    )
+
+
+class RuleOut(Schema):
+    id: str
+    title: str
+    description: str
+
+
+class RiskRulesOut(Schema):
+    version: str
+    thresholds: dict[str, int]
+    rules: list[RuleOut]
+    levels: dict[str, str]

@@ -1,0 +1,103 @@
+from datetime import date
+
+from pydantic import Field
+
+from app.models.vocab import LocalityKind, SuccessionKind
+from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
+from app.schemas.figures import MembershipEventOut
+
+
+class SuccessionLink(Schema):
+    """A unit that replaced, or was replaced by, another in the 2025 reform."""
+
+    locality: LocalityRef
+    kind: SuccessionKind = Field(
+        description="continued (same unit, same code and name) or merged_into.",
+        examples=["merged_into"],
+    )
+    effective_on: date = Field(examples=["2025-07-01"])
+    legal_basis: str = Field(examples=["1673/NQ-UBTVQH15"])
+
+
+class LocalityOut(Schema):
+    """A province, district, commune or village, valid over a period."""
+
+    id: int = Field(examples=[20])
+    key: str = Field(examples=["vn2004:02803"])
+    kind: LocalityKind = Field(examples=["commune"])
+    name: str = Field(examples=["Thào Chư Phìn"])
+    official_name: str | None = Field(examples=["Xã Thào Chư Phìn"])
+    code: str | None = Field(examples=["02803"])
+    parent_id: int | None
+    valid_from: date | None = Field(description="First day the unit existed, when known.")
+    valid_to: date | None = Field(
+        description="Last day, for a unit the 2025 reform replaced.", examples=["2025-06-30"]
+    )
+    legal_basis: str | None = Field(description="The act that created, merged or abolished it.")
+    is_current: bool = Field(description="The unit exists today.")
+    today: TodayUnits
+    successors: list[SuccessionLink] = Field(description="Units that replaced it.")
+    predecessors: list[SuccessionLink] = Field(description="Units it replaced.")
+    source: SourceRef | None = Field(description="The article that names it (villages).")
+    quote: str | None
+    note: str | None
+    synthetic: bool
+
+
+class RiskLevels(Schema):
+    critical: int
+    high: int
+    watch: int
+    none: int
+    unknown: int
+
+
+class MembersSum(Schema):
+    low: int | None = Field(description="Least total the sources allow.")
+    high: int | None = Field(description="Most total; null when a figure is open-ended.")
+    organizations_counted: int
+    note: str
+
+
+class LocalitySummary(Schema):
+    organizations: int = Field(
+        description="Named organizations under the place and the places it replaced."
+    )
+    unnamed_groups: int
+    organizations_in_unnamed_groups: int
+    members: MembersSum
+    risk_levels: RiskLevels
+
+
+class LocalityDetail(LocalityOut):
+    parents: list[LocalityRef] = Field(description="Parent chain, nearest first.")
+    children: list[LocalityRef]
+    summary: LocalitySummary
+
+
+class YearMeasure(Schema):
+    low: int | None
+    high: int | None
+    records_total: int
+    records: list[dict[str, object]] = Field(
+        description="Up to 25 contributing figures, with source and quote."
+    )
+
+
+class YearStats(Schema):
+    year: int
+    members: YearMeasure | None
+    admissions: YearMeasure | None
+    departures: YearMeasure | None
+    transfers_in: YearMeasure | None
+    transfers_out: YearMeasure | None
+
+
+class LocalityStats(Schema):
+    locality: LocalityRef
+    covers: list[int] = Field(description="Ids of the unit and the units it replaced.")
+    years: list[YearStats]
+    not_in_a_single_year: list[MembershipEventOut] = Field(
+        description="Events over several years or with an open end."
+    )
+    method: str

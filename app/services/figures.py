@@ -1,0 +1,311 @@
+"""Figures with their provenance: membership counts, events, facts, officeholders."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, select, union
+from sqlalchemy.engine import RowMapping
+from sqlmodel import Session
+
+from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
+from app.services.listing import Page, fetch_page
+from app.services.pagination import PageRequest, SortKey
+from app.services.refs import (
+    in_scope,
+    locality_alias,
+    locality_columns,
+    locality_ref,
+    source_ref,
+    with_source,
+)
+
+
+@dataclass(frozen=True)
+class FigureFilters:
+    branch: int | None = None
+    scope: dict[str, list[int]] | None = None  # a locality and the units it replaced
+    source: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    kind: str | None = None  # events: admission, departure, transfer_in, transfer_out
+    metric: str | None = None  # facts
+    status: str | None = None  # counts: all, full, probationary
+
+
+FIGURE_SORTS = ("id", "-id", "date", "-date")
+
+_COMMON_CSV = [
+    "branch.id",
+    "branch.name",
+    "branch.kind",
+    "branch.group_size",
+    "locality.id",
+    "locality.name",
+    "locality.kind",
+]
+_PROVENANCE_CSV = [
+    "qualifier",
+    "applies_to_each",
+    "evidence_date",
+    "evidence_date_basis",
+    "date_note",
+    "note",
+    "source.id",
+    "source.publisher",
+    "source.title",
+    "source.published_on",
+    "source.url",
+    "quote",
+    "figure",
+]
+COUNT_CSV = ["id", "key", *_COMMON_CSV, "value", "value_max", "status", "as_of", *_PROVENANCE_CSV]
+EVENT_CSV = [
+    "id",
+    "key",
+    "kind",
+    *_COMMON_CSV,
+    "value",
+    "value_max",
+    "period_start",
+    "period_end",
+    "reason",
+    *_PROVENANCE_CSV,
+]
+FACT_CSV = [
+    "id",
+    "key",
+    "metric",
+    "dimension",
+    *_COMMON_CSV,
+    "value",
+    "value_max",
+    "unit",
+    "period_start",
+    "period_end",
+    *_PROVENANCE_CSV,
+]
+
+
+def _base(model: Any) -> tuple[Select[Any], Any, Any]:
+    t = model.__table__.alias("f")
+    b = Branch.__table__.alias("fb")
+    loc = locality_alias("floc")
+    query = (
+        select(
+            t,
+            b.c.name.label("branch_name"),
+            b.c.kind.label("branch_kind"),
+            b.c.group_size.label("branch_group_size"),
+            *locality_columns(loc, "floc"),
+        )
+        .outerjoin(b, b.c.id == t.c.branch_id)
+        # A fact may be about a place itself; other figures sit where their branch is.
+        .outerjoin(
+            loc,
+            loc.c.id
+            == (
+                func.coalesce(t.c.locality_id, b.c.locality_id)
+                if "locality_id" in t.c
+                else b.c.locality_id
+            ),
+        )
+    )
+    query = with_source(query, t.c.source_id, "src")
+    return query, t, loc
+
+
+def _filtered(model: Any, filters: FigureFilters) -> tuple[Select[Any], Any]:
+    query, t, loc = _base(model)
+    if filters.branch is not None:
+        query = query.where(t.c.branch_id == filters.branch)
+    if filters.scope is not None:
+        query = query.where(in_scope(loc, filters.scope))
+    if filters.source is not None:
+        query = query.where(t.c.source_id == filters.source)
+    if model is MembershipEvent or model is Fact:
+        end = func.coalesce(t.c.period_end, t.c.evidence_date)
+        start = func.coalesce(t.c.period_start, t.c.period_end, t.c.evidence_date)
+        if filters.date_from:
+            query = query.where(end >= filters.date_from)
+        if filters.date_to:
+            query = query.where(start <= filters.date_to)
+    else:
+        if filters.date_from:
+            query = query.where(t.c.evidence_date >= filters.date_from)
+        if filters.date_to:
+            query = query.where(t.c.evidence_date <= filters.date_to)
+    if filters.kind and model is MembershipEvent:
+        query = query.where(t.c.kind == filters.kind)
+    if filters.metric and model is Fact:
+        query = query.where(t.c.metric == filters.metric)
+    if filters.status and model is MembershipCount:
+        query = query.where(t.c.status == filters.status)
+    return query, t
+
+
+def _keys(sort: str, t: Any) -> list[SortKey]:
+    descending = sort.startswith("-")
+    if sort.lstrip("-") == "date":
+        return [SortKey(t.c.evidence_date, date, descending), SortKey(t.c.id, int, descending)]
+    return [SortKey(t.c.id, int, descending)]
+
+
+def evidence_basis(own_date: date | None, row: RowMapping) -> str:
+    """How a figure's evidence_date was set: stated in the text, or bounded by the source."""
+    if own_date is not None:
+        return "stated"
+    return "published" if row["src_published_on"] is not None else "registered"
+
+
+def _provenance(row: RowMapping, own_date: date | None) -> dict[str, Any]:
+    return {
+        "qualifier": row["qualifier"],
+        "applies_to_each": row["applies_to_each"],
+        "evidence_date": row["evidence_date"],
+        "evidence_date_basis": evidence_basis(own_date, row),
+        "date_note": row["date_note"],
+        "note": row["note"],
+        "source": source_ref(row, "src"),
+        "quote": row["quote"],
+        "figure": row["figure"],
+        "synthetic": row["is_synthetic"],
+    }
+
+
+def _subject(row: RowMapping) -> dict[str, Any]:
+    branch = None
+    if row["branch_id"] is not None:
+        branch = {
+            "id": row["branch_id"],
+            "name": row["branch_name"],
+            "kind": row["branch_kind"],
+            "group_size": row["branch_group_size"],
+        }
+    return {"branch": branch, "locality": locality_ref(row, "floc")}
+
+
+def render_count(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        **_subject(row),
+        "value": row["value"],
+        "value_max": row["value_max"],
+        "status": row["status"],
+        "as_of": row["as_of"],
+        **_provenance(row, row["as_of"]),
+    }
+
+
+def render_event(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        "kind": row["kind"],
+        **_subject(row),
+        "value": row["value"],
+        "value_max": row["value_max"],
+        "period_start": row["period_start"],
+        "period_end": row["period_end"],
+        "reason": row["reason"],
+        **_provenance(row, row["period_end"]),
+    }
+
+
+def render_fact(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        "metric": row["metric"],
+        "dimension": row["dimension"],
+        **_subject(row),
+        "value": row["value"],
+        "value_max": row["value_max"],
+        "unit": row["unit"],
+        "period_start": row["period_start"],
+        "period_end": row["period_end"],
+        **_provenance(row, row["period_end"]),
+    }
+
+
+def render_officeholder(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        "person": row["person"],
+        "role": row["role"],
+        **_subject(row),
+        "as_of": row["as_of"],
+        **_provenance(row, row["as_of"]),
+    }
+
+
+RENDERERS = {
+    MembershipCount: render_count,
+    MembershipEvent: render_event,
+    Fact: render_fact,
+    Officeholder: render_officeholder,
+}
+
+
+def list_figures(
+    model: Any,
+    session: Session,
+    filters: FigureFilters,
+    page: PageRequest,
+    secret: bytes,
+    with_total: bool,
+) -> Page:
+    query, t = _filtered(model, filters)
+    render = RENDERERS[model]
+    return fetch_page(
+        session,
+        query,
+        _keys(page.sort, t),
+        page,
+        secret,
+        lambda _s, rows: [render(r) for r in rows],
+        with_total=with_total,
+    )
+
+
+def figures_of(session: Session, model: Any, condition_on: str, ident: int) -> list[dict[str, Any]]:
+    """Every figure of one branch or one source, oldest evidence first (for details)."""
+    query, t, _ = _base(model)
+    query = query.where(t.c[condition_on] == ident).order_by(t.c.evidence_date, t.c.id)
+    return [RENDERERS[model](r) for r in session.execute(query).mappings()]
+
+
+def distinct_sources(session: Session, branch_id: int) -> list[dict[str, Any]]:
+    """The sources that state anything about a branch (one query over all figure tables)."""
+    sub = union(
+        select(Branch.source_id.label("sid")).where(Branch.id == branch_id),
+        *(
+            select(model.source_id.label("sid")).where(model.branch_id == branch_id)  # type: ignore[attr-defined]
+            for model in (MembershipCount, MembershipEvent, Fact, Officeholder)
+        ),
+    ).subquery()
+    rows = session.execute(
+        select(Source).where(Source.id.in_(select(sub.c.sid))).order_by(Source.id)
+    ).scalars()
+    return [
+        {
+            "id": s.id,
+            "key": s.key,
+            "publisher": s.publisher,
+            "title": s.title,
+            "published_on": s.published_on,
+            "url": s.url,
+        }
+        for s in rows
+    ]
+
+
+def figures_by_ids(session: Session, model: Any, ids: list[int]) -> list[dict[str, Any]]:
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return []
+    query, t, _ = _base(model)
+    rows = session.execute(query.where(t.c.id.in_(ids)).order_by(t.c.evidence_date, t.c.id))
+    return [RENDERERS[model](r) for r in rows.mappings()]

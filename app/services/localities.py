@@ -1,0 +1,249 @@
+"""Localities: lists, details with their place in the tree and in the 2025 reform, stats."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.engine import RowMapping
+from sqlmodel import Session
+
+from app.errors import bad_request, not_found
+from app.models import Locality, LocalitySuccession
+from app.models.vocab import LEVEL_OF_KIND
+from app.services.listing import Page, fetch_page
+from app.services.pagination import PageRequest, SortKey
+from app.services.refs import (
+    in_scope,
+    locality_alias,
+    locality_columns,
+    locality_ref,
+    search,
+    source_ref,
+    with_source,
+)
+from app.services.summary import locality_summary
+
+
+@dataclass(frozen=True)
+class LocalityFilters:
+    kind: str | None = None
+    parent: int | None = None
+    code: str | None = None
+    q: str | None = None
+    current: bool | None = None
+    within: int | None = None
+
+
+LOCALITY_SORTS = ("id", "-id", "name", "-name", "relevance")
+LOCALITY_CSV = [
+    "id",
+    "key",
+    "kind",
+    "name",
+    "official_name",
+    "code",
+    "parent_id",
+    "valid_from",
+    "valid_to",
+    "legal_basis",
+    "is_current",
+    "today.province.name",
+    "today.province.code",
+    "today.commune.name",
+    "today.commune.code",
+    "successors",
+    "predecessors",
+    "source.id",
+    "source.publisher",
+    "source.title",
+    "source.published_on",
+    "quote",
+]
+
+
+def scope_of(session: Session, locality_id: int) -> dict[str, list[int]]:
+    """A unit and every unit it replaced (transitively), grouped by level.
+
+    Today's Lào Cai province covers old Yên Bái and old Lào Cai: figures reported
+    under either are "in" today's Lào Cai.
+    """
+    seen: set[int] = set()
+    frontier = [locality_id]
+    while frontier:
+        seen.update(frontier)
+        rows = session.execute(
+            select(LocalitySuccession.predecessor_id).where(
+                LocalitySuccession.successor_id.in_(frontier)
+            )
+        ).scalars()
+        frontier = [i for i in rows if i not in seen]
+    scope: dict[str, list[int]] = defaultdict(list)
+    for row in session.execute(select(Locality.id, Locality.kind).where(Locality.id.in_(seen))):
+        scope[LEVEL_OF_KIND[row.kind]].append(row.id)
+    return dict(scope)
+
+
+def require_locality(session: Session, locality_id: int) -> Locality:
+    locality = session.get(Locality, locality_id)
+    if locality is None:
+        raise not_found("Locality", locality_id)
+    return locality
+
+
+def _base_query() -> tuple[Select[Any], Any]:
+    loc = Locality.__table__.alias("loc")
+    tp, tc = locality_alias("tp"), locality_alias("tc")
+    query = (
+        select(loc)
+        .outerjoin(tp, tp.c.id == loc.c.current_province_id)
+        .outerjoin(tc, tc.c.id == loc.c.current_commune_id)
+        .add_columns(*locality_columns(tp, "tp"), *locality_columns(tc, "tc"))
+    )
+    query = with_source(query, loc.c.source_id, "src")
+    return query, loc
+
+
+def list_localities(
+    session: Session, filters: LocalityFilters, page: PageRequest, secret: bytes, with_total: bool
+) -> Page:
+    query, loc = _base_query()
+    if filters.kind:
+        query = query.where(loc.c.kind == filters.kind)
+    if filters.parent is not None:
+        query = query.where(loc.c.parent_id == filters.parent)
+    if filters.code:
+        query = query.where(loc.c.code == filters.code)
+    if filters.current is not None:
+        query = query.where(
+            loc.c.valid_to.is_(None) if filters.current else loc.c.valid_to.is_not(None)
+        )
+    if filters.within is not None:
+        require_locality(session, filters.within)
+        query = query.where(
+            in_scope(loc, scope_of(session, filters.within)), loc.c.id != filters.within
+        )
+    rank = None
+    if filters.q:
+        match, rank = search(loc.c.search_key, loc.c.name_lower, filters.q)
+        query = query.where(match)
+    keys = _sort_keys(page.sort, loc, rank)
+    return fetch_page(session, query, keys, page, secret, _render_rows, with_total=with_total)
+
+
+def _sort_keys(sort: str, loc: Any, rank: Any) -> list[SortKey]:
+    if sort == "relevance":
+        if rank is None:
+            raise bad_request("query.sort", "relevance needs a search term q")
+        return [SortKey(rank, int), SortKey(loc.c.name_lower, str), SortKey(loc.c.id, int)]
+    descending = sort.startswith("-")
+    if sort.lstrip("-") == "name":
+        return [SortKey(loc.c.name_lower, str, descending), SortKey(loc.c.id, int, descending)]
+    return [SortKey(loc.c.id, int, descending)]
+
+
+def successions_for(session: Session, ids: list[int]) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Successors and predecessors of many localities, in one query."""
+    out: dict[int, dict[str, list[dict[str, Any]]]] = {
+        i: {"successors": [], "predecessors": []} for i in ids
+    }
+    if not ids:
+        return out
+    s = LocalitySuccession.__table__
+    pre, suc = locality_alias("pre"), locality_alias("suc")
+    rows = session.execute(
+        select(s, *locality_columns(pre, "pre"), *locality_columns(suc, "suc"))
+        .join(pre, pre.c.id == s.c.predecessor_id)
+        .join(suc, suc.c.id == s.c.successor_id)
+        .where(or_(s.c.predecessor_id.in_(ids), s.c.successor_id.in_(ids)))
+        .order_by(s.c.id)
+    ).mappings()
+    for row in rows:
+        link = {
+            "kind": row["kind"],
+            "effective_on": row["effective_on"],
+            "legal_basis": row["legal_basis"],
+        }
+        if row["predecessor_id"] in out:
+            out[row["predecessor_id"]]["successors"].append(
+                {"locality": locality_ref(row, "suc"), **link}
+            )
+        if row["successor_id"] in out:
+            out[row["successor_id"]]["predecessors"].append(
+                {"locality": locality_ref(row, "pre"), **link}
+            )
+    return out
+
+
+def render_locality(
+    row: RowMapping, links: dict[str, list[dict[str, Any]]], today: date
+) -> dict[str, Any]:
+    is_current = row["valid_to"] is None and (
+        row["valid_from"] is None or row["valid_from"] <= today
+    )
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        "kind": row["kind"],
+        "name": row["name"],
+        "official_name": row["official_name"],
+        "code": row["code"],
+        "parent_id": row["parent_id"],
+        "valid_from": row["valid_from"],
+        "valid_to": row["valid_to"],
+        "legal_basis": row["legal_basis"],
+        "is_current": is_current,
+        "today": {"province": locality_ref(row, "tp"), "commune": locality_ref(row, "tc")},
+        "successors": links["successors"],
+        "predecessors": links["predecessors"],
+        "source": source_ref(row, "src"),
+        "quote": row["quote"],
+        "note": row["note"],
+        "synthetic": row["is_synthetic"],
+    }
+
+
+def _render_rows(session: Session, rows: list[RowMapping]) -> list[dict[str, Any]]:
+    links = successions_for(session, [r["id"] for r in rows])
+    today = date.today()
+    return [render_locality(r, links[r["id"]], today) for r in rows]
+
+
+def locality_detail(session: Session, locality_id: int) -> dict[str, Any]:
+    query, loc = _base_query()
+    row = session.execute(query.where(loc.c.id == locality_id)).mappings().first()
+    if row is None:
+        raise not_found("Locality", locality_id)
+    item = _render_rows(session, [row])[0]
+    item["parents"] = _parent_chain(session, row["parent_id"])
+    children = Locality.__table__.alias("ch")
+    item["children"] = [
+        locality_ref(r, "ch")
+        for r in session.execute(
+            select(*locality_columns(children, "ch"))
+            .where(children.c.parent_id == locality_id)
+            .order_by(children.c.name_lower, children.c.id)
+            .limit(1000)
+        ).mappings()
+    ]
+    item["summary"] = locality_summary(session, scope_of(session, locality_id))
+    return item
+
+
+def _parent_chain(session: Session, parent_id: int | None) -> list[dict[str, Any]]:
+    chain: list[dict[str, Any]] = []
+    p = locality_alias("p")
+    while parent_id is not None and len(chain) < 10:
+        row = (
+            session.execute(
+                select(*locality_columns(p, "p"), p.c.parent_id).where(p.c.id == parent_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            break
+        chain.append(locality_ref(row, "p"))  # type: ignore[arg-type]
+        parent_id = row["parent_id"]
+    return chain

@@ -1,0 +1,122 @@
+"""Keyset pagination: a stable order on a unique key, opaque signed cursors.
+
+A cursor carries the sort values of the last row, the sort name and a digest of the
+filters, signed with HMAC: a cursor forged, truncated, or replayed with other filters or
+another sort is refused with a 400 rather than returning a wrong page.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Select, and_, or_
+
+from app.errors import bad_request
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of an order; `kind` is the Python type its cursor value must have."""
+
+    column: ColumnElement[Any]
+    kind: type
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
+    sort: str
+    filters_digest: str
+
+
+def filters_digest(params: Sequence[tuple[str, str]]) -> str:
+    """A digest of the query parameters that choose rows (not the page or format ones)."""
+    ignored = {"cursor", "limit", "format", "bom"}
+    kept = sorted((k, v) for k, v in params if k not in ignored)
+    return hashlib.sha256(orjson.dumps(kept)).hexdigest()[:16]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_cursor(values: list[Any], page: PageRequest, secret: bytes) -> str:
+    payload = orjson.dumps(
+        {
+            "v": [v.isoformat() if isinstance(v, date) else v for v in values],
+            "s": page.sort,
+            "f": page.filters_digest,
+        }
+    )
+    signature = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    return f"{_b64(payload)}.{_b64(signature)}"
+
+
+def decode_cursor(
+    token: str, keys: Sequence[SortKey], page: PageRequest, secret: bytes
+) -> list[Any]:
+    """The sort values in a cursor; a 400 naming `query.cursor` if it is not ours."""
+    error = bad_request("query.cursor", "not a valid cursor for this query; start again without it")
+    try:
+        payload_part, signature_part = token.split(".", 1)
+        payload, signature = _unb64(payload_part), _unb64(signature_part)
+    except (ValueError, binascii.Error):
+        raise error from None
+    expected = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    if not hmac.compare_digest(signature, expected):
+        raise error
+    data = orjson.loads(payload)
+    if data.get("s") != page.sort or data.get("f") != page.filters_digest:
+        raise bad_request("query.cursor", "this cursor belongs to another sort or other filters")
+    values = data.get("v")
+    if not isinstance(values, list) or len(values) != len(keys):
+        raise error
+    typed: list[Any] = []
+    for value, key in zip(values, keys, strict=True):
+        if key.kind is date and isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise error from None
+        if key.kind is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, key.kind) or isinstance(value, bool):
+            raise error
+        typed.append(value)
+    return typed
+
+
+def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order given by `keys` (keyset condition)."""
+    clauses = []
+    for index, key in enumerate(keys):
+        equal_prefix = [keys[i].column == values[i] for i in range(index)]
+        step = key.column < values[index] if key.descending else key.column > values[index]
+        clauses.append(and_(*equal_prefix, step))
+    return or_(*clauses)
+
+
+def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    return [k.column.desc() if k.descending else k.column.asc() for k in keys]
+
+
+def apply_page(
+    query: Select[Any], keys: Sequence[SortKey], page: PageRequest, secret: bytes
+) -> Select[Any]:
+    """Order, start after the cursor, and fetch one row more than the page to see if
+    there is a next page."""
+    if page.cursor:
+        query = query.where(after(keys, decode_cursor(page.cursor, keys, page, secret)))
+    return query.order_by(*order_by(keys)).limit(page.limit + 1)

@@ -1,0 +1,75 @@
+"""Small shared pieces of rows: references to sources and localities, search."""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, case, literal, or_
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql import Select
+
+from app.models import Locality, Source
+from app.services.text import fold, lower_exact
+
+SOURCE_FIELDS = ("id", "key", "publisher", "title", "published_on", "url")
+LOCALITY_FIELDS = ("id", "key", "kind", "name", "official_name", "code")
+
+
+def with_source(query: Select[Any], source_id: ColumnElement[Any], prefix: str) -> Select[Any]:
+    """Join a source and select its reference columns as `<prefix>_<field>`."""
+    src = Source.__table__.alias(prefix)
+    return query.outerjoin(src, src.c.id == source_id).add_columns(
+        *(src.c[f].label(f"{prefix}_{f}") for f in SOURCE_FIELDS)
+    )
+
+
+def source_ref(row: RowMapping, prefix: str) -> dict[str, Any] | None:
+    if row[f"{prefix}_id"] is None:
+        return None
+    return {f: row[f"{prefix}_{f}"] for f in SOURCE_FIELDS}
+
+
+def locality_alias(name: str) -> Any:
+    return Locality.__table__.alias(name)
+
+
+def locality_columns(alias: Any, prefix: str) -> list[ColumnElement[Any]]:
+    return [alias.c[f].label(f"{prefix}_{f}") for f in LOCALITY_FIELDS]
+
+
+def locality_ref(row: RowMapping, prefix: str) -> dict[str, Any] | None:
+    if row[f"{prefix}_id"] is None:
+        return None
+    return {f: row[f"{prefix}_{f}"] for f in LOCALITY_FIELDS}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(
+    search_key: ColumnElement[str], name_lower: ColumnElement[str], q: str
+) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """Every folded word of q must appear; rows whose text has q's exact diacritics rank 0.
+
+    'thao chu phin', 'THÀO CHƯ PHÌN' (or its NFD form) and 'dang bo luc yen' all match.
+    """
+    words = fold(q).split()
+    exact_words = lower_exact(q).split()
+    match = and_(*(search_key.like(f"%{_escape_like(w)}%", escape="\\") for w in words))
+    exact = and_(*(name_lower.like(f"%{_escape_like(w)}%", escape="\\") for w in exact_words))
+    rank = case((exact, literal(0)), else_=literal(1))
+    return match, rank
+
+
+def in_scope(table: Table | Any, scope: dict[str, list[int]]) -> ColumnElement[bool]:
+    """Rows whose ancestor at some level is one of the scope's units."""
+    clauses = []
+    for level, ids in scope.items():
+        if not ids:
+            continue
+        if level == "village":
+            # Branches sit in a village through locality_id; a locality is its own id.
+            column = table.c.locality_id if "locality_id" in table.c else table.c.id
+        else:
+            column = table.c[f"{level}_id"]
+        clauses.append(column.in_(ids))
+    return or_(*clauses) if clauses else literal(False)

@@ -1,0 +1,308 @@
+"""Risk evaluation, set-wise in SQL: one query evaluates every rule for many branches.
+
+`risk_select(rules, as_of)` yields one row per branch with each criterion's status
+('met', 'not_met', 'unknown'), the inputs it used, and the level. Lists use it through
+the materialized branch_status (as of today, kept on write) or directly for another
+`as_of`; the explanation endpoint runs it for one branch and fetches the evidence.
+"""
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement as Col
+
+from app.models import Branch, Fact, MembershipCount, MembershipEvent
+from app.services.risk_rules import LEVEL_RANK, RiskRules
+from app.services.sqlfuncs import greatest
+
+MET, NOT_MET, UNKNOWN = literal("met"), literal("not_met"), literal("unknown")
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def lower_bound(value: Col[Any], qualifier: Col[Any]) -> Col[Any]:
+    """The least the figure can be: 'more than 5' is at least 6, 'fewer than 5' at least 0."""
+    return case(
+        (qualifier == "more_than", value + 1),
+        (qualifier.in_(("less_than", "at_most")), literal(0)),
+        else_=value,
+    )
+
+
+def upper_bound(value: Col[Any], value_max: Col[Any], qualifier: Col[Any]) -> Col[Any]:
+    """The most the figure can be; NULL when unbounded ('at least', 'more than')."""
+    return case(
+        (qualifier.in_(("at_least", "more_than")), literal(None)),
+        (qualifier == "less_than", value - 1),
+        else_=func.coalesce(value_max, value),
+    )
+
+
+def _latest(model: Any, branch_id: Col[Any], as_of: date, *conditions: Any) -> Any:
+    """The id of a branch's newest row of a figure table, dated on or before as_of."""
+    return (
+        select(model.id)
+        .where(model.branch_id == branch_id, model.evidence_date <= as_of, *conditions)
+        .order_by(model.evidence_date.desc(), model.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _event_end(event: Any) -> Col[Any]:
+    return func.coalesce(event.period_end, event.period_start, event.evidence_date)
+
+
+def _admitted(event: Any) -> Col[Any]:
+    """An admission happened: a positive count, or an unreported count (value NULL)."""
+    return or_(event.value.is_(None), event.value > 0, event.qualifier == "more_than")
+
+
+BranchScope = Callable[[Any], ColumnElement[bool]]
+
+
+def risk_select(rules: RiskRules, as_of: date, scope: BranchScope | None = None) -> Select[Any]:
+    """Per branch: criteria statuses, their inputs and the level.
+
+    `scope(branches_alias)` limits the branches evaluated; it is applied first, so
+    only those branches' evidence is read. Two materialized CTEs keep every
+    correlated lookup to one evaluation per branch on both databases.
+    """
+    b = Branch.__table__.alias("b")
+    mc, fact = MembershipCount.__table__, Fact.__table__
+    ev = MembershipEvent.__table__.alias("ev")
+
+    # 1. Which rows are the evidence: ids of the newest counts and facts, and the
+    #    dates that anchor the admission rules.
+    ids = select(
+        b.c.id.label("branch_id"),
+        _latest(mc.c, b.c.id, as_of, mc.c.status == "all").label("count_id"),
+        _latest(mc.c, b.c.id, as_of, mc.c.status == "full").label("full_count_id"),
+        _latest(fact.c, b.c.id, as_of, fact.c.metric == "members_over_60").label("over_60_id"),
+        _latest(fact.c, b.c.id, as_of, fact.c.metric == "years_without_admission").label(
+            "stall_fact_id"
+        ),
+        _latest(fact.c, b.c.id, as_of, fact.c.metric == "at_risk_reported").label(
+            "reported_fact_id"
+        ),
+        select(func.max(_event_end(ev.c)))
+        .where(
+            ev.c.branch_id == b.c.id,
+            ev.c.kind == "admission",
+            ev.c.evidence_date <= as_of,
+            _admitted(ev.c),
+        )
+        .scalar_subquery()
+        .label("last_admission"),
+        select(func.max(cast(extract("year", _event_end(ev.c)), Integer)))
+        .where(
+            ev.c.branch_id == b.c.id,
+            ev.c.kind.in_(("admission", "departure")),
+            ev.c.evidence_date <= as_of,
+        )
+        .scalar_subquery()
+        .label("attrition_anchor_year"),
+    )
+    if scope is not None:
+        ids = ids.where(scope(b))
+    ids_cte = ids.cte("risk_ids").prefix_with("MATERIALIZED")
+
+    # 2. The inputs: bounds of each figure (qualifiers kept) and the attrition sums.
+    lc = MembershipCount.__table__.alias("lc")
+    fc = MembershipCount.__table__.alias("fc")
+    o60 = Fact.__table__.alias("o60")
+    stall = Fact.__table__.alias("stall")
+    rep = Fact.__table__.alias("rep")
+    w = MembershipEvent.__table__.alias("w")
+
+    def window_sum(kind: str, expr: Col[Any]) -> Any:
+        return (
+            select(func.sum(expr))
+            .where(
+                w.c.branch_id == ids_cte.c.branch_id,
+                w.c.kind == kind,
+                w.c.evidence_date <= as_of,
+                cast(extract("year", _event_end(w.c)), Integer)
+                > ids_cte.c.attrition_anchor_year - rules.attrition_years,
+            )
+            .scalar_subquery()
+        )
+
+    low = func.coalesce(lower_bound(w.c.value, w.c.qualifier), 1)
+    high = upper_bound(w.c.value, w.c.value_max, w.c.qualifier)
+    unbounded = case((high.is_(None), 1), else_=0)
+    inputs = (
+        select(
+            ids_cte,
+            lower_bound(lc.c.value, lc.c.qualifier).label("members_low"),
+            upper_bound(lc.c.value, lc.c.value_max, lc.c.qualifier).label("members_high"),
+            lower_bound(fc.c.value, fc.c.qualifier).label("full_low"),
+            upper_bound(fc.c.value, fc.c.value_max, fc.c.qualifier).label("full_high"),
+            lower_bound(o60.c.value, o60.c.qualifier).label("over_60_low"),
+            upper_bound(o60.c.value, o60.c.value_max, o60.c.qualifier).label("over_60_high"),
+            stall.c.value.label("stall_years"),
+            stall.c.qualifier.label("stall_qualifier"),
+            stall.c.evidence_date.label("stall_date"),
+            rep.c.value.label("reported_value"),
+            window_sum("departure", low).label("departures_low"),
+            window_sum("departure", func.coalesce(high, 0)).label("departures_high"),
+            window_sum("departure", unbounded).label("departures_unbounded"),
+            window_sum("admission", low).label("admissions_low"),
+            window_sum("admission", func.coalesce(high, 0)).label("admissions_high"),
+            window_sum("admission", unbounded).label("admissions_unbounded"),
+            greatest(
+                lc.c.evidence_date,
+                fc.c.evidence_date,
+                o60.c.evidence_date,
+                stall.c.evidence_date,
+                rep.c.evidence_date,
+                ids_cte.c.last_admission,
+            ).label("newest_evidence_date"),
+        )
+        .select_from(ids_cte)
+        .outerjoin(lc, lc.c.id == ids_cte.c.count_id)
+        .outerjoin(fc, fc.c.id == ids_cte.c.full_count_id)
+        .outerjoin(o60, o60.c.id == ids_cte.c.over_60_id)
+        .outerjoin(stall, stall.c.id == ids_cte.c.stall_fact_id)
+        .outerjoin(rep, rep.c.id == ids_cte.c.reported_fact_id)
+        .cte("risk_inputs")
+        .prefix_with("MATERIALIZED")
+    )
+    i = inputs.c
+
+    # 3. The rules: each criterion met, not met or unknown; then the level.
+    too_few = case(
+        (and_(i.members_high.is_not(None), i.members_high < rules.min_members), MET),
+        (i.members_low >= rules.min_members, NOT_MET),
+        else_=UNKNOWN,
+    )
+    charter = case(
+        (
+            and_(i.full_high.is_not(None), i.full_high < rules.charter_min_full_members),
+            MET,
+        ),
+        (i.full_low >= rules.charter_min_full_members, NOT_MET),
+        (
+            and_(i.members_high.is_not(None), i.members_high < rules.charter_min_full_members),
+            MET,
+        ),
+        else_=UNKNOWN,
+    )
+    ageing = case(
+        (i.over_60_low >= rules.ageing_members, MET),
+        (and_(i.over_60_high.is_not(None), i.over_60_high < rules.ageing_members), NOT_MET),
+        else_=UNKNOWN,
+    )
+    stated_stall = or_(
+        and_(i.stall_qualifier == "more_than", i.stall_years >= rules.stall_years),
+        i.stall_years > rules.stall_years,
+    )
+    stalled = case(
+        (
+            and_(
+                stated_stall,
+                or_(i.last_admission.is_(None), i.last_admission <= i.stall_date),
+            ),
+            MET,
+        ),
+        (i.last_admission >= years_before(as_of, rules.stall_years), NOT_MET),
+        else_=UNKNOWN,
+    )
+    attrition = case(
+        (
+            and_(
+                i.departures_low.is_not(None),
+                i.admissions_high.is_not(None),
+                i.admissions_unbounded == 0,
+                i.departures_low > i.admissions_high,
+            ),
+            MET,
+        ),
+        (
+            and_(
+                i.departures_high.is_not(None),
+                i.departures_unbounded == 0,
+                i.admissions_low.is_not(None),
+                i.admissions_low >= i.departures_high,
+            ),
+            NOT_MET,
+        ),
+        else_=UNKNOWN,
+    )
+    reported = case((i.reported_value >= 1, MET), else_=NOT_MET)
+
+    def met(status: ColumnElement[Any]) -> ColumnElement[bool]:
+        return status == "met"
+
+    def one(status: ColumnElement[Any]) -> ColumnElement[Any]:
+        return case((status == "met", 1), else_=0)
+
+    level = case(
+        (or_(met(charter), and_(met(too_few), met(ageing), met(stalled))), literal("critical")),
+        (
+            or_(met(reported), met(too_few), (one(ageing) + one(stalled) + one(attrition)) >= 2),
+            literal("high"),
+        ),
+        (or_(met(ageing), met(stalled), met(attrition)), literal("watch")),
+        (too_few == "not_met", literal("none")),
+        else_=literal("unknown"),
+    )
+    criteria_met = (
+        case((met(too_few), "too_few_members,"), else_="")
+        + case((met(ageing), "ageing,"), else_="")
+        + case((met(stalled), "stalled,"), else_="")
+        + case((met(charter), "below_charter_minimum,"), else_="")
+        + case((met(attrition), "attrition,"), else_="")
+        + case((met(reported), "reported,"), else_="")
+    )
+    statuses = select(
+        i.branch_id,
+        level.label("level"),
+        criteria_met.label("criteria_met"),
+        too_few.label("too_few_members"),
+        ageing.label("ageing"),
+        stalled.label("stalled"),
+        charter.label("below_charter_minimum"),
+        attrition.label("attrition"),
+        reported.label("reported"),
+        *(i[name] for name in INPUT_COLUMNS),
+    ).subquery("risk")
+    rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()), else_=0)
+    return select(statuses, rank.label("rank"))
+
+
+INPUT_COLUMNS = (
+    "count_id",
+    "full_count_id",
+    "over_60_id",
+    "stall_fact_id",
+    "reported_fact_id",
+    "last_admission",
+    "attrition_anchor_year",
+    "members_low",
+    "members_high",
+    "departures_low",
+    "departures_high",
+    "admissions_low",
+    "admissions_high",
+    "newest_evidence_date",
+)

@@ -1,0 +1,214 @@
+"""Why a branch is (or is not) at risk: each criterion with its value, threshold, evidence."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.errors import not_found
+from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
+from app.services.figures import figures_by_ids
+from app.services.risk import risk_select, years_before
+from app.services.risk_rules import LEVEL_RANK, LEVELS, RiskRules, describe_rules
+
+
+def explain_risk(session: Session, branch_id: int, rules: RiskRules, as_of: date) -> dict[str, Any]:
+    row = (
+        session.execute(risk_select(rules, as_of, scope=lambda b: b.c.id == branch_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise not_found("Branch", branch_id)
+    counts = {
+        c["id"]: c
+        for c in figures_by_ids(session, MembershipCount, [row["count_id"], row["full_count_id"]])
+    }
+    facts = {
+        f["id"]: f
+        for f in figures_by_ids(
+            session, Fact, [row["over_60_id"], row["stall_fact_id"], row["reported_fact_id"]]
+        )
+    }
+    events = _admission_departure_events(session, branch_id, as_of)
+    anchor = row["attrition_anchor_year"]
+    window = [
+        e for e in events if anchor is not None and _event_year(e) > anchor - rules.attrition_years
+    ]
+    admissions = [e for e in events if e["kind"] == "admission"]
+    last_admissions = [e for e in admissions if _event_end(e) == row["last_admission"]]
+
+    def pick(ident: int | None, pool: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+        return [pool[ident]] if ident in pool else []
+
+    info = {r.id: r for r in describe_rules(rules)}
+    members = {"low": row["members_low"], "high": row["members_high"]}
+    criteria = [
+        _criterion(
+            info["too_few_members"],
+            row["too_few_members"],
+            members,
+            {"fewer_than": rules.min_members},
+            pick(row["count_id"], counts),
+        ),
+        _criterion(
+            info["ageing"],
+            row["ageing"],
+            facts.get(row["over_60_id"], {}).get("value"),
+            {"at_least": rules.ageing_members},
+            pick(row["over_60_id"], facts),
+        ),
+        _criterion(
+            info["stalled"],
+            row["stalled"],
+            {
+                "stated_years_without_admission": facts.get(row["stall_fact_id"], {}).get("value"),
+                "last_admission": row["last_admission"],
+            },
+            {
+                "more_than_years": rules.stall_years,
+                "admission_since": years_before(as_of, rules.stall_years),
+            },
+            pick(row["stall_fact_id"], facts) + last_admissions,
+        ),
+        _criterion(
+            info["below_charter_minimum"],
+            row["below_charter_minimum"],
+            members,
+            {"fewer_than_full_members": rules.charter_min_full_members},
+            pick(row["full_count_id"], counts) or pick(row["count_id"], counts),
+        ),
+        _criterion(
+            info["attrition"],
+            row["attrition"],
+            {
+                "departures": {"low": row["departures_low"], "high": row["departures_high"]},
+                "admissions": {"low": row["admissions_low"], "high": row["admissions_high"]},
+                "window_years": [anchor - rules.attrition_years + 1, anchor] if anchor else None,
+            },
+            {"departures_exceed_admissions_over_years": rules.attrition_years},
+            window,
+        ),
+        _criterion(
+            info["reported"],
+            row["reported"],
+            facts.get(row["reported_fact_id"], {}).get("value"),
+            {"reported": True},
+            pick(row["reported_fact_id"], facts),
+        ),
+    ]
+    newest = row["newest_evidence_date"]
+    return {
+        "branch_id": branch_id,
+        "as_of": as_of,
+        "level": row["level"],
+        "at_risk": LEVEL_RANK[row["level"]] >= LEVEL_RANK["watch"],
+        "rules_version": rules.version,
+        "newest_evidence_date": newest,
+        "evidence_age_days": (as_of - newest).days if newest else None,
+        "criteria": criteria,
+    }
+
+
+def _criterion(
+    info: Any, status: str, value: Any, threshold: dict[str, Any], evidence: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "title": info.title,
+        "description": info.description,
+        "status": status,
+        "value": value,
+        "threshold": threshold,
+        "evidence": evidence,
+    }
+
+
+def _event_end(event: dict[str, Any]) -> date:
+    return event["period_end"] or event["period_start"] or event["evidence_date"]
+
+
+def _event_year(event: dict[str, Any]) -> int:
+    return _event_end(event).year
+
+
+def _admission_departure_events(
+    session: Session, branch_id: int, as_of: date
+) -> list[dict[str, Any]]:
+    ids = (
+        session.execute(
+            select(MembershipEvent.id).where(
+                MembershipEvent.branch_id == branch_id,
+                MembershipEvent.kind.in_(("admission", "departure")),  # type: ignore[attr-defined]
+                MembershipEvent.evidence_date <= as_of,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return figures_by_ids(session, MembershipEvent, list(ids))
+
+
+def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict[str, Any]:
+    """Organizations by risk level, per province as reported and per province today."""
+    b = Branch.__table__
+    loc = Locality.__table__
+    if as_of is None:
+        st = BranchStatus.__table__
+        levels = select(st.c.branch_id, st.c.risk_level.label("level")).subquery()
+    else:
+        risk = risk_select(rules, as_of).subquery()
+        levels = select(risk.c.branch_id, risk.c.level).subquery()
+    out: dict[str, Any] = {"as_of": as_of or date.today(), "rules_version": rules.version}
+    for name, column in (
+        ("reported_provinces", b.c.province_id),
+        ("today_provinces", loc.c.current_province_id),
+    ):
+        province = Locality.__table__.alias("prov")
+        rows = session.execute(
+            select(
+                province.c.id,
+                province.c.key,
+                province.c.name,
+                province.c.official_name,
+                province.c.code,
+                province.c.kind,
+                levels.c.level,
+                func.count().label("rows"),
+                func.sum(func.coalesce(b.c.group_size, 1)).label("organizations"),
+            )
+            .select_from(b)
+            .join(levels, levels.c.branch_id == b.c.id)
+            .outerjoin(loc, loc.c.id == b.c.locality_id)
+            .outerjoin(province, province.c.id == column)
+            .group_by(
+                province.c.id,
+                province.c.key,
+                province.c.name,
+                province.c.official_name,
+                province.c.code,
+                province.c.kind,
+                levels.c.level,
+            )
+            .order_by(province.c.id)
+        ).mappings()
+        grouped: dict[Any, dict[str, Any]] = {}
+        for r in rows:
+            entry = grouped.setdefault(
+                r["id"],
+                {
+                    "province": None
+                    if r["id"] is None
+                    else {k: r[k] for k in ("id", "key", "kind", "name", "official_name", "code")},
+                    "levels": {level: 0 for level in reversed(LEVELS)},
+                    "organizations_by_level": {level: 0 for level in reversed(LEVELS)},
+                    "at_risk": 0,
+                },
+            )
+            entry["levels"][r["level"]] = r["rows"]
+            entry["organizations_by_level"][r["level"]] = r["organizations"]
+            if LEVEL_RANK[r["level"]] >= LEVEL_RANK["watch"]:
+                entry["at_risk"] += r["organizations"]
+        out[name] = list(grouped.values())
+    return out

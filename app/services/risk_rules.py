@@ -1,0 +1,87 @@
+"""The risk rule set: ids, thresholds, version. Documented in the README and the OpenAPI.
+
+The Nghệ An definition (article 004: "tổng số đảng viên dưới 5, trong đó có 3 đảng viên
+trên 60 tuổi và trên 5 năm không phát triển được đảng viên") gives the first three rules;
+the Party Charter's minimum of 3 full members for a branch gives the fourth; the Tiền
+Phong case (article 000: more members leaving than joining) the fifth.
+"""
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+RULES_VERSION = "2026.11"
+Status = Literal["met", "not_met", "unknown"]
+LEVELS: tuple[str, ...] = ("unknown", "none", "watch", "high", "critical")
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    """Thresholds; each can be set from the environment (see app.config.Settings)."""
+
+    min_members: int = 5
+    ageing_members: int = 3
+    stall_years: int = 5
+    charter_min_full_members: int = 3
+    attrition_years: int = 3
+
+    @property
+    def version(self) -> str:
+        custom = any(getattr(self, f.name) != f.default for f in fields(self))
+        return f"{RULES_VERSION}+custom" if custom else RULES_VERSION
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    title: str
+    description: str
+
+
+def describe_rules(rules: RiskRules) -> list[RuleInfo]:
+    return [
+        RuleInfo(
+            "too_few_members",
+            "Too few members",
+            f"The latest count is below {rules.min_members} members (Nghệ An, article 004).",
+        ),
+        RuleInfo(
+            "ageing",
+            "Ageing membership",
+            f"{rules.ageing_members} or more members are over 60 (Nghệ An, article 004).",
+        ),
+        RuleInfo(
+            "stalled",
+            "No admissions",
+            f"A source states more than {rules.stall_years} years without an admission, and "
+            "no admission is recorded after that statement (Nghệ An, article 004). Not met "
+            f"when an admission is recorded within {rules.stall_years} years before as_of.",
+        ),
+        RuleInfo(
+            "below_charter_minimum",
+            "Below the charter minimum",
+            f"Fewer than {rules.charter_min_full_members} full members, the Party Charter's "
+            "minimum for a branch (a count of all members below it is enough).",
+        ),
+        RuleInfo(
+            "attrition",
+            "Attrition",
+            "More departures than admissions over the "
+            f"{rules.attrition_years} calendar years up to the branch's latest reported "
+            "admission or departure (the Tiền Phong case, article 000).",
+        ),
+        RuleInfo(
+            "reported",
+            "Reported at risk",
+            "A source says the branch, or the group, is at risk of ceasing to exist.",
+        ),
+    ]
+
+
+LEVEL_DESCRIPTIONS = {
+    "critical": "Below the charter minimum, or all three Nghệ An criteria met.",
+    "high": "Reported at risk, too few members, or two of ageing, stalled and attrition.",
+    "watch": "One of ageing, stalled or attrition.",
+    "none": "No criterion met, and the member count is known.",
+    "unknown": "No criterion met, and the member count is unknown.",
+}

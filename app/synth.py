@@ -1,0 +1,908 @@
+"""Synthetic national data: a Vietnam-sized tree of places and party organizations, with ten
+years of membership counts and events, for load tests and benchmarks.
+
+    python -m app.synth --scale 0.01 --seed 42 [--database-url URL] [--replace]
+
+Synthetic data goes in a database of its own (e.g. `sqlite:///data/synth-1.0.sqlite3`):
+the loader refuses a database holding any real (non-synthetic) row, and refuses one that
+already holds synthetic data unless `--replace` is given, in which case it empties it first.
+Every row is marked `is_synthetic`, and every figure quotes its province's synthetic source,
+whose text says it is not real.
+
+The shape at scale 1.0 is today's Vietnam (post-2025, no district level): 34 provinces,
+3,321 communes, ~100,000 villages, ~270,000 party organizations (~52,000 grassroots
+organizations), ~5.6 million members in 2025. Members belong to leaf branches (village,
+school, health station, agency, enterprise and grassroots branches); committees carry the
+total of their subtree, as articles report them; events are recorded on leaf branches only.
+The output depends only on (scale, seed), apart from `registered_on` and the timestamps.
+"""
+
+import argparse
+import hashlib
+import math
+import random
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, text
+from sqlalchemy.engine import Connection
+
+from app.ingest.places import locality_search_fields
+from app.services.text import fold, lower_exact
+
+FIRST_YEAR, LAST_YEAR = 2016, 2025
+YEARS = tuple(range(FIRST_YEAR, LAST_YEAR + 1))
+YEAR_START = tuple(date(y, 1, 1) for y in YEARS)
+YEAR_END = tuple(date(y, 12, 31) for y in YEARS)
+REFORM_DAY = date(2025, 7, 1)  # provinces and communes of the 2025 reform are valid from here
+
+# -- National shape at scale 1.0 ------------------------------------------------------------
+PROVINCES = 34
+COMMUNES = 3321
+VILLAGES_PER_COMMUNE = (28.0, 0.4, 4, 90)  # lognormal median, sigma, min, max: ~100,000 villages
+SCHOOLS_PER_COMMUNE = (2, 6)
+COMMUNE_AGENCIES = (3, 5)
+HEALTH_STATION_SHARE = 0.9
+AGENCY_COMMITTEES_PER_COMMUNE = 18_000 / COMMUNES
+AGENCY_SUBBRANCHES = (2, 8)
+GRASSROOTS_BRANCHES_PER_COMMUNE = 30_700 / COMMUNES
+
+# Members in 2025 of a leaf branch, by kind: lognormal median, sigma, min, max.
+SIZES: dict[str, tuple[float, float, int, int]] = {
+    "village_branch": (22.0, 0.42, 5, 400),
+    "school_branch": (15.0, 0.4, 5, 80),
+    "health_station_branch": (9.0, 0.3, 5, 30),
+    "agency_branch": (16.0, 0.5, 5, 150),
+    "enterprise_branch": (19.0, 0.6, 5, 300),
+    "grassroots_branch": (21.0, 0.55, 5, 300),
+}
+LARGE_VILLAGE = (70.0, 0.5, 30, 600)  # the long tail: big villages, suburban wards
+LARGE_VILLAGE_SHARE = 0.03
+
+# Yearly events per member: ~175,000 admissions a year nationally, fewer departures.
+ADMISSION_RATE = 0.034
+DEPARTURE_RATE = 0.014
+TRANSFER_RATE = 0.012
+
+# Profiles of leaf branches (shares of leaf branches), so that every risk rule fires.
+NO_DATA_SHARE = 0.0217  # ~2% of all branches: no counts, no events, no facts
+TINY_SHARE = 0.0013  # a few hundred with 1-4 members
+STALLED_SHARE = 0.005  # "more than 5 years without an admission"
+ATTRITION_SHARE = 0.01  # more departures than admissions over the last three years
+OVER_60_SHARE = {"normal": 0.04, "tiny": 0.3, "stalled": 0.3, "attrition": 0.1}
+REPORTED_SHARE = {"normal": 0.0005, "tiny": 0.5, "stalled": 0.15, "attrition": 0.05}
+EXPLICIT_ZERO_SHARE = 0.05  # admissions stored as 0 rather than left out
+STALL_STATED_ON = date(LAST_YEAR, 6, 30)
+
+LEAF_KINDS = frozenset(SIZES)
+EVENT_KINDS = ("admission", "departure", "transfer_in", "transfer_out")
+BATCH_ROWS = 50_000
+
+# Columns written per table, in tuple order. Columns a table lacks in the target database
+# are dropped at write time (the schema is still moving; see _Loader.columns).
+SOURCE_COLS = (
+    "id", "key", "publisher", "title", "language", "text", "text_sha256", "registered_on",
+    "is_synthetic", "created_at", "updated_at",
+)  # fmt: skip
+LOCALITY_COLS = (
+    "id", "key", "kind", "name", "official_name", "parent_id", "province_id", "district_id",
+    "commune_id", "current_province_id", "current_commune_id", "valid_from", "search_key",
+    "name_lower", "source_id", "quote", "is_synthetic",
+)  # fmt: skip
+BRANCH_COLS = (
+    "id", "key", "kind", "name", "locality_id", "province_id", "district_id", "commune_id",
+    "parent_id", "search_key", "name_lower", "source_id", "quote", "is_synthetic",
+)  # fmt: skip
+FIGURE_COLS = (
+    "id", "key", "qualifier", "applies_to_each", "evidence_date", "source_id", "quote",
+    "is_synthetic", "created_at", "updated_at", "branch_id",
+)  # fmt: skip
+COUNT_COLS = (*FIGURE_COLS, "value", "status", "as_of")
+EVENT_COLS = (*FIGURE_COLS, "kind", "value", "period_start", "period_end")
+FACT_COLS = (*FIGURE_COLS, "metric", "value", "unit", "period_start", "period_end")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "sources": SOURCE_COLS,
+    "localities": LOCALITY_COLS,
+    "branches": BRANCH_COLS,
+    "membership_counts": COUNT_COLS,
+    "membership_events": EVENT_COLS,
+    "facts": FACT_COLS,
+}
+TABLES = tuple(COLUMNS)  # parents before children
+
+Row = tuple[Any, ...]
+
+
+class SynthRefused(Exception):
+    """The target database is not one synthetic data may be written to."""
+
+
+@dataclass
+class SynthReport:
+    scale: float
+    seed: int
+    rows: dict[str, int]
+    members: int
+    elapsed_s: float
+    refresh_s: float | None = None
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{table} {n:,}" for table, n in self.rows.items())
+        refresh = (
+            f"; status refreshed in {self.refresh_s:.1f} s" if self.refresh_s is not None else ""
+        )
+        return (
+            f"synthetic data (scale {self.scale}, seed {self.seed}): {counts}; "
+            f"{self.members:,} members in {LAST_YEAR}; loaded in {self.elapsed_s:.1f} s{refresh}"
+        )
+
+
+# -- The national plan ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Plan:
+    scale: float
+    seed: int
+    communes: tuple[int, ...]  # communes per province
+
+    @property
+    def provinces(self) -> int:
+        return len(self.communes)
+
+
+def _plan(scale: float, seed: int) -> _Plan:
+    """How many communes each province has: sizes vary like real provinces (~40 to ~170)."""
+    rng = random.Random(seed)
+    provinces = max(1, round(PROVINCES * scale))
+    communes = max(provinces, round(COMMUNES * scale))
+    weights = [rng.lognormvariate(0.0, 0.35) for _ in range(provinces)]
+    total = sum(weights)
+    shares = [communes * w / total for w in weights]
+    counts = [max(1, math.floor(s)) for s in shares]
+    # Largest remainders take the communes still unassigned.
+    order = sorted(range(provinces), key=lambda i: shares[i] - math.floor(shares[i]), reverse=True)
+    for i in order[: max(0, communes - sum(counts))]:
+        counts[i] += 1
+    return _Plan(scale, seed, tuple(counts))
+
+
+# -- Organizations ------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Org:
+    id: int
+    tail: str  # the key after "syn:org:", e.g. "p07/c0412/v3"
+    kind: str
+    name: str
+    locality_id: int
+    commune_id: int | None
+    parent: "_Org | None"
+    children: list["_Org"] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # members at the end of each year
+    no_data: bool = False
+
+
+@dataclass(frozen=True)
+class _LeafSpec:
+    """A leaf branch's profile: which risk inputs it gets."""
+
+    profile: str  # normal, tiny, stalled, attrition, no_data
+    final_size: int | None = None  # forced size in LAST_YEAR
+    over_60: int | None = None  # members_over_60 fact value, None for no fact
+    reported: bool = False
+    explicit_zero: bool = False
+
+
+# The first leaf branches of the first province are forced, so that every rule fires
+# somewhere at any scale.
+FORCED_SPECS = (
+    _LeafSpec("tiny", final_size=2, reported=True, explicit_zero=True),
+    _LeafSpec("tiny", final_size=4),
+    _LeafSpec("stalled", final_size=8, over_60=5),
+    _LeafSpec("attrition", explicit_zero=True),
+    _LeafSpec("no_data"),
+    _LeafSpec("normal", over_60=3),
+)
+
+
+@dataclass
+class _Ids:
+    """The next primary key of each table: ids are assigned here, not by the database."""
+
+    next: dict[str, int]
+
+    def take(self, table: str) -> int:
+        value = self.next[table]
+        self.next[table] = value + 1
+        return value
+
+
+def _poisson(uniform: Any, lam: float) -> int:
+    """Knuth's method; the rates here are small (lam < 25)."""
+    if lam <= 0.0:
+        return 0
+    limit = math.exp(-lam)
+    k = 0
+    p = uniform()
+    while p > limit:
+        k += 1
+        p *= uniform()
+    return k
+
+
+def _bounded_lognormal(rng: random.Random, spec: tuple[float, float, int, int]) -> int:
+    median, sigma, low, high = spec
+    return min(high, max(low, round(rng.lognormvariate(math.log(median), sigma))))
+
+
+class _Province:
+    """Builds one province: its source, places, organizations and figures, as rows."""
+
+    def __init__(
+        self, plan: _Plan, index: int, ids: _Ids, first_commune: int, stamp: datetime
+    ) -> None:
+        self.plan = plan
+        self.index = index
+        self.number = f"{index + 1:0{max(2, len(str(plan.provinces)))}d}"
+        self.ids = ids
+        self.first_commune = first_commune
+        self.stamp = stamp
+        self.today = stamp.date()
+        # One generator per province: the output does not depend on batch sizes or order.
+        self.rng = random.Random(f"{plan.seed}/province/{index}")
+        self.rows: dict[str, list[Row]] = {table: [] for table in TABLES}
+        self.forced = list(FORCED_SPECS) if index == 0 else []
+        self.official_name = f"Tỉnh Tổng hợp {self.number}"
+        self.source_key = f"syn:source:p{self.number}"
+        self.quote = (
+            f"Synthetic data generated by branchstats synth (scale {float(plan.scale)}, "
+            f"seed {plan.seed}) for {self.official_name}; not real figures."
+        )
+        self.source_id = ids.take("sources")
+        self.province_id = 0
+        self.members = 0
+
+    # -- places -----------------------------------------------------------------------
+    def build(self) -> dict[str, list[Row]]:
+        self._source()
+        self.province_id = self._locality(
+            f"syn:p{self.number}", "province", f"Tổng hợp {self.number}", self.official_name,
+            parent=None, province=None, commune=None, valid_from=REFORM_DAY,
+        )  # fmt: skip
+        top = self._org(
+            f"p{self.number}", "province_committee", f"Đảng bộ {self.official_name}",
+            self.province_id, None, None,
+        )  # fmt: skip
+        commune_ids = []
+        for offset in range(self.plan.communes[self.index]):
+            commune_ids.append(self._commune(top, self.first_commune + offset))
+        self._agencies(top, commune_ids)
+        self._finish_committee(top)
+        self.members = top.sizes[-1]
+        self._figures(top)
+        return self.rows
+
+    def _source(self) -> None:
+        self.rows["sources"].append((
+            self.source_id, self.source_key, "branchstats synth",
+            f"Synthetic data: {self.official_name}", "en", self.quote,
+            hashlib.sha256(self.quote.encode("utf-8")).hexdigest(), self.today, True,
+            self.stamp, self.stamp,
+        ))  # fmt: skip
+
+    def _locality(
+        self,
+        key: str,
+        kind: str,
+        name: str,
+        official_name: str | None,
+        *,
+        parent: int | None,
+        province: int | None,
+        commune: int | None,
+        valid_from: date | None,
+    ) -> int:
+        locality_id = self.ids.take("localities")
+        province = province or locality_id  # a province is its own province
+        if kind == "commune":
+            commune = locality_id
+        search_key, name_lower = locality_search_fields(name, official_name)
+        self.rows["localities"].append((
+            locality_id, key, kind, name, official_name, parent, province, None, commune,
+            province, commune, valid_from, search_key, name_lower, self.source_id, self.quote,
+            True,
+        ))  # fmt: skip
+        return locality_id
+
+    def _commune(self, top: _Org, number: int) -> _Org:
+        digits = f"{number:0{max(4, len(str(sum(self.plan.communes))))}d}"
+        label = f"Thử Nghiệm {digits}"
+        commune_id = self._locality(
+            f"syn:p{self.number}/c{digits}", "commune", label, f"Xã {label}",
+            parent=self.province_id, province=self.province_id, commune=None,
+            valid_from=REFORM_DAY,
+        )  # fmt: skip
+        tail = f"p{self.number}/c{digits}"
+        committee = self._org(
+            tail, "commune_committee", f"Đảng bộ Xã {label}", commune_id, commune_id, top
+        )
+        rng = self.rng
+        for village in range(1, _bounded_lognormal(rng, VILLAGES_PER_COMMUNE) + 1):
+            village_id = self._locality(
+                f"syn:p{self.number}/c{digits}/v{village}", "village", f"Thôn {village}", None,
+                parent=commune_id, province=self.province_id, commune=commune_id,
+                valid_from=None,
+            )  # fmt: skip
+            self._leaf(
+                f"{tail}/v{village}", "village_branch", f"Chi bộ Thôn {village}",
+                village_id, commune_id, committee,
+            )  # fmt: skip
+        levels = ("Mầm non", "Tiểu học", "Trung học cơ sở")
+        for school in range(1, rng.randint(*SCHOOLS_PER_COMMUNE) + 1):
+            level = levels[(school - 1) % len(levels)]
+            series = "" if school <= len(levels) else f" số {(school - 1) // len(levels) + 1}"
+            self._leaf(
+                f"{tail}/school{school}", "school_branch",
+                f"Chi bộ Trường {level}{series} {label}", commune_id, commune_id, committee,
+            )  # fmt: skip
+        if rng.random() < HEALTH_STATION_SHARE:
+            self._leaf(
+                f"{tail}/health", "health_station_branch", f"Chi bộ Trạm Y tế Xã {label}",
+                commune_id, commune_id, committee,
+            )  # fmt: skip
+        offices = ("Cơ quan Ủy ban nhân dân", "Công an", "Quân sự", "Cơ quan Mặt trận Tổ quốc")
+        for agency in range(1, rng.randint(*COMMUNE_AGENCIES) + 1):
+            office = offices[(agency - 1) % len(offices)]
+            self._leaf(
+                f"{tail}/agency{agency}", "agency_branch", f"Chi bộ {office} Xã {label} {agency}",
+                commune_id, commune_id, committee,
+            )  # fmt: skip
+        self._finish_committee(committee)
+        return committee
+
+    def _agencies(self, top: _Org, communes: list[_Org]) -> None:
+        """Agency committees and grassroots branches, placed in the province's communes."""
+        rng = self.rng
+        n_communes = len(communes)
+        n_committees = round(n_communes * AGENCY_COMMITTEES_PER_COMMUNE)
+        n_grassroots = round(n_communes * GRASSROOTS_BRANCHES_PER_COMMUNE)
+        bodies = ("Cơ quan", "Công ty", "Bệnh viện", "Trường Cao đẳng", "Ban Quản lý")
+        units = ("Phòng", "Phân xưởng", "Khoa", "Tổ công tác")
+        for n in range(1, n_committees + 1):
+            place = communes[rng.randrange(n_communes)]
+            tail = f"p{self.number}/a{n:05d}"
+            body = bodies[rng.randrange(len(bodies))]
+            committee = self._org(
+                tail, "agency_committee", f"Đảng bộ {body} Thử Nghiệm {self.number}-{n:05d}",
+                place.locality_id, place.commune_id, top,
+            )  # fmt: skip
+            kind = "enterprise_branch" if body == "Công ty" else "agency_branch"
+            for sub in range(1, rng.randint(*AGENCY_SUBBRANCHES) + 1):
+                unit = units[rng.randrange(len(units))]
+                self._leaf(
+                    f"{tail}/b{sub}", kind, f"Chi bộ {unit} {sub}",
+                    place.locality_id, place.commune_id, committee,
+                )  # fmt: skip
+            self._finish_committee(committee)
+        kinds = ("Trường Trung học phổ thông", "Trung tâm Y tế", "Cơ quan", "Hợp tác xã")
+        for n in range(1, n_grassroots + 1):
+            place = communes[rng.randrange(n_communes)]
+            body = kinds[rng.randrange(len(kinds))]
+            self._leaf(
+                f"p{self.number}/g{n:05d}", "grassroots_branch",
+                f"Chi bộ {body} Thử Nghiệm {self.number}-{n:05d}",
+                place.locality_id, place.commune_id, top,
+            )  # fmt: skip
+
+    # -- organizations ------------------------------------------------------------------
+    def _org(
+        self,
+        tail: str,
+        kind: str,
+        name: str,
+        locality_id: int,
+        commune_id: int | None,
+        parent: _Org | None,
+    ) -> _Org:
+        org = _Org(self.ids.take("branches"), tail, kind, name, locality_id, commune_id, parent)
+        if parent is not None:
+            parent.children.append(org)
+        self.rows["branches"].append((
+            org.id, f"syn:org:{tail}", kind, name, locality_id, self.province_id, None,
+            commune_id, parent.id if parent else None, fold(name), lower_exact(name),
+            self.source_id, self.quote, True,
+        ))  # fmt: skip
+        return org
+
+    def _leaf(
+        self,
+        tail: str,
+        kind: str,
+        name: str,
+        locality_id: int,
+        commune_id: int | None,
+        parent: _Org,
+    ) -> None:
+        """A branch that holds members: its history is simulated and written at once."""
+        org = self._org(tail, kind, name, locality_id, commune_id, parent)
+        spec = self.forced.pop(0) if self.forced else self._spec()
+        final = spec.final_size or self._final_size(kind, spec.profile)
+        org.sizes, events = self._simulate(final, spec.profile)
+        org.no_data = spec.profile == "no_data"
+        if org.no_data:
+            return
+        self._counts(org)
+        self._events(org, events, spec.explicit_zero or spec.profile == "attrition")
+        self._leaf_facts(org, spec)
+
+    def _spec(self) -> _LeafSpec:
+        rng = self.rng
+        draw = rng.random()
+        profile = "normal"
+        for name, share in (
+            ("no_data", NO_DATA_SHARE),
+            ("tiny", TINY_SHARE),
+            ("stalled", STALLED_SHARE),
+            ("attrition", ATTRITION_SHARE),
+        ):
+            if draw < share:
+                profile = name
+                break
+            draw -= share
+        if profile == "no_data":
+            return _LeafSpec(profile)
+        over_60 = None
+        if rng.random() < OVER_60_SHARE[profile]:
+            over_60 = rng.randint(3, 12) if rng.random() < 0.6 else rng.randint(0, 2)
+        return _LeafSpec(
+            profile,
+            over_60=over_60,
+            reported=rng.random() < REPORTED_SHARE[profile],
+            explicit_zero=rng.random() < EXPLICIT_ZERO_SHARE,
+        )
+
+    def _final_size(self, kind: str, profile: str) -> int:
+        rng = self.rng
+        if profile == "tiny":
+            return rng.randint(1, 4)
+        if kind == "village_branch" and rng.random() < LARGE_VILLAGE_SHARE:
+            return _bounded_lognormal(rng, LARGE_VILLAGE)
+        return _bounded_lognormal(rng, SIZES[kind])
+
+    def _simulate(self, final: int, profile: str) -> tuple[list[int], list[Row]]:
+        """Run a branch's history backwards from its final size, so the 2025 size
+        distribution is exactly the one drawn; every year-end size stays at least 1."""
+        uniform = self.rng.random
+        n = len(YEARS)
+        sizes = [0] * n
+        events: list[Row] = [()] * n
+        size = final
+        for i in range(n - 1, -1, -1):
+            year = YEARS[i]
+            sizes[i] = size
+            admitted = _poisson(uniform, ADMISSION_RATE * size)
+            departed = _poisson(uniform, DEPARTURE_RATE * size)
+            moved_in = _poisson(uniform, TRANSFER_RATE * size)
+            moved_out = _poisson(uniform, TRANSFER_RATE * size)
+            if profile == "tiny":
+                moved_in = 0
+                admitted = admitted if uniform() < 0.1 else 0
+            elif profile == "stalled" and year > LAST_YEAR - 7:
+                admitted = 0
+            elif profile == "attrition" and year > LAST_YEAR - 3:
+                departed = max(departed, 1 + (uniform() < 0.5))
+                admitted = min(admitted, departed - 1)
+            # The size a year earlier must stay >= 1: fewer arrivals if need be.
+            room = size - 1 + departed + moved_out
+            admitted = min(admitted, room)
+            moved_in = min(moved_in, room - admitted)
+            size = size - admitted - moved_in + departed + moved_out
+            events[i] = (admitted, departed, moved_in, moved_out)
+        return sizes, events
+
+    def _finish_committee(self, committee: _Org) -> None:
+        """A committee's count is its subtree's total, as articles report it."""
+        committee.sizes = [
+            sum(col) for col in zip(*(c.sizes for c in committee.children), strict=True)
+        ]
+        if not committee.sizes:
+            committee.sizes = [0] * len(YEARS)
+
+    def _figures(self, top: _Org) -> None:
+        """Counts of every committee, top-down (leaves wrote theirs when built)."""
+        stack = [top]
+        while stack:
+            org = stack.pop()
+            if org.kind not in LEAF_KINDS:
+                self._counts(org)
+                stack.extend(org.children)
+
+    # -- figure rows -------------------------------------------------------------------
+    def _figure_head(self, table: str, key: str, day: date, branch_id: int) -> Row:
+        return (
+            self.ids.take(table), f"{self.source_key}#{key}", "exact", False, day,
+            self.source_id, self.quote, True, self.stamp, self.stamp, branch_id,
+        )  # fmt: skip
+
+    def _counts(self, org: _Org) -> None:
+        out = self.rows["membership_counts"]
+        for i, year in enumerate(YEARS):
+            day = YEAR_END[i]
+            head = self._figure_head("membership_counts", f"{org.tail}/members-{year}", day, org.id)
+            out.append((*head, org.sizes[i], "all", day))
+
+    def _events(self, org: _Org, events: list[Row], explicit_zero: bool) -> None:
+        out = self.rows["membership_events"]
+        for i, year in enumerate(YEARS):
+            start, end = YEAR_START[i], YEAR_END[i]
+            for kind, value in zip(EVENT_KINDS, events[i], strict=True):
+                if value == 0 and not (explicit_zero and kind == "admission"):
+                    continue
+                key = f"{org.tail}/{kind}-{year}"
+                head = self._figure_head("membership_events", key, end, org.id)
+                out.append((*head, kind, value, start, end))
+
+    def _leaf_facts(self, org: _Org, spec: _LeafSpec) -> None:
+        size = org.sizes[-1]
+        if spec.over_60 is not None:
+            # Never more members over 60 than members.
+            value = min(spec.over_60, size)
+            self._fact(org, "members_over_60", value, "members", YEAR_END[-1], "exact")
+        if spec.profile == "stalled":
+            self._fact(org, "years_without_admission", 5, "years", STALL_STATED_ON, "more_than")
+        if spec.reported:
+            self._fact(org, "at_risk_reported", 1, "flag", date(LAST_YEAR - 1, 12, 31), "exact")
+
+    def _fact(
+        self, org: _Org, metric: str, value: int, unit: str, day: date, qualifier: str
+    ) -> None:
+        key = f"{org.tail}/{metric}-{day.year}"
+        head = list(self._figure_head("facts", key, day, org.id))
+        head[2] = qualifier
+        self.rows["facts"].append((*head, metric, float(value), unit, None, day))
+
+
+# -- Loading ----------------------------------------------------------------------------------
+class _Loader(Protocol):
+    def write(self, table: str, rows: list[Row]) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def _present_columns(conn: Connection, table: str) -> list[int]:
+    """Which of our columns the database's table has (indexes into the row tuples)."""
+    have = {c["name"] for c in inspect(conn).get_columns(table)}
+    return [i for i, name in enumerate(COLUMNS[table]) if name in have]
+
+
+def _projector(keep: list[int], table: str) -> Any:
+    if len(keep) == len(COLUMNS[table]):
+        return None
+    return lambda row: tuple(row[i] for i in keep)
+
+
+def _bind_processor(table: Table, column: str, dialect: Any) -> Any:
+    """The driver-level conversion SQLAlchemy itself would apply (dates to ISO text)."""
+    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _row_converter(keep: list[int], processors: list[tuple[int, Any]]) -> Any:
+    """Project a row onto the kept columns and apply bind processors, memoized by value."""
+    memos = [(pos, proc, {}) for pos, proc in processors]
+
+    def convert(row: Row) -> list[Any]:
+        out = [row[i] for i in keep]
+        for pos, proc, memo in memos:
+            value = out[pos]
+            if value is not None:
+                try:
+                    out[pos] = memo[value]
+                except KeyError:
+                    out[pos] = memo[value] = proc(value)
+        return out
+
+    return convert
+
+
+class _SqliteLoader:
+    """Core insert() statements run with the driver's executemany, a transaction per batch.
+
+    SQLAlchemy's per-row parameter processing (a dict per row, a date processor per value)
+    cost twice as much as SQLite itself here, so rows go to the driver as tuples and the
+    column types' own bind processors are applied once per distinct value (dates repeat).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn = engine.connect()
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        self.raw = raw
+        # A database of its own being filled: durability is not needed until the end, and
+        # foreign keys are checked once at the end of the load rather than per row.
+        for pragma in (
+            "synchronous=OFF",
+            "cache_size=-262144",
+            "temp_store=MEMORY",
+            "foreign_keys=OFF",
+        ):
+            raw.execute(f"PRAGMA {pragma}")
+        self.sql: dict[str, str] = {}
+        self.convert: dict[str, Any] = {}
+        metadata = MetaData()
+        dialect = engine.dialect
+        for name in TABLES:
+            table = Table(name, metadata, autoload_with=self.conn)
+            present = [COLUMNS[name][i] for i in _present_columns(self.conn, name)]
+            compiled = insert(table).compile(dialect=dialect, column_keys=present)
+            self.sql[name] = str(compiled)
+            # The statement's parameter order is the table's column order, not ours.
+            columns = list(compiled.positiontup or ())
+            keep = [COLUMNS[name].index(column) for column in columns]
+            processors = [
+                (pos, proc)
+                for pos, column in enumerate(columns)
+                if (proc := _bind_processor(table, column, dialect)) is not None
+            ]
+            self.convert[name] = _row_converter(keep, processors)
+        self.conn.rollback()
+
+    def write(self, table: str, rows: list[Row]) -> None:
+        convert = self.convert[table]
+        params = [convert(row) for row in rows]
+        self.raw.execute("BEGIN")
+        self.raw.executemany(self.sql[table], params)
+        self.raw.execute("COMMIT")
+
+    def finish(self) -> None:
+        raw = self.raw
+        problems = raw.execute("PRAGMA foreign_key_check").fetchmany(5)
+        if problems:
+            raise RuntimeError(f"synthetic rows break foreign keys: {problems}")
+        # A sampled ANALYZE: enough for the planner, seconds instead of a full scan.
+        raw.execute("PRAGMA analysis_limit=1000")
+        raw.execute("ANALYZE")
+        raw.execute("PRAGMA foreign_keys=ON")
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.close()
+
+    def abort(self) -> None:
+        self.conn.close()
+
+
+class _PostgresLoader:
+    """COPY through psycopg 3, all in one transaction: a failed load leaves nothing."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.raw = engine.raw_connection()
+        self.cursor = self.raw.cursor()
+        self.copy_sql: dict[str, str] = {}
+        self.project: dict[str, Any] = {}
+        with engine.connect() as conn:
+            for name in TABLES:
+                keep = _present_columns(conn, name)
+                cols = ", ".join(COLUMNS[name][i] for i in keep)
+                self.copy_sql[name] = f"COPY {name} ({cols}) FROM STDIN"
+                self.project[name] = _projector(keep, name)
+
+    def write(self, table: str, rows: list[Row]) -> None:
+        project = self.project[table]
+        with self.cursor.copy(self.copy_sql[table]) as copy:  # type: ignore[attr-defined]
+            for row in rows:
+                copy.write_row(project(row) if project else row)
+
+    def finish(self) -> None:
+        # Our explicit ids bypassed the sequences: move them past the largest id.
+        for table in TABLES:
+            self.cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+            )
+        self.raw.commit()
+        for table in TABLES:
+            self.cursor.execute(f"ANALYZE {table}")
+        self.raw.commit()
+        self.raw.close()
+
+    def abort(self) -> None:
+        self.raw.rollback()
+        self.raw.close()
+
+
+# -- Guarding and wiping ------------------------------------------------------------------------
+def _synthetic_tables(conn: Connection) -> list[str]:
+    inspector = inspect(conn)
+    return [
+        t
+        for t in inspector.get_table_names()
+        if any(c["name"] == "is_synthetic" for c in inspector.get_columns(t))
+    ]
+
+
+def check_target(engine: Engine, *, replace: bool) -> bool:
+    """Refuse real data; return whether synthetic data is already there."""
+    with engine.connect() as conn:
+        tables = _synthetic_tables(conn)
+        for table in tables:
+            real = conn.execute(
+                text(f"SELECT 1 FROM {table} WHERE NOT is_synthetic LIMIT 1")
+            ).first()
+            if real is not None:
+                raise SynthRefused(
+                    f"the database holds real (non-synthetic) rows in {table!r}; synthetic "
+                    "data goes in a database of its own, e.g. "
+                    "DATABASE_URL=sqlite:///data/synth-1.0.sqlite3"
+                )
+        present = (
+            "sources" in tables
+            and conn.execute(text("SELECT 1 FROM sources LIMIT 1")).first() is not None
+        )
+    if present and not replace:
+        raise SynthRefused(
+            "the database already holds synthetic data; pass --replace to empty it and load again"
+        )
+    return present
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table but Alembic's. Only called once check_target found no real row."""
+    inspector = inspect(engine)
+    tables = [t for t in inspector.get_table_names() if t != "alembic_version"]
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        return
+    metadata = MetaData()
+    metadata.reflect(engine, only=tables)
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+# -- The run -------------------------------------------------------------------------------------
+class _Progress:
+    """A one-line progress bar on stderr (a line per tenth when stderr is not a terminal)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.tty = sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.last_tenth = -1
+
+    def update(self, done: int, rows: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.started
+        filled = round(30 * done / self.total)
+        line = (
+            f"synth [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} provinces, "
+            f"{rows:,} rows, {elapsed:.0f} s"
+        )
+        if self.tty:
+            sys.stderr.write("\r" + line + ("\n" if done == self.total else ""))
+            sys.stderr.flush()
+        elif (tenth := 10 * done // self.total) != self.last_tenth:
+            self.last_tenth = tenth
+            print(line, file=sys.stderr, flush=True)
+
+
+def _next_ids(engine: Engine) -> _Ids:
+    with engine.connect() as conn:
+        return _Ids({
+            t: int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {t}")).scalar_one()) + 1
+            for t in TABLES
+        })  # fmt: skip
+
+
+def generate(
+    plan: _Plan, ids: _Ids, stamp: datetime
+) -> Iterator[tuple[int, dict[str, list[Row]], int]]:
+    """Yield (province index, rows by table, members) one province at a time."""
+    first_commune = 1
+    for index in range(plan.provinces):
+        province = _Province(plan, index, ids, first_commune, stamp)
+        rows = province.build()
+        first_commune += plan.communes[index]
+        yield index, rows, province.members
+
+
+def _batches(rows: Sequence[Row]) -> Iterator[list[Row]]:
+    for start in range(0, len(rows), BATCH_ROWS):
+        yield list(rows[start : start + BATCH_ROWS])
+
+
+def run_synth(
+    engine: Engine, *, scale: float, seed: int, progress: bool = True, replace: bool = False
+) -> SynthReport:
+    """Load synthetic data into a migrated database of its own (see the module docstring)."""
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    started = time.perf_counter()
+    if check_target(engine, replace=replace):
+        wipe(engine)
+    plan = _plan(scale, seed)
+    ids = _next_ids(engine)
+    stamp = datetime.now(UTC)
+    loader: _Loader = (
+        _PostgresLoader(engine) if engine.dialect.name == "postgresql" else _SqliteLoader(engine)
+    )
+    counts = dict.fromkeys(TABLES, 0)
+    members = 0
+    bar = _Progress(plan.provinces, progress)
+    try:
+        for index, rows, province_members in generate(plan, ids, stamp):
+            members += province_members
+            for table in TABLES:
+                for batch in _batches(rows[table]):
+                    loader.write(table, batch)
+                counts[table] += len(rows[table])
+            bar.update(index + 1, sum(counts.values()))
+        loader.finish()
+    except BaseException:
+        loader.abort()
+        raise
+    elapsed = time.perf_counter() - started
+    report = SynthReport(float(scale), seed, counts, members, elapsed)
+    report.refresh_s = _refresh(engine, progress)
+    return report
+
+
+def _refresh(engine: Engine, progress: bool) -> float | None:
+    """Recompute the derived per-branch status, when the service provides it."""
+    try:
+        from app.services.status import refresh_all
+    except ImportError:
+        if progress:
+            print(
+                "app.services.status.refresh_all not found: status not refreshed", file=sys.stderr
+            )
+        return None
+    started = time.perf_counter()
+    refresh_all(engine)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.config import Settings, normalize_database_url
+    from app.db import make_engine
+    from app.migrate import upgrade_head
+
+    parser = argparse.ArgumentParser(prog="branchstats synth", description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=0.01, help="1.0 is Vietnam today.")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--database-url", help="Default: DATABASE_URL (or the SQLite default).")
+    parser.add_argument(
+        "--replace", action="store_true", help="Empty a database of earlier synthetic data first."
+    )
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    url = (
+        normalize_database_url(args.database_url)
+        if args.database_url
+        else Settings().effective_database_url
+    )
+    engine = make_engine(url)
+    try:
+        upgrade_head(engine)
+        report = run_synth(
+            engine,
+            scale=args.scale,
+            seed=args.seed,
+            progress=not args.no_progress,
+            replace=args.replace,
+        )
+    except SynthRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
