@@ -3,8 +3,14 @@
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.config import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from app.services.auth import Caller
 
 
 def _migrate(settings: Settings) -> None:
@@ -63,6 +69,148 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_at_head(settings: Settings) -> "Engine":
+    """The database, which must be migrated (keys and the audit log need 0002)."""
+    from app.db import make_engine
+    from app.migrate import current_revision, head_revision
+
+    engine = make_engine(settings.effective_database_url)
+    if current_revision(engine) != head_revision():
+        engine.dispose()
+        raise SystemExit("the database is not at the latest migration: run `branchstats migrate`")
+    return engine
+
+
+def cli_caller() -> "Caller":
+    """The command line writes as `cli:<user>`: whoever can run it can reach the database."""
+    import getpass
+
+    from app.services.auth import Caller
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Caller(key_id=None, name=f"cli:{user}")
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.services import auth
+
+    engine = _engine_at_head(Settings())
+    try:
+        with Session(engine) as session:
+            if args.keys_command == "create":
+                made = auth.create_key(session, args.name, args.scope)
+                session.commit()
+                print(f"created key {made.key.id} {made.key.name!r} (scope {made.key.scope})")
+                print("token (shown once; store it now, it cannot be shown again):")
+                print(made.token)
+            elif args.keys_command == "revoke":
+                key = auth.revoke_key(session, args.key)
+                session.commit()
+                print(f"revoked key {key.id} {key.name!r} at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
+            else:
+                print(
+                    f"{'id':>4}  {'name':<24} {'prefix':<12} {'scope':<6} {'created':<17} revoked"
+                )
+                for key in auth.list_keys(session):
+                    revoked = f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-"
+                    print(
+                        f"{key.id:>4}  {key.name:<24} {key.prefix:<12} {key.scope:<6} "
+                        f"{key.created_at:%Y-%m-%d %H:%M}  {revoked}"
+                    )
+    except auth.KeyCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import orjson
+
+    from app.errors import ApiError
+    from app.ingest.files import read_article_file
+    from app.services.imports import import_article
+    from app.services.writes import WriteContext, transact
+
+    settings = Settings()
+    article, text, text_path = read_article_file(Path(args.file))
+    try:
+        stored_path = str(text_path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        stored_path = str(text_path.resolve())
+    engine = _engine_at_head(settings)
+    ctx = WriteContext(caller=cli_caller(), rules=settings.risk_rules)
+    try:
+        result = transact(
+            engine,
+            ctx,
+            lambda session: import_article(
+                session,
+                ctx,
+                article,
+                text,
+                text_path=stored_path,
+                dry_run=args.dry_run,
+                force=args.force,
+            ),
+            dry_run=args.dry_run,
+        )
+    except ApiError as exc:
+        print(f"refused, nothing was written: {exc.detail}", file=sys.stderr)
+        for error in exc.errors or []:
+            print(f"  {error.field}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    assert result.content is not None
+    report = orjson.loads(result.content)
+    verb = "would be" if report["dry_run"] else "were"
+    print(
+        f"{report['source']}: {len(report['added'])} added, {len(report['changed'])} changed, "
+        f"{len(report['removed'])} removed, {report['unchanged']} unchanged"
+        + (" (dry run: nothing was written)" if report["dry_run"] else "")
+    )
+    for label in ("added", "changed", "removed"):
+        for item in report[label]:
+            print(f"  {label}: {item}")
+    for conflict in report["conflicts"]:
+        print(f"  conflict: {conflict['message']}")
+    for other in report["conflicting_reports"]:
+        print(f"  another source disagrees (both kept): {other}")
+    if report["changes"] == 0:
+        print(f"nothing {verb} changed")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.services.audit import recent
+
+    engine = _engine_at_head(Settings())
+    try:
+        with Session(engine) as session:
+            entries = recent(session, args.limit)
+    finally:
+        engine.dispose()
+    for entry in entries:
+        what = f"{entry['entity']} {entry['entity_id'] or ''} {entry['entity_key'] or ''}".strip()
+        fields = f" [{', '.join(entry['changed'])}]" if entry["changed"] else ""
+        print(
+            f"{entry['id']:>6}  {entry['at']:%Y-%m-%d %H:%M:%S}  {entry['key']['name']:<16} "
+            f"{entry['action']:<14} {what}{fields}"
+        )
+    if not entries:
+        print("the audit log is empty")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="branchstats", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +233,32 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="Write the OpenAPI document as YAML.")
     openapi.add_argument("--output", default=str(REPO_ROOT / "openapi.yaml"))
     openapi.set_defaults(func=cmd_openapi)
+
+    keys = sub.add_parser("keys", help="API keys for writers: create, list, revoke.")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="Make a key and print its token once.")
+    create.add_argument("name", help="Who or what uses the key (unique, e.g. editor-lan).")
+    create.add_argument("--scope", choices=["write", "read"], default="write")
+    keys_sub.add_parser("list", help="List keys (never their tokens).")
+    revoke = keys_sub.add_parser("revoke", help="Revoke a key; it stays in the audit log.")
+    revoke.add_argument("key", metavar="NAME_OR_ID")
+    keys.set_defaults(func=cmd_keys)
+
+    importer = sub.add_parser(
+        "import", help="Import one article file (seed/FORMAT.md), all or nothing."
+    )
+    importer.add_argument("file", help="The article's YAML record file.")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="Report what would change; write nothing."
+    )
+    importer.add_argument(
+        "--force", action="store_true", help="Let the file win over edits made through the API."
+    )
+    importer.set_defaults(func=cmd_import)
+
+    audit = sub.add_parser("audit", help="Show the newest entries of the audit log.")
+    audit.add_argument("--limit", type=int, default=20, help="How many entries (default 20).")
+    audit.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+PAGING_FIELDS = frozenset({"query.limit", "query.cursor"})
 log = logging.getLogger("branchstats")
 
 
@@ -119,7 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         names = ", ".join(e.field for e in errors)
-        return problem_response(request, 422, f"Invalid input: {names}.", errors=errors)
+        # Paging mistakes are a 400 (the page request is malformed); any other invalid
+        # parameter is a 422 naming it.
+        status = 400 if all(e.field in PAGING_FIELDS for e in errors) else 422
+        return problem_response(request, status, f"Invalid input: {names}.", errors=errors)
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:

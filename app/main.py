@@ -6,7 +6,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import branches, figures, health, localities, risk, sources
+from app.api import (
+    audit,
+    branches,
+    figures,
+    health,
+    imports,
+    localities,
+    risk,
+    sources,
+    write_figures,
+    writes,
+)
 from app.config import Settings
 from app.db import make_engine
 from app.errors import Problem, install_error_handlers
@@ -60,6 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(figures.router)
     app.include_router(sources.router)
     app.include_router(risk.router)
+    app.include_router(write_figures.reads)
+    app.include_router(writes.router)
+    app.include_router(write_figures.router)
+    app.include_router(imports.router)
+    app.include_router(audit.router)
     return app
 
 

@@ -39,6 +39,11 @@ class GuardMiddleware:
             await _problem(send, 413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
             return
         docs = scope["path"].startswith(DOCS_PATHS)
+        # HEAD is GET without the body (RFC 9110 9.3.2; CORS allows it), but the routes
+        # declare GET only, so HEAD was a 405: serve it as a GET and drop the body.
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
         received = 0
 
         async def limited_receive() -> Message:
@@ -55,6 +60,8 @@ class GuardMiddleware:
                     h for h in SECURITY_HEADERS if not (docs and h[0] == b"content-security-policy")
                 ]
                 message["headers"] = list(message.get("headers", [])) + extra
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:

@@ -20,15 +20,17 @@ The output depends only on (scale, seed), apart from `registered_on` and the tim
 import argparse
 import hashlib
 import math
+import queue
 import random
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, MetaData, Table, insert, inspect, text
+from sqlalchemy import Date, DateTime, Engine, MetaData, Table, insert, inspect, text
 from sqlalchemy.engine import Connection
 
 from app.ingest.places import locality_search_fields
@@ -673,28 +675,73 @@ class _SqliteLoader:
         self.conn.close()
 
 
+PG_DROP = {"fk": True, "index": True, "unique": False}  # experiment switches
+
+
 class _PostgresLoader:
-    """COPY through psycopg 3, all in one transaction: a failed load leaves nothing."""
+    """COPY through psycopg 3, all in one transaction: a failed load leaves nothing.
+
+    Foreign keys and non-unique indexes are dropped for the load and re-created from
+    their catalog definitions at the end: a per-row foreign key check and incremental
+    index upkeep cost more than one validating join and one sorted index build.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.raw = engine.raw_connection()
         self.cursor = self.raw.cursor()
         self.copy_sql: dict[str, str] = {}
-        self.project: dict[str, Any] = {}
+        self.convert: dict[str, Any] = {}
         with engine.connect() as conn:
             for name in TABLES:
                 keep = _present_columns(conn, name)
-                cols = ", ".join(COLUMNS[name][i] for i in keep)
-                self.copy_sql[name] = f"COPY {name} ({cols}) FROM STDIN"
-                self.project[name] = _projector(keep, name)
+                cols = [COLUMNS[name][i] for i in keep]
+                self.copy_sql[name] = f"COPY {name} ({', '.join(cols)}) FROM STDIN"
+                types = {c["name"]: c["type"] for c in inspect(conn).get_columns(name)}
+                # COPY parses ISO text itself; formatting each date in Python is slower.
+                iso = [
+                    (pos, _isoformat)
+                    for pos, col in enumerate(cols)
+                    if isinstance(types[col], Date | DateTime)
+                ]
+                self.convert[name] = _row_converter(keep, iso)
+        self.restore: list[str] = []
+        self._drop_constraints_and_indexes()
+
+    def _drop_constraints_and_indexes(self) -> None:
+        tables = list(TABLES)
+        cur = self.cursor
+        cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        if PG_DROP["fk"]:
+            cur.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
+                (tables,),
+            )
+            for table, name, definition in cur.fetchall():
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                self.restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        if PG_DROP["index"]:
+            cur.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                "FROM pg_index i WHERE i.indrelid::regclass::text = ANY(%s) "
+                "AND NOT i.indisunique AND NOT i.indisprimary",
+                (tables,),
+            )
+            indexes = cur.fetchall()
+            for name, _ in indexes:
+                cur.execute(f"DROP INDEX {name}")
+            # Indexes first, then foreign keys (whose validation may use them).
+            self.restore[:0] = [definition for _, definition in indexes]
 
     def write(self, table: str, rows: list[Row]) -> None:
-        project = self.project[table]
+        convert = self.convert[table]
         with self.cursor.copy(self.copy_sql[table]) as copy:  # type: ignore[attr-defined]
             for row in rows:
-                copy.write_row(project(row) if project else row)
+                copy.write_row(convert(row))
 
     def finish(self) -> None:
+        for statement in self.restore:
+            self.cursor.execute(statement)
         # Our explicit ids bypassed the sequences: move them past the largest id.
         for table in TABLES:
             self.cursor.execute(
@@ -710,6 +757,10 @@ class _PostgresLoader:
     def abort(self) -> None:
         self.raw.rollback()
         self.raw.close()
+
+
+def _isoformat(value: date) -> str:
+    return value.isoformat()
 
 
 # -- Guarding and wiping ------------------------------------------------------------------------
@@ -790,6 +841,59 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
 
+THREADED = False
+
+
+class _DirectWriter:
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+
+    def put(self, table: str, rows: list[Row]) -> None:
+        self.loader.write(table, rows)
+
+    def close(self, *, abandon: bool = False) -> None:
+        pass
+
+
+class _BackgroundWriter:
+    """Writes batches on a thread while the next province is generated.
+
+    Both drivers release the GIL while the database works (sqlite3 around each step,
+    psycopg while sending), so generation and loading overlap on a second core.
+    """
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.queue: queue.Queue[tuple[str, list[Row]] | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="synth-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.loader.write(*item)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self.error = exc
+
+    def put(self, table: str, rows: list[Row]) -> None:
+        self._raise()
+        self.queue.put((table, rows))
+
+    def close(self, *, abandon: bool = False) -> None:
+        if abandon:
+            self.error = self.error or RuntimeError("abandoned")
+        self.queue.put(None)
+        self.thread.join()
+        if not abandon:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 def _next_ids(engine: Engine) -> _Ids:
     with engine.connect() as conn:
         return _Ids({
@@ -833,16 +937,19 @@ def run_synth(
     counts = dict.fromkeys(TABLES, 0)
     members = 0
     bar = _Progress(plan.provinces, progress)
+    writer = _BackgroundWriter(loader) if THREADED else _DirectWriter(loader)
     try:
         for index, rows, province_members in generate(plan, ids, stamp):
             members += province_members
             for table in TABLES:
                 for batch in _batches(rows[table]):
-                    loader.write(table, batch)
+                    writer.put(table, batch)
                 counts[table] += len(rows[table])
             bar.update(index + 1, sum(counts.values()))
+        writer.close()
         loader.finish()
     except BaseException:
+        writer.close(abandon=True)
         loader.abort()
         raise
     elapsed = time.perf_counter() - started

@@ -1,21 +1,36 @@
 """Parameter types and response documentation shared by the routers."""
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
+from app.middleware import MAX_QUERY_BYTES
 from app.services.risk_rules import RiskRules
 
 MAX_ID = 2_147_483_647
 STRICT = [Depends(reject_unknown_params)]
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    # The schema says `format: date`; left alone, pydantic also reads a number such as
+    # `as_of=1700000000` (or `0`) as a Unix time, silently answering for another day.
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("expected a day as YYYY-MM-DD")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 AsOf = Annotated[
-    date | None,
+    IsoDay | None,
     Query(
         ge=date(1900, 1, 1),
         le=date(2100, 12, 31),
@@ -31,12 +46,17 @@ def id_query(description: str, example: int) -> Any:
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {PROBLEM_JSON: {}}}
+    # Errors are sent as application/problem+json only. With `model=`, FastAPI would also
+    # declare the route's own media type (application/json, text/plain) for them, and leave
+    # problem+json without a schema. The Problem component comes from the app's `default`.
+    schema = {"$ref": f"#/components/schemas/{Problem.__name__}"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
 
 
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _problem("Bad request: an unknown or repeated parameter, a bad cursor or limit."),
     404: _problem("Not found."),
+    414: _problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
     422: _problem("A parameter is invalid; `errors` names it."),
     503: _problem("The database is busy or unavailable; retry after Retry-After seconds."),
 }

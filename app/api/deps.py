@@ -59,6 +59,17 @@ async def reject_unknown_params(request: Request) -> None:
                 for n in repeated
             ],
         )
+    # PostgreSQL text cannot hold NUL: left to the driver, `q=%00` was a 500 there.
+    with_nul = sorted({k for k, v in request.query_params.multi_items() if "\x00" in v})
+    if with_nul:
+        raise ApiError(
+            422,
+            f"Query parameter(s) containing a NUL character: {', '.join(with_nul)}.",
+            errors=[
+                FieldError(field=f"query.{n}", message="contains a NUL character", type="nul")
+                for n in with_nul
+            ],
+        )
 
 
 class ListParams:

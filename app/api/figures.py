@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from app.api.common import EXPORTS, READ_ERRORS, STRICT, engine_of, id_query
+from app.api.common import EXPORTS, READ_ERRORS, STRICT, IsoDay, engine_of, id_query
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import list_response
 from app.errors import bad_request
@@ -26,7 +26,7 @@ Locality = Annotated[
 ]
 SourceId = Annotated[int | None, id_query("Only figures from this source.", 2)]
 From = Annotated[
-    date | None,
+    IsoDay | None,
     Query(
         alias="from",
         ge=date(1900, 1, 1),
@@ -36,7 +36,7 @@ From = Annotated[
     ),
 ]
 To = Annotated[
-    date | None,
+    IsoDay | None,
     Query(
         alias="to",
         ge=date(1900, 1, 1),

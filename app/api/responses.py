@@ -105,19 +105,26 @@ def _export(
     """Stream every row, a keyset batch at a time: memory stays flat however large."""
     first = params.page(sort)
 
+    def batch(session: Session, cursor: str | None) -> Page:
+        return fetch(
+            session, type(first)(EXPORT_BATCH, cursor, first.sort, first.filters_digest), False
+        )
+
+    # The first batch runs before the response starts, so that a bad cursor (400) or an
+    # unavailable database (503) is still answered with a problem, not a cut stream.
+    with Session(engine) as session:
+        head = batch(session, first.cursor)
+
     def rows() -> Iterator[dict[str, Any]]:
-        cursor = first.cursor
+        yield from head.items
+        cursor = head.next_cursor
+        if not cursor:
+            return
         with Session(engine) as session:
-            while True:
-                page = fetch(
-                    session,
-                    type(first)(EXPORT_BATCH, cursor, first.sort, first.filters_digest),
-                    False,
-                )
+            while cursor:
+                page = batch(session, cursor)
                 yield from page.items
                 session.rollback()  # end the read transaction between batches
-                if not page.next_cursor:
-                    return
                 cursor = page.next_cursor
 
     return StreamingResponse(

@@ -1,5 +1,6 @@
 """Table models (SQLModel, table=True). API shapes live in app.schemas."""
 
+from app.models.auth import ApiKey, AuditEntry, IdempotencyRecord
 from app.models.base import metadata
 from app.models.branches import Branch
 from app.models.figures import Fact, MembershipCount, MembershipEvent, Officeholder
@@ -8,9 +9,12 @@ from app.models.sources import Source
 from app.models.status import BranchStatus
 
 __all__ = [
+    "ApiKey",
+    "AuditEntry",
     "Branch",
     "BranchStatus",
     "Fact",
+    "IdempotencyRecord",
     "Locality",
     "LocalitySuccession",
     "MembershipCount",

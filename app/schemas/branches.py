@@ -99,7 +99,14 @@ class RiskExplanation(Schema):
     rules_version: str
     newest_evidence_date: date | None
     evidence_age_days: int | None = Field(
-        description="Days between as_of and the newest evidence: stale data shows here."
+        description="Days between as_of and newest_evidence_date (an upper bound for "
+        "undated figures)."
+    )
+    newest_stated_date: date | None = Field(
+        description="The newest date the sources themselves state for any evidence."
+    )
+    stated_age_days: int | None = Field(
+        description="Days between as_of and newest_stated_date: stale data shows here."
     )
     criteria: list[Criterion]
 

@@ -99,6 +99,7 @@ def explain_risk(session: Session, branch_id: int, rules: RiskRules, as_of: date
         ),
     ]
     newest = row["newest_evidence_date"]
+    stated = _newest_stated(criteria)
     return {
         "branch_id": branch_id,
         "as_of": as_of,
@@ -107,8 +108,26 @@ def explain_risk(session: Session, branch_id: int, rules: RiskRules, as_of: date
         "rules_version": rules.version,
         "newest_evidence_date": newest,
         "evidence_age_days": (as_of - newest).days if newest else None,
+        "newest_stated_date": stated,
+        "stated_age_days": (as_of - stated).days if stated else None,
         "criteria": criteria,
     }
+
+
+def _newest_stated(criteria: list[dict[str, Any]]) -> date | None:
+    """The newest date the texts themselves give for any evidence.
+
+    An undated figure's evidence_date is only an upper bound (the day the article was
+    published or registered); this shows how old the data really is known to be.
+    """
+    dates = [
+        d
+        for criterion in criteria
+        for e in criterion["evidence"]
+        for d in (e.get("as_of"), e.get("period_end"), e.get("period_start"))
+        if d is not None
+    ]
+    return max(dates, default=None)
 
 
 def _criterion(

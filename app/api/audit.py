@@ -1,0 +1,83 @@
+"""/audit: who changed what, when, before and after. For writers only."""
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
+
+from app.api.auth import AUTH_ERRORS, Writer, problem
+from app.api.common import STRICT, engine_of, id_query
+from app.api.deps import secret_of
+from app.api.responses import page_body
+from app.schemas.audit import AuditEntryOut
+from app.schemas.common import Page
+from app.services.audit import ACTIONS, ENTITY_OF, AuditFilters, list_audit
+from app.services.pagination import PageRequest, filters_digest
+
+router = APIRouter(tags=["audit"], dependencies=STRICT)
+Entity = Annotated[
+    str | None,
+    Query(
+        pattern="^(" + "|".join(sorted(ENTITY_OF.values())) + ")$",
+        description="Only entries about this kind of record.",
+        examples=["membership_count"],
+    ),
+]
+Action = Annotated[
+    str | None,
+    Query(
+        pattern="^(" + "|".join(a.replace(".", r"\.") for a in ACTIONS) + ")$",
+        description="Only this action (create, update, delete, import, import.create, ...).",
+        examples=["update"],
+    ),
+]
+
+
+@router.get(
+    "/audit",
+    response_model=Page[AuditEntryOut],
+    responses={
+        **AUTH_ERRORS,
+        400: problem("An unknown or repeated parameter, or a bad cursor."),
+        422: problem("A parameter is invalid; `errors` names it."),
+    },
+    summary="The audit log",
+)
+def get_audit(
+    request: Request,
+    caller: Writer,
+    entity: Entity = None,
+    entity_id: Annotated[int | None, id_query("Only entries about this record id.", 3)] = None,
+    key: Annotated[
+        str | None, Query(max_length=120, description="Only entries by this key (its name).")
+    ] = None,
+    action: Action = None,
+    request_id: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{32}$",
+            description="Only the entries of one request (an import and its records).",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size, 1 to 500.")] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1000, description="Opaque cursor from the previous page's next_cursor."),
+    ] = None,
+) -> Response:
+    """Every write, newest first: which key, when, what, and the record before and after."""
+    filters = AuditFilters(
+        entity=entity, entity_id=entity_id, key=key, action=action, request_id=request_id
+    )
+    page = PageRequest(
+        limit, cursor, "-id", filters_digest(list(request.query_params.multi_items()))
+    )
+    with Session(engine_of(request)) as session:
+        result = list_audit(session, filters, page, secret_of(request))
+    # Private: the log is for writers, so no shared cache may keep it.
+    return Response(
+        orjson.dumps(page_body(request, result)),
+        media_type="application/json",
+        headers={"Cache-Control": "private, no-store"},
+    )

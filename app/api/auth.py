@@ -1,0 +1,47 @@
+"""The writer dependency: `Authorization: Bearer <token>`, a key with scope write.
+
+Reads stay public and never look at the header. The scheme is declared with
+HTTPBearer(auto_error=False) so the docs show it, while the errors keep the API's one
+shape (problem+json) instead of FastAPI's default 403.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from app.api.common import engine_of
+from app.errors import PROBLEM_JSON, Problem
+from app.services.auth import Caller, authenticate, require_scope
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key made with `branchstats keys create NAME`; writes need scope "
+    "`write`. Send it as `Authorization: Bearer bs_...`.",
+)
+
+
+def require_writer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """401 without a valid key, 403 with a read-only one."""
+    with Session(engine_of(request)) as session:
+        caller = authenticate(session, credentials.credentials if credentials else None)
+    return require_scope(caller, "write")
+
+
+Writer = Annotated[Caller, Depends(require_writer)]
+
+
+def problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {PROBLEM_JSON: {}}}
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: problem("No API key, or one that is unknown or revoked (see WWW-Authenticate)."),
+    403: problem("The API key is read-only."),
+    503: problem("The database is busy or unavailable; retry after Retry-After seconds."),
+}

@@ -1,0 +1,319 @@
+"""Request bodies of the writes, and the import report.
+
+Create bodies list every field; update bodies (PATCH) list the fields that may change,
+all optional: only the fields sent change, and `null` clears a field that may be empty.
+The merged result is validated again as a whole, with the create body's rules. Unknown
+fields are refused (a typo must not be dropped silently). Constraints follow the record
+format (seed/FORMAT.md and app.ingest.records).
+"""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.ingest.records import Key, LongText, Quote, RecordId, ShortText
+from app.models.vocab import (
+    DIMENSIONS,
+    METRIC_UNITS,
+    BranchKind,
+    EventKind,
+    LocalityKind,
+    MemberStatus,
+    Qualifier,
+)
+
+Metric = Literal[tuple(METRIC_UNITS)]  # type: ignore[valid-type]
+Dimension = Literal[DIMENSIONS]  # type: ignore[valid-type]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")]
+Code = Annotated[str, StringConstraints(pattern=r"^\d{2,5}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1_500_000)]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+Amount = Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+GroupSize = Annotated[int, Field(gt=1, le=100_000)]
+FigureText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+D_KEY = "Stable slug, unique across the dataset (seed/FORMAT.md, Keys)."
+D_SOURCE_ID = "The source (article) that states this: GET /sources."
+D_QUOTE = (
+    "A verbatim substring of the source's stored text (after Unicode NFC and whitespace "
+    "folding): the clause that proves the record."
+)
+D_FIGURE = "The exact characters of the quote that print the number."
+D_NOTE = "Anything a reader should know about this record."
+D_DATE_NOTE = "How the date was read from the text, when it is not printed as such."
+D_QUALIFIER = "exact, approximate, at_least, more_than, at_most or less_than, as the text says."
+D_EACH = "For an unnamed group: the figure holds for each of its members."
+D_RECORD_ID = (
+    "The record id within its source; the figure's key is `<source key>#<record_id>`. "
+    "Default: a generated one."
+)
+D_BRANCH_ID = "The organization the figure is about: GET /branches."
+D_VALUE_MAX = "Upper end of a range ('24-25 triệu')."
+D_PERIOD_START = "First day of the period the figure covers, when the text gives it."
+D_PERIOD_END = "Last day of the period the figure covers, when the text gives it."
+
+
+class WriteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- Sources ------------------------------------------------------------------------
+class SourceCreate(WriteBody):
+    """A new article, with its full text: every quote must be found in it."""
+
+    key: Key = Field(description=D_KEY, examples=["baoyenbai-2024-khanh-hoa"])
+    text: Text = Field(description="The article's full text, kept as evidence.")
+    publisher: ShortText | None = Field(
+        default=None, description="The publisher as the text shows it.", examples=["Báo Yên Bái"]
+    )
+    title: LongText | None = Field(default=None, description="The headline as printed.")
+    published_on: date | None = Field(
+        default=None, description="Only when the text prints a date.", examples=["2024-03-02"]
+    )
+    date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
+    author: ShortText | None = Field(default=None, description="The byline as printed.")
+    language: Language = Field(default="vi", description="ISO 639 code of the text.")
+    url: Url | None = Field(default=None, description="Where the article was published.")
+
+
+class SourceUpdate(WriteBody):
+    """Changes to a source. A new text must still contain every quote drawn from it."""
+
+    text: Text | None = Field(default=None, description="The article's full text.")
+    publisher: ShortText | None = Field(default=None, description="The publisher.")
+    title: LongText | None = Field(default=None, description="The headline as printed.")
+    published_on: date | None = Field(default=None, description="Only when the text prints a date.")
+    date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
+    author: ShortText | None = Field(default=None, description="The byline as printed.")
+    language: Language | None = Field(default=None, description="ISO 639 code of the text.")
+    url: Url | None = Field(default=None, description="Where the article was published.")
+
+
+# -- Localities -----------------------------------------------------------------------
+class LocalityCreate(WriteBody):
+    """A place an article names that is not already known (a village, usually)."""
+
+    key: Key = Field(description=D_KEY, examples=["vn2004:04309/thon-kheo-leng"])
+    kind: LocalityKind = Field(description="The kind of unit.", examples=["village"])
+    name: ShortText = Field(
+        description="The proper name, exactly as written, with diacritics.",
+        examples=["Khéo Lẹng"],
+    )
+    official_name: ShortText | None = Field(
+        default=None, description="The name with its kind word.", examples=["thôn Khéo Lẹng"]
+    )
+    code: Code | None = Field(default=None, description="Official statistics code, if any.")
+    parent_id: Id | None = Field(default=None, description="The locality it lies in.")
+    source_id: Id = Field(description=D_SOURCE_ID)
+    quote: Quote = Field(description=D_QUOTE)
+    note: LongText | None = Field(default=None, description=D_NOTE)
+
+
+class LocalityUpdate(WriteBody):
+    """Changes to a locality named by an article (reference units come from the CSV)."""
+
+    kind: LocalityKind | None = Field(default=None, description="The kind of unit.")
+    name: ShortText | None = Field(default=None, description="The proper name, as written.")
+    official_name: ShortText | None = Field(
+        default=None, description="The name with its kind word."
+    )
+    code: Code | None = Field(default=None, description="Official statistics code, if any.")
+    parent_id: Id | None = Field(default=None, description="The locality it lies in.")
+    source_id: Id | None = Field(default=None, description=D_SOURCE_ID)
+    quote: Quote | None = Field(default=None, description=D_QUOTE)
+    note: LongText | None = Field(default=None, description=D_NOTE)
+
+
+# -- Branches -------------------------------------------------------------------------
+class BranchCreate(WriteBody):
+    """A party organization an article names, or an unnamed group it counts."""
+
+    key: Key = Field(description=D_KEY, examples=["org:vn2004:04309/thon-kheo-leng"])
+    kind: BranchKind = Field(description="The kind of organization.", examples=["village_branch"])
+    name: ShortText | None = Field(
+        default=None,
+        description="The name as written; omit for an unnamed group.",
+        examples=["Chi bộ thôn Khéo Lẹng"],
+    )
+    group_size: GroupSize | None = Field(
+        default=None, description="For an unnamed group: how many organizations."
+    )
+    description: LongText | None = Field(
+        default=None, description="For a group: the words of the text."
+    )
+    locality_id: Id | None = Field(
+        default=None, description="The most precise place the text gives."
+    )
+    parent_id: Id | None = Field(default=None, description="The parent organization.")
+    founded_on: date | None = Field(default=None, description="When it was founded, if stated.")
+    dissolved_on: date | None = Field(default=None, description="When it was dissolved, if stated.")
+    source_id: Id = Field(description=D_SOURCE_ID)
+    quote: Quote = Field(description=D_QUOTE)
+    note: LongText | None = Field(default=None, description=D_NOTE)
+
+
+class BranchUpdate(WriteBody):
+    """Changes to an organization."""
+
+    kind: BranchKind | None = Field(default=None, description="The kind of organization.")
+    name: ShortText | None = Field(default=None, description="The name as written.")
+    group_size: GroupSize | None = Field(
+        default=None, description="For an unnamed group: how many organizations."
+    )
+    description: LongText | None = Field(
+        default=None, description="For a group: the words of the text."
+    )
+    locality_id: Id | None = Field(default=None, description="The place it was reported under.")
+    parent_id: Id | None = Field(default=None, description="The parent organization.")
+    founded_on: date | None = Field(default=None, description="When it was founded.")
+    dissolved_on: date | None = Field(default=None, description="When it was dissolved.")
+    source_id: Id | None = Field(default=None, description=D_SOURCE_ID)
+    quote: Quote | None = Field(default=None, description=D_QUOTE)
+    note: LongText | None = Field(default=None, description=D_NOTE)
+
+
+# -- Figures --------------------------------------------------------------------------
+class FigureCreate(WriteBody):
+    """Provenance and qualifiers every figure has."""
+
+    source_id: Id = Field(description=D_SOURCE_ID, examples=[2])
+    record_id: RecordId | None = Field(default=None, description=D_RECORD_ID)
+    quote: Quote = Field(description=D_QUOTE)
+    figure: FigureText | None = Field(default=None, description=D_FIGURE)
+    qualifier: Qualifier = Field(default="exact", description=D_QUALIFIER)
+    applies_to_each: bool = Field(default=False, description=D_EACH)
+    date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
+    note: LongText | None = Field(default=None, description=D_NOTE)
+
+
+class FigureUpdate(WriteBody):
+    """Changes to a figure. Its source and key do not change: delete and create to
+    attribute a figure to another source."""
+
+    quote: Quote | None = Field(default=None, description=D_QUOTE)
+    figure: FigureText | None = Field(default=None, description=D_FIGURE)
+    qualifier: Qualifier | None = Field(default=None, description=D_QUALIFIER)
+    applies_to_each: bool | None = Field(default=None, description=D_EACH)
+    date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
+    note: LongText | None = Field(default=None, description=D_NOTE)
+
+
+class CountCreate(FigureCreate):
+    """How many members an organization had, as of a date."""
+
+    branch_id: Id = Field(description=D_BRANCH_ID, examples=[3])
+    value: Count = Field(description="Members (for less_than, the bound).", examples=[22])
+    value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
+    status: MemberStatus = Field(default="all", description="all, full or probationary members.")
+    as_of: date | None = Field(
+        default=None, description="The day the count holds, when the text gives it."
+    )
+
+
+class CountUpdate(FigureUpdate):
+    branch_id: Id | None = Field(default=None, description=D_BRANCH_ID)
+    value: Count | None = Field(default=None, description="Members.")
+    value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
+    status: MemberStatus | None = Field(
+        default=None, description="all, full or probationary members."
+    )
+    as_of: date | None = Field(default=None, description="The day the count holds.")
+
+
+class EventCreate(FigureCreate):
+    """Admissions, departures or transfers of an organization over a period."""
+
+    kind: EventKind = Field(
+        description="admission, departure, transfer_in or transfer_out.", examples=["admission"]
+    )
+    branch_id: Id = Field(description=D_BRANCH_ID, examples=[3])
+    value: Count | None = Field(
+        default=None, description="How many; null when the text says it happened without a number."
+    )
+    value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
+    period_start: date | None = Field(default=None, description=D_PERIOD_START)
+    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+    reason: LongText | None = Field(
+        default=None, description="For departures: what the text gives."
+    )
+
+
+class EventUpdate(FigureUpdate):
+    kind: EventKind | None = Field(
+        default=None, description="admission, departure, transfer_in or transfer_out."
+    )
+    branch_id: Id | None = Field(default=None, description=D_BRANCH_ID)
+    value: Count | None = Field(default=None, description="How many; null when not reported.")
+    value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
+    period_start: date | None = Field(default=None, description=D_PERIOD_START)
+    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+    reason: LongText | None = Field(default=None, description="For departures: the reason.")
+
+
+class FactCreate(FigureCreate):
+    """Any other figure, one metric per record, about one organization or one place."""
+
+    metric: Metric = Field(description="The metric (seed/FORMAT.md).", examples=["poverty_rate"])
+    branch_id: Id | None = Field(default=None, description="The organization it is about.")
+    locality_id: Id | None = Field(default=None, description="Or the place it is about.")
+    value: Amount = Field(description="The value, in the metric's unit.", examples=[12.5])
+    value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
+    unit: str | None = Field(
+        default=None, max_length=40, description="The metric's unit; set from the metric."
+    )
+    dimension: Dimension | None = Field(
+        default=None, description="The breakdown of subordinate_organizations, when given."
+    )
+    period_start: date | None = Field(default=None, description=D_PERIOD_START)
+    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+
+
+class FactUpdate(FigureUpdate):
+    metric: Metric | None = Field(default=None, description="The metric.")
+    branch_id: Id | None = Field(default=None, description="The organization it is about.")
+    locality_id: Id | None = Field(default=None, description="Or the place it is about.")
+    value: Amount | None = Field(default=None, description="The value, in the metric's unit.")
+    value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
+    unit: str | None = Field(default=None, max_length=40, description="The metric's unit.")
+    dimension: Dimension | None = Field(default=None, description="The breakdown, when given.")
+    period_start: date | None = Field(default=None, description=D_PERIOD_START)
+    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+
+
+# -- Imports --------------------------------------------------------------------------
+class ImportConflict(BaseModel):
+    """A record the file would change although an editor changed it through the API."""
+
+    record: str = Field(description="The record, as `<section>[<index>] <id or key>`.")
+    entity: str = Field(description="What it is stored as.", examples=["membership_count"])
+    key: str = Field(description="Its stored key.")
+    audit_id: int = Field(description="The audit entry of the API edit (GET /audit).")
+    message: str
+
+
+class ImportReportOut(BaseModel):
+    """What an import did, or (dry run) would do."""
+
+    source: str = Field(description="The source key.")
+    source_id: int | None = Field(description="The source id; null for a new source in a dry run.")
+    dry_run: bool = Field(description="True: nothing was written.")
+    applied: bool = Field(description="True: the changes were written.")
+    changes: int = Field(description="Records added, changed or removed.")
+    added: list[str] = Field(description="Records the file adds.")
+    changed: list[str] = Field(description="Records whose stored values the file changes.")
+    removed: list[str] = Field(
+        description="Figures of this source that the file no longer has (deleted)."
+    )
+    unchanged: int = Field(description="Records already stored exactly so.")
+    conflicts: list[ImportConflict] = Field(
+        description="Records changed through the API since they were imported; a real "
+        "import with conflicts is refused (409) unless force=true."
+    )
+    conflicting_reports: list[str] = Field(
+        description="Counts of the same organization and date where another source gives "
+        "another value. Both are kept and served (README, Conflicting reports)."
+    )
+    request_id: str | None = Field(description="The audit log's request_id of this import.")

@@ -1,0 +1,175 @@
+"""The audit log: every write says who (which key), when, what, and before and after.
+
+Direct writes log one entry per row they change (actions create, update, delete). An
+import logs one `import` entry with its report, plus one entry per record it changed
+(actions import.create, import.update, import.delete), all with the same request_id:
+the summary says what the editor did, the record entries say exactly what changed, in
+the same shape as a direct edit of that record.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import RowMapping
+from sqlmodel import Session, SQLModel
+
+from app.models import (
+    AuditEntry,
+    Branch,
+    Fact,
+    Locality,
+    MembershipCount,
+    MembershipEvent,
+    Officeholder,
+    Source,
+)
+from app.services.auth import Caller
+from app.services.listing import Page, fetch_page
+from app.services.pagination import PageRequest, SortKey
+
+ENTITY_OF: dict[type[SQLModel], str] = {
+    Source: "source",
+    Locality: "locality",
+    Branch: "branch",
+    MembershipCount: "membership_count",
+    MembershipEvent: "membership_event",
+    Fact: "fact",
+    Officeholder: "officeholder",
+}
+DIRECT_ACTIONS = ("create", "update", "delete")
+IMPORT_ACTIONS = ("import", "import.create", "import.update", "import.delete")
+ACTIONS = DIRECT_ACTIONS + IMPORT_ACTIONS
+# Columns derived from others (search folding) or too large to copy on every entry
+# (a source's text: its SHA-256 is in the snapshot; the texts themselves are logged
+# only when they change, see write_sources).
+NOT_SNAPSHOTTED = frozenset({"search_key", "name_lower", "text"})
+
+
+def snapshot(row: SQLModel) -> dict[str, Any]:
+    """A row as JSON-ready data (dates as ISO strings), for before and after."""
+    return row.model_dump(mode="json", exclude=set(NOT_SNAPSHOTTED))
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    if before is None or after is None:
+        return []
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def record(
+    session: Session,
+    caller: Caller,
+    request_id: str,
+    action: str,
+    entity: str,
+    *,
+    entity_id: int | None,
+    entity_key: str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        request_id=request_id,
+        api_key_id=caller.key_id,
+        key_name=caller.name,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        entity_key=entity_key,
+        before=before,
+        after=after,
+        note=note,
+    )
+    session.add(entry)
+    return entry
+
+
+def last_direct_edits(session: Session, entity: str, keys: Iterable[str]) -> dict[str, AuditEntry]:
+    """For each key, its newest audit entry, if that entry is a direct (API) write.
+
+    An import compares against these: a record an editor changed through the API
+    since it was last imported is not silently overwritten by a file.
+    """
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    newest = (
+        select(func.max(AuditEntry.id))
+        .where(AuditEntry.entity == entity, AuditEntry.entity_key.in_(wanted))  # type: ignore[union-attr]
+        .group_by(AuditEntry.entity_key)
+    )
+    rows = session.execute(
+        select(AuditEntry).where(
+            AuditEntry.id.in_(newest),  # type: ignore[union-attr]
+            AuditEntry.action.in_(DIRECT_ACTIONS),  # type: ignore[attr-defined]
+        )
+    ).scalars()
+    return {row.entity_key: row for row in rows if row.entity_key is not None}
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    entity: str | None = None
+    entity_id: int | None = None
+    key: str | None = None
+    action: str | None = None
+    request_id: str | None = None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def render_entry(row: RowMapping | AuditEntry) -> dict[str, Any]:
+    get = (lambda k: row[k]) if isinstance(row, RowMapping) else (lambda k: getattr(row, k))
+    return {
+        "id": get("id"),
+        "at": _aware(get("at")),
+        "request_id": get("request_id"),
+        "key": {"id": get("api_key_id"), "name": get("key_name")},
+        "action": get("action"),
+        "entity": get("entity"),
+        "entity_id": get("entity_id"),
+        "entity_key": get("entity_key"),
+        "changed": changed_fields(get("before"), get("after")),
+        "before": get("before"),
+        "after": get("after"),
+        "note": get("note"),
+    }
+
+
+def list_audit(session: Session, filters: AuditFilters, page: PageRequest, secret: bytes) -> Page:
+    """Entries, newest first (ids grow with time), in keyset pages."""
+    a = AuditEntry.__table__
+    query = select(a)
+    if filters.entity:
+        query = query.where(a.c.entity == filters.entity)
+    if filters.entity_id is not None:
+        query = query.where(a.c.entity_id == filters.entity_id)
+    if filters.key:
+        query = query.where(a.c.key_name == filters.key)
+    if filters.action:
+        query = query.where(a.c.action == filters.action)
+    if filters.request_id:
+        query = query.where(a.c.request_id == filters.request_id)
+    return fetch_page(
+        session,
+        query,
+        [SortKey(a.c.id, int, descending=True)],
+        page,
+        secret,
+        lambda _s, rows: [render_entry(r) for r in rows],
+        with_total=True,
+    )
+
+
+def recent(session: Session, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest entries, for the command line."""
+    rows = session.execute(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)  # type: ignore[union-attr]
+    ).scalars()
+    return [render_entry(r) for r in rows]

@@ -1,0 +1,245 @@
+"""Writing figures (membership counts, events, facts), each with its source and quote.
+
+Conflicting reports: two sources may give different counts for the same organization
+and date. Both are stored and both are served (the branch's `counts`, and
+/membership-counts?branch=). The value shown first, as the branch's `latest_count`
+and in its risk, is picked by one rule (app.services.risk `_latest`): the count with
+the newest evidence_date, and on a tie the one with the highest id, i.e. the one added
+last. A write never hides the other value; it only refreshes which one is first.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from app.errors import ApiError, FieldError
+from app.models import (
+    Branch,
+    BranchStatus,
+    Fact,
+    Locality,
+    MembershipCount,
+    MembershipEvent,
+    Source,
+)
+from app.models.vocab import METRIC_UNITS
+from app.schemas.writes import (
+    CountCreate,
+    EventCreate,
+    FactCreate,
+    FigureCreate,
+    FigureUpdate,
+)
+from app.services import audit
+from app.services.figures import figures_by_ids
+from app.services.writes import (
+    Outcome,
+    WriteContext,
+    assign,
+    check_if_match,
+    get_for_update,
+    invalid,
+    merge,
+    quote_errors,
+    referenced,
+    refresh,
+    representation_etag,
+    taken,
+)
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    """What differs between the figure tables: names, body, and the figure's own date."""
+
+    model: Any
+    entity: str
+    what: str
+    path: str
+    create: type[FigureCreate]
+    own_date: Callable[[FigureCreate], date | None]
+
+
+COUNTS = FigureKind(
+    MembershipCount,
+    "membership_count",
+    "Membership count",
+    "/membership-counts",
+    CountCreate,
+    lambda body: body.as_of,  # type: ignore[attr-defined]
+)
+EVENTS = FigureKind(
+    MembershipEvent,
+    "membership_event",
+    "Event",
+    "/admissions",
+    EventCreate,
+    lambda body: body.period_end,  # type: ignore[attr-defined]
+)
+FACTS = FigureKind(
+    Fact,
+    "fact",
+    "Fact",
+    "/facts",
+    FactCreate,
+    lambda body: body.period_end,  # type: ignore[attr-defined]
+)
+
+
+def figure_item(session: Session, kind: FigureKind, ident: int) -> dict[str, Any]:
+    """One figure, in the shape its list returns (what GET {path}/{id} answers)."""
+    found = figures_by_ids(session, kind.model, [ident])
+    if not found:
+        raise ApiError(404, f"{kind.what} {ident} does not exist.")
+    return found[0]
+
+
+def _range_errors(body: Any) -> list[FieldError]:
+    errors = []
+    if body.value_max is not None and (body.value is None or body.value_max < body.value):
+        errors.append(FieldError(field="body.value_max", message="needs a value at or below it"))
+    start, end = getattr(body, "period_start", None), getattr(body, "period_end", None)
+    if start and end and start > end:
+        errors.append(
+            FieldError(field="body.period_end", message="the period ends before it starts")
+        )
+    return errors
+
+
+def _subject_errors(session: Session, kind: FigureKind, body: Any) -> list[FieldError]:
+    if kind is not FACTS:
+        referenced(session, Branch, body.branch_id, "body.branch_id", "organization")
+        return []
+    if (body.branch_id is None) == (body.locality_id is None):
+        return [
+            FieldError(
+                field="body.branch_id",
+                message="a fact is about exactly one organization (branch_id) or one place "
+                "(locality_id)",
+            )
+        ]
+    referenced(session, Branch, body.branch_id, "body.branch_id", "organization")
+    referenced(session, Locality, body.locality_id, "body.locality_id", "locality")
+    if body.unit is not None and body.unit != METRIC_UNITS[body.metric]:
+        return [
+            FieldError(
+                field="body.unit",
+                message=f"{body.metric} is measured in {METRIC_UNITS[body.metric]}",
+            )
+        ]
+    return []
+
+
+def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> dict[str, Any]:
+    """The row's values, after every check the record format makes (422 naming fields)."""
+    source = referenced(session, Source, body.source_id, "body.source_id", "source")
+    errors = quote_errors(source, body.quote, body.figure)
+    errors += _subject_errors(session, kind, body)
+    errors += _range_errors(body)
+    if errors:
+        raise invalid(errors)
+    assert source is not None
+    values = body.model_dump(exclude={"record_id"})
+    # Dated by the text when it dates the figure, else bounded by the article (the
+    # loader's rule, so imported and written figures compare alike).
+    values["evidence_date"] = kind.own_date(body) or source.published_on or source.registered_on
+    if kind is FACTS:
+        values["unit"] = METRIC_UNITS[values["metric"]]
+    return values
+
+
+def create_figure(
+    session: Session, ctx: WriteContext, kind: FigureKind, body: FigureCreate
+) -> Outcome:
+    values = _checked_values(session, kind, body)
+    source = session.get(Source, body.source_id)
+    assert source is not None
+    key = f"{source.key}#{body.record_id or 'api-' + uuid.uuid4().hex[:12]}"
+    taken(session, kind.model, key, "body.record_id")
+    row = kind.model.model_validate(values | {"key": key})
+    session.add(row)
+    session.flush()
+    refresh(session, ctx, [row.branch_id])
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "create",
+        kind.entity,
+        entity_id=row.id,
+        entity_key=key,
+        after=audit.snapshot(row),
+    )
+    return Outcome(201, figure_item(session, kind, row.id), f"{kind.path}/{row.id}", is_item=True)
+
+
+def _locked(session: Session, kind: FigureKind, ident: int, if_match: str | None) -> Any:
+    row = get_for_update(session, kind.model, ident, kind.what)
+    check_if_match(
+        if_match, representation_etag(figure_item(session, kind, ident)), f"{kind.path}/{ident}"
+    )
+    return row
+
+
+def update_figure(
+    session: Session,
+    ctx: WriteContext,
+    kind: FigureKind,
+    ident: int,
+    patch: FigureUpdate,
+    if_match: str | None,
+) -> Outcome:
+    row = _locked(session, kind, ident, if_match)
+    # The unit follows the metric: a new metric brings its own unit.
+    current = row.model_dump(exclude={"unit"})
+    merged = merge(kind.create, current, patch)
+    values = _checked_values(session, kind, merged)
+    before = audit.snapshot(row)
+    old_branch = row.branch_id
+    if assign(row, values):
+        session.add(row)
+        refresh(session, ctx, [old_branch, row.branch_id])
+        audit.record(
+            session,
+            ctx.caller,
+            ctx.request_id,
+            "update",
+            kind.entity,
+            entity_id=ident,
+            entity_key=row.key,
+            before=before,
+            after=audit.snapshot(row),
+        )
+    return Outcome(200, figure_item(session, kind, ident), f"{kind.path}/{ident}", is_item=True)
+
+
+def delete_figure(
+    session: Session, ctx: WriteContext, kind: FigureKind, ident: int, if_match: str | None
+) -> Outcome:
+    row = _locked(session, kind, ident, if_match)
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "delete",
+        kind.entity,
+        entity_id=ident,
+        entity_key=row.key,
+        before=audit.snapshot(row),
+    )
+    if kind is COUNTS:
+        # branch_status points at the latest count: let go of it before it goes.
+        session.execute(
+            update(BranchStatus)
+            .where(BranchStatus.latest_count_id == ident)  # type: ignore[arg-type]
+            .values(latest_count_id=None)
+        )
+    branch_id = row.branch_id
+    session.delete(row)
+    refresh(session, ctx, [branch_id])
+    return Outcome(204)

@@ -1,0 +1,345 @@
+"""Writing localities and branches (organizations), each with the quote that names it."""
+
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlmodel import Session
+
+from app.errors import ApiError, FieldError
+from app.ingest.places import (
+    branch_search_fields,
+    locality_search_fields,
+    set_branch_place,
+    set_locality_ancestors,
+)
+from app.models import (
+    Branch,
+    BranchStatus,
+    Fact,
+    Locality,
+    LocalitySuccession,
+    MembershipCount,
+    MembershipEvent,
+    Officeholder,
+    Source,
+)
+from app.schemas.writes import BranchCreate, BranchUpdate, LocalityCreate, LocalityUpdate
+from app.services import audit
+from app.services.branches import branch_detail
+from app.services.localities import locality_detail
+from app.services.writes import (
+    Outcome,
+    WriteContext,
+    assign,
+    check_if_match,
+    get_for_update,
+    invalid,
+    merge,
+    quote_errors,
+    referenced,
+    refresh,
+    representation_etag,
+    taken,
+)
+
+MAX_DEPTH = 12  # deeper than any administrative or party tree; stops a corrupt loop
+
+
+def _loops(session: Session, model: Any, row_id: int | None, parent_id: int | None) -> bool:
+    """True when parent_id is the row itself or lies under it."""
+    seen = 0
+    while parent_id is not None and seen < MAX_DEPTH:
+        if parent_id == row_id:
+            return True
+        parent_id = session.execute(
+            select(model.parent_id).where(model.id == parent_id)
+        ).scalar_one_or_none()
+        seen += 1
+    return parent_id is not None
+
+
+def _refusal(what: str, ident: int, using: list[str]) -> ApiError:
+    return ApiError(409, f"{what} {ident} is used by {', '.join(using)}; remove those first.")
+
+
+def _count(session: Session, model: Any, *conditions: Any) -> int:
+    return int(
+        session.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one()
+    )
+
+
+# -- Localities -----------------------------------------------------------------------
+def _locality_path(ident: int) -> str:
+    return f"/localities/{ident}"
+
+
+def _locality_values(session: Session, body: LocalityCreate) -> tuple[dict[str, Any], Any]:
+    parent = referenced(session, Locality, body.parent_id, "body.parent_id", "locality")
+    source = referenced(session, Source, body.source_id, "body.source_id", "source")
+    errors = quote_errors(source, body.quote)
+    if errors:
+        raise invalid(errors)
+    search_key, name_lower = locality_search_fields(body.name, body.official_name)
+    values = body.model_dump(exclude={"key"}) | {"search_key": search_key, "name_lower": name_lower}
+    return values, parent
+
+
+def _repair_subtree(session: Session, root: Locality, parent: Locality | None) -> None:
+    """A moved or re-kinded unit: its ancestors, its descendants' and their branches'."""
+    set_locality_ancestors(root, parent)
+    session.add(root)
+    frontier = [root]
+    while frontier:
+        ids = [node.id for node in frontier]
+        nodes = {node.id: node for node in frontier}
+        for branch in session.execute(select(Branch).where(Branch.locality_id.in_(ids))).scalars():  # type: ignore[union-attr]
+            set_branch_place(branch, nodes[branch.locality_id])
+            session.add(branch)
+        children = list(
+            session.execute(select(Locality).where(Locality.parent_id.in_(ids))).scalars()  # type: ignore[union-attr]
+        )
+        for child in children:
+            set_locality_ancestors(child, nodes[child.parent_id])
+            session.add(child)
+        frontier = children
+
+
+def create_locality(session: Session, ctx: WriteContext, body: LocalityCreate) -> Outcome:
+    taken(session, Locality, body.key, "body.key")
+    values, parent = _locality_values(session, body)
+    locality = Locality.model_validate(values | {"key": body.key})
+    session.add(locality)
+    session.flush()  # the id: a unit is its own ancestor at its level
+    assert locality.id is not None
+    set_locality_ancestors(locality, parent)
+    refresh(session, ctx, [], units=True)
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "create",
+        "locality",
+        entity_id=locality.id,
+        entity_key=locality.key,
+        after=audit.snapshot(locality),
+    )
+    return Outcome(
+        201,
+        locality_detail(session, locality.id),
+        _locality_path(locality.id),
+        is_item=True,
+    )
+
+
+def _editable_locality(session: Session, ident: int, if_match: str | None) -> Locality:
+    locality = get_for_update(session, Locality, ident, "Locality")
+    check_if_match(
+        if_match, representation_etag(locality_detail(session, ident)), _locality_path(ident)
+    )
+    if locality.source_id is None:
+        raise ApiError(
+            409,
+            f"Locality {ident} is an official unit from seed/reference; it changes with the "
+            "reference file, not through the API.",
+        )
+    return locality
+
+
+def update_locality(
+    session: Session, ctx: WriteContext, ident: int, patch: LocalityUpdate, if_match: str | None
+) -> Outcome:
+    locality = _editable_locality(session, ident, if_match)
+    merged = merge(LocalityCreate, locality.model_dump(), patch)
+    if _loops(session, Locality, ident, merged.parent_id):
+        raise invalid(
+            [FieldError(field="body.parent_id", message="would put the locality inside itself")]
+        )
+    values, parent = _locality_values(session, merged)
+    before = audit.snapshot(locality)
+    moved = values["parent_id"] != locality.parent_id or values["kind"] != locality.kind
+    if assign(locality, values):
+        if moved:
+            _repair_subtree(session, locality, parent)
+        session.add(locality)
+        refresh(session, ctx, [], units=True)
+        audit.record(
+            session,
+            ctx.caller,
+            ctx.request_id,
+            "update",
+            "locality",
+            entity_id=ident,
+            entity_key=locality.key,
+            before=before,
+            after=audit.snapshot(locality),
+        )
+    return Outcome(200, locality_detail(session, ident), _locality_path(ident), is_item=True)
+
+
+def delete_locality(
+    session: Session, ctx: WriteContext, ident: int, if_match: str | None
+) -> Outcome:
+    locality = _editable_locality(session, ident, if_match)
+    using = []
+    for label, model, condition in (
+        ("localities", Locality, Locality.parent_id == ident),
+        (
+            "organizations",
+            Branch,
+            or_(
+                Branch.locality_id == ident,
+                Branch.province_id == ident,
+                Branch.district_id == ident,
+                Branch.commune_id == ident,
+            ),
+        ),
+        ("facts", Fact, Fact.locality_id == ident),
+        (
+            "successions",
+            LocalitySuccession,
+            or_(
+                LocalitySuccession.predecessor_id == ident, LocalitySuccession.successor_id == ident
+            ),
+        ),
+    ):
+        if n := _count(session, model, condition):
+            using.append(f"{n} {label}")
+    if using:
+        raise _refusal("Locality", ident, using)
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "delete",
+        "locality",
+        entity_id=ident,
+        entity_key=locality.key,
+        before=audit.snapshot(locality),
+    )
+    session.delete(locality)
+    refresh(session, ctx, [], units=True)
+    return Outcome(204)
+
+
+# -- Branches -------------------------------------------------------------------------
+def _branch_path(ident: int) -> str:
+    return f"/branches/{ident}"
+
+
+def _branch_values(session: Session, body: BranchCreate) -> tuple[dict[str, Any], Any]:
+    locality = referenced(session, Locality, body.locality_id, "body.locality_id", "locality")
+    referenced(session, Branch, body.parent_id, "body.parent_id", "organization")
+    source = referenced(session, Source, body.source_id, "body.source_id", "source")
+    errors = quote_errors(source, body.quote)
+    if body.name is None and body.group_size is None:
+        errors.append(
+            FieldError(
+                field="body.name",
+                message="an organization needs a name, or a group_size for an unnamed group",
+                type="missing",
+            )
+        )
+    if body.founded_on and body.dissolved_on and body.dissolved_on < body.founded_on:
+        errors.append(FieldError(field="body.dissolved_on", message="before founded_on"))
+    if errors:
+        raise invalid(errors)
+    search_key, name_lower = branch_search_fields(body.name, body.description)
+    values = body.model_dump(exclude={"key"}) | {"search_key": search_key, "name_lower": name_lower}
+    return values, locality
+
+
+def create_branch(session: Session, ctx: WriteContext, body: BranchCreate) -> Outcome:
+    taken(session, Branch, body.key, "body.key")
+    values, locality = _branch_values(session, body)
+    branch = Branch.model_validate(values | {"key": body.key})
+    set_branch_place(branch, locality)
+    session.add(branch)
+    session.flush()
+    assert branch.id is not None
+    # Lists join branch_status: without a status row, the new branch would not be listed.
+    refresh(session, ctx, [branch.id])
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "create",
+        "branch",
+        entity_id=branch.id,
+        entity_key=branch.key,
+        after=audit.snapshot(branch),
+    )
+    return Outcome(
+        201,
+        branch_detail(session, branch.id, ctx.rules, None),
+        _branch_path(branch.id),
+        is_item=True,
+    )
+
+
+def _locked_branch(session: Session, ctx: WriteContext, ident: int, if_match: str | None) -> Branch:
+    branch = get_for_update(session, Branch, ident, "Branch")
+    current = branch_detail(session, ident, ctx.rules, None)
+    check_if_match(if_match, representation_etag(current), _branch_path(ident))
+    return branch
+
+
+def update_branch(
+    session: Session, ctx: WriteContext, ident: int, patch: BranchUpdate, if_match: str | None
+) -> Outcome:
+    branch = _locked_branch(session, ctx, ident, if_match)
+    merged = merge(BranchCreate, branch.model_dump(), patch)
+    if _loops(session, Branch, ident, merged.parent_id):
+        raise invalid(
+            [FieldError(field="body.parent_id", message="would put the organization under itself")]
+        )
+    values, locality = _branch_values(session, merged)
+    before = audit.snapshot(branch)
+    if assign(branch, values):
+        set_branch_place(branch, locality)
+        session.add(branch)
+        refresh(session, ctx, [ident])
+        audit.record(
+            session,
+            ctx.caller,
+            ctx.request_id,
+            "update",
+            "branch",
+            entity_id=ident,
+            entity_key=branch.key,
+            before=before,
+            after=audit.snapshot(branch),
+        )
+    return Outcome(
+        200, branch_detail(session, ident, ctx.rules, None), _branch_path(ident), is_item=True
+    )
+
+
+def delete_branch(session: Session, ctx: WriteContext, ident: int, if_match: str | None) -> Outcome:
+    branch = _locked_branch(session, ctx, ident, if_match)
+    using = []
+    for label, model in (
+        ("membership counts", MembershipCount),
+        ("events", MembershipEvent),
+        ("facts", Fact),
+        ("officeholders", Officeholder),
+    ):
+        if n := _count(session, model, model.branch_id == ident):
+            using.append(f"{n} {label}")
+    if n := _count(session, Branch, Branch.parent_id == ident):
+        using.append(f"{n} organizations under it")
+    if using:
+        raise _refusal("Branch", ident, using)
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "delete",
+        "branch",
+        entity_id=ident,
+        entity_key=branch.key,
+        before=audit.snapshot(branch),
+    )
+    session.execute(delete(BranchStatus).where(BranchStatus.branch_id == ident))  # type: ignore[arg-type]
+    session.delete(branch)
+    session.flush()
+    return Outcome(204)

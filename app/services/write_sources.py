@@ -1,0 +1,186 @@
+"""Writing sources: the articles, with their full text kept as evidence."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.errors import ApiError, FieldError
+from app.ingest.loader import text_sha256
+from app.models import (
+    Branch,
+    Fact,
+    Locality,
+    MembershipCount,
+    MembershipEvent,
+    Officeholder,
+    Source,
+)
+from app.schemas.writes import SourceCreate, SourceUpdate
+from app.services import audit
+from app.services.sources import source_detail
+from app.services.text import quote_in_text
+from app.services.writes import (
+    Outcome,
+    WriteContext,
+    assign,
+    check_if_match,
+    get_for_update,
+    invalid,
+    merge,
+    refresh,
+    representation_etag,
+    taken,
+)
+
+ENTITY = "source"
+FIGURE_MODELS: tuple[Any, ...] = (MembershipCount, MembershipEvent, Fact, Officeholder)
+PROVENANCED: tuple[Any, ...] = (Locality, Branch, *FIGURE_MODELS)
+
+
+def own_date(row: Any) -> date | None:
+    """The date a figure states itself (its evidence_date when it has one)."""
+    if isinstance(row, MembershipEvent | Fact):
+        return row.period_end
+    return row.as_of  # type: ignore[no-any-return]
+
+
+def _path(source_id: int) -> str:
+    return f"/sources/{source_id}"
+
+
+def create_source(session: Session, ctx: WriteContext, body: SourceCreate) -> Outcome:
+    taken(session, Source, body.key, "body.key")
+    source = Source.model_validate(
+        body.model_dump()
+        | {"text_sha256": text_sha256(body.text), "registered_on": ctx.today or date.today()}
+    )
+    session.add(source)
+    session.flush()
+    assert source.id is not None
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "create",
+        ENTITY,
+        entity_id=source.id,
+        entity_key=source.key,
+        after=audit.snapshot(source) | {"text": source.text},
+    )
+    return Outcome(201, source_detail(session, source.id), _path(source.id), is_item=True)
+
+
+def _quotes_lost(session: Session, source_id: int, text: str) -> list[str]:
+    """Records drawn from the source whose quote the new text no longer contains."""
+    lost = []
+    for model in PROVENANCED:
+        rows = session.execute(
+            select(model.id, model.key, model.quote).where(model.source_id == source_id)
+        )
+        for row in rows:
+            if row.quote and not quote_in_text(row.quote, text):
+                lost.append(f"{audit.ENTITY_OF[model]} {row.id} ({row.key})")
+    return lost
+
+
+def _redate_figures(session: Session, source: Source) -> set[int]:
+    """A figure without a date of its own is dated by its source: follow a new date."""
+    touched: set[int] = set()
+    fallback = source.published_on or source.registered_on
+    for model in FIGURE_MODELS:
+        for row in session.execute(select(model).where(model.source_id == source.id)).scalars():
+            wanted = own_date(row) or fallback
+            if row.evidence_date != wanted:
+                row.evidence_date = wanted
+                session.add(row)
+                if row.branch_id is not None:
+                    touched.add(row.branch_id)
+    return touched
+
+
+def update_source(
+    session: Session, ctx: WriteContext, source_id: int, patch: SourceUpdate, if_match: str | None
+) -> Outcome:
+    source = get_for_update(session, Source, source_id, "Source")
+    check_if_match(
+        if_match, representation_etag(source_detail(session, source_id)), _path(source_id)
+    )
+    merged = merge(SourceCreate, source.model_dump(), patch)
+    old_text = source.text
+    if merged.text != old_text:
+        lost = _quotes_lost(session, source_id, merged.text)
+        if lost:
+            shown = "; ".join(lost[:10]) + (
+                f"; and {len(lost) - 10} more" if len(lost) > 10 else ""
+            )
+            raise invalid(
+                [
+                    FieldError(
+                        field="body.text",
+                        message=f"the new text does not contain the quotes of: {shown}",
+                        type="quote_not_in_source",
+                    )
+                ]
+            )
+    before = audit.snapshot(source)
+    values = merged.model_dump(exclude={"key"}) | {"text_sha256": text_sha256(merged.text)}
+    if not assign(source, values):
+        return Outcome(200, source_detail(session, source_id), _path(source_id), is_item=True)
+    session.add(source)
+    session.flush()
+    touched = _redate_figures(session, source)
+    after = audit.snapshot(source)
+    if source.text != old_text:
+        # The old text is evidence too: keep both when it changes.
+        before, after = before | {"text": old_text}, after | {"text": source.text}
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "update",
+        ENTITY,
+        entity_id=source_id,
+        entity_key=source.key,
+        before=before,
+        after=after,
+    )
+    refresh(session, ctx, touched)
+    return Outcome(200, source_detail(session, source_id), _path(source_id), is_item=True)
+
+
+def delete_source(
+    session: Session, ctx: WriteContext, source_id: int, if_match: str | None
+) -> Outcome:
+    """Only a source nothing is drawn from: delete or move its records first."""
+    source = get_for_update(session, Source, source_id, "Source")
+    check_if_match(
+        if_match, representation_etag(source_detail(session, source_id)), _path(source_id)
+    )
+    using = []
+    for model in PROVENANCED:
+        n = session.execute(
+            select(func.count()).select_from(model).where(model.source_id == source_id)
+        ).scalar_one()
+        if n:
+            using.append(f"{n} {audit.ENTITY_OF[model]}")
+    if using:
+        raise ApiError(
+            409,
+            f"Source {source_id} is the evidence of {', '.join(using)}; delete those first "
+            "(or import the article's file without them).",
+        )
+    audit.record(
+        session,
+        ctx.caller,
+        ctx.request_id,
+        "delete",
+        ENTITY,
+        entity_id=source_id,
+        entity_key=source.key,
+        before=audit.snapshot(source) | {"text": source.text},
+    )
+    session.delete(source)
+    session.flush()
+    return Outcome(204)

@@ -1,0 +1,330 @@
+"""What every write shares: one transaction, preconditions, idempotent POSTs, refusals.
+
+A write service takes a Session inside `transact()` and returns an `Outcome`; it never
+commits. `transact()` commits once at the end, so a refused or failed request writes
+nothing, and stores the response of a POST sent with an Idempotency-Key in the same
+transaction as the rows it created: a retry either finds both or neither.
+"""
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
+
+from app.errors import ApiError, FieldError
+from app.models import IdempotencyRecord, Source
+from app.models.base import utcnow
+from app.services.auth import Caller
+from app.services.risk_rules import RiskRules
+from app.services.status import refresh_current_units, refresh_status
+from app.services.text import normalize_quote_text
+
+log = logging.getLogger("branchstats")
+Row = TypeVar("Row", bound=SQLModel)
+Body = TypeVar("Body", bound=BaseModel)
+# A retry comes within minutes; a day is generous and keeps the table small.
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who writes, with which risk rules (to refresh status), in which request."""
+
+    caller: Caller
+    rules: RiskRules
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    today: date | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a write service returns: a status and the data of the response."""
+
+    status: int
+    data: Any = None
+    location: str | None = None
+    # The data is the item's representation (what GET of `location` returns): the
+    # response carries its ETag, so a client can PATCH again without a GET.
+    is_item: bool = False
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    status: int
+    content: bytes | None
+    location: str | None = None
+    etag: str | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class IdempotencyRequest:
+    key: str
+    request_sha256: str
+
+
+def representation_etag(data: Any) -> str:
+    """The strong ETag of a JSON representation; the same formula as the read routes'
+    `json_response` (app/api/responses.py), which a test pins."""
+    return '"' + hashlib.blake2b(orjson.dumps(data), digest_size=16).hexdigest() + '"'
+
+
+def request_fingerprint(method: str, target: str, content_type: str, body: bytes) -> str:
+    """What a retry must repeat exactly: method, path and query, content type, body."""
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), target.encode(), content_type.encode()):
+        digest.update(part + b"\n")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def check_if_match(if_match: str | None, current_etag: str, what: str) -> None:
+    """428 without If-Match; 412 unless it names the current ETag (strong comparison)."""
+    if if_match is None or not if_match.strip():
+        raise ApiError(
+            428,
+            f"Send If-Match with the ETag of GET {what}, so that a change made meanwhile "
+            "by someone else is not overwritten.",
+            errors=[FieldError(field="header.if-match", message="required", type="missing")],
+        )
+    tags = {tag.strip() for tag in if_match.split(",")}
+    if "*" in tags or current_etag in tags:
+        return
+    raise ApiError(
+        412,
+        f"{what} changed since you read it: GET it again, reapply your change, and send "
+        "the new ETag in If-Match.",
+        headers={"ETag": current_etag},
+    )
+
+
+def invalid(errors: list[FieldError], detail: str | None = None) -> ApiError:
+    names = ", ".join(e.field for e in errors)
+    return ApiError(422, detail or f"Invalid input: {names}.", errors=errors)
+
+
+def from_validation(exc: ValidationError, prefix: str = "body") -> ApiError:
+    """Pydantic errors as the API's 422, fields named like FastAPI names them."""
+    errors = [
+        FieldError(
+            field=".".join([prefix, *(str(p) for p in err["loc"])]),
+            message=err["msg"],
+            type=err.get("type"),
+        )
+        for err in exc.errors()
+    ]
+    return invalid(errors)
+
+
+def merge(schema: type[Body], current: dict[str, Any], patch: BaseModel) -> Body:
+    """The stored values with the PATCH applied, validated as a whole by the create
+    body's rules (422 naming the field)."""
+    data = {name: value for name, value in current.items() if name in schema.model_fields}
+    data.update(patch.model_dump(exclude_unset=True))
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+def assign(row: SQLModel, values: dict[str, Any]) -> bool:
+    """Set the values that differ; True when any did."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if changed and hasattr(row, "updated_at"):
+        row.updated_at = utcnow()
+    return changed
+
+
+def taken(session: Session, model: type[SQLModel], key: str, field_name: str) -> None:
+    """409 naming the field when a row already has this key."""
+    exists = session.execute(
+        select(model.id).where(model.key == key)  # type: ignore[attr-defined]
+    ).first()
+    if exists is not None:
+        raise ApiError(
+            409,
+            f"{key!r} exists already (id {exists[0]}); change it with PATCH.",
+            errors=[FieldError(field=field_name, message="already exists", type="duplicate")],
+        )
+
+
+def get_for_update(session: Session, model: type[Row], ident: int, what: str) -> Row:
+    """The row, locked until commit on PostgreSQL (SQLite: the transaction already holds
+    the write lock, see _begin); 404 when it does not exist."""
+    row = session.execute(
+        select(model).where(model.id == ident).with_for_update()  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+    if row is None:
+        raise ApiError(404, f"{what} {ident} does not exist.")
+    return row
+
+
+def referenced(
+    session: Session, model: type[Row], ident: int | None, field_name: str, what: str
+) -> Row | None:
+    """A row the body refers to; a 422 naming the field when it does not exist."""
+    if ident is None:
+        return None
+    row = session.get(model, ident)
+    if row is None:
+        raise invalid([FieldError(field=field_name, message=f"no {what} {ident}", type="missing")])
+    return row
+
+
+def quote_errors(
+    source: Source | None,
+    quote: str | None,
+    figure: str | None = None,
+    *,
+    prefix: str = "body",
+) -> list[FieldError]:
+    """Provenance: the quote is in the source's stored text, the figure in the quote
+    (both after NFC and whitespace folding, as the record format says)."""
+    errors: list[FieldError] = []
+    if source is None:
+        errors.append(
+            FieldError(
+                field=f"{prefix}.source_id",
+                message="every record needs the source that states it",
+                type="missing",
+            )
+        )
+        return errors
+    if not quote or normalize_quote_text(quote) not in normalize_quote_text(source.text):
+        errors.append(
+            FieldError(
+                field=f"{prefix}.quote",
+                message=f"not found in the text of source {source.id} ({source.key}); "
+                "quote it verbatim (GET /sources/{id}/text)",
+                type="quote_not_in_source",
+            )
+        )
+    elif figure is not None and normalize_quote_text(figure) not in normalize_quote_text(quote):
+        errors.append(
+            FieldError(
+                field=f"{prefix}.figure",
+                message="not found in the quote",
+                type="figure_not_in_quote",
+            )
+        )
+    return errors
+
+
+def refresh(
+    session: Session, ctx: WriteContext, branch_ids: Iterable[int | None], *, units: bool = False
+) -> None:
+    """Keep derived state in step inside the write's transaction: stats and risk
+    reflect the write as soon as it commits."""
+    session.flush()
+    if units:
+        refresh_current_units(session)
+    ids = [i for i in branch_ids if i is not None]
+    if ids:
+        refresh_status(session, ctx.rules, branch_ids=ids, today=ctx.today)
+
+
+def _begin(session: Session) -> None:
+    """Start the transaction with a write: drop idempotency records past their time.
+
+    On SQLite this also takes the database's write lock before anything is read, so
+    two writers queue (busy_timeout) instead of the second failing when it upgrades a
+    read snapshot that the first made stale.
+    """
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_TTL  # type: ignore[arg-type]
+        )
+    )
+
+
+def _stored(session: Session, caller: Caller, request: IdempotencyRequest) -> WriteResult | None:
+    record = session.execute(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.api_key_id == caller.key_id, IdempotencyRecord.key == request.key
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        return None
+    if record.request_sha256 != request.request_sha256:
+        raise ApiError(
+            422,
+            "This Idempotency-Key was used for another request (another method, path or "
+            "body). Use a new key for a new request.",
+            errors=[
+                FieldError(
+                    field="header.idempotency-key",
+                    message="already used for a different request",
+                    type="idempotency_key_reused",
+                )
+            ],
+        )
+    etag = representation_etag(orjson.loads(record.body)) if record.status == 201 else None
+    return WriteResult(record.status, record.body, record.location, etag, replayed=True)
+
+
+def transact(
+    engine: Engine,
+    ctx: WriteContext,
+    action: Callable[[Session], Outcome],
+    *,
+    idempotency: IdempotencyRequest | None = None,
+    dry_run: bool = False,
+) -> WriteResult:
+    """Run one write in one transaction; roll back on any error, or for a dry run."""
+    if idempotency is not None and ctx.caller.key_id is None:
+        idempotency = None  # the command line has no key to scope the record by
+    try:
+        with Session(engine) as session:
+            _begin(session)
+            if idempotency is not None and not dry_run:
+                stored = _stored(session, ctx.caller, idempotency)
+                if stored is not None:
+                    return stored
+            outcome = action(session)
+            content = None if outcome.data is None else orjson.dumps(outcome.data)
+            etag = representation_etag(outcome.data) if outcome.is_item else None
+            result = WriteResult(outcome.status, content, outcome.location, etag)
+            if dry_run:
+                session.rollback()
+                return result
+            if idempotency is not None:
+                assert ctx.caller.key_id is not None
+                session.add(
+                    IdempotencyRecord(
+                        api_key_id=ctx.caller.key_id,
+                        key=idempotency.key,
+                        request_sha256=idempotency.request_sha256,
+                        status=result.status,
+                        location=result.location,
+                        body=content or b"",
+                    )
+                )
+            session.commit()
+            return result
+    except IntegrityError as exc:
+        # A concurrent request with the same Idempotency-Key committed first: its
+        # stored response is the answer to this one too.
+        if idempotency is not None:
+            with Session(engine) as session:
+                stored = _stored(session, ctx.caller, idempotency)
+            if stored is not None:
+                return stored
+        log.warning("write refused by a constraint: %s", exc.orig.__class__.__name__)
+        raise ApiError(
+            409,
+            "The write conflicts with the stored data (a uniqueness or consistency rule); "
+            "nothing was written.",
+        ) from None

@@ -1,0 +1,187 @@
+"""/branches: what a front-end and a journalist ask, answered with sources."""
+
+import csv
+import io
+import unicodedata
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.schemas.branches import BranchDetail, BranchOut
+from app.schemas.common import Page
+from tests.api.helpers import branch, group, locality
+
+
+def names(response) -> list[str | None]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.text
+    return [b["name"] or b["description"] for b in response.json()["items"]]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("Thao Chu Phin", "Đảng bộ xã Thào Chư Phìn"),
+        ("thào chư phìn", "Đảng bộ xã Thào Chư Phìn"),
+        ("LAM THUONG", "Đảng bộ xã Lâm Thượng"),
+        ("dang bo luc yen", "Đảng bộ huyện Lục Yên"),
+        (unicodedata.normalize("NFD", "Khéo Lẹng"), "Chi bộ thôn Khéo Lẹng"),
+        ("Kh\u200béo Lẹng", "Chi bộ thôn Khéo Lẹng"),
+    ],
+)
+def test_search_folds_vietnamese_both_ways(api: TestClient, q: str, expected: str) -> None:
+    assert expected in names(api.get("/branches", params={"q": q}))
+
+
+def test_exact_diacritics_rank_first(api: TestClient) -> None:
+    # "Mai" matches Mai Hạ and Mai Sơn; "Mải" would not be exact for either.
+    found = names(api.get("/branches", params={"q": "Mai Sơn"}))
+    assert found[0] == "Đảng bộ huyện Mai Sơn"
+
+
+def test_todays_lao_cai_includes_old_yen_bai_and_old_lao_cai(api: TestClient) -> None:
+    lao_cai = locality(api, "15", current=True)
+    response = api.get("/branches", params={"province": lao_cai["id"], "limit": 100})
+    items = response.json()["items"]
+    found = {b["name"] for b in items}
+    assert {"Đảng bộ huyện Lục Yên", "Chi bộ thôn Khéo Lẹng", "Đảng bộ xã Thào Chư Phìn"} <= found
+    assert "Chi bộ bản Bó" not in found  # Sơn La
+    reported_under = {b["locality"]["official_name"] for b in items}
+    assert "Huyện Lục Yên" in reported_under and "Xã Thào Chư Phìn" in reported_under
+    assert {b["today"]["province"]["official_name"] for b in items} == {"Tỉnh Lào Cai"}
+    thao_chu_phin = next(b for b in items if b["name"] == "Đảng bộ xã Thào Chư Phìn")
+    assert thao_chu_phin["today"]["commune"]["official_name"] == "Xã Sín Chéng"
+
+
+def test_old_yen_bai_does_not_include_old_lao_cai(api: TestClient) -> None:
+    yen_bai = locality(api, "15", current=False)
+    found = set(names(api.get("/branches", params={"province": yen_bai["id"]})))
+    assert "Đảng bộ huyện Lục Yên" in found
+    assert "Đảng bộ xã Thào Chư Phìn" not in found
+
+
+def test_latest_count_carries_its_source_and_sentence(api: TestClient) -> None:
+    luc_yen = branch(api, "Đảng bộ huyện Lục Yên")
+    latest = luc_yen["latest_count"]
+    assert latest["value"] == 6799 and latest["figure"] == "6.799"
+    assert "6.799" in latest["quote"]
+    assert latest["source"]["published_on"] == "2023-12-18"
+    text = api.get(f"/sources/{latest['source']['id']}/text").text
+    assert latest["quote"] in " ".join(text.split())
+
+
+def test_member_bounds_filter_respects_qualifiers(api: TestClient) -> None:
+    small = names(api.get("/branches", params={"max_members": 4}))
+    assert small == ["6 chi bộ thuộc 4 xã có nguy cơ không còn chi bộ"]  # "dưới 5" each
+    big = names(api.get("/branches", params={"min_members": 300, "sort": "-members"}))
+    assert big == ["Đảng bộ huyện Lục Yên", "Đảng bộ xã Thào Chư Phìn"][:1] + ["Đảng bộ xã Mường Bằng"]
+
+
+def test_detail_has_history_events_and_sources(api: TestClient) -> None:
+    tien_phong = branch(api, "Chi bộ xóm Tiền Phong")
+    detail = api.get(f"/branches/{tien_phong['id']}").json()
+    BranchDetail.model_validate(detail)
+    assert [c["value"] for c in detail["counts"]] == [13, 15]
+    kinds = sorted(e["kind"] for e in detail["events"])
+    assert kinds == ["admission", "departure", "transfer_in"]
+    assert [o["person"] for o in detail["officeholders"]] == ["Nguyễn Văn Khương"]
+    assert detail["parent"]["name"] == "Đảng bộ xã Mai Hạ"
+    assert all(e["quote"] and e["source"]["id"] for e in detail["events"])
+
+
+def test_pages_walk_every_row_once_with_link_headers(api: TestClient) -> None:
+    all_ids = [b["id"] for b in api.get("/branches", params={"limit": 500}).json()["items"]]
+    seen: list[int] = []
+    url: str | None = "/branches?limit=5&sort=name"
+    while url:
+        response = api.get(url)
+        body = response.json()
+        Page[BranchOut].model_validate(body)
+        seen += [b["id"] for b in body["items"]]
+        url = body["next"]
+        if url:
+            assert response.headers["link"] == f'<{url}>; rel="next"'
+    assert sorted(seen) == sorted(all_ids) and len(seen) == len(set(seen))
+
+
+def test_total_is_given_and_pages_are_capped(api: TestClient) -> None:
+    body = api.get("/branches", params={"limit": 2}).json()
+    assert body["total"] == 12 and len(body["items"]) == 2
+    response = api.get("/branches", params={"limit": 501})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "query.limit"
+
+
+def test_csv_opens_in_excel_with_vietnamese_and_quotes(api: TestClient) -> None:
+    response = api.get("/branches", params={"format": "csv", "bom": "true"})
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == 12
+    luc_yen = next(r for r in rows if r["name"] == "Đảng bộ huyện Lục Yên")
+    assert luc_yen["latest_count_value"] == "6799"
+    assert "6.799" in luc_yen["latest_count_quote"]
+    assert luc_yen["today_province_name"] == "Lào Cai"
+
+
+def test_accept_header_chooses_csv_and_ndjson(api: TestClient) -> None:
+    csv_response = api.get("/branches", headers={"Accept": "text/csv"})
+    assert csv_response.text.splitlines()[0].startswith("id,key,kind,name")
+    nd = api.get("/branches", headers={"Accept": "application/x-ndjson"})
+    lines = nd.text.strip().split("\n")
+    assert len(lines) == 12 and all(line.startswith("{") for line in lines)
+
+
+def test_a_mistyped_filter_is_refused_not_ignored(api: TestClient) -> None:
+    response = api.get("/branches", params={"provnce": 1})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "query.provnce"
+
+
+def test_a_tampered_cursor_is_a_400(api: TestClient) -> None:
+    cursor = api.get("/branches", params={"limit": 2}).json()["next_cursor"]
+    tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    for params in ({"limit": 2, "cursor": tampered}, {"limit": 2, "cursor": cursor, "kind": "other"}):
+        response = api.get("/branches", params=params)
+        assert response.status_code == 400, params
+        assert response.json()["errors"][0]["field"] == "query.cursor"
+
+
+def test_unknown_branch_is_a_problem_404(api: TestClient) -> None:
+    response = api.get("/branches/999999")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Branch 999999 does not exist."
+
+
+def test_etag_gives_304(api: TestClient) -> None:
+    first = api.get("/branches")
+    again = api.get("/branches", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert "max-age" in first.headers["cache-control"]
+
+
+def test_group_is_served_as_one_unnamed_group(api: TestClient) -> None:
+    six = group(api)
+    assert six["name"] is None and six["group_size"] == 6
+    assert six["latest_count"]["qualifier"] == "less_than"
+    assert six["latest_count"]["applies_to_each"] is True
+
+
+@pytest.mark.parametrize(
+    ("url", "statements"),
+    [("/branches?limit=50", 2), ("/branches?risk=true", 2), ("/localities?limit=50", 3)],
+)
+def test_lists_run_a_fixed_number_of_statements(api: TestClient, count_statements, url: str, statements: int) -> None:  # type: ignore[no-untyped-def]
+    with count_statements() as counter:
+        assert api.get(url).status_code == 200
+    assert counter.count == statements, counter.statements
+
+
+def test_detail_runs_a_fixed_number_of_statements(api: TestClient, count_statements) -> None:  # type: ignore[no-untyped-def]
+    ids = [b["id"] for b in api.get("/branches").json()["items"]]
+    counts = set()
+    for ident in ids:
+        with count_statements() as counter:
+            assert api.get(f"/branches/{ident}").status_code == 200
+        counts.add(counter.count)
+    assert counts == {7}

@@ -1,0 +1,67 @@
+"""/membership-counts, /admissions, /facts and /sources: every figure with its sentence."""
+
+import csv
+import io
+
+from fastapi.testclient import TestClient
+
+from app.schemas.common import Page
+from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
+from app.schemas.sources import SourceDetail
+from tests.api.helpers import locality
+
+
+def test_counts_under_a_place_with_quotes(api: TestClient) -> None:
+    muong_bang = locality(api, "04111", current=False)
+    body = api.get("/membership-counts", params={"locality": muong_bang["id"]}).json()
+    Page[MembershipCountOut].model_validate(body)
+    assert sorted(c["value"] for c in body["items"]) == [22, 316]
+    assert all(c["source"]["published_on"] == "2020-01-21" for c in body["items"])
+
+
+def test_admissions_per_period_and_kind(api: TestClient) -> None:
+    body = api.get("/admissions", params={"from": "2017-01-01", "to": "2017-12-31"}).json()
+    Page[MembershipEventOut].model_validate(body)
+    values = sorted((e["value"], e["qualifier"]) for e in body["items"])
+    assert (252, "exact") in values and (1, "at_least") in values
+    departures = api.get("/admissions", params={"kind": "departure"}).json()["items"]
+    assert [(d["value"], d["period_start"], d["period_end"]) for d in departures] == [
+        (2, "2016-01-01", "2017-12-31")
+    ]
+
+
+def test_a_reversed_range_is_refused(api: TestClient) -> None:
+    response = api.get("/admissions", params={"from": "2020-01-01", "to": "2019-01-01"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.from"
+
+
+def test_impossible_date_is_a_422_naming_it(api: TestClient) -> None:
+    response = api.get("/admissions", params={"from": "2023-02-30"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.from"
+
+
+def test_facts_keep_their_qualifiers(api: TestClient) -> None:
+    body = api.get("/facts", params={"metric": "poverty_rate"}).json()
+    Page[FactOut].model_validate(body)
+    rates = {(f["locality"]["name"], f["value"], f["qualifier"]) for f in body["items"]}
+    assert ("Tiền Phong", 1.0, "more_than") in rates and ("Mường Bằng", 12.0, "exact") in rates
+
+
+def test_counts_export_as_csv_with_source_columns(api: TestClient) -> None:
+    text = api.get("/membership-counts", params={"format": "csv"}).text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {"value", "qualifier", "source_title", "source_published_on", "quote"} <= set(rows[0])
+    assert any(r["value"] == "6799" and "6.799" in r["quote"] for r in rows)
+
+
+def test_source_detail_lists_everything_drawn_from_it(api: TestClient) -> None:
+    sources = api.get("/sources", params={"q": "Luc Yen"}).json()["items"]
+    assert [s["key"] for s in sources] == ["baoyenbai-2023-luc-yen"]
+    detail = api.get(f"/sources/{sources[0]['id']}").json()
+    SourceDetail.model_validate(detail)
+    assert {c["value"] for c in detail["counts"]} == {6799, 38}
+    assert {b["name"] for b in detail["branches"]} >= {"Chi bộ thôn Thâm Pất", "Chi bộ thôn Khéo Lẹng"}
+    text = api.get(f"/sources/{sources[0]['id']}/text").text
+    assert "6.799" in text and len(text) > 1000

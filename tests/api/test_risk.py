@@ -1,0 +1,95 @@
+"""/branches?risk=true on the seed: every flag with reasons a reader can check."""
+
+from fastapi.testclient import TestClient
+
+from app.schemas.branches import RiskExplanation, RiskSummary
+from tests.api.helpers import branch, group, locality
+
+
+def test_risk_true_returns_the_flagged_branch_and_group(api: TestClient) -> None:
+    items = api.get("/branches", params={"risk": "true"}).json()["items"]
+    flagged = {(b["name"] or b["description"]): b["risk"] for b in items}
+    assert set(flagged) == {
+        "Chi bộ xóm Tiền Phong",
+        "6 chi bộ thuộc 4 xã có nguy cơ không còn chi bộ",
+    }
+    assert flagged["Chi bộ xóm Tiền Phong"]["criteria_met"] == ["attrition"]
+    six = flagged["6 chi bộ thuộc 4 xã có nguy cơ không còn chi bộ"]
+    assert six["level"] == "high"
+    assert six["criteria_met"] == ["too_few_members", "ageing", "reported"]
+
+
+def test_risk_level_threshold_and_the_rest(api: TestClient) -> None:
+    high = api.get("/branches", params={"risk": "true", "risk_level": "high"}).json()["items"]
+    assert [b["group_size"] for b in high] == [6]
+    rest = api.get("/branches", params={"risk": "false"}).json()["items"]
+    assert {b["risk"]["level"] for b in rest} == {"none"}
+    assert "Chi bộ bản Bó" in {b["name"] for b in rest}
+    unknown = api.get("/branches", params={"risk": "unknown"}).json()["items"]
+    assert "Chi bộ thôn Thâm Pất" in {b["name"] for b in unknown}  # named, no figures
+
+
+def test_thanh_chuong_six_before_and_after_their_2017_admissions(api: TestClient) -> None:
+    six = group(api)
+    before = api.get(f"/branches/{six['id']}/risk", params={"as_of": "2017-01-01"}).json()
+    after = api.get(f"/branches/{six['id']}/risk", params={"as_of": "2017-08-01"}).json()
+    RiskExplanation.model_validate(before)
+    statuses = lambda r: {c["id"]: c["status"] for c in r["criteria"]}  # noqa: E731
+    assert before["level"] == "critical"
+    assert statuses(before)["stalled"] == "met"
+    assert after["level"] == "high"
+    assert statuses(after)["stalled"] == "not_met"
+    stalled_after = next(c for c in after["criteria"] if c["id"] == "stalled")
+    quotes = [e["quote"] for e in stalled_after["evidence"]]
+    assert any("đều phát triển được đảng viên mới" in q for q in quotes)
+    stalled_before = next(c for c in before["criteria"] if c["id"] == "stalled")
+    assert any("trên 5 năm không phát triển" in e["quote"] for e in stalled_before["evidence"])
+
+
+def test_the_list_agrees_with_the_explanation_as_of(api: TestClient) -> None:
+    at_start = api.get("/branches", params={"risk": "true", "as_of": "2017-01-01"}).json()["items"]
+    assert [(b["group_size"], b["risk"]["level"]) for b in at_start] == [(6, "critical")]
+
+
+def test_before_any_evidence_nothing_is_known(api: TestClient) -> None:
+    six = group(api)
+    early = api.get(f"/branches/{six['id']}/risk", params={"as_of": "2010-01-01"}).json()
+    assert early["level"] == "unknown" and early["newest_evidence_date"] is None
+
+
+def test_tien_phong_attrition_shows_its_departures_and_admission(api: TestClient) -> None:
+    tien_phong = branch(api, "Chi bộ xóm Tiền Phong")
+    explanation = api.get(f"/branches/{tien_phong['id']}/risk").json()
+    attrition = next(c for c in explanation["criteria"] if c["id"] == "attrition")
+    assert attrition["status"] == "met"
+    assert attrition["value"]["departures"]["low"] == 2
+    assert attrition["value"]["admissions"]["high"] == 1
+    assert {e["kind"] for e in attrition["evidence"]} == {"departure", "admission"}
+    # The "15 members" count is undated (its evidence date is the day the service got the
+    # article); the newest date the text states is the 2018 admission: stale, and visible.
+    assert explanation["newest_stated_date"] == "2018-12-31"
+    assert explanation["stated_age_days"] > 365 * 5
+
+
+def test_summary_by_province_reported_and_today(api: TestClient) -> None:
+    body = api.get("/risk/summary").json()
+    RiskSummary.model_validate(body)
+    today = {p["province"]["official_name"]: p for p in body["today_provinces"] if p["province"]}
+    assert today["Tỉnh Nghệ An"]["organizations_by_level"]["high"] == 6  # the group, counted as 6
+    assert today["Tỉnh Phú Thọ"]["at_risk"] == 1  # Tiền Phong, reported under Hoà Bình
+    reported = {p["province"]["official_name"] for p in body["reported_provinces"] if p["province"]}
+    assert "Tỉnh Hoà Bình" in reported and "Tỉnh Phú Thọ" not in reported
+
+
+def test_rules_are_published_with_thresholds(api: TestClient) -> None:
+    rules = api.get("/risk/rules").json()
+    assert rules["thresholds"]["min_members"] == 5
+    assert [r["id"] for r in rules["rules"]] == [
+        "too_few_members", "ageing", "stalled", "below_charter_minimum", "attrition", "reported",
+    ]
+
+
+def test_branch_lists_in_a_province_carry_risk(api: TestClient) -> None:
+    nghe_an = locality(api, "40", current=True)
+    items = api.get("/branches", params={"province": nghe_an["id"], "risk": "true"}).json()["items"]
+    assert [b["group_size"] for b in items] == [6]

@@ -1,0 +1,195 @@
+"""The seed: every quote verified, facts as the articles state them, loads repeatable."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, select
+
+from app.config import REPO_ROOT
+from app.ingest.files import read_article_file
+from app.ingest.loader import ImportRejected, apply_article, verify_article
+from app.ingest.seed import load_seed
+from app.models import Branch, Fact, MembershipCount, MembershipEvent, Source
+from app.services.text import quote_in_text
+
+SEED = REPO_ROOT / "seed"
+SHARED = REPO_ROOT.parent / "shared" / "seeds"
+ARTICLES = sorted((SEED / "articles").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.stem)
+def test_every_quote_is_in_its_article(path: Path) -> None:
+    article, text_, _ = read_article_file(path)
+    assert verify_article(article, text_) == []
+    # The teasers after "Các tin khác" belong to other articles: no quote may come from there.
+    body = text_.split("Các tin khác")[0].split("TIN LIÊN QUAN")[0]
+    records = [*article.localities, *article.branches, *article.counts, *article.events,
+               *article.facts, *article.roles]
+    assert records
+    for record in records:
+        assert quote_in_text(record.quote, body), record
+
+
+def test_source_texts_are_unchanged_copies() -> None:
+    if not SHARED.exists():
+        pytest.skip("../shared is not beside this checkout")
+    for original in SHARED.glob("*.txt"):
+        assert (SEED / "sources" / original.name).read_bytes() == original.read_bytes()
+
+
+def test_a_wrong_quote_refuses_the_whole_file() -> None:
+    article, text_, _ = read_article_file(SEED / "articles" / "003_muong_bang.yaml")
+    bad = article.model_copy(
+        update={"counts": [article.counts[0].model_copy(update={"quote": "Chi bộ có 23 đảng viên"})]}
+    )
+    problems = verify_article(bad, text_)
+    assert {p.field for p in problems} == {"quote", "figure"}  # "22" is not in it either
+    assert article.counts[0].id in problems[0].record
+
+
+def _scalar(engine: Engine, sql: str, **params: object) -> object:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+def test_luc_yen_has_6799_members_after_216_admissions(engine: Engine) -> None:
+    with Session(engine) as session:
+        luc_yen = session.exec(select(Branch).where(Branch.name == "Đảng bộ huyện Lục Yên")).one()
+        count = session.exec(
+            select(MembershipCount).where(MembershipCount.branch_id == luc_yen.id)
+        ).one()
+        admissions = session.exec(
+            select(MembershipEvent).where(
+                MembershipEvent.branch_id == luc_yen.id, MembershipEvent.kind == "admission"
+            )
+        ).one()
+    assert (count.value, count.qualifier, str(count.as_of)) == (6799, "exact", "2023-12-18")
+    assert count.figure == "6.799"
+    assert admissions.value == 216
+    assert (str(admissions.period_start), str(admissions.period_end)) == ("2023-01-01", "2023-12-31")
+
+
+def test_ban_bo_has_22_members_and_muong_bang_27_branches_316_members(engine: Engine) -> None:
+    with Session(engine) as session:
+        ban_bo = session.exec(select(Branch).where(Branch.name == "Chi bộ bản Bó")).one()
+        assert session.exec(
+            select(MembershipCount.value).where(MembershipCount.branch_id == ban_bo.id)
+        ).one() == 22
+        muong_bang = session.exec(select(Branch).where(Branch.name == "Đảng bộ xã Mường Bằng")).one()
+        assert session.exec(
+            select(MembershipCount.value).where(MembershipCount.branch_id == muong_bang.id)
+        ).one() == 316
+        branches = session.exec(
+            select(Fact).where(Fact.branch_id == muong_bang.id, Fact.metric == "subordinate_organizations")
+        ).one()
+    assert branches.value == 27
+
+
+def test_tien_phong_goes_from_13_to_15(engine: Engine) -> None:
+    with Session(engine) as session:
+        branch = session.exec(select(Branch).where(Branch.name == "Chi bộ xóm Tiền Phong")).one()
+        counts = session.exec(
+            select(MembershipCount)
+            .where(MembershipCount.branch_id == branch.id)
+            .order_by(MembershipCount.evidence_date)
+        ).all()
+        transfer = session.exec(
+            select(MembershipEvent).where(
+                MembershipEvent.branch_id == branch.id, MembershipEvent.kind == "transfer_in"
+            )
+        ).one()
+    assert [c.value for c in counts] == [13, 15]
+    assert str(counts[0].as_of) == "2018-09-07" and counts[1].as_of is None
+    assert transfer.value == 2 and str(transfer.period_start) == "2018-09-07"
+    assert transfer.period_end is None
+
+
+def test_qualifiers_and_ranges_are_kept(engine: Engine) -> None:
+    with Session(engine) as session:
+        facts = {
+            (f.metric, f.value, f.value_max, f.qualifier)
+            for f in session.exec(select(Fact)).all()
+        }
+    assert ("poverty_rate", 1.0, None, "more_than") in facts  # "trên 1%"
+    assert ("youth_participation_rate", 20.0, 40.0, "approximate") in facts  # "khoảng từ 20% đến 40%"
+    assert ("income_per_capita", 24_000_000.0, 25_000_000.0, "exact") in facts  # "24-25 triệu"
+    assert ("admission_target", 150.0, None, "at_least") in facts  # "150 đảng viên trở lên"
+    assert ("branches_rated_excellent", 20.0, None, "more_than") in facts  # "hơn 20%"
+
+
+def test_thanh_chuong_six_stay_one_unnamed_group(engine: Engine) -> None:
+    with Session(engine) as session:
+        groups = session.exec(select(Branch).where(Branch.group_size.is_not(None))).all()  # type: ignore[union-attr]
+    assert [(g.name, g.group_size) for g in groups] == [(None, 6)]
+    with Session(engine) as session:
+        count = session.exec(
+            select(MembershipCount).where(MembershipCount.branch_id == groups[0].id)
+        ).one()
+    assert (count.value, count.qualifier, count.applies_to_each) == (5, "less_than", True)
+
+
+def test_undated_articles_keep_an_unknown_date(engine: Engine) -> None:
+    with Session(engine) as session:
+        dates = {s.key: s.published_on for s in session.exec(select(Source)).all()}
+    assert dates["hbdt-tien-phong"] is None
+    assert dates["thao-chu-phin"] is None
+    assert dates["baonghean-2017-thanh-chuong"] is None
+    assert str(dates["baoyenbai-2023-luc-yen"]) == "2023-12-18"
+    assert str(dates["muong-bang-2020"]) == "2020-01-21"
+
+
+def test_successors_come_from_the_reference(engine: Engine) -> None:
+    sql = """
+        SELECT s.legal_basis, new.official_name, new.code
+        FROM localities old
+        JOIN locality_successions s ON s.predecessor_id = old.id
+        JOIN localities new ON new.id = s.successor_id
+        WHERE old.key = :key
+    """
+    with engine.connect() as conn:
+        row = conn.execute(text(sql), {"key": "vn2004:02803"}).one()
+    assert tuple(row) == ("1673/NQ-UBTVQH15", "Xã Sín Chéng", "02824")
+
+
+def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    tables = ["sources", "localities", "locality_successions", "branches", "membership_counts",
+              "membership_events", "facts", "officeholders", "branch_status"]
+    with engine.connect() as conn:
+        return {
+            t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))]
+            for t in tables
+        }
+
+
+def test_a_second_load_changes_nothing(engine: Engine) -> None:
+    before = _snapshot(engine)
+    report = load_seed(engine, SEED)
+    assert report.changes == 0
+    assert _snapshot(engine) == before
+
+
+def test_a_refused_file_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    before = _snapshot(engine)
+    content = (SEED / "articles" / "003_muong_bang.yaml").read_text(encoding="utf-8")
+    broken = content.replace("Chi bộ có 22 đảng viên", "Chi bộ có 23 đảng viên")
+    assert broken != content
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "x.yaml").write_text(
+        broken.replace("../sources/", str(SEED / "sources") + "/"), encoding="utf-8"
+    )
+    article_path = tmp_path / "articles" / "x.yaml"
+    with pytest.raises(ImportRejected) as refused:
+        article, text_, _ = read_article_file(article_path)
+        with Session(engine) as session:
+            apply_article(session, article, text_)
+            session.commit()
+    assert "quote" in str(refused.value) or "text_file" in str(refused.value)
+    assert _scalar(engine, "SELECT count(*) FROM sources") == len(before["sources"])
+    assert _snapshot(engine) == before
+
+
+def test_counts_match_the_files(engine: Engine) -> None:
+    expected = sum(len(read_article_file(p)[0].counts) for p in ARTICLES)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(MembershipCount)).one() == expected

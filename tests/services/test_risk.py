@@ -1,0 +1,191 @@
+"""Each risk rule on small hand-built cases: met, not met, unknown, exactly at threshold."""
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from app.db import make_engine
+from app.ingest.files import validate_article
+from app.ingest.loader import apply_article
+from app.models import Branch, BranchStatus
+from app.services.risk_explain import explain_risk
+from app.services.risk_rules import RiskRules
+from app.services.status import refresh_status
+from tests.conftest import DatabaseFactory
+
+RULES = RiskRules()
+TODAY = date(2026, 1, 1)
+_counter = iter(range(1_000_000))
+
+
+@pytest.fixture(scope="module")
+def engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    # Every case loads its own branch under a fresh key: one database serves them all.
+    eng = make_engine(databases.copy("migrated"))
+    yield eng
+    eng.dispose()
+
+
+def assess(engine: Engine, *, as_of: date = TODAY, **sections: list[dict[str, Any]]) -> dict[str, Any]:
+    """Load one branch with the given figures (quotes made up to be in the text), explain it."""
+    n = next(_counter)
+    # Parametrized records are shared between the two database runs: work on copies.
+    sections = {name: [dict(r) for r in records] for name, records in sections.items()}
+    quotes: list[str] = []
+    for records in sections.values():
+        for i, record in enumerate(records):
+            record.setdefault("id", f"r{i}-{len(quotes)}")
+            record.setdefault("branch", f"org:test-{n}")
+            record["quote"] = f"figure number {len(quotes)} of case {n}"
+            quotes.append(record["quote"])
+    article = validate_article(
+        {
+            "format": "branchstats/article-v1",
+            "source": {"key": f"case-{n}", "text": " ".join(["Chi bộ thử.", *quotes])},
+            "branches": [{"key": f"org:test-{n}", "kind": "village_branch", "name": f"Chi bộ thử {n}", "quote": "Chi bộ thử."}],
+            **sections,
+        },
+        "case",
+    )
+    with Session(engine) as session:
+        apply_article(session, article, article.source.text or "", today=TODAY)
+        session.commit()
+        branch_id = session.exec(select(Branch.id).where(Branch.key == f"org:test-{n}")).one()
+        return explain_risk(session, branch_id, RULES, as_of)
+
+
+def status(result: dict[str, Any], rule: str) -> str:
+    return next(c["status"] for c in result["criteria"] if c["id"] == rule)
+
+
+def count(value: int, qualifier: str = "exact", as_of: str = "2025-01-01", status: str = "all") -> dict[str, Any]:
+    return {"value": value, "qualifier": qualifier, "as_of": as_of, "status": status}
+
+
+def fact(metric: str, value: float, qualifier: str = "exact", as_of: str = "2025-01-01") -> dict[str, Any]:
+    return {"metric": metric, "value": value, "qualifier": qualifier, "as_of": as_of}
+
+
+def event(kind: str, value: int | None, period: str) -> dict[str, Any]:
+    return {"kind": kind, "value": value, "period": period}
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ([count(4)], "met"),
+        ([count(5)], "not_met"),  # exactly at the threshold: "fewer than 5" is not met
+        ([count(5, "less_than")], "met"),  # "dưới 5"
+        ([count(3, "more_than")], "unknown"),  # 4 or 40
+        ([count(8, "approximate")], "not_met"),
+        ([], "unknown"),  # no count is not zero
+    ],
+)
+def test_too_few_members(engine: Engine, counts: list[dict[str, Any]], expected: str) -> None:
+    assert status(assess(engine, counts=counts), "too_few_members") == expected
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [([fact("members_over_60", 3)], "met"), ([fact("members_over_60", 2)], "not_met"), ([], "unknown")],
+)
+def test_ageing(engine: Engine, facts: list[dict[str, Any]], expected: str) -> None:
+    assert status(assess(engine, facts=facts), "ageing") == expected
+
+
+@pytest.mark.parametrize(
+    ("facts", "events", "expected"),
+    [
+        ([fact("years_without_admission", 5, "more_than")], [], "met"),  # "trên 5 năm"
+        ([fact("years_without_admission", 5)], [], "unknown"),  # exactly 5 is not "more than 5"
+        ([fact("years_without_admission", 6)], [event("admission", 1, "2025")], "not_met"),
+        ([], [event("admission", 1, "2022")], "not_met"),  # within 5 years of as_of
+        ([], [event("admission", 1, "2019")], "unknown"),  # old, and absence is not evidence
+        ([], [event("admission", 0, "2024")], "unknown"),  # a stated zero is not an admission
+        ([], [], "unknown"),
+    ],
+)
+def test_stalled(engine: Engine, facts: list[dict[str, Any]], events: list[dict[str, Any]], expected: str) -> None:
+    assert status(assess(engine, facts=facts, events=events), "stalled") == expected
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ([count(2)], "met"),
+        ([count(3, status="full"), count(10)], "not_met"),
+        ([count(2, status="full"), count(10)], "met"),
+        ([count(10)], "unknown"),  # 10 members, but how many full members?
+        ([], "unknown"),
+    ],
+)
+def test_below_charter_minimum(engine: Engine, counts: list[dict[str, Any]], expected: str) -> None:
+    assert status(assess(engine, counts=counts), "below_charter_minimum") == expected
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([event("departure", 2, "2016/2017"), event("admission", 1, "2018")], "met"),  # Tiền Phong
+        ([event("departure", 1, "2018"), event("admission", 1, "2018")], "not_met"),  # equal
+        ([event("departure", 3, "2018")], "unknown"),  # admissions not reported
+        ([event("departure", 3, "2012"), event("admission", 1, "2018")], "unknown"),  # out of window
+        ([], "unknown"),
+    ],
+)
+def test_attrition(engine: Engine, events: list[dict[str, Any]], expected: str) -> None:
+    assert status(assess(engine, events=events), "attrition") == expected
+
+
+def test_reported(engine: Engine) -> None:
+    assert status(assess(engine, facts=[fact("at_risk_reported", 1)]), "reported") == "met"
+    assert status(assess(engine), "reported") == "not_met"
+
+
+def test_no_data_at_all_is_unknown_not_safe(engine: Engine) -> None:
+    result = assess(engine)
+    assert result["level"] == "unknown" and result["at_risk"] is False
+    assert result["newest_evidence_date"] is None
+
+
+def test_levels(engine: Engine) -> None:
+    assert assess(engine, counts=[count(10)])["level"] == "none"
+    assert assess(engine, counts=[count(10)], facts=[fact("members_over_60", 4)])["level"] == "watch"
+    assert assess(engine, counts=[count(4)])["level"] == "high"
+    assert assess(engine, counts=[count(2)])["level"] == "critical"
+    critical = assess(
+        engine,
+        counts=[count(4)],
+        facts=[fact("members_over_60", 3), fact("years_without_admission", 5, "more_than")],
+    )
+    assert critical["level"] == "critical"
+
+
+def test_as_of_uses_only_earlier_evidence(engine: Engine) -> None:
+    events = [event("admission", 1, "2024")]
+    facts = [fact("years_without_admission", 5, "more_than", as_of="2023-12-31")]
+    assert status(assess(engine, facts=facts, events=events, as_of=date(2024, 1, 1)), "stalled") == "met"
+    facts = [fact("years_without_admission", 5, "more_than", as_of="2023-12-31")]
+    events = [event("admission", 1, "2024")]
+    assert status(assess(engine, facts=facts, events=events, as_of=date(2025, 1, 1)), "stalled") == "not_met"
+
+
+def test_thresholds_are_configurable(engine: Engine) -> None:
+    strict = RiskRules(min_members=10)
+    assert strict.version.endswith("+custom") and RULES.version == "2026.11"
+    result = assess(engine, counts=[count(8)])
+    with Session(engine) as session:
+        assert explain_risk(session, result["branch_id"], strict, TODAY)["level"] == "high"
+
+
+def test_status_table_follows_the_rules(engine: Engine) -> None:
+    result = assess(engine, counts=[count(4)])
+    with Session(engine) as session:
+        refresh_status(session, RULES, today=TODAY)
+        session.commit()
+        row = session.get(BranchStatus, result["branch_id"])
+    assert row is not None and row.risk_level == "high" and row.criteria_met == "too_few_members,"
