@@ -170,7 +170,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         engine.dispose()
     assert result.content is not None
     report = orjson.loads(result.content)
-    verb = "would be" if report["dry_run"] else "were"
     print(
         f"{report['source']}: {len(report['added'])} added, {len(report['changed'])} changed, "
         f"{len(report['removed'])} removed, {report['unchanged']} unchanged"
@@ -184,7 +183,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     for other in report["conflicting_reports"]:
         print(f"  another source disagrees (both kept): {other}")
     if report["changes"] == 0:
-        print(f"nothing {verb} changed")
+        print("nothing would change" if report["dry_run"] else "nothing changed")
     return 0
 
 
@@ -259,12 +258,22 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="Show the newest entries of the audit log.")
     audit.add_argument("--limit", type=int, default=20, help="How many entries (default 20).")
     audit.set_defaults(func=cmd_audit)
+
+    # Listed for --help; main() hands `synth` its own arguments before parsing.
+    sub.add_parser(
+        "synth", add_help=False, help="Synthetic national data, in a database of its own."
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from app.ingest.loader import ImportRejected
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["synth"]:  # synth has its own options, --help included
+        from app.synth import main as synth_main
+
+        return synth_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Requests: bodies above this many bytes are refused with 413.
     max_body_bytes: int = 2_000_000
     max_query_string_bytes: int = 4096
+    # Writes: each API key may make this many a minute, in bursts of as many (per server
+    # process; see app/ratelimit.py). Over it, 429 with Retry-After.
+    write_rate_per_minute: int = Field(default=60, ge=1)
 
     @property
     def risk_rules(self) -> "RiskRules":

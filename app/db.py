@@ -1,5 +1,7 @@
 """Engine factory and the request-scoped session."""
 
+import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
+
+CONNECT_TIMEOUT_S = 5
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -32,10 +36,18 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
         # a write transaction takes its lock up front (SQLAlchemy's documented recipe).
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        if statement_timeout_s:
+            _limit_sqlite_statements(engine, statement_timeout_s)
         return engine
-    connect_args: dict[str, Any] = {}
+    # A server that accepts connections but does not answer would hold a request (or the
+    # app's shutdown) for psycopg's default of 130 s. Connecting gets the statement limit,
+    # or CONNECT_TIMEOUT_S without one; libpq counts whole seconds, at least 2.
+    connect_timeout = max(2, math.ceil(statement_timeout_s or CONNECT_TIMEOUT_S))
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
     if statement_timeout_s:
-        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+        # At least 1 ms: PostgreSQL reads statement_timeout=0 as "no limit".
+        timeout_ms = max(1, round(statement_timeout_s * 1000))
+        connect_args["options"] = f"-c statement_timeout={timeout_ms}"
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
     )
@@ -50,6 +62,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+# SQLite has no statement_timeout. A progress handler, which SQLite calls every
+# _PROGRESS_STEPS virtual machine instructions, interrupts a statement (its execution and
+# the fetching of its rows) once it has run longer than the limit: sqlite3 then raises
+# OperationalError("interrupted"), which the app answers with a 503 (issue 8, point 6).
+_PROGRESS_STEPS = 1000
+_DEADLINE = "statement_deadline"
+
+
+def _limit_sqlite_statements(engine: Engine, timeout_s: float) -> None:
+    def install(dbapi_connection: Any, record: Any) -> None:
+        info = record.info
+
+        def over_time() -> int:
+            deadline = info.get(_DEADLINE)
+            return int(deadline is not None and time.monotonic() > deadline)
+
+        dbapi_connection.set_progress_handler(over_time, _PROGRESS_STEPS)
+
+    def start(conn: Any, *_args: Any) -> None:
+        conn.info[_DEADLINE] = time.monotonic() + timeout_s
+
+    def clear(_dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
+        # Back in the pool: its rollback must not be cut short by an old deadline.
+        record.info.pop(_DEADLINE, None)
+
+    event.listen(engine, "connect", install)
+    event.listen(engine, "before_cursor_execute", start)
+    event.listen(engine, "reset", clear)
 
 
 def get_session(request: Request) -> Iterator[Session]:

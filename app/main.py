@@ -1,5 +1,6 @@
 """The application factory: settings, engine, routers and error handlers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,8 +21,10 @@ from app.api import (
 )
 from app.config import Settings
 from app.db import make_engine
-from app.errors import Problem, install_error_handlers
+from app.errors import PROBLEM_JSON, Problem, install_error_handlers
 from app.middleware import install_middleware
+from app.ratelimit import RateLimiter
+from app.services.status import keep_status_current
 
 API_DESCRIPTION = """
 Statistics about local Communist Party of Vietnam organizations (branches, membership
@@ -48,9 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
         )
+        app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
+        # The refresh may run long at national scale: its own engine, without the
+        # statement time limit that protects requests.
+        keeper = asyncio.create_task(
+            keep_status_current(active.effective_database_url, active.risk_rules)
+        )
         try:
             yield
         finally:
+            keeper.cancel()
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -60,7 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         responses={
-            "default": {"model": Problem, "description": "An RFC 9457 problem."},
+            "default": {
+                "model": Problem,
+                "description": "An RFC 9457 problem.",
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            },
         },
     )
     install_error_handlers(app)

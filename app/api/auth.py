@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from app.api.common import engine_of
 from app.errors import PROBLEM_JSON, Problem
+from app.middleware import MAX_QUERY_BYTES
+from app.ratelimit import limit_writes
 from app.services.auth import Caller, authenticate, require_scope
 
 bearer = HTTPBearer(
@@ -27,21 +29,30 @@ def require_writer(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """401 without a valid key, 403 with a read-only one."""
+    """401 without a valid key, 403 with a read-only one, 429 over the key's rate."""
     with Session(engine_of(request)) as session:
         caller = authenticate(session, credentials.credentials if credentials else None)
-    return require_scope(caller, "write")
+    require_scope(caller, "write")
+    if request.method not in ("GET", "HEAD"):  # GET /audit is a read: never limited
+        limit_writes(request, caller.key_id)
+    return caller
 
 
 Writer = Annotated[Caller, Depends(require_writer)]
 
 
 def problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {PROBLEM_JSON: {}}}
+    """An error response documented as problem+json only (as app.api.common does)."""
+    schema = {"$ref": f"#/components/schemas/{Problem.__name__}"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
 
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: problem("No API key, or one that is unknown or revoked (see WWW-Authenticate)."),
     403: problem("The API key is read-only."),
+    414: problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
+    429: problem(
+        "Too many writes with this API key (see Retry-After and the RateLimit headers)."
+    ),
     503: problem("The database is busy or unavailable; retry after Retry-After seconds."),
 }

@@ -18,6 +18,7 @@ from app.api.common import (
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import json_response, list_response
+from app.errors import bad_request
 from app.models.vocab import BranchKind
 from app.schemas.branches import BranchDetail, BranchOut, RiskExplanation
 from app.schemas.common import Page
@@ -87,6 +88,8 @@ def list_branches(
     ] = None,
 ) -> Response:
     """Party organizations and unnamed groups, each with its latest count and risk level."""
+    if min_members is not None and max_members is not None and min_members > max_members:
+        raise bad_request("query.min_members", "the range ends before it starts", 422)
     filters = service.BranchFilters(
         locality=locality,
         province=province,

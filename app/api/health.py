@@ -3,11 +3,12 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.api.common import STRICT
 from app.errors import Problem
 from app.schemas.health import Health, Readiness
 from app.services import health as health_service
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=STRICT)
 
 
 @router.get("/health", response_model=Health, summary="Liveness")

@@ -24,6 +24,7 @@ def json_response(
 ) -> Response:
     """orjson-encoded JSON with a strong ETag; 304 when the client already has it."""
     body = orjson.dumps(data)
+    # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
     if etag in _if_none_match(request):
@@ -78,6 +79,7 @@ def list_response(
         headers={
             **link,
             "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',
+            "Cache-Control": CACHE_CONTROL,
         },
     )
 
@@ -130,7 +132,10 @@ def _export(
     return StreamingResponse(
         _render(rows(), params, columns),
         media_type=_media_type(params),
-        headers={"Content-Disposition": f'attachment; filename="{filename}.{params.format}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',
+            "Cache-Control": CACHE_CONTROL,
+        },
     )
 
 

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of
 from app.api.deps import ListParamsDep, secret_of
-from app.api.responses import json_response, list_response
+from app.api.responses import CACHE_CONTROL, json_response, list_response
 from app.schemas.common import Page
 from app.schemas.sources import SourceDetail, SourceOut
 from app.services import sources as service
@@ -66,4 +66,5 @@ def get_source(request: Request, source_id: IdPath) -> Response:
 def get_source_text(request: Request, source_id: IdPath) -> PlainTextResponse:
     """The article's text exactly as stored: every quote is a substring of it."""
     with Session(engine_of(request)) as session:
-        return PlainTextResponse(service.source_text(session, source_id))
+        text = service.source_text(session, source_id)
+    return PlainTextResponse(text, headers={"Cache-Control": CACHE_CONTROL})

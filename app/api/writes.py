@@ -9,6 +9,8 @@ from sqlmodel import Session
 
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import STRICT, IdPath, engine_of, rules_of
+from app.middleware import MAX_BODY_BYTES
+from app.ratelimit import rate_limit_headers
 from app.schemas.branches import BranchDetail
 from app.schemas.localities import LocalityDetail
 from app.schemas.sources import SourceDetail
@@ -71,6 +73,7 @@ Idempotency = Annotated[IdempotencyRequest | None, Depends(idempotency_of)]
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
     409: problem("The key exists already, or the write conflicts with stored data."),
+    413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     422: problem(
         "A field is invalid (a quote not in its source, a missing source...): "
         "`errors` names it. Nothing was written."
@@ -83,7 +86,7 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     412: problem("If-Match is not the item's current ETag: someone changed it meanwhile."),
     428: problem("If-Match is missing."),
 }
-DELETED = {204: {"description": "Deleted."}}
+DELETED: dict[int | str, dict[str, Any]] = {204: {"description": "Deleted."}}
 
 
 def run(
@@ -100,9 +103,11 @@ def run(
     def action(session: Session) -> Outcome:
         return service(session, ctx, *args)
 
-    return respond(
+    response = respond(
         transact(engine_of(request), ctx, action, idempotency=idempotency, dry_run=dry_run)
     )
+    response.headers.update(rate_limit_headers(request))
+    return response
 
 
 def respond(result: WriteResult) -> Response:
@@ -145,7 +150,11 @@ def create_source(
     summary="Change a source",
 )
 def update_source(
-    request: Request, source_id: IdPath, body: SourceUpdate, caller: Writer, if_match: IfMatch
+    request: Request,
+    source_id: IdPath,
+    body: SourceUpdate,
+    caller: Writer,
+    if_match: IfMatch = None,
 ) -> Response:
     """Change a source's details or text; a new text must keep every quote drawn from it."""
     return run(request, caller, write_sources.update_source, source_id, body, if_match)
@@ -159,7 +168,7 @@ def update_source(
     summary="Delete a source",
 )
 def delete_source(
-    request: Request, source_id: IdPath, caller: Writer, if_match: IfMatch
+    request: Request, source_id: IdPath, caller: Writer, if_match: IfMatch = None
 ) -> Response:
     """Delete a source that nothing is drawn from any more."""
     return run(request, caller, write_sources.delete_source, source_id, if_match)
@@ -191,7 +200,7 @@ def update_locality(
     locality_id: IdPath,
     body: LocalityUpdate,
     caller: Writer,
-    if_match: IfMatch,
+    if_match: IfMatch = None,
 ) -> Response:
     """Change a locality an article named; what lies under it follows a move."""
     return run(request, caller, write_places.update_locality, locality_id, body, if_match)
@@ -205,7 +214,7 @@ def update_locality(
     summary="Delete a locality",
 )
 def delete_locality(
-    request: Request, locality_id: IdPath, caller: Writer, if_match: IfMatch
+    request: Request, locality_id: IdPath, caller: Writer, if_match: IfMatch = None
 ) -> Response:
     """Delete a locality an article named, once nothing lies under it or refers to it."""
     return run(request, caller, write_places.delete_locality, locality_id, if_match)
@@ -233,7 +242,11 @@ def create_branch(
     summary="Change a branch",
 )
 def update_branch(
-    request: Request, branch_id: IdPath, body: BranchUpdate, caller: Writer, if_match: IfMatch
+    request: Request,
+    branch_id: IdPath,
+    body: BranchUpdate,
+    caller: Writer,
+    if_match: IfMatch = None,
 ) -> Response:
     """Change an organization; its status and risk are recomputed at once."""
     return run(request, caller, write_places.update_branch, branch_id, body, if_match)
@@ -247,7 +260,7 @@ def update_branch(
     summary="Delete a branch",
 )
 def delete_branch(
-    request: Request, branch_id: IdPath, caller: Writer, if_match: IfMatch
+    request: Request, branch_id: IdPath, caller: Writer, if_match: IfMatch = None
 ) -> Response:
     """Delete an organization that has no figures and no organizations under it."""
     return run(request, caller, write_places.delete_branch, branch_id, if_match)

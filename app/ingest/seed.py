@@ -11,7 +11,7 @@ from app.ingest.files import read_article_file
 from app.ingest.loader import ImportReport, apply_article
 from app.ingest.reference import ReferenceReport, load_reference
 from app.services.risk_rules import RiskRules
-from app.services.status import refresh_current_units, refresh_status
+from app.services.status import analyze, refresh_current_units, refresh_status
 
 
 @dataclass
@@ -60,4 +60,6 @@ def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules | None = None) ->
         refresh_current_units(session)
         refresh_status(session, rules or RiskRules())
         session.commit()
+    if report.changes:
+        analyze(engine)
     return report

@@ -16,13 +16,15 @@ class BranchStatus(SQLModel, table=True):
     __tablename__ = "branch_status"
     __table_args__ = (
         Index("ix_branch_status_risk_rank_branch", "risk_rank", "branch_id"),
-        Index("ix_branch_status_members_branch", "members_low", "branch_id"),
+        Index("ix_branch_status_members_sort_branch", "members_sort", "branch_id"),
     )
 
     branch_id: int = Field(foreign_key="branches.id", primary_key=True)
     latest_count_id: int | None = Field(default=None, foreign_key="membership_counts.id")
     members_low: int | None = None
     members_high: int | None = None
+    # members_low, or -1 when unknown: a non-null key that lists can sort on by index.
+    members_sort: int = -1
     risk_level: str = Field(max_length=20)
     risk_rank: int
     criteria_met: str = Field(default="", sa_type=Text)

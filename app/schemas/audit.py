@@ -9,6 +9,8 @@ from app.schemas.common import Schema
 
 
 class KeyRef(Schema):
+    """The API key that wrote (its name is kept after it is revoked)."""
+
     id: int | None = Field(description="The API key's id; null for the command line.")
     name: str = Field(description="The key's name, or `cli:<user>`.", examples=["editor-lan"])
 

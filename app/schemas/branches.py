@@ -33,6 +33,13 @@ class LatestCount(Schema):
     figure: str | None
 
 
+class LatestCountWithAlternatives(LatestCount):
+    alternatives: list[MembershipCountOut] = Field(
+        description="Counts from other sources for the same organization and day: the "
+        "value above is shown first (newest evidence date, then the most recently added)."
+    )
+
+
 class RiskBrief(Schema):
     level: str = Field(description="critical, high, watch, none or unknown.", examples=["high"])
     at_risk: bool = Field(description="Level watch or above.")
@@ -73,6 +80,7 @@ class ChildRef(Schema):
 
 
 class BranchDetail(BranchOut):
+    latest_count: LatestCountWithAlternatives | None  # type: ignore[assignment]
     counts: list[MembershipCountOut] = Field(description="Count history, oldest first.")
     events: list[MembershipEventOut]
     facts: list[FactOut]

@@ -102,6 +102,6 @@ class Page(Schema, Generic[T]):
     next: str | None = Field(description="URL of the next page; null on the last page.")
     next_cursor: str | None = Field(description="Cursor for the next page.")
     total: int | None = Field(
-        description="Number of matching rows; null when above 10,000 (not counted)."
+        description="Number of matching rows, on the first page; null above 1,000 (not counted) and on later pages."
     )
     limit: int = Field(description="Page size.", examples=[50])

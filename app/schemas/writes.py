@@ -214,6 +214,8 @@ class CountCreate(FigureCreate):
 
 
 class CountUpdate(FigureUpdate):
+    """Changes to a membership count."""
+
     branch_id: Id | None = Field(default=None, description=D_BRANCH_ID)
     value: Count | None = Field(default=None, description="Members.")
     value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
@@ -242,6 +244,8 @@ class EventCreate(FigureCreate):
 
 
 class EventUpdate(FigureUpdate):
+    """Changes to an admission, departure or transfer."""
+
     kind: EventKind | None = Field(
         default=None, description="admission, departure, transfer_in or transfer_out."
     )
@@ -256,7 +260,9 @@ class EventUpdate(FigureUpdate):
 class FactCreate(FigureCreate):
     """Any other figure, one metric per record, about one organization or one place."""
 
-    metric: Metric = Field(description="The metric (seed/FORMAT.md).", examples=["poverty_rate"])
+    metric: Metric = Field(  # type: ignore[valid-type]
+        description="The metric (seed/FORMAT.md).", examples=["poverty_rate"]
+    )
     branch_id: Id | None = Field(default=None, description="The organization it is about.")
     locality_id: Id | None = Field(default=None, description="Or the place it is about.")
     value: Amount = Field(description="The value, in the metric's unit.", examples=[12.5])
@@ -272,7 +278,11 @@ class FactCreate(FigureCreate):
 
 
 class FactUpdate(FigureUpdate):
-    metric: Metric | None = Field(default=None, description="The metric.")
+    """Changes to a fact."""
+
+    metric: Metric | None = Field(  # type: ignore[valid-type]
+        default=None, description="The metric."
+    )
     branch_id: Id | None = Field(default=None, description="The organization it is about.")
     locality_id: Id | None = Field(default=None, description="Or the place it is about.")
     value: Amount | None = Field(default=None, description="The value, in the metric's unit.")
@@ -291,7 +301,9 @@ class ImportConflict(BaseModel):
     entity: str = Field(description="What it is stored as.", examples=["membership_count"])
     key: str = Field(description="Its stored key.")
     audit_id: int = Field(description="The audit entry of the API edit (GET /audit).")
-    message: str
+    message: str = Field(
+        description="Who changed it through the API, and what the file would undo."
+    )
 
 
 class ImportReportOut(BaseModel):

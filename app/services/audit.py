@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from app.models import (
     AuditEntry,
@@ -98,14 +98,14 @@ def last_direct_edits(session: Session, entity: str, keys: Iterable[str]) -> dic
     if not wanted:
         return {}
     newest = (
-        select(func.max(AuditEntry.id))
-        .where(AuditEntry.entity == entity, AuditEntry.entity_key.in_(wanted))  # type: ignore[union-attr]
-        .group_by(AuditEntry.entity_key)
+        select(func.max(col(AuditEntry.id)))
+        .where(col(AuditEntry.entity) == entity, col(AuditEntry.entity_key).in_(wanted))
+        .group_by(col(AuditEntry.entity_key))
     )
     rows = session.execute(
         select(AuditEntry).where(
-            AuditEntry.id.in_(newest),  # type: ignore[union-attr]
-            AuditEntry.action.in_(DIRECT_ACTIONS),  # type: ignore[attr-defined]
+            col(AuditEntry.id).in_(newest),
+            col(AuditEntry.action).in_(DIRECT_ACTIONS),
         )
     ).scalars()
     return {row.entity_key: row for row in rows if row.entity_key is not None}
@@ -144,7 +144,7 @@ def render_entry(row: RowMapping | AuditEntry) -> dict[str, Any]:
 
 def list_audit(session: Session, filters: AuditFilters, page: PageRequest, secret: bytes) -> Page:
     """Entries, newest first (ids grow with time), in keyset pages."""
-    a = AuditEntry.__table__
+    a: Any = AuditEntry.__table__  # type: ignore[attr-defined]
     query = select(a)
     if filters.entity:
         query = query.where(a.c.entity == filters.entity)
@@ -170,6 +170,6 @@ def list_audit(session: Session, filters: AuditFilters, page: PageRequest, secre
 def recent(session: Session, limit: int = 20) -> list[dict[str, Any]]:
     """The newest entries, for the command line."""
     rows = session.execute(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)  # type: ignore[union-attr]
+        select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     ).scalars()
     return [render_entry(r) for r in rows]

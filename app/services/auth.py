@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import ApiError
 from app.models import ApiKey
@@ -59,7 +59,7 @@ def create_key(session: Session, name: str, scope: str = "write") -> NewKey:
         raise KeyCommandError("a key name is 1 to 100 characters")
     if scope not in ("read", "write"):
         raise KeyCommandError("the scope is read or write")
-    if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
+    if session.execute(select(col(ApiKey.id)).where(col(ApiKey.name) == name)).first() is not None:
         # Revoked keys keep their name: the audit log shows who by name.
         raise KeyCommandError(f"a key named {name!r} exists; names are never reused")
     token = new_token()
@@ -72,13 +72,13 @@ def create_key(session: Session, name: str, scope: str = "write") -> NewKey:
 
 
 def list_keys(session: Session) -> list[ApiKey]:
-    return list(session.execute(select(ApiKey).order_by(ApiKey.id)).scalars())
+    return list(session.execute(select(ApiKey).order_by(col(ApiKey.id))).scalars())
 
 
 def find_key(session: Session, name_or_id: str) -> ApiKey:
-    condition = ApiKey.name == name_or_id
+    condition = col(ApiKey.name) == name_or_id
     if name_or_id.isdigit():
-        condition = or_(condition, ApiKey.id == int(name_or_id))
+        condition = or_(condition, col(ApiKey.id) == int(name_or_id))
     rows = list(session.execute(select(ApiKey).where(condition)).scalars())
     if len(rows) != 1:
         raise KeyCommandError(f"no key named or numbered {name_or_id!r}")
@@ -112,7 +112,9 @@ def authenticate(session: Session, token: str | None) -> Caller:
         raise invalid
     digest = token_hash(token)
     candidates = session.execute(
-        select(ApiKey).where(ApiKey.prefix == token[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(ApiKey).where(
+            col(ApiKey.prefix) == token[:PREFIX_LENGTH], col(ApiKey.revoked_at).is_(None)
+        )
     ).scalars()
     for key in candidates:
         # A constant-time comparison, so response timing says nothing about the hash.

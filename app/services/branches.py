@@ -16,6 +16,7 @@ from app.services.listing import Page, fetch_page
 from app.services.localities import require_locality, scope_of
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
+    alias,
     in_scope,
     locality_alias,
     locality_columns,
@@ -117,17 +118,19 @@ def _scope_condition(
 def _query(
     session: Session, filters: BranchFilters, rules: RiskRules
 ) -> tuple[Select[Any], Any, Any]:
-    b = Branch.__table__.alias("b")
+    b = alias(Branch, "b")
     loc, tp, tc = locality_alias("loc"), locality_alias("tp"), locality_alias("tc")
-    parent = Branch.__table__.alias("parent")
-    lc = MembershipCount.__table__.alias("lc")
+    parent = alias(Branch, "parent")
+    lc = alias(MembershipCount, "lc")
     scope = _scope_condition(session, filters)
     if filters.as_of is None:
-        st = BranchStatus.__table__.alias("st")
+        st = alias(BranchStatus, "st")
         risk = {
             "count_id": st.c.latest_count_id,
             "members_low": st.c.members_low,
             "members_high": st.c.members_high,
+            "members_sort": st.c.members_sort,
+            "branch_id": st.c.branch_id,
             "level": st.c.risk_level,
             "rank": st.c.risk_rank,
             "criteria_met": st.c.criteria_met,
@@ -140,6 +143,8 @@ def _query(
             "count_id": r.c.count_id,
             "members_low": r.c.members_low,
             "members_high": r.c.members_high,
+            "members_sort": func.coalesce(r.c.members_low, -1),
+            "branch_id": r.c.branch_id,
             "level": r.c.level,
             "rank": r.c.rank,
             "criteria_met": r.c.criteria_met,
@@ -153,7 +158,11 @@ def _query(
             *locality_columns(loc, "loc"),
             *locality_columns(tp, "tp"),
             *locality_columns(tc, "tc"),
-            *(col.label(f"risk_{name}") for name, col in risk.items() if col is not None),
+            *(
+                col.label(f"risk_{name}")
+                for name, col in risk.items()
+                if col is not None and name != "branch_id"
+            ),
             lc.c.value.label("lc_value"),
             lc.c.value_max.label("lc_value_max"),
             lc.c.qualifier.label("lc_qualifier"),
@@ -172,23 +181,30 @@ def _query(
         .outerjoin(tp, tp.c.id == loc.c.current_province_id)
         .outerjoin(tc, tc.c.id == loc.c.current_commune_id)
         .outerjoin(lc, lc.c.id == risk["count_id"])
-        .where(scope(b))
     )
     query = with_source(query, lc.c.source_id, "lcsrc")
     query = with_source(query, b.c.source_id, "src")
+    conditions = [scope(b), *_status_conditions(filters, risk)]
+    # Counting needs only the rows, not the joins that decorate them.
+    count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
+    return query.where(*conditions), count_query, b, risk
+
+
+def _status_conditions(filters: BranchFilters, risk: dict[str, Any]) -> list[ColumnElement[bool]]:
+    conditions = []
     if filters.min_members is not None:
-        query = query.where(risk["members_low"] >= filters.min_members)
+        conditions.append(risk["members_low"] >= filters.min_members)
     if filters.max_members is not None:
-        query = query.where(risk["members_high"] <= filters.max_members)
+        conditions.append(risk["members_high"] <= filters.max_members)
     if filters.risk is not None:
         threshold = LEVEL_RANK[filters.risk_level]
         if filters.risk == "true":
-            query = query.where(risk["rank"] >= threshold)
+            conditions.append(risk["rank"] >= threshold)
         elif filters.risk == "false":
-            query = query.where(risk["rank"] < threshold, risk["level"] != "unknown")
+            conditions += [risk["rank"] < threshold, risk["level"] != "unknown"]
         else:
-            query = query.where(risk["level"] == "unknown")
-    return query, b, risk
+            conditions.append(risk["level"] == "unknown")
+    return conditions
 
 
 def _sort_keys(sort: str, b: Any, risk: dict[str, Any], q: str | None) -> list[SortKey]:
@@ -201,11 +217,15 @@ def _sort_keys(sort: str, b: Any, risk: dict[str, Any], q: str | None) -> list[S
         return [SortKey(rank, int), SortKey(b.c.name_lower, str), SortKey(b.c.id, int)]
     if name == "name":
         return [SortKey(b.c.name_lower, str, descending), SortKey(b.c.id, int, descending)]
+    # Orders on status columns end with the status table's own branch_id, so that its
+    # (key, branch_id) index gives the order and a page reads ~limit rows.
     if name == "members":
-        members = func.coalesce(risk["members_low"], -1)
-        return [SortKey(members, int, descending), SortKey(b.c.id, int, descending)]
-    if name == "risk":  # most at risk first
-        return [SortKey(risk["rank"], int, True), SortKey(b.c.id, int)]
+        return [
+            SortKey(risk["members_sort"], int, descending),
+            SortKey(risk["branch_id"], int, descending),
+        ]
+    if name == "risk":  # most at risk first, newest first within a level
+        return [SortKey(risk["rank"], int, True), SortKey(risk["branch_id"], int, True)]
     return [SortKey(b.c.id, int, descending)]
 
 
@@ -269,7 +289,7 @@ def list_branches(
     with_total: bool,
     rules: RiskRules,
 ) -> Page:
-    query, b, risk = _query(session, filters, rules)
+    query, count_query, b, risk = _query(session, filters, rules)
     keys = _sort_keys(page.sort, b, risk, filters.q)
     as_of = filters.as_of or date.today()
     return fetch_page(
@@ -280,22 +300,33 @@ def list_branches(
         secret,
         lambda _s, rows: [render_branch(r, rules, as_of) for r in rows],
         with_total=with_total,
+        count_query=count_query,
     )
 
 
 def branch_detail(
     session: Session, branch_id: int, rules: RiskRules, as_of: date | None
 ) -> dict[str, Any]:
-    query, b, _ = _query(session, BranchFilters(as_of=as_of), rules)
+    query, _, b, _ = _query(session, BranchFilters(as_of=as_of), rules)
     row = session.execute(query.where(b.c.id == branch_id)).mappings().first()
     if row is None:
         raise not_found("Branch", branch_id)
     item = render_branch(row, rules, as_of or date.today())
     item["counts"] = figures_of(session, MembershipCount, "branch_id", branch_id)
+    latest = item["latest_count"]
+    if latest is not None:
+        # Other sources' counts for the same day: served beside the value shown first.
+        latest["alternatives"] = [
+            c
+            for c in item["counts"]
+            if c["id"] != latest["id"]
+            and c["evidence_date"] == latest["evidence_date"]
+            and c["status"] == latest["status"]
+        ]
     item["events"] = figures_of(session, MembershipEvent, "branch_id", branch_id)
     item["facts"] = figures_of(session, Fact, "branch_id", branch_id)
     item["officeholders"] = figures_of(session, Officeholder, "branch_id", branch_id)
-    child = Branch.__table__.alias("child")
+    child = alias(Branch, "child")
     item["children"] = [
         {"id": r.id, "key": r.key, "kind": r.kind, "name": r.name, "group_size": r.group_size}
         for r in session.execute(

@@ -12,6 +12,7 @@ from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officehol
 from app.services.listing import Page, fetch_page
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
+    alias,
     in_scope,
     locality_alias,
     locality_columns,
@@ -88,8 +89,8 @@ FACT_CSV = [
 
 
 def _base(model: Any) -> tuple[Select[Any], Any, Any]:
-    t = model.__table__.alias("f")
-    b = Branch.__table__.alias("fb")
+    t = alias(model, "f")
+    b = alias(Branch, "fb")
     loc = locality_alias("floc")
     query = (
         select(

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from app.errors import ApiError, FieldError
 from app.ingest.files import parse_article_yaml, validate_article
@@ -31,6 +31,7 @@ from app.models import (
     Source,
 )
 from app.services import audit
+from app.services.write_sources import quotes_lost
 from app.services.writes import Outcome, WriteContext, refresh
 
 FIGURE_SECTIONS: dict[str, type[SQLModel]] = {
@@ -152,26 +153,32 @@ def _labels(article: ArticleFile) -> dict[tuple[type[SQLModel], str], str]:
     return labels
 
 
+def _source_id(session: Session, key: str) -> int | None:
+    found: int | None = session.execute(
+        select(col(Source.id)).where(col(Source.key) == key)
+    ).scalar_one_or_none()
+    return found
+
+
 def _state(
     session: Session, article: ArticleFile
 ) -> dict[tuple[type[SQLModel], str], tuple[int, dict[str, Any]]]:
     """Snapshots of every stored row the file names, and of the source's figures."""
-    source_id = session.execute(
-        select(Source.id).where(Source.key == article.source.key)
-    ).scalar_one_or_none()
+    source_id = _source_id(session, article.source.key)
     wanted: dict[type[SQLModel], set[str]] = {}
     for model, key in _labels(article):
         wanted.setdefault(model, set()).add(key)
     state: dict[tuple[type[SQLModel], str], tuple[int, dict[str, Any]]] = {}
-    for model in (Source, Locality, Branch, *FIGURE_SECTIONS.values()):
+    models: list[type[SQLModel]] = [Source, Locality, Branch, *FIGURE_SECTIONS.values()]
+    for model in models:
         table: Any = model
         condition = table.key.in_(sorted(wanted.get(model, set())))
         if source_id is not None and model in FIGURE_SECTIONS.values():
             condition = or_(condition, table.source_id == source_id)
         for row in session.execute(select(model).where(condition)).scalars():
             snap = audit.snapshot(row)
-            if model is Source:
-                snap["text"] = row.text  # type: ignore[attr-defined]
+            if isinstance(row, Source):
+                snap["text"] = row.text
             state[(model, snap["key"])] = (snap["id"], snap)
     return state
 
@@ -182,7 +189,11 @@ def _effects(
     labels: dict[tuple[type[SQLModel], str], str],
 ) -> list[Effect]:
     effects = []
-    for ident in sorted(before.keys() | after.keys(), key=lambda k: (k[0].__name__, k[1])):
+    # In the file's order (source, localities, branches, figures), then removed figures.
+    order = {ident: index for index, ident in enumerate(labels)}
+    for ident in sorted(
+        before.keys() | after.keys(), key=lambda k: (order.get(k, len(order)), k[1])
+    ):
         old, new = before.get(ident), after.get(ident)
         old_snap, new_snap = (old[1] if old else None), (new[1] if new else None)
         if old_snap == new_snap:
@@ -269,6 +280,23 @@ def import_article(
     except ImportRejected as exc:
         raise rejected(exc) from None
     session.flush()
+    stored_id = _source_id(session, article.source.key)
+    if stored_id is not None:
+        # A new text must keep the quotes of records the file does not carry (named by
+        # an earlier version of the file, or added through the API).
+        lost = quotes_lost(session, stored_id, text)
+        if lost:
+            raise ApiError(
+                422,
+                "The new text no longer contains the quotes of: " + "; ".join(lost[:10]),
+                errors=[
+                    FieldError(
+                        field="body.source.text",
+                        message=f"drops the quote of {len(lost)} stored record(s)",
+                        type="quote_not_in_source",
+                    )
+                ],
+            )
     after = _state(session, article)
     effects = _effects(before, after, labels)
     conflicts = _conflicts(session, effects)

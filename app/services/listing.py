@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from app.services.pagination import PageRequest, SortKey, apply_page, encode_cursor
 
-TOTAL_CAP = 10_000
+# Counting is not free: exact up to this many rows, null beyond.
+TOTAL_CAP = 1_000
 
 
 @dataclass
@@ -26,7 +27,7 @@ class PageFetcher(Protocol):
 
 
 def capped_total(session: Session, query: Select[Any]) -> int | None:
-    """The number of matching rows, or None past TOTAL_CAP (counting is not free)."""
+    """The number of matching rows, or None past TOTAL_CAP."""
     counted = session.execute(
         select(func.count()).select_from(query.order_by(None).limit(TOTAL_CAP + 1).subquery())
     ).scalar_one()
@@ -42,9 +43,17 @@ def fetch_page(
     render: Callable[[Session, list[RowMapping]], list[dict[str, Any]]],
     *,
     with_total: bool,
+    count_query: Select[Any] | None = None,
 ) -> Page:
-    """Run one keyset page of `query` and render its rows (render may batch-load extras)."""
-    total = capped_total(session, query) if with_total else None
+    """Run one keyset page of `query` and render its rows (render may batch-load extras).
+
+    The total is counted on the first page only (later pages carry a cursor), on
+    `count_query` when given: the same rows without the joins that only decorate them.
+    """
+    counting = with_total and not page.cursor
+    total = (
+        capped_total(session, query if count_query is None else count_query) if counting else None
+    )
     labelled = query.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
     rows = list(session.execute(apply_page(labelled, keys, page, secret)).mappings())
     more = len(rows) > page.limit

@@ -15,6 +15,7 @@ from app.models.vocab import LEVEL_OF_KIND
 from app.services.listing import Page, fetch_page
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
+    alias,
     in_scope,
     locality_alias,
     locality_columns,
@@ -93,7 +94,7 @@ def require_locality(session: Session, locality_id: int) -> Locality:
 
 
 def _base_query() -> tuple[Select[Any], Any]:
-    loc = Locality.__table__.alias("loc")
+    loc = alias(Locality, "loc")
     tp, tc = locality_alias("tp"), locality_alias("tc")
     query = (
         select(loc)
@@ -217,7 +218,7 @@ def locality_detail(session: Session, locality_id: int) -> dict[str, Any]:
         raise not_found("Locality", locality_id)
     item = _render_rows(session, [row])[0]
     item["parents"] = _parent_chain(session, row["parent_id"])
-    children = Locality.__table__.alias("ch")
+    children = alias(Locality, "ch")
     item["children"] = [
         locality_ref(r, "ch")
         for r in session.execute(

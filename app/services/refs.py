@@ -1,5 +1,6 @@
 """Small shared pieces of rows: references to sources and localities, search."""
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, case, literal, or_
@@ -9,13 +10,24 @@ from sqlalchemy.sql import Select
 from app.models import Locality, Source
 from app.services.text import fold, lower_exact
 
+
+@cache
+def alias(model: Any, name: str) -> Any:
+    """A named alias of a model's table, built once.
+
+    Aliasing copies every column: made per request it cost more than the query itself,
+    and identical aliases let SQLAlchemy reuse its compiled SQL.
+    """
+    return model.__table__.alias(name)
+
+
 SOURCE_FIELDS = ("id", "key", "publisher", "title", "published_on", "url")
 LOCALITY_FIELDS = ("id", "key", "kind", "name", "official_name", "code")
 
 
 def with_source(query: Select[Any], source_id: ColumnElement[Any], prefix: str) -> Select[Any]:
     """Join a source and select its reference columns as `<prefix>_<field>`."""
-    src = Source.__table__.alias(prefix)
+    src = alias(Source, prefix)
     return query.outerjoin(src, src.c.id == source_id).add_columns(
         *(src.c[f].label(f"{prefix}_{f}") for f in SOURCE_FIELDS)
     )
@@ -28,7 +40,7 @@ def source_ref(row: RowMapping, prefix: str) -> dict[str, Any] | None:
 
 
 def locality_alias(name: str) -> Any:
-    return Locality.__table__.alias(name)
+    return alias(Locality, name)
 
 
 def locality_columns(alias: Any, prefix: str) -> list[ColumnElement[Any]]:

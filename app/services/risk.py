@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement as Col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent
+from app.services.refs import alias
 from app.services.risk_rules import LEVEL_RANK, RiskRules
 from app.services.sqlfuncs import greatest
 
@@ -87,9 +88,9 @@ def risk_select(rules: RiskRules, as_of: date, scope: BranchScope | None = None)
     only those branches' evidence is read. Two materialized CTEs keep every
     correlated lookup to one evaluation per branch on both databases.
     """
-    b = Branch.__table__.alias("b")
+    b = alias(Branch, "b")
     mc, fact = MembershipCount.__table__, Fact.__table__
-    ev = MembershipEvent.__table__.alias("ev")
+    ev = alias(MembershipEvent, "ev")
 
     # 1. Which rows are the evidence: ids of the newest counts and facts, and the
     #    dates that anchor the admission rules.
@@ -127,12 +128,12 @@ def risk_select(rules: RiskRules, as_of: date, scope: BranchScope | None = None)
     ids_cte = ids.cte("risk_ids").prefix_with("MATERIALIZED")
 
     # 2. The inputs: bounds of each figure (qualifiers kept) and the attrition sums.
-    lc = MembershipCount.__table__.alias("lc")
-    fc = MembershipCount.__table__.alias("fc")
-    o60 = Fact.__table__.alias("o60")
-    stall = Fact.__table__.alias("stall")
-    rep = Fact.__table__.alias("rep")
-    w = MembershipEvent.__table__.alias("w")
+    lc = alias(MembershipCount, "lc")
+    fc = alias(MembershipCount, "fc")
+    o60 = alias(Fact, "o60")
+    stall = alias(Fact, "stall")
+    rep = alias(Fact, "rep")
+    w = alias(MembershipEvent, "w")
 
     def window_sum(kind: str, expr: Col[Any]) -> Any:
         return (

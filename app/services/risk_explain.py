@@ -9,6 +9,7 @@ from sqlmodel import Session
 from app.errors import not_found
 from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
 from app.services.figures import figures_by_ids
+from app.services.refs import alias
 from app.services.risk import risk_select, years_before
 from app.services.risk_rules import LEVEL_RANK, LEVELS, RiskRules, describe_rules
 
@@ -184,7 +185,7 @@ def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict
         ("reported_provinces", b.c.province_id),
         ("today_provinces", loc.c.current_province_id),
     ):
-        province = Locality.__table__.alias("prov")
+        province = alias(Locality, "prov")
         rows = session.execute(
             select(
                 province.c.id,

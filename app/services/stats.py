@@ -7,13 +7,13 @@ same measure is left out of the sum, because the parent's figure already include
 
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, exists, extract, func, literal, select
+from sqlalchemy import Integer, String, and_, case, cast, extract, func, literal, select
 from sqlmodel import Session
 
 from app.models import Branch, MembershipCount, MembershipEvent
 from app.services.figures import figures_by_ids
 from app.services.localities import require_locality, scope_of
-from app.services.refs import in_scope
+from app.services.refs import alias, in_scope
 from app.services.risk import lower_bound, upper_bound
 from app.services.summary import with_ancestors
 
@@ -44,13 +44,8 @@ def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
 
     for year, measure in _yearly_members(session, scope):
         year_entry(year)["members"] = measure
-    for kind, name in (
-        ("admission", "admissions"),
-        ("departure", "departures"),
-        ("transfer_in", "transfers_in"),
-        ("transfer_out", "transfers_out"),
-    ):
-        for year, measure in _yearly_events(session, scope, kind):
+    for name, per_year in _yearly_events(session, scope).items():
+        for year, measure in per_year:
             year_entry(year)[name] = measure
     return {
         "locality": {
@@ -72,55 +67,17 @@ def _times(b: Any, applies_to_each: Any) -> Any:
     return case((applies_to_each, func.coalesce(b.c.group_size, 1)), else_=1)
 
 
-def _aggregate(session: Session, ranked: Any, model: Any) -> list[tuple[int, dict[str, Any]]]:
-    """Sum the top-most rows per year and attach up to RECORDS_PER_YEAR of them."""
-    agg = session.execute(
-        select(
-            ranked.c.year,
-            func.count().label("records"),
-            func.sum(ranked.c.low).label("low"),
-            func.sum(ranked.c.high).label("high"),
-            func.count(ranked.c.high).label("bounded"),
-        )
-        .where(ranked.c.top)
-        .group_by(ranked.c.year)
-        .order_by(ranked.c.year)
-    ).all()
-    ids = (
-        session.execute(
-            select(ranked.c.id).where(ranked.c.top, ranked.c.position <= RECORDS_PER_YEAR)
-        )
-        .scalars()
-        .all()
-    )
-    records: dict[int, list[dict[str, Any]]] = {}
-    for figure in figures_by_ids(session, model, list(ids)):
-        year = (figure.get("as_of") or figure.get("period_end")).year
-        records.setdefault(year, []).append(figure)
-    return [
-        (
-            row.year,
-            {
-                "low": row.low,
-                "high": row.high if row.bounded == row.records else None,
-                "records_total": row.records,
-                "records": records.get(row.year, []),
-            },
-        )
-        for row in agg
-    ]
-
-
 def _yearly_members(
     session: Session, scope: dict[str, list[int]]
 ) -> list[tuple[int, dict[str, Any]]]:
-    b = Branch.__table__.alias("b")
-    mc = MembershipCount.__table__.alias("mc")
+    b = alias(Branch, "b")
+    mc = alias(MembershipCount, "mc")
     year = _year(mc.c.as_of)
-    latest = (
+    ranked = (
         select(
             mc.c.id,
             mc.c.branch_id,
+            literal("members").label("measure"),
             year.label("year"),
             (lower_bound(mc.c.value, mc.c.qualifier) * _times(b, mc.c.applies_to_each)).label(
                 "low"
@@ -135,20 +92,33 @@ def _yearly_members(
         )
         .join(b, b.c.id == mc.c.branch_id)
         .where(in_scope(b, scope), mc.c.as_of.is_not(None), mc.c.status == "all")
-        .cte("yearly_counts")
+        .subquery("ranked_counts")
     )
-    return _aggregate(session, _top_most(latest, latest.c.n == 1), MembershipCount)
+    latest = select(ranked).where(ranked.c.n == 1)
+    return _measures(session, latest, MembershipCount)["members"]
+
+
+EVENT_MEASURES = {
+    "admission": "admissions",
+    "departure": "departures",
+    "transfer_in": "transfers_in",
+    "transfer_out": "transfers_out",
+}
 
 
 def _yearly_events(
-    session: Session, scope: dict[str, list[int]], kind: str
-) -> list[tuple[int, dict[str, Any]]]:
-    b = Branch.__table__.alias("b")
-    ev = MembershipEvent.__table__.alias("ev")
+    session: Session, scope: dict[str, list[int]]
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Events whose period lies inside one calendar year, per kind and year."""
+    b = alias(Branch, "b")
+    ev = alias(MembershipEvent, "ev")
     rows = (
         select(
             ev.c.id,
             ev.c.branch_id,
+            case(*((ev.c.kind == k, literal(v)) for k, v in EVENT_MEASURES.items())).label(
+                "measure"
+            ),
             _year(ev.c.period_end).label("year"),
             (
                 func.coalesce(lower_bound(ev.c.value, ev.c.qualifier), 1)
@@ -158,34 +128,79 @@ def _yearly_events(
                 upper_bound(ev.c.value, ev.c.value_max, ev.c.qualifier)
                 * _times(b, ev.c.applies_to_each)
             ).label("high"),
-            literal(1).label("n"),
         )
         .join(b, b.c.id == ev.c.branch_id)
         .where(
             in_scope(b, scope),
-            ev.c.kind == kind,
             ev.c.period_start.is_not(None),
             ev.c.period_end.is_not(None),
             _year(ev.c.period_start) == _year(ev.c.period_end),
         )
-        .cte(f"yearly_{kind}")
     )
-    return _aggregate(session, _top_most(rows, rows.c.n == 1), MembershipEvent)
+    return _measures(session, rows, MembershipEvent)
 
 
-def _top_most(rows: Any, keep: Any) -> Any:
-    """Mark rows with no ancestor organization reporting in the same year (`top`)."""
-    b = Branch.__table__.alias("tb")
-    query = select(rows, b.c.id.label("b_id")).select_from(rows).join(b, b.c.id == rows.c.branch_id)
+def _measures(
+    session: Session, rows: Any, model: Any
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Sum, per measure and year, the rows no ancestor under the place also reports.
+
+    One statement: the rows are materialized once; "an ancestor reports the same measure
+    that year" is a left join on (branch_id, measure, year) per ancestor level, for which
+    both databases build a hash or automatic index. Up to RECORDS_PER_YEAR contributing
+    ids per year come back with the sums, and are then loaded with their sources.
+    """
+    data = rows.cte("measured").prefix_with("MATERIALIZED")
+    b = alias(Branch, "mb")
+    query = select(data).select_from(data).join(b, b.c.id == data.c.branch_id)
     query, ancestors = with_ancestors(query, b)
-    other = rows.alias("other")
-    covered = exists().where(
-        other.c.year == rows.c.year, other.c.branch_id.in_(ancestors), other.c.n == 1
-    )
-    top = and_(keep, ~covered)
-    flagged = query.add_columns(top.label("top")).where(keep).subquery()
-    position = func.row_number().over(partition_by=flagged.c.year, order_by=flagged.c.id)
-    return select(flagged, position.label("position")).subquery("ranked")
+    covered = []
+    for level, ancestor in enumerate(ancestors):
+        other = data.alias(f"covering{level}")
+        query = query.outerjoin(
+            other,
+            and_(
+                other.c.branch_id == ancestor,
+                other.c.measure == data.c.measure,
+                other.c.year == data.c.year,
+            ),
+        )
+        covered.append(other.c.id.is_(None))
+    top = query.where(*covered).subquery("top")
+    position = func.row_number().over(partition_by=(top.c.measure, top.c.year), order_by=top.c.id)
+    numbered = select(top, position.label("position")).subquery("numbered")
+    sample = case((numbered.c.position <= RECORDS_PER_YEAR, cast(numbered.c.id, String)))
+    result = session.execute(
+        select(
+            numbered.c.measure,
+            numbered.c.year,
+            func.count().label("records"),
+            func.sum(numbered.c.low).label("low"),
+            func.sum(numbered.c.high).label("high"),
+            func.count(numbered.c.high).label("bounded"),
+            func.aggregate_strings(sample, ",").label("sample"),
+        )
+        .group_by(numbered.c.measure, numbered.c.year)
+        .order_by(numbered.c.measure, numbered.c.year)
+    ).all()
+    ids = [int(i) for row in result if row.sample for i in row.sample.split(",")]
+    figures = {f["id"]: f for f in figures_by_ids(session, model, ids)}
+    out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for row in result:
+        sample_ids = sorted(int(i) for i in row.sample.split(",")) if row.sample else []
+        out.setdefault(row.measure, []).append(
+            (
+                row.year,
+                {
+                    "low": row.low,
+                    "high": row.high if row.bounded == row.records else None,
+                    "records_total": row.records,
+                    "records": [figures[i] for i in sample_ids if i in figures],
+                },
+            )
+        )
+    out.setdefault("members", [])
+    return out
 
 
 def _spanning_events(session: Session, scope: dict[str, list[int]]) -> list[dict[str, Any]]:

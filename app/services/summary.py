@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, MembershipCount
-from app.services.refs import in_scope
+from app.services.refs import alias, in_scope
 from app.services.risk_rules import LEVELS
 
 MAX_DEPTH = 4  # party cell < branch < commune committee < district committee < province
@@ -17,7 +17,7 @@ def with_ancestors(query: Select[Any], b: Any) -> tuple[Select[Any], list[Column
     ancestor_ids: list[ColumnElement[Any]] = [b.c.parent_id]
     child = b
     for depth in range(1, MAX_DEPTH):
-        parent = Branch.__table__.alias(f"anc{depth}")
+        parent = alias(Branch, f"anc{depth}")
         query = query.outerjoin(parent, parent.c.id == child.c.parent_id)
         ancestor_ids.append(parent.c.parent_id)
         child = parent
@@ -30,9 +30,9 @@ def top_counted_members(scope: dict[str, list[int]]) -> Select[Any]:
     A district committee's 6,799 members include its village branches' members: a sum
     over a place adds only the top-most counted organizations, never two levels.
     """
-    b = Branch.__table__.alias("b")
-    st = BranchStatus.__table__.alias("st")
-    lc = MembershipCount.__table__.alias("lc")
+    b = alias(Branch, "b")
+    st = alias(BranchStatus, "st")
+    lc = alias(MembershipCount, "lc")
     # A group's count "for each" of its members counts group_size times in a sum.
     times = case((lc.c.applies_to_each, func.coalesce(b.c.group_size, 1)), else_=1)
     query = (
@@ -46,8 +46,8 @@ def top_counted_members(scope: dict[str, list[int]]) -> Select[Any]:
         .join(lc, lc.c.id == st.c.latest_count_id)
     )
     query, ancestors = with_ancestors(query, b)
-    other = Branch.__table__.alias("other")
-    other_status = BranchStatus.__table__.alias("other_st")
+    other = alias(Branch, "other")
+    other_status = alias(BranchStatus, "other_st")
     counted_ancestor = (
         select(other.c.id)
         .join(other_status, other_status.c.branch_id == other.c.id)

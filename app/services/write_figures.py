@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import ApiError, FieldError
 from app.models import (
@@ -236,7 +236,7 @@ def delete_figure(
         # branch_status points at the latest count: let go of it before it goes.
         session.execute(
             update(BranchStatus)
-            .where(BranchStatus.latest_count_id == ident)  # type: ignore[arg-type]
+            .where(col(BranchStatus.latest_count_id) == ident)
             .values(latest_count_id=None)
         )
     branch_id = row.branch_id

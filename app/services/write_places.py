@@ -3,7 +3,7 @@
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import ApiError, FieldError
 from app.ingest.places import (
@@ -92,11 +92,13 @@ def _repair_subtree(session: Session, root: Locality, parent: Locality | None) -
     while frontier:
         ids = [node.id for node in frontier]
         nodes = {node.id: node for node in frontier}
-        for branch in session.execute(select(Branch).where(Branch.locality_id.in_(ids))).scalars():  # type: ignore[union-attr]
+        for branch in session.execute(
+            select(Branch).where(col(Branch.locality_id).in_(ids))
+        ).scalars():
             set_branch_place(branch, nodes[branch.locality_id])
             session.add(branch)
         children = list(
-            session.execute(select(Locality).where(Locality.parent_id.in_(ids))).scalars()  # type: ignore[union-attr]
+            session.execute(select(Locality).where(col(Locality.parent_id).in_(ids))).scalars()
         )
         for child in children:
             set_locality_ancestors(child, nodes[child.parent_id])
@@ -182,23 +184,24 @@ def delete_locality(
     locality = _editable_locality(session, ident, if_match)
     using = []
     for label, model, condition in (
-        ("localities", Locality, Locality.parent_id == ident),
+        ("localities", Locality, col(Locality.parent_id) == ident),
         (
             "organizations",
             Branch,
             or_(
-                Branch.locality_id == ident,
-                Branch.province_id == ident,
-                Branch.district_id == ident,
-                Branch.commune_id == ident,
+                col(Branch.locality_id) == ident,
+                col(Branch.province_id) == ident,
+                col(Branch.district_id) == ident,
+                col(Branch.commune_id) == ident,
             ),
         ),
-        ("facts", Fact, Fact.locality_id == ident),
+        ("facts", Fact, col(Fact.locality_id) == ident),
         (
             "successions",
             LocalitySuccession,
             or_(
-                LocalitySuccession.predecessor_id == ident, LocalitySuccession.successor_id == ident
+                col(LocalitySuccession.predecessor_id) == ident,
+                col(LocalitySuccession.successor_id) == ident,
             ),
         ),
     ):
@@ -325,7 +328,7 @@ def delete_branch(session: Session, ctx: WriteContext, ident: int, if_match: str
     ):
         if n := _count(session, model, model.branch_id == ident):
             using.append(f"{n} {label}")
-    if n := _count(session, Branch, Branch.parent_id == ident):
+    if n := _count(session, Branch, col(Branch.parent_id) == ident):
         using.append(f"{n} organizations under it")
     if using:
         raise _refusal("Branch", ident, using)
@@ -339,7 +342,7 @@ def delete_branch(session: Session, ctx: WriteContext, ident: int, if_match: str
         entity_key=branch.key,
         before=audit.snapshot(branch),
     )
-    session.execute(delete(BranchStatus).where(BranchStatus.branch_id == ident))  # type: ignore[arg-type]
+    session.execute(delete(BranchStatus).where(col(BranchStatus.branch_id) == ident))
     session.delete(branch)
     session.flush()
     return Outcome(204)

@@ -20,7 +20,7 @@ from app.models import (
 from app.schemas.writes import SourceCreate, SourceUpdate
 from app.services import audit
 from app.services.sources import source_detail
-from app.services.text import quote_in_text
+from app.services.text import normalize_quote_text
 from app.services.writes import (
     Outcome,
     WriteContext,
@@ -43,7 +43,8 @@ def own_date(row: Any) -> date | None:
     """The date a figure states itself (its evidence_date when it has one)."""
     if isinstance(row, MembershipEvent | Fact):
         return row.period_end
-    return row.as_of  # type: ignore[no-any-return]
+    as_of: date | None = row.as_of
+    return as_of
 
 
 def _path(source_id: int) -> str:
@@ -72,15 +73,16 @@ def create_source(session: Session, ctx: WriteContext, body: SourceCreate) -> Ou
     return Outcome(201, source_detail(session, source.id), _path(source.id), is_item=True)
 
 
-def _quotes_lost(session: Session, source_id: int, text: str) -> list[str]:
+def quotes_lost(session: Session, source_id: int, text: str) -> list[str]:
     """Records drawn from the source whose quote the new text no longer contains."""
     lost = []
+    haystack = normalize_quote_text(text)  # once, not per record: a text may carry thousands
     for model in PROVENANCED:
         rows = session.execute(
             select(model.id, model.key, model.quote).where(model.source_id == source_id)
         )
         for row in rows:
-            if row.quote and not quote_in_text(row.quote, text):
+            if row.quote and normalize_quote_text(row.quote) not in haystack:
                 lost.append(f"{audit.ENTITY_OF[model]} {row.id} ({row.key})")
     return lost
 
@@ -110,7 +112,7 @@ def update_source(
     merged = merge(SourceCreate, source.model_dump(), patch)
     old_text = source.text
     if merged.text != old_text:
-        lost = _quotes_lost(session, source_id, merged.text)
+        lost = quotes_lost(session, source_id, merged.text)
         if lost:
             shown = "; ".join(lost[:10]) + (
                 f"; and {len(lost) - 10} more" if len(lost) > 10 else ""

@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from app.errors import ApiError, FieldError
 from app.models import IdempotencyRecord, Source
@@ -245,7 +245,7 @@ def _begin(session: Session) -> None:
     """
     session.execute(
         delete(IdempotencyRecord).where(
-            IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_TTL  # type: ignore[arg-type]
+            col(IdempotencyRecord.created_at) < utcnow() - IDEMPOTENCY_TTL
         )
     )
 
@@ -253,7 +253,8 @@ def _begin(session: Session) -> None:
 def _stored(session: Session, caller: Caller, request: IdempotencyRequest) -> WriteResult | None:
     record = session.execute(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.api_key_id == caller.key_id, IdempotencyRecord.key == request.key
+            col(IdempotencyRecord.api_key_id) == caller.key_id,
+            col(IdempotencyRecord.key) == request.key,
         )
     ).scalar_one_or_none()
     if record is None:

@@ -1,0 +1,350 @@
+"""POST /imports: a whole article, all or nothing, dry run, idempotent, safe for API edits."""
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from app.models import Branch
+from tests.api.test_writes import (  # shared helpers and fixtures
+    TIEN_PHONG,
+    fields,
+    id_of,
+    make_key,
+    patch,
+    row_counts,
+)
+
+ARTICLE_YAML = """\
+format: branchstats/article-v1
+
+source:
+  key: test-2024-thu-nghiem
+  text: |
+    Chi bộ xóm Thử Nghiệm, xã Mai Hạ (Mai Châu) hiện có 9 đảng viên, trong đó
+    có 3 đảng viên trên 60 tuổi. Năm 2023, chi bộ kết nạp 2 đảng viên mới.
+    Tỷ lệ hộ nghèo của xóm còn 12%.
+  publisher: Báo Thử Nghiệm
+  title: Chi bộ xóm Thử Nghiệm
+  published_on: 2024-03-02
+  author: T.N
+  language: vi
+
+localities:
+  - key: vn2004:05251/xom-thu-nghiem
+    kind: village
+    name: Thử Nghiệm
+    title: xóm Thử Nghiệm
+    parent: vn2004:05251
+    quote: "xóm Thử Nghiệm, xã Mai Hạ (Mai Châu)"
+
+branches:
+  - key: org:vn2004:05251/xom-thu-nghiem
+    kind: village_branch
+    name: Chi bộ xóm Thử Nghiệm
+    locality: vn2004:05251/xom-thu-nghiem
+    parent: org:vn2004:05251
+    quote: "Chi bộ xóm Thử Nghiệm"
+
+counts:
+  - id: members-2024
+    branch: org:vn2004:05251/xom-thu-nghiem
+    value: 9
+    status: all
+    quote: "hiện có 9 đảng viên"
+    figure: "9"
+
+events:
+  - id: admissions-2023
+    kind: admission
+    branch: org:vn2004:05251/xom-thu-nghiem
+    value: 2
+    period: "2023"
+    quote: "Năm 2023, chi bộ kết nạp 2 đảng viên mới"
+    figure: "2"
+
+facts:
+  - id: poverty-2023
+    metric: poverty_rate
+    locality: vn2004:05251/xom-thu-nghiem
+    value: 12
+    period: "2023"
+    quote: "Tỷ lệ hộ nghèo của xóm còn 12%"
+    figure: "12%"
+"""
+YAML = {"Content-Type": "application/yaml"}
+
+
+@pytest.fixture
+def editor(write_api: TestClient) -> dict[str, str]:
+    return make_key(write_api)
+
+
+def article() -> dict[str, Any]:
+    return yaml.safe_load(ARTICLE_YAML)  # type: ignore[no-any-return]
+
+
+def as_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def test_an_editor_adds_an_article_and_corrects_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The issue's "Done when", as a new user would do it."""
+    start = row_counts(write_api)
+
+    # 1. A dry run says what would happen, and writes nothing.
+    dry = write_api.post(
+        "/imports", params={"dry_run": "true"}, content=ARTICLE_YAML, headers={**editor, **YAML}
+    )
+    assert dry.status_code == 200, dry.text
+    report = dry.json()
+    assert report["dry_run"] is True and report["applied"] is False
+    assert report["changes"] == 6 and report["source_id"] is None
+    assert report["added"] == [
+        "source test-2024-thu-nghiem",
+        "localities[0] vn2004:05251/xom-thu-nghiem",
+        "branches[0] org:vn2004:05251/xom-thu-nghiem",
+        "counts[0] members-2024",
+        "events[0] admissions-2023",
+        "facts[0] poverty-2023",
+    ]
+    assert report["conflicts"] == [] and report["request_id"] is None
+    assert row_counts(write_api) == start
+
+    # 2. The import, for real.
+    done = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML})
+    assert done.status_code == 200, done.text
+    assert done.json()["applied"] is True and done.json()["changes"] == 6
+    source_id = done.json()["source_id"]
+
+    # 3. The three figures are in the API, each with its quote and source.
+    counts = write_api.get("/membership-counts", params={"source": source_id}).json()["items"]
+    events = write_api.get("/admissions", params={"source": source_id}).json()["items"]
+    facts = write_api.get("/facts", params={"source": source_id}).json()["items"]
+    assert [(c["value"], c["quote"]) for c in counts] == [(9, "hiện có 9 đảng viên")]
+    assert [(e["value"], e["period_end"]) for e in events] == [(2, "2023-12-31")]
+    assert [(f["metric"], f["value"], f["unit"]) for f in facts] == [
+        ("poverty_rate", 12, "percent")
+    ]
+    assert counts[0]["source"]["key"] == "test-2024-thu-nghiem"
+    branch = write_api.get(f"/branches/{counts[0]['branch']['id']}").json()
+    assert branch["latest_count"]["value"] == 9 and branch["risk"]["level"] != "unknown"
+
+    # 4. The same file again changes nothing, and logs nothing.
+    middle = row_counts(write_api)
+    again = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML})
+    assert again.status_code == 200
+    assert again.json()["changes"] == 0 and again.json()["unchanged"] == 6
+    assert row_counts(write_api) == middle
+
+    # 5. A correction through the API, with If-Match.
+    fixed = patch(
+        write_api, f"/membership-counts/{counts[0]['id']}", {"qualifier": "approximate"}, editor
+    )
+    assert fixed.status_code == 200 and fixed.json()["qualifier"] == "approximate"
+
+    # 6. The audit log shows both steps: who, what, before and after.
+    log = write_api.get("/audit", headers=editor).json()["items"]
+    update, *imported = log
+    assert (update["action"], update["entity"], update["entity_id"]) == (
+        "update",
+        "membership_count",
+        counts[0]["id"],
+    )
+    assert (
+        update["before"]["qualifier"] == "exact" and update["after"]["qualifier"] == "approximate"
+    )
+    assert update["key"]["name"] == "editor"
+    assert [e["action"] for e in imported] == ["import.create"] * 6 + ["import"]
+    assert len({e["request_id"] for e in imported}) == 1
+    summary = imported[-1]
+    assert (
+        summary["after"]["added"] == report["added"]
+        and summary["entity_key"] == "test-2024-thu-nghiem"
+    )
+
+    # 7. Sending the same import again still changes nothing: it would undo the
+    #    correction, so it is refused, and the dry run says why.
+    after_fix = row_counts(write_api)
+    refused = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML})
+    assert refused.status_code == 409
+    assert fields(refused) == ["body.counts[0]"]
+    assert "qualifier" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == after_fix
+    dry_again = write_api.post(
+        "/imports", params={"dry_run": "true"}, content=ARTICLE_YAML, headers={**editor, **YAML}
+    ).json()
+    assert [c["record"] for c in dry_again["conflicts"]] == ["counts[0] members-2024"]
+    assert dry_again["conflicts"][0]["audit_id"] == update["id"]
+    assert (
+        write_api.get(f"/membership-counts/{counts[0]['id']}").json()["qualifier"] == "approximate"
+    )
+
+
+def test_force_lets_the_file_win_and_says_so(write_api: TestClient, editor: dict[str, str]) -> None:
+    done = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML}).json()
+    source = {"source": done["source_id"]}
+    count = write_api.get("/membership-counts", params=source).json()["items"][0]
+    patch(write_api, f"/membership-counts/{count['id']}", {"note": "seen"}, editor)
+    forced = write_api.post(
+        "/imports", params={"force": "true"}, content=ARTICLE_YAML, headers={**editor, **YAML}
+    )
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["changed"] == ["counts[0] members-2024"]
+    assert len(forced.json()["conflicts"]) == 1
+    assert write_api.get(f"/membership-counts/{count['id']}").json()["note"] is None
+    entry = write_api.get("/audit", params={"action": "import"}, headers=editor).json()["items"][0]
+    assert "forced" in entry["note"]
+
+
+def test_json_and_yaml_are_the_same_import(write_api: TestClient, editor: dict[str, str]) -> None:
+    as_json = write_api.post(
+        "/imports",
+        params={"dry_run": "true"},
+        content=orjson.dumps(article()),
+        headers={**editor, "Content-Type": "application/json"},
+    )
+    as_yaml_ = write_api.post(
+        "/imports", params={"dry_run": "true"}, content=ARTICLE_YAML, headers={**editor, **YAML}
+    )
+    assert as_json.status_code == as_yaml_.status_code == 200
+    assert as_json.json() == as_yaml_.json()
+    odd = write_api.post("/imports", content=b"x", headers={**editor, "Content-Type": "text/plain"})
+    assert odd.status_code == 415 and odd.headers["content-type"] == "application/problem+json"
+
+
+def test_one_bad_record_refuses_the_whole_file(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    before = row_counts(write_api)
+    data = article()
+    data["facts"][0]["quote"] = "Tỷ lệ hộ nghèo của xóm còn 15%"
+    bad_quote = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert bad_quote.status_code == 422
+    # The quote is not in the text, and the figure ("12%") is not in the quote.
+    assert fields(bad_quote) == ["body.facts[0].quote", "body.facts[0].figure"]
+
+    data = article()
+    data["counts"][0]["branch"] = "org:nowhere"
+    unknown = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert unknown.status_code == 422 and fields(unknown) == ["body.counts[0].branch"]
+
+    data = article()
+    data["counts"][0]["colour"] = "red"
+    typo = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert typo.status_code == 422 and fields(typo) == ["body.counts.0.colour"]
+
+    data = article()
+    data["source"]["text_file"] = "../sources/x.txt"
+    del data["source"]["text"]
+    no_text = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert no_text.status_code == 422 and fields(no_text) == ["body.source.text"]
+
+    broken = write_api.post("/imports", content="format: [", headers={**editor, **YAML})
+    assert broken.status_code == 422 and fields(broken) == ["body.yaml"]
+    assert row_counts(write_api) == before
+
+
+def test_an_import_needs_a_write_key(write_api: TestClient) -> None:
+    before = row_counts(write_api)
+    assert write_api.post("/imports", content=ARTICLE_YAML, headers=YAML).status_code == 401
+    reader = make_key(write_api, "reader", "read")
+    assert (
+        write_api.post("/imports", content=ARTICLE_YAML, headers={**reader, **YAML}).status_code
+        == 403
+    )
+    assert row_counts(write_api)["sources"] == before["sources"]
+
+
+def test_a_retried_import_returns_the_first_report(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    headers = {**editor, **YAML, "Idempotency-Key": "import-1"}
+    first = write_api.post("/imports", content=ARTICLE_YAML, headers=headers)
+    retry = write_api.post("/imports", content=ARTICLE_YAML, headers=headers)
+    assert retry.json() == first.json() and retry.json()["changes"] == 6
+    assert retry.headers["idempotent-replayed"] == "true"
+    changed = ARTICLE_YAML.replace("title: Chi bộ xóm Thử Nghiệm", "title: Khác")
+    assert write_api.post("/imports", content=changed, headers=headers).status_code == 422
+
+
+def test_a_later_article_may_disagree(write_api: TestClient, editor: dict[str, str]) -> None:
+    """Conflicting reports: both kept and served; the import report names them."""
+    data = copy.deepcopy(article())
+    data["source"]["key"] = "test-2019-tien-phong"
+    data["source"]["text"] = "Tính đến ngày 7/9/2018, chi bộ xóm Tiền Phong có 14 đảng viên."
+    data["source"]["published_on"] = "2019-01-05"
+    data["localities"], data["branches"], data["events"], data["facts"] = [], [], [], []
+    data["counts"] = [
+        {
+            "id": "tien-phong-2018",
+            "branch": TIEN_PHONG,
+            "value": 14,
+            "as_of": "2018-09-07",
+            "quote": "chi bộ xóm Tiền Phong có 14 đảng viên",
+            "figure": "14",
+        }
+    ]
+    report = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML}).json()
+    assert report["conflicting_reports"] == [
+        "test-2019-tien-phong#tien-phong-2018 says 14; "
+        "hbdt-tien-phong#tien-phong-members-before-transfer says 13"
+    ]
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    served = write_api.get("/membership-counts", params={"branch": branch}).json()["items"]
+    assert sorted(c["value"] for c in served if c["as_of"] == "2018-09-07") == [13, 14]
+    detail = write_api.get(f"/branches/{branch}").json()
+    assert sorted(c["value"] for c in detail["counts"] if c["as_of"] == "2018-09-07") == [13, 14]
+
+
+def test_a_new_text_must_keep_the_quotes_of_records_left_out(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    assert (
+        write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML}).status_code
+        == 200
+    )
+    before = row_counts(write_api)
+    data = article()
+    data["branches"] = []  # stored by the first import; its quote is no longer in the text
+    data["source"]["text"] = data["source"]["text"].replace(
+        "Chi bộ xóm Thử Nghiệm, xã Mai Hạ (Mai Châu) hiện có",
+        "Tại xóm Thử Nghiệm, xã Mai Hạ (Mai Châu), chi bộ hiện có",
+    )
+    refused = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert refused.status_code == 422 and fields(refused) == ["body.source.text"]
+    assert "branch" in refused.json()["detail"]
+    assert row_counts(write_api) == before
+
+
+def test_the_value_shown_first_names_its_alternatives(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Two sources, same branch, same day: the newer record is shown, the other beside it."""
+    data = copy.deepcopy(article())
+    data["source"]["key"] = "test-2020-ban-bo"
+    data["source"]["text"] = "Ngày 21/01/2020, Chi bộ bản Bó có 23 đảng viên."
+    data["source"]["published_on"] = "2020-01-25"
+    data["localities"], data["branches"], data["events"], data["facts"] = [], [], [], []
+    data["counts"] = [
+        {
+            "id": "ban-bo-2020",
+            "branch": "org:vn2004:04111/ban-bo",
+            "value": 23,
+            "as_of": "2020-01-21",
+            "quote": "Chi bộ bản Bó có 23 đảng viên",
+            "figure": "23",
+        }
+    ]
+    assert write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML}).status_code == 200
+    branch = id_of(write_api, Branch, "org:vn2004:04111/ban-bo")
+    latest = write_api.get(f"/branches/{branch}").json()["latest_count"]
+    assert latest["value"] == 23  # same day: the one added last is shown first
+    assert [(a["value"], a["source"]["key"]) for a in latest["alternatives"]] == [
+        (22, "muong-bang-2020")
+    ]

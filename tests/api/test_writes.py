@@ -1,0 +1,612 @@
+"""Writes: keys, one transaction per request, provenance checks, If-Match, idempotent POSTs.
+
+Every test runs on SQLite and PostgreSQL over a fresh seeded database (`write_api`).
+The helpers at the top are shared with the import and audit tests.
+"""
+
+import threading
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.models import Branch, Locality, MembershipCount, Source, metadata
+from app.services.auth import create_key, revoke_key
+from app.services.writes import representation_etag
+
+TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
+TIEN_PHONG_SOURCE = "hbdt-tien-phong"
+TIEN_PHONG_QUOTE = "nâng tổng số đảng viên của chi bộ từ 13 lên 15 đồng chí"
+NEW_TEXT = (
+    "Chi bộ xóm Thử Nghiệm, xã Mai Hạ hiện có 9 đảng viên. Năm 2023, chi bộ kết nạp "
+    "2 đảng viên mới. Tỷ lệ hộ nghèo của xóm còn 12%."
+)
+
+
+# -- Shared helpers ---------------------------------------------------------------------
+def make_key(client: TestClient, name: str = "editor", scope: str = "write") -> dict[str, str]:
+    """Authorization headers for a new key in the client's database."""
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        made = create_key(session, name, scope)
+        session.commit()
+    return {"Authorization": f"Bearer {made.token}"}
+
+
+@pytest.fixture
+def editor(write_api: TestClient) -> dict[str, str]:
+    return make_key(write_api)
+
+
+def row_counts(client: TestClient) -> dict[str, int]:
+    """Rows in every table: a refused request must leave all of them as they were."""
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        return {
+            table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in metadata.sorted_tables
+        }
+
+
+def id_of(client: TestClient, model: Any, key: str) -> int:
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        found = session.execute(select(model.id).where(model.key == key)).scalar_one()
+    return int(found)
+
+
+def etag_of(client: TestClient, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return response.headers["etag"]
+
+
+def patch(
+    client: TestClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """PATCH with the item's current ETag, as a careful client does."""
+    return client.patch(path, json=body, headers={**headers, "If-Match": etag_of(client, path)})
+
+
+def delete(client: TestClient, path: str, headers: dict[str, str]) -> httpx.Response:
+    return client.delete(path, headers={**headers, "If-Match": etag_of(client, path)})
+
+
+def fields(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    return [e["field"] for e in response.json().get("errors", [])]
+
+
+def new_source(client: TestClient, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
+    body = {
+        "key": "test-thu-nghiem",
+        "text": NEW_TEXT,
+        "publisher": "Báo Thử Nghiệm",
+        "published_on": "2024-03-02",
+    } | extra
+    response = client.post("/sources", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def count_body(source_id: int, branch_id: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "source_id": source_id,
+        "branch_id": branch_id,
+        "value": 9,
+        "quote": "hiện có 9 đảng viên",
+        "figure": "9",
+    } | extra
+
+
+# -- Keys -------------------------------------------------------------------------------
+def test_reads_stay_public_and_writes_need_a_write_key(write_api: TestClient) -> None:
+    reader = make_key(write_api, "reader", "read")
+    before = row_counts(write_api)
+    assert write_api.get("/branches").status_code == 200
+    body = {"key": "x-source", "text": "some text"}
+
+    missing = write_api.post("/sources", json=body)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'Bearer realm="branchstats"'
+    assert missing.json()["title"] == "Unauthorized"
+
+    for header in ("Bearer bs_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer"):
+        bad = write_api.post("/sources", json=body, headers={"Authorization": header})
+        assert bad.status_code == 401, header
+        assert bad.headers["www-authenticate"].startswith("Bearer")
+
+    read_only = write_api.post("/sources", json=body, headers=reader)
+    assert read_only.status_code == 403
+    assert 'error="insufficient_scope"' in read_only.headers["www-authenticate"]
+    assert read_only.headers["content-type"] == "application/problem+json"
+    assert row_counts(write_api) == before
+
+
+def test_a_revoked_key_is_refused(write_api: TestClient) -> None:
+    headers = make_key(write_api, "leaving")
+    assert (
+        write_api.post("/sources", json={"key": "a-b", "text": "t"}, headers=headers).status_code
+        == 201
+    )
+    with Session(write_api.app.state.engine) as session:  # type: ignore[attr-defined]
+        revoke_key(session, "leaving")
+        session.commit()
+    refused = write_api.post("/sources", json={"key": "c-d", "text": "t"}, headers=headers)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+# -- Sources ----------------------------------------------------------------------------
+def test_a_new_source_is_served_with_its_etag_and_location(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    created = write_api.post(
+        "/sources",
+        json={"key": "test-thu-nghiem", "text": NEW_TEXT, "published_on": "2024-03-02"},
+        headers=editor,
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    assert location == f"/sources/{created.json()['id']}"
+    assert created.headers["etag"] == etag_of(write_api, location)
+    assert created.headers["cache-control"] == "no-store"
+    assert write_api.get(f"{location}/text").text == NEW_TEXT
+
+    again = write_api.post("/sources", json={"key": "test-thu-nghiem", "text": "x"}, headers=editor)
+    assert again.status_code == 409 and fields(again) == ["body.key"]
+    unknown = write_api.post(
+        "/sources", json={"key": "k", "text": "x", "colour": 1}, headers=editor
+    )
+    assert unknown.status_code == 422 and fields(unknown) == ["body.colour"]
+
+
+def test_a_new_text_must_keep_every_quote(write_api: TestClient, editor: dict[str, str]) -> None:
+    source_id = id_of(write_api, Source, TIEN_PHONG_SOURCE)
+    path = f"/sources/{source_id}"
+    old_text = write_api.get(f"{path}/text").text
+    before = row_counts(write_api)
+
+    cut = patch(write_api, path, {"text": old_text.replace("13 lên 15", "13 lên 16")}, editor)
+    assert cut.status_code == 422
+    assert fields(cut) == ["body.text"]
+    assert "membership_count" in cut.json()["errors"][0]["message"]
+    assert write_api.get(f"{path}/text").text == old_text
+    assert row_counts(write_api) == before
+
+    longer = patch(write_api, path, {"text": old_text + "\n\nĐính chính: không có."}, editor)
+    assert longer.status_code == 200, longer.text
+    assert write_api.get(f"{path}/text").text.endswith("không có.")
+    entry = write_api.get("/audit", params={"entity": "source"}, headers=editor).json()["items"][0]
+    assert entry["before"]["text"] == old_text and entry["after"]["text"].endswith("không có.")
+
+
+def test_dating_a_source_redates_its_undated_figures(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source_id = id_of(write_api, Source, TIEN_PHONG_SOURCE)
+    counts = write_api.get("/membership-counts", params={"source": source_id}).json()["items"]
+    undated = next(c for c in counts if c["as_of"] is None)
+    dated = next(c for c in counts if c["as_of"] is not None)
+
+    assert (
+        patch(
+            write_api, f"/sources/{source_id}", {"published_on": "2019-05-01"}, editor
+        ).status_code
+        == 200
+    )
+
+    after = {
+        c["id"]: c
+        for c in write_api.get("/membership-counts", params={"source": source_id}).json()["items"]
+    }
+    assert after[undated["id"]]["evidence_date"] == "2019-05-01"
+    assert after[undated["id"]]["evidence_date_basis"] == "published"
+    assert after[dated["id"]]["evidence_date"] == dated["evidence_date"]
+
+
+def test_a_source_in_use_is_not_deleted(write_api: TestClient, editor: dict[str, str]) -> None:
+    used = f"/sources/{id_of(write_api, Source, TIEN_PHONG_SOURCE)}"
+    refused = delete(write_api, used, editor)
+    assert refused.status_code == 409
+    assert "membership_count" in refused.json()["detail"]
+
+    lonely = new_source(write_api, editor)
+    assert delete(write_api, f"/sources/{lonely['id']}", editor).status_code == 204
+    assert write_api.get(f"/sources/{lonely['id']}").status_code == 404
+
+
+# -- Localities and branches -------------------------------------------------------------
+def _village_and_branch(
+    client: TestClient, headers: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    source = new_source(client, headers)
+    village = client.post(
+        "/localities",
+        json={
+            "key": "vn2004:05251/xom-thu-nghiem",
+            "kind": "village",
+            "name": "Thử Nghiệm",
+            "official_name": "xóm Thử Nghiệm",
+            "parent_id": id_of(client, Locality, "vn2004:05251"),
+            "source_id": source["id"],
+            "quote": "xóm Thử Nghiệm, xã Mai Hạ",
+        },
+        headers=headers,
+    )
+    assert village.status_code == 201, village.text
+    branch = client.post(
+        "/branches",
+        json={
+            "key": "org:vn2004:05251/xom-thu-nghiem",
+            "kind": "village_branch",
+            "name": "Chi bộ xóm Thử Nghiệm",
+            "locality_id": village.json()["id"],
+            "parent_id": id_of(client, Branch, "org:vn2004:05251"),
+            "source_id": source["id"],
+            "quote": "Chi bộ xóm Thử Nghiệm",
+        },
+        headers=headers,
+    )
+    assert branch.status_code == 201, branch.text
+    return source, village.json(), branch.json()
+
+
+def test_a_new_village_and_branch_are_listed_and_risk_follows_a_count(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source, village, branch = _village_and_branch(write_api, editor)
+    assert [p["official_name"] for p in village["parents"]][:1] == ["Xã Mai Hạ"]
+    assert village["today"]["province"]["official_name"] == "Tỉnh Phú Thọ"
+    assert branch["risk"]["level"] == "unknown" and branch["latest_count"] is None
+    mai_ha = id_of(write_api, Locality, "vn2004:05251")
+    listed = write_api.get("/branches", params={"locality": mai_ha, "q": "Thử Nghiệm"}).json()
+    assert [b["id"] for b in listed["items"]] == [branch["id"]]
+
+    count = write_api.post(
+        "/membership-counts",
+        json=count_body(source["id"], branch["id"], value=3, quote="9 đảng viên", figure="3"),
+        headers=editor,
+    )
+    # The figure must be printed in the quote: 3 is not.
+    assert count.status_code == 422 and fields(count) == ["body.figure"]
+    count = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch["id"], value=3), headers=editor
+    )
+    assert count.status_code == 201, count.text
+    assert count.json()["evidence_date"] == "2024-03-02"
+
+    # Stats and risk reflect the write at once: the list reads the refreshed status.
+    detail = write_api.get(f"/branches/{branch['id']}").json()
+    assert detail["latest_count"]["value"] == 3 and detail["members"] == {"low": 3, "high": 3}
+    assert "too_few_members" in detail["risk"]["criteria_met"]
+    at_risk = write_api.get("/branches", params={"risk": "true", "q": "Thử Nghiệm"}).json()
+    assert [b["id"] for b in at_risk["items"]] == [branch["id"]]
+    summary = write_api.get(f"/localities/{mai_ha}").json()["summary"]
+    assert summary["members"]["low"] >= 3
+
+
+def test_organizations_need_a_name_or_a_group_size(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source = new_source(write_api, editor)
+    before = row_counts(write_api)
+    response = write_api.post(
+        "/branches",
+        json={"key": "org:x", "kind": "other", "source_id": source["id"], "quote": "Chi bộ xóm"},
+        headers=editor,
+    )
+    assert response.status_code == 422 and fields(response) == ["body.name"]
+    no_source = write_api.post(
+        "/branches", json={"key": "org:y", "kind": "other", "name": "Chi bộ"}, headers=editor
+    )
+    assert no_source.status_code == 422
+    assert set(fields(no_source)) == {"body.source_id", "body.quote"}
+    assert row_counts(write_api) == before
+
+
+def test_reference_units_are_not_edited_through_the_api(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    path = f"/localities/{id_of(write_api, Locality, 'vn2004:05251')}"
+    assert patch(write_api, path, {"name": "Mai Hạ Mới"}, editor).status_code == 409
+    assert delete(write_api, path, editor).status_code == 409
+
+
+def test_no_loops_in_the_trees(write_api: TestClient, editor: dict[str, str]) -> None:
+    commune = id_of(write_api, Branch, "org:vn2004:05251")
+    village = id_of(write_api, Branch, TIEN_PHONG)
+    response = patch(write_api, f"/branches/{commune}", {"parent_id": village}, editor)
+    assert response.status_code == 422 and fields(response) == ["body.parent_id"]
+    itself = patch(write_api, f"/branches/{village}", {"parent_id": village}, editor)
+    assert itself.status_code == 422
+
+
+def test_moving_a_village_moves_its_branches(write_api: TestClient, editor: dict[str, str]) -> None:
+    _, village, branch = _village_and_branch(write_api, editor)
+    other_commune = write_api.get("/localities", params={"kind": "commune", "q": "Thào Chư Phìn"})
+    target = other_commune.json()["items"][0]
+    moved = patch(write_api, f"/localities/{village['id']}", {"parent_id": target["id"]}, editor)
+    assert moved.status_code == 200, moved.text
+    listed = write_api.get("/branches", params={"locality": target["id"]}).json()["items"]
+    assert branch["id"] in [b["id"] for b in listed]
+    detail = write_api.get(f"/branches/{branch['id']}").json()
+    assert detail["today"]["province"]["official_name"] == "Tỉnh Lào Cai"
+
+
+def test_a_branch_with_figures_is_not_deleted(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    used = f"/branches/{id_of(write_api, Branch, TIEN_PHONG)}"
+    assert delete(write_api, used, editor).status_code == 409
+    _, _, branch = _village_and_branch(write_api, editor)
+    assert delete(write_api, f"/branches/{branch['id']}", editor).status_code == 204
+    assert write_api.get(f"/branches/{branch['id']}").status_code == 404
+
+
+# -- Figures ----------------------------------------------------------------------------
+def test_a_figure_needs_a_source_that_states_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    before = row_counts(write_api)
+    cases = [
+        (
+            {k: v for k, v in count_body(source["id"], branch).items() if k != "source_id"},
+            ["body.source_id"],
+        ),
+        (count_body(source["id"], branch, quote="có 10 đảng viên"), ["body.quote"]),
+        (count_body(99_999, branch), ["body.source_id"]),
+        (count_body(source["id"], 99_999), ["body.branch_id"]),
+        (count_body(source["id"], branch, value_max=1), ["body.value_max"]),
+        (count_body(source["id"], branch, value=-1), ["body.value"]),
+        (count_body(source["id"], branch, status="retired"), ["body.status"]),
+    ]
+    for body, expected in cases:
+        response = write_api.post("/membership-counts", json=body, headers=editor)
+        assert response.status_code == 422, (body, response.text)
+        assert fields(response) == expected, body
+    # Whitespace and Unicode normalization do not matter (NFD, non-breaking space).
+    import unicodedata
+
+    loose = unicodedata.normalize("NFD", "hiện\u00a0có   9 đảng viên")
+    ok = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch, quote=loose), headers=editor
+    )
+    assert ok.status_code == 201, ok.text
+    assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
+
+
+def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) -> None:
+    count_id = id_of(
+        write_api, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
+    )
+    path = f"/membership-counts/{count_id}"
+    first = etag_of(write_api, path)
+
+    missing = write_api.patch(path, json={"note": "x"}, headers=editor)
+    assert missing.status_code == 428 and fields(missing) == ["header.if-match"]
+    weak = write_api.patch(path, json={"note": "x"}, headers={**editor, "If-Match": f"W/{first}"})
+    assert weak.status_code == 412
+
+    done = write_api.patch(path, json={"note": "checked"}, headers={**editor, "If-Match": first})
+    assert done.status_code == 200, done.text
+    assert done.json()["note"] == "checked"
+    assert done.headers["etag"] == etag_of(write_api, path) != first
+
+    stale = write_api.patch(
+        path, json={"note": "lost update"}, headers={**editor, "If-Match": first}
+    )
+    assert stale.status_code == 412
+    assert stale.headers["etag"] == done.headers["etag"]
+    assert write_api.get(path).json()["note"] == "checked"
+
+    gone = write_api.delete(path, headers={**editor, "If-Match": first})
+    assert gone.status_code == 412
+    assert write_api.delete(path, headers=editor).status_code == 428
+    assert write_api.get(path).status_code == 200
+
+    star = write_api.patch(path, json={"note": None}, headers={**editor, "If-Match": "*"})
+    assert star.status_code == 200 and star.json()["note"] is None
+
+
+def test_the_etag_of_get_is_the_one_writes_compute(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """app.api.responses.json_response and representation_etag must agree."""
+    count_id = id_of(
+        write_api, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
+    )
+    response = write_api.get(f"/membership-counts/{count_id}")
+    assert response.headers["etag"] == representation_etag(response.json())
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    same = patch(write_api, f"/branches/{branch}", {}, editor)
+    assert same.status_code == 200
+    assert same.headers["etag"] == etag_of(write_api, f"/branches/{branch}")
+
+
+def test_one_item_has_the_shape_of_the_list(write_api: TestClient) -> None:
+    for path, kind in (
+        ("/membership-counts", {}),
+        ("/admissions", {"kind": "departure"}),
+        ("/facts", {}),
+    ):
+        listed = write_api.get(path, params={"limit": 1, **kind}).json()["items"][0]
+        assert write_api.get(f"{path}/{listed['id']}").json() == listed
+        missing = write_api.get(f"{path}/99999")
+        assert (
+            missing.status_code == 404
+            and missing.headers["content-type"] == "application/problem+json"
+        )
+
+
+def test_a_correction_changes_status_and_risk_at_once(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    latest = write_api.get(f"/branches/{branch}").json()["latest_count"]
+    assert latest["value"] == 15
+    response = patch(
+        write_api, f"/membership-counts/{latest['id']}", {"value": 4, "figure": "4"}, editor
+    )
+    # The quote ("từ 13 lên 15") does not print a 4.
+    assert response.status_code == 422 and fields(response) == ["body.figure"]
+    fixed = patch(
+        write_api, f"/membership-counts/{latest['id']}", {"value": 4, "figure": None}, editor
+    )
+    assert fixed.status_code == 200
+    detail = write_api.get(f"/branches/{branch}").json()
+    assert detail["members"] == {"low": 4, "high": 4}
+    assert "too_few_members" in detail["risk"]["criteria_met"]
+
+    assert delete(write_api, f"/membership-counts/{latest['id']}", editor).status_code == 204
+    after = write_api.get(f"/branches/{branch}").json()
+    assert after["latest_count"]["value"] == 13  # the older count is now the latest
+    assert latest["id"] not in [c["id"] for c in after["counts"]]
+
+
+def test_events_and_facts(write_api: TestClient, editor: dict[str, str]) -> None:
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    village = id_of(write_api, Locality, "vn2004:05251/xom-tien-phong")
+    event = {
+        "source_id": source["id"],
+        "branch_id": branch,
+        "value": 2,
+        "period_start": "2023-01-01",
+        "period_end": "2023-12-31",
+        "quote": "Năm 2023, chi bộ kết nạp 2 đảng viên mới",
+        "figure": "2",
+    }
+    no_kind = write_api.post("/admissions", json=event, headers=editor)
+    assert no_kind.status_code == 422 and fields(no_kind) == ["body.kind"]
+    backwards = write_api.post(
+        "/admissions",
+        json=event | {"kind": "admission", "period_start": "2024-01-01"},
+        headers=editor,
+    )
+    assert backwards.status_code == 422 and fields(backwards) == ["body.period_end"]
+    created = write_api.post("/admissions", json=event | {"kind": "admission"}, headers=editor)
+    assert created.status_code == 201, created.text
+    assert created.json()["evidence_date"] == "2023-12-31"
+    listed = write_api.get("/admissions", params={"branch": branch}).json()["items"]
+    assert created.json() in listed
+    changed = patch(write_api, created.headers["location"], {"kind": "transfer_in"}, editor)
+    assert changed.status_code == 200 and changed.json()["kind"] == "transfer_in"
+
+    fact = {
+        "source_id": source["id"],
+        "metric": "poverty_rate",
+        "value": 12,
+        "period_start": "2023-01-01",
+        "period_end": "2023-12-31",
+        "quote": "Tỷ lệ hộ nghèo của xóm còn 12%",
+        "figure": "12%",
+    }
+    both = write_api.post(
+        "/facts", json=fact | {"branch_id": branch, "locality_id": village}, headers=editor
+    )
+    assert both.status_code == 422 and fields(both) == ["body.branch_id"]
+    wrong_unit = write_api.post(
+        "/facts", json=fact | {"locality_id": village, "unit": "households"}, headers=editor
+    )
+    assert wrong_unit.status_code == 422 and fields(wrong_unit) == ["body.unit"]
+    made = write_api.post("/facts", json=fact | {"locality_id": village}, headers=editor)
+    assert made.status_code == 201, made.text
+    assert made.json()["unit"] == "percent" and made.json()["locality"]["id"] == village
+    assert delete(write_api, made.headers["location"], editor).status_code == 204
+    assert write_api.get(made.headers["location"]).status_code == 404
+
+
+def test_a_retried_post_does_not_insert_twice(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    body = count_body(source["id"], branch)
+    key = {**editor, "Idempotency-Key": "7b0c2f4e-retry"}
+    first = write_api.post("/membership-counts", json=body, headers=key)
+    before = row_counts(write_api)
+    retry = write_api.post("/membership-counts", json=body, headers=key)
+    assert retry.status_code == 201
+    assert retry.json() == first.json() and retry.headers["location"] == first.headers["location"]
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["etag"] == first.headers["etag"]
+    assert row_counts(write_api) == before
+
+    other_body = write_api.post("/membership-counts", json=body | {"note": "x"}, headers=key)
+    assert other_body.status_code == 422 and fields(other_body) == ["header.idempotency-key"]
+    other_path = write_api.post("/sources", json={"key": "k-1", "text": "t"}, headers=key)
+    assert other_path.status_code == 422
+    assert row_counts(write_api) == before
+
+    # Keys are per API key: another writer's identical Idempotency-Key is another request.
+    colleague = {**make_key(write_api, "colleague"), "Idempotency-Key": "7b0c2f4e-retry"}
+    assert write_api.post("/membership-counts", json=body, headers=colleague).status_code == 201
+    assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
+
+
+def test_two_sources_disagreeing_are_both_served(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Conflicting reports side by side; the first shown is the newest evidence date,
+    then the highest id (the one added last)."""
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    source = new_source(
+        write_api, editor, text="Ngày 7/9/2018, chi bộ xóm Tiền Phong có 14 đảng viên."
+    )
+    seeded = next(
+        c for c in write_api.get(f"/branches/{branch}").json()["counts"] if c["value"] == 13
+    )
+    other = write_api.post(
+        "/membership-counts",
+        json=count_body(
+            source["id"],
+            branch,
+            value=14,
+            as_of=seeded["as_of"],
+            quote="có 14 đảng viên",
+            figure="14",
+        ),
+        headers=editor,
+    )
+    assert other.status_code == 201, other.text
+    same_day = [
+        (c["value"], c["source"]["key"])
+        for c in write_api.get(f"/branches/{branch}").json()["counts"]
+        if c["as_of"] == seeded["as_of"]
+    ]
+    assert sorted(same_day) == [(13, TIEN_PHONG_SOURCE), (14, "test-thu-nghiem")]
+    listed = write_api.get("/membership-counts", params={"branch": branch}).json()["items"]
+    assert {13, 14} <= {c["value"] for c in listed}
+
+    # Once the newer count (15) is gone, the tie on 2018-09-07 goes to the one added last.
+    latest = write_api.get(f"/branches/{branch}").json()["latest_count"]
+    assert delete(write_api, f"/membership-counts/{latest['id']}", editor).status_code == 204
+    assert write_api.get(f"/branches/{branch}").json()["latest_count"]["value"] == 14
+
+
+def test_concurrent_updates_one_wins_one_is_told(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    count_id = id_of(
+        write_api, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
+    )
+    path = f"/membership-counts/{count_id}"
+    tag = etag_of(write_api, path)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def attempt(note: str) -> None:
+        barrier.wait()
+        response = write_api.patch(path, json={"note": note}, headers={**editor, "If-Match": tag})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 412]
+    assert write_api.get(path).json()["note"] in ("first", "second")

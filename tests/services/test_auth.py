@@ -1,0 +1,74 @@
+"""API keys without HTTP: made, found, revoked; only a hash of the token is stored."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from app.db import make_engine
+from app.errors import ApiError
+from app.services import auth
+
+
+@pytest.fixture
+def keys_engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+def test_a_token_is_shown_once_and_only_its_hash_is_kept(keys_engine: Engine) -> None:
+    with Session(keys_engine) as session:
+        made = auth.create_key(session, "editor-lan")
+        session.commit()
+        assert made.token.startswith("bs_") and len(made.token) == auth.TOKEN_LENGTH
+        assert made.key.prefix == made.token[: auth.PREFIX_LENGTH]
+    with keys_engine.connect() as conn:
+        stored = conn.execute(text("SELECT * FROM api_keys")).mappings().one()
+    assert made.token not in {str(v) for v in stored.values()}
+    assert stored["token_sha256"] == auth.token_hash(made.token)
+    assert stored["scope"] == "write" and stored["revoked_at"] is None
+
+
+def test_authenticate_knows_a_key_and_nothing_else(keys_engine: Engine) -> None:
+    with Session(keys_engine) as session:
+        writer = auth.create_key(session, "writer")
+        reader = auth.create_key(session, "reader", "read")
+        session.commit()
+        caller = auth.authenticate(session, writer.token)
+        assert (caller.name, caller.scope) == ("writer", "write")
+        assert auth.require_scope(caller) is caller
+        with pytest.raises(ApiError) as refused:
+            auth.require_scope(auth.authenticate(session, reader.token))
+        assert refused.value.status == 403
+        for token in (None, "", "bs_short", writer.token[:-1] + "x", "xx" + writer.token[2:]):
+            with pytest.raises(ApiError) as unknown:
+                auth.authenticate(session, token)
+            assert unknown.value.status == 401
+            assert unknown.value.headers
+            assert unknown.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_key_stops_working_and_keeps_its_name(keys_engine: Engine) -> None:
+    with Session(keys_engine) as session:
+        made = auth.create_key(session, "temp")
+        session.commit()
+        key = auth.revoke_key(session, str(made.key.id))
+        session.commit()
+        assert key.revoked_at is not None
+        assert auth.revoke_key(session, "temp").revoked_at == key.revoked_at  # idempotent
+        with pytest.raises(ApiError):
+            auth.authenticate(session, made.token)
+        with pytest.raises(auth.KeyCommandError, match="never reused"):
+            auth.create_key(session, "temp")
+        with pytest.raises(auth.KeyCommandError):
+            auth.revoke_key(session, "nobody")
+        assert [k.name for k in auth.list_keys(session)] == ["temp"]
+
+
+def test_key_names_and_scopes_are_checked(keys_engine: Engine) -> None:
+    with Session(keys_engine) as session:
+        for name, scope in (("", "write"), ("x" * 101, "write"), ("ok", "admin")):
+            with pytest.raises(auth.KeyCommandError):
+                auth.create_key(session, name, scope)

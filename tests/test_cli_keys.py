@@ -1,0 +1,93 @@
+"""The command line: keys, import (with a dry run), audit, on both databases."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.cli import main
+from app.config import REPO_ROOT
+from tests.api.test_imports import ARTICLE_YAML
+from tests.conftest import make_client
+
+
+@pytest.fixture
+def cli_db(seeded_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DATABASE_URL", seeded_url)
+    return seeded_url
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_keys_are_created_listed_and_revoked(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "keys", "create", "editor-lan")
+    assert code == 0 and "shown once" in out
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("bs_")
+    code, out, _ = run(capsys, "keys", "create", "viewer", "--scope", "read")
+    assert code == 0 and "scope read" in out
+
+    code, listing, _ = run(capsys, "keys", "list")
+    assert code == 0 and "editor-lan" in listing and "viewer" in listing
+    assert token not in listing and token[:11] in listing  # the prefix, never the token
+
+    with make_client(cli_db) as client:
+        body = {"key": "cli-made", "text": "văn bản"}
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/sources", json=body, headers=headers).status_code == 201
+        code, out, _ = run(capsys, "keys", "revoke", "editor-lan")
+        assert code == 0 and "revoked" in out
+        body["key"] = "cli-made-2"
+        assert client.post("/sources", json=body, headers=headers).status_code == 401
+
+    assert run(capsys, "keys", "create", "editor-lan")[0] == 1  # names are not reused
+    code, _, err = run(capsys, "keys", "revoke", "nobody")
+    assert code == 1 and "no key" in err
+
+
+def test_import_dry_run_then_for_real_then_again(
+    cli_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    article = tmp_path / "thu_nghiem.yaml"
+    article.write_text(ARTICLE_YAML, encoding="utf-8")
+
+    code, out, _ = run(capsys, "import", str(article), "--dry-run")
+    assert code == 0 and "6 added" in out and "dry run: nothing was written" in out
+    code, out, _ = run(capsys, "audit")
+    assert "empty" in out
+
+    code, out, _ = run(capsys, "import", str(article))
+    assert code == 0 and "6 added" in out and "added: counts[0] members-2024" in out
+    code, out, _ = run(capsys, "import", str(article))
+    assert code == 0 and "0 added, 0 changed, 0 removed, 6 unchanged" in out
+
+    code, out, _ = run(capsys, "audit", "--limit", "3")
+    lines = out.strip().splitlines()
+    assert len(lines) == 3 and all("cli:" in line for line in lines)
+    assert "import.create" in lines[0]
+
+
+def test_a_refused_file_writes_nothing(
+    cli_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = yaml.safe_load(ARTICLE_YAML)
+    data["events"][0]["quote"] = "Năm 2022, chi bộ kết nạp 2 đảng viên mới"
+    article = tmp_path / "bad.yaml"
+    article.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    code, _, err = run(capsys, "import", str(article))
+    assert code == 1 and "nothing was written" in err and "events[0]" in err
+    assert "empty" in run(capsys, "audit")[1]
+
+
+def test_reimporting_a_seed_file_changes_nothing(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = REPO_ROOT / "seed" / "articles" / "001_luc_yen.yaml"
+    code, out, _ = run(capsys, "import", str(seed))
+    assert code == 0 and " 0 added, 0 changed, 0 removed" in out and "nothing changed" in out

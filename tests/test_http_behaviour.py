@@ -1,0 +1,227 @@
+"""HTTP behaviour around every read (issue 8, point 6, read side).
+
+Security headers on every response, errors and 404s included; CORS that never allows
+credentials; gzip for large pages; ETags and 304; Cache-Control on reads and never on
+errors; and error bodies that never carry a traceback or SQL.
+"""
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from app.errors import PROBLEM_JSON
+from app.middleware import SECURITY_HEADERS
+from app.services import sources as sources_service
+
+HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+ORIGIN = "https://example.org"
+
+# (label, method, url, request headers, expected status)
+RESPONSES: list[tuple[str, str, str, dict[str, str], int]] = [
+    ("json page", "GET", "/branches?limit=2", {}, 200),
+    ("json detail", "GET", "/localities/1", {}, 200),
+    ("csv page", "GET", "/branches?format=csv&limit=2", {}, 200),
+    ("ndjson export", "GET", "/sources?format=ndjson", {}, 200),
+    ("source text", "GET", "/sources/1/text", {}, 200),
+    ("health", "GET", "/health", {}, 200),
+    ("ready", "GET", "/ready", {}, 200),
+    ("head", "HEAD", "/branches?limit=2", {}, 200),
+    ("not modified", "GET", "/risk/rules", {"if-none-match": "*etag*"}, 304),
+    ("unknown parameter", "GET", "/branches?limt=2", {}, 400),
+    ("bad cursor", "GET", "/branches?cursor=x.y", {}, 400),
+    ("write without a key", "POST", "/branches", {"content-type": "application/json"}, 401),
+    ("no such route", "GET", "/etc/passwd", {}, 404),
+    ("no such branch", "GET", "/branches/99999999", {}, 404),
+    ("method not allowed", "POST", "/risk/summary", {}, 405),
+    ("query string too long", "GET", "/branches?q=" + "a" * 5000, {}, 414),
+    ("invalid parameter", "GET", "/branches?limit=abc", {}, 400),
+    ("impossible date", "GET", "/facts?from=2023-02-30", {}, 422),
+    ("cors preflight", "OPTIONS", "/branches", {
+        "origin": ORIGIN, "access-control-request-method": "GET"}, 200),
+]  # fmt: skip
+
+
+def _send(api: TestClient, method: str, url: str, headers: dict[str, str]) -> Any:
+    if headers.get("if-none-match") == "*etag*":
+        headers = {**headers, "if-none-match": api.get(url).headers["etag"]}
+    return api.request(method, url, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers", "status"),
+    [pytest.param(*row[1:], id=row[0]) for row in RESPONSES],
+)
+def test_security_headers_on_every_response(
+    api: TestClient, method: str, url: str, headers: dict[str, str], status: int
+) -> None:
+    response = _send(api, method, url, headers)
+    assert response.status_code == status, response.text[:300]
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, name
+
+
+def test_docs_keep_the_other_headers_without_csp(api: TestClient) -> None:
+    # The interactive docs load scripts and styles of their own (app/middleware.py).
+    response = api.get("/docs")
+    assert response.status_code == 200
+    assert "content-security-policy" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# -- CORS ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("origin", [ORIGIN, "null", "http://localhost:3000"])
+@pytest.mark.parametrize("url", ["/branches?limit=1", "/branches/99999999", "/health"])
+def test_cors_allows_any_origin_without_credentials(api: TestClient, origin: str, url: str) -> None:
+    # A cookie or an Authorization header does not make the answer credentialed.
+    response = api.get(
+        url, headers={"origin": origin, "cookie": "session=1", "authorization": "Bearer x"}
+    )
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
+    assert "etag" in response.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize("request_headers", ["authorization", "authorization, cookie", ""])
+def test_cors_preflight_never_allows_credentials(api: TestClient, request_headers: str) -> None:
+    headers = {"origin": ORIGIN, "access-control-request-method": "GET"}
+    if request_headers:
+        headers["access-control-request-headers"] = request_headers
+    response = api.options("/branches", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
+    assert "GET" in response.headers["access-control-allow-methods"]
+
+
+def test_cors_preflight_for_a_write_allows_bearer_keys_never_credentials(api: TestClient) -> None:
+    # A browser editor may send a Bearer key from another origin: keys are not ambient
+    # credentials (no cookies), so a foreign page cannot borrow a user's rights.
+    headers = {
+        "origin": ORIGIN,
+        "access-control-request-method": "DELETE",
+        "access-control-request-headers": "authorization, if-match",
+    }
+    response = api.options("/branches/1", headers=headers)
+    assert response.status_code == 200
+    assert "DELETE" in response.headers["access-control-allow-methods"]
+    assert "access-control-allow-credentials" not in response.headers
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+# -- Compression, ETags, caching ------------------------------------------------------------
+def test_large_pages_are_gzipped_when_asked(api: TestClient) -> None:
+    url = "/branches?limit=500"
+    plain = api.get(url, headers={"accept-encoding": "identity"})
+    zipped = api.get(url, headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in zipped.headers["vary"].lower()
+    # httpx decodes transparently; the compressed size is what went over the wire.
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    assert zipped.json() == plain.json()
+
+
+def test_small_bodies_are_not_gzipped(api: TestClient) -> None:
+    response = api.get("/health", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/branches?limit=3", "/branches/1", "/localities/1/stats", "/risk/summary", "/sources/1"],
+)
+def test_etag_and_304(api: TestClient, url: str) -> None:
+    first = api.get(url)
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    assert api.get(url).headers["etag"] == etag  # stable
+    for sent in (etag, f"W/{etag}", f'"other", {etag}'):
+        again = api.get(url, headers={"if-none-match": sent})
+        assert again.status_code == 304, sent
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+        assert again.headers["cache-control"] == first.headers["cache-control"]
+    assert api.get(url, headers={"if-none-match": '"other"'}).status_code == 200
+
+
+def test_etag_differs_between_queries(api: TestClient) -> None:
+    one = api.get("/branches?limit=1").headers["etag"]
+    two = api.get("/branches?limit=2").headers["etag"]
+    assert one != two
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/branches?limit=2",
+        "/branches/1",
+        "/localities?format=csv&limit=2",
+        "/sources?format=ndjson",
+        "/sources/1/text",
+        "/risk/rules",
+    ],
+)
+def test_reads_carry_cache_control(api: TestClient, url: str) -> None:
+    response = api.get(url)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=60"
+
+
+@pytest.mark.parametrize(
+    "url", ["/branches/99999999", "/branches?limt=1", "/facts?from=2023-02-30", "/nowhere"]
+)
+def test_errors_are_not_cached_publicly(api: TestClient, url: str) -> None:
+    response = api.get(url)
+    assert response.status_code >= 400
+    assert "public" not in response.headers.get("cache-control", "")
+    assert "etag" not in response.headers
+
+
+# -- Error bodies -------------------------------------------------------------------------
+LEAKS = ("Traceback", 'File "', "SELECT ", "FROM ", "sqlalchemy", "psycopg", "sqlite3", "/work/")
+
+
+def _assert_clean_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text[:300]
+    assert response.headers["content-type"] == PROBLEM_JSON
+    for leak in LEAKS:
+        assert leak not in response.text, leak
+    problem: dict[str, Any] = json.loads(response.text)
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers", "status"),
+    [pytest.param(*row[1:], id=row[0]) for row in RESPONSES if row[4] >= 400],
+)
+def test_errors_never_show_a_traceback_or_sql(
+    api: TestClient, method: str, url: str, headers: dict[str, str], status: int
+) -> None:
+    _assert_clean_problem(_send(api, method, url, headers), status)
+
+
+def test_an_unexpected_error_is_a_bare_500(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> str:
+        raise RuntimeError('Traceback (most recent call last): File "x" SELECT secret FROM keys')
+
+    monkeypatch.setattr(sources_service, "source_text", broken)
+    problem = _assert_clean_problem(api.get("/sources/1/text"), 500)
+    assert problem["detail"] == "An unexpected error occurred."
+
+
+def test_a_database_error_is_a_503_without_its_sql(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(*_args: object) -> str:
+        raise OperationalError("SELECT text FROM sources WHERE id = 1", {}, Exception("refused"))
+
+    monkeypatch.setattr(sources_service, "source_text", unavailable)
+    response = api.get("/sources/1/text")
+    _assert_clean_problem(response, 503)
+    assert response.headers["retry-after"] == "1"

@@ -1,0 +1,228 @@
+"""The synthetic data generator: deterministic, provenance-complete, never mixed with real data,
+and shaped so that every risk rule has a branch to fire on."""
+
+import hashlib
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from app.db import make_engine
+from app.models import Branch, Fact, Locality, MembershipCount, MembershipEvent, Source
+from app.synth import SynthRefused, main, run_synth
+from tests.conftest import DatabaseFactory
+
+SCALE = 0.001  # one province, three communes, ~270 branches
+FIGURES = (MembershipCount, MembershipEvent, Fact)
+MARKED = (Source, Locality, Branch, *FIGURES)
+
+
+def _load(url: str, seed: int = 7) -> Engine:
+    engine = make_engine(url)
+    run_synth(engine, scale=SCALE, seed=seed, progress=False)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def synth_engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    """One synthetic database per backend, shared by the read-only checks."""
+    engine = _load(databases.copy("migrated"))
+    yield engine
+    engine.dispose()
+
+
+def _digest(engine: Engine) -> str:
+    """A checksum of everything but the load's timestamps and registered_on."""
+    queries = (
+        "SELECT key, text, text_sha256 FROM sources ORDER BY id",
+        "SELECT id, key, kind, name, parent_id, province_id, commune_id FROM localities "
+        "ORDER BY id",
+        "SELECT id, key, kind, name, parent_id, locality_id FROM branches ORDER BY id",
+        "SELECT id, key, branch_id, value, as_of FROM membership_counts ORDER BY id",
+        "SELECT id, key, branch_id, kind, value, period_end FROM membership_events ORDER BY id",
+        "SELECT id, key, branch_id, metric, value, qualifier FROM facts ORDER BY id",
+    )
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for query in queries:
+            for row in conn.execute(text(query)):
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
+def _count(engine: Engine, query: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(query)).scalar_one())
+
+
+def test_same_seed_same_data(databases: DatabaseFactory, synth_engine: Engine) -> None:
+    again = _load(databases.copy("migrated"))
+    other_seed = _load(databases.copy("migrated"), seed=8)
+    assert _digest(again) == _digest(synth_engine)
+    assert _digest(other_seed) != _digest(synth_engine)
+    again.dispose()
+    other_seed.dispose()
+
+
+def test_shape_at_small_scale(synth_engine: Engine) -> None:
+    branches = _count(synth_engine, "SELECT COUNT(*) FROM branches")
+    assert 200 <= branches <= 350  # 270,000 x 0.001
+    assert _count(synth_engine, "SELECT COUNT(*) FROM localities WHERE kind = 'province'") == 1
+    assert _count(synth_engine, "SELECT COUNT(*) FROM localities WHERE kind = 'commune'") == 3
+    # One count per branch-year, on Dec 31, for every branch that has data.
+    with synth_engine.connect() as conn:
+        per_branch = conn.execute(
+            select(
+                func.count(), func.min(MembershipCount.as_of), func.max(MembershipCount.as_of)
+            ).group_by(MembershipCount.branch_id)
+        ).all()
+    assert {n for n, _, _ in per_branch} == {10}
+    assert {(first, last) for _, first, last in per_branch} == {
+        (date(2016, 12, 31), date(2025, 12, 31))
+    }
+
+
+def test_every_figure_quotes_its_source_text(synth_engine: Engine) -> None:
+    with synth_engine.connect() as conn:
+        for model in (Locality, Branch, *FIGURES):
+            table = model.__table__  # type: ignore[attr-defined]
+            mismatched = conn.execute(
+                select(func.count())
+                .select_from(table.join(Source.__table__, table.c.source_id == Source.id))
+                .where(table.c.quote != Source.text)
+            ).scalar_one()
+            unsourced = conn.execute(
+                select(func.count()).where(table.c.source_id.is_(None))
+            ).scalar_one()
+            assert (mismatched, unsourced) == (0, 0), table.name
+        sources = conn.execute(select(Source.text, Source.text_sha256)).all()
+    assert sources
+    for source_text, sha in sources:
+        assert "not real figures" in source_text
+        assert hashlib.sha256(source_text.encode()).hexdigest() == sha
+
+
+def test_every_row_is_marked_synthetic(synth_engine: Engine) -> None:
+    with synth_engine.connect() as conn:
+        for model in MARKED:
+            table = model.__table__  # type: ignore[attr-defined]
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            marked = conn.execute(
+                select(func.count()).select_from(table).where(table.c.is_synthetic)
+            ).scalar_one()
+            assert total > 0 and marked == total, table.name
+
+
+def test_ancestors_are_denormalized(synth_engine: Engine) -> None:
+    wrong = _count(
+        synth_engine,
+        "SELECT COUNT(*) FROM branches b JOIN localities l ON l.id = b.locality_id "
+        "WHERE b.province_id <> l.province_id "
+        "OR COALESCE(b.commune_id, 0) <> COALESCE(l.commune_id, 0)",
+    )
+    villages_off = _count(
+        synth_engine,
+        "SELECT COUNT(*) FROM localities v JOIN localities c ON c.id = v.parent_id "
+        "WHERE v.kind = 'village' AND (v.commune_id <> c.id OR v.province_id <> c.province_id)",
+    )
+    assert (wrong, villages_off) == (0, 0)
+
+
+# -- Risk inputs: each rule has at least one branch to fire on ----------------------------
+LATEST_COUNT = "SELECT COUNT(*) FROM membership_counts WHERE as_of = '2025-12-31' AND value < {n}"
+RISK_INPUTS = {
+    "fewer than 5 members": LATEST_COUNT.format(n=5),
+    "fewer than 3 members": LATEST_COUNT.format(n=3),
+    "3 or more members over 60": (
+        "SELECT COUNT(*) FROM facts WHERE metric = 'members_over_60' AND value >= 3"
+    ),
+    "more than 5 years without admission, none after": (
+        "SELECT COUNT(*) FROM facts f WHERE f.metric = 'years_without_admission' "
+        "AND f.value = 5 AND f.qualifier = 'more_than' AND f.evidence_date >= '2025-01-01' "
+        "AND NOT EXISTS (SELECT 1 FROM membership_events e WHERE e.branch_id = f.branch_id "
+        "AND e.kind = 'admission' AND e.value > 0 AND e.period_end > f.evidence_date)"
+    ),
+    "more departures than admissions over 2023-2025": (
+        "SELECT COUNT(*) FROM (SELECT branch_id FROM membership_events "
+        "WHERE period_end >= '2023-01-01' GROUP BY branch_id "
+        "HAVING SUM(CASE WHEN kind = 'departure' THEN value ELSE 0 END) "
+        "> SUM(CASE WHEN kind = 'admission' THEN value ELSE 0 END) "
+        "AND SUM(CASE WHEN kind = 'admission' THEN 1 ELSE 0 END) > 0) AS a"
+    ),
+    "reported at risk": (
+        "SELECT COUNT(*) FROM facts WHERE metric = 'at_risk_reported' AND value = 1 "
+        "AND unit = 'flag'"
+    ),
+    "explicit zero admissions": (
+        "SELECT COUNT(*) FROM membership_events WHERE kind = 'admission' AND value = 0"
+    ),
+    "no counts, events or facts": (
+        "SELECT COUNT(*) FROM branches b WHERE "
+        "NOT EXISTS (SELECT 1 FROM membership_counts x WHERE x.branch_id = b.id) AND "
+        "NOT EXISTS (SELECT 1 FROM membership_events x WHERE x.branch_id = b.id) AND "
+        "NOT EXISTS (SELECT 1 FROM facts x WHERE x.branch_id = b.id)"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RISK_INPUTS))
+def test_risk_input_present(synth_engine: Engine, case: str) -> None:
+    assert _count(synth_engine, RISK_INPUTS[case]) >= 1, case
+
+
+def test_only_nonzero_events_except_admissions(synth_engine: Engine) -> None:
+    zeros = _count(
+        synth_engine,
+        "SELECT COUNT(*) FROM membership_events WHERE value = 0 AND kind <> 'admission'",
+    )
+    assert zeros == 0
+
+
+def test_status_refreshed_with_every_level_of_risk(synth_engine: Engine) -> None:
+    pytest.importorskip("app.services.status")
+    with synth_engine.connect() as conn:
+        criteria = " ".join(conn.execute(text("SELECT criteria_met FROM branch_status")).scalars())
+    for rule in (
+        "too_few_members",
+        "ageing",
+        "stalled",
+        "below_charter_minimum",
+        "attrition",
+        "reported",
+    ):
+        assert rule in criteria, rule
+
+
+# -- Never mixed with real data -------------------------------------------------------------
+def test_refuses_a_database_with_real_data(seeded_url: str) -> None:
+    engine = make_engine(seeded_url)
+    with pytest.raises(SynthRefused, match="real"):
+        run_synth(engine, scale=SCALE, seed=1, progress=False)
+    assert _count(engine, "SELECT COUNT(*) FROM sources WHERE is_synthetic") == 0
+    engine.dispose()
+    assert main(["--scale", str(SCALE), "--database-url", seeded_url, "--no-progress"]) == 2
+
+
+def test_second_load_needs_replace(databases: DatabaseFactory) -> None:
+    url = databases.copy("migrated")
+    args = ["--scale", str(SCALE), "--database-url", url, "--no-progress"]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert main([*args, "--replace", "--seed", "9"]) == 0
+    engine = make_engine(url)
+    sources = _count(engine, "SELECT COUNT(*) FROM sources")
+    assert sources == 1
+    with engine.connect() as conn:
+        quote = conn.execute(select(Source.text)).scalar_one()
+    assert "seed 9" in quote
+    engine.dispose()
+
+
+def test_refuses_the_implicit_default_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env to read a DATABASE_URL from
+    assert main(["--scale", str(SCALE), "--no-progress"]) == 2
