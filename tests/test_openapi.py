@@ -24,7 +24,9 @@ def test_every_operation_and_parameter_is_described() -> None:
             assert operation.get("tags"), (path, method)
             for parameter in operation.get("parameters", []):
                 assert parameter.get("description") or parameter["schema"].get("description"), (
-                    path, method, parameter["name"],
+                    path,
+                    method,
+                    parameter["name"],
                 )
     assert len(operation_ids) == len(set(operation_ids))
     assert "list_branches" in operation_ids and "get_branch_risk" in operation_ids

@@ -51,8 +51,6 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: problem("No API key, or one that is unknown or revoked (see WWW-Authenticate)."),
     403: problem("The API key is read-only."),
     414: problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
-    429: problem(
-        "Too many writes with this API key (see Retry-After and the RateLimit headers)."
-    ),
+    429: problem("Too many writes with this API key (see Retry-After and the RateLimit headers)."),
     503: problem("The database is busy or unavailable; retry after Retry-After seconds."),
 }

@@ -94,9 +94,12 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
             quote = normalize_quote_text(rec.quote)
             if quote not in haystack:
                 problems.append(RecordProblem(label, "quote", "not found in the source text"))
-            if isinstance(rec, FigureRecord) and rec.figure is not None:
-                if normalize_quote_text(rec.figure) not in quote:
-                    problems.append(RecordProblem(label, "figure", "not found in the quote"))
+            if (
+                isinstance(rec, FigureRecord)
+                and rec.figure is not None
+                and normalize_quote_text(rec.figure) not in quote
+            ):
+                problems.append(RecordProblem(label, "figure", "not found in the quote"))
     return problems
 
 
@@ -140,15 +143,16 @@ class _Applier:
             return row
         owner = getattr(existing, "source_id", None)
         changed = {k: v for k, v in values.items() if getattr(existing, k) != v}
-        if changed and owner is not None and self.source and owner != self.source.id:
-            if model in (Locality, Branch):
-                names = ", ".join(sorted(changed))
-                self.problems.append(
-                    RecordProblem(
-                        label, "key", f"{key!r} is defined differently by another source ({names})"
-                    )
+        # A place or organization another source defined is shared, not redefined here.
+        foreign = owner is not None and self.source is not None and owner != self.source.id
+        if changed and foreign and model in (Locality, Branch):
+            names = ", ".join(sorted(changed))
+            self.problems.append(
+                RecordProblem(
+                    label, "key", f"{key!r} is defined differently by another source ({names})"
                 )
-                return existing
+            )
+            return existing
         if changed:
             for name, value in changed.items():
                 setattr(existing, name, value)

@@ -80,7 +80,7 @@ class ChildRef(Schema):
 
 
 class BranchDetail(BranchOut):
-    latest_count: LatestCountWithAlternatives | None  # type: ignore[assignment]
+    latest_count: LatestCountWithAlternatives | None
     counts: list[MembershipCountOut] = Field(description="Count history, oldest first.")
     events: list[MembershipEventOut]
     facts: list[FactOut]

@@ -35,7 +35,8 @@ class SourceRef(Schema):
 class LocalityRef(Schema):
     id: int = Field(examples=[4])
     key: str = Field(
-        description="vn2004:<code> before the 2025 reform, vn2025:<code> after; villages: commune key/slug.",
+        description="vn2004:<code> before the 2025 reform, vn2025:<code> after; "
+        "villages: their commune's key/slug.",
         examples=["vn2004:135"],
     )
     kind: LocalityKind = Field(examples=["district"])
@@ -61,7 +62,8 @@ class Provenance(Schema):
     """Every figure says where it comes from and how sure it is."""
 
     qualifier: Qualifier = Field(
-        description="exact, approximate, at_least, more_than, at_most or less_than, as the text says.",
+        description="exact, approximate, at_least, more_than, at_most or less_than, "
+        "as the text says.",
         examples=["less_than"],
     )
     applies_to_each: bool = Field(
@@ -72,7 +74,8 @@ class Provenance(Schema):
         examples=["2023-12-18"],
     )
     evidence_date_basis: str = Field(
-        description="stated (the text dates the figure), published (the article's date) or registered (the day the service first held the article: an upper bound).",
+        description="stated (the text dates the figure), published (the article's date) "
+        "or registered (the day the service first held the article: an upper bound).",
         examples=["stated"],
     )
     date_note: str | None = Field(description="How the date was read from the text.")
@@ -102,6 +105,7 @@ class Page(Schema, Generic[T]):
     next: str | None = Field(description="URL of the next page; null on the last page.")
     next_cursor: str | None = Field(description="Cursor for the next page.")
     total: int | None = Field(
-        description="Number of matching rows, on the first page; null above 1,000 (not counted) and on later pages."
+        description="Number of matching rows, on the first page; null above 1,000 "
+        "(not counted) and on later pages."
     )
     limit: int = Field(description="Page size.", examples=[50])

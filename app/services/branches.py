@@ -117,7 +117,7 @@ def _scope_condition(
 
 def _query(
     session: Session, filters: BranchFilters, rules: RiskRules
-) -> tuple[Select[Any], Any, Any]:
+) -> tuple[Select[Any], Select[Any], Any, dict[str, Any]]:
     b = alias(Branch, "b")
     loc, tp, tc = locality_alias("loc"), locality_alias("tp"), locality_alias("tc")
     parent = alias(Branch, "parent")
@@ -151,7 +151,7 @@ def _query(
             "as_of": None,  # the requested as_of, filled in when rendering
         }
         status_join = (r, r.c.branch_id == b.c.id)
-    query = (
+    query: Select[Any] = (
         select(
             b,
             parent.c.name.label("parent_name"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.engine import RowMapping
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
 from app.services.listing import Page, fetch_page
@@ -18,6 +18,7 @@ from app.services.refs import (
     locality_columns,
     locality_ref,
     source_ref,
+    table,
     with_source,
 )
 
@@ -281,14 +282,16 @@ def figures_of(session: Session, model: Any, condition_on: str, ident: int) -> l
 def distinct_sources(session: Session, branch_id: int) -> list[dict[str, Any]]:
     """The sources that state anything about a branch (one query over all figure tables)."""
     sub = union(
-        select(Branch.source_id.label("sid")).where(Branch.id == branch_id),
+        select(col(Branch.source_id).label("sid")).where(col(Branch.id) == branch_id),
         *(
-            select(model.source_id.label("sid")).where(model.branch_id == branch_id)  # type: ignore[attr-defined]
+            select(table(model).c.source_id.label("sid")).where(
+                table(model).c.branch_id == branch_id
+            )
             for model in (MembershipCount, MembershipEvent, Fact, Officeholder)
         ),
     ).subquery()
     rows = session.execute(
-        select(Source).where(Source.id.in_(select(sub.c.sid))).order_by(Source.id)
+        select(Source).where(col(Source.id).in_(select(sub.c.sid))).order_by(col(Source.id))
     ).scalars()
     return [
         {

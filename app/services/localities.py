@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.engine import RowMapping
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import bad_request, not_found
 from app.models import Locality, LocalitySuccession
@@ -22,6 +22,7 @@ from app.services.refs import (
     locality_ref,
     search,
     source_ref,
+    table,
     with_source,
 )
 from app.services.summary import locality_summary
@@ -75,13 +76,15 @@ def scope_of(session: Session, locality_id: int) -> dict[str, list[int]]:
     while frontier:
         seen.update(frontier)
         rows = session.execute(
-            select(LocalitySuccession.predecessor_id).where(
-                LocalitySuccession.successor_id.in_(frontier)
+            select(col(LocalitySuccession.predecessor_id)).where(
+                col(LocalitySuccession.successor_id).in_(frontier)
             )
         ).scalars()
         frontier = [i for i in rows if i not in seen]
     scope: dict[str, list[int]] = defaultdict(list)
-    for row in session.execute(select(Locality.id, Locality.kind).where(Locality.id.in_(seen))):
+    for row in session.execute(
+        select(col(Locality.id), col(Locality.kind)).where(col(Locality.id).in_(seen))
+    ):
         scope[LEVEL_OF_KIND[row.kind]].append(row.id)
     return dict(scope)
 
@@ -151,7 +154,7 @@ def successions_for(session: Session, ids: list[int]) -> dict[int, dict[str, lis
     }
     if not ids:
         return out
-    s = LocalitySuccession.__table__
+    s = table(LocalitySuccession)
     pre, suc = locality_alias("pre"), locality_alias("suc")
     rows = session.execute(
         select(s, *locality_columns(pre, "pre"), *locality_columns(suc, "suc"))

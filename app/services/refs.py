@@ -1,7 +1,7 @@
 """Small shared pieces of rows: references to sources and localities, search."""
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, case, literal, or_
 from sqlalchemy.engine import RowMapping
@@ -9,6 +9,11 @@ from sqlalchemy.sql import Select
 
 from app.models import Locality, Source
 from app.services.text import fold, lower_exact
+
+
+def table(model: Any) -> Table:
+    """A model's table, typed (SQLModel does not declare __table__)."""
+    return cast(Table, model.__table__)
 
 
 @cache

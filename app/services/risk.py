@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement as Col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent
-from app.services.refs import alias
+from app.services.refs import alias, table
 from app.services.risk_rules import LEVEL_RANK, RiskRules
 from app.services.sqlfuncs import greatest
 
@@ -89,7 +89,7 @@ def risk_select(rules: RiskRules, as_of: date, scope: BranchScope | None = None)
     correlated lookup to one evaluation per branch on both databases.
     """
     b = alias(Branch, "b")
-    mc, fact = MembershipCount.__table__, Fact.__table__
+    mc, fact = table(MembershipCount), table(Fact)
     ev = alias(MembershipEvent, "ev")
 
     # 1. Which rows are the evidence: ids of the newest counts and facts, and the

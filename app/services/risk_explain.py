@@ -4,12 +4,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import not_found
 from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
 from app.services.figures import figures_by_ids
-from app.services.refs import alias
+from app.services.refs import alias, table
 from app.services.risk import risk_select, years_before
 from app.services.risk_rules import LEVEL_RANK, LEVELS, RiskRules, describe_rules
 
@@ -158,10 +158,10 @@ def _admission_departure_events(
 ) -> list[dict[str, Any]]:
     ids = (
         session.execute(
-            select(MembershipEvent.id).where(
-                MembershipEvent.branch_id == branch_id,
-                MembershipEvent.kind.in_(("admission", "departure")),  # type: ignore[attr-defined]
-                MembershipEvent.evidence_date <= as_of,
+            select(col(MembershipEvent.id)).where(
+                col(MembershipEvent.branch_id) == branch_id,
+                col(MembershipEvent.kind).in_(("admission", "departure")),
+                col(MembershipEvent.evidence_date) <= as_of,
             )
         )
         .scalars()
@@ -172,10 +172,10 @@ def _admission_departure_events(
 
 def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict[str, Any]:
     """Organizations by risk level, per province as reported and per province today."""
-    b = Branch.__table__
-    loc = Locality.__table__
+    b = table(Branch)
+    loc = table(Locality)
     if as_of is None:
-        st = BranchStatus.__table__
+        st = table(BranchStatus)
         levels = select(st.c.branch_id, st.c.risk_level.label("level")).subquery()
     else:
         risk = risk_select(rules, as_of).subquery()

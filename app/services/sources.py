@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import not_found
 from app.models import (
@@ -20,6 +20,7 @@ from app.models import (
 from app.services.figures import figures_of
 from app.services.listing import Page, fetch_page
 from app.services.pagination import PageRequest, SortKey
+from app.services.refs import table
 from app.services.text import fold
 
 SOURCE_CSV = [
@@ -66,8 +67,8 @@ def _render(row: RowMapping | Source) -> dict[str, Any]:
 def list_sources(
     session: Session, filters: SourceFilters, page: PageRequest, secret: bytes, with_total: bool
 ) -> Page:
-    s = Source.__table__
-    query = select(*(s.c[c] for c in s.c.keys() if c != "text"))
+    s = table(Source)
+    query = select(*(c for c in s.c if c.name != "text"))  # lists leave the text out
     if filters.publisher:
         query = query.where(s.c.publisher == filters.publisher)
     if filters.q:
@@ -103,7 +104,7 @@ def source_detail(session: Session, source_id: int) -> dict[str, Any]:
     item["localities"] = [
         {"id": loc.id, "key": loc.key, "kind": loc.kind, "name": loc.name, "quote": loc.quote}
         for loc in session.execute(
-            select(Locality).where(Locality.source_id == source_id).order_by(Locality.id)
+            select(Locality).where(col(Locality.source_id) == source_id).order_by(col(Locality.id))
         ).scalars()
     ]
     item["branches"] = [
@@ -116,7 +117,7 @@ def source_detail(session: Session, source_id: int) -> dict[str, Any]:
             "quote": b.quote,
         }
         for b in session.execute(
-            select(Branch).where(Branch.source_id == source_id).order_by(Branch.id)
+            select(Branch).where(col(Branch.source_id) == source_id).order_by(col(Branch.id))
         ).scalars()
     ]
     item["counts"] = figures_of(session, MembershipCount, "source_id", source_id)
@@ -127,7 +128,7 @@ def source_detail(session: Session, source_id: int) -> dict[str, Any]:
 
 
 def source_text(session: Session, source_id: int) -> str:
-    text = session.execute(select(Source.text).where(Source.id == source_id)).scalar()
+    text = session.execute(select(col(Source.text)).where(col(Source.id) == source_id)).scalar()
     if text is None:
         raise not_found("Source", source_id)
     return text

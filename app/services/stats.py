@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.models import Branch, MembershipCount, MembershipEvent
 from app.services.figures import figures_by_ids
 from app.services.localities import require_locality, scope_of
-from app.services.refs import alias, in_scope
+from app.services.refs import alias, in_scope, table
 from app.services.risk import lower_bound, upper_bound
 from app.services.summary import with_ancestors
 
@@ -205,8 +205,8 @@ def _measures(
 
 def _spanning_events(session: Session, scope: dict[str, list[int]]) -> list[dict[str, Any]]:
     """Events whose period is not inside one calendar year (or has an open end)."""
-    b = Branch.__table__
-    ev = MembershipEvent.__table__
+    b = table(Branch)
+    ev = table(MembershipEvent)
     ids = (
         session.execute(
             select(ev.c.id)

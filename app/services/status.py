@@ -11,10 +11,11 @@ from datetime import date
 from sqlalchemy import Engine, delete, func, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.db import make_engine
 from app.models import BranchStatus, Locality, LocalitySuccession
+from app.services.refs import table
 from app.services.risk import risk_select
 from app.services.risk_rules import RiskRules
 
@@ -27,8 +28,8 @@ def refresh_current_units(session: Session) -> None:
     A unit that a succession replaced points to its successor; a unit still valid
     points to itself; an abolished unit without successor (a district) points nowhere.
     """
-    loc = Locality.__table__
-    succ = LocalitySuccession.__table__
+    loc = table(Locality)
+    succ = table(LocalitySuccession)
     current = aliased(Locality)
     for level in ("province", "commune"):
         ancestor = loc.c[f"{level}_id"]
@@ -40,8 +41,8 @@ def refresh_current_units(session: Session) -> None:
             .scalar_subquery()
         )
         itself_if_valid = (
-            select(current.id)
-            .where(current.id == ancestor, current.valid_to.is_(None))
+            select(col(current.id))
+            .where(col(current.id) == ancestor, col(current.valid_to).is_(None))
             .scalar_subquery()
         )
         session.execute(
@@ -59,7 +60,7 @@ def refresh_status(
     """Recompute branch_status as of today, for some branches or (None) for all."""
     today = today or date.today()
     ids = None if branch_ids is None else sorted(set(branch_ids))
-    target = BranchStatus.__table__
+    target = table(BranchStatus)
     if ids is not None:
         if not ids:
             return
@@ -124,7 +125,7 @@ def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:
     """branch_status was computed for another day or another rule set."""
     with Session(engine) as session:
         row = session.execute(
-            select(BranchStatus.evaluated_on, BranchStatus.rules_version).limit(1)
+            select(col(BranchStatus.evaluated_on), col(BranchStatus.rules_version)).limit(1)
         ).first()
     return row is not None and (row.evaluated_on != today or row.rules_version != rules.version)
 

@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, MembershipCount
-from app.services.refs import alias, in_scope
+from app.services.refs import alias, in_scope, table
 from app.services.risk_rules import LEVELS
 
 MAX_DEPTH = 4  # party cell < branch < commune committee < district committee < province
@@ -63,8 +63,8 @@ def top_counted_members(scope: dict[str, list[int]]) -> Select[Any]:
 
 def locality_summary(session: Session, scope: dict[str, list[int]]) -> dict[str, Any]:
     """Counts of organizations and members under a place (and the places it replaced)."""
-    b = Branch.__table__
-    st = BranchStatus.__table__
+    b = table(Branch)
+    st = table(BranchStatus)
     organizations = session.execute(
         select(
             func.count().label("organizations"),

@@ -8,12 +8,10 @@ Create Date: 2026-11-21 08:30:23.538035
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,6 +33,8 @@ def downgrade() -> None:
     with op.batch_alter_table("branch_status", schema=None) as batch_op:
         batch_op.drop_index("ix_branch_status_members_sort_branch")
         batch_op.create_index(
-            batch_op.f("ix_branch_status_members_branch"), ["members_low", "branch_id"], unique=False
+            batch_op.f("ix_branch_status_members_branch"),
+            ["members_low", "branch_id"],
+            unique=False,
         )
         batch_op.drop_column("members_sort")

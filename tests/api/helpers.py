@@ -6,7 +6,9 @@ from fastapi.testclient import TestClient
 
 
 def locality(api: TestClient, code: str, *, current: bool) -> dict[str, Any]:
-    items = api.get("/localities", params={"code": code, "current": str(current).lower()}).json()["items"]
+    items = api.get("/localities", params={"code": code, "current": str(current).lower()}).json()[
+        "items"
+    ]
     assert len(items) == 1, items
     return items[0]
 

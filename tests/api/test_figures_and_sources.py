@@ -62,6 +62,9 @@ def test_source_detail_lists_everything_drawn_from_it(api: TestClient) -> None:
     detail = api.get(f"/sources/{sources[0]['id']}").json()
     SourceDetail.model_validate(detail)
     assert {c["value"] for c in detail["counts"]} == {6799, 38}
-    assert {b["name"] for b in detail["branches"]} >= {"Chi bộ thôn Thâm Pất", "Chi bộ thôn Khéo Lẹng"}
+    assert {b["name"] for b in detail["branches"]} >= {
+        "Chi bộ thôn Thâm Pất",
+        "Chi bộ thôn Khéo Lẹng",
+    }
     text = api.get(f"/sources/{sources[0]['id']}/text").text
     assert "6.799" in text and len(text) > 1000

@@ -341,7 +341,10 @@ def test_the_value_shown_first_names_its_alternatives(
             "figure": "23",
         }
     ]
-    assert write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML}).status_code == 200
+    assert (
+        write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML}).status_code
+        == 200
+    )
     branch = id_of(write_api, Branch, "org:vn2004:04111/ban-bo")
     latest = write_api.get(f"/branches/{branch}").json()["latest_count"]
     assert latest["value"] == 23  # same day: the one added last is shown first

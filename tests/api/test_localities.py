@@ -13,7 +13,9 @@ def test_thao_chu_phin_became_sin_cheng(api: TestClient) -> None:
     [link] = old["successors"]
     assert link["locality"]["official_name"] == "Xã Sín Chéng"
     assert (link["kind"], link["legal_basis"], link["effective_on"]) == (
-        "merged_into", "1673/NQ-UBTVQH15", "2025-07-01",
+        "merged_into",
+        "1673/NQ-UBTVQH15",
+        "2025-07-01",
     )
 
 
@@ -61,7 +63,9 @@ def test_yearly_stats_for_lam_thuong_and_luc_yen(api: TestClient) -> None:
 def test_stats_set_multi_year_periods_apart(api: TestClient) -> None:
     mai_ha = locality(api, "05251", current=False)
     stats = api.get(f"/localities/{mai_ha['id']}/stats").json()
-    spanning = {(e["kind"], e["period_start"], e["period_end"]) for e in stats["not_in_a_single_year"]}
+    spanning = {
+        (e["kind"], e["period_start"], e["period_end"]) for e in stats["not_in_a_single_year"]
+    }
     assert ("departure", "2016-01-01", "2017-12-31") in spanning
     assert ("transfer_in", "2018-09-07", None) in spanning
     assert [y["year"] for y in stats["years"]] == [2018]

@@ -85,7 +85,12 @@ def test_rules_are_published_with_thresholds(api: TestClient) -> None:
     rules = api.get("/risk/rules").json()
     assert rules["thresholds"]["min_members"] == 5
     assert [r["id"] for r in rules["rules"]] == [
-        "too_few_members", "ageing", "stalled", "below_charter_minimum", "attrition", "reported",
+        "too_few_members",
+        "ageing",
+        "stalled",
+        "below_charter_minimum",
+        "attrition",
+        "reported",
     ]
 
 

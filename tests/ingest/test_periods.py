@@ -21,7 +21,9 @@ def test_periods_as_the_texts_give_them(text: str, start: date | None, end: date
     assert parse_period(text) == (start, end)
 
 
-@pytest.mark.parametrize("text", ["2023-02-30", "2019-Q5", "2018/2017", "/", "last year", "2023-13"])
+@pytest.mark.parametrize(
+    "text", ["2023-02-30", "2019-Q5", "2018/2017", "/", "last year", "2023-13"]
+)
 def test_impossible_periods_are_refused(text: str) -> None:
     with pytest.raises(PeriodError):
         parse_period(text)

@@ -17,7 +17,9 @@ def fields_of(exc: ImportRejected) -> set[str]:
 
 def test_unknown_fields_are_errors() -> None:
     with pytest.raises(ImportRejected) as refused:
-        parse_article_yaml(BASE + "counts:\n  - {id: a, branch: b, value: 1, quote: abc, valu: 2}\n", "t")
+        parse_article_yaml(
+            BASE + "counts:\n  - {id: a, branch: b, value: 1, quote: abc, valu: 2}\n", "t"
+        )
     assert "counts.0.valu" in fields_of(refused.value)
 
 

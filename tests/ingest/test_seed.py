@@ -24,8 +24,14 @@ def test_every_quote_is_in_its_article(path: Path) -> None:
     assert verify_article(article, text_) == []
     # The teasers after "Các tin khác" belong to other articles: no quote may come from there.
     body = text_.split("Các tin khác")[0].split("TIN LIÊN QUAN")[0]
-    records = [*article.localities, *article.branches, *article.counts, *article.events,
-               *article.facts, *article.roles]
+    records = [
+        *article.localities,
+        *article.branches,
+        *article.counts,
+        *article.events,
+        *article.facts,
+        *article.roles,
+    ]
     assert records
     for record in records:
         assert quote_in_text(record.quote, body), record
@@ -41,7 +47,9 @@ def test_source_texts_are_unchanged_copies() -> None:
 def test_a_wrong_quote_refuses_the_whole_file() -> None:
     article, text_, _ = read_article_file(SEED / "articles" / "003_muong_bang.yaml")
     bad = article.model_copy(
-        update={"counts": [article.counts[0].model_copy(update={"quote": "Chi bộ có 23 đảng viên"})]}
+        update={
+            "counts": [article.counts[0].model_copy(update={"quote": "Chi bộ có 23 đảng viên"})]
+        }
     )
     problems = verify_article(bad, text_)
     assert {p.field for p in problems} == {"quote", "figure"}  # "22" is not in it either
@@ -67,21 +75,34 @@ def test_luc_yen_has_6799_members_after_216_admissions(engine: Engine) -> None:
     assert (count.value, count.qualifier, str(count.as_of)) == (6799, "exact", "2023-12-18")
     assert count.figure == "6.799"
     assert admissions.value == 216
-    assert (str(admissions.period_start), str(admissions.period_end)) == ("2023-01-01", "2023-12-31")
+    assert (str(admissions.period_start), str(admissions.period_end)) == (
+        "2023-01-01",
+        "2023-12-31",
+    )
 
 
 def test_ban_bo_has_22_members_and_muong_bang_27_branches_316_members(engine: Engine) -> None:
     with Session(engine) as session:
         ban_bo = session.exec(select(Branch).where(Branch.name == "Chi bộ bản Bó")).one()
-        assert session.exec(
-            select(MembershipCount.value).where(MembershipCount.branch_id == ban_bo.id)
-        ).one() == 22
-        muong_bang = session.exec(select(Branch).where(Branch.name == "Đảng bộ xã Mường Bằng")).one()
-        assert session.exec(
-            select(MembershipCount.value).where(MembershipCount.branch_id == muong_bang.id)
-        ).one() == 316
+        assert (
+            session.exec(
+                select(MembershipCount.value).where(MembershipCount.branch_id == ban_bo.id)
+            ).one()
+            == 22
+        )
+        muong_bang = session.exec(
+            select(Branch).where(Branch.name == "Đảng bộ xã Mường Bằng")
+        ).one()
+        assert (
+            session.exec(
+                select(MembershipCount.value).where(MembershipCount.branch_id == muong_bang.id)
+            ).one()
+            == 316
+        )
         branches = session.exec(
-            select(Fact).where(Fact.branch_id == muong_bang.id, Fact.metric == "subordinate_organizations")
+            select(Fact).where(
+                Fact.branch_id == muong_bang.id, Fact.metric == "subordinate_organizations"
+            )
         ).one()
     assert branches.value == 27
 
@@ -108,11 +129,15 @@ def test_tien_phong_goes_from_13_to_15(engine: Engine) -> None:
 def test_qualifiers_and_ranges_are_kept(engine: Engine) -> None:
     with Session(engine) as session:
         facts = {
-            (f.metric, f.value, f.value_max, f.qualifier)
-            for f in session.exec(select(Fact)).all()
+            (f.metric, f.value, f.value_max, f.qualifier) for f in session.exec(select(Fact)).all()
         }
     assert ("poverty_rate", 1.0, None, "more_than") in facts  # "trên 1%"
-    assert ("youth_participation_rate", 20.0, 40.0, "approximate") in facts  # "khoảng từ 20% đến 40%"
+    assert (
+        "youth_participation_rate",
+        20.0,
+        40.0,
+        "approximate",
+    ) in facts  # "khoảng từ 20% đến 40%"
     assert ("income_per_capita", 24_000_000.0, 25_000_000.0, "exact") in facts  # "24-25 triệu"
     assert ("admission_target", 150.0, None, "at_least") in facts  # "150 đảng viên trở lên"
     assert ("branches_rated_excellent", 20.0, None, "more_than") in facts  # "hơn 20%"
@@ -153,8 +178,17 @@ def test_successors_come_from_the_reference(engine: Engine) -> None:
 
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    tables = ["sources", "localities", "locality_successions", "branches", "membership_counts",
-              "membership_events", "facts", "officeholders", "branch_status"]
+    tables = [
+        "sources",
+        "localities",
+        "locality_successions",
+        "branches",
+        "membership_counts",
+        "membership_events",
+        "facts",
+        "officeholders",
+        "branch_status",
+    ]
     with engine.connect() as conn:
         return {
             t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))]

@@ -30,7 +30,9 @@ def engine(databases: DatabaseFactory) -> Iterator[Engine]:
     eng.dispose()
 
 
-def assess(engine: Engine, *, as_of: date = TODAY, **sections: list[dict[str, Any]]) -> dict[str, Any]:
+def assess(
+    engine: Engine, *, as_of: date = TODAY, **sections: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Load one branch with the given figures (quotes made up to be in the text), explain it."""
     n = next(_counter)
     # Parametrized records are shared between the two database runs: work on copies.
@@ -46,7 +48,14 @@ def assess(engine: Engine, *, as_of: date = TODAY, **sections: list[dict[str, An
         {
             "format": "branchstats/article-v1",
             "source": {"key": f"case-{n}", "text": " ".join(["Chi bộ thử.", *quotes])},
-            "branches": [{"key": f"org:test-{n}", "kind": "village_branch", "name": f"Chi bộ thử {n}", "quote": "Chi bộ thử."}],
+            "branches": [
+                {
+                    "key": f"org:test-{n}",
+                    "kind": "village_branch",
+                    "name": f"Chi bộ thử {n}",
+                    "quote": "Chi bộ thử.",
+                }
+            ],
             **sections,
         },
         "case",
@@ -62,11 +71,15 @@ def status(result: dict[str, Any], rule: str) -> str:
     return next(c["status"] for c in result["criteria"] if c["id"] == rule)
 
 
-def count(value: int, qualifier: str = "exact", as_of: str = "2025-01-01", status: str = "all") -> dict[str, Any]:
+def count(
+    value: int, qualifier: str = "exact", as_of: str = "2025-01-01", status: str = "all"
+) -> dict[str, Any]:
     return {"value": value, "qualifier": qualifier, "as_of": as_of, "status": status}
 
 
-def fact(metric: str, value: float, qualifier: str = "exact", as_of: str = "2025-01-01") -> dict[str, Any]:
+def fact(
+    metric: str, value: float, qualifier: str = "exact", as_of: str = "2025-01-01"
+) -> dict[str, Any]:
     return {"metric": metric, "value": value, "qualifier": qualifier, "as_of": as_of}
 
 
@@ -91,7 +104,11 @@ def test_too_few_members(engine: Engine, counts: list[dict[str, Any]], expected:
 
 @pytest.mark.parametrize(
     ("facts", "expected"),
-    [([fact("members_over_60", 3)], "met"), ([fact("members_over_60", 2)], "not_met"), ([], "unknown")],
+    [
+        ([fact("members_over_60", 3)], "met"),
+        ([fact("members_over_60", 2)], "not_met"),
+        ([], "unknown"),
+    ],
 )
 def test_ageing(engine: Engine, facts: list[dict[str, Any]], expected: str) -> None:
     assert status(assess(engine, facts=facts), "ageing") == expected
@@ -109,7 +126,9 @@ def test_ageing(engine: Engine, facts: list[dict[str, Any]], expected: str) -> N
         ([], [], "unknown"),
     ],
 )
-def test_stalled(engine: Engine, facts: list[dict[str, Any]], events: list[dict[str, Any]], expected: str) -> None:
+def test_stalled(
+    engine: Engine, facts: list[dict[str, Any]], events: list[dict[str, Any]], expected: str
+) -> None:
     assert status(assess(engine, facts=facts, events=events), "stalled") == expected
 
 
@@ -133,7 +152,10 @@ def test_below_charter_minimum(engine: Engine, counts: list[dict[str, Any]], exp
         ([event("departure", 2, "2016/2017"), event("admission", 1, "2018")], "met"),  # Tiền Phong
         ([event("departure", 1, "2018"), event("admission", 1, "2018")], "not_met"),  # equal
         ([event("departure", 3, "2018")], "unknown"),  # admissions not reported
-        ([event("departure", 3, "2012"), event("admission", 1, "2018")], "unknown"),  # out of window
+        (
+            [event("departure", 3, "2012"), event("admission", 1, "2018")],
+            "unknown",
+        ),  # out of window
         ([], "unknown"),
     ],
 )
@@ -154,7 +176,9 @@ def test_no_data_at_all_is_unknown_not_safe(engine: Engine) -> None:
 
 def test_levels(engine: Engine) -> None:
     assert assess(engine, counts=[count(10)])["level"] == "none"
-    assert assess(engine, counts=[count(10)], facts=[fact("members_over_60", 4)])["level"] == "watch"
+    assert (
+        assess(engine, counts=[count(10)], facts=[fact("members_over_60", 4)])["level"] == "watch"
+    )
     assert assess(engine, counts=[count(4)])["level"] == "high"
     assert assess(engine, counts=[count(2)])["level"] == "critical"
     critical = assess(
@@ -168,10 +192,16 @@ def test_levels(engine: Engine) -> None:
 def test_as_of_uses_only_earlier_evidence(engine: Engine) -> None:
     events = [event("admission", 1, "2024")]
     facts = [fact("years_without_admission", 5, "more_than", as_of="2023-12-31")]
-    assert status(assess(engine, facts=facts, events=events, as_of=date(2024, 1, 1)), "stalled") == "met"
+    assert (
+        status(assess(engine, facts=facts, events=events, as_of=date(2024, 1, 1)), "stalled")
+        == "met"
+    )
     facts = [fact("years_without_admission", 5, "more_than", as_of="2023-12-31")]
     events = [event("admission", 1, "2024")]
-    assert status(assess(engine, facts=facts, events=events, as_of=date(2025, 1, 1)), "stalled") == "not_met"
+    assert (
+        status(assess(engine, facts=facts, events=events, as_of=date(2025, 1, 1)), "stalled")
+        == "not_met"
+    )
 
 
 def test_thresholds_are_configurable(engine: Engine) -> None:
