@@ -20,7 +20,11 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine:
-    """Build an engine: SQLite with foreign keys, WAL and a busy timeout; PostgreSQL pooled."""
+    """Build an engine: SQLite with foreign keys, WAL and a busy timeout; PostgreSQL pooled.
+
+    Statement parameters stay out of SQL logging and error messages (hide_parameters):
+    they carry API key hashes and whole article texts (issue 8: no secrets in logs).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -28,6 +32,7 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
+            hide_parameters=True,
             # One connection per checkout is cheap in SQLite, and avoids sharing a
             # connection's transaction state between threads.
             poolclass=NullPool if parsed.database in (None, "", ":memory:") else None,
@@ -49,7 +54,12 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
         timeout_ms = max(1, round(statement_timeout_s * 1000))
         connect_args["options"] = f"-c statement_timeout={timeout_ms}"
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args=connect_args,
+        hide_parameters=True,
     )
 
 

@@ -82,7 +82,7 @@ class OwnPostgres:
     port: int
 
     def _pg_ctl(self, *args: str) -> None:
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         server = self.server
         pg_ctl(list(args), pgdata=server.pgdata, user=server.system_user, timeout=60)
@@ -154,6 +154,7 @@ class Server:
         env: dict[str, str] | None = None,
         log_level: str = "warning",
         access_log: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.database_url = database_url
         self.log_path = log_path
@@ -161,6 +162,7 @@ class Server:
         self.env = env or {}
         self.log_level = log_level
         self.access_log = access_log
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -176,6 +178,7 @@ class Server:
         ]
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
+        command += self.extra_args
         env = {**os.environ, **self.env, "DATABASE_URL": self.database_url}
         began = time.monotonic()
         with self.log_path.open("ab") as log:
@@ -237,3 +240,137 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- Servers forked from a process that has imported the app ------------------------------
+# Starting `python -m uvicorn` imports the app first: seconds on a busy machine. A test
+# that restarts the server many times (test_crash.py) forks each server from a launcher
+# that imported it once; the forked process is a uvicorn server like any other, in a
+# process group of its own, and SIGKILL ends it just the same.
+_LAUNCHER = """
+import os, signal, sys
+
+import uvicorn
+
+import app.main
+
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the killed servers
+for line in sys.stdin:
+    port, log = line.split(maxsplit=1)
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        out = os.open(log.strip(), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        uvicorn.run(
+            app.main.app, host="127.0.0.1", port=int(port), log_level="warning",
+            access_log=False,
+        )
+        os._exit(0)
+    print(pid, flush=True)
+"""
+
+
+class ForkedServer:
+    """One server forked by a `Launcher`: the same interface as `Server`."""
+
+    def __init__(self, pid: int, port: int, log_path: Path) -> None:
+        self.pid = pid
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.started_in = 0.0
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _wait_gone(self, within_s: float) -> bool:
+        deadline = time.monotonic() + within_s
+        while self.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def wait_ready(self, began: float, within_s: float = 60) -> None:
+        while True:
+            assert self.alive(), self.log_path.read_text(errors="replace")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.base}/ready", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < began + within_s, "the server did not become ready"
+            time.sleep(0.02)
+        self.started_in = time.monotonic() - began
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no cleanup, no flush."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        assert self._wait_gone(30), "the killed server is still there"
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        if not self._wait_gone(15):
+            self.kill()
+
+    def __enter__(self) -> "ForkedServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Launcher:
+    """A process that imports the app once, then forks a server over `database_url`
+    each time `start()` is called."""
+
+    def __init__(
+        self, database_url: str, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
+        self.log_path = log_path
+        environment = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def start(self) -> ForkedServer:
+        assert self.process.stdin and self.process.stdout
+        began = time.monotonic()
+        port = free_port()
+        self.process.stdin.write(f"{port} {self.log_path}\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"the launcher died: {self.log_path.read_text(errors='replace')}"
+        server = ForkedServer(int(line), port, self.log_path)
+        server.wait_ready(began)
+        return server
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+    def __enter__(self) -> "Launcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -8,13 +8,13 @@ import logging
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import Engine, delete, func, insert, literal, select, update
+from sqlalchemy import Engine, delete, func, insert, literal, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app.db import make_engine
-from app.models import BranchStatus, Locality, LocalitySuccession
+from app.models import Branch, BranchStatus, Locality, LocalitySuccession
 from app.services.refs import table
 from app.services.risk import risk_select
 from app.services.risk_rules import RiskRules
@@ -60,10 +60,26 @@ def refresh_status(
     """Recompute branch_status as of today, for some branches or (None) for all."""
     today = today or date.today()
     ids = None if branch_ids is None else sorted(set(branch_ids))
+    if ids is not None and not ids:
+        return
+    # Two writes about one branch would each delete its status row and insert a new one:
+    # on PostgreSQL the second's DELETE waits for the first, then misses the row the first
+    # inserted, and its INSERT fails the primary key (a 409 for a valid write; issue 8,
+    # soak). Lock the branches first, in id order: the second write waits here, and then
+    # reads what the first committed. FOR NO KEY UPDATE, so that the foreign-key locks of
+    # figures being inserted do not conflict. (SQLite: the transaction holds the database's
+    # write lock already, see app.services.writes._begin.)
+    if session.get_bind().dialect.name != "sqlite":
+        if ids is None:
+            # The whole table: one table lock, rather than a row lock on every branch
+            # (270,000 at national scale). Writers lock branch rows, then this table, so
+            # the two orders cannot cross.
+            session.execute(text("LOCK TABLE branch_status IN SHARE ROW EXCLUSIVE MODE"))
+        else:
+            lock = select(col(Branch.id)).order_by(col(Branch.id)).with_for_update(key_share=True)
+            session.execute(lock.where(col(Branch.id).in_(ids))).all()
     target = table(BranchStatus)
     if ids is not None:
-        if not ids:
-            return
         session.execute(delete(target).where(target.c.branch_id.in_(ids)))
         query = risk_select(rules, today, scope=lambda b: b.c.id.in_(ids))
     else:
