@@ -32,8 +32,7 @@ from app.migrate import upgrade_head
 class Figures:
     """Figures the issue 8 checks print, shown in the terminal summary of every run.
 
-    Registered under the same name as the copies in test_hostile.py and
-    test_schemathesis.py: whichever registers first collects every line.
+    Registered once per run, by the first say().
     """
 
     name = "branchstats-figures"

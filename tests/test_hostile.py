@@ -27,6 +27,7 @@ from sqlalchemy import Engine, func, inspect, select, table
 
 from app.errors import PROBLEM_JSON
 from app.middleware import MAX_QUERY_BYTES
+from tests.servers import say
 
 # -- The read API, as tables ------------------------------------------------------------
 # Parameter kinds decide what a bad value must get.
@@ -415,8 +416,8 @@ def tally(api: TestClient, backend: str, request: pytest.FixtureRequest) -> Iter
     elapsed = time.monotonic() - started
     after = _row_counts(engine)
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(found.statuses.items()))
-    _say(
-        request,
+    say(
+        request.config,
         f"hostile [{backend}]: {found.cases} cases in {elapsed:.1f}s "
         f"(slowest {found.slowest * 1000:.0f} ms); statuses {statuses}; "
         f"{len(after)} tables, {sum(after.values())} rows, unchanged: {before == after}",
@@ -429,29 +430,6 @@ def real_cursor(api: TestClient) -> str:
     body = api.get("/branches", params={"limit": 2}).json()
     assert body["next_cursor"], body
     return str(body["next_cursor"])
-
-
-class _Figures:
-    """Figures the issue 8 checks print, shown in the terminal summary of every run."""
-
-    name = "branchstats-figures"
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.section("figures (issue 8)")
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
-def _say(request: pytest.FixtureRequest, line: str) -> None:
-    plugins = request.config.pluginmanager
-    figures = plugins.get_plugin(_Figures.name)
-    if figures is None:
-        figures = _Figures()
-        plugins.register(figures, _Figures.name)
-    figures.lines.append(line)
 
 
 # -- The tests ----------------------------------------------------------------------------

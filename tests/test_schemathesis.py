@@ -26,6 +26,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from app.config import Settings
 from app.main import create_app
+from tests.servers import say
 
 # Examples per operation and mode: 30 + 20 for each GET operation, well under a minute a backend.
 POSITIVE_EXAMPLES = 30
@@ -117,34 +118,11 @@ def target(
         yield found
     app.state.engine.dispose()
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(found.statuses.items()))
-    _say(
-        request,
+    say(
+        request.config,
         f"schemathesis [{backend}]: {found.requests} requests over {found.operations} "
         f"operation/mode pairs in {time.monotonic() - found.started:.1f}s; statuses {statuses}",
     )
-
-
-class _Figures:
-    """Figures the issue 8 checks print, shown in the terminal summary of every run."""
-
-    name = "branchstats-figures"
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.section("figures (issue 8)")
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
-def _say(request: pytest.FixtureRequest, line: str) -> None:
-    plugins = request.config.pluginmanager
-    figures = plugins.get_plugin(_Figures.name)
-    if figures is None:
-        figures = _Figures()
-        plugins.register(figures, _Figures.name)
-    figures.lines.append(line)
 
 
 @pytest.mark.parametrize(("path", "mode"), CASES)
