@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -23,6 +24,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.errors import PROBLEM_JSON, Problem, install_error_handlers
 from app.middleware import install_middleware
+from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
 from app.services.status import keep_status_current
 
@@ -39,6 +41,17 @@ qualifiers of the text ("more than", "about", ranges); a figure the text does no
 def operation_id(route: APIRoute) -> str:
     """Stable operationIds: the route function's name (e.g. `list_branches`)."""
     return route.name
+
+
+def _describe_fields_in_openapi(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_fields(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_middleware(app)
+    _describe_fields_in_openapi(app)
     app.include_router(health.router)
     app.include_router(localities.router)
     app.include_router(branches.router)

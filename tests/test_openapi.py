@@ -45,6 +45,17 @@ def test_every_operation_and_parameter_is_described() -> None:
     assert "list_branches" in operation_ids and "get_branch_risk" in operation_ids
 
 
+def test_every_response_field_is_described() -> None:
+    schemas = openapi_document()["components"]["schemas"]
+    undescribed = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, prop in (schema.get("properties") or {}).items()
+        if not prop.get("description")
+    ]
+    assert undescribed == []
+
+
 def test_errors_are_documented_as_problem_json() -> None:
     document = openapi_document()
     responses = document["paths"]["/branches"]["get"]["responses"]
