@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from app.config import REPO_ROOT
 from app.db import make_engine
+from app.ingest.loader import ImportRejected
+from app.ingest.seed import load_seed
 from app.models import Branch, Fact, Locality, MembershipCount, MembershipEvent, Source
 from app.synth import SynthRefused, main, run_synth
 from tests.conftest import DatabaseFactory
@@ -226,3 +229,11 @@ def test_refuses_the_implicit_default_database(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)  # no .env to read a DATABASE_URL from
     assert main(["--scale", str(SCALE), "--no-progress"]) == 2
+
+
+def test_real_articles_are_never_loaded_beside_synthetic_data(databases: DatabaseFactory) -> None:
+    engine = make_engine(databases.copy("migrated"))
+    run_synth(engine, scale=0.001, seed=7, progress=False)
+    with pytest.raises(ImportRejected, match="synthetic"):
+        load_seed(engine, REPO_ROOT / "seed")
+    engine.dispose()

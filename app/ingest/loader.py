@@ -385,6 +385,19 @@ def apply_article(
     problems = verify_article(article, text)
     if problems:
         raise ImportRejected(problems)
+    if session.exec(select(Source.id).where(Source.is_synthetic).limit(1)).first() is not None:
+        # Benchmark data lives in databases of its own: a real article must never sit
+        # beside generated figures, where a reader could not tell them apart.
+        raise ImportRejected(
+            [
+                RecordProblem(
+                    "source",
+                    "database",
+                    "this database holds synthetic data (branchstats synth); "
+                    "load real articles into a database of their own",
+                )
+            ]
+        )
     report = ImportReport(source=article.source.key, dry_run=dry_run)
     applier = _Applier(session, article, report)
     applier.apply_source(text, text_path, today or date.today())
