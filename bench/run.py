@@ -40,7 +40,9 @@ class Endpoint:
     # DEEP_PAGES of the first list, found by following its next links).
     path: str
     # The nearest Datasette query on the same SQLite file ({db}, {province}, {q_folded},
-    # {deep_after}: the id before the first row of the deep page), or None.
+    # {deep_after}: the id before the first row of the deep page), or None. _nosuggest:
+    # Datasette 0.65 otherwise runs a facet suggestion query per column on every table
+    # page, work the API does not do; its filtered row count is kept, like our `total`.
     datasette: str | None = None
 
 
@@ -49,22 +51,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "branches at risk, first page",
         "/branches?risk=true&limit=50",
-        "/{db}/branches.json?_size=50",
+        "/{db}/branches.json?_size=50&_nosuggest=1",
     ),
     Endpoint(
         "branches at risk, page 1,000",
         "{deep}",
-        "/{db}/branches.json?_size=50&_next={deep_after}",
+        "/{db}/branches.json?_size=50&_next={deep_after}&_nosuggest=1",
     ),
     Endpoint(
         "branches of a province",
         "/branches?province={province}&limit=50",
-        "/{db}/branches.json?province_id={province}&_size=50",
+        "/{db}/branches.json?province_id={province}&_size=50&_nosuggest=1",
     ),
     Endpoint(
         "locality search",
         "/localities?q={q}&limit=50",
-        "/{db}/localities.json?search_key__contains={q_folded}&_size=50",
+        "/{db}/localities.json?search_key__contains={q_folded}&_size=50&_nosuggest=1",
     ),
     Endpoint("one branch", "/branches/{branch}"),
     Endpoint("locality stats (the province)", "/localities/{province}/stats"),
@@ -156,10 +158,14 @@ def measure(
     row.status, row.note = _preflight(url)
     if row.status != "ok":
         return row
-    if cfg.warmup_s > 0:
-        _wrk(url, cfg.warmup_s, cfg)
-    with RssSampler(server.pid) as rss:
-        row.wrk = _wrk(url, cfg.duration_s, cfg)
+    try:
+        if cfg.warmup_s > 0:
+            _wrk(url, cfg.warmup_s, cfg)
+        with RssSampler(server.pid) as rss:
+            row.wrk = _wrk(url, cfg.duration_s, cfg)
+    except (RuntimeError, ValueError) as exc:  # wrk could not run, e.g. the server died
+        row.status, row.note = "failed", str(exc).splitlines()[0]
+        return row
     row.rss_max_kb = rss.max_kb
     row.loadavg = round(os.getloadavg()[0], 2)
     errors = row.wrk.non_2xx + sum(
@@ -168,6 +174,9 @@ def measure(
     if errors or row.wrk.socket_errors["timeout"]:
         row.status = "failed"
         row.note = f"{row.wrk.non_2xx} non-2xx, socket errors {row.wrk.socket_errors}"
+    elif row.wrk.requests == 0:
+        row.status = "failed"
+        row.note = f"no request completed in {cfg.duration_s:g} s"
     return row
 
 
@@ -325,6 +334,7 @@ def _api_server(target: Target, cfg: Config) -> AbstractContextManager[Server]:
     return serve(
         "branchstats", argv, port=port, ready_path="/ready", cpu=cfg.server_cpu,
         log_dir=cfg.log_dir, env={"DATABASE_URL": target.url},
+        log_name=f"branchstats-{target.backend}-{target.scale}",
     )  # fmt: skip
 
 
@@ -374,7 +384,7 @@ def bench_datasette(
     ]  # fmt: skip
     with serve(
         "datasette", argv, port=port, ready_path="/-/versions.json",
-        cpu=cfg.server_cpu, log_dir=cfg.log_dir,
+        cpu=cfg.server_cpu, log_dir=cfg.log_dir, log_name=f"datasette-{target.scale}",
     ) as server:  # fmt: skip
         merged = {**discover_datasette(server.base_url, db), **values, "db": db}
         for endpoint in ENDPOINTS:
@@ -436,20 +446,21 @@ def _cells(
 ) -> str:
     name = prefix + row.endpoint + (f" ({row.note})" if row.status == "ok" and row.note else "")
     if row.status != "ok" or row.wrk is None:
-        note = f" ({row.note})" if row.status in ("n/a", "failed") and row.note else ""
-        return f"| {name} | {row.status}{note} | | | | |"
+        short = row.note if len(row.note) <= 60 else row.note[:57] + "..."  # the JSON has it all
+        note = f" ({short})" if row.status in ("n/a", "failed") and row.note else ""
+        return f"| {name} | {row.status}{note} | | | | | |"
     w = row.wrk
     return (
         f"| {name} | {w.rps:,.0f} | {w.p50_ms:.2f} | {w.p99_ms:.2f} | "
-        f"{_ratio(w.rps, floor_rps)} | {_ratio(w.rps, datasette_rps)} |"
+        f"{_ratio(w.rps, floor_rps)} | {_ratio(w.rps, datasette_rps)} | {row.loadavg or ''} |"
     )
 
 
 def markdown(run: Run) -> str:
     floor_rps = run.floor.wrk.rps if run.floor and run.floor.wrk else None
     header = (
-        "| endpoint | req/s | p50 ms | p99 ms | × floor | × Datasette |\n"
-        "|---|---:|---:|---:|---:|---:|"
+        "| endpoint | req/s | p50 ms | p99 ms | × floor | × Datasette | load |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
     )
     out: list[str] = []
     if run.floor:
@@ -504,7 +515,9 @@ def environment() -> dict[str, Any]:
             done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
         except FileNotFoundError:
             return ""
-        return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else ""
+        # `wrk --version` prints its version and exits 1: take the first line either way.
+        lines = (done.stdout or done.stderr).strip().splitlines()
+        return lines[0] if lines else ""
 
     cpu = next(
         (

@@ -90,11 +90,12 @@ def serve(
     cpu: str,
     log_dir: Path,
     env: dict[str, str] | None = None,
+    log_name: str | None = None,
     timeout_s: float = 120.0,
 ) -> Iterator[Server]:
     """Run `argv` pinned to `cpu` (taskset execs it: the pid is the server's own)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name}.log"
+    log_path = log_dir / f"{log_name or name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             ["taskset", "-c", cpu, *argv],
