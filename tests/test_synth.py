@@ -5,9 +5,10 @@ import hashlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, Table, func, select, text
 
 from app.config import REPO_ROOT
 from app.db import make_engine
@@ -20,6 +21,12 @@ from tests.conftest import DatabaseFactory
 SCALE = 0.001  # one province, three communes, ~270 branches
 FIGURES = (MembershipCount, MembershipEvent, Fact)
 MARKED = (Source, Locality, Branch, *FIGURES)
+
+
+def _table(model: Any) -> Table:
+    """A model's Core table (SQLModel's class attributes are typed as plain values)."""
+    table: Table = model.__table__
+    return table
 
 
 def _load(url: str, seed: int = 7) -> Engine:
@@ -75,11 +82,12 @@ def test_shape_at_small_scale(synth_engine: Engine) -> None:
     assert _count(synth_engine, "SELECT COUNT(*) FROM localities WHERE kind = 'province'") == 1
     assert _count(synth_engine, "SELECT COUNT(*) FROM localities WHERE kind = 'commune'") == 3
     # One count per branch-year, on Dec 31, for every branch that has data.
+    counts = _table(MembershipCount).c
     with synth_engine.connect() as conn:
         per_branch = conn.execute(
-            select(
-                func.count(), func.min(MembershipCount.as_of), func.max(MembershipCount.as_of)
-            ).group_by(MembershipCount.branch_id)
+            select(func.count(), func.min(counts.as_of), func.max(counts.as_of)).group_by(
+                counts.branch_id
+            )
         ).all()
     assert {n for n, _, _ in per_branch} == {10}
     assert {(first, last) for _, first, last in per_branch} == {
@@ -88,19 +96,20 @@ def test_shape_at_small_scale(synth_engine: Engine) -> None:
 
 
 def test_every_figure_quotes_its_source_text(synth_engine: Engine) -> None:
+    source = _table(Source)
     with synth_engine.connect() as conn:
         for model in (Locality, Branch, *FIGURES):
-            table = model.__table__  # type: ignore[attr-defined]
+            table = _table(model)
             mismatched = conn.execute(
                 select(func.count())
-                .select_from(table.join(Source.__table__, table.c.source_id == Source.id))
-                .where(table.c.quote != Source.text)
+                .select_from(table.join(source, table.c.source_id == source.c.id))
+                .where(table.c.quote != source.c.text)
             ).scalar_one()
             unsourced = conn.execute(
                 select(func.count()).where(table.c.source_id.is_(None))
             ).scalar_one()
             assert (mismatched, unsourced) == (0, 0), table.name
-        sources = conn.execute(select(Source.text, Source.text_sha256)).all()
+        sources = conn.execute(select(source.c.text, source.c.text_sha256)).all()
     assert sources
     for source_text, sha in sources:
         assert "not real figures" in source_text
@@ -110,7 +119,7 @@ def test_every_figure_quotes_its_source_text(synth_engine: Engine) -> None:
 def test_every_row_is_marked_synthetic(synth_engine: Engine) -> None:
     with synth_engine.connect() as conn:
         for model in MARKED:
-            table = model.__table__  # type: ignore[attr-defined]
+            table = _table(model)
             total = conn.execute(select(func.count()).select_from(table)).scalar_one()
             marked = conn.execute(
                 select(func.count()).select_from(table).where(table.c.is_synthetic)
@@ -218,7 +227,7 @@ def test_second_load_needs_replace(databases: DatabaseFactory) -> None:
     sources = _count(engine, "SELECT COUNT(*) FROM sources")
     assert sources == 1
     with engine.connect() as conn:
-        quote = conn.execute(select(Source.text)).scalar_one()
+        quote = conn.execute(select(_table(Source).c.text)).scalar_one()
     assert "seed 9" in quote
     engine.dispose()
 
