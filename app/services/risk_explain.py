@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 from app.errors import not_found
 from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
 from app.services.figures import figures_by_ids
-from app.services.refs import alias, table
+from app.services.refs import alias, locality_columns, locality_ref, table
 from app.services.risk import risk_select, years_before
 from app.services.risk_rules import LEVEL_RANK, LEVELS, RiskRules, describe_rules
 
@@ -186,14 +186,10 @@ def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict
         ("today_provinces", loc.c.current_province_id),
     ):
         province = alias(Locality, "prov")
+        province_columns = locality_columns(province, "prov")
         rows = session.execute(
             select(
-                province.c.id,
-                province.c.key,
-                province.c.name,
-                province.c.official_name,
-                province.c.code,
-                province.c.kind,
+                *province_columns,
                 levels.c.level,
                 func.count().label("rows"),
                 func.sum(func.coalesce(b.c.group_size, 1)).label("organizations"),
@@ -202,25 +198,15 @@ def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict
             .join(levels, levels.c.branch_id == b.c.id)
             .outerjoin(loc, loc.c.id == b.c.locality_id)
             .outerjoin(province, province.c.id == column)
-            .group_by(
-                province.c.id,
-                province.c.key,
-                province.c.name,
-                province.c.official_name,
-                province.c.code,
-                province.c.kind,
-                levels.c.level,
-            )
+            .group_by(*province_columns, levels.c.level)
             .order_by(province.c.id)
         ).mappings()
         grouped: dict[Any, dict[str, Any]] = {}
         for r in rows:
             entry = grouped.setdefault(
-                r["id"],
+                r["prov_id"],
                 {
-                    "province": None
-                    if r["id"] is None
-                    else {k: r[k] for k in ("id", "key", "kind", "name", "official_name", "code")},
+                    "province": locality_ref(r, "prov"),
                     "levels": {level: 0 for level in reversed(LEVELS)},
                     "organizations_by_level": {level: 0 for level in reversed(LEVELS)},
                     "at_risk": 0,
