@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
         )
         app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
+        to_thread.current_default_thread_limiter().total_tokens = active.worker_threads
         # The refresh may run long at national scale: its own engine, without the
         # statement time limit that protects requests.
         keeper = asyncio.create_task(

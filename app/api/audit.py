@@ -9,13 +9,14 @@ from sqlmodel import Session
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import STRICT, engine_of, id_query
 from app.api.deps import secret_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import page_body
 from app.schemas.audit import AuditEntryOut
 from app.schemas.common import Page
 from app.services.audit import ACTIONS, ENTITY_OF, AuditFilters, list_audit
 from app.services.pagination import PageRequest, filters_digest
 
-router = APIRouter(tags=["audit"], dependencies=STRICT)
+router = APIRouter(route_class=QueryModelRoute, tags=["audit"], dependencies=STRICT)
 Entity = Annotated[
     str | None,
     Query(

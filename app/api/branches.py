@@ -17,6 +17,7 @@ from app.api.common import (
     rules_of,
 )
 from app.api.deps import ListParamsDep, secret_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response, list_response
 from app.errors import bad_request
 from app.models.vocab import BranchKind
@@ -25,7 +26,9 @@ from app.schemas.common import Page
 from app.services import branches as service
 from app.services.risk_explain import explain_risk
 
-router = APIRouter(prefix="/branches", tags=["branches"], dependencies=STRICT)
+router = APIRouter(
+    route_class=QueryModelRoute, prefix="/branches", tags=["branches"], dependencies=STRICT
+)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IsoDay, engine_of, id_query
 from app.api.deps import ListParamsDep, secret_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import list_response
 from app.errors import bad_request
 from app.models import Fact, MembershipCount, MembershipEvent
@@ -17,7 +18,7 @@ from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
 from app.services.figures import COUNT_CSV, EVENT_CSV, FACT_CSV, FigureFilters, list_figures
 from app.services.localities import require_locality, scope_of
 
-router = APIRouter(tags=["figures"], dependencies=STRICT)
+router = APIRouter(route_class=QueryModelRoute, tags=["figures"], dependencies=STRICT)
 
 Branch = Annotated[int | None, id_query("Only figures about this organization.", 3)]
 Locality = Annotated[

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api.auth import Writer, problem
 from app.api.common import STRICT
+from app.api.query_route import QueryModelRoute
 from app.api.writes import CREATE_ERRORS, Idempotency, run
 from app.ingest.records import ArticleFile
 from app.schemas.writes import ImportReportOut
 from app.services.imports import import_body
 
-router = APIRouter(tags=["imports"], dependencies=STRICT)
+router = APIRouter(route_class=QueryModelRoute, tags=["imports"], dependencies=STRICT)
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

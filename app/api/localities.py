@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of, id_query
 from app.api.deps import ListParamsDep, secret_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response, list_response
 from app.models.vocab import LocalityKind
 from app.schemas.common import Page
@@ -14,7 +15,9 @@ from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from app.services import localities as service
 from app.services.stats import locality_stats
 
-router = APIRouter(prefix="/localities", tags=["localities"], dependencies=STRICT)
+router = APIRouter(
+    route_class=QueryModelRoute, prefix="/localities", tags=["localities"], dependencies=STRICT
+)
 
 
 @router.get(
@@ -39,7 +42,11 @@ def list_localities(
         Query(
             min_length=1,
             max_length=200,
-            description="Search the name, with or without diacritics ('lam thuong', 'Lâm Thượng').",
+            description=(
+                "Search the name, with or without diacritics ('lam thuong', 'Lâm Thượng'): "
+                "every word must start a word of the name, in any order ('thuong lam', "
+                "'lam th'); exact diacritics rank first."
+            ),
             examples=["Lâm Thượng"],
         ),
     ] = None,

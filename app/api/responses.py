@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.api.deps import ListParams
 from app.formats import csv_lines, ndjson_lines
+from app.services.json_sql import as_plain, encode_default
 from app.services.listing import Page, PageFetcher
 
 CACHE_CONTROL = "public, max-age=60"
@@ -23,7 +24,7 @@ def json_response(
     request: Request, data: Any, *, headers: dict[str, str] | None = None
 ) -> Response:
     """orjson-encoded JSON with a strong ETag; 304 when the client already has it."""
-    body = orjson.dumps(data)
+    body = orjson.dumps(data, default=encode_default)
     # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
@@ -91,9 +92,10 @@ def _media_type(params: ListParams) -> str:
 def _render(
     rows: Iterator[dict[str, Any]], params: ListParams, columns: list[str]
 ) -> Iterator[bytes]:
+    plain = map(as_plain, rows)
     if params.format == "csv":
-        return (chunk.encode("utf-8") for chunk in csv_lines(rows, columns, bom=params.bom))
-    return ndjson_lines(rows)
+        return (chunk.encode("utf-8") for chunk in csv_lines(plain, columns, bom=params.bom))
+    return ndjson_lines(plain)
 
 
 def _export(

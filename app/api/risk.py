@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request, Response
 from sqlmodel import Session
 
 from app.api.common import READ_ERRORS, STRICT, AsOf, engine_of, rules_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response
 from app.schemas.branches import RiskRulesOut, RiskSummary
 from app.services.risk_explain import risk_summary
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
 
-router = APIRouter(prefix="/risk", tags=["risk"], dependencies=STRICT)
+router = APIRouter(route_class=QueryModelRoute, prefix="/risk", tags=["risk"], dependencies=STRICT)
 
 
 @router.get(

@@ -8,12 +8,15 @@ from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of
 from app.api.deps import ListParamsDep, secret_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import CACHE_CONTROL, json_response, list_response
 from app.schemas.common import Page
 from app.schemas.sources import SourceDetail, SourceOut
 from app.services import sources as service
 
-router = APIRouter(prefix="/sources", tags=["sources"], dependencies=STRICT)
+router = APIRouter(
+    route_class=QueryModelRoute, prefix="/sources", tags=["sources"], dependencies=STRICT
+)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from app.api.auth import Writer
 from app.api.common import READ_ERRORS, STRICT, IdPath, engine_of
+from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response
 from app.api.writes import CHANGE_ERRORS, CREATE_ERRORS, DELETED, Idempotency, IfMatch, run
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
@@ -30,8 +31,8 @@ from app.services.write_figures import (
     update_figure,
 )
 
-reads = APIRouter(tags=["figures"], dependencies=STRICT)
-router = APIRouter(tags=["writes"], dependencies=STRICT)
+reads = APIRouter(route_class=QueryModelRoute, tags=["figures"], dependencies=STRICT)
+router = APIRouter(route_class=QueryModelRoute, tags=["writes"], dependencies=STRICT)
 
 
 # -- One item -------------------------------------------------------------------------

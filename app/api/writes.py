@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import STRICT, IdPath, engine_of, rules_of
+from app.api.query_route import QueryModelRoute
 from app.middleware import MAX_BODY_BYTES
 from app.ratelimit import rate_limit_headers
 from app.schemas.branches import BranchDetail
@@ -125,7 +126,7 @@ def respond(result: WriteResult) -> Response:
     )
 
 
-router = APIRouter(tags=["writes"], dependencies=STRICT)
+router = APIRouter(route_class=QueryModelRoute, tags=["writes"], dependencies=STRICT)
 
 
 # -- Sources --------------------------------------------------------------------------

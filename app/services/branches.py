@@ -3,27 +3,35 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
-from sqlalchemy.engine import RowMapping
+import orjson
+from sqlalchemy import ColumnElement, Dialect, Select, and_, func, literal_column, select
 from sqlmodel import Session
 
 from app.errors import bad_request, not_found
-from app.models import Branch, BranchStatus, Fact, MembershipCount, MembershipEvent, Officeholder
-from app.services.figures import distinct_sources, evidence_basis, figures_of
+from app.models import (
+    Branch,
+    BranchStatus,
+    Fact,
+    MembershipCount,
+    MembershipEvent,
+    Officeholder,
+    Source,
+)
+from app.services.figures import distinct_sources, evidence_basis_sql, figures_of
+from app.services.json_sql import JsonSql, JsonText
 from app.services.listing import Page, fetch_page
 from app.services.localities import require_locality, scope_of
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
+    LOCALITY_FIELDS,
+    SOURCE_FIELDS,
     alias,
     in_scope,
     locality_alias,
-    locality_columns,
-    locality_ref,
     search,
-    source_ref,
-    with_source,
 )
 from app.services.risk import risk_select
 from app.services.risk_rules import LEVEL_RANK, RiskRules
@@ -118,25 +126,13 @@ def _scope_condition(
 def _query(
     session: Session, filters: BranchFilters, rules: RiskRules
 ) -> tuple[Select[Any], Select[Any], Any, dict[str, Any]]:
-    b = alias(Branch, "b")
-    loc, tp, tc = locality_alias("loc"), locality_alias("tp"), locality_alias("tc")
-    parent = alias(Branch, "parent")
-    lc = alias(MembershipCount, "lc")
+    """The branches that match, each rendered as one JSON `item` by the database."""
+    b = _tables().b
     scope = _scope_condition(session, filters)
+    dialect = session.get_bind().dialect
     if filters.as_of is None:
-        st = alias(BranchStatus, "st")
-        risk = {
-            "count_id": st.c.latest_count_id,
-            "members_low": st.c.members_low,
-            "members_high": st.c.members_high,
-            "members_sort": st.c.members_sort,
-            "branch_id": st.c.branch_id,
-            "level": st.c.risk_level,
-            "rank": st.c.risk_rank,
-            "criteria_met": st.c.criteria_met,
-            "as_of": st.c.evaluated_on,
-        }
-        status_join = (st, st.c.branch_id == b.c.id)
+        risk, status_join = _status_columns()
+        decorated = _decorated_from_status(dialect, rules)
     else:
         r = risk_select(rules, filters.as_of, scope).subquery("r")
         risk = {
@@ -148,46 +144,164 @@ def _query(
             "level": r.c.level,
             "rank": r.c.rank,
             "criteria_met": r.c.criteria_met,
-            "as_of": None,  # the requested as_of, filled in when rendering
         }
         status_join = (r, r.c.branch_id == b.c.id)
-    query: Select[Any] = (
-        select(
-            b,
-            parent.c.name.label("parent_name"),
-            *locality_columns(loc, "loc"),
-            *locality_columns(tp, "tp"),
-            *locality_columns(tc, "tc"),
-            *(
-                col.label(f"risk_{name}")
-                for name, col in risk.items()
-                if col is not None and name != "branch_id"
-            ),
-            lc.c.value.label("lc_value"),
-            lc.c.value_max.label("lc_value_max"),
-            lc.c.qualifier.label("lc_qualifier"),
-            lc.c.status.label("lc_status"),
-            lc.c.as_of.label("lc_as_of"),
-            lc.c.evidence_date.label("lc_evidence_date"),
-            lc.c.applies_to_each.label("lc_applies_to_each"),
-            lc.c.date_note.label("lc_date_note"),
-            lc.c.quote.label("lc_quote"),
-            lc.c.figure.label("lc_figure"),
-        )
-        .select_from(b)
-        .join(status_join[0], status_join[1])
-        .outerjoin(parent, parent.c.id == b.c.parent_id)
-        .outerjoin(loc, loc.c.id == b.c.locality_id)
-        .outerjoin(tp, tp.c.id == loc.c.current_province_id)
-        .outerjoin(tc, tc.c.id == loc.c.current_commune_id)
-        .outerjoin(lc, lc.c.id == risk["count_id"])
+        json = JsonSql(dialect.name)
+        as_of = json.parameter(filters.as_of.isoformat())
+        item = json.text(_item(json, _tables(), risk, as_of, rules)).label("item")
+        decorated = _decorated(item, risk, status_join)
+    on_status = _status_conditions(filters, risk)
+    conditions = [scope(b), *on_status]
+    # Counting needs only the rows, not the joins that decorate them; and without a
+    # condition on the branch itself, not the branch either (every status row is one
+    # branch's): at national scale that halved the count of a risk filter.
+    if _filters_branch_table(filters):
+        count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
+    else:
+        count_query = select(risk["branch_id"]).select_from(status_join[0]).where(*on_status)
+    return decorated.where(*conditions), count_query, b, risk
+
+
+def _filters_branch_table(filters: BranchFilters) -> bool:
+    return any(
+        value is not None
+        for value in (filters.locality, filters.province, filters.kind, filters.parent, filters.q)
     )
-    query = with_source(query, lc.c.source_id, "lcsrc")
-    query = with_source(query, b.c.source_id, "src")
-    conditions = [scope(b), *_status_conditions(filters, risk)]
-    # Counting needs only the rows, not the joins that decorate them.
-    count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
-    return query.where(*conditions), count_query, b, risk
+
+
+@cache
+def _status_columns() -> tuple[dict[str, Any], tuple[Any, Any]]:
+    """Risk and latest count as kept in branch_status (today's, under the served rules)."""
+    st = alias(BranchStatus, "st")
+    risk = {
+        "count_id": st.c.latest_count_id,
+        "members_low": st.c.members_low,
+        "members_high": st.c.members_high,
+        "members_sort": st.c.members_sort,
+        "branch_id": st.c.branch_id,
+        "level": st.c.risk_level,
+        "rank": st.c.risk_rank,
+        "criteria_met": st.c.criteria_met,
+        "as_of": st.c.evaluated_on,
+    }
+    return risk, (st, st.c.branch_id == _tables().b.c.id)
+
+
+@lru_cache(maxsize=16)
+def _decorated_from_status(dialect: Dialect, rules: RiskRules) -> Select[Any]:
+    """Built once per database kind and rules.
+
+    The expression that renders a row is large: building it per request cost more than
+    running the query, and so did SQLAlchemy's cache key, which walks the whole statement
+    on every execution. Compiled once to SQL text (its only values are the rules version
+    and SQL constants, inlined), it is one opaque column to both.
+    """
+    risk, status_join = _status_columns()
+    json = JsonSql(dialect.name)
+    item = json.text(_item(json, _tables(), risk, risk["as_of"], rules))
+    sql = str(item.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return _decorated(literal_column(sql).label("item"), risk, status_join)
+
+
+def _decorated(
+    item: ColumnElement[Any], risk: dict[str, Any], status_join: tuple[Any, Any]
+) -> Select[Any]:
+    """Branches joined with their risk and everything their item shows, unfiltered."""
+    t = _tables()
+    return (
+        select(item)
+        .select_from(t.b)
+        .join(*status_join)
+        .outerjoin(t.parent, t.parent.c.id == t.b.c.parent_id)
+        .outerjoin(t.loc, t.loc.c.id == t.b.c.locality_id)
+        .outerjoin(t.tp, t.tp.c.id == t.loc.c.current_province_id)
+        .outerjoin(t.tc, t.tc.c.id == t.loc.c.current_commune_id)
+        .outerjoin(t.lc, t.lc.c.id == risk["count_id"])
+        .outerjoin(t.lcsrc, t.lcsrc.c.id == t.lc.c.source_id)
+        .outerjoin(t.src, t.src.c.id == t.b.c.source_id)
+    )
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The tables a branch is joined with to render it."""
+
+    b: Any
+    parent: Any
+    loc: Any  # its place
+    tp: Any  # today's province and commune of that place
+    tc: Any
+    lc: Any  # its latest count, and that count's source
+    lcsrc: Any
+    src: Any  # the source that names the branch
+
+
+@cache
+def _tables() -> _Tables:
+    return _Tables(
+        alias(Branch, "b"),
+        alias(Branch, "parent"),
+        locality_alias("loc"),
+        locality_alias("tp"),
+        locality_alias("tc"),
+        alias(MembershipCount, "lc"),
+        alias(Source, "lcsrc"),
+        alias(Source, "src"),
+    )
+
+
+def _item(
+    json: JsonSql, t: _Tables, risk: dict[str, Any], as_of: ColumnElement[Any], rules: RiskRules
+) -> ColumnElement[Any]:
+    """One branch as the API serves it in lists (BranchOut), in SQL."""
+
+    def locality(table: Any) -> ColumnElement[Any]:
+        return json.object_or_null(table.c.id, **{f: table.c[f] for f in LOCALITY_FIELDS})
+
+    def source(table: Any) -> ColumnElement[Any]:
+        return json.object_or_null(table.c.id, **{f: table.c[f] for f in SOURCE_FIELDS})
+
+    b, lc = t.b, t.lc
+    latest_count = json.object_or_null(
+        lc.c.value,
+        id=risk["count_id"],
+        value=lc.c.value,
+        value_max=lc.c.value_max,
+        qualifier=lc.c.qualifier,
+        status=lc.c.status,
+        as_of=lc.c.as_of,
+        evidence_date=lc.c.evidence_date,
+        evidence_date_basis=evidence_basis_sql(lc.c.as_of, t.lcsrc.c.published_on),
+        applies_to_each=json.boolean(lc.c.applies_to_each),
+        date_note=lc.c.date_note,
+        source=source(t.lcsrc),
+        quote=lc.c.quote,
+        figure=lc.c.figure,
+    )
+    return json.object(
+        id=b.c.id,
+        key=b.c.key,
+        kind=b.c.kind,
+        name=b.c.name,
+        group_size=b.c.group_size,
+        description=b.c.description,
+        parent=json.object_or_null(b.c.parent_id, id=b.c.parent_id, name=t.parent.c.name),
+        locality=locality(t.loc),
+        today=json.object(province=locality(t.tp), commune=locality(t.tc)),
+        members=json.object(low=risk["members_low"], high=risk["members_high"]),
+        latest_count=latest_count,
+        risk=json.object(
+            level=risk["level"],
+            at_risk=json.boolean(risk["rank"] >= LEVEL_RANK["watch"]),
+            criteria_met=json.comma_list(risk["criteria_met"]),
+            as_of=as_of,
+            rules_version=json.parameter(rules.version),
+        ),
+        source=source(t.src),
+        quote=b.c.quote,
+        note=b.c.note,
+        synthetic=json.boolean(b.c.is_synthetic),
+    )
 
 
 def _status_conditions(filters: BranchFilters, risk: dict[str, Any]) -> list[ColumnElement[bool]]:
@@ -229,58 +343,6 @@ def _sort_keys(sort: str, b: Any, risk: dict[str, Any], q: str | None) -> list[S
     return [SortKey(b.c.id, int, descending)]
 
 
-def render_branch(row: RowMapping, rules: RiskRules, as_of: date) -> dict[str, Any]:
-    latest = None
-    if row["lc_value"] is not None:
-        latest = {
-            "id": row["risk_count_id"],
-            "value": row["lc_value"],
-            "value_max": row["lc_value_max"],
-            "qualifier": row["lc_qualifier"],
-            "status": row["lc_status"],
-            "as_of": row["lc_as_of"],
-            "evidence_date": row["lc_evidence_date"],
-            "evidence_date_basis": evidence_basis(row["lc_as_of"], _prefixed(row, "lcsrc")),
-            "applies_to_each": row["lc_applies_to_each"],
-            "date_note": row["lc_date_note"],
-            "source": source_ref(row, "lcsrc"),
-            "quote": row["lc_quote"],
-            "figure": row["lc_figure"],
-        }
-    level = row["risk_level"]
-    return {
-        "id": row["id"],
-        "key": row["key"],
-        "kind": row["kind"],
-        "name": row["name"],
-        "group_size": row["group_size"],
-        "description": row["description"],
-        "parent": {"id": row["parent_id"], "name": row["parent_name"]}
-        if row["parent_id"]
-        else None,
-        "locality": locality_ref(row, "loc"),
-        "today": {"province": locality_ref(row, "tp"), "commune": locality_ref(row, "tc")},
-        "members": {"low": row["risk_members_low"], "high": row["risk_members_high"]},
-        "latest_count": latest,
-        "risk": {
-            "level": level,
-            "at_risk": LEVEL_RANK[level] >= LEVEL_RANK["watch"],
-            "criteria_met": [c for c in (row["risk_criteria_met"] or "").split(",") if c],
-            "as_of": row.get("risk_as_of") or as_of,
-            "rules_version": rules.version,
-        },
-        "source": source_ref(row, "src"),
-        "quote": row["quote"],
-        "note": row["note"],
-        "synthetic": row["is_synthetic"],
-    }
-
-
-def _prefixed(row: RowMapping, prefix: str) -> Any:
-    """The source columns of one join, under the 'src_' names evidence_basis() reads."""
-    return {"src_published_on": row[f"{prefix}_published_on"]}
-
-
 def list_branches(
     session: Session,
     filters: BranchFilters,
@@ -291,14 +353,13 @@ def list_branches(
 ) -> Page:
     query, count_query, b, risk = _query(session, filters, rules)
     keys = _sort_keys(page.sort, b, risk, filters.q)
-    as_of = filters.as_of or date.today()
     return fetch_page(
         session,
         query,
         keys,
         page,
         secret,
-        lambda _s, rows: [render_branch(r, rules, as_of) for r in rows],
+        lambda _s, rows: [JsonText(r["item"]) for r in rows],
         with_total=with_total,
         count_query=count_query,
     )
@@ -311,7 +372,7 @@ def branch_detail(
     row = session.execute(query.where(b.c.id == branch_id)).mappings().first()
     if row is None:
         raise not_found("Branch", branch_id)
-    item = render_branch(row, rules, as_of or date.today())
+    item: dict[str, Any] = orjson.loads(row["item"])
     item["counts"] = figures_of(session, MembershipCount, "branch_id", branch_id)
     latest = item["latest_count"]
     if latest is not None:
@@ -320,7 +381,8 @@ def branch_detail(
             c
             for c in item["counts"]
             if c["id"] != latest["id"]
-            and c["evidence_date"] == latest["evidence_date"]
+            # the item came from JSON: its dates are ISO strings, the counts' are dates
+            and str(c["evidence_date"]) == latest["evidence_date"]
             and c["status"] == latest["status"]
         ]
     item["events"] = figures_of(session, MembershipEvent, "branch_id", branch_id)

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import ColumnElement, Select, case, func, literal_column, select, union
 from sqlalchemy.engine import RowMapping
 from sqlmodel import Session, col
 
@@ -89,7 +90,10 @@ FACT_CSV = [
 ]
 
 
+@cache
 def _base(model: Any) -> tuple[Select[Any], Any, Any]:
+    """A figure table joined with its branch, place and source (built once: statements
+    are immutable, and building this one cost more than running it)."""
     t = alias(model, "f")
     b = alias(Branch, "fb")
     loc = locality_alias("floc")
@@ -158,6 +162,17 @@ def evidence_basis(own_date: date | None, row: RowMapping) -> str:
     if own_date is not None:
         return "stated"
     return "published" if row["src_published_on"] is not None else "registered"
+
+
+def evidence_basis_sql(
+    own_date: ColumnElement[Any], published_on: ColumnElement[Any]
+) -> ColumnElement[str]:
+    """evidence_basis() in SQL, for rows rendered by the database."""
+    return case(
+        (own_date.is_not(None), literal_column("'stated'")),
+        (published_on.is_not(None), literal_column("'published'")),
+        else_=literal_column("'registered'"),
+    )
 
 
 def _provenance(row: RowMapping, own_date: date | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Phong case (article 000: more members leaving than joining) the fifth.
 """
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Literal
 
 RULES_VERSION = "2026.11"
@@ -25,7 +26,7 @@ class RiskRules:
     charter_min_full_members: int = 3
     attrition_years: int = 3
 
-    @property
+    @cached_property
     def version(self) -> str:
         custom = any(getattr(self, f.name) != f.default for f in fields(self))
         return f"{RULES_VERSION}+custom" if custom else RULES_VERSION
