@@ -86,7 +86,7 @@ def _only_plain_params(dependant: Dependant) -> bool:
 def _plan(dependant: Dependant, route_name: str) -> _ParsePlan | None:
     if not _only_plain_params(dependant):
         return None
-    fields = [*dependant.path_params, *dependant.query_params]
+    sub_fields = []
     subs = []
     for sub in dependant.dependencies:
         if sub.call is reject_unknown_params:
@@ -95,7 +95,7 @@ def _plan(dependant: Dependant, route_name: str) -> _ParsePlan | None:
             return None
         if not _only_plain_params(sub) or not _plain_callable(sub.call):
             return None
-        fields += sub.query_params
+        sub_fields += sub.query_params
         subs.append(
             _SubDependency(
                 sub.name,
@@ -104,8 +104,11 @@ def _plan(dependant: Dependant, route_name: str) -> _ParsePlan | None:
                 sub.request_param_name,
             )
         )
+    # FastAPI solves dependencies first: the same order keeps errors in the same order.
+    fields = [*sub_fields, *dependant.path_params, *dependant.query_params]
     names = [f.name for f in fields]
-    if len(set(names)) != len(names) or any(f.alias != f.name for f in fields):
+    aliases = [f.alias for f in fields]  # the names in the query (`from` for date_from)
+    if len(set(names)) != len(names) or len(set(aliases)) != len(aliases):
         return None
     model = create_model(  # type: ignore[call-overload]
         f"{route_name}_parameters",
