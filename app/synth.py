@@ -965,7 +965,27 @@ def _refresh(engine: Engine, progress: bool) -> float | None:
         return None
     started = time.perf_counter()
     refresh_all(engine)
+    _fill_search_and_totals(engine)
     return time.perf_counter() - started
+
+
+def _fill_search_and_totals(engine: Engine) -> None:
+    """The locality search words and the communes' yearly totals, in bulk (issue 7)."""
+    from sqlmodel import Session
+
+    from app.ingest.places import search_words
+    from app.services.yearly import refresh_totals
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM locality_words"))
+        rows = conn.execute(text("SELECT id, search_key FROM localities")).all()
+        words = [{"w": w, "i": i} for i, key in rows for w in search_words(key)]
+        insert = text("INSERT INTO locality_words (word, locality_id) VALUES (:w, :i)")
+        for start in range(0, len(words), BATCH_ROWS):
+            conn.execute(insert, words[start : start + BATCH_ROWS])
+    with Session(engine) as session:
+        refresh_totals(session)
+        session.commit()
 
 
 def main(argv: list[str] | None = None) -> int:

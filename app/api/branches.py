@@ -117,6 +117,9 @@ def list_branches(
         service.BRANCH_CSV,
         order,
         "branches",
+        fetch_cells=lambda session, page, total: service.list_branches(
+            session, filters, page, secret, total, rules, tuple(service.BRANCH_CSV)
+        ),
     )
 
 

@@ -15,7 +15,14 @@ from app.models import Fact, MembershipCount, MembershipEvent
 from app.models.vocab import METRIC_UNITS, EventKind, MemberStatus
 from app.schemas.common import Page
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
-from app.services.figures import COUNT_CSV, EVENT_CSV, FACT_CSV, FigureFilters, list_figures
+from app.services.figures import (
+    COUNT_CSV,
+    EVENT_CSV,
+    FACT_CSV,
+    FigureFilters,
+    list_figure_cells,
+    list_figures,
+)
 from app.services.localities import require_locality, scope_of
 
 router = APIRouter(route_class=QueryModelRoute, tags=["figures"], dependencies=STRICT)
@@ -82,6 +89,9 @@ def _list(
         columns,
         sort,
         name,
+        fetch_cells=lambda session, page, total: list_figure_cells(
+            model, session, filters, page, secret, total, tuple(columns)
+        ),
     )
 
 

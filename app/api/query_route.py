@@ -156,6 +156,6 @@ class QueryModelRoute(APIRoute):
                 response = await call(**kwargs)
             else:
                 response = await run_in_threadpool(call, **kwargs)
-            return response  # type: ignore[no-any-return]
+            return response
 
         return handler

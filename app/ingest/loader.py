@@ -15,6 +15,7 @@ from app.ingest.places import (
     locality_search_fields,
     set_branch_place,
     set_locality_ancestors,
+    sync_locality_words,
 )
 from app.ingest.records import ArticleFile, FigureRecord
 from app.models import (
@@ -29,6 +30,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.vocab import METRIC_UNITS
 from app.services.text import normalize_quote_text
+from app.services.yearly import note_stale
 
 Row = TypeVar("Row", bound=SQLModel)
 FIGURE_MODELS: dict[str, type[SQLModel]] = {
@@ -210,7 +212,7 @@ class _Applier:
             set_locality_ancestors(locality, parent)
             self.session.add(locality)
             self.localities[rec.key] = locality
-        self.session.flush()
+        sync_locality_words(self.session, self.localities.values())
 
     def apply_branches(self) -> None:
         assert self.source is not None
@@ -239,6 +241,9 @@ class _Applier:
                 "district_id": locality.district_id if locality else None,
                 "commune_id": locality.commune_id if locality else None,
             }
+            existing = self.session.exec(select(Branch).where(Branch.key == rec.key)).first()
+            if existing is not None:  # it may move: its old commune's totals go stale
+                note_stale(self.session, [existing.commune_id])
             branch = self.upsert(Branch, rec.key, values, label)
             set_branch_place(branch, locality)
             self.branches[rec.key] = branch

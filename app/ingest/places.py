@@ -1,6 +1,13 @@
-"""Keeping a locality's and a branch's denormalized ancestors right."""
+"""Keeping a locality's and a branch's denormalized ancestors and search words right."""
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert
+from sqlmodel import Session
 
 from app.models import Branch, Locality
+from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
 from app.services.text import fold, lower_exact
 
@@ -34,3 +41,24 @@ def locality_search_fields(name: str, official_name: str | None) -> tuple[str, s
 def branch_search_fields(name: str | None, description: str | None) -> tuple[str, str]:
     label = " ".join(part for part in (name, description) if part)
     return fold(label), lower_exact(label)
+
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits (no "_": it sorts apart in some collations)
+
+
+def search_words(folded: str) -> list[str]:
+    """The distinct words of a folded text ('xa thu nghiem 0105'), in order."""
+    return list(dict.fromkeys(_WORD.findall(folded)))
+
+
+def sync_locality_words(session: Session, localities: Iterable[Locality]) -> None:
+    """Rewrite the search words of some localities from their search_key (after a write)."""
+    rows = list(localities)
+    if not rows:
+        return
+    session.flush()  # ids, and the search_key as written
+    words = LocalityWord.__table__  # type: ignore[attr-defined]
+    session.execute(delete(words).where(words.c.locality_id.in_([r.id for r in rows])))
+    values = [{"word": w, "locality_id": r.id} for r in rows for w in search_words(r.search_key)]
+    if values:
+        session.execute(insert(words), values)

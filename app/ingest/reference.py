@@ -11,7 +11,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from app.ingest.places import locality_search_fields, set_locality_ancestors
+from app.ingest.places import (
+    locality_search_fields,
+    set_locality_ancestors,
+    sync_locality_words,
+)
 from app.models import Locality, LocalitySuccession
 
 PREFIXES = {  # name prefix -> kind, for each level of the CSV
@@ -136,7 +140,7 @@ def _ensure(
     session.add(locality)
     session.flush()
     set_locality_ancestors(locality, parent)
-    session.flush()
+    sync_locality_words(session, [locality])
     report.added += 1
     report.keys[key] = locality.id or 0
     return locality

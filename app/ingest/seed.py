@@ -12,6 +12,7 @@ from app.ingest.loader import ImportReport, apply_article
 from app.ingest.reference import ReferenceReport, load_reference
 from app.services.risk_rules import RiskRules
 from app.services.status import analyze, refresh_current_units, refresh_status
+from app.services.yearly import refresh_totals
 
 
 @dataclass
@@ -59,6 +60,7 @@ def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules | None = None) ->
             )
         refresh_current_units(session)
         refresh_status(session, rules or RiskRules())
+        refresh_totals(session)
         session.commit()
     if report.changes:
         analyze(engine)

@@ -64,3 +64,44 @@ class LocalitySuccession(SQLModel, table=True):
     kind: str = Field(max_length=20)
     effective_on: date
     legal_basis: str = Field(max_length=300)
+
+
+class LocalityWord(SQLModel, table=True):
+    """One folded word of a locality's search_key: search by word prefix is a range scan
+    of the primary key, not a LIKE over every locality (issue 7). Kept with search_key."""
+
+    __tablename__ = "locality_words"
+    __table_args__ = (Index("ix_locality_words_locality_id_word", "locality_id", "word"),)
+
+    word: str = Field(max_length=400, primary_key=True)
+    locality_id: int = Field(foreign_key="localities.id", primary_key=True, ondelete="CASCADE")
+
+
+class CommuneYearlyTotal(SQLModel, table=True):
+    """Per-year sums of the figures of the organizations in one commune (issue 7).
+
+    Derived from membership counts and events, kept on write (app.services.yearly): a
+    province's stats read a few rows per commune instead of every figure under it. Rows
+    an organization above, in the same commune, already reports are left out here; those
+    reported by one outside the commune (`above1`..`above4`, the ancestors outside it, by
+    depth) are left out at read time, when the place asked for covers that ancestor.
+    """
+
+    __tablename__ = "commune_yearly_totals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_id: int | None = Field(default=None, index=True)
+    district_id: int | None = Field(default=None, index=True)
+    commune_id: int = Field(index=True)
+    measure: str = Field(max_length=30)
+    year: int
+    above1: int | None = None
+    above2: int | None = None
+    above3: int | None = None
+    above4: int | None = None
+    records: int
+    low: int
+    high: int | None = None
+    bounded: int
+    min_id: int
+    sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")

@@ -21,8 +21,8 @@ from app.models import (
     Source,
 )
 from app.services.figures import distinct_sources, evidence_basis_sql, figures_of
-from app.services.json_sql import JsonSql, JsonText
-from app.services.listing import Page, fetch_page
+from app.services.json_sql import Flag, JsonSql, JsonText, Names, Obj
+from app.services.listing import Page, Render, fetch_page
 from app.services.localities import require_locality, scope_of
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
@@ -124,15 +124,19 @@ def _scope_condition(
 
 
 def _query(
-    session: Session, filters: BranchFilters, rules: RiskRules
+    session: Session,
+    filters: BranchFilters,
+    rules: RiskRules,
+    cells: tuple[str, ...] | None = None,
 ) -> tuple[Select[Any], Select[Any], Any, dict[str, Any]]:
-    """The branches that match, each rendered as one JSON `item` by the database."""
+    """The branches that match, each rendered by the database: as one JSON `item`, or
+    as the CSV `cells` of those dotted paths."""
     b = _tables().b
     scope = _scope_condition(session, filters)
     dialect = session.get_bind().dialect
     if filters.as_of is None:
         risk, status_join = _status_columns()
-        decorated = _decorated_from_status(dialect, rules)
+        decorated = _decorated_from_status(dialect, rules, cells)
     else:
         r = risk_select(rules, filters.as_of, scope).subquery("r")
         risk = {
@@ -147,9 +151,8 @@ def _query(
         }
         status_join = (r, r.c.branch_id == b.c.id)
         json = JsonSql(dialect.name)
-        as_of = json.parameter(filters.as_of.isoformat())
-        item = json.text(_item(json, _tables(), risk, as_of, rules)).label("item")
-        decorated = _decorated(item, risk, status_join)
+        shape = _shape(_tables(), risk, json.parameter(filters.as_of.isoformat()), rules)
+        decorated = _decorated(_rendered(json, shape, cells), risk, status_join)
     on_status = _status_conditions(filters, risk)
     conditions = [scope(b), *on_status]
     # Counting needs only the rows, not the joins that decorate them; and without a
@@ -167,6 +170,12 @@ def _filters_branch_table(filters: BranchFilters) -> bool:
         value is not None
         for value in (filters.locality, filters.province, filters.kind, filters.parent, filters.q)
     )
+
+
+def _rendered(json: JsonSql, shape: Obj, cells: tuple[str, ...] | None) -> list[ColumnElement[Any]]:
+    if cells is None:
+        return [json.text(json.render(shape)).label("item")]
+    return [cell.label(f"c{i}") for i, cell in enumerate(json.cells(shape, cells))]
 
 
 @cache
@@ -187,29 +196,37 @@ def _status_columns() -> tuple[dict[str, Any], tuple[Any, Any]]:
     return risk, (st, st.c.branch_id == _tables().b.c.id)
 
 
-@lru_cache(maxsize=16)
-def _decorated_from_status(dialect: Dialect, rules: RiskRules) -> Select[Any]:
-    """Built once per database kind and rules.
+@lru_cache(maxsize=32)
+def _decorated_from_status(
+    dialect: Dialect, rules: RiskRules, cells: tuple[str, ...] | None
+) -> Select[Any]:
+    """Built once per database, rules and CSV columns.
 
     The expression that renders a row is large: building it per request cost more than
     running the query, and so did SQLAlchemy's cache key, which walks the whole statement
     on every execution. Compiled once to SQL text (its only values are the rules version
-    and SQL constants, inlined), it is one opaque column to both.
+    and SQL constants, inlined), each column is one opaque element to both.
     """
     risk, status_join = _status_columns()
-    json = JsonSql(dialect.name)
-    item = json.text(_item(json, _tables(), risk, risk["as_of"], rules))
-    sql = str(item.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    return _decorated(literal_column(sql).label("item"), risk, status_join)
+    shape = _shape(_tables(), risk, risk["as_of"], rules)
+    columns: list[ColumnElement[Any]] = [
+        literal_column(_sql(column.element, dialect)).label(column.name)
+        for column in _rendered(JsonSql(dialect.name), shape, cells)
+    ]
+    return _decorated(columns, risk, status_join)
+
+
+def _sql(expression: ColumnElement[Any], dialect: Dialect) -> str:
+    return str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _decorated(
-    item: ColumnElement[Any], risk: dict[str, Any], status_join: tuple[Any, Any]
+    columns: list[ColumnElement[Any]], risk: dict[str, Any], status_join: tuple[Any, Any]
 ) -> Select[Any]:
     """Branches joined with their risk and everything their item shows, unfiltered."""
     t = _tables()
     return (
-        select(item)
+        select(*columns)
         .select_from(t.b)
         .join(*status_join)
         .outerjoin(t.parent, t.parent.c.id == t.b.c.parent_id)
@@ -250,57 +267,58 @@ def _tables() -> _Tables:
     )
 
 
-def _item(
-    json: JsonSql, t: _Tables, risk: dict[str, Any], as_of: ColumnElement[Any], rules: RiskRules
-) -> ColumnElement[Any]:
-    """One branch as the API serves it in lists (BranchOut), in SQL."""
+def _shape(t: _Tables, risk: dict[str, Any], as_of: ColumnElement[Any], rules: RiskRules) -> Obj:
+    """One branch as the API serves it in lists (BranchOut and BRANCH_CSV)."""
 
-    def locality(table: Any) -> ColumnElement[Any]:
-        return json.object_or_null(table.c.id, **{f: table.c[f] for f in LOCALITY_FIELDS})
+    def locality(table: Any) -> Obj:
+        return Obj({f: table.c[f] for f in LOCALITY_FIELDS}, present=table.c.id)
 
-    def source(table: Any) -> ColumnElement[Any]:
-        return json.object_or_null(table.c.id, **{f: table.c[f] for f in SOURCE_FIELDS})
+    def source(table: Any) -> Obj:
+        return Obj({f: table.c[f] for f in SOURCE_FIELDS}, present=table.c.id)
 
     b, lc = t.b, t.lc
-    latest_count = json.object_or_null(
-        lc.c.value,
-        id=risk["count_id"],
-        value=lc.c.value,
-        value_max=lc.c.value_max,
-        qualifier=lc.c.qualifier,
-        status=lc.c.status,
-        as_of=lc.c.as_of,
-        evidence_date=lc.c.evidence_date,
-        evidence_date_basis=evidence_basis_sql(lc.c.as_of, t.lcsrc.c.published_on),
-        applies_to_each=json.boolean(lc.c.applies_to_each),
-        date_note=lc.c.date_note,
-        source=source(t.lcsrc),
-        quote=lc.c.quote,
-        figure=lc.c.figure,
-    )
-    return json.object(
-        id=b.c.id,
-        key=b.c.key,
-        kind=b.c.kind,
-        name=b.c.name,
-        group_size=b.c.group_size,
-        description=b.c.description,
-        parent=json.object_or_null(b.c.parent_id, id=b.c.parent_id, name=t.parent.c.name),
-        locality=locality(t.loc),
-        today=json.object(province=locality(t.tp), commune=locality(t.tc)),
-        members=json.object(low=risk["members_low"], high=risk["members_high"]),
-        latest_count=latest_count,
-        risk=json.object(
-            level=risk["level"],
-            at_risk=json.boolean(risk["rank"] >= LEVEL_RANK["watch"]),
-            criteria_met=json.comma_list(risk["criteria_met"]),
-            as_of=as_of,
-            rules_version=json.parameter(rules.version),
-        ),
-        source=source(t.src),
-        quote=b.c.quote,
-        note=b.c.note,
-        synthetic=json.boolean(b.c.is_synthetic),
+    latest_count = {
+        "id": risk["count_id"],
+        "value": lc.c.value,
+        "value_max": lc.c.value_max,
+        "qualifier": lc.c.qualifier,
+        "status": lc.c.status,
+        "as_of": lc.c.as_of,
+        "evidence_date": lc.c.evidence_date,
+        "evidence_date_basis": evidence_basis_sql(lc.c.as_of, t.lcsrc.c.published_on),
+        "applies_to_each": Flag(lc.c.applies_to_each),
+        "date_note": lc.c.date_note,
+        "source": source(t.lcsrc),
+        "quote": lc.c.quote,
+        "figure": lc.c.figure,
+    }
+    return Obj(
+        {
+            "id": b.c.id,
+            "key": b.c.key,
+            "kind": b.c.kind,
+            "name": b.c.name,
+            "group_size": b.c.group_size,
+            "description": b.c.description,
+            "parent": Obj({"id": b.c.parent_id, "name": t.parent.c.name}, present=b.c.parent_id),
+            "locality": locality(t.loc),
+            "today": Obj({"province": locality(t.tp), "commune": locality(t.tc)}),
+            "members": Obj({"low": risk["members_low"], "high": risk["members_high"]}),
+            "latest_count": Obj(latest_count, present=lc.c.value),
+            "risk": Obj(
+                {
+                    "level": risk["level"],
+                    "at_risk": Flag(risk["rank"] >= LEVEL_RANK["watch"]),
+                    "criteria_met": Names(risk["criteria_met"]),
+                    "as_of": as_of,
+                    "rules_version": literal_column(f"'{rules.version}'"),
+                }
+            ),
+            "source": source(t.src),
+            "quote": b.c.quote,
+            "note": b.c.note,
+            "synthetic": Flag(b.c.is_synthetic),
+        }
     )
 
 
@@ -350,16 +368,21 @@ def list_branches(
     secret: bytes,
     with_total: bool,
     rules: RiskRules,
+    cells: tuple[str, ...] | None = None,
 ) -> Page:
-    query, count_query, b, risk = _query(session, filters, rules)
+    """A page of branches: JSON items, or with `cells` the CSV cells of those paths."""
+    query, count_query, b, risk = _query(session, filters, rules, cells)
     keys = _sort_keys(page.sort, b, risk, filters.q)
+    render: Render | int = (
+        len(cells) if cells is not None else lambda _s, rows: [JsonText(r["item"]) for r in rows]
+    )
     return fetch_page(
         session,
         query,
         keys,
         page,
         secret,
-        lambda _s, rows: [JsonText(r["item"]) for r in rows],
+        render,
         with_total=with_total,
         count_query=count_query,
     )

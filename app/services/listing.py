@@ -16,10 +16,14 @@ TOTAL_CAP = 1_000
 
 @dataclass
 class Page:
-    items: list[dict[str, Any]]
+    items: list[Any]  # dicts, JsonText documents, or tuples of CSV cells (see flat_rows)
     next_cursor: str | None
     total: int | None
     limit: int
+
+
+# Turns a page of rows into items (and may batch-load what they show).
+Render = Callable[[Session, list[RowMapping]], list[Any]]
 
 
 class PageFetcher(Protocol):
@@ -40,13 +44,15 @@ def fetch_page(
     keys: Sequence[SortKey],
     page: PageRequest,
     secret: bytes,
-    render: Callable[[Session, list[RowMapping]], list[dict[str, Any]]],
+    render: Render | int,
     *,
     with_total: bool,
     count_query: Select[Any] | None = None,
 ) -> Page:
     """Run one keyset page of `query` and render its rows (render may batch-load extras).
 
+    `render` may instead be a number of columns: the query selects that many CSV cells
+    (app.services.json_sql), and the items are those cells, as they come.
     The total is counted on the first page only (later pages carry a cursor), on
     `count_query` when given: the same rows without the joins that only decorate them.
     """
@@ -54,12 +60,16 @@ def fetch_page(
     total = (
         capped_total(session, query if count_query is None else count_query) if counting else None
     )
+    # The sort keys come last: the cursor is read from the last row's last columns.
     labelled = query.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
-    rows = list(session.execute(apply_page(labelled, keys, page, secret)).mappings())
+    rows = session.execute(apply_page(labelled, keys, page, secret)).all()
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = None
     if more and rows:
-        last = rows[-1]
-        next_cursor = encode_cursor([last[f"_k{i}"] for i in range(len(keys))], page, secret)
-    return Page(render(session, rows), next_cursor, total, page.limit)
+        next_cursor = encode_cursor(list(rows[-1][-len(keys) :]), page, secret)
+    if isinstance(render, int):
+        items: list[Any] = [row[:render] for row in rows]
+    else:
+        items = render(session, [row._mapping for row in rows])
+    return Page(items, next_cursor, total, page.limit)

@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlmodel import Session, col
 
 from app.errors import bad_request, not_found
+from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession
+from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
 from app.services.listing import Page, fetch_page
 from app.services.pagination import PageRequest, SortKey
@@ -26,6 +28,10 @@ from app.services.refs import (
     with_source,
 )
 from app.services.summary import locality_summary
+from app.services.text import fold
+
+# Counting a word's matches stops here: enough to pick the rarest word to start from.
+WORD_PROBE = 20_000
 
 
 @dataclass(frozen=True)
@@ -130,10 +136,59 @@ def list_localities(
         )
     rank = None
     if filters.q:
-        match, rank = search(loc.c.search_key, loc.c.name_lower, filters.q)
-        query = query.where(match)
+        # Only the exact-diacritics rank of refs.search: matching is by word prefix.
+        _, rank = search(loc.c.search_key, loc.c.name_lower, filters.q)
+        matches = _word_matches(session, filters.q)
+        if matches is not None:
+            query = query.join(matches, matches.c.locality_id == loc.c.id)
     keys = _sort_keys(page.sort, loc, rank)
     return fetch_page(session, query, keys, page, secret, _render_rows, with_total=with_total)
+
+
+def _prefix(w: Any, word: str) -> ColumnElement[bool]:
+    """Words starting with `word`: a range of the word index ('thu' <= w < 'thv')."""
+    after = word[:-1] + chr(ord(word[-1]) + 1)
+    return and_(w.c.word >= word, w.c.word < after)
+
+
+def _word_matches(session: Session, q: str) -> Any:
+    """Ids of the localities where every word of q starts a word of the folded name
+    (issue 7); None when q has no word (only invisible characters: no filter, as before).
+
+    The candidates come from the rarest word's index range (counted up to WORD_PROBE);
+    each other word is then an indexed lookup per candidate. A subquery joined to the
+    localities, so that the plan starts from it rather than from every locality.
+    """
+    words = search_words(fold(q))
+    w = table(LocalityWord)
+    if not words:
+        return None if not fold(q) else select(w.c.locality_id).where(literal(False)).subquery()
+    if len(words) > 1:
+        found = {
+            word: session.execute(
+                select(func.count()).select_from(
+                    select(w.c.locality_id).where(_prefix(w, word)).limit(WORD_PROBE).subquery()
+                )
+            ).scalar_one()
+            for word in words
+        }
+        words.sort(key=lambda word: (found[word], -len(word)))
+    first, *others = words
+    other = alias(LocalityWord, "lw")
+    return (
+        select(w.c.locality_id)
+        .where(
+            _prefix(w, first),
+            *(
+                select(other.c.locality_id)
+                .where(other.c.locality_id == w.c.locality_id, _prefix(other, word))
+                .exists()
+                for word in others
+            ),
+        )
+        .distinct()
+        .subquery("matches")
+    )
 
 
 def _sort_keys(sort: str, loc: Any, rank: Any) -> list[SortKey]:

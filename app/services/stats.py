@@ -5,23 +5,42 @@ apart. Within a year, an organization whose parent (under the same place) report
 same measure is left out of the sum, because the parent's figure already includes it.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, extract, func, literal, select
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from app.models import Branch, MembershipCount, MembershipEvent
+from app.models.localities import CommuneYearlyTotal
 from app.services.figures import figures_by_ids
 from app.services.localities import require_locality, scope_of
 from app.services.refs import alias, in_scope, table
-from app.services.risk import lower_bound, upper_bound
-from app.services.summary import with_ancestors
+from app.services.summary import MAX_DEPTH, with_ancestors
+from app.services.yearly import (
+    SAMPLE_SIZE,
+    SPANNING,
+    ancestors,
+    event_rows,
+    member_rows,
+    single_year,
+)
 
-RECORDS_PER_YEAR = 25
-
-
-def _year(column: Any) -> Any:
-    return cast(extract("year", column), Integer)
+RECORDS_PER_YEAR = SAMPLE_SIZE
+SPANNING_LISTED = 200
 
 
 def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
@@ -42,9 +61,10 @@ def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
             },
         )
 
-    for year, measure in _yearly_members(session, scope):
-        year_entry(year)["members"] = measure
-    for name, per_year in _yearly_events(session, scope).items():
+    # A village's figures are few: add them up. Above, read the communes' totals.
+    by_commune = "village" not in scope
+    sums = _sums_from_totals(session, scope) if by_commune else _sums_from_figures(session, scope)
+    for name, per_year in _measures(session, sums).items():
         for year, measure in per_year:
             year_entry(year)[name] = measure
     return {
@@ -58,104 +78,70 @@ def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
         },
         "covers": sorted(i for ids in scope.values() for i in ids),
         "years": [years[y] for y in sorted(years)],
-        "not_in_a_single_year": _spanning_events(session, scope),
+        "not_in_a_single_year": _spanning_events(session, scope, by_commune),
         "method": __doc__.strip() if __doc__ else "",
     }
 
 
-def _times(b: Any, applies_to_each: Any) -> Any:
-    return case((applies_to_each, func.coalesce(b.c.group_size, 1)), else_=1)
-
-
-def _yearly_members(
-    session: Session, scope: dict[str, list[int]]
-) -> list[tuple[int, dict[str, Any]]]:
-    b = alias(Branch, "b")
-    mc = alias(MembershipCount, "mc")
-    year = _year(mc.c.as_of)
-    ranked = (
+def _sum_by_year(rows: Any) -> Any:
+    """Per measure and year: records, low and high sums, how many are bounded, and the
+    ids of up to RECORDS_PER_YEAR records (comma-separated; `position` ranks them)."""
+    sample = case((rows.c.position <= RECORDS_PER_YEAR, rows.c.sample))
+    return (
         select(
-            mc.c.id,
-            mc.c.branch_id,
-            literal("members").label("measure"),
-            year.label("year"),
-            (lower_bound(mc.c.value, mc.c.qualifier) * _times(b, mc.c.applies_to_each)).label(
-                "low"
-            ),
-            (
-                upper_bound(mc.c.value, mc.c.value_max, mc.c.qualifier)
-                * _times(b, mc.c.applies_to_each)
-            ).label("high"),
-            func.row_number()
-            .over(partition_by=(mc.c.branch_id, year), order_by=(mc.c.as_of.desc(), mc.c.id.desc()))
-            .label("n"),
+            rows.c.measure,
+            rows.c.year,
+            func.sum(rows.c.records).label("records"),
+            func.sum(rows.c.low).label("low"),
+            func.sum(rows.c.high).label("high"),
+            func.sum(rows.c.bounded).label("bounded"),
+            func.aggregate_strings(sample, ",").label("sample"),
         )
-        .join(b, b.c.id == mc.c.branch_id)
-        .where(in_scope(b, scope), mc.c.as_of.is_not(None), mc.c.status == "all")
-        .subquery("ranked_counts")
+        .group_by(rows.c.measure, rows.c.year)
+        .order_by(rows.c.measure, rows.c.year)
     )
-    latest = select(ranked).where(ranked.c.n == 1)
-    return _measures(session, latest, MembershipCount)["members"]
 
 
-EVENT_MEASURES = {
-    "admission": "admissions",
-    "departure": "departures",
-    "transfer_in": "transfers_in",
-    "transfer_out": "transfers_out",
-}
-
-
-def _yearly_events(
-    session: Session, scope: dict[str, list[int]]
-) -> dict[str, list[tuple[int, dict[str, Any]]]]:
-    """Events whose period lies inside one calendar year, per kind and year."""
-    b = alias(Branch, "b")
-    ev = alias(MembershipEvent, "ev")
-    rows = (
-        select(
-            ev.c.id,
-            ev.c.branch_id,
-            case(*((ev.c.kind == k, literal(v)) for k, v in EVENT_MEASURES.items())).label(
-                "measure"
-            ),
-            _year(ev.c.period_end).label("year"),
-            (
-                func.coalesce(lower_bound(ev.c.value, ev.c.qualifier), 1)
-                * _times(b, ev.c.applies_to_each)
-            ).label("low"),
-            (
-                upper_bound(ev.c.value, ev.c.value_max, ev.c.qualifier)
-                * _times(b, ev.c.applies_to_each)
-            ).label("high"),
-        )
-        .join(b, b.c.id == ev.c.branch_id)
-        .where(
-            in_scope(b, scope),
-            ev.c.period_start.is_not(None),
-            ev.c.period_end.is_not(None),
-            _year(ev.c.period_start) == _year(ev.c.period_end),
-        )
+def _one_each(rows: Any) -> Any:
+    """Single figure rows in the shape of totals rows."""
+    return select(
+        rows.c.measure,
+        rows.c.year,
+        literal(1).label("records"),
+        rows.c.low,
+        rows.c.high,
+        case((rows.c.high.is_not(None), 1), else_=0).label("bounded"),
+        rows.c.id.label("min_id"),
+        cast(rows.c.id, String).label("sample"),
     )
-    return _measures(session, rows, MembershipEvent)
 
 
-def _measures(
-    session: Session, rows: Any, model: Any
-) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+def _numbered(parts: Any) -> Any:
+    position = func.row_number().over(
+        partition_by=(parts.c.measure, parts.c.year), order_by=parts.c.min_id
+    )
+    return select(parts, position.label("position")).subquery("numbered")
+
+
+def _sums_from_figures(session: Session, scope: dict[str, list[int]]) -> list[Row[Any]]:
     """Sum, per measure and year, the rows no ancestor under the place also reports.
 
     One statement: the rows are materialized once; "an ancestor reports the same measure
     that year" is a left join on (branch_id, measure, year) per ancestor level, for which
-    both databases build a hash or automatic index. Up to RECORDS_PER_YEAR contributing
-    ids per year come back with the sums, and are then loaded with their sources.
+    both databases build a hash or automatic index.
     """
-    data = rows.cte("measured").prefix_with("MATERIALIZED")
+
+    def where(b: Any) -> Any:
+        return in_scope(b, scope)
+
+    data = (
+        union_all(member_rows(where), event_rows(where)).cte("measured").prefix_with("MATERIALIZED")
+    )
     b = alias(Branch, "mb")
     query = select(data).select_from(data).join(b, b.c.id == data.c.branch_id)
-    query, ancestors = with_ancestors(query, b)
+    query, ancestor_ids = with_ancestors(query, b)
     covered = []
-    for level, ancestor in enumerate(ancestors):
+    for level, ancestor in enumerate(ancestor_ids):
         other = data.alias(f"covering{level}")
         query = query.outerjoin(
             other,
@@ -167,27 +153,111 @@ def _measures(
         )
         covered.append(other.c.id.is_(None))
     top = query.where(*covered).subquery("top")
-    position = func.row_number().over(partition_by=(top.c.measure, top.c.year), order_by=top.c.id)
-    numbered = select(top, position.label("position")).subquery("numbered")
-    sample = case((numbered.c.position <= RECORDS_PER_YEAR, cast(numbered.c.id, String)))
-    result = session.execute(
-        select(
-            numbered.c.measure,
-            numbered.c.year,
-            func.count().label("records"),
-            func.sum(numbered.c.low).label("low"),
-            func.sum(numbered.c.high).label("high"),
-            func.count(numbered.c.high).label("bounded"),
-            func.aggregate_strings(sample, ",").label("sample"),
+    parts = _one_each(top).subquery("parts")
+    return list(session.execute(_sum_by_year(_numbered(parts))).all())
+
+
+@dataclass
+class _Sum:
+    measure: str
+    year: int
+    records: int = 0
+    low: int = 0
+    high: int = 0
+    bounded: int = 0
+    sample: str = ""
+
+
+def _sums_from_totals(session: Session, scope: dict[str, list[int]]) -> list[Any]:
+    """The same sums, from the communes' totals (app.services.yearly) and, for the
+    organizations above any commune (a province committee), from their figures.
+
+    A commune's total is left out when an organization above the commune, within the
+    place, reports the same measure that year. Such organizations are few (the distinct
+    `above` ids): their rows are read once, and the totals they cover are named to the
+    summing statement, which reads each total once.
+    """
+    t = table(CommuneYearlyTotal)
+    aboves = [t.c[f"above{d}"] for d in range(1, MAX_DEPTH + 1)]
+    in_place = and_(in_scope(t, scope), t.c.measure != SPANNING)
+    above_ids = {
+        i for row in session.execute(select(*aboves).where(in_place).distinct()) for i in row
+    } - {None}
+
+    def above_communes(b: Any) -> Any:
+        return and_(in_scope(b, scope), b.c.commune_id.is_(None))
+
+    own = union_all(member_rows(above_communes), event_rows(above_communes)).subquery("own")
+    rb = alias(Branch, "rb")
+    query, chain = ancestors(select(own).join(rb, rb.c.id == own.c.branch_id), rb, "ra")
+    own_rows = session.execute(query.add_columns(*(a.c.id.label(a.name) for a in chain))).all()
+    chains = {row.id: [getattr(row, a.name) for a in chain] for row in own_rows}
+    reporting = above_ids | {i for ids in chains.values() for i in ids if i is not None}
+    reported: set[tuple[int, str, int]] = set()
+    if reporting:
+
+        def reporters(b: Any) -> Any:
+            return and_(b.c.id.in_(sorted(reporting)), in_scope(b, scope))
+
+        rows = union_all(member_rows(reporters), event_rows(reporters)).subquery("reported")
+        reported = {
+            (r.branch_id, r.measure, r.year)
+            for r in session.execute(select(rows.c.branch_id, rows.c.measure, rows.c.year))
+        }
+    covered = sorted(r for r in reported if r[0] in above_ids)
+    uncovered = [
+        or_(above.is_(None), ~tuple_(above, t.c.measure, t.c.year).in_(covered))
+        for above in (aboves if covered else [])
+    ]
+    parts = (
+        select(t.c.measure, t.c.year, t.c.records, t.c.low, t.c.high, t.c.bounded)
+        .add_columns(t.c.min_id, t.c.sample)
+        .where(in_place, *uncovered)
+        .subquery("parts")
+    )
+    sums = {
+        (row.measure, row.year): _Sum(
+            row.measure,
+            row.year,
+            row.records,
+            row.low,
+            row.high or 0,
+            row.bounded,
+            row.sample or "",
         )
-        .group_by(numbered.c.measure, numbered.c.year)
-        .order_by(numbered.c.measure, numbered.c.year)
-    ).all()
-    ids = [int(i) for row in result if row.sample for i in row.sample.split(",")]
-    figures = {f["id"]: f for f in figures_by_ids(session, model, ids)}
+        for row in session.execute(_sum_by_year(_numbered(parts)))
+    }
+    for row in own_rows:
+        if any((i, row.measure, row.year) in reported for i in chains[row.id]):
+            continue
+        entry = sums.setdefault((row.measure, row.year), _Sum(row.measure, row.year))
+        entry.records += 1
+        entry.low += row.low
+        entry.high += row.high or 0
+        entry.bounded += row.high is not None
+        entry.sample = f"{entry.sample},{row.id}" if entry.sample else str(row.id)
+    return [sums[k] for k in sorted(sums)]
+
+
+def _measures(
+    session: Session, result: list[Row[Any]]
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Render the sums, with up to RECORDS_PER_YEAR records (lowest ids) per year."""
+    samples = {
+        (row.measure, row.year): sorted(int(i) for i in row.sample.split(",") if i)[
+            :RECORDS_PER_YEAR
+        ]
+        if row.sample
+        else []
+        for row in result
+    }
+    member_ids = [i for (m, _), ids in samples.items() if m == "members" for i in ids]
+    event_ids = [i for (m, _), ids in samples.items() if m != "members" for i in ids]
+    figures = {f["id"]: f for f in figures_by_ids(session, MembershipCount, member_ids)}
+    event_figures = {f["id"]: f for f in figures_by_ids(session, MembershipEvent, event_ids)}
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for row in result:
-        sample_ids = sorted(int(i) for i in row.sample.split(",")) if row.sample else []
+        found = figures if row.measure == "members" else event_figures
         out.setdefault(row.measure, []).append(
             (
                 row.year,
@@ -195,31 +265,38 @@ def _measures(
                     "low": row.low,
                     "high": row.high if row.bounded == row.records else None,
                     "records_total": row.records,
-                    "records": [figures[i] for i in sample_ids if i in figures],
+                    "records": [found[i] for i in samples[(row.measure, row.year)] if i in found],
                 },
             )
         )
-    out.setdefault("members", [])
     return out
 
 
-def _spanning_events(session: Session, scope: dict[str, list[int]]) -> list[dict[str, Any]]:
-    """Events whose period is not inside one calendar year (or has an open end)."""
+def _spanning_events(
+    session: Session, scope: dict[str, list[int]], by_commune: bool
+) -> list[dict[str, Any]]:
+    """Events whose period is not inside one calendar year (or has an open end).
+
+    Looked for only in the communes whose totals count some, and above the communes.
+    """
     b = table(Branch)
     ev = table(MembershipEvent)
+    where = in_scope(b, scope)
+    if by_commune:
+        t = table(CommuneYearlyTotal)
+        communes = list(
+            session.execute(
+                select(t.c.commune_id).where(in_scope(t, scope), t.c.measure == SPANNING).distinct()
+            ).scalars()
+        )
+        where = and_(where, or_(b.c.commune_id.is_(None), b.c.commune_id.in_(communes)))
     ids = (
         session.execute(
             select(ev.c.id)
             .join(b, b.c.id == ev.c.branch_id)
-            .where(
-                in_scope(b, scope),
-                ~and_(
-                    ev.c.period_start.is_not(None),
-                    ev.c.period_end.is_not(None),
-                    _year(ev.c.period_start) == _year(ev.c.period_end),
-                ),
-            )
-            .limit(200)
+            .where(where, not_(single_year(ev)))
+            .order_by(ev.c.id)
+            .limit(SPANNING_LISTED)
         )
         .scalars()
         .all()

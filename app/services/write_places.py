@@ -11,6 +11,7 @@ from app.ingest.places import (
     locality_search_fields,
     set_branch_place,
     set_locality_ancestors,
+    sync_locality_words,
 )
 from app.models import (
     Branch,
@@ -41,6 +42,7 @@ from app.services.writes import (
     representation_etag,
     taken,
 )
+from app.services.yearly import note_stale, refresh_totals
 
 MAX_DEPTH = 12  # deeper than any administrative or party tree; stops a corrupt loop
 
@@ -84,8 +86,11 @@ def _locality_values(session: Session, body: LocalityCreate) -> tuple[dict[str, 
     return values, parent
 
 
-def _repair_subtree(session: Session, root: Locality, parent: Locality | None) -> None:
-    """A moved or re-kinded unit: its ancestors, its descendants' and their branches'."""
+def _repair_subtree(session: Session, root: Locality, parent: Locality | None) -> list[int]:
+    """A moved or re-kinded unit: its ancestors, its descendants' and their branches'.
+
+    Returns the ids of the branches moved (their communes' yearly totals change)."""
+    moved: list[int] = []
     set_locality_ancestors(root, parent)
     session.add(root)
     frontier = [root]
@@ -95,8 +100,10 @@ def _repair_subtree(session: Session, root: Locality, parent: Locality | None) -
         for branch in session.execute(
             select(Branch).where(col(Branch.locality_id).in_(ids))
         ).scalars():
+            note_stale(session, [branch.commune_id])
             set_branch_place(branch, nodes[branch.locality_id])
             session.add(branch)
+            moved.append(branch.id)
         children = list(
             session.execute(select(Locality).where(col(Locality.parent_id).in_(ids))).scalars()
         )
@@ -104,6 +111,7 @@ def _repair_subtree(session: Session, root: Locality, parent: Locality | None) -
             set_locality_ancestors(child, nodes[child.parent_id])
             session.add(child)
         frontier = children
+    return moved
 
 
 def create_locality(session: Session, ctx: WriteContext, body: LocalityCreate) -> Outcome:
@@ -114,6 +122,7 @@ def create_locality(session: Session, ctx: WriteContext, body: LocalityCreate) -
     session.flush()  # the id: a unit is its own ancestor at its level
     assert locality.id is not None
     set_locality_ancestors(locality, parent)
+    sync_locality_words(session, [locality])
     refresh(session, ctx, [], units=True)
     audit.record(
         session,
@@ -160,10 +169,11 @@ def update_locality(
     before = audit.snapshot(locality)
     moved = values["parent_id"] != locality.parent_id or values["kind"] != locality.kind
     if assign(locality, values):
-        if moved:
-            _repair_subtree(session, locality, parent)
+        moved_branches = _repair_subtree(session, locality, parent) if moved else []
         session.add(locality)
+        sync_locality_words(session, [locality])
         refresh(session, ctx, [], units=True)
+        refresh_totals(session, moved_branches)
         audit.record(
             session,
             ctx.caller,
@@ -297,6 +307,7 @@ def update_branch(
         )
     values, locality = _branch_values(session, merged)
     before = audit.snapshot(branch)
+    note_stale(session, [branch.commune_id])  # if it moves, its old commune's totals change
     if assign(branch, values):
         set_branch_place(branch, locality)
         session.add(branch)

@@ -27,6 +27,7 @@ from app.services.auth import Caller
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
 from app.services.text import normalize_quote_text
+from app.services.yearly import refresh_totals
 
 log = logging.getLogger("branchstats")
 Row = TypeVar("Row", bound=SQLModel)
@@ -234,6 +235,7 @@ def refresh(
     ids = [i for i in branch_ids if i is not None]
     if ids:
         refresh_status(session, ctx.rules, branch_ids=ids, today=ctx.today)
+    refresh_totals(session, ids)
 
 
 def _begin(session: Session) -> None:

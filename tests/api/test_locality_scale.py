@@ -1,0 +1,210 @@
+"""Issue 7: locality search through the word index, stats through the communes' totals.
+
+The totals are derived data: every test here checks them against the figures they come
+from (the slow way, which stats still uses for villages), after loads and after writes.
+"""
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlmodel import Session, col
+
+from app.models import Branch, Locality
+from app.services.localities import LocalityFilters, list_localities, scope_of
+from app.services.pagination import PageRequest
+from app.services.stats import _spanning_events, _sums_from_figures, _sums_from_totals
+from tests.api.helpers import locality
+from tests.api.test_writes import _village_and_branch, count_body, editor, id_of, patch
+
+__all__ = ["editor"]  # a fixture, used by name
+
+TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
+
+
+def _engine(client: TestClient) -> Any:
+    return client.app.state.engine  # type: ignore[attr-defined]
+
+
+def _sums(rows: list[Any]) -> list[tuple[Any, ...]]:
+    """Comparable sums: the sample ids as a sorted list of the first 25."""
+    return [
+        (
+            r.measure,
+            r.year,
+            r.records,
+            r.low,
+            r.high if r.bounded == r.records else None,
+            sorted(int(i) for i in r.sample.split(",") if i)[:25],
+        )
+        for r in rows
+    ]
+
+
+def _assert_totals_match_figures(session: Session, locality_ids: list[int]) -> int:
+    """Stats from the totals equal stats from the figures; returns how many had figures."""
+    with_figures = 0
+    for ident in locality_ids:
+        scope = scope_of(session, ident)
+        if "village" in scope:
+            continue
+        from_figures = _sums(_sums_from_figures(session, scope))
+        assert _sums(_sums_from_totals(session, scope)) == from_figures, ident
+        assert _spanning_events(session, scope, True) == _spanning_events(session, scope, False)
+        with_figures += bool(from_figures)
+    return with_figures
+
+
+def test_totals_after_the_seed_load_match_the_figures(api: TestClient) -> None:
+    with Session(_engine(api)) as session:
+        ids = list(session.execute(select(col(Locality.id)).order_by(col(Locality.id))).scalars())
+        # Provinces, old districts, communes (with their predecessors): all of them.
+        assert _assert_totals_match_figures(session, [i for i in ids if i is not None]) >= 5
+
+
+def test_lục_yên_stats_read_the_totals(api: TestClient) -> None:
+    """The figures of the district are in commune_yearly_totals, not summed per request:
+    the totals row of Lục Yên's 2023 admissions is what the stats serve."""
+    luc_yen = locality(api, "135", current=False)["id"]
+    with Session(_engine(api)) as session:
+        totals = session.execute(
+            text(
+                "SELECT sum(records) FROM commune_yearly_totals "
+                "WHERE district_id = :d AND measure = 'admissions' AND year = 2023"
+            ),
+            {"d": luc_yen},
+        ).scalar_one()
+    assert totals is not None and totals >= 1
+    stats = api.get(f"/localities/{luc_yen}/stats").json()
+    [year] = stats["years"]
+    assert year["admissions"]["low"] == 216
+
+
+def test_a_count_and_a_move_update_the_totals(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source, village, branch = _village_and_branch(write_api, editor)
+    mai_ha = id_of(write_api, Locality, "vn2004:05251")
+
+    def members_2024(locality: int) -> Any:
+        years = write_api.get(f"/localities/{locality}/stats").json()["years"]
+        found = [y["members"] for y in years if y["year"] == 2024]
+        return found[0] if found else None
+
+    assert members_2024(mai_ha) is None
+    count = write_api.post(
+        "/membership-counts",
+        json=count_body(source["id"], branch["id"], as_of="2024-01-01"),
+        headers=editor,
+    )
+    assert count.status_code == 201, count.text
+    served = members_2024(mai_ha)
+    assert served["low"] == 9 and [r["id"] for r in served["records"]] == [count.json()["id"]]
+
+    # The village moves to another commune: its branch's count goes with it.
+    target = write_api.get("/localities", params={"kind": "commune", "q": "Thào Chư Phìn"})
+    other = target.json()["items"][0]["id"]
+    moved = patch(write_api, f"/localities/{village['id']}", {"parent_id": other}, editor)
+    assert moved.status_code == 200, moved.text
+    assert members_2024(mai_ha) is None
+    assert members_2024(other)["low"] == 9
+
+    # Back under Mai Hạ, below the commune's party committee: still counted once.
+    moved = patch(write_api, f"/localities/{village['id']}", {"parent_id": mai_ha}, editor)
+    assert moved.status_code == 200, moved.text
+    assert members_2024(mai_ha)["low"] == 9
+    with Session(_engine(write_api)) as session:
+        ids = list(session.execute(select(col(Locality.id))).scalars())
+        _assert_totals_match_figures(session, [i for i in ids if i is not None])
+
+
+def test_a_parent_count_covers_its_branches_after_a_write(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A count of the commune committee for a year leaves its branches' counts out."""
+    source, _, branch = _village_and_branch(write_api, editor)
+    mai_ha = id_of(write_api, Locality, "vn2004:05251")
+    committee = id_of(write_api, Branch, "org:vn2004:05251")
+    for branch_id in (branch["id"], committee):
+        response = write_api.post(
+            "/membership-counts",
+            json=count_body(source["id"], branch_id, as_of="2024-06-01"),
+            headers=editor,
+        )
+        assert response.status_code == 201, response.text
+    years = write_api.get(f"/localities/{mai_ha}/stats").json()["years"]
+    [members] = [y["members"] for y in years if y["year"] == 2024]
+    assert members["records_total"] == 1 and members["records"][0]["branch"]["id"] == committee
+    with Session(_engine(write_api)) as session:
+        _assert_totals_match_figures(session, [mai_ha])
+
+
+# -- Search ---------------------------------------------------------------------------------
+def _names(client: TestClient, q: str, **params: Any) -> list[str]:
+    response = client.get("/localities", params={"q": q, "limit": 100, **params})
+    assert response.status_code == 200, response.text
+    return [i["official_name"] for i in response.json()["items"]]
+
+
+def test_search_matches_word_prefixes_in_any_order(api: TestClient) -> None:
+    assert _names(api, "kheo leng") == ["thôn Khéo Lẹng"]
+    assert _names(api, "LẸNG khé") == ["thôn Khéo Lẹng"]
+    # Word prefixes, not any substring: "heo" starts no word of "Khéo Lẹng".
+    assert "thôn Khéo Lẹng" not in _names(api, "heo leng")
+    assert _names(api, "kheo lengx") == []
+
+
+def test_search_pages_keep_their_order(api: TestClient) -> None:
+    everything = _names(api, "xa")
+    assert len(everything) >= 3
+    first = api.get("/localities", params={"q": "xa", "limit": 2}).json()
+    second = api.get("/localities", params={"q": "xa", "limit": 2, "cursor": first["next_cursor"]})
+    names = [i["official_name"] for i in first["items"] + second.json()["items"]]
+    assert names == everything[:4]
+
+
+def test_renaming_a_locality_renames_its_search_words(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    _, village, _ = _village_and_branch(write_api, editor)
+    assert _names(write_api, "thu nghiem", kind="village") == ["xóm Thử Nghiệm"]
+    path = f"/localities/{village['id']}"
+    renamed = patch(write_api, path, {"official_name": "xóm Đồng Tâm"}, editor)
+    assert renamed.status_code == 200, renamed.text
+    assert _names(write_api, "thu nghiem", kind="village") == []
+    assert _names(write_api, "dong tam", kind="village") == ["xóm Đồng Tâm"]
+
+
+def _plan(session: Session, statement: Any) -> str:
+    compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    rows = session.connection().exec_driver_sql(prefix + str(compiled)).all()
+    return "\n".join(str(r[-1] if sqlite else r[0]) for r in rows)
+
+
+def test_search_reads_the_word_index(api: TestClient) -> None:
+    """The words come from an index range, not a scan of every locality's search_key."""
+    captured: list[Any] = []
+    with Session(_engine(api)) as session:
+        original = session.execute
+
+        def capture(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            captured.append(statement)
+            return original(statement, *args, **kwargs)
+
+        session.execute = capture  # type: ignore[method-assign]
+        filters = LocalityFilters(q="khéo lẹng")
+        page = PageRequest(limit=10, cursor=None, sort="relevance", filters_digest="x")
+        listed = list_localities(session, filters, page, b"secret", with_total=False)
+        assert [i["official_name"] for i in listed.items] == ["thôn Khéo Lẹng"]
+        session.execute = original  # type: ignore[method-assign]
+        [search] = [s for s in captured if "locality_words" in str(s) and "_k0" in str(s)]
+        if session.get_bind().dialect.name == "sqlite":
+            plan = _plan(session, search)
+            assert "SEARCH locality_words USING" in plan and "SCAN loc" not in plan, plan
+        else:
+            # A few hundred rows: PostgreSQL would rightly scan them. Can it use the index?
+            session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = _plan(session, search)
+            assert "locality_words" in plan and "Seq Scan" not in plan, plan
