@@ -7,7 +7,16 @@ from functools import cache, lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Dialect, Select, and_, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlmodel import Session
 
 from app.errors import bad_request, not_found
@@ -388,6 +397,20 @@ def list_branches(
     )
 
 
+CHILD_FIELDS = ("id", "key", "kind", "name", "group_size")
+
+
+@cache
+def _children() -> Select[Any]:
+    child = alias(Branch, "child")
+    return (
+        select(*(child.c[f] for f in CHILD_FIELDS))
+        .where(child.c.parent_id == bindparam("parent_id"))
+        .order_by(child.c.id)
+        .limit(1000)
+    )
+
+
 def branch_detail(
     session: Session, branch_id: int, rules: RiskRules, as_of: date | None
 ) -> dict[str, Any]:
@@ -411,15 +434,11 @@ def branch_detail(
     item["events"] = figures_of(session, MembershipEvent, "branch_id", branch_id)
     item["facts"] = figures_of(session, Fact, "branch_id", branch_id)
     item["officeholders"] = figures_of(session, Officeholder, "branch_id", branch_id)
-    child = alias(Branch, "child")
     item["children"] = [
-        {"id": r.id, "key": r.key, "kind": r.kind, "name": r.name, "group_size": r.group_size}
-        for r in session.execute(
-            select(child.c.id, child.c.key, child.c.kind, child.c.name, child.c.group_size)
-            .where(child.c.parent_id == branch_id)
-            .order_by(child.c.id)
-            .limit(1000)
-        )
+        # plain str keys: SQLAlchemy names a column `key` with a str subclass, which
+        # orjson refuses as a key
+        dict(zip(CHILD_FIELDS, row, strict=True))
+        for row in session.execute(_children(), {"parent_id": branch_id})
     ]
     item["sources"] = distinct_sources(session, branch_id)
     return item

@@ -5,7 +5,17 @@ from datetime import date
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, Select, case, func, literal_column, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Label,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+    union,
+)
 from sqlalchemy.engine import RowMapping
 from sqlmodel import Session, col
 
@@ -377,13 +387,26 @@ def list_figure_cells(
 
 def figures_of(session: Session, model: Any, condition_on: str, ident: int) -> list[dict[str, Any]]:
     """Every figure of one branch or one source, oldest evidence first (for details)."""
+    rows = session.execute(_figures_of(model, condition_on), {"ident": ident}).mappings()
+    return [RENDERERS[model](r) for r in rows]
+
+
+@cache
+def _figures_of(model: Any, condition_on: str) -> Select[Any]:
+    # Built once, the id bound at execution: a detail runs four of these.
     query, t, _ = _base(model)
-    query = query.where(t.c[condition_on] == ident).order_by(t.c.evidence_date, t.c.id)
-    return [RENDERERS[model](r) for r in session.execute(query).mappings()]
+    return query.where(t.c[condition_on] == bindparam("ident")).order_by(t.c.evidence_date, t.c.id)
 
 
 def distinct_sources(session: Session, branch_id: int) -> list[dict[str, Any]]:
     """The sources that state anything about a branch (one query over all figure tables)."""
+    rows = session.execute(_distinct_sources(), {"branch_id": branch_id}).mappings()
+    return [{f: row[f] for f in SOURCE_FIELDS} for row in rows]
+
+
+@cache
+def _distinct_sources() -> Select[Any]:
+    branch_id: Any = bindparam("branch_id")
     sub = union(
         select(col(Branch.source_id).label("sid")).where(col(Branch.id) == branch_id),
         *(
@@ -393,26 +416,24 @@ def distinct_sources(session: Session, branch_id: int) -> list[dict[str, Any]]:
             for model in (MembershipCount, MembershipEvent, Fact, Officeholder)
         ),
     ).subquery()
-    rows = session.execute(
-        select(Source).where(col(Source.id).in_(select(sub.c.sid))).order_by(col(Source.id))
-    ).scalars()
-    return [
-        {
-            "id": s.id,
-            "key": s.key,
-            "publisher": s.publisher,
-            "title": s.title,
-            "published_on": s.published_on,
-            "url": s.url,
-        }
-        for s in rows
-    ]
+    sources = table(Source)
+    return (
+        select(*(sources.c[f] for f in SOURCE_FIELDS))
+        .where(sources.c.id.in_(select(sub.c.sid)))
+        .order_by(sources.c.id)
+    )
 
 
 def figures_by_ids(session: Session, model: Any, ids: list[int]) -> list[dict[str, Any]]:
     ids = [i for i in ids if i is not None]
     if not ids:
         return []
+    rows = session.execute(_figures_by_ids(model), {"ids": ids}).mappings()
+    return [RENDERERS[model](r) for r in rows]
+
+
+@cache
+def _figures_by_ids(model: Any) -> Select[Any]:
     query, t, _ = _base(model)
-    rows = session.execute(query.where(t.c.id.in_(ids)).order_by(t.c.evidence_date, t.c.id))
-    return [RENDERERS[model](r) for r in rows.mappings()]
+    ids: Any = bindparam("ids", expanding=True)
+    return query.where(t.c.id.in_(ids)).order_by(t.c.evidence_date, t.c.id)
