@@ -112,7 +112,9 @@ def _base(model: Any) -> tuple[Select[Any], Any, Any]:
     loc = locality_alias("floc")
     query = (
         select(
-            t,
+            # Not the record-keeping times, which no item shows: parsing two datetimes a
+            # row was a tenth of a province's stats.
+            *(column for column in t.c if column.name not in ("created_at", "updated_at")),
             b.c.name.label("branch_name"),
             b.c.kind.label("branch_kind"),
             b.c.group_size.label("branch_group_size"),
