@@ -83,7 +83,8 @@ def _only_plain_params(dependant: Dependant) -> bool:
     )
 
 
-def _plan(dependant: Dependant, route_name: str) -> _ParsePlan | None:
+def plan_for(dependant: Dependant, route_name: str) -> _ParsePlan | None:
+    """How to read a route's parameters in one validation; None if it cannot be."""
     if not _only_plain_params(dependant):
         return None
     sub_fields = []
@@ -142,7 +143,7 @@ class QueryModelRoute(APIRoute):
     """An APIRoute whose parameters are validated as one model (see the module)."""
 
     def get_route_handler(self) -> Handler:
-        plan = _plan(self.dependant, self.name)
+        plan = plan_for(self.dependant, self.name)
         call = self.dependant.call
         if plan is None or call is None or not _returns_response(call):
             return super().get_route_handler()

@@ -110,7 +110,7 @@ def _base(model: Any) -> tuple[Select[Any], Any, Any]:
     t = alias(model, "f")
     b = alias(Branch, "fb")
     loc = locality_alias("floc")
-    query = (
+    query: Select[Any] = (
         select(
             # Not the record-keeping times, which no item shows: parsing two datetimes a
             # row was a tenth of a province's stats.

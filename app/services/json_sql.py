@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     case,
     cast,
+    false,
     func,
     literal,
     literal_column,
@@ -107,8 +108,9 @@ class JsonSql:
         return case((present.is_(None), null()), else_=self.object(**pairs))
 
     def boolean(self, condition: ColumnElement[Any]) -> ColumnElement[Any]:
+        """true or false; unknown (null) is false on both databases, as in cells."""
         if not self.sqlite:
-            return condition
+            return func.coalesce(condition, false())
         # SQLite stores booleans as 0/1: without this they would be served as numbers.
         return case((condition, func.json("true")), else_=func.json("false"))
 

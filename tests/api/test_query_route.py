@@ -23,7 +23,7 @@ from app.api import (
 )
 from app.api.common import STRICT, AsOf, IdPath
 from app.api.deps import ListParamsDep
-from app.api.query_route import QueryModelRoute, _plan
+from app.api.query_route import QueryModelRoute, plan_for
 from app.errors import install_error_handlers
 
 
@@ -125,10 +125,10 @@ def test_every_read_route_of_the_app_is_read_in_one_validation() -> None:
         and r.name not in ("get_ready", "get_audit")  # their own responses; see below
     ]
     assert len(routes) >= 15
-    unplanned = [r.name for r in routes if _plan(r.dependant, r.name) is None]
+    unplanned = [r.name for r in routes if plan_for(r.dependant, r.name) is None]
     assert unplanned == []
 
 
 def test_a_route_with_a_body_keeps_fastapis_handler() -> None:
     creating = next(r for r in _app_routes() if r.name == "create_source")
-    assert _plan(creating.dependant, creating.name) is None
+    assert plan_for(creating.dependant, creating.name) is None
