@@ -62,18 +62,8 @@ def csv_lines(
     """CSV text in chunks: a header, then up to CSV_CHUNK_ROWS rows a chunk (RFC 4180,
     CRLF line ends)."""
     paths = [tuple(c.split(".")) for c in columns]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(csv_header(columns))
-    yield (UTF8_BOM if bom else "") + buffer.getvalue()
-    chunk: list[list[str]] = []
-    for row in rows:
-        chunk.append([cell(_dig(row, p)) for p in paths])
-        if len(chunk) == CSV_CHUNK_ROWS:
-            yield _written(buffer, writer, chunk)
-            chunk = []
-    if chunk:
-        yield _written(buffer, writer, chunk)
+    flat = ([cell(_dig(row, p)) for p in paths] for row in rows)
+    return csv_cells(flat, columns, bom=bom)
 
 
 def csv_cells(
