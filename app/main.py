@@ -39,6 +39,22 @@ qualifiers of the text ("more than", "about", ranges); a figure the text does no
 """
 
 
+# In this order: the order of the OpenAPI document.
+ROUTERS = (
+    health.router,
+    localities.router,
+    branches.router,
+    figures.router,
+    sources.router,
+    risk.router,
+    write_figures.reads,
+    writes.router,
+    write_figures.router,
+    imports.router,
+    audit.router,
+)
+
+
 def operation_id(route: APIRoute) -> str:
     """Stable operationIds: the route function's name (e.g. `list_branches`)."""
     return route.name
@@ -95,17 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_middleware(app)
     _describe_fields_in_openapi(app)
-    app.include_router(health.router)
-    app.include_router(localities.router)
-    app.include_router(branches.router)
-    app.include_router(figures.router)
-    app.include_router(sources.router)
-    app.include_router(risk.router)
-    app.include_router(write_figures.reads)
-    app.include_router(writes.router)
-    app.include_router(write_figures.router)
-    app.include_router(imports.router)
-    app.include_router(audit.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 

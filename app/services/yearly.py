@@ -303,32 +303,14 @@ def _spanning_select(communes: list[int]) -> Select[Any]:
     )
 
 
+_TOTAL_KEY = ["province_id", "district_id", "commune_id", "measure", "year"]
 TOTAL_COLUMNS = [
-    "province_id",
-    "district_id",
-    "commune_id",
-    "measure",
-    "year",
+    *_TOTAL_KEY,
     *(f"above{d}" for d in range(1, MAX_DEPTH + 1)),
-    "records",
-    "low",
-    "high",
-    "bounded",
-    "min_id",
-    "sample",
+    *("records", "low", "high", "bounded", "min_id", "sample"),
 ]
-SPANNING_COLUMNS = [
-    "province_id",
-    "district_id",
-    "commune_id",
-    "measure",
-    "year",
-    "records",
-    "low",
-    "bounded",
-    "min_id",
-    "sample",
-]
+# Spanning rows have no ancestors outside and no upper bound.
+SPANNING_COLUMNS = [*_TOTAL_KEY, "records", "low", "bounded", "min_id", "sample"]
 
 
 def _rebuild(session: Session, communes: list[int]) -> None:

@@ -9,22 +9,11 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from app.api import (
-    audit,
-    branches,
-    figures,
-    health,
-    imports,
-    localities,
-    risk,
-    sources,
-    write_figures,
-    writes,
-)
 from app.api.common import STRICT, AsOf, IdPath
 from app.api.deps import ListParamsDep
 from app.api.query_route import QueryModelRoute, plan_for
 from app.errors import install_error_handlers
+from app.main import ROUTERS
 
 
 def _app(route_class: type[APIRoute]) -> FastAPI:
@@ -107,10 +96,7 @@ def test_the_same_answer_as_fastapi(clients: tuple[TestClient, TestClient], url:
 
 
 def _app_routes() -> list[APIRoute]:
-    routers = [m.router for m in (audit, branches, figures, health, imports, localities)]
-    routers += [risk.router, sources.router, write_figures.reads, write_figures.router]
-    routers.append(writes.router)
-    return [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
 def test_every_read_route_of_the_app_is_read_in_one_validation() -> None:
