@@ -18,12 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from app.config import REPO_ROOT, Settings, normalize_database_url
 from app.db import make_engine
 from app.ingest.seed import load_seed
 from app.main import create_app
 from app.migrate import upgrade_head
+from app.services.branch_items import stale_items
 
 BACKENDS = ("sqlite", "postgresql")
 _counter = itertools.count()
@@ -176,9 +178,16 @@ def api(shared_seeded_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def write_api(seeded_url: str) -> Iterator[TestClient]:
-    """A client of the app over a fresh seeded database that the test may change."""
+    """A client of the app over a fresh seeded database that the test may change.
+
+    Afterwards, whatever the test wrote: the list items kept in branch_status must be
+    what rendering them now gives (a write that forgot some would serve stale items).
+    """
     with make_client(seeded_url) as client:
         yield client
+        state = client.app.state  # type: ignore[attr-defined]
+        with Session(state.engine) as session:
+            assert stale_items(session, state.settings.risk_rules) == []
 
 
 class StatementCounter:

@@ -31,3 +31,6 @@ class BranchStatus(SQLModel, table=True):
     newest_evidence_date: date | None = None
     rules_version: str = Field(max_length=20)
     evaluated_on: date
+    # The branch as lists and details serve it today (JSON, app.services.branch_items):
+    # rendered on write, because rendering it per request cost most of a list request.
+    item: str | None = Field(default=None, sa_type=Text)

@@ -3,45 +3,30 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    ColumnElement,
-    Dialect,
-    Select,
-    and_,
-    bindparam,
-    func,
-    literal_column,
-    select,
-)
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import bad_request, not_found
-from app.models import (
-    Branch,
-    BranchStatus,
-    Fact,
-    MembershipCount,
-    MembershipEvent,
-    Officeholder,
-    Source,
+from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
+from app.services.branch_items import (
+    decorated,
+    decorated_from_status,
+    item_shape,
+    item_tables,
+    rendered_columns,
+    status_columns,
+    stored_item,
 )
-from app.services.figures import distinct_sources, evidence_basis_sql, figures_of
-from app.services.json_sql import Flag, JsonSql, JsonText, Names, Obj
+from app.services.figures import distinct_sources, figures_of
+from app.services.json_sql import JsonSql, JsonText
 from app.services.listing import Page, Render, fetch_page
-from app.services.localities import require_locality, scope_of
+from app.services.localities import place_scope
 from app.services.pagination import PageRequest, SortKey
-from app.services.refs import (
-    LOCALITY_FIELDS,
-    SOURCE_FIELDS,
-    alias,
-    in_scope,
-    locality_alias,
-    search,
-)
+from app.services.refs import alias, in_scope, search
 from app.services.risk import risk_select
 from app.services.risk_rules import LEVEL_RANK, RiskRules
 
@@ -112,12 +97,12 @@ def _scope_condition(
     for ident, must_be_province in ((filters.locality, False), (filters.province, True)):
         if ident is None:
             continue
-        place = require_locality(session, ident)
+        place = place_scope(session, ident)
         if must_be_province and place.kind not in ("province", "city_province"):
             raise bad_request(
                 "query.province", f"locality {ident} is a {place.kind}, not a province", 422
             )
-        scopes.append(scope_of(session, ident))
+        scopes.append(place.units)
 
     def condition(b: Any) -> ColumnElement[bool]:
         clauses: list[ColumnElement[bool]] = [in_scope(b, s) for s in scopes]
@@ -140,12 +125,13 @@ def _query(
 ) -> tuple[Select[Any], Select[Any], Any, dict[str, Any]]:
     """The branches that match, each rendered by the database: as one JSON `item`, or
     as the CSV `cells` of those dotted paths."""
-    b = _tables().b
+    b = item_tables().b
     scope = _scope_condition(session, filters)
     dialect = session.get_bind().dialect
     if filters.as_of is None:
-        risk, status_join = _status_columns()
-        decorated = _decorated_from_status(dialect, rules, cells)
+        risk, status_join = status_columns()
+        # Today's items are stored (branch_items); CSV cells are rendered from the shape.
+        query = stored_item() if cells is None else decorated_from_status(dialect, rules, cells)
     else:
         r = risk_select(rules, filters.as_of, scope).subquery("r")
         risk = {
@@ -160,8 +146,8 @@ def _query(
         }
         status_join = (r, r.c.branch_id == b.c.id)
         json = JsonSql(dialect.name)
-        shape = _shape(_tables(), risk, json.parameter(filters.as_of.isoformat()), rules)
-        decorated = _decorated(_rendered(json, shape, cells), risk, status_join)
+        shape = item_shape(item_tables(), risk, json.parameter(filters.as_of.isoformat()), rules)
+        query = decorated(rendered_columns(json, shape, cells), risk, status_join)
     on_status = _status_conditions(filters, risk)
     conditions = [scope(b), *on_status]
     # Counting needs only the rows, not the joins that decorate them; and without a
@@ -171,163 +157,13 @@ def _query(
         count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
     else:
         count_query = select(risk["branch_id"]).select_from(status_join[0]).where(*on_status)
-    return decorated.where(*conditions), count_query, b, risk
+    return query.where(*conditions), count_query, b, risk
 
 
 def _filters_branch_table(filters: BranchFilters) -> bool:
     return any(
         value is not None
         for value in (filters.locality, filters.province, filters.kind, filters.parent, filters.q)
-    )
-
-
-def _rendered(json: JsonSql, shape: Obj, cells: tuple[str, ...] | None) -> list[ColumnElement[Any]]:
-    if cells is None:
-        return [json.text(json.render(shape)).label("item")]
-    return [cell.label(f"c{i}") for i, cell in enumerate(json.cells(shape, cells))]
-
-
-@cache
-def _status_columns() -> tuple[dict[str, Any], tuple[Any, Any]]:
-    """Risk and latest count as kept in branch_status (today's, under the served rules)."""
-    st = alias(BranchStatus, "st")
-    risk = {
-        "count_id": st.c.latest_count_id,
-        "members_low": st.c.members_low,
-        "members_high": st.c.members_high,
-        "members_sort": st.c.members_sort,
-        "branch_id": st.c.branch_id,
-        "level": st.c.risk_level,
-        "rank": st.c.risk_rank,
-        "criteria_met": st.c.criteria_met,
-        "as_of": st.c.evaluated_on,
-    }
-    return risk, (st, st.c.branch_id == _tables().b.c.id)
-
-
-@lru_cache(maxsize=32)
-def _decorated_from_status(
-    dialect: Dialect, rules: RiskRules, cells: tuple[str, ...] | None
-) -> Select[Any]:
-    """Built once per database, rules and CSV columns.
-
-    The expression that renders a row is large: building it per request cost more than
-    running the query, and so did SQLAlchemy's cache key, which walks the whole statement
-    on every execution. Compiled once to SQL text (its only values are the rules version
-    and SQL constants, inlined), each column is one opaque element to both.
-    """
-    risk, status_join = _status_columns()
-    shape = _shape(_tables(), risk, risk["as_of"], rules)
-    columns: list[ColumnElement[Any]] = [
-        literal_column(_sql(column.element, dialect)).label(column.name)
-        for column in _rendered(JsonSql(dialect.name), shape, cells)
-    ]
-    return _decorated(columns, risk, status_join)
-
-
-def _sql(expression: ColumnElement[Any], dialect: Dialect) -> str:
-    return str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
-def _decorated(
-    columns: list[ColumnElement[Any]], risk: dict[str, Any], status_join: tuple[Any, Any]
-) -> Select[Any]:
-    """Branches joined with their risk and everything their item shows, unfiltered."""
-    t = _tables()
-    return (
-        select(*columns)
-        .select_from(t.b)
-        .join(*status_join)
-        .outerjoin(t.parent, t.parent.c.id == t.b.c.parent_id)
-        .outerjoin(t.loc, t.loc.c.id == t.b.c.locality_id)
-        .outerjoin(t.tp, t.tp.c.id == t.loc.c.current_province_id)
-        .outerjoin(t.tc, t.tc.c.id == t.loc.c.current_commune_id)
-        .outerjoin(t.lc, t.lc.c.id == risk["count_id"])
-        .outerjoin(t.lcsrc, t.lcsrc.c.id == t.lc.c.source_id)
-        .outerjoin(t.src, t.src.c.id == t.b.c.source_id)
-    )
-
-
-@dataclass(frozen=True)
-class _Tables:
-    """The tables a branch is joined with to render it."""
-
-    b: Any
-    parent: Any
-    loc: Any  # its place
-    tp: Any  # today's province and commune of that place
-    tc: Any
-    lc: Any  # its latest count, and that count's source
-    lcsrc: Any
-    src: Any  # the source that names the branch
-
-
-@cache
-def _tables() -> _Tables:
-    return _Tables(
-        alias(Branch, "b"),
-        alias(Branch, "parent"),
-        locality_alias("loc"),
-        locality_alias("tp"),
-        locality_alias("tc"),
-        alias(MembershipCount, "lc"),
-        alias(Source, "lcsrc"),
-        alias(Source, "src"),
-    )
-
-
-def _shape(t: _Tables, risk: dict[str, Any], as_of: ColumnElement[Any], rules: RiskRules) -> Obj:
-    """One branch as the API serves it in lists (BranchOut and BRANCH_CSV)."""
-
-    def locality(table: Any) -> Obj:
-        return Obj({f: table.c[f] for f in LOCALITY_FIELDS}, present=table.c.id)
-
-    def source(table: Any) -> Obj:
-        return Obj({f: table.c[f] for f in SOURCE_FIELDS}, present=table.c.id)
-
-    b, lc = t.b, t.lc
-    latest_count = {
-        "id": risk["count_id"],
-        "value": lc.c.value,
-        "value_max": lc.c.value_max,
-        "qualifier": lc.c.qualifier,
-        "status": lc.c.status,
-        "as_of": lc.c.as_of,
-        "evidence_date": lc.c.evidence_date,
-        "evidence_date_basis": evidence_basis_sql(lc.c.as_of, t.lcsrc.c.published_on),
-        "applies_to_each": Flag(lc.c.applies_to_each),
-        "date_note": lc.c.date_note,
-        "source": source(t.lcsrc),
-        "quote": lc.c.quote,
-        "figure": lc.c.figure,
-    }
-    return Obj(
-        {
-            "id": b.c.id,
-            "key": b.c.key,
-            "kind": b.c.kind,
-            "name": b.c.name,
-            "group_size": b.c.group_size,
-            "description": b.c.description,
-            "parent": Obj({"id": b.c.parent_id, "name": t.parent.c.name}, present=b.c.parent_id),
-            "locality": locality(t.loc),
-            "today": Obj({"province": locality(t.tp), "commune": locality(t.tc)}),
-            "members": Obj({"low": risk["members_low"], "high": risk["members_high"]}),
-            "latest_count": Obj(latest_count, present=lc.c.value),
-            "risk": Obj(
-                {
-                    "level": risk["level"],
-                    "at_risk": Flag(risk["rank"] >= LEVEL_RANK["watch"]),
-                    "criteria_met": Names(risk["criteria_met"]),
-                    "as_of": as_of,
-                    "rules_version": literal_column(f"'{rules.version}'"),
-                }
-            ),
-            "source": source(t.src),
-            "quote": b.c.quote,
-            "note": b.c.note,
-            "synthetic": Flag(b.c.is_synthetic),
-        }
     )
 
 

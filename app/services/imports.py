@@ -325,7 +325,13 @@ def import_article(
     branch_ids: set[int] = set()
     for effect in effects:
         branch_ids |= effect.branch_ids()
-    refresh(session, ctx, branch_ids, units=any(e.model is Locality for e in effects))
+    refresh(
+        session,
+        ctx,
+        branch_ids,
+        localities=[e.row_id for e in effects if e.model is Locality],
+        sources=[e.row_id for e in effects if e.model is Source],
+    )
     summary = _report(report, source_id, conflicts, ctx.request_id)
     audit.record(
         session,

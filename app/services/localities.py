@@ -3,11 +3,23 @@
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.engine import RowMapping
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.errors import bad_request, not_found
 from app.ingest.places import search_words
@@ -71,28 +83,51 @@ LOCALITY_CSV = [
 ]
 
 
-def scope_of(session: Session, locality_id: int) -> dict[str, list[int]]:
-    """A unit and every unit it replaced (transitively), grouped by level.
+@dataclass(frozen=True)
+class PlaceScope:
+    """A unit's kind, and the units it covers (itself and all it replaced) by level."""
+
+    kind: str
+    units: dict[str, list[int]]
+
+
+def place_scope(session: Session, locality_id: int) -> PlaceScope:
+    """A unit and every unit it replaced (transitively), grouped by level; 404 if none.
 
     Today's Lào Cai province covers old Yên Bái and old Lào Cai: figures reported
-    under either are "in" today's Lào Cai.
+    under either are "in" today's Lào Cai. One statement: lists filtered by place ask
+    this on every request.
     """
-    seen: set[int] = set()
-    frontier = [locality_id]
-    while frontier:
-        seen.update(frontier)
-        rows = session.execute(
-            select(col(LocalitySuccession.predecessor_id)).where(
-                col(LocalitySuccession.successor_id).in_(frontier)
-            )
-        ).scalars()
-        frontier = [i for i in rows if i not in seen]
-    scope: dict[str, list[int]] = defaultdict(list)
-    for row in session.execute(
-        select(col(Locality.id), col(Locality.kind)).where(col(Locality.id).in_(seen))
+    kind = None
+    units: dict[str, list[int]] = defaultdict(list)
+    for ident, unit_kind in session.connection().execute(
+        _covered_units(), {"locality_id": locality_id}
     ):
-        scope[LEVEL_OF_KIND[row.kind]].append(row.id)
-    return dict(scope)
+        units[LEVEL_OF_KIND[unit_kind]].append(ident)
+        if ident == locality_id:
+            kind = unit_kind
+    if kind is None:
+        raise not_found("Locality", locality_id)
+    return PlaceScope(kind, dict(units))
+
+
+def scope_of(session: Session, locality_id: int) -> dict[str, list[int]]:
+    return place_scope(session, locality_id).units
+
+
+@cache
+def _covered_units() -> Select[Any]:
+    succession, loc = table(LocalitySuccession), table(Locality)
+    covered = select(cast(bindparam("locality_id"), Integer).label("id")).cte(
+        "covered", recursive=True
+    )
+    # UNION, not UNION ALL: a cycle of successions would otherwise never end.
+    covered = covered.union(
+        select(succession.c.predecessor_id).join(covered, succession.c.successor_id == covered.c.id)
+    )
+    # IN, not a join: SQLite then looks the few units up by key instead of scanning them all.
+    covering = loc.c.id.in_(select(covered.c.id))
+    return select(loc.c.id, loc.c.kind).where(covering).order_by(loc.c.id)
 
 
 def require_locality(session: Session, locality_id: int) -> Locality:
@@ -130,7 +165,6 @@ def list_localities(
             loc.c.valid_to.is_(None) if filters.current else loc.c.valid_to.is_not(None)
         )
     if filters.within is not None:
-        require_locality(session, filters.within)
         query = query.where(
             in_scope(loc, scope_of(session, filters.within)), loc.c.id != filters.within
         )

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from app.db import make_engine
 from app.models import Branch, BranchStatus, Locality, LocalitySuccession
+from app.services.branch_items import refresh_items
 from app.services.refs import table
 from app.services.risk import risk_select
 from app.services.risk_rules import RiskRules
@@ -57,7 +58,8 @@ def refresh_status(
     branch_ids: Iterable[int] | None = None,
     today: date | None = None,
 ) -> None:
-    """Recompute branch_status as of today, for some branches or (None) for all."""
+    """Recompute branch_status as of today, items included, for some branches or (None)
+    for all."""
     today = today or date.today()
     ids = None if branch_ids is None else sorted(set(branch_ids))
     if ids is not None and not ids:
@@ -116,6 +118,7 @@ def refresh_status(
             ),
         )
     )
+    refresh_items(session, rules, ids)
 
 
 def refresh_all(engine: Engine, rules: RiskRules | None = None) -> None:
@@ -135,6 +138,12 @@ def analyze(engine: Engine) -> None:
     """
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
+    if engine.dialect.name == "postgresql":
+        # Rendering the items rewrote every status row: without a VACUUM the table stays
+        # twice its size, half of it dead rows, and its index-only scans (the count of
+        # an at-risk list) visit the heap, until autovacuum comes by.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE) branch_status")
 
 
 def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:

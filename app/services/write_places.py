@@ -123,7 +123,7 @@ def create_locality(session: Session, ctx: WriteContext, body: LocalityCreate) -
     assert locality.id is not None
     set_locality_ancestors(locality, parent)
     sync_locality_words(session, [locality])
-    refresh(session, ctx, [], units=True)
+    refresh(session, ctx, [], localities=[locality.id])
     audit.record(
         session,
         ctx.caller,
@@ -172,7 +172,7 @@ def update_locality(
         moved_branches = _repair_subtree(session, locality, parent) if moved else []
         session.add(locality)
         sync_locality_words(session, [locality])
-        refresh(session, ctx, [], units=True)
+        refresh(session, ctx, [], localities=[ident])
         refresh_totals(session, moved_branches)
         audit.record(
             session,
@@ -230,7 +230,7 @@ def delete_locality(
         before=audit.snapshot(locality),
     )
     session.delete(locality)
-    refresh(session, ctx, [], units=True)
+    refresh(session, ctx, [], localities=[ident])
     return Outcome(204)
 
 

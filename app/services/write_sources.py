@@ -148,7 +148,7 @@ def update_source(
         before=before,
         after=after,
     )
-    refresh(session, ctx, touched)
+    refresh(session, ctx, touched, sources=[source.id])
     return Outcome(200, source_detail(session, source_id), _path(source_id), is_item=True)
 
 

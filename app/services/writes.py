@@ -24,6 +24,7 @@ from app.errors import ApiError, FieldError
 from app.models import IdempotencyRecord, Source
 from app.models.base import utcnow
 from app.services.auth import Caller
+from app.services.branch_items import branches_showing, refresh_items
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
 from app.services.text import normalize_quote_text
@@ -225,16 +226,34 @@ def quote_errors(
 
 
 def refresh(
-    session: Session, ctx: WriteContext, branch_ids: Iterable[int | None], *, units: bool = False
+    session: Session,
+    ctx: WriteContext,
+    branch_ids: Iterable[int | None],
+    *,
+    localities: Iterable[int | None] = (),
+    sources: Iterable[int | None] = (),
 ) -> None:
-    """Keep derived state in step inside the write's transaction: stats and risk
-    reflect the write as soon as it commits."""
+    """Keep derived state in step inside the write's transaction: stats, risk and the
+    stored list items reflect the write as soon as it commits.
+
+    `branch_ids` are the branches whose own rows or figures the write changed;
+    `localities` and `sources`, the places and sources it changed (their names show in
+    the items of other branches, and a place's changes reach the places below it).
+    """
     session.flush()
-    if units:
+    places = [i for i in localities if i is not None]
+    if places:
         refresh_current_units(session)
     ids = [i for i in branch_ids if i is not None]
     if ids:
         refresh_status(session, ctx.rules, branch_ids=ids, today=ctx.today)
+    showing = branches_showing(
+        session,
+        branches=ids,
+        localities=places,
+        sources=[i for i in sources if i is not None],
+    )
+    refresh_items(session, ctx.rules, showing - set(ids))  # refresh_status rendered those
     refresh_totals(session, ids)
 
 

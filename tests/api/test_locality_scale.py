@@ -7,7 +7,7 @@ from (the slow way, which stats still uses for villages), after loads and after 
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlmodel import Session, col
 
 from app.models import Branch, Locality
@@ -186,19 +186,19 @@ def _plan(session: Session, statement: Any) -> str:
 def test_search_reads_the_word_index(api: TestClient) -> None:
     """The words come from an index range, not a scan of every locality's search_key."""
     captured: list[Any] = []
+
+    def capture(_conn: Any, statement: Any, *_args: Any) -> None:
+        captured.append(statement)
+
     with Session(_engine(api)) as session:
-        original = session.execute
-
-        def capture(statement: Any, *args: Any, **kwargs: Any) -> Any:
-            captured.append(statement)
-            return original(statement, *args, **kwargs)
-
-        session.execute = capture  # type: ignore[method-assign]
-        filters = LocalityFilters(q="khéo lẹng")
-        page = PageRequest(limit=10, cursor=None, sort="relevance", filters_digest="x")
-        listed = list_localities(session, filters, page, b"secret", with_total=False)
+        event.listen(_engine(api), "before_execute", capture)
+        try:
+            filters = LocalityFilters(q="khéo lẹng")
+            page = PageRequest(limit=10, cursor=None, sort="relevance", filters_digest="x")
+            listed = list_localities(session, filters, page, b"secret", with_total=False)
+        finally:
+            event.remove(_engine(api), "before_execute", capture)
         assert [i["official_name"] for i in listed.items] == ["thôn Khéo Lẹng"]
-        session.execute = original  # type: ignore[method-assign]
         [search] = [s for s in captured if "locality_words" in str(s) and "_k0" in str(s)]
         if session.get_bind().dialect.name == "sqlite":
             plan = _plan(session, search)

@@ -334,6 +334,66 @@ def test_moving_a_village_moves_its_branches(write_api: TestClient, editor: dict
     assert detail["today"]["province"]["official_name"] == "Tỉnh Lào Cai"
 
 
+def _listed(client: TestClient, branch_id: int) -> dict[str, Any]:
+    """The branch as a list serves it (the stored item) and as its detail does."""
+    items = {i["id"]: i for i in client.get("/branches", params={"limit": 500}).json()["items"]}
+    detail = client.get(f"/branches/{branch_id}").json()
+    if detail["latest_count"] is not None:
+        del detail["latest_count"]["alternatives"]  # the detail's own addition
+    assert {k: detail[k] for k in items[branch_id]} == items[branch_id]
+    return items[branch_id]
+
+
+# The list items are stored (app.services.branch_items): a write must re-render every item
+# that shows what it changed, not only the branch it names.
+def test_a_renamed_place_is_renamed_in_the_items_of_its_branches(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    _, village, branch = _village_and_branch(write_api, editor)
+    renamed = patch(write_api, f"/localities/{village['id']}", {"name": "Thử Nghiệm Mới"}, editor)
+    assert renamed.status_code == 200, renamed.text
+    assert _listed(write_api, branch["id"])["locality"]["name"] == "Thử Nghiệm Mới"
+
+
+def test_a_renamed_branch_is_renamed_in_the_items_of_its_children(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source, village, parent = _village_and_branch(write_api, editor)
+    child = write_api.post(
+        "/branches",
+        json={
+            "key": "org:vn2004:05251/xom-thu-nghiem/to-1",
+            "kind": "party_cell",
+            "name": "Tổ đảng xóm Thử Nghiệm",
+            "locality_id": village["id"],
+            "parent_id": parent["id"],
+            "source_id": source["id"],
+            "quote": "xóm Thử Nghiệm",
+        },
+        headers=editor,
+    )
+    assert child.status_code == 201, child.text
+    assert _listed(write_api, child.json()["id"])["parent"]["name"] == "Chi bộ xóm Thử Nghiệm"
+    renamed = patch(write_api, f"/branches/{parent['id']}", {"name": "Chi bộ Thử Nghiệm"}, editor)
+    assert renamed.status_code == 200, renamed.text
+    assert _listed(write_api, child.json()["id"])["parent"]["name"] == "Chi bộ Thử Nghiệm"
+
+
+def test_a_retitled_source_is_retitled_in_the_items_that_cite_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source, _, branch = _village_and_branch(write_api, editor)
+    counted = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch["id"]), headers=editor
+    )
+    assert counted.status_code == 201, counted.text
+    retitled = patch(write_api, f"/sources/{source['id']}", {"title": "Xóm Thử Nghiệm"}, editor)
+    assert retitled.status_code == 200, retitled.text
+    item = _listed(write_api, branch["id"])
+    assert item["source"]["title"] == "Xóm Thử Nghiệm"
+    assert item["latest_count"]["source"]["title"] == "Xóm Thử Nghiệm"
+
+
 def test_a_branch_with_figures_is_not_deleted(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
