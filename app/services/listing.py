@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import RowMapping
 from sqlmodel import Session
 
@@ -30,16 +30,13 @@ class PageFetcher(Protocol):
     def __call__(self, session: Session, page: PageRequest, with_total: bool) -> Page: ...
 
 
-def capped_total(session: Session, query: Select[Any]) -> int | None:
-    """The number of matching rows, or None past TOTAL_CAP."""
-    counted = (
-        session.connection()
-        .execute(
-            select(func.count()).select_from(query.order_by(None).limit(TOTAL_CAP + 1).subquery())
-        )
-        .scalar_one()
+def _capped_count(query: Select[Any]) -> ColumnElement[int]:
+    """The number of rows of `query`, counted up to TOTAL_CAP + 1, as a scalar subquery."""
+    return (
+        select(func.count())
+        .select_from(query.order_by(None).limit(TOTAL_CAP + 1).subquery())
+        .scalar_subquery()
     )
-    return counted if counted <= TOTAL_CAP else None
 
 
 def fetch_page(
@@ -61,14 +58,23 @@ def fetch_page(
     `count_query` when given: the same rows without the joins that only decorate them.
     """
     counting = with_total and not page.cursor
-    total = (
-        capped_total(session, query if count_query is None else count_query) if counting else None
-    )
+    if counting:
+        # In the page's own statement, as a column that does not depend on the row: the
+        # database counts once (an uncorrelated subquery), and the page costs one
+        # statement, not two.
+        query = query.add_columns(
+            _capped_count(query if count_query is None else count_query).label("_total")
+        )
     # The sort keys come last: the cursor is read from the last row's last columns.
     labelled = query.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
     # Core statements on the session's connection: the ORM's execution layer cost more
     # than a keyset page's SQL.
     rows = session.connection().execute(apply_page(labelled, keys, page, secret)).all()
+    total = None
+    if counting:
+        # No row on a first page: nothing matches.
+        counted = rows[0]._mapping["_total"] if rows else 0
+        total = counted if counted <= TOTAL_CAP else None
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = None
