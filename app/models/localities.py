@@ -105,3 +105,30 @@ class CommuneYearlyTotal(SQLModel, table=True):
     bounded: int
     min_id: int
     sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")
+
+
+class PlaceYearlyTotal(SQLModel, table=True):
+    """The communes' yearly totals summed per province and per district (issue 7).
+
+    A province's stats read a few dozen of these instead of every commune's rows. Rows
+    stay apart by the ancestors outside the commune (`above1`..`above4`), as in
+    commune_yearly_totals, since whether one covers a row depends on the place asked for.
+    Kept on write with the communes' totals (app.services.place_totals).
+    """
+
+    __tablename__ = "place_yearly_totals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    place_id: int = Field(index=True, description="A province's or a district's locality id.")
+    measure: str = Field(max_length=30)
+    year: int
+    above1: int | None = None
+    above2: int | None = None
+    above3: int | None = None
+    above4: int | None = None
+    records: int
+    low: int
+    high: int | None = None
+    bounded: int
+    min_id: int
+    sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")

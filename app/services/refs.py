@@ -3,7 +3,7 @@
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, literal, or_
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, literal, or_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Select
 
@@ -79,14 +79,31 @@ def search(
 
 def in_scope(table: Table | Any, scope: dict[str, list[int]]) -> ColumnElement[bool]:
     """Rows whose ancestor at some level is one of the scope's units."""
-    clauses = []
-    for level, ids in scope.items():
-        if not ids:
-            continue
-        if level == "village":
-            # Branches sit in a village through locality_id; a locality is its own id.
-            column = table.c.locality_id if "locality_id" in table.c else table.c.id
-        else:
-            column = table.c[f"{level}_id"]
-        clauses.append(column.in_(ids))
+    clauses = [_level_column(table, level).in_(ids) for level, ids in scope.items() if ids]
     return or_(*clauses) if clauses else literal(False)
+
+
+def scope_levels(scope: dict[str, list[int]]) -> tuple[str, ...]:
+    """The levels a scope has units at: the shape of in_bound_scope's clause."""
+    return tuple(sorted(level for level, ids in scope.items() if ids))
+
+
+def in_bound_scope(table: Table | Any, levels: tuple[str, ...]) -> ColumnElement[bool]:
+    """in_scope with the units bound at execution (`scope_params`), for statements
+    built once per shape of scope."""
+    clauses = [
+        _level_column(table, level).in_(bindparam(f"scope_{level}", expanding=True))
+        for level in levels
+    ]
+    return or_(*clauses) if clauses else literal(False)
+
+
+def scope_params(scope: dict[str, list[int]]) -> dict[str, list[int]]:
+    return {f"scope_{level}": ids for level, ids in scope.items() if ids}
+
+
+def _level_column(table: Table | Any, level: str) -> Any:
+    if level == "village":
+        # Branches sit in a village through locality_id; a locality is its own id.
+        return table.c.locality_id if "locality_id" in table.c else table.c.id
+    return table.c[f"{level}_id"]

@@ -6,11 +6,13 @@ same measure is left out of the sum, because the parent's figure already include
 """
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     String,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -25,12 +27,19 @@ from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from app.models import Branch, MembershipCount, MembershipEvent
-from app.models.localities import CommuneYearlyTotal
-from app.services.figures import figures_by_ids
+from app.models.localities import CommuneYearlyTotal, PlaceYearlyTotal
+from app.services.figure_documents import figures_by_id
 from app.services.localities import require_locality, scope_of
-from app.services.refs import alias, in_scope, table
+from app.services.refs import (
+    alias,
+    in_bound_scope,
+    in_scope,
+    scope_levels,
+    scope_params,
+    table,
+)
 from app.services.summary import MAX_DEPTH, with_ancestors
-from app.services.yearly import (
+from app.services.yearly_rows import (
     SAMPLE_SIZE,
     SPANNING,
     ancestors,
@@ -41,6 +50,7 @@ from app.services.yearly import (
 
 RECORDS_PER_YEAR = SAMPLE_SIZE
 SPANNING_LISTED = 200
+_ABOVE = [f"above{d}" for d in range(1, MAX_DEPTH + 1)]
 
 
 def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
@@ -67,6 +77,7 @@ def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
     for name, per_year in _measures(session, sums).items():
         for year, measure in per_year:
             year_entry(year)[name] = measure
+    spanning = _spanning_event_ids(session, scope, by_commune)
     return {
         "locality": {
             "id": place.id,
@@ -78,7 +89,7 @@ def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
         },
         "covers": sorted(i for ids in scope.values() for i in ids),
         "years": [years[y] for y in sorted(years)],
-        "not_in_a_single_year": _spanning_events(session, scope, by_commune),
+        "not_in_a_single_year": list(figures_by_id(session, MembershipEvent, spanning).values()),
         "method": __doc__.strip() if __doc__ else "",
     }
 
@@ -168,53 +179,100 @@ class _Sum:
     sample: str = ""
 
 
-def _sums_from_totals(session: Session, scope: dict[str, list[int]]) -> list[Any]:
-    """The same sums, from the communes' totals (app.services.yearly) and, for the
-    organizations above any commune (a province committee), from their figures.
+def _totals_source(levels: tuple[str, ...], places: bool) -> tuple[Any, Any]:
+    """The totals that cover a scope of these levels, and the rows of them in it. The
+    provinces' and districts' sums when the scope is provinces only or districts only
+    (two of those never share a commune; a province and a district might), else the
+    communes'."""
+    if places and levels in (("province",), ("district",)):
+        p = table(PlaceYearlyTotal)
+        return p, p.c.place_id.in_(bindparam(f"scope_{levels[0]}", expanding=True))
+    t = table(CommuneYearlyTotal)
+    return t, in_bound_scope(t, levels)
+
+
+@cache
+def _above_ids(levels: tuple[str, ...], places: bool) -> Any:
+    """The organizations above communes that some totals in the place leave apart."""
+    source, in_place = _totals_source(levels, places)
+    aboves = [source.c[n] for n in _ABOVE]
+    return select(*aboves).where(in_place, source.c.measure != SPANNING).distinct()
+
+
+@cache
+def _own_rows(levels: tuple[str, ...]) -> Any:
+    """The rows of the organizations above any commune, with their ancestors' ids."""
+
+    def above_communes(b: Any) -> Any:
+        return and_(in_bound_scope(b, levels), b.c.commune_id.is_(None))
+
+    own = union_all(member_rows(above_communes), event_rows(above_communes)).subquery("own")
+    rb = alias(Branch, "rb")
+    query, chain = ancestors(select(own).join(rb, rb.c.id == own.c.branch_id), rb, "ra")
+    return query.add_columns(*(a.c.id.label(a.name) for a in chain))
+
+
+@cache
+def _reported(levels: tuple[str, ...]) -> Any:
+    """The (branch, measure, year) some organizations in the place report."""
+
+    def reporters(b: Any) -> Any:
+        return and_(b.c.id.in_(bindparam("reporting", expanding=True)), in_bound_scope(b, levels))
+
+    rows = union_all(member_rows(reporters), event_rows(reporters)).subquery("reported")
+    return select(rows.c.branch_id, rows.c.measure, rows.c.year)
+
+
+@cache
+def _summed_totals(levels: tuple[str, ...], places: bool, with_covered: bool) -> Any:
+    """The totals in the place summed per measure and year; `covered`: the
+    (above, measure, year) of organizations above communes whose rows cover others."""
+    source, in_place = _totals_source(levels, places)
+    uncovered = [
+        or_(
+            source.c[n].is_(None),
+            ~tuple_(source.c[n], source.c.measure, source.c.year).in_(
+                bindparam("covered", expanding=True)
+            ),
+        )
+        for n in (_ABOVE if with_covered else [])
+    ]
+    parts = (
+        select(source.c.measure, source.c.year, source.c.records, source.c.low, source.c.high)
+        .add_columns(source.c.bounded, source.c.min_id, source.c.sample)
+        .where(in_place, source.c.measure != SPANNING, *uncovered)
+        .subquery("parts")
+    )
+    return _sum_by_year(_numbered(parts))
+
+
+def _sums_from_totals(
+    session: Session, scope: dict[str, list[int]], places: bool = True
+) -> list[Any]:
+    """The same sums, from the totals (app.services.commune_totals, summed per province
+    and district by app.services.place_totals) and, for the organizations above any
+    commune (a province committee), from their figures. `places`: read the provinces'
+    and districts' sums when they cover the scope (else the communes' totals).
 
     A commune's total is left out when an organization above the commune, within the
     place, reports the same measure that year. Such organizations are few (the distinct
     `above` ids): their rows are read once, and the totals they cover are named to the
     summing statement, which reads each total once.
     """
-    t = table(CommuneYearlyTotal)
-    aboves = [t.c[f"above{d}"] for d in range(1, MAX_DEPTH + 1)]
-    in_place = and_(in_scope(t, scope), t.c.measure != SPANNING)
-    above_ids = {
-        i for row in session.execute(select(*aboves).where(in_place).distinct()) for i in row
-    } - {None}
-
-    def above_communes(b: Any) -> Any:
-        return and_(in_scope(b, scope), b.c.commune_id.is_(None))
-
-    own = union_all(member_rows(above_communes), event_rows(above_communes)).subquery("own")
-    rb = alias(Branch, "rb")
-    query, chain = ancestors(select(own).join(rb, rb.c.id == own.c.branch_id), rb, "ra")
-    own_rows = session.execute(query.add_columns(*(a.c.id.label(a.name) for a in chain))).all()
-    chains = {row.id: [getattr(row, a.name) for a in chain] for row in own_rows}
+    levels = scope_levels(scope)
+    params: dict[str, Any] = scope_params(scope)
+    aboves = session.execute(_above_ids(levels, places), params)
+    above_ids = {i for row in aboves for i in row if i is not None}
+    own_rows = session.execute(_own_rows(levels), params).all()
+    chain = [f"ra{d}" for d in range(1, MAX_DEPTH + 1)]
+    chains = {row.id: [getattr(row, a) for a in chain] for row in own_rows}
     reporting = above_ids | {i for ids in chains.values() for i in ids if i is not None}
     reported: set[tuple[int, str, int]] = set()
     if reporting:
-
-        def reporters(b: Any) -> Any:
-            return and_(b.c.id.in_(sorted(reporting)), in_scope(b, scope))
-
-        rows = union_all(member_rows(reporters), event_rows(reporters)).subquery("reported")
-        reported = {
-            (r.branch_id, r.measure, r.year)
-            for r in session.execute(select(rows.c.branch_id, rows.c.measure, rows.c.year))
-        }
+        rows = session.execute(_reported(levels), {**params, "reporting": sorted(reporting)})
+        reported = {(r.branch_id, r.measure, r.year) for r in rows}
     covered = sorted(r for r in reported if r[0] in above_ids)
-    uncovered = [
-        or_(above.is_(None), ~tuple_(above, t.c.measure, t.c.year).in_(covered))
-        for above in (aboves if covered else [])
-    ]
-    parts = (
-        select(t.c.measure, t.c.year, t.c.records, t.c.low, t.c.high, t.c.bounded)
-        .add_columns(t.c.min_id, t.c.sample)
-        .where(in_place, *uncovered)
-        .subquery("parts")
-    )
+    summed = _summed_totals(levels, places, bool(covered))
     sums = {
         (row.measure, row.year): _Sum(
             row.measure,
@@ -225,7 +283,7 @@ def _sums_from_totals(session: Session, scope: dict[str, list[int]]) -> list[Any
             row.bounded,
             row.sample or "",
         )
-        for row in session.execute(_sum_by_year(_numbered(parts)))
+        for row in session.execute(summed, {**params, "covered": covered} if covered else params)
     }
     for row in own_rows:
         if any((i, row.measure, row.year) in reported for i in chains[row.id]):
@@ -239,9 +297,7 @@ def _sums_from_totals(session: Session, scope: dict[str, list[int]]) -> list[Any
     return [sums[k] for k in sorted(sums)]
 
 
-def _measures(
-    session: Session, result: list[Row[Any]]
-) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+def _measures(session: Session, result: list[Any]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     """Render the sums, with up to RECORDS_PER_YEAR records (lowest ids) per year."""
     samples = {
         (row.measure, row.year): sorted(int(i) for i in row.sample.split(",") if i)[
@@ -253,11 +309,11 @@ def _measures(
     }
     member_ids = [i for (m, _), ids in samples.items() if m == "members" for i in ids]
     event_ids = [i for (m, _), ids in samples.items() if m != "members" for i in ids]
-    figures = {f["id"]: f for f in figures_by_ids(session, MembershipCount, member_ids)}
-    event_figures = {f["id"]: f for f in figures_by_ids(session, MembershipEvent, event_ids)}
+    counts = figures_by_id(session, MembershipCount, member_ids)
+    events = figures_by_id(session, MembershipEvent, event_ids)
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for row in result:
-        found = figures if row.measure == "members" else event_figures
+        found = counts if row.measure == "members" else events
         out.setdefault(row.measure, []).append(
             (
                 row.year,
@@ -272,33 +328,59 @@ def _measures(
     return out
 
 
-def _spanning_events(
-    session: Session, scope: dict[str, list[int]], by_commune: bool
-) -> list[dict[str, Any]]:
+@cache
+def _spanning_totals(levels: tuple[str, ...], places: bool) -> Any:
+    """Whether the place's totals count events that span years (most places have none)."""
+    source, in_place = _totals_source(levels, places)
+    return select(source.c.id).where(in_place, source.c.measure == SPANNING).limit(1)
+
+
+@cache
+def _spanning_communes(levels: tuple[str, ...]) -> Any:
+    """The communes of the place whose totals count events that span years."""
+    t = table(CommuneYearlyTotal)
+    where = and_(in_bound_scope(t, levels), t.c.measure == SPANNING)
+    return select(t.c.commune_id).where(where).distinct()
+
+
+@cache
+def _spanning_ids(levels: tuple[str, ...], in_communes: bool | None) -> Any:
+    """The first spanning events under the place; `in_communes`: None, all of them;
+    else those above any commune and (True) in some communes."""
+    b = table(Branch)
+    ev = table(MembershipEvent)
+    where = in_bound_scope(b, levels)
+    if in_communes is not None:
+        # Each way into the branches (no commune; one of those communes) by the index on
+        # commune_id, rather than through every branch of the province.
+        ways = [b.c.commune_id.is_(None)]
+        if in_communes:
+            ways.append(b.c.commune_id.in_(bindparam("communes", expanding=True)))
+        where = or_(*(and_(way, where) for way in ways))
+    return (
+        select(ev.c.id)
+        .join(b, b.c.id == ev.c.branch_id)
+        .where(where, not_(single_year(ev)))
+        .order_by(ev.c.id)
+        .limit(SPANNING_LISTED)
+    )
+
+
+def _spanning_event_ids(
+    session: Session, scope: dict[str, list[int]], by_commune: bool, places: bool = True
+) -> list[int]:
     """Events whose period is not inside one calendar year (or has an open end).
 
     Looked for only in the communes whose totals count some, and above the communes.
     """
-    b = table(Branch)
-    ev = table(MembershipEvent)
-    where = in_scope(b, scope)
+    levels = scope_levels(scope)
+    params: dict[str, Any] = scope_params(scope)
+    in_communes = None
     if by_commune:
-        t = table(CommuneYearlyTotal)
-        communes = list(
-            session.execute(
-                select(t.c.commune_id).where(in_scope(t, scope), t.c.measure == SPANNING).distinct()
-            ).scalars()
-        )
-        where = and_(where, or_(b.c.commune_id.is_(None), b.c.commune_id.in_(communes)))
-    ids = (
-        session.execute(
-            select(ev.c.id)
-            .join(b, b.c.id == ev.c.branch_id)
-            .where(where, not_(single_year(ev)))
-            .order_by(ev.c.id)
-            .limit(SPANNING_LISTED)
-        )
-        .scalars()
-        .all()
-    )
-    return figures_by_ids(session, MembershipEvent, list(ids))
+        communes: list[int] = []
+        if session.execute(_spanning_totals(levels, places), params).first() is not None:
+            communes = list(session.execute(_spanning_communes(levels), params).scalars())
+        in_communes = bool(communes)
+        if in_communes:
+            params["communes"] = communes
+    return list(session.execute(_spanning_ids(levels, in_communes), params).scalars())

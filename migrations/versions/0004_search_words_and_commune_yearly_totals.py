@@ -86,12 +86,13 @@ def _fill(connection: sa.Connection) -> None:
         connection.execute(
             sa.text("INSERT INTO locality_words (word, locality_id) VALUES (:w, :i)"), words
         )
-    # The totals come from the service that keeps them (its SQL is the definition).
+    # The totals come from the service that keeps them (its SQL is the definition); only
+    # the communes' (the places' sums are 0006's).
     from sqlmodel import Session
 
-    from app.services.yearly import refresh_totals
+    from app.services.commune_totals import rebuild_communes
 
-    refresh_totals(Session(bind=connection))
+    rebuild_communes(Session(bind=connection), None)
 
 
 def downgrade() -> None:

@@ -11,15 +11,33 @@ from sqlalchemy import event, select, text
 from sqlmodel import Session, col
 
 from app.models import Branch, Locality
+from app.services.commune_totals import TOTAL_COLUMNS, rebuild_communes
 from app.services.localities import LocalityFilters, list_localities, scope_of
 from app.services.pagination import PageRequest
-from app.services.stats import _spanning_events, _sums_from_figures, _sums_from_totals
+from app.services.place_totals import places_of, rebuild_places
+from app.services.stats import _spanning_event_ids, _sums_from_figures, _sums_from_totals
 from tests.api.helpers import locality
-from tests.api.test_writes import _village_and_branch, count_body, editor, id_of, patch
+from tests.api.test_writes import (
+    _village_and_branch,
+    count_body,
+    editor,
+    id_of,
+    new_source,
+    patch,
+)
 
 __all__ = ["editor"]  # a fixture, used by name
 
 TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
+TOTALS = ("commune_yearly_totals", "place_yearly_totals")
+# Where the lists serve the figures of each measure of the stats.
+MEASURES: dict[str, tuple[str, dict[str, str]]] = {
+    "members": ("/membership-counts", {}),
+    "admissions": ("/admissions", {"kind": "admission"}),
+    "departures": ("/admissions", {"kind": "departure"}),
+    "transfers_in": ("/admissions", {"kind": "transfer_in"}),
+    "transfers_out": ("/admissions", {"kind": "transfer_out"}),
+}
 
 
 def _engine(client: TestClient) -> Any:
@@ -42,7 +60,9 @@ def _sums(rows: list[Any]) -> list[tuple[Any, ...]]:
 
 
 def _assert_totals_match_figures(session: Session, locality_ids: list[int]) -> int:
-    """Stats from the totals equal stats from the figures; returns how many had figures."""
+    """Stats from the totals (through the provinces' and districts' sums where they cover
+    the place, and through the communes' alone) equal stats from the figures; returns how
+    many had figures."""
     with_figures = 0
     for ident in locality_ids:
         scope = scope_of(session, ident)
@@ -50,7 +70,10 @@ def _assert_totals_match_figures(session: Session, locality_ids: list[int]) -> i
             continue
         from_figures = _sums(_sums_from_figures(session, scope))
         assert _sums(_sums_from_totals(session, scope)) == from_figures, ident
-        assert _spanning_events(session, scope, True) == _spanning_events(session, scope, False)
+        assert _sums(_sums_from_totals(session, scope, places=False)) == from_figures, ident
+        spanning = _spanning_event_ids(session, scope, False)
+        assert _spanning_event_ids(session, scope, True) == spanning, ident
+        assert _spanning_event_ids(session, scope, True, places=False) == spanning, ident
         with_figures += bool(from_figures)
     return with_figures
 
@@ -62,22 +85,79 @@ def test_totals_after_the_seed_load_match_the_figures(api: TestClient) -> None:
         assert _assert_totals_match_figures(session, [i for i in ids if i is not None]) >= 5
 
 
+def _rows(session: Session, name: str) -> list[tuple[Any, ...]]:
+    """A totals table's rows without their ids, the samples as sorted id lists."""
+    columns = [c for c in TOTAL_COLUMNS if c not in ("province_id", "district_id", "commune_id")]
+    place = "place_id" if name == "place_yearly_totals" else "province_id, district_id, commune_id"
+    found = session.execute(text(f"SELECT {place}, {', '.join(columns)} FROM {name}"))
+    return sorted(
+        (*row[:-1], sorted(int(i) for i in row[-1].split(",") if i)) for row in found.all()
+    )
+
+
+def test_bulk_and_per_commune_rebuilds_agree(api: TestClient) -> None:
+    """The load's rebuild (set-wide, through temporary tables) and a write's (a few
+    communes in one statement) are two ways to the same rows."""
+    with Session(_engine(api)) as session:
+        bulk = {name: _rows(session, name) for name in TOTALS}
+        assert all(bulk.values())
+        communes = sorted(
+            session.execute(
+                select(col(Branch.commune_id)).where(col(Branch.commune_id).is_not(None))
+            )
+            .scalars()
+            .unique()
+        )
+        for commune in communes:
+            rebuild_communes(session, [commune])
+        rebuild_places(session, places_of(session, communes))
+        assert {name: _rows(session, name) for name in TOTALS} == bulk
+        session.rollback()
+
+
 def test_lục_yên_stats_read_the_totals(api: TestClient) -> None:
-    """The figures of the district are in commune_yearly_totals, not summed per request:
-    the totals row of Lục Yên's 2023 admissions is what the stats serve."""
+    """The figures of the district are in commune_yearly_totals, and summed for the whole
+    district in place_yearly_totals, not summed per request: the district's row of 2023
+    admissions is what the stats serve."""
     luc_yen = locality(api, "135", current=False)["id"]
     with Session(_engine(api)) as session:
-        totals = session.execute(
-            text(
-                "SELECT sum(records) FROM commune_yearly_totals "
-                "WHERE district_id = :d AND measure = 'admissions' AND year = 2023"
-            ),
-            {"d": luc_yen},
-        ).scalar_one()
-    assert totals is not None and totals >= 1
+        communes, district = (
+            session.execute(
+                text(
+                    f"SELECT sum(records) FROM {name} WHERE {column} = :d "
+                    "AND measure = 'admissions' AND year = 2023"
+                ),
+                {"d": luc_yen},
+            ).scalar_one()
+            for name, column in (
+                ("commune_yearly_totals", "district_id"),
+                ("place_yearly_totals", "place_id"),
+            )
+        )
+    assert communes is not None and communes >= 1 and district == communes
     stats = api.get(f"/localities/{luc_yen}/stats").json()
     [year] = stats["years"]
     assert year["admissions"]["low"] == 216
+
+
+def test_stats_records_read_as_the_lists_serve_them(api: TestClient) -> None:
+    """The records are rendered by the database; each is the same document, field for
+    field, as the list of its kind serves for that figure."""
+    luc_yen = locality(api, "135", current=False)["id"]
+    stats = api.get(f"/localities/{luc_yen}/stats").json()
+    records = {
+        (measure, r["id"]): r
+        for year in stats["years"]
+        for measure in MEASURES
+        if year[measure]
+        for r in year[measure]["records"]
+    }
+    assert {m for m, _ in records} >= {"members", "admissions"}
+    for (measure, ident), record in records.items():
+        path, params = MEASURES[measure]
+        listed = api.get(path, params={**params, "branch": record["branch"]["id"], "limit": 500})
+        [served] = [i for i in listed.json()["items"] if i["id"] == ident]
+        assert record == served
 
 
 def test_a_count_and_a_move_update_the_totals(
@@ -137,6 +217,63 @@ def test_a_parent_count_covers_its_branches_after_a_write(
     assert members["records_total"] == 1 and members["records"][0]["branch"]["id"] == committee
     with Session(_engine(write_api)) as session:
         _assert_totals_match_figures(session, [mai_ha])
+
+
+def test_a_commune_moving_to_another_district_leaves_the_old_districts_sums(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The sums of the district a commune left lose its figures; the new one's gain them."""
+    text_ = "Đảng bộ xã Thử Nghiệm hiện có 9 đảng viên."
+    source = new_source(write_api, editor, key="test-xa-thu-nghiem", text=text_)
+    old_district = locality(write_api, "05251", current=False)["parent_id"]
+    luc_yen = locality(write_api, "135", current=False)["id"]
+    commune = write_api.post(
+        "/localities",
+        json={
+            "key": "vn2004:xa-thu-nghiem",
+            "kind": "commune",
+            "name": "Thử Nghiệm",
+            "official_name": "xã Thử Nghiệm",
+            "parent_id": old_district,
+            "source_id": source["id"],
+            "quote": "xã Thử Nghiệm",
+        },
+        headers=editor,
+    )
+    assert commune.status_code == 201, commune.text
+    committee = write_api.post(
+        "/branches",
+        json={
+            "key": "org:vn2004:xa-thu-nghiem",
+            "kind": "commune_committee",
+            "name": "Đảng bộ xã Thử Nghiệm",
+            "locality_id": commune.json()["id"],
+            "source_id": source["id"],
+            "quote": "Đảng bộ xã Thử Nghiệm",
+        },
+        headers=editor,
+    )
+    assert committee.status_code == 201, committee.text
+    count = write_api.post(
+        "/membership-counts",
+        json=count_body(source["id"], committee.json()["id"], as_of="2024-03-01"),
+        headers=editor,
+    )
+    assert count.status_code == 201, count.text
+
+    def counted_2024(place: int) -> list[int]:
+        years = write_api.get(f"/localities/{place}/stats").json()["years"]
+        return [r["id"] for y in years if y["year"] == 2024 for r in y["members"]["records"]]
+
+    assert count.json()["id"] in counted_2024(old_district)
+    path = f"/localities/{commune.json()['id']}"
+    moved = patch(write_api, path, {"parent_id": luc_yen}, editor)
+    assert moved.status_code == 200, moved.text
+    assert count.json()["id"] not in counted_2024(old_district)
+    assert count.json()["id"] in counted_2024(luc_yen)
+    with Session(_engine(write_api)) as session:
+        ids = list(session.execute(select(col(Locality.id))).scalars())
+        _assert_totals_match_figures(session, [i for i in ids if i is not None])
 
 
 # -- Search ---------------------------------------------------------------------------------

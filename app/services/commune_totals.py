@@ -1,0 +1,267 @@
+"""commune_yearly_totals: the sums of app.services.yearly_rows per commune, measure, year.
+
+A province holds ~150,000 yearly rows at national scale, too many to add up per request
+(issue 7). Within a year an organization whose parent (up to MAX_DEPTH levels) reports the
+same measure is left out of a sum. An ancestor in the same commune is in every place that
+covers the row, so those rows are left out here; an ancestor outside the commune (a
+province committee) may or may not be in the place asked for, so the totals keep it in
+`above1`..`above4` and app.services.stats decides when reading.
+
+The same few statements rebuild one commune after a write and every commune after a
+load: per branch, its ancestors inside its commune and outside it; the (branch, measure,
+year) those inside ancestors report; the rows none of them covers, summed. Each reads
+the rows once: joining the rows to themselves once per ancestor level, 200 communes at a
+time, as this did before, took 110 s of PostgreSQL's 177 s of derived data at scale 1.0.
+"""
+
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    null,
+    select,
+    text,
+    union,
+    union_all,
+)
+from sqlmodel import Session
+
+from app.models import Branch, MembershipEvent
+from app.models.localities import CommuneYearlyTotal
+from app.services.refs import alias, table
+from app.services.summary import MAX_DEPTH
+from app.services.yearly_rows import (
+    SAMPLE_SIZE,
+    SPANNING,
+    BranchFilter,
+    ancestors,
+    event_rows,
+    member_rows,
+    single_year,
+)
+
+PLACES = ["province_id", "district_id", "commune_id"]
+ABOVE = [f"above{d}" for d in range(1, MAX_DEPTH + 1)]
+INSIDE = [f"inside{d}" for d in range(1, MAX_DEPTH + 1)]
+TOTAL_KEY = [*PLACES, "measure", "year"]
+TOTAL_COLUMNS = [*TOTAL_KEY, *ABOVE, "records", "low", "high", "bounded", "min_id", "sample"]
+# Spanning rows have no ancestors outside and no upper bound.
+SPANNING_COLUMNS = [*TOTAL_KEY, "records", "low", "bounded", "min_id", "sample"]
+REPORTED = ["branch_id", "measure", "year"]
+
+
+def _same_place(a: Any, b: Any) -> ColumnElement[bool]:
+    return and_(a.c.id.is_not(None), *(a.c[c].is_not_distinct_from(b.c[c]) for c in PLACES))
+
+
+def _nth_present(values: list[Any], n: int) -> Any:
+    """The n-th non-null of some columns (NULL if fewer), as SQL."""
+    if not values:
+        return cast(null(), Integer)  # typed: PostgreSQL reads a bare NULL as text
+    if n == 1:
+        return func.coalesce(*values) if len(values) > 1 else values[0]
+    first, rest = values[0], values[1:]
+    return case((first.is_not(None), _nth_present(rest, n - 1)), else_=_nth_present(rest, n))
+
+
+def _chains(where: BranchFilter) -> Select[Any]:
+    """Per branch: its place, its ancestors in the same place by depth (`inside1`..,
+    NULL elsewhere), and those outside it without the gaps (`above1`..).
+
+    A village branch under the commune committee under the province committee and the
+    commune committee itself both have (province committee) as `above1`, and so share
+    totals rows.
+    """
+    b = alias(Branch, "tb")
+    query, chain = ancestors(select(b.c.id).select_from(b).where(where(b)), b, "ta")
+    positional = query.with_only_columns(
+        b.c.id,
+        *(b.c[c] for c in PLACES),
+        *(case((_same_place(a, b), a.c.id)).label(n) for a, n in zip(chain, INSIDE, strict=True)),
+        *(
+            case((and_(a.c.id.is_not(None), not_(_same_place(a, b))), a.c.id)).label(f"out{d}")
+            for d, a in enumerate(chain, start=1)
+        ),
+    ).subquery("positional")
+    outside = [positional.c[f"out{d}"] for d in range(1, MAX_DEPTH + 1)]
+    return select(
+        positional.c.id,
+        *(positional.c[c] for c in PLACES),
+        *(positional.c[n] for n in INSIDE),
+        *(_nth_present(outside, n).label(name) for n, name in enumerate(ABOVE, start=1)),
+    )
+
+
+def _insiders(chains: Any) -> CompoundSelect[Any]:
+    """The ids of the branches that are some branch's ancestor inside its commune."""
+    return union(*(select(chains.c[n].label("id")).where(chains.c[n].is_not(None)) for n in INSIDE))
+
+
+def _reported(insiders: Any) -> Select[Any]:
+    """The (branch, measure, year) that the ancestors inside a commune report: their own
+    rows, a few percent of all."""
+
+    def inside(b: Any) -> ColumnElement[bool]:
+        return b.c.id.in_(select(insiders.c.id))
+
+    rows = union_all(member_rows(inside), event_rows(inside)).subquery("inside_rows")
+    return select(rows.c.branch_id, rows.c.measure, rows.c.year).distinct()
+
+
+def _uncovered(where: BranchFilter, chains: Any, reported: Any, inside: list[str] = INSIDE) -> Any:
+    """The rows of the branches `where(branch)` selects that no ancestor inside their
+    commune covers, with the key of their totals row; from the branches' `chains` and
+    what is `reported` inside (a CTE or a table each). `inside`: the chains' columns of
+    ancestors inside to look at (those that are not all NULL)."""
+    data = union_all(member_rows(where), event_rows(where)).subquery("commune_rows")
+    query = select(data.c.id).select_from(data).join(chains, chains.c.id == data.c.branch_id)
+    uncovered = []
+    for name in inside:
+        covering = reported.alias(f"covering_{name}")
+        query = query.outerjoin(
+            covering,
+            and_(
+                covering.c.branch_id == chains.c[name],
+                covering.c.measure == data.c.measure,
+                covering.c.year == data.c.year,
+            ),
+        )
+        uncovered.append(covering.c.branch_id.is_(None))
+    return (
+        query.with_only_columns(
+            data.c.id,
+            data.c.low,
+            data.c.high,
+            *(chains.c[c] for c in PLACES),
+            data.c.measure,
+            data.c.year,
+            *(chains.c[n] for n in ABOVE),
+        )
+        .where(*uncovered)
+        .subquery("top")
+    )
+
+
+def _summed(top: Any) -> Select[Any]:
+    """Per totals key: how many rows, their sums, and the SAMPLE_SIZE lowest ids."""
+    # Sorted by the commune first: more comparisons end at the first column, which
+    # PostgreSQL keeps beside each row (scale 1.0: 18-20 s, against 21-24 s by province).
+    order = ["commune_id", "year", "measure", *ABOVE, "province_id", "district_id"]
+    key = [top.c[c] for c in order]
+    position = func.row_number().over(partition_by=key, order_by=top.c.id).label("position")
+    numbered = select(top, position).subquery("numbered")
+    return select(
+        *(numbered.c[c] for c in (*TOTAL_KEY, *ABOVE)),
+        func.count().label("records"),
+        func.sum(numbered.c.low).label("low"),
+        func.sum(numbered.c.high).label("high"),
+        func.count(numbered.c.high).label("bounded"),
+        func.min(numbered.c.id).label("min_id"),
+        func.aggregate_strings(
+            case((numbered.c.position <= SAMPLE_SIZE, cast(numbered.c.id, String))), ","
+        ).label("sample"),
+    ).group_by(*(numbered.c[c] for c in order))
+
+
+def spanning_select(where: BranchFilter) -> Select[Any]:
+    """One row per commune place with events that do not lie inside one year."""
+    b = alias(Branch, "sb")
+    ev = alias(MembershipEvent, "sev")
+    return (
+        select(
+            b.c.province_id,
+            b.c.district_id,
+            b.c.commune_id,
+            literal(SPANNING).label("measure"),
+            literal(0).label("year"),
+            func.count().label("records"),
+            literal(0).label("low"),
+            literal(0).label("bounded"),
+            func.min(ev.c.id).label("min_id"),
+            literal("").label("sample"),
+        )
+        .join(b, b.c.id == ev.c.branch_id)
+        .where(where(b), not_(single_year(ev)))
+        .group_by(b.c.province_id, b.c.district_id, b.c.commune_id)
+    )
+
+
+def rebuild_communes(session: Session, communes: list[int] | None) -> None:
+    """Replace the totals of some communes (None: of every commune), from the figures.
+
+    The chains, the ancestors inside and what they report go into temporary tables
+    first, with a key: the databases then know their sizes (PostgreSQL guessed a few
+    hundred rows for millions, and sorted them to merge-join) and probe them by key
+    (SQLite, given them as CTEs, scanned one for every row: 200 s for 200 communes).
+    """
+
+    def where(b: Any) -> ColumnElement[bool]:
+        if communes is None:
+            return b.c.commune_id.is_not(None)
+        return b.c.commune_id.in_(communes)
+
+    target = table(CommuneYearlyTotal)
+    connection = session.connection()
+    chains = _temporary("totals_chains", ["id", *PLACES, *INSIDE, *ABOVE], key=["id"])
+    insiders = _temporary("totals_insiders", ["id"], key=["id"])
+    reported = _temporary("totals_reported", REPORTED, key=REPORTED)
+    temporaries = [chains, insiders, reported]
+    for temporary in temporaries:
+        temporary.drop(connection, checkfirst=True)
+        temporary.create(connection)
+    for temporary, rows in (
+        (chains, _chains(where)),
+        (insiders, _insiders(chains)),
+        (reported, _reported(insiders)),
+    ):
+        session.execute(insert(temporary).from_select(list(temporary.c.keys()), rows))
+        if connection.dialect.name == "postgresql":
+            session.execute(text(f"ANALYZE {temporary.name}"))
+    # Each level of ancestors inside is a join of every row: skip those no branch has
+    # (at national scale, all but the first).
+    present = session.execute(select(*(func.count(chains.c[n]) for n in INSIDE))).one()
+    inside = [n for n, count in zip(INSIDE, present, strict=True) if count]
+    stale = delete(target)
+    if communes is not None:
+        stale = stale.where(target.c.commune_id.in_(communes))
+    session.execute(stale)
+    summed = _summed(_uncovered(where, chains, reported, inside))
+    session.execute(insert(target).from_select(TOTAL_COLUMNS, summed))
+    session.execute(insert(target).from_select(SPANNING_COLUMNS, spanning_select(where)))
+    for temporary in reversed(temporaries):
+        temporary.drop(connection)
+
+
+def _temporary(name: str, columns: list[str], key: list[str]) -> Table:
+    """A temporary table of integer columns (`measure` is text), dropped at the latest
+    when the transaction ends (on PostgreSQL; on SQLite, with the connection)."""
+    return Table(
+        name,
+        MetaData(),
+        *(
+            Column(
+                c,
+                String(30) if c == "measure" else Integer,
+                primary_key=c in key,
+                autoincrement=False,
+            )
+            for c in columns
+        ),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
