@@ -71,25 +71,58 @@ def csv_cells(
 ) -> Iterator[str]:
     """csv_lines for rows that are already cells in the columns' order (rendered by the
     database: app.services.json_sql.JsonSql.cells)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(csv_header(columns))
-    yield (UTF8_BOM if bom else "") + buffer.getvalue()
+    yield _header(columns, bom)
+    writer = _Writer()
     chunk: list[Sequence[Any]] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) == CSV_CHUNK_ROWS:
-            yield _written(buffer, writer, chunk)
+            yield writer.written(chunk)
             chunk = []
     if chunk:
-        yield _written(buffer, writer, chunk)
+        yield writer.written(chunk)
 
 
-def _written(buffer: io.StringIO, writer: Any, rows: Sequence[Sequence[Any]]) -> str:
-    buffer.seek(0)
-    buffer.truncate()
-    writer.writerows(rows)
-    return buffer.getvalue()
+def csv_batches(
+    batches: Iterable[Sequence[Any]], columns: Sequence[str], *, bom: bool = False
+) -> Iterator[str | bytes]:
+    """CSV in chunks: a header, then a chunk a batch (at most CSV_CHUNK_ROWS rows a
+    chunk for rows of cells).
+
+    A batch holds rows of cells in the columns' order, or whole lines (CRLF included)
+    that the database wrote as this writer would (app.services.csv_sql): str, or UTF-8
+    bytes, joined as they are, without a call per row.
+    """
+    yield _header(columns, bom)
+    writer = _Writer()
+    for batch in batches:
+        if not batch:
+            continue
+        if isinstance(batch[0], bytes):
+            yield b"".join(batch)
+        elif isinstance(batch[0], str):
+            yield "".join(batch)
+        else:
+            for start in range(0, len(batch), CSV_CHUNK_ROWS):
+                yield writer.written(batch[start : start + CSV_CHUNK_ROWS])
+
+
+def _header(columns: Sequence[str], bom: bool) -> str:
+    return (UTF8_BOM if bom else "") + _Writer().written([csv_header(columns)])
+
+
+class _Writer:
+    """csv.writer's default dialect with CRLF line ends, writing into a reused buffer."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+
+    def written(self, rows: Sequence[Sequence[Any]]) -> str:
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.writer.writerows(rows)
+        return self.buffer.getvalue()
 
 
 def ndjson_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:

@@ -20,7 +20,7 @@ from app.services.figures import (
     EVENT_CSV,
     FACT_CSV,
     FigureFilters,
-    list_figure_cells,
+    list_figure_lines,
     list_figures,
 )
 from app.services.localities import require_locality, scope_of
@@ -89,7 +89,7 @@ def _list(
         columns,
         sort,
         name,
-        fetch_cells=lambda session, page, total: list_figure_cells(
+        fetch_cells=lambda session, page, total: list_figure_lines(
             model, session, filters, page, secret, total, tuple(columns)
         ),
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.api.deps import ListParams
-from app.formats import csv_cells, csv_lines, ndjson_lines
+from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.services.json_sql import as_plain, encode_default
 from app.services.listing import Page, PageFetcher
 
@@ -101,13 +102,22 @@ def _media_type(params: ListParams) -> str:
 def _render(
     rows: Iterator[Any], params: ListParams, columns: list[str], *, flat: bool
 ) -> Iterator[bytes]:
+    return _render_batches(iter([list(rows)]), params, columns, flat=flat)
+
+
+def _render_batches(
+    batches: Iterator[list[Any]], params: ListParams, columns: list[str], *, flat: bool
+) -> Iterator[bytes]:
+    """Batches of items as CSV or NDJSON bytes; CSV lines that the database wrote go out
+    a batch at a time, without a call per row (app.formats.csv_batches)."""
+    chunks: Iterator[str | bytes]
     if flat:
-        chunks = csv_cells(rows, columns, bom=params.bom)
+        chunks = csv_batches(batches, columns, bom=params.bom)
     elif params.format == "csv":
-        chunks = csv_lines(map(as_plain, rows), columns, bom=params.bom)
+        chunks = csv_lines(map(as_plain, chain.from_iterable(batches)), columns, bom=params.bom)
     else:
-        return ndjson_lines(map(as_plain, rows))
-    return (chunk.encode("utf-8") for chunk in chunks)
+        return ndjson_lines(map(as_plain, chain.from_iterable(batches)))
+    return (chunk if isinstance(chunk, bytes) else chunk.encode("utf-8") for chunk in chunks)
 
 
 def _export(
@@ -133,20 +143,20 @@ def _export(
     with Session(engine) as session:
         head = batch(session, first.cursor)
 
-    def rows() -> Iterator[dict[str, Any]]:
-        yield from head.items
+    def batches() -> Iterator[list[Any]]:
+        yield head.items
         cursor = head.next_cursor
         if not cursor:
             return
         with Session(engine) as session:
             while cursor:
                 page = batch(session, cursor)
-                yield from page.items
+                yield page.items
                 session.rollback()  # end the read transaction between batches
                 cursor = page.next_cursor
 
     return StreamingResponse(
-        _render(rows(), params, columns, flat=flat),
+        _render_batches(batches(), params, columns, flat=flat),
         media_type=_media_type(params),
         headers={
             "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',

@@ -9,6 +9,7 @@ keep the keys in order) or the CSV cells of any dotted paths. The JSON comes bac
 ready to send; `JsonText` marks it so that the response encoder embeds it as it is.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -16,10 +17,13 @@ from typing import Any, Union
 import orjson
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
+    Column,
     ColumnElement,
     Date,
     Float,
     Integer,
+    Numeric,
     String,
     Text,
     case,
@@ -32,6 +36,7 @@ from sqlalchemy import (
     or_,
     type_coerce,
 )
+from sqlalchemy.sql.elements import Case, ColumnClause
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,10 @@ class JsonSql:
         """The CSV cells of dotted paths, as app.formats.cell() writes the JSON's values:
         empty when a parent object is null, true/false, names joined by '; ', dates ISO,
         whole floats without '.0'."""
-        return [self._cell(shape, path) for path in paths]
+        return [self.cell(shape, path).guarded() for path in paths]
 
-    def _cell(self, shape: Obj, path: str) -> ColumnElement[Any]:
+    def cell(self, shape: Obj, path: str) -> "Cell":
+        """The cell of one dotted path, before the null of its parent objects is applied."""
         node: Shape = shape
         parents_present = []
         for part in path.split("."):
@@ -155,10 +161,7 @@ class JsonSql:
             node = node.fields[part]
         if isinstance(node, Obj):
             raise KeyError(f"{path} is an object, not a cell")
-        leaf = self._leaf_cell(node)
-        if parents_present:
-            return case((or_(*(p.is_(None) for p in parents_present)), null()), else_=leaf)
-        return leaf
+        return Cell(self._leaf_cell(node), tuple(parents_present), _never_quoted(node))
 
     def _leaf_cell(self, leaf: Flag | Names | ColumnElement[Any]) -> ColumnElement[Any]:
         if isinstance(leaf, Flag):
@@ -182,3 +185,74 @@ class JsonSql:
     def text(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
         """The document as text (psycopg would otherwise parse JSON into dicts)."""
         return document if self.sqlite else cast(document, Text)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One CSV cell: its value, the `present` columns of the objects around it (the cell
+    is empty when any is null), and whether its text is `plain`: never empty, never in
+    need of CSV quotes."""
+
+    value: ColumnElement[Any]
+    parents_present: tuple[ColumnElement[Any], ...]
+    plain: bool
+
+    def guarded(self, value: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+        """`value` (the cell's own by default), null when a parent object is null."""
+        value = self.value if value is None else value
+        if not self.parents_present:
+            return value
+        return case((or_(*(p.is_(None) for p in self.parents_present)), null()), else_=value)
+
+
+# Numbers, days and booleans are written with digits, signs, '.', '-', 'e' and letters:
+# never empty, never a comma, a double quote, CR or LF.
+_PLAIN_TYPES = (Integer, Numeric, Float, Date, Boolean)
+
+
+def _never_quoted(leaf: Flag | Names | ColumnElement[Any]) -> bool:
+    """Whether a leaf's cell, when not null, is never empty and never contains a comma,
+    a double quote, CR or LF."""
+    if isinstance(leaf, Flag):
+        return True
+    if isinstance(leaf, Names):
+        return False
+    if isinstance(leaf.type, _PLAIN_TYPES) or _held_to_words(leaf):
+        return True
+    # A choice between constant words (evidence_date_basis).
+    if isinstance(leaf, Case):
+        results = [result for _, result in leaf.whens]
+        if leaf.else_ is not None:
+            results.append(leaf.else_)
+        return all(_is_plain_word(result) for result in results)
+    return False
+
+
+# app.models.base.in_list: "kind IN ('village', 'commune')", no value empty or quoted.
+_ONE_OF_WORDS = re.compile(r"""(\w+) IN \('[^'",\r\n]+'(, '[^'",\r\n]+')*\)""")
+
+
+def _held_to_words(leaf: ColumnElement[Any]) -> bool:
+    """A table column that a CHECK constraint holds to a list of plain words (kinds,
+    statuses, qualifiers): both databases refuse anything else in it."""
+    if not isinstance(leaf, Column):
+        return False
+    for base in leaf.base_columns:
+        for constraint in getattr(base.table, "constraints", ()):
+            if not isinstance(constraint, CheckConstraint):
+                continue
+            words = _ONE_OF_WORDS.fullmatch(str(constraint.sqltext))
+            if words and words.group(1) == base.name:
+                return True
+    return False
+
+
+def _is_plain_word(element: Any) -> bool:
+    if not (isinstance(element, ColumnClause) and element.is_literal):
+        return False
+    text = element.name
+    return (
+        len(text) > 2
+        and text[0] == text[-1] == "'"
+        and not any(c in text[1:-1] for c in ",\"\r\n'")
+    )

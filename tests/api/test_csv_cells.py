@@ -6,10 +6,19 @@ items with app.formats.csv_lines must give the same text, byte for byte, on both
 databases: nulls, booleans, dates, qualifiers, nested sources and all.
 """
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
+from app.api import responses
+from app.config import Settings
+from app.db import make_engine
+from app.errors import PROBLEM_JSON
 from app.formats import csv_lines
+from app.main import create_app
 from app.services.branches import BRANCH_CSV
 from app.services.figures import COUNT_CSV, EVENT_CSV, FACT_CSV
 
@@ -55,3 +64,163 @@ def test_csv_pages_follow_the_same_cursor_as_json(api: TestClient) -> None:
     ids = [line.split(",")[0] for line in (first.text + second.text).splitlines()]
     json_ids = [str(item["id"]) for item in api.get("/membership-counts?limit=6").json()["items"]]
     assert [i for i in ids if i != "id"] == json_ids
+
+
+# -- Awkward text, many batches, time limits ------------------------------------------------
+# Figures' CSV is written by the database (app.services.csv_sql: whole lines on SQLite,
+# COPY on PostgreSQL). Text that needs quoting, empty text, line breaks and, on SQLite,
+# NUL (PostgreSQL refuses it) must come out as the JSON flattened says.
+AWKWARD = [
+    "with,comma",
+    'with"quote',
+    "with\nLF",
+    "with\rCR",
+    "with\r\nCRLF",
+    "",
+    " spaced ",
+    '"',
+    ",",
+    "\\.",
+    "tab\there",
+    "Chi bộ Thôn Nà Lừu, xã Mường Khương",
+]
+WITH_NUL = ["a\x00b", "a\x00,b", "\x00"]
+FIGURE_LISTS = [
+    (
+        "/membership-counts",
+        COUNT_CSV,
+        "membership_counts",
+        ["note", "date_note", "figure", "quote"],
+    ),
+    ("/admissions", EVENT_CSV, "membership_events", ["reason", "note", "figure"]),
+    ("/facts", FACT_CSV, "facts", ["dimension", "unit", "note"]),
+]
+
+
+def _awkward(backend: str) -> list[str]:
+    return AWKWARD + (WITH_NUL if backend == "sqlite" else [])
+
+
+@pytest.fixture
+def awkward_api(seeded_url: str, backend: str) -> Iterator[TestClient]:
+    """The seed with awkward text in every kind of column that the figure CSVs show."""
+    values = _awkward(backend)
+    engine = make_engine(seeded_url)
+    with engine.begin() as conn:
+        for _, _, table, columns in FIGURE_LISTS:
+            ids = conn.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars().all()
+            for n, ident in enumerate(ids):
+                row = {c: values[(n + i) % len(values)] for i, c in enumerate(columns)}
+                row["key"] = f"{values[n % len(values)]}#{ident}"  # keys are unique
+                assignments = ", ".join(f"{c} = :{c}" for c in row)
+                conn.execute(text(f"UPDATE {table} SET {assignments} WHERE id = {ident}"), row)
+        for table, columns in (("sources", ["title", "publisher", "url"]), ("branches", ["name"])):
+            ids = conn.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars().all()
+            for n, ident in enumerate(ids):
+                row = {c: values[(n + i) % len(values)] for i, c in enumerate(columns)}
+                assignments = ", ".join(f"{c} = :{c}" for c in row)
+                conn.execute(text(f"UPDATE {table} SET {assignments} WHERE id = {ident}"), row)
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=seeded_url))) as client:
+        yield client
+
+
+def _csv_pages(api: TestClient, url: str) -> str:
+    """A CSV list followed page by page through its Link headers, one header line."""
+    texts = []
+    next_url: str | None = url
+    while next_url:
+        page = api.get(next_url)
+        assert page.status_code == 200, page.text
+        texts.append(page.text if not texts else page.text.split("\r\n", 1)[1])
+        link = page.headers.get("link")
+        next_url = link.split(";")[0].strip("<>") if link else None
+    return "".join(texts)
+
+
+@pytest.mark.parametrize(("path", "columns"), [(p, c) for p, c, _, _ in FIGURE_LISTS])
+@pytest.mark.parametrize("sort", ["id", "-date"])
+def test_awkward_text_in_csv_is_the_json_flattened(
+    awkward_api: TestClient,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    columns: list[str],
+    sort: str,
+) -> None:
+    query = f"sort={sort}"
+    items = _all_items(awkward_api, path, query)
+    assert len(items) > 4
+    expected = "".join(csv_lines(items, columns))
+    assert any(value in expected for value in _awkward(backend) if value)
+    # Several export batches, so that the stream crosses batch boundaries (keyset cursors).
+    monkeypatch.setattr(responses, "EXPORT_BATCH", 4)
+    assert awkward_api.get(f"{path}?{query}&format=csv").text == expected
+    assert awkward_api.get(f"{path}?{query}&format=csv&limit=500").text == expected
+    assert _csv_pages(awkward_api, f"{path}?{query}&format=csv&limit=3") == expected
+    bom = awkward_api.get(f"{path}?{query}&format=csv&bom=true")
+    assert bom.content == b"\xef\xbb\xbf" + expected.encode()
+
+
+def _assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert "SELECT" not in response.text.upper() and "COPY" not in response.text.upper()
+
+
+@pytest.mark.parametrize("limit", ["", "&limit=500"])
+def test_a_figure_csv_cut_by_the_time_limit_is_a_503(
+    backend: str, seeded_url: str, limit: str
+) -> None:
+    """Reading the lines is where SQLite runs the statement (and where PostgreSQL's COPY
+    waits): a read cut by the time limit is a 503 problem, not a 500.
+
+    PostgreSQL: the COPY waits behind a lock that another session holds until
+    statement_timeout cancels it. SQLite: the limit is far below what the read takes, and
+    the progress handler stops it among its rows.
+    """
+    url = f"/membership-counts?format=csv{limit}"
+    locker = create_engine(seeded_url)
+    seconds = 0.3 if backend == "postgresql" else 1e-6
+    settings = Settings(database_url=seeded_url, statement_timeout_s=seconds)
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    with client, locker.connect() as conn:
+        if backend == "postgresql":
+            conn.execute(text("LOCK TABLE membership_counts IN ACCESS EXCLUSIVE MODE"))
+        _assert_unavailable(client.get(url))
+        conn.rollback()
+    locker.dispose()
+
+
+def test_filtered_figure_csv_is_the_json_flattened(api: TestClient) -> None:
+    """Filters bind values (lists of ids, days) into the statement that writes the CSV."""
+    first = api.get("/membership-counts?limit=1").json()["items"][0]
+    branch = api.get(f"/branches/{first['branch']['id']}").json()
+    # A province's scope is a list of ids (its units and those they replaced).
+    scopes = [
+        f"locality={branch['today']['province']['id']}",
+        f"locality={first['locality']['id']}",
+    ]
+    queries = [
+        *scopes,
+        f"branch={first['branch']['id']}",
+        f"source={first['source']['id']}",
+        "from=2015-01-01&to=2022-12-31&sort=-date",
+        "status=all&sort=date",
+    ]
+    for query in queries:
+        items = _all_items(api, "/membership-counts", query)
+        assert items, query
+        expected = "".join(csv_lines(items, COUNT_CSV))
+        assert api.get(f"/membership-counts?{query}&format=csv").text == expected, query
+        assert api.get(f"/membership-counts?{query}&format=csv&limit=2").text == "".join(
+            csv_lines(items[:2], COUNT_CSV)
+        ), query
+
+
+@pytest.mark.parametrize("limit", ["", "&limit=5"])
+def test_a_figure_csv_of_nothing_is_its_header(api: TestClient, limit: str) -> None:
+    response = api.get(f"/membership-counts?from=2100-01-01&format=csv{limit}")
+    assert response.status_code == 200
+    assert response.text == "".join(csv_lines([], COUNT_CSV))
+    assert "link" not in response.headers
