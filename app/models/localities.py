@@ -77,7 +77,29 @@ class LocalityWord(SQLModel, table=True):
     locality_id: int = Field(foreign_key="localities.id", primary_key=True, ondelete="CASCADE")
 
 
-class CommuneYearlyTotal(SQLModel, table=True):
+class YearlyTotalValues(SQLModel):
+    """One measure's figures in one year, summed: the columns both totals tables share.
+
+    `above1`..`above4` are the reporting ancestors outside the commune, by depth; `records`
+    the figures summed, `low`/`high` their bounds, `bounded` how many have an upper bound,
+    `min_id` and `sample` the figures a reader can open.
+    """
+
+    measure: str = Field(max_length=30)
+    year: int
+    above1: int | None = None
+    above2: int | None = None
+    above3: int | None = None
+    above4: int | None = None
+    records: int
+    low: int
+    high: int | None = None
+    bounded: int
+    min_id: int
+    sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")
+
+
+class CommuneYearlyTotal(YearlyTotalValues, table=True):
     """Per-year sums of the figures of the organizations in one commune (issue 7).
 
     Derived from membership counts and events, kept on write (app.services.yearly): a
@@ -93,21 +115,9 @@ class CommuneYearlyTotal(SQLModel, table=True):
     province_id: int | None = Field(default=None, index=True)
     district_id: int | None = Field(default=None, index=True)
     commune_id: int = Field(index=True)
-    measure: str = Field(max_length=30)
-    year: int
-    above1: int | None = None
-    above2: int | None = None
-    above3: int | None = None
-    above4: int | None = None
-    records: int
-    low: int
-    high: int | None = None
-    bounded: int
-    min_id: int
-    sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")
 
 
-class PlaceYearlyTotal(SQLModel, table=True):
+class PlaceYearlyTotal(YearlyTotalValues, table=True):
     """The communes' yearly totals summed per province and per district (issue 7).
 
     A province's stats read a few dozen of these instead of every commune's rows. Rows
@@ -120,15 +130,3 @@ class PlaceYearlyTotal(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     place_id: int = Field(index=True, description="A province's or a district's locality id.")
-    measure: str = Field(max_length=30)
-    year: int
-    above1: int | None = None
-    above2: int | None = None
-    above3: int | None = None
-    above4: int | None = None
-    records: int
-    low: int
-    high: int | None = None
-    bounded: int
-    min_id: int
-    sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")
