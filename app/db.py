@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, PoolProxiedConnection
 from sqlmodel import Session
 
 CONNECT_TIMEOUT_S = 5
@@ -86,11 +86,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # OperationalError("interrupted"), which the app answers with a 503 (issue 8, point 6).
 _PROGRESS_STEPS = 1000
 _DEADLINE = "statement_deadline"
+_TIMEOUT = "statement_timeout_s"
 
 
 def _limit_sqlite_statements(engine: Engine, timeout_s: float) -> None:
     def install(dbapi_connection: Any, record: Any) -> None:
         info = record.info
+        info[_TIMEOUT] = timeout_s
 
         def over_time() -> int:
             deadline = info.get(_DEADLINE)
@@ -108,6 +110,15 @@ def _limit_sqlite_statements(engine: Engine, timeout_s: float) -> None:
     event.listen(engine, "connect", install)
     event.listen(engine, "before_cursor_execute", start)
     event.listen(engine, "reset", clear)
+
+
+def arm_statement_deadline(connection: PoolProxiedConnection) -> None:
+    """Start the time limit of a statement run on the driver's connection directly
+    (app.reader); SQLAlchemy's own executions start it in `before_cursor_execute`."""
+    # The connection's info, which `install` filled when it connected.
+    timeout_s = connection.info.get(_TIMEOUT)
+    if timeout_s is not None:
+        connection.info[_DEADLINE] = time.monotonic() + timeout_s
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +26,7 @@ from app.db import make_engine
 from app.ingest.seed import load_seed
 from app.main import create_app
 from app.migrate import upgrade_head
+from app.reader import statements_for
 from app.services.branch_items import stale_items
 
 BACKENDS = ("sqlite", "postgresql")
@@ -201,12 +203,18 @@ class StatementCounter:
         if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
             self.statements.append(statement)
 
+    def _record_read(self, statement: str, parameters: Any) -> None:
+        self._record(None, None, statement, parameters, None, False)
+
     def __enter__(self) -> "StatementCounter":
+        # Reads run their prepared statements on the driver's connection (app.reader).
         event.listen(self.engine, "before_cursor_execute", self._record)
+        statements_for(self.engine.dialect).listeners.append(self._record_read)
         return self
 
     def __exit__(self, *exc: object) -> None:
         event.remove(self.engine, "before_cursor_execute", self._record)
+        statements_for(self.engine.dialect).listeners.remove(self._record_read)
 
     @property
     def count(self) -> int:

@@ -4,13 +4,13 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import Session
 
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import STRICT, engine_of, id_query
 from app.api.deps import secret_of
 from app.api.query_route import QueryModelRoute
 from app.api.responses import page_body
+from app.reader import Reader
 from app.schemas.audit import AuditEntryOut
 from app.schemas.common import Page
 from app.services.audit import ACTIONS, ENTITY_OF, AuditFilters, list_audit
@@ -74,8 +74,8 @@ def get_audit(
     page = PageRequest(
         limit, cursor, "-id", filters_digest(list(request.query_params.multi_items()))
     )
-    with Session(engine_of(request)) as session:
-        result = list_audit(session, filters, page, secret_of(request))
+    with Reader.open(engine_of(request)) as reader:
+        result = list_audit(reader, filters, page, secret_of(request))
     # Private: the log is for writers, so no shared cache may keep it.
     return Response(
         orjson.dumps(page_body(request, result)),

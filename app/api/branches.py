@@ -4,7 +4,6 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import Session
 
 from app.api.common import (
     EXPORTS,
@@ -21,6 +20,7 @@ from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response, list_response
 from app.errors import bad_request
 from app.models.vocab import BranchKind
+from app.reader import Reader
 from app.schemas.branches import BranchDetail, BranchOut, RiskExplanation
 from app.schemas.common import Page
 from app.services import branches as service
@@ -111,14 +111,14 @@ def list_branches(
         request,
         params,
         engine_of(request),
-        lambda session, page, total: service.list_branches(
-            session, filters, page, secret, total, rules
+        lambda reader, page, total: service.list_branches(
+            reader, filters, page, secret, total, rules
         ),
         service.BRANCH_CSV,
         order,
         "branches",
-        fetch_cells=lambda session, page, total: service.list_branches(
-            session, filters, page, secret, total, rules, tuple(service.BRANCH_CSV)
+        fetch_cells=lambda reader, page, total: service.list_branches(
+            reader, filters, page, secret, total, rules, tuple(service.BRANCH_CSV)
         ),
     )
 
@@ -128,9 +128,9 @@ def list_branches(
 )
 def get_branch(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
     """A branch with its count history, events, facts, officeholders, children and sources."""
-    with Session(engine_of(request)) as session:
+    with Reader.open(engine_of(request)) as reader:
         return json_response(
-            request, service.branch_detail(session, branch_id, rules_of(request), as_of)
+            request, service.branch_detail(reader, branch_id, rules_of(request), as_of)
         )
 
 
@@ -142,7 +142,7 @@ def get_branch(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Respo
 )
 def get_branch_risk(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
     """Each risk criterion: met, not met or unknown, with its value, threshold and evidence."""
-    with Session(engine_of(request)) as session:
+    with Reader.open(engine_of(request)) as reader:
         return json_response(
-            request, explain_risk(session, branch_id, rules_of(request), as_of or date.today())
+            request, explain_risk(reader, branch_id, rules_of(request), as_of or date.today())
         )

@@ -4,7 +4,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IsoDay, engine_of, id_query
 from app.api.deps import ListParamsDep, secret_of
@@ -23,7 +22,6 @@ from app.services.figures import (
     list_figure_lines,
     list_figures,
 )
-from app.services.localities import require_locality, scope_of
 
 router = APIRouter(route_class=QueryModelRoute, tags=["figures"], dependencies=STRICT)
 
@@ -63,12 +61,7 @@ def _filters(
 ) -> FigureFilters:
     if date_from and date_to and date_from > date_to:
         raise bad_request("query.from", "the range ends before it starts", 422)
-    scope = None
-    if locality is not None:
-        with Session(engine_of(request)) as session:
-            require_locality(session, locality)
-            scope = scope_of(session, locality)
-    return FigureFilters(date_from=date_from, date_to=date_to, scope=scope, **kw)
+    return FigureFilters(date_from=date_from, date_to=date_to, locality=locality, **kw)
 
 
 def _list(
@@ -85,12 +78,12 @@ def _list(
         request,
         params,
         engine_of(request),
-        lambda session, page, total: list_figures(model, session, filters, page, secret, total),
+        lambda reader, page, total: list_figures(model, reader, filters, page, secret, total),
         columns,
         sort,
         name,
-        fetch_cells=lambda session, page, total: list_figure_lines(
-            model, session, filters, page, secret, total, tuple(columns)
+        fetch_cells=lambda reader, page, total: list_figure_lines(
+            model, reader, filters, page, secret, total, tuple(columns)
         ),
     )
 

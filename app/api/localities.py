@@ -3,13 +3,13 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of, id_query
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response, list_response
 from app.models.vocab import LocalityKind
+from app.reader import Reader
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from app.services import localities as service
@@ -72,7 +72,7 @@ def list_localities(
         request,
         params,
         engine_of(request),
-        lambda session, page, total: service.list_localities(session, filters, page, secret, total),
+        lambda reader, page, total: service.list_localities(reader, filters, page, secret, total),
         service.LOCALITY_CSV,
         order,
         "localities",
@@ -84,8 +84,8 @@ def list_localities(
 )
 def get_locality(request: Request, locality_id: IdPath) -> Response:
     """A locality with its parents, children, successors and a summary of what lies under it."""
-    with Session(engine_of(request)) as session:
-        return json_response(request, service.locality_detail(session, locality_id))
+    with Reader.open(engine_of(request)) as reader:
+        return json_response(request, service.locality_detail(reader, locality_id))
 
 
 @router.get(
@@ -96,5 +96,5 @@ def get_locality(request: Request, locality_id: IdPath) -> Response:
 )
 def get_locality_stats(request: Request, locality_id: IdPath) -> Response:
     """Per year: members and admissions, departures and transfers under the place, with sources."""
-    with Session(engine_of(request)) as session:
-        return json_response(request, locality_stats(session, locality_id))
+    with Reader.open(engine_of(request)) as reader:
+        return json_response(request, locality_stats(reader, locality_id))

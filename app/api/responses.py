@@ -10,10 +10,10 @@ import orjson
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.api.deps import ListParams
 from app.formats import csv_batches, csv_lines, ndjson_lines
+from app.reader import Reader
 from app.services.json_sql import as_plain, encode_default
 from app.services.listing import Page, PageFetcher
 
@@ -76,8 +76,8 @@ def list_response(
         fetch = fetch_cells
     if params.streams_all:
         return _export(engine, fetch, params, columns, sort, filename, flat=flat)
-    with Session(engine) as session:
-        page = fetch(session, params.page(sort), True)
+    with Reader.open(engine) as reader:
+        page = fetch(reader, params.page(sort), True)
     link = (
         {"Link": f'<{next_url(request, page.next_cursor)}>; rel="next"'} if page.next_cursor else {}
     )
@@ -133,27 +133,26 @@ def _export(
     """Stream every row, a keyset batch at a time: memory stays flat however large."""
     first = params.page(sort)
 
-    def batch(session: Session, cursor: str | None) -> Page:
+    def batch(reader: Reader, cursor: str | None) -> Page:
         return fetch(
-            session, type(first)(EXPORT_BATCH, cursor, first.sort, first.filters_digest), False
+            reader, type(first)(EXPORT_BATCH, cursor, first.sort, first.filters_digest), False
         )
 
     # The first batch runs before the response starts, so that a bad cursor (400) or an
     # unavailable database (503) is still answered with a problem, not a cut stream.
-    with Session(engine) as session:
-        head = batch(session, first.cursor)
+    with Reader.open(engine) as reader:
+        head = batch(reader, first.cursor)
 
     def batches() -> Iterator[list[Any]]:
         yield head.items
         cursor = head.next_cursor
-        if not cursor:
-            return
-        with Session(engine) as session:
-            while cursor:
-                page = batch(session, cursor)
-                yield page.items
-                session.rollback()  # end the read transaction between batches
-                cursor = page.next_cursor
+        while cursor:
+            # A read of its own per batch: no transaction stays open while the client
+            # takes its time to read the stream.
+            with Reader.open(engine) as reader:
+                page = batch(reader, cursor)
+            yield page.items
+            cursor = page.next_cursor
 
     return StreamingResponse(
         _render_batches(batches(), params, columns, flat=flat),

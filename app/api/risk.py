@@ -3,11 +3,11 @@
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request, Response
-from sqlmodel import Session
 
 from app.api.common import READ_ERRORS, STRICT, AsOf, engine_of, rules_of
 from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response
+from app.reader import Reader
 from app.schemas.branches import RiskRulesOut, RiskSummary
 from app.services.risk_explain import risk_summary
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
@@ -20,8 +20,8 @@ router = APIRouter(route_class=QueryModelRoute, prefix="/risk", tags=["risk"], d
 )
 def get_risk_summary(request: Request, as_of: AsOf = None) -> Response:
     """Organizations by risk level, per province as reported and per province today."""
-    with Session(engine_of(request)) as session:
-        return json_response(request, risk_summary(session, rules_of(request), as_of))
+    with Reader.open(engine_of(request)) as reader:
+        return json_response(request, risk_summary(reader, rules_of(request), as_of))
 
 
 @router.get("/rules", response_model=RiskRulesOut, responses=READ_ERRORS, summary="The risk rules")

@@ -4,12 +4,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from sqlmodel import Session
 
 from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
 from app.api.responses import CACHE_CONTROL, json_response, list_response
+from app.reader import Reader
 from app.schemas.common import Page
 from app.schemas.sources import SourceDetail, SourceOut
 from app.services import sources as service
@@ -44,7 +44,7 @@ def list_sources(
         request,
         params,
         engine_of(request),
-        lambda session, page, total: service.list_sources(session, filters, page, secret, total),
+        lambda reader, page, total: service.list_sources(reader, filters, page, secret, total),
         service.SOURCE_CSV,
         sort,
         "sources",
@@ -56,8 +56,8 @@ def list_sources(
 )
 def get_source(request: Request, source_id: IdPath) -> Response:
     """A source's metadata and every figure, place and organization drawn from it."""
-    with Session(engine_of(request)) as session:
-        return json_response(request, service.source_detail(session, source_id))
+    with Reader.open(engine_of(request)) as reader:
+        return json_response(request, service.source_detail(reader, source_id))
 
 
 @router.get(
@@ -68,6 +68,6 @@ def get_source(request: Request, source_id: IdPath) -> Response:
 )
 def get_source_text(request: Request, source_id: IdPath) -> PlainTextResponse:
     """The article's text exactly as stored: every quote is a substring of it."""
-    with Session(engine_of(request)) as session:
-        text = service.source_text(session, source_id)
+    with Reader.open(engine_of(request)) as reader:
+        text = service.source_text(reader, source_id)
     return PlainTextResponse(text, headers={"Cache-Control": CACHE_CONTROL})

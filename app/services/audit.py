@@ -7,13 +7,13 @@ the summary says what the editor did, the record entries say exactly what change
 the same shape as a direct edit of that record.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, SQLModel, col
 
 from app.models import (
@@ -26,9 +26,11 @@ from app.models import (
     Officeholder,
     Source,
 )
+from app.reader import Reader
 from app.services.auth import Caller
-from app.services.listing import Page, fetch_page
+from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
+from app.services.refs import table
 
 ENTITY_OF: dict[type[SQLModel], str] = {
     Source: "source",
@@ -124,8 +126,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def render_entry(row: RowMapping | AuditEntry) -> dict[str, Any]:
-    get = (lambda k: row[k]) if isinstance(row, RowMapping) else (lambda k: getattr(row, k))
+def render_entry(row: Mapping[str, Any] | AuditEntry) -> dict[str, Any]:
+    get = row.__getitem__ if isinstance(row, Mapping) else (lambda k: getattr(row, k))
     return {
         "id": get("id"),
         "at": _aware(get("at")),
@@ -142,29 +144,35 @@ def render_entry(row: RowMapping | AuditEntry) -> dict[str, Any]:
     }
 
 
-def list_audit(session: Session, filters: AuditFilters, page: PageRequest, secret: bytes) -> Page:
+def list_audit(reader: Reader, filters: AuditFilters, page: PageRequest, secret: bytes) -> Page:
     """Entries, newest first (ids grow with time), in keyset pages."""
-    a: Any = AuditEntry.__table__  # type: ignore[attr-defined]
-    query = select(a)
-    if filters.entity:
-        query = query.where(a.c.entity == filters.entity)
-    if filters.entity_id is not None:
-        query = query.where(a.c.entity_id == filters.entity_id)
-    if filters.key:
-        query = query.where(a.c.key_name == filters.key)
-    if filters.action:
-        query = query.where(a.c.action == filters.action)
-    if filters.request_id:
-        query = query.where(a.c.request_id == filters.request_id)
+    given = tuple(name for name in AUDIT_FILTERS if getattr(filters, name) is not None)
     return fetch_page(
-        session,
-        query,
-        [SortKey(a.c.id, int, descending=True)],
+        reader,
+        _audit_list(given),
+        {name: getattr(filters, name) for name in given},
         page,
         secret,
-        lambda _s, rows: [render_entry(r) for r in rows],
+        mapped(lambda _reader, rows: [render_entry(r) for r in rows]),
         with_total=True,
     )
+
+
+# Each filter and its column.
+AUDIT_FILTERS = {
+    "entity": "entity",
+    "entity_id": "entity_id",
+    "key": "key_name",
+    "action": "action",
+    "request_id": "request_id",
+}
+
+
+@lru_cache(maxsize=64)
+def _audit_list(given: tuple[str, ...]) -> ListQuery:
+    a = table(AuditEntry)
+    query = select(a).where(*(a.c[AUDIT_FILTERS[name]] == bindparam(name) for name in given))
+    return ListQuery(query, (SortKey(a.c.id, int, descending=True),))
 
 
 def recent(session: Session, limit: int = 20) -> list[dict[str, Any]]:

@@ -1,17 +1,16 @@
 """Branches: lists with filters and risk, and details with every figure and its source."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Dialect, Select, and_, bindparam, func, select, true
 
 from app.errors import bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
+from app.reader import Reader
 from app.services.branch_items import (
     decorated,
     decorated_from_status,
@@ -22,12 +21,19 @@ from app.services.branch_items import (
     stored_item,
 )
 from app.services.figures import distinct_sources, figures_of
-from app.services.json_sql import JsonSql, JsonText
-from app.services.listing import Page, Render, fetch_page
+from app.services.json_sql import JsonSql
+from app.services.listing import ListQuery, Page, cell_items, documents, fetch_page
 from app.services.localities import place_scope
 from app.services.pagination import PageRequest, SortKey
-from app.services.refs import alias, in_scope, search
-from app.services.risk import risk_select
+from app.services.refs import (
+    SearchTerms,
+    alias,
+    in_bound_scope,
+    scope_levels,
+    scope_params,
+    search,
+)
+from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import LEVEL_RANK, RiskRules
 
 BRANCH_SORTS = ("id", "-id", "name", "-name", "members", "-members", "risk", "relevance")
@@ -89,51 +95,96 @@ BRANCH_CSV = [
 ]
 
 
-def _scope_condition(
-    session: Session, filters: BranchFilters
-) -> Callable[[Any], ColumnElement[bool]]:
-    """The filters on the branches table, as a function of its alias (reused by risk)."""
-    scopes = []
-    for ident, must_be_province in ((filters.locality, False), (filters.province, True)):
+@dataclass(frozen=True)
+class BranchListShape:
+    """What the SQL of a branch list depends on: which filters are given (and for a place,
+    the levels it has units at; for a search, how many words), never their values."""
+
+    locality: tuple[str, ...] | None
+    province: tuple[str, ...] | None
+    kind: bool
+    parent: bool
+    search: tuple[int, int] | None
+    min_members: bool
+    max_members: bool
+    risk: RiskFilter | None
+    as_of: bool
+    sort: str
+    cells: tuple[str, ...] | None
+    rules: RiskRules
+
+
+def _places(reader: Reader, filters: BranchFilters) -> dict[str, dict[str, list[int]]]:
+    """The units each place filter covers (itself and all it replaced), by level."""
+    places = {}
+    for name, ident in (("locality", filters.locality), ("province", filters.province)):
         if ident is None:
             continue
-        place = place_scope(session, ident)
-        if must_be_province and place.kind not in ("province", "city_province"):
+        place = place_scope(reader, ident)
+        if name == "province" and place.kind not in ("province", "city_province"):
             raise bad_request(
                 "query.province", f"locality {ident} is a {place.kind}, not a province", 422
             )
-        scopes.append(place.units)
-
-    def condition(b: Any) -> ColumnElement[bool]:
-        clauses: list[ColumnElement[bool]] = [in_scope(b, s) for s in scopes]
-        if filters.kind:
-            clauses.append(b.c.kind == filters.kind)
-        if filters.parent is not None:
-            clauses.append(b.c.parent_id == filters.parent)
-        if filters.q:
-            clauses.append(search(b.c.search_key, b.c.name_lower, filters.q)[0])
-        return and_(True, *clauses)
-
-    return condition
+        places[name] = place.units
+    return places
 
 
-def _query(
-    session: Session,
+def _list_parameters(
+    reader: Reader,
     filters: BranchFilters,
+    sort: str,
     rules: RiskRules,
-    cells: tuple[str, ...] | None = None,
-) -> tuple[Select[Any], Select[Any], Any, dict[str, Any]]:
+    cells: tuple[str, ...] | None,
+) -> tuple[BranchListShape, dict[str, Any]]:
+    """A branch list's shape, and the values its statement binds."""
+    places = _places(reader, filters)
+    terms = SearchTerms.of(filters.q) if filters.q else None
+    if sort == "relevance" and terms is None:
+        raise bad_request("query.sort", "relevance needs a search term q")
+    shape = BranchListShape(
+        locality=scope_levels(places["locality"]) if "locality" in places else None,
+        province=scope_levels(places["province"]) if "province" in places else None,
+        kind=filters.kind is not None,
+        parent=filters.parent is not None,
+        search=terms.shape if terms else None,
+        min_members=filters.min_members is not None,
+        max_members=filters.max_members is not None,
+        risk=filters.risk,
+        as_of=filters.as_of is not None,
+        sort=sort,
+        cells=cells,
+        rules=rules,
+    )
+    params: dict[str, Any] = {
+        "kind": filters.kind,
+        "parent": filters.parent,
+        "min_members": filters.min_members,
+        "max_members": filters.max_members,
+        "risk_rank": LEVEL_RANK[filters.risk_level],
+        **(terms.params() if terms else {}),
+    }
+    for name, units in places.items():
+        params.update(scope_params(units, name))
+    if filters.as_of is not None:
+        params.update(RiskDay.params(filters.as_of, rules))
+        params["as_of_text"] = filters.as_of.isoformat()
+    return shape, params
+
+
+@lru_cache(maxsize=256)
+def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     """The branches that match, each rendered by the database: as one JSON `item`, or
-    as the CSV `cells` of those dotted paths."""
+    as the CSV `cells` of those dotted paths; their order; what to count."""
     b = item_tables().b
-    scope = _scope_condition(session, filters)
-    dialect = session.get_bind().dialect
-    if filters.as_of is None:
+    if not shape.as_of:
         risk, status_join = status_columns()
         # Today's items are stored (branch_items); CSV cells are rendered from the shape.
-        query = stored_item() if cells is None else decorated_from_status(dialect, rules, cells)
+        if shape.cells is None:
+            query = stored_item()
+        else:
+            query = decorated_from_status(dialect, shape.rules, shape.cells)
     else:
-        r = risk_select(rules, filters.as_of, scope).subquery("r")
+        r = risk_select(shape.rules, RiskDay.bound(), lambda b: _on_branch(shape, b)).subquery("r")
         risk = {
             "count_id": r.c.count_id,
             "members_low": r.c.members_low,
@@ -146,68 +197,88 @@ def _query(
         }
         status_join = (r, r.c.branch_id == b.c.id)
         json = JsonSql(dialect.name)
-        shape = item_shape(item_tables(), risk, json.parameter(filters.as_of.isoformat()), rules)
-        query = decorated(rendered_columns(json, shape, cells), risk, status_join)
-    on_status = _status_conditions(filters, risk)
-    conditions = [scope(b), *on_status]
+        shape_of_item = item_shape(item_tables(), risk, json.bound_text("as_of_text"), shape.rules)
+        query = decorated(rendered_columns(json, shape_of_item, shape.cells), risk, status_join)
+    on_status = _status_conditions(shape, risk)
+    conditions = [_on_branch(shape, b), *on_status]
     # Counting needs only the rows, not the joins that decorate them; and without a
     # condition on the branch itself, not the branch either (every status row is one
     # branch's): at national scale that halved the count of a risk filter.
-    if _filters_branch_table(filters):
+    if _filters_branch_table(shape):
         count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
     else:
         count_query = select(risk["branch_id"]).select_from(status_join[0]).where(*on_status)
-    return query.where(*conditions), count_query, b, risk
+    return ListQuery(query.where(*conditions), _sort_keys(shape, b, risk), count_query)
 
 
-def _filters_branch_table(filters: BranchFilters) -> bool:
+def _on_branch(shape: BranchListShape, b: Any) -> ColumnElement[bool]:
+    """The filters on the branches table, for its alias `b` (reused by risk)."""
+    clauses: list[ColumnElement[bool]] = [
+        in_bound_scope(b, levels, name)
+        for name, levels in (("locality", shape.locality), ("province", shape.province))
+        if levels is not None
+    ]
+    if shape.kind:
+        clauses.append(b.c.kind == bindparam("kind"))
+    if shape.parent:
+        clauses.append(b.c.parent_id == bindparam("parent"))
+    if shape.search:
+        clauses.append(search(b.c.search_key, b.c.name_lower, shape.search)[0])
+    return and_(true(), *clauses)
+
+
+def _filters_branch_table(shape: BranchListShape) -> bool:
     return any(
-        value is not None
-        for value in (filters.locality, filters.province, filters.kind, filters.parent, filters.q)
+        (
+            shape.locality is not None,
+            shape.province is not None,
+            shape.kind,
+            shape.parent,
+            shape.search is not None,
+        )
     )
 
 
-def _status_conditions(filters: BranchFilters, risk: dict[str, Any]) -> list[ColumnElement[bool]]:
+def _status_conditions(shape: BranchListShape, risk: dict[str, Any]) -> list[ColumnElement[bool]]:
     conditions = []
-    if filters.min_members is not None:
-        conditions.append(risk["members_low"] >= filters.min_members)
-    if filters.max_members is not None:
-        conditions.append(risk["members_high"] <= filters.max_members)
-    if filters.risk is not None:
-        threshold = LEVEL_RANK[filters.risk_level]
-        if filters.risk == "true":
+    if shape.min_members:
+        conditions.append(risk["members_low"] >= bindparam("min_members"))
+    if shape.max_members:
+        conditions.append(risk["members_high"] <= bindparam("max_members"))
+    if shape.risk is not None:
+        threshold: Any = bindparam("risk_rank")
+        if shape.risk == "true":
             conditions.append(risk["rank"] >= threshold)
-        elif filters.risk == "false":
+        elif shape.risk == "false":
             conditions += [risk["rank"] < threshold, risk["level"] != "unknown"]
         else:
             conditions.append(risk["level"] == "unknown")
     return conditions
 
 
-def _sort_keys(sort: str, b: Any, risk: dict[str, Any], q: str | None) -> list[SortKey]:
-    descending = sort.startswith("-")
-    name = sort.lstrip("-")
+def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[SortKey, ...]:
+    descending = shape.sort.startswith("-")
+    name = shape.sort.lstrip("-")
     if name == "relevance":
-        if not q:
-            raise bad_request("query.sort", "relevance needs a search term q")
-        rank = search(b.c.search_key, b.c.name_lower, q)[1]
-        return [SortKey(rank, int), SortKey(b.c.name_lower, str), SortKey(b.c.id, int)]
+        assert shape.search is not None  # checked with the parameters
+        rank = search(b.c.search_key, b.c.name_lower, shape.search)[1]
+        return (SortKey(rank, int), SortKey(b.c.name_lower, str), SortKey(b.c.id, int))
     if name == "name":
-        return [SortKey(b.c.name_lower, str, descending), SortKey(b.c.id, int, descending)]
+        return (SortKey(b.c.name_lower, str, descending), SortKey(b.c.id, int, descending))
     # Orders on status columns end with the status table's own branch_id, so that its
     # (key, branch_id) index gives the order and a page reads ~limit rows.
     if name == "members":
-        return [
+        return (
             SortKey(risk["members_sort"], int, descending),
             SortKey(risk["branch_id"], int, descending),
-        ]
+        )
     if name == "risk":  # most at risk first, newest first within a level
-        return [SortKey(risk["rank"], int, True), SortKey(risk["branch_id"], int, True)]
-    return [SortKey(b.c.id, int, descending)]
+        return (SortKey(risk["rank"], int, True), SortKey(risk["branch_id"], int, True))
+    return (SortKey(b.c.id, int, descending),)
 
 
 def list_branches(
-    session: Session,
+    reader: Reader,
     filters: BranchFilters,
     page: PageRequest,
     secret: bytes,
@@ -216,27 +287,15 @@ def list_branches(
     cells: tuple[str, ...] | None = None,
 ) -> Page:
     """A page of branches: JSON items, or with `cells` the CSV cells of those paths."""
-    query, count_query, b, risk = _query(session, filters, rules, cells)
-    keys = _sort_keys(page.sort, b, risk, filters.q)
-    render: Render | int = (
-        len(cells) if cells is not None else lambda _s, rows: [JsonText(r["item"]) for r in rows]
-    )
-    return fetch_page(
-        session,
-        query,
-        keys,
-        page,
-        secret,
-        render,
-        with_total=with_total,
-        count_query=count_query,
-    )
+    shape, params = _list_parameters(reader, filters, page.sort, rules, cells)
+    listing = _branch_list(shape, reader.dialect)
+    render = documents if cells is None else cell_items(len(cells))
+    return fetch_page(reader, listing, params, page, secret, render, with_total=with_total)
 
 
 CHILD_FIELDS = ("id", "key", "kind", "name", "group_size")
 
 
-@cache
 def _children() -> Select[Any]:
     child = alias(Branch, "child")
     return (
@@ -248,14 +307,16 @@ def _children() -> Select[Any]:
 
 
 def branch_detail(
-    session: Session, branch_id: int, rules: RiskRules, as_of: date | None
+    reader: Reader, branch_id: int, rules: RiskRules, as_of: date | None
 ) -> dict[str, Any]:
-    query, _, b, _ = _query(session, BranchFilters(as_of=as_of), rules)
-    row = session.execute(query.where(b.c.id == branch_id)).mappings().first()
-    if row is None:
+    shape, params = _list_parameters(reader, BranchFilters(as_of=as_of), "id", rules, None)
+    rows = reader.rows(
+        _one_branch, _branch_list(shape, reader.dialect), params={**params, "branch_id": branch_id}
+    )
+    if not rows:
         raise not_found("Branch", branch_id)
-    item: dict[str, Any] = orjson.loads(row["item"])
-    item["counts"] = figures_of(session, MembershipCount, "branch_id", branch_id)
+    item: dict[str, Any] = orjson.loads(rows[0][0])
+    item["counts"] = figures_of(reader, MembershipCount, "branch_id", branch_id)
     latest = item["latest_count"]
     if latest is not None:
         # Other sources' counts for the same day: served beside the value shown first.
@@ -267,14 +328,17 @@ def branch_detail(
             and str(c["evidence_date"]) == latest["evidence_date"]
             and c["status"] == latest["status"]
         ]
-    item["events"] = figures_of(session, MembershipEvent, "branch_id", branch_id)
-    item["facts"] = figures_of(session, Fact, "branch_id", branch_id)
-    item["officeholders"] = figures_of(session, Officeholder, "branch_id", branch_id)
+    item["events"] = figures_of(reader, MembershipEvent, "branch_id", branch_id)
+    item["facts"] = figures_of(reader, Fact, "branch_id", branch_id)
+    item["officeholders"] = figures_of(reader, Officeholder, "branch_id", branch_id)
     item["children"] = [
-        # plain str keys: SQLAlchemy names a column `key` with a str subclass, which
-        # orjson refuses as a key
         dict(zip(CHILD_FIELDS, row, strict=True))
-        for row in session.execute(_children(), {"parent_id": branch_id})
+        for row in reader.rows(_children, params={"parent_id": branch_id})
     ]
-    item["sources"] = distinct_sources(session, branch_id)
+    item["sources"] = distinct_sources(reader, branch_id)
     return item
+
+
+def _one_branch(listing: ListQuery) -> Select[Any]:
+    b = item_tables().b
+    return listing.query.where(b.c.id == bindparam("branch_id"))

@@ -8,20 +8,18 @@ writes `"key" : value, ` with spaces, a response 12% larger: there figures.py's
 renderers build them, as before.
 """
 
-from functools import cache
 from typing import Any
 
 import orjson
 from sqlalchemy import Integer, Select, String, any_, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlmodel import Session
 
 # The shape and joins of a figure are figures.py's own; it has no public name for them.
+from app.reader import Reader
 from app.services.figures import RENDERERS, _base, _shape
 from app.services.json_sql import JsonSql, JsonText
 
 
-@cache
 def _by_ids(model: Any, dialect: str) -> Select[Any]:
     query, t, _ = _base(model)
     # The ids as one parameter: an IN list of 1,000 took SQLAlchemy longer to expand
@@ -36,14 +34,14 @@ def _by_ids(model: Any, dialect: str) -> Select[Any]:
     return query.where(chosen).order_by(t.c.evidence_date, t.c.id)
 
 
-def figures_by_id(session: Session, model: Any, ids: list[int]) -> dict[int, Any]:
+def figures_by_id(reader: Reader, model: Any, ids: list[int]) -> dict[int, Any]:
     """Some figures by id, oldest evidence first (as figures.figures_by_ids)."""
     if not ids:
         return {}
-    dialect = session.get_bind().dialect.name
-    statement = _by_ids(model, dialect)
+    dialect = reader.dialect.name
     if dialect == "sqlite":
-        rows = session.execute(statement, {"ids": orjson.dumps(ids).decode()}).all()
+        rows = reader.rows(_by_ids, model, dialect, params={"ids": orjson.dumps(ids).decode()})
         return {ident: JsonText(document) for ident, document in rows}
     render = RENDERERS[model]
-    return {row["id"]: render(row) for row in session.execute(statement, {"ids": ids}).mappings()}
+    mappings = reader.mappings(_by_ids, model, dialect, params={"ids": ids})
+    return {row["id"]: render(row) for row in mappings}

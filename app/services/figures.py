@@ -1,5 +1,6 @@
 """Figures with their provenance: membership counts, events, facts, officeholders."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Dialect,
     Select,
     bindparam,
@@ -16,23 +18,26 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.engine import RowMapping
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
+from app.reader import Reader
 from app.services.csv_sql import CsvSql
 from app.services.json_sql import Flag, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
-from app.services.listing import Page, fetch_page
+from app.services.listing import ListQuery, Page, fetch_page, mapped
+from app.services.localities import scope_of
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
     LOCALITY_FIELDS,
     SOURCE_FIELDS,
     alias,
-    in_scope,
+    in_bound_scope,
     locality_alias,
     locality_columns,
     locality_ref,
+    scope_levels,
+    scope_params,
     source_ref,
     table,
     with_source,
@@ -42,7 +47,7 @@ from app.services.refs import (
 @dataclass(frozen=True)
 class FigureFilters:
     branch: int | None = None
-    scope: dict[str, list[int]] | None = None  # a locality and the units it replaced
+    locality: int | None = None  # with the units it replaced, and all below
     source: int | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -138,43 +143,92 @@ def _base(model: Any) -> tuple[Select[Any], Any, Any]:
     return query, t, loc
 
 
-def _filtered(model: Any, filters: FigureFilters) -> tuple[Select[Any], Any]:
-    query, t, loc = _base(model)
-    if filters.branch is not None:
-        query = query.where(t.c.branch_id == filters.branch)
-    if filters.scope is not None:
-        query = query.where(in_scope(loc, filters.scope))
-    if filters.source is not None:
-        query = query.where(t.c.source_id == filters.source)
-    if model is MembershipEvent or model is Fact:
+@dataclass(frozen=True)
+class FigureListShape:
+    """What the SQL of a figure list depends on: the table, which filters are given (for
+    a place, the levels of its scope), the sort; never the values."""
+
+    model: Any
+    branch: bool
+    scope: tuple[str, ...] | None
+    source: bool
+    date_from: bool
+    date_to: bool
+    kind: bool
+    metric: bool
+    status: bool
+    sort: str
+
+    @classmethod
+    def of(
+        cls, model: Any, filters: FigureFilters, scope: dict[str, list[int]] | None, sort: str
+    ) -> "FigureListShape":
+        return cls(
+            model=model,
+            branch=filters.branch is not None,
+            scope=scope_levels(scope) if scope is not None else None,
+            source=filters.source is not None,
+            date_from=filters.date_from is not None,
+            date_to=filters.date_to is not None,
+            kind=bool(filters.kind) and model is MembershipEvent,
+            metric=bool(filters.metric) and model is Fact,
+            status=bool(filters.status) and model is MembershipCount,
+            sort=sort,
+        )
+
+
+def _figure_parameters(
+    reader: Reader, model: Any, filters: FigureFilters, sort: str
+) -> tuple[FigureListShape, dict[str, Any]]:
+    """A figure list's shape, and the values its statement binds."""
+    scope = scope_of(reader, filters.locality) if filters.locality is not None else None
+    return FigureListShape.of(model, filters, scope, sort), {
+        "branch": filters.branch,
+        "source": filters.source,
+        "date_from": filters.date_from,
+        "date_to": filters.date_to,
+        "kind": filters.kind,
+        "metric": filters.metric,
+        "status": filters.status,
+        **(scope_params(scope) if scope is not None else {}),
+    }
+
+
+@lru_cache(maxsize=256)
+def _figure_list(shape: FigureListShape) -> ListQuery:
+    query, t, loc = _base(shape.model)
+    if shape.branch:
+        query = query.where(t.c.branch_id == bindparam("branch"))
+    if shape.scope is not None:
+        query = query.where(in_bound_scope(loc, shape.scope))
+    if shape.source:
+        query = query.where(t.c.source_id == bindparam("source"))
+    if shape.model is MembershipEvent or shape.model is Fact:
         end = func.coalesce(t.c.period_end, t.c.evidence_date)
         start = func.coalesce(t.c.period_start, t.c.period_end, t.c.evidence_date)
-        if filters.date_from:
-            query = query.where(end >= filters.date_from)
-        if filters.date_to:
-            query = query.where(start <= filters.date_to)
     else:
-        if filters.date_from:
-            query = query.where(t.c.evidence_date >= filters.date_from)
-        if filters.date_to:
-            query = query.where(t.c.evidence_date <= filters.date_to)
-    if filters.kind and model is MembershipEvent:
-        query = query.where(t.c.kind == filters.kind)
-    if filters.metric and model is Fact:
-        query = query.where(t.c.metric == filters.metric)
-    if filters.status and model is MembershipCount:
-        query = query.where(t.c.status == filters.status)
-    return query, t
+        end = start = t.c.evidence_date
+    if shape.date_from:
+        query = query.where(end >= bindparam("date_from", type_=Date))
+    if shape.date_to:
+        query = query.where(start <= bindparam("date_to", type_=Date))
+    if shape.kind:
+        query = query.where(t.c.kind == bindparam("kind"))
+    if shape.metric:
+        query = query.where(t.c.metric == bindparam("metric"))
+    if shape.status:
+        query = query.where(t.c.status == bindparam("status"))
+    return ListQuery(query, _keys(shape.sort, t))
 
 
-def _keys(sort: str, t: Any) -> list[SortKey]:
+def _keys(sort: str, t: Any) -> tuple[SortKey, ...]:
     descending = sort.startswith("-")
     if sort.lstrip("-") == "date":
-        return [SortKey(t.c.evidence_date, date, descending), SortKey(t.c.id, int, descending)]
-    return [SortKey(t.c.id, int, descending)]
+        return (SortKey(t.c.evidence_date, date, descending), SortKey(t.c.id, int, descending))
+    return (SortKey(t.c.id, int, descending),)
 
 
-def evidence_basis(own_date: date | None, row: RowMapping) -> str:
+def evidence_basis(own_date: date | None, row: Mapping[str, Any]) -> str:
     """How a figure's evidence_date was set: stated in the text, or bounded by the source."""
     if own_date is not None:
         return "stated"
@@ -192,7 +246,7 @@ def evidence_basis_sql(
     )
 
 
-def _provenance(row: RowMapping, own_date: date | None) -> dict[str, Any]:
+def _provenance(row: Mapping[str, Any], own_date: date | None) -> dict[str, Any]:
     return {
         "qualifier": row["qualifier"],
         "applies_to_each": row["applies_to_each"],
@@ -207,7 +261,7 @@ def _provenance(row: RowMapping, own_date: date | None) -> dict[str, Any]:
     }
 
 
-def _subject(row: RowMapping) -> dict[str, Any]:
+def _subject(row: Mapping[str, Any]) -> dict[str, Any]:
     branch = None
     if row["branch_id"] is not None:
         branch = {
@@ -219,7 +273,7 @@ def _subject(row: RowMapping) -> dict[str, Any]:
     return {"branch": branch, "locality": locality_ref(row, "floc")}
 
 
-def render_count(row: RowMapping) -> dict[str, Any]:
+def render_count(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "key": row["key"],
@@ -232,7 +286,7 @@ def render_count(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def render_event(row: RowMapping) -> dict[str, Any]:
+def render_event(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "key": row["key"],
@@ -247,7 +301,7 @@ def render_event(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def render_fact(row: RowMapping) -> dict[str, Any]:
+def render_fact(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "key": row["key"],
@@ -263,7 +317,7 @@ def render_fact(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def render_officeholder(row: RowMapping) -> dict[str, Any]:
+def render_officeholder(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "key": row["key"],
@@ -285,21 +339,21 @@ RENDERERS = {
 
 def list_figures(
     model: Any,
-    session: Session,
+    reader: Reader,
     filters: FigureFilters,
     page: PageRequest,
     secret: bytes,
     with_total: bool,
 ) -> Page:
-    query, t = _filtered(model, filters)
     render = RENDERERS[model]
+    shape, params = _figure_parameters(reader, model, filters, page.sort)
     return fetch_page(
-        session,
-        query,
-        _keys(page.sort, t),
+        reader,
+        _figure_list(shape),
+        params,
         page,
         secret,
-        lambda _s, rows: [render(r) for r in rows],
+        mapped(lambda _reader, rows: [render(r) for r in rows]),
         with_total=with_total,
     )
 
@@ -376,7 +430,7 @@ def _copy_cells(model: Any, paths: tuple[str, ...]) -> list[ColumnElement[Any]]:
 
 def list_figure_lines(
     model: Any,
-    session: Session,
+    reader: Reader,
     filters: FigureFilters,
     page: PageRequest,
     secret: bytes,
@@ -386,35 +440,41 @@ def list_figure_lines(
     """list_figures as the CSV lines of those dotted paths, written by the database
     (app.services.csv_sql, app.services.line_pages): lines on SQLite, COPY's CSV on
     PostgreSQL. No total, whatever `with_total` says: CSV shows none."""
-    query, t = _filtered(model, filters)
-    keys = _keys(page.sort, t)
-    dialect = session.get_bind().dialect
+    shape, params = _figure_parameters(reader, model, filters, page.sort)
+    dialect = reader.dialect
     # COPY writes a lone empty field as an empty line, where csv.writer writes "".
     if dialect.name == "postgresql" and len(paths) > 1:
-        return copy_lines(session, query, _copy_cells(model, paths), keys, page, secret)
-    return fetch_lines(session, query, _line(model, dialect, paths), keys, page, secret)
+        return copy_lines(reader, _figure_lines(shape, dialect, paths, True), params, page, secret)
+    return fetch_lines(reader, _figure_lines(shape, dialect, paths, False), params, page, secret)
 
 
-def figures_of(session: Session, model: Any, condition_on: str, ident: int) -> list[dict[str, Any]]:
+@lru_cache(maxsize=64)
+def _figure_lines(
+    shape: FigureListShape, dialect: Dialect, paths: tuple[str, ...], copy: bool
+) -> ListQuery:
+    """A figure list that selects each row's CSV line (or, for COPY, its cells)."""
+    listing = _figure_list(shape)
+    columns = _copy_cells(shape.model, paths) if copy else [_line(shape.model, dialect, paths)]
+    return ListQuery(listing.query.with_only_columns(*columns), listing.keys)
+
+
+def figures_of(reader: Reader, model: Any, condition_on: str, ident: int) -> list[dict[str, Any]]:
     """Every figure of one branch or one source, oldest evidence first (for details)."""
-    rows = session.execute(_figures_of(model, condition_on), {"ident": ident}).mappings()
+    rows = reader.mappings(_figures_of, model, condition_on, params={"ident": ident})
     return [RENDERERS[model](r) for r in rows]
 
 
-@cache
 def _figures_of(model: Any, condition_on: str) -> Select[Any]:
-    # Built once, the id bound at execution: a detail runs four of these.
     query, t, _ = _base(model)
     return query.where(t.c[condition_on] == bindparam("ident")).order_by(t.c.evidence_date, t.c.id)
 
 
-def distinct_sources(session: Session, branch_id: int) -> list[dict[str, Any]]:
+def distinct_sources(reader: Reader, branch_id: int) -> list[dict[str, Any]]:
     """The sources that state anything about a branch (one query over all figure tables)."""
-    rows = session.execute(_distinct_sources(), {"branch_id": branch_id}).mappings()
+    rows = reader.mappings(_distinct_sources, params={"branch_id": branch_id})
     return [{f: row[f] for f in SOURCE_FIELDS} for row in rows]
 
 
-@cache
 def _distinct_sources() -> Select[Any]:
     branch_id: Any = bindparam("branch_id")
     sub = union(
@@ -434,15 +494,14 @@ def _distinct_sources() -> Select[Any]:
     )
 
 
-def figures_by_ids(session: Session, model: Any, ids: list[int]) -> list[dict[str, Any]]:
+def figures_by_ids(reader: Reader, model: Any, ids: list[int]) -> list[dict[str, Any]]:
     ids = [i for i in ids if i is not None]
     if not ids:
         return []
-    rows = session.execute(_figures_by_ids(model), {"ids": ids}).mappings()
+    rows = reader.mappings(_figures_by_ids, model, params={"ids": ids})
     return [RENDERERS[model](r) for r in rows]
 
 
-@cache
 def _figures_by_ids(model: Any) -> Select[Any]:
     query, t, _ = _base(model)
     ids: Any = bindparam("ids", expanding=True)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    bindparam,
     case,
     cast,
     false,
@@ -178,9 +179,10 @@ class JsonSql:
             return type_coerce(leaf, String)  # stored as ISO text: no need to parse it
         return leaf
 
-    def parameter(self, value: str) -> ColumnElement[Any]:
-        """A bound string (typed, so that PostgreSQL knows what it is)."""
-        return cast(literal(value), String)
+    def bound_text(self, name: str) -> ColumnElement[Any]:
+        """A string bound at execution by name (typed, so that PostgreSQL knows what it
+        is inside a JSON function)."""
+        return cast(bindparam(name, type_=String), String)
 
     def text(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
         """The document as text (psycopg would otherwise parse JSON into dicts)."""

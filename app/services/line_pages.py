@@ -11,39 +11,46 @@ On PostgreSQL, `copy_lines` has COPY write the CSV: measured on the national exp
 ~4 µs a row of the server's time against ~7 for the SELECT of whole lines.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-import psycopg
-from sqlalchemy import ColumnElement, CursorResult, Select
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlalchemy import TextClause
 
+from app.reader import Reader
 from app.services.csv_sql import ISO_DAYS
-from app.services.listing import Page
-from app.services.pagination import PageRequest, SortKey, apply_page, encode_cursor
+from app.services.listing import ListQuery, Page, page_statement
+from app.services.pagination import PageRequest, decode_cursor, encode_cursor
+
+
+def _iso_days() -> TextClause:
+    return ISO_DAYS
+
+
+def _values(
+    listing: ListQuery, params: Mapping[str, Any], page: PageRequest, secret: bytes
+) -> dict[str, Any]:
+    values = {**params, "_limit": page.limit + 1}
+    if page.cursor:
+        resumed_after = decode_cursor(page.cursor, listing.keys, page, secret)
+        values.update({f"_after{i}": value for i, value in enumerate(resumed_after)})
+    return values
 
 
 def fetch_lines(
-    session: Session,
-    query: Select[Any],
-    line: ColumnElement[Any],
-    keys: Sequence[SortKey],
+    reader: Reader,
+    listing: ListQuery,
+    params: Mapping[str, Any],
     page: PageRequest,
     secret: bytes,
 ) -> Page:
-    """One keyset page of `query`'s rows as their CSV lines: the items are the lines
-    (bytes or str, as the database gives them), in the order of `keys`. Not counted:
-    CSV shows no total."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        connection.execute(ISO_DAYS)
-    labelled = query.with_only_columns(
-        line, *(k.column.label(f"_k{i}") for i, k in enumerate(keys))
-    )
-    # Core, on the session's connection, as app.services.listing.fetch_page.
-    rows = _driver_rows(connection.execute(apply_page(labelled, keys, page, secret)))
+    """One keyset page of a list whose query selects one column, each row's CSV line:
+    the items are the lines (bytes or str, as the database gives them), in the list's
+    order. Not counted: CSV shows no total."""
+    if reader.dialect.name != "sqlite":
+        reader.rows(_iso_days)
+    prepared = reader.prepared(page_statement, listing, bool(page.cursor), False)
+    rows = reader.run(prepared, _values(listing, params, page, secret))
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     # A date key is SQLite's ISO text or a date: encode_cursor writes both the same way.
@@ -51,67 +58,40 @@ def fetch_lines(
     return Page([row[0] for row in rows], next_cursor, None, page.limit)
 
 
-def _driver_rows(result: CursorResult[Any]) -> list[Any]:
-    """A result's rows as the driver's tuples, with the errors SQLAlchemy's own fetch
-    raises: SQLite runs a statement as its rows are fetched, and a read cut by the time
-    limit must stay an OperationalError (answered 503)."""
-    dbapi_error = result.dialect.loaded_dbapi.Error
-    try:
-        return list(result.cursor.fetchall())
-    except dbapi_error as error:
-        raise DBAPIError.instance(None, None, error, dbapi_error) from error
-    finally:
-        result.close()
-
-
 def copy_lines(
-    session: Session,
-    query: Select[Any],
-    cells: Sequence[ColumnElement[Any]],
-    keys: Sequence[SortKey],
+    reader: Reader,
+    listing: ListQuery,
+    params: Mapping[str, Any],
     page: PageRequest,
     secret: bytes,
 ) -> Page:
     """fetch_lines on PostgreSQL, by COPY (...) TO STDOUT (FORMAT csv): the server quotes
     every field in C, where the SQL of a line tests each text field with four function
-    calls. `cells` are CsvSql.copy_cells.
+    calls. The list's query selects CsvSql.copy_cells.
 
     The sort keys ride at the end of each row (numbers and days: never quoted, never
     empty) and are cut off here. The items are one chunk of bytes: the page's lines.
     """
+    keys = listing.keys
     if any(key.kind not in (int, date) for key in keys):
         raise ValueError("COPY pages need sort keys written without quotes (int, date)")
-    connection = session.connection()
-    connection.execute(ISO_DAYS)
-    labelled = query.with_only_columns(
-        *cells, *(k.column.label(f"_k{i}") for i, k in enumerate(keys))
-    )
-    compiled = apply_page(labelled, keys, page, secret).compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    # COPY takes no parameters of its own: psycopg binds them into the statement.
-    statement = f"COPY ({compiled}) TO STDOUT (FORMAT csv)"
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
+    reader.rows(_iso_days)
+    prepared = reader.prepared(page_statement, listing, bool(page.cursor), False)
     lines: list[bytes] = []
     rows = 0
     last, last_end = b"", 0
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
-            # Every row is read (a COPY cut short leaves the connection busy); the one
-            # past the page only says that there is more.
-            for block in copy:
-                rows += 1
-                if rows > page.limit:
-                    continue
-                row = bytes(block)  # one row, LF-terminated, as PostgreSQL writes CSV
-                end = len(row) - 1
-                for _ in keys:
-                    end = row.rfind(b",", 0, end)
-                lines.append(row[:end])
-                last, last_end = row, end
-    except psycopg.Error as error:
-        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+    # Every row is read (a COPY cut short leaves the connection busy); the one past the
+    # page only says that there is more.
+    for block in reader.copy_csv(prepared, _values(listing, params, page, secret)):
+        rows += 1
+        if rows > page.limit:
+            continue
+        row = bytes(block)  # one row, LF-terminated, as PostgreSQL writes CSV
+        end = len(row) - 1
+        for _ in keys:
+            end = row.rfind(b",", 0, end)
+        lines.append(row[:end])
+        last, last_end = row, end
     next_cursor = None
     if rows > page.limit:
         fields = last[last_end + 1 : -1].split(b",")

@@ -1,14 +1,21 @@
 """The shape every list service returns, and the keyset fetch they share."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.engine import RowMapping
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
-from app.services.pagination import PageRequest, SortKey, apply_page, encode_cursor
+from app.reader import Reader, Row
+from app.services.json_sql import JsonText
+from app.services.pagination import (
+    PageRequest,
+    SortKey,
+    after,
+    decode_cursor,
+    encode_cursor,
+    order_by,
+)
 
 # Counting is not free: exact up to this many rows, null beyond.
 TOTAL_CAP = 1_000
@@ -16,18 +23,52 @@ TOTAL_CAP = 1_000
 
 @dataclass
 class Page:
-    items: list[Any]  # dicts, JsonText documents, or tuples of CSV cells (see flat_rows)
+    items: list[Any]  # dicts, JsonText documents, or tuples of CSV cells
     next_cursor: str | None
     total: int | None
     limit: int
 
 
-# Turns a page of rows into items (and may batch-load what they show).
-Render = Callable[[Session, list[RowMapping]], list[Any]]
+@dataclass(frozen=True, eq=False)
+class ListQuery:
+    """A list's rows in one shape of its filters: the rows, their order, and the rows
+    to count (the same rows without the joins that only decorate them), or None.
+
+    Built once per shape (its builder is cached) and compared by identity: it is the
+    key of the page statements compiled from it (app.reader).
+    """
+
+    query: Select[Any]
+    keys: tuple[SortKey, ...]
+    count_query: Select[Any] | None = None
+
+
+# Turns a page of rows into items (and may batch-load what they show): given the reader,
+# the rows (the list query's columns first) and the names of the columns.
+Render = Callable[[Reader, list[Row], Sequence[str]], list[Any]]
+
+
+def documents(_reader: Reader, rows: list[Row], _columns: Sequence[str]) -> list[Any]:
+    """Items rendered by the database: the first column is each item's JSON."""
+    return [JsonText(row[0]) for row in rows]
+
+
+def cell_items(count: int) -> Render:
+    """Items that are the first `count` columns, as CSV cells (app.services.json_sql)."""
+    return lambda _reader, rows, _columns: [row[:count] for row in rows]
+
+
+def mapped(render: Callable[[Reader, list[dict[str, Any]]], list[Any]]) -> Render:
+    """Items rendered in Python from each row as a dict of its columns."""
+
+    def render_mapped(reader: Reader, rows: list[Row], columns: Sequence[str]) -> list[Any]:
+        return render(reader, [dict(zip(columns, row, strict=True)) for row in rows])
+
+    return render_mapped
 
 
 class PageFetcher(Protocol):
-    def __call__(self, session: Session, page: PageRequest, with_total: bool) -> Page: ...
+    def __call__(self, reader: Reader, page: PageRequest, with_total: bool) -> Page: ...
 
 
 def _capped_count(query: Select[Any]) -> ColumnElement[int]:
@@ -39,49 +80,53 @@ def _capped_count(query: Select[Any]) -> ColumnElement[int]:
     )
 
 
-def fetch_page(
-    session: Session,
-    query: Select[Any],
-    keys: Sequence[SortKey],
-    page: PageRequest,
-    secret: bytes,
-    render: Render | int,
-    *,
-    with_total: bool,
-    count_query: Select[Any] | None = None,
-) -> Page:
-    """Run one keyset page of `query` and render its rows (render may batch-load extras).
-
-    `render` may instead be a number of columns: the query selects that many CSV cells
-    (app.services.json_sql), and the items are those cells, as they come.
-    The total is counted on the first page only (later pages carry a cursor), on
-    `count_query` when given: the same rows without the joins that only decorate them.
-    """
-    counting = with_total and not page.cursor
+def page_statement(listing: ListQuery, resumed: bool, counting: bool) -> Select[Any]:
+    """One keyset page of a list: ordered, after the cursor's values (`_after<i>`) when
+    `resumed`, `_limit` rows; the sort keys last, and before them the capped count."""
+    keys = listing.keys
+    query = listing.query
     if counting:
         # In the page's own statement, as a column that does not depend on the row: the
         # database counts once (an uncorrelated subquery), and the page costs one
         # statement, not two.
-        query = query.add_columns(
-            _capped_count(query if count_query is None else count_query).label("_total")
-        )
-    # The sort keys come last: the cursor is read from the last row's last columns.
-    labelled = query.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
-    # Core statements on the session's connection: the ORM's execution layer cost more
-    # than a keyset page's SQL.
-    rows = session.connection().execute(apply_page(labelled, keys, page, secret)).all()
+        counted = listing.count_query if listing.count_query is not None else query
+        query = query.add_columns(_capped_count(counted).label("_total"))
+    query = query.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
+    if resumed:
+        query = query.where(after(keys, [bindparam(f"_after{i}") for i in range(len(keys))]))
+    return query.order_by(*order_by(keys)).limit(bindparam("_limit"))
+
+
+def fetch_page(
+    reader: Reader,
+    listing: ListQuery,
+    params: Mapping[str, Any],
+    page: PageRequest,
+    secret: bytes,
+    render: Render,
+    *,
+    with_total: bool,
+) -> Page:
+    """Run one keyset page of a list with the values of its filters, and render its rows.
+
+    The total is counted on the first page only (later pages carry a cursor).
+    """
+    keys = listing.keys
+    counting = with_total and not page.cursor
+    values = {**params, "_limit": page.limit + 1}
+    if page.cursor:
+        resumed_after = decode_cursor(page.cursor, keys, page, secret)
+        values.update({f"_after{i}": value for i, value in enumerate(resumed_after)})
+    prepared = reader.prepared(page_statement, listing, bool(page.cursor), counting)
+    rows = reader.run(prepared, values)
     total = None
     if counting:
         # No row on a first page: nothing matches.
-        counted = rows[0]._mapping["_total"] if rows else 0
+        counted = rows[0][-len(keys) - 1] if rows else 0
         total = counted if counted <= TOTAL_CAP else None
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = None
     if more and rows:
         next_cursor = encode_cursor(list(rows[-1][-len(keys) :]), page, secret)
-    if isinstance(render, int):
-        items: list[Any] = [row[:render] for row in rows]
-    else:
-        items = render(session, [row._mapping for row in rows])
-    return Page(items, next_cursor, total, page.limit)
+    return Page(render(reader, rows, prepared.columns), next_cursor, total, page.limit)

@@ -1,9 +1,10 @@
 """Localities: lists, details with their place in the tree and in the 2025 reform, stats."""
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -13,27 +14,29 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    false,
     func,
-    literal,
     or_,
     select,
 )
-from sqlalchemy.engine import RowMapping
-from sqlmodel import Session
 
 from app.errors import bad_request, not_found
 from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession
 from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
-from app.services.listing import Page, fetch_page
+from app.reader import Reader
+from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
+    SearchTerms,
     alias,
-    in_scope,
+    in_bound_scope,
     locality_alias,
     locality_columns,
     locality_ref,
+    scope_levels,
+    scope_params,
     search,
     source_ref,
     table,
@@ -91,7 +94,7 @@ class PlaceScope:
     units: dict[str, list[int]]
 
 
-def place_scope(session: Session, locality_id: int) -> PlaceScope:
+def place_scope(reader: Reader, locality_id: int) -> PlaceScope:
     """A unit and every unit it replaced (transitively), grouped by level; 404 if none.
 
     Today's Lào Cai province covers old Yên Bái and old Lào Cai: figures reported
@@ -100,9 +103,7 @@ def place_scope(session: Session, locality_id: int) -> PlaceScope:
     """
     kind = None
     units: dict[str, list[int]] = defaultdict(list)
-    for ident, unit_kind in session.connection().execute(
-        _covered_units(), {"locality_id": locality_id}
-    ):
+    for ident, unit_kind in reader.rows(_covered_units, params={"locality_id": locality_id}):
         units[LEVEL_OF_KIND[unit_kind]].append(ident)
         if ident == locality_id:
             kind = unit_kind
@@ -111,11 +112,10 @@ def place_scope(session: Session, locality_id: int) -> PlaceScope:
     return PlaceScope(kind, dict(units))
 
 
-def scope_of(session: Session, locality_id: int) -> dict[str, list[int]]:
-    return place_scope(session, locality_id).units
+def scope_of(reader: Reader, locality_id: int) -> dict[str, list[int]]:
+    return place_scope(reader, locality_id).units
 
 
-@cache
 def _covered_units() -> Select[Any]:
     succession, loc = table(LocalitySuccession), table(Locality)
     covered = select(cast(bindparam("locality_id"), Integer).label("id")).cte(
@@ -130,11 +130,17 @@ def _covered_units() -> Select[Any]:
     return select(loc.c.id, loc.c.kind).where(covering).order_by(loc.c.id)
 
 
-def require_locality(session: Session, locality_id: int) -> Locality:
-    locality = session.get(Locality, locality_id)
-    if locality is None:
+def require_locality(reader: Reader, locality_id: int) -> dict[str, Any]:
+    """A locality's own columns; 404 if there is none."""
+    rows = reader.mappings(_locality_row, params={"locality_id": locality_id})
+    if not rows:
         raise not_found("Locality", locality_id)
-    return locality
+    return rows[0]
+
+
+def _locality_row() -> Select[Any]:
+    loc = table(Locality)
+    return select(loc).where(loc.c.id == bindparam("locality_id"))
 
 
 def _base_query() -> tuple[Select[Any], Any]:
@@ -150,74 +156,148 @@ def _base_query() -> tuple[Select[Any], Any]:
     return query, loc
 
 
+@dataclass(frozen=True)
+class LocalityListShape:
+    """What the SQL of a locality list depends on: which filters are given (for
+    `within`, the levels of its scope; for a search, how many words), not their values."""
+
+    kind: bool
+    parent: bool
+    code: bool
+    current: bool | None
+    within: tuple[str, ...] | None
+    search: tuple[int, int] | None
+    words: int | None  # words of q that must each start a word of the name
+    sort: str
+
+
 def list_localities(
-    session: Session, filters: LocalityFilters, page: PageRequest, secret: bytes, with_total: bool
+    reader: Reader, filters: LocalityFilters, page: PageRequest, secret: bytes, with_total: bool
 ) -> Page:
-    query, loc = _base_query()
-    if filters.kind:
-        query = query.where(loc.c.kind == filters.kind)
-    if filters.parent is not None:
-        query = query.where(loc.c.parent_id == filters.parent)
-    if filters.code:
-        query = query.where(loc.c.code == filters.code)
-    if filters.current is not None:
-        query = query.where(
-            loc.c.valid_to.is_(None) if filters.current else loc.c.valid_to.is_not(None)
-        )
+    terms = SearchTerms.of(filters.q) if filters.q else None
+    if page.sort == "relevance" and terms is None:
+        raise bad_request("query.sort", "relevance needs a search term q")
+    params: dict[str, Any] = {
+        "kind": filters.kind,
+        "parent": filters.parent,
+        "code": filters.code,
+        "within_id": filters.within,
+        **(terms.params() if terms else {}),
+    }
+    within = None
     if filters.within is not None:
+        scope = scope_of(reader, filters.within)
+        within = scope_levels(scope)
+        params.update(scope_params(scope, "within"))
+    words = None
+    if filters.q:
+        prefixes = _word_prefixes(reader, filters.q)
+        if prefixes is not None:
+            words = len(prefixes)
+            params.update({f"word{i}": p for i, p in enumerate(prefixes)})
+            params.update({f"word{i}_end": _prefix_end(p) for i, p in enumerate(prefixes)})
+    shape = LocalityListShape(
+        kind=filters.kind is not None,
+        parent=filters.parent is not None,
+        code=filters.code is not None,
+        current=filters.current,
+        within=within,
+        search=terms.shape if terms else None,
+        words=words,
+        sort=page.sort,
+    )
+    return fetch_page(
+        reader,
+        _locality_list(shape),
+        params,
+        page,
+        secret,
+        mapped(_render_rows),
+        with_total=with_total,
+    )
+
+
+@lru_cache(maxsize=256)
+def _locality_list(shape: LocalityListShape) -> ListQuery:
+    query, loc = _base_query()
+    if shape.kind:
+        query = query.where(loc.c.kind == bindparam("kind"))
+    if shape.parent:
+        query = query.where(loc.c.parent_id == bindparam("parent"))
+    if shape.code:
+        query = query.where(loc.c.code == bindparam("code"))
+    if shape.current is not None:
         query = query.where(
-            in_scope(loc, scope_of(session, filters.within)), loc.c.id != filters.within
+            loc.c.valid_to.is_(None) if shape.current else loc.c.valid_to.is_not(None)
+        )
+    if shape.within is not None:
+        query = query.where(
+            in_bound_scope(loc, shape.within, "within"), loc.c.id != bindparam("within_id")
         )
     rank = None
-    if filters.q:
+    if shape.search is not None:
         # Only the exact-diacritics rank of refs.search: matching is by word prefix.
-        _, rank = search(loc.c.search_key, loc.c.name_lower, filters.q)
-        matches = _word_matches(session, filters.q)
-        if matches is not None:
-            query = query.join(matches, matches.c.locality_id == loc.c.id)
-    keys = _sort_keys(page.sort, loc, rank)
-    return fetch_page(session, query, keys, page, secret, _render_rows, with_total=with_total)
+        _, rank = search(loc.c.search_key, loc.c.name_lower, shape.search)
+    if shape.words is not None:
+        matches = _word_matches(shape.words)
+        query = query.join(matches, matches.c.locality_id == loc.c.id)
+    return ListQuery(query, _sort_keys(shape.sort, loc, rank))
 
 
-def _prefix(w: Any, word: str) -> ColumnElement[bool]:
-    """Words starting with `word`: a range of the word index ('thu' <= w < 'thv')."""
-    after = word[:-1] + chr(ord(word[-1]) + 1)
-    return and_(w.c.word >= word, w.c.word < after)
+def _prefix_end(word: str) -> str:
+    """The first string after every word starting with `word` ('thu' -> 'thv')."""
+    return word[:-1] + chr(ord(word[-1]) + 1)
 
 
-def _word_matches(session: Session, q: str) -> Any:
-    """Ids of the localities where every word of q starts a word of the folded name
-    (issue 7); None when q has no word (only invisible characters: no filter, as before).
+def _prefix(w: Any, name: str) -> ColumnElement[bool]:
+    """Words starting with the bound word `name`: a range of the word index."""
+    return and_(w.c.word >= bindparam(name), w.c.word < bindparam(f"{name}_end"))
+
+
+def _word_prefixes(reader: Reader, q: str) -> list[str] | None:
+    """The words of q that must each start a word of the folded name (issue 7), rarest
+    first; None when q has no word (only invisible characters: no filter, as before),
+    and no word at all (matching nothing) when q folds to something without words.
 
     The candidates come from the rarest word's index range (counted up to WORD_PROBE);
-    each other word is then an indexed lookup per candidate. A subquery joined to the
-    localities, so that the plan starts from it rather than from every locality.
+    each other word is then an indexed lookup per candidate.
     """
     words = search_words(fold(q))
-    w = table(LocalityWord)
     if not words:
-        return None if not fold(q) else select(w.c.locality_id).where(literal(False)).subquery()
+        return None if not fold(q) else []
     if len(words) > 1:
         found = {
-            word: session.execute(
-                select(func.count()).select_from(
-                    select(w.c.locality_id).where(_prefix(w, word)).limit(WORD_PROBE).subquery()
-                )
-            ).scalar_one()
+            word: reader.scalar(_word_count, params={"word0": word, "word0_end": _prefix_end(word)})
             for word in words
         }
         words.sort(key=lambda word: (found[word], -len(word)))
-    first, *others = words
+    return words
+
+
+def _word_count() -> Select[Any]:
+    w = table(LocalityWord)
+    return select(func.count()).select_from(
+        select(w.c.locality_id).where(_prefix(w, "word0")).limit(WORD_PROBE).subquery()
+    )
+
+
+def _word_matches(words: int) -> Any:
+    """Ids of the localities where every bound word (`word<i>`, rarest first) starts a
+    word of the folded name; none when there are no words. A subquery joined to the
+    localities, so that the plan starts from it rather than from every locality."""
+    w = table(LocalityWord)
+    if not words:
+        return select(w.c.locality_id).where(false()).subquery("matches")
     other = alias(LocalityWord, "lw")
     return (
         select(w.c.locality_id)
         .where(
-            _prefix(w, first),
+            _prefix(w, "word0"),
             *(
                 select(other.c.locality_id)
-                .where(other.c.locality_id == w.c.locality_id, _prefix(other, word))
+                .where(other.c.locality_id == w.c.locality_id, _prefix(other, f"word{i}"))
                 .exists()
-                for word in others
+                for i in range(1, words)
             ),
         )
         .distinct()
@@ -225,34 +305,23 @@ def _word_matches(session: Session, q: str) -> Any:
     )
 
 
-def _sort_keys(sort: str, loc: Any, rank: Any) -> list[SortKey]:
+def _sort_keys(sort: str, loc: Any, rank: Any) -> tuple[SortKey, ...]:
     if sort == "relevance":
-        if rank is None:
-            raise bad_request("query.sort", "relevance needs a search term q")
-        return [SortKey(rank, int), SortKey(loc.c.name_lower, str), SortKey(loc.c.id, int)]
+        return (SortKey(rank, int), SortKey(loc.c.name_lower, str), SortKey(loc.c.id, int))
     descending = sort.startswith("-")
     if sort.lstrip("-") == "name":
-        return [SortKey(loc.c.name_lower, str, descending), SortKey(loc.c.id, int, descending)]
-    return [SortKey(loc.c.id, int, descending)]
+        return (SortKey(loc.c.name_lower, str, descending), SortKey(loc.c.id, int, descending))
+    return (SortKey(loc.c.id, int, descending),)
 
 
-def successions_for(session: Session, ids: list[int]) -> dict[int, dict[str, list[dict[str, Any]]]]:
+def successions_for(reader: Reader, ids: list[int]) -> dict[int, dict[str, list[dict[str, Any]]]]:
     """Successors and predecessors of many localities, in one query."""
     out: dict[int, dict[str, list[dict[str, Any]]]] = {
         i: {"successors": [], "predecessors": []} for i in ids
     }
     if not ids:
         return out
-    s = table(LocalitySuccession)
-    pre, suc = locality_alias("pre"), locality_alias("suc")
-    rows = session.execute(
-        select(s, *locality_columns(pre, "pre"), *locality_columns(suc, "suc"))
-        .join(pre, pre.c.id == s.c.predecessor_id)
-        .join(suc, suc.c.id == s.c.successor_id)
-        .where(or_(s.c.predecessor_id.in_(ids), s.c.successor_id.in_(ids)))
-        .order_by(s.c.id)
-    ).mappings()
-    for row in rows:
+    for row in reader.mappings(_successions, params={"ids": ids}):
         link = {
             "kind": row["kind"],
             "effective_on": row["effective_on"],
@@ -269,8 +338,21 @@ def successions_for(session: Session, ids: list[int]) -> dict[int, dict[str, lis
     return out
 
 
+def _successions() -> Select[Any]:
+    s = table(LocalitySuccession)
+    pre, suc = locality_alias("pre"), locality_alias("suc")
+    ids: Any = bindparam("ids", expanding=True)
+    return (
+        select(s, *locality_columns(pre, "pre"), *locality_columns(suc, "suc"))
+        .join(pre, pre.c.id == s.c.predecessor_id)
+        .join(suc, suc.c.id == s.c.successor_id)
+        .where(or_(s.c.predecessor_id.in_(ids), s.c.successor_id.in_(ids)))
+        .order_by(s.c.id)
+    )
+
+
 def render_locality(
-    row: RowMapping, links: dict[str, list[dict[str, Any]]], today: date
+    row: Mapping[str, Any], links: dict[str, list[dict[str, Any]]], today: date
 ) -> dict[str, Any]:
     is_current = row["valid_to"] is None and (
         row["valid_from"] is None or row["valid_from"] <= today
@@ -297,46 +379,53 @@ def render_locality(
     }
 
 
-def _render_rows(session: Session, rows: list[RowMapping]) -> list[dict[str, Any]]:
-    links = successions_for(session, [r["id"] for r in rows])
+def _render_rows(reader: Reader, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    links = successions_for(reader, [r["id"] for r in rows])
     today = date.today()
     return [render_locality(r, links[r["id"]], today) for r in rows]
 
 
-def locality_detail(session: Session, locality_id: int) -> dict[str, Any]:
-    query, loc = _base_query()
-    row = session.execute(query.where(loc.c.id == locality_id)).mappings().first()
-    if row is None:
+def locality_detail(reader: Reader, locality_id: int) -> dict[str, Any]:
+    rows = reader.mappings(_one_locality, params={"locality_id": locality_id})
+    if not rows:
         raise not_found("Locality", locality_id)
-    item = _render_rows(session, [row])[0]
-    item["parents"] = _parent_chain(session, row["parent_id"])
-    children = alias(Locality, "ch")
+    row = rows[0]
+    item = _render_rows(reader, [row])[0]
+    item["parents"] = _parent_chain(reader, row["parent_id"])
     item["children"] = [
         locality_ref(r, "ch")
-        for r in session.execute(
-            select(*locality_columns(children, "ch"))
-            .where(children.c.parent_id == locality_id)
-            .order_by(children.c.name_lower, children.c.id)
-            .limit(1000)
-        ).mappings()
+        for r in reader.mappings(_children, params={"locality_id": locality_id})
     ]
-    item["summary"] = locality_summary(session, scope_of(session, locality_id))
+    item["summary"] = locality_summary(reader, scope_of(reader, locality_id))
     return item
 
 
-def _parent_chain(session: Session, parent_id: int | None) -> list[dict[str, Any]]:
+def _one_locality() -> Select[Any]:
+    query, loc = _base_query()
+    return query.where(loc.c.id == bindparam("locality_id"))
+
+
+def _children() -> Select[Any]:
+    children = alias(Locality, "ch")
+    return (
+        select(*locality_columns(children, "ch"))
+        .where(children.c.parent_id == bindparam("locality_id"))
+        .order_by(children.c.name_lower, children.c.id)
+        .limit(1000)
+    )
+
+
+def _parent_chain(reader: Reader, parent_id: int | None) -> list[dict[str, Any]]:
     chain: list[dict[str, Any]] = []
-    p = locality_alias("p")
     while parent_id is not None and len(chain) < 10:
-        row = (
-            session.execute(
-                select(*locality_columns(p, "p"), p.c.parent_id).where(p.c.id == parent_id)
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
+        rows = reader.mappings(_parent, params={"parent_id": parent_id})
+        if not rows:
             break
-        chain.append(locality_ref(row, "p"))  # type: ignore[arg-type]
-        parent_id = row["parent_id"]
+        chain.append(locality_ref(rows[0], "p"))  # type: ignore[arg-type]
+        parent_id = rows[0]["parent_id"]
     return chain
+
+
+def _parent() -> Select[Any]:
+    p = locality_alias("p")
+    return select(*locality_columns(p, "p"), p.c.parent_id).where(p.c.id == bindparam("parent_id"))

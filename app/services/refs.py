@@ -1,10 +1,11 @@
 """Small shared pieces of rows: references to sources and localities, search."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, literal, or_
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, literal, or_, true
 from sqlalchemy.sql import Select
 
 from app.models import Locality, Source
@@ -38,7 +39,7 @@ def with_source(query: Select[Any], source_id: ColumnElement[Any], prefix: str) 
     )
 
 
-def source_ref(row: RowMapping, prefix: str) -> dict[str, Any] | None:
+def source_ref(row: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
     if row[f"{prefix}_id"] is None:
         return None
     return {f: row[f"{prefix}_{f}"] for f in SOURCE_FIELDS}
@@ -52,7 +53,7 @@ def locality_columns(alias: Any, prefix: str) -> list[ColumnElement[Any]]:
     return [alias.c[f].label(f"{prefix}_{f}") for f in LOCALITY_FIELDS]
 
 
-def locality_ref(row: RowMapping, prefix: str) -> dict[str, Any] | None:
+def locality_ref(row: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
     if row[f"{prefix}_id"] is None:
         return None
     return {f: row[f"{prefix}_{f}"] for f in LOCALITY_FIELDS}
@@ -62,17 +63,53 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True)
+class SearchTerms:
+    """The LIKE patterns of a search: q's folded words, and its words as typed (lower
+    case, diacritics kept), each a substring to find."""
+
+    folded: tuple[str, ...]
+    exact: tuple[str, ...]
+
+    @classmethod
+    def of(cls, q: str) -> "SearchTerms":
+        return cls(
+            tuple(f"%{_escape_like(w)}%" for w in fold(q).split()),
+            tuple(f"%{_escape_like(w)}%" for w in lower_exact(q).split()),
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """What the SQL of `search` depends on: how many words of each kind."""
+        return len(self.folded), len(self.exact)
+
+    def params(self, name: str = "q") -> dict[str, str]:
+        return {
+            **{f"{name}_f{i}": pattern for i, pattern in enumerate(self.folded)},
+            **{f"{name}_x{i}": pattern for i, pattern in enumerate(self.exact)},
+        }
+
+
 def search(
-    search_key: ColumnElement[str], name_lower: ColumnElement[str], q: str
+    search_key: ColumnElement[str],
+    name_lower: ColumnElement[str],
+    shape: tuple[int, int],
+    name: str = "q",
 ) -> tuple[ColumnElement[bool], ColumnElement[int]]:
     """Every folded word of q must appear; rows whose text has q's exact diacritics rank 0.
 
     'thao chu phin', 'THÀO CHƯ PHÌN' (or its NFD form) and 'dang bo luc yen' all match.
+    The patterns are bound (`SearchTerms.params`); `shape` is `SearchTerms.shape`.
     """
-    words = fold(q).split()
-    exact_words = lower_exact(q).split()
-    match = and_(*(search_key.like(f"%{_escape_like(w)}%", escape="\\") for w in words))
-    exact = and_(*(name_lower.like(f"%{_escape_like(w)}%", escape="\\") for w in exact_words))
+    folded, exact_words = shape
+    match = and_(
+        true(),
+        *(search_key.like(bindparam(f"{name}_f{i}"), escape="\\") for i in range(folded)),
+    )
+    exact = and_(
+        true(),
+        *(name_lower.like(bindparam(f"{name}_x{i}"), escape="\\") for i in range(exact_words)),
+    )
     rank = case((exact, literal(0)), else_=literal(1))
     return match, rank
 
@@ -88,18 +125,20 @@ def scope_levels(scope: dict[str, list[int]]) -> tuple[str, ...]:
     return tuple(sorted(level for level, ids in scope.items() if ids))
 
 
-def in_bound_scope(table: Table | Any, levels: tuple[str, ...]) -> ColumnElement[bool]:
+def in_bound_scope(
+    table: Table | Any, levels: tuple[str, ...], name: str = "scope"
+) -> ColumnElement[bool]:
     """in_scope with the units bound at execution (`scope_params`), for statements
     built once per shape of scope."""
     clauses = [
-        _level_column(table, level).in_(bindparam(f"scope_{level}", expanding=True))
+        _level_column(table, level).in_(bindparam(f"{name}_{level}", expanding=True))
         for level in levels
     ]
     return or_(*clauses) if clauses else literal(False)
 
 
-def scope_params(scope: dict[str, list[int]]) -> dict[str, list[int]]:
-    return {f"scope_{level}": ids for level, ids in scope.items() if ids}
+def scope_params(scope: dict[str, list[int]], name: str = "scope") -> dict[str, list[int]]:
+    return {f"{name}_{level}": ids for level, ids in scope.items() if ids}
 
 
 def _level_column(table: Table | Any, level: str) -> Any:

@@ -1,20 +1,23 @@
 """Risk evaluation, set-wise in SQL: one query evaluates every rule for many branches.
 
-`risk_select(rules, as_of)` yields one row per branch with each criterion's status
+`risk_select(rules, day)` yields one row per branch with each criterion's status
 ('met', 'not_met', 'unknown'), the inputs it used, and the level. Lists use it through
 the materialized branch_status (as of today, kept on write) or directly for another
 `as_of`; the explanation endpoint runs it for one branch and fetches the evidence.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     cast,
     extract,
@@ -58,7 +61,28 @@ def upper_bound(value: Col[Any], value_max: Col[Any], qualifier: Col[Any]) -> Co
     )
 
 
-def _latest(model: Any, branch_id: Col[Any], as_of: date, *conditions: Any) -> Any:
+@dataclass(frozen=True)
+class RiskDay:
+    """The day risk is evaluated on, and the day from which an admission ends a stall
+    (`stall_years` before it), as SQL values: literal, or bound by name (`params`)."""
+
+    as_of: Col[date]
+    stall_since: Col[date]
+
+    @classmethod
+    def on(cls, day: date, rules: RiskRules) -> "RiskDay":
+        return cls(literal(day, Date), literal(years_before(day, rules.stall_years), Date))
+
+    @classmethod
+    def bound(cls) -> "RiskDay":
+        return cls(bindparam("as_of", type_=Date), bindparam("stall_since", type_=Date))
+
+    @staticmethod
+    def params(day: date, rules: RiskRules) -> dict[str, date]:
+        return {"as_of": day, "stall_since": years_before(day, rules.stall_years)}
+
+
+def _latest(model: Any, branch_id: Col[Any], as_of: Col[date], *conditions: Any) -> Any:
     """The id of a branch's newest row of a figure table, dated on or before as_of."""
     return (
         select(model.id)
@@ -81,13 +105,14 @@ def _admitted(event: Any) -> Col[Any]:
 BranchScope = Callable[[Any], ColumnElement[bool]]
 
 
-def risk_select(rules: RiskRules, as_of: date, scope: BranchScope | None = None) -> Select[Any]:
-    """Per branch: criteria statuses, their inputs and the level.
+def risk_select(rules: RiskRules, day: RiskDay, scope: BranchScope | None = None) -> Select[Any]:
+    """Per branch: criteria statuses, their inputs and the level, as of `day`.
 
     `scope(branches_alias)` limits the branches evaluated; it is applied first, so
     only those branches' evidence is read. Two materialized CTEs keep every
     correlated lookup to one evaluation per branch on both databases.
     """
+    as_of = day.as_of
     b = alias(Branch, "b")
     mc, fact = table(MembershipCount), table(Fact)
     ev = alias(MembershipEvent, "ev")
@@ -225,7 +250,7 @@ def risk_select(rules: RiskRules, as_of: date, scope: BranchScope | None = None)
             ),
             MET,
         ),
-        (i.last_admission >= years_before(as_of, rules.stall_years), NOT_MET),
+        (i.last_admission >= day.stall_since, NOT_MET),
         else_=UNKNOWN,
     )
     attrition = case(

@@ -3,36 +3,35 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlalchemy import Date, Select, bindparam, func, select
 
 from app.errors import not_found
 from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
+from app.reader import Reader
 from app.services.figures import figures_by_ids
 from app.services.refs import alias, locality_columns, locality_ref, table
-from app.services.risk import risk_select, years_before
+from app.services.risk import RiskDay, risk_select, years_before
 from app.services.risk_rules import LEVEL_RANK, LEVELS, RiskRules, describe_rules
 
 
-def explain_risk(session: Session, branch_id: int, rules: RiskRules, as_of: date) -> dict[str, Any]:
-    row = (
-        session.execute(risk_select(rules, as_of, scope=lambda b: b.c.id == branch_id))
-        .mappings()
-        .first()
+def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) -> dict[str, Any]:
+    rows = reader.mappings(
+        _one_branch_risk, rules, params={**RiskDay.params(as_of, rules), "branch_id": branch_id}
     )
-    if row is None:
+    if not rows:
         raise not_found("Branch", branch_id)
+    row = rows[0]
     counts = {
         c["id"]: c
-        for c in figures_by_ids(session, MembershipCount, [row["count_id"], row["full_count_id"]])
+        for c in figures_by_ids(reader, MembershipCount, [row["count_id"], row["full_count_id"]])
     }
     facts = {
         f["id"]: f
         for f in figures_by_ids(
-            session, Fact, [row["over_60_id"], row["stall_fact_id"], row["reported_fact_id"]]
+            reader, Fact, [row["over_60_id"], row["stall_fact_id"], row["reported_fact_id"]]
         )
     }
-    events = _admission_departure_events(session, branch_id, as_of)
+    events = _admission_departure_events(reader, branch_id, as_of)
     anchor = row["attrition_anchor_year"]
     window = [
         e for e in events if anchor is not None and _event_year(e) > anchor - rules.attrition_years
@@ -153,54 +152,32 @@ def _event_year(event: dict[str, Any]) -> int:
     return _event_end(event).year
 
 
+def _one_branch_risk(rules: RiskRules) -> Select[Any]:
+    return risk_select(rules, RiskDay.bound(), scope=lambda b: b.c.id == bindparam("branch_id"))
+
+
 def _admission_departure_events(
-    session: Session, branch_id: int, as_of: date
+    reader: Reader, branch_id: int, as_of: date
 ) -> list[dict[str, Any]]:
-    ids = (
-        session.execute(
-            select(col(MembershipEvent.id)).where(
-                col(MembershipEvent.branch_id) == branch_id,
-                col(MembershipEvent.kind).in_(("admission", "departure")),
-                col(MembershipEvent.evidence_date) <= as_of,
-            )
-        )
-        .scalars()
-        .all()
+    rows = reader.rows(_admissions_and_departures, params={"branch_id": branch_id, "as_of": as_of})
+    return figures_by_ids(reader, MembershipEvent, [ident for (ident,) in rows])
+
+
+def _admissions_and_departures() -> Select[Any]:
+    ev = table(MembershipEvent)
+    return select(ev.c.id).where(
+        ev.c.branch_id == bindparam("branch_id"),
+        ev.c.kind.in_(("admission", "departure")),
+        ev.c.evidence_date <= bindparam("as_of", type_=Date),
     )
-    return figures_by_ids(session, MembershipEvent, list(ids))
 
 
-def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict[str, Any]:
+def risk_summary(reader: Reader, rules: RiskRules, as_of: date | None) -> dict[str, Any]:
     """Organizations by risk level, per province as reported and per province today."""
-    b = table(Branch)
-    loc = table(Locality)
-    if as_of is None:
-        st = table(BranchStatus)
-        levels = select(st.c.branch_id, st.c.risk_level.label("level")).subquery()
-    else:
-        risk = risk_select(rules, as_of).subquery()
-        levels = select(risk.c.branch_id, risk.c.level).subquery()
+    params = RiskDay.params(as_of, rules) if as_of is not None else {}
     out: dict[str, Any] = {"as_of": as_of or date.today(), "rules_version": rules.version}
-    for name, column in (
-        ("reported_provinces", b.c.province_id),
-        ("today_provinces", loc.c.current_province_id),
-    ):
-        province = alias(Locality, "prov")
-        province_columns = locality_columns(province, "prov")
-        rows = session.execute(
-            select(
-                *province_columns,
-                levels.c.level,
-                func.count().label("rows"),
-                func.sum(func.coalesce(b.c.group_size, 1)).label("organizations"),
-            )
-            .select_from(b)
-            .join(levels, levels.c.branch_id == b.c.id)
-            .outerjoin(loc, loc.c.id == b.c.locality_id)
-            .outerjoin(province, province.c.id == column)
-            .group_by(*province_columns, levels.c.level)
-            .order_by(province.c.id)
-        ).mappings()
+    for name in ("reported_provinces", "today_provinces"):
+        rows = reader.mappings(_levels_by_province, rules, as_of is not None, name, params=params)
         grouped: dict[Any, dict[str, Any]] = {}
         for r in rows:
             entry = grouped.setdefault(
@@ -218,3 +195,33 @@ def risk_summary(session: Session, rules: RiskRules, as_of: date | None) -> dict
                 entry["at_risk"] += r["organizations"]
         out[name] = list(grouped.values())
     return out
+
+
+def _levels_by_province(rules: RiskRules, as_of: bool, provinces: str) -> Select[Any]:
+    """Rows and organizations per risk level and province (`reported_provinces`: the
+    province the branch was reported under; `today_provinces`: that place's today)."""
+    b = table(Branch)
+    loc = table(Locality)
+    if not as_of:
+        st = table(BranchStatus)
+        levels = select(st.c.branch_id, st.c.risk_level.label("level")).subquery()
+    else:
+        risk = risk_select(rules, RiskDay.bound()).subquery()
+        levels = select(risk.c.branch_id, risk.c.level).subquery()
+    column = b.c.province_id if provinces == "reported_provinces" else loc.c.current_province_id
+    province = alias(Locality, "prov")
+    province_columns = locality_columns(province, "prov")
+    return (
+        select(
+            *province_columns,
+            levels.c.level,
+            func.count().label("rows"),
+            func.sum(func.coalesce(b.c.group_size, 1)).label("organizations"),
+        )
+        .select_from(b)
+        .join(levels, levels.c.branch_id == b.c.id)
+        .outerjoin(loc, loc.c.id == b.c.locality_id)
+        .outerjoin(province, province.c.id == column)
+        .group_by(*province_columns, levels.c.level)
+        .order_by(province.c.id)
+    )

@@ -1,11 +1,11 @@
 """Sources: the articles, and every figure drawn from each."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import RowMapping
-from sqlmodel import Session, col
+from sqlalchemy import Select, bindparam, select
 
 from app.errors import not_found
 from app.models import (
@@ -17,8 +17,9 @@ from app.models import (
     Officeholder,
     Source,
 )
+from app.reader import Reader
 from app.services.figures import figures_of
-from app.services.listing import Page, fetch_page
+from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import table
 from app.services.text import fold
@@ -45,8 +46,8 @@ class SourceFilters:
     publisher: str | None = None
 
 
-def _render(row: RowMapping | Source) -> dict[str, Any]:
-    get = (lambda k: row[k]) if isinstance(row, RowMapping) else (lambda k: getattr(row, k))
+def _render(row: Mapping[str, Any]) -> dict[str, Any]:
+    get = row.__getitem__
     return {
         "id": get("id"),
         "key": get("key"),
@@ -65,70 +66,86 @@ def _render(row: RowMapping | Source) -> dict[str, Any]:
 
 
 def list_sources(
-    session: Session, filters: SourceFilters, page: PageRequest, secret: bytes, with_total: bool
+    reader: Reader, filters: SourceFilters, page: PageRequest, secret: bytes, with_total: bool
 ) -> Page:
-    s = table(Source)
-    query = select(*(c for c in s.c if c.name != "text"))  # lists leave the text out
-    if filters.publisher:
-        query = query.where(s.c.publisher == filters.publisher)
+    params: dict[str, Any] = {"publisher": filters.publisher}
     if filters.q:
         # Sources are few: folding title and publisher in Python keeps SQL portable.
         words = fold(filters.q).split()
-        candidates = session.execute(select(s.c.id, s.c.title, s.c.publisher, s.c.author)).all()
-        ids = [
-            r.id
-            for r in candidates
-            if all(
-                w in fold(" ".join(filter(None, (r.title, r.publisher, r.author)))) for w in words
-            )
+        params["ids"] = [
+            ident
+            for ident, *texts in reader.rows(_searched)
+            if all(w in fold(" ".join(filter(None, texts))) for w in words)
         ]
-        query = query.where(s.c.id.in_(ids))
-    descending = page.sort.startswith("-")
-    keys = [SortKey(s.c.id, int, descending)]
+    listing = _source_list(filters.publisher is not None, filters.q is not None, page.sort)
     return fetch_page(
-        session,
-        query,
-        keys,
+        reader,
+        listing,
+        params,
         page,
         secret,
-        lambda _s, rows: [_render(r) for r in rows],
+        mapped(lambda _reader, rows: [_render(r) for r in rows]),
         with_total=with_total,
     )
 
 
-def source_detail(session: Session, source_id: int) -> dict[str, Any]:
-    source = session.get(Source, source_id)
-    if source is None:
+def _searched() -> Select[Any]:
+    s = table(Source)
+    return select(s.c.id, s.c.title, s.c.publisher, s.c.author)
+
+
+@lru_cache(maxsize=16)
+def _source_list(publisher: bool, searched: bool, sort: str) -> ListQuery:
+    s = table(Source)
+    query = select(*(c for c in s.c if c.name != "text"))  # lists leave the text out
+    if publisher:
+        query = query.where(s.c.publisher == bindparam("publisher"))
+    if searched:
+        query = query.where(s.c.id.in_(bindparam("ids", expanding=True)))
+    return ListQuery(query, (SortKey(s.c.id, int, sort.startswith("-")),))
+
+
+def source_detail(reader: Reader, source_id: int) -> dict[str, Any]:
+    rows = reader.mappings(_one_source, params={"source_id": source_id})
+    if not rows:
         raise not_found("Source", source_id)
-    item = _render(source)
-    item["localities"] = [
-        {"id": loc.id, "key": loc.key, "kind": loc.kind, "name": loc.name, "quote": loc.quote}
-        for loc in session.execute(
-            select(Locality).where(col(Locality.source_id) == source_id).order_by(col(Locality.id))
-        ).scalars()
-    ]
-    item["branches"] = [
-        {
-            "id": b.id,
-            "key": b.key,
-            "kind": b.kind,
-            "name": b.name,
-            "group_size": b.group_size,
-            "quote": b.quote,
-        }
-        for b in session.execute(
-            select(Branch).where(col(Branch.source_id) == source_id).order_by(col(Branch.id))
-        ).scalars()
-    ]
-    item["counts"] = figures_of(session, MembershipCount, "source_id", source_id)
-    item["events"] = figures_of(session, MembershipEvent, "source_id", source_id)
-    item["facts"] = figures_of(session, Fact, "source_id", source_id)
-    item["officeholders"] = figures_of(session, Officeholder, "source_id", source_id)
+    item = _render(rows[0])
+    named = {"source_id": source_id}
+    item["localities"] = reader.mappings(_named_by, Locality, LOCALITY_NAMED, params=named)
+    item["branches"] = reader.mappings(_named_by, Branch, BRANCH_NAMED, params=named)
+    item["counts"] = figures_of(reader, MembershipCount, "source_id", source_id)
+    item["events"] = figures_of(reader, MembershipEvent, "source_id", source_id)
+    item["facts"] = figures_of(reader, Fact, "source_id", source_id)
+    item["officeholders"] = figures_of(reader, Officeholder, "source_id", source_id)
     return item
 
 
-def source_text(session: Session, source_id: int) -> str:
-    text = session.execute(select(col(Source.text)).where(col(Source.id) == source_id)).scalar()
+LOCALITY_NAMED = ("id", "key", "kind", "name", "quote")
+BRANCH_NAMED = ("id", "key", "kind", "name", "group_size", "quote")
+
+
+def _one_source() -> Select[Any]:
+    s = table(Source)
+    return select(*(c for c in s.c if c.name != "text")).where(s.c.id == bindparam("source_id"))
+
+
+def _named_by(model: Any, fields: tuple[str, ...]) -> Select[Any]:
+    """The places or organizations a source names, in the order they were added."""
+    t = table(model)
+    return (
+        select(*(t.c[f] for f in fields))
+        .where(t.c.source_id == bindparam("source_id"))
+        .order_by(t.c.id)
+    )
+
+
+def source_text(reader: Reader, source_id: int) -> str:
+    text = reader.scalar(_text, params={"source_id": source_id})
     if text is None:
         raise not_found("Source", source_id)
-    return text
+    return str(text)
+
+
+def _text() -> Select[Any]:
+    s = table(Source)
+    return select(s.c.text).where(s.c.id == bindparam("source_id"))

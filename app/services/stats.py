@@ -6,7 +6,6 @@ same measure is left out of the sum, because the parent's figure already include
 """
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -23,21 +22,13 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.engine import Row
-from sqlmodel import Session
 
 from app.models import Branch, MembershipCount, MembershipEvent
 from app.models.localities import CommuneYearlyTotal, PlaceYearlyTotal
+from app.reader import Reader
 from app.services.figure_documents import figures_by_id
 from app.services.localities import require_locality, scope_of
-from app.services.refs import (
-    alias,
-    in_bound_scope,
-    in_scope,
-    scope_levels,
-    scope_params,
-    table,
-)
+from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
 from app.services.summary import MAX_DEPTH, with_ancestors
 from app.services.yearly_rows import (
     SAMPLE_SIZE,
@@ -53,9 +44,20 @@ SPANNING_LISTED = 200
 _ABOVE = [f"above{d}" for d in range(1, MAX_DEPTH + 1)]
 
 
-def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
-    place = require_locality(session, locality_id)
-    scope = scope_of(session, locality_id)
+@dataclass
+class _Sum:
+    measure: str
+    year: int
+    records: int = 0
+    low: int = 0
+    high: int | None = 0
+    bounded: int = 0
+    sample: str | None = ""
+
+
+def locality_stats(reader: Reader, locality_id: int) -> dict[str, Any]:
+    place = require_locality(reader, locality_id)
+    scope = scope_of(reader, locality_id)
     years: dict[int, dict[str, Any]] = {}
 
     def year_entry(year: int) -> dict[str, Any]:
@@ -73,23 +75,18 @@ def locality_stats(session: Session, locality_id: int) -> dict[str, Any]:
 
     # A village's figures are few: add them up. Above, read the communes' totals.
     by_commune = "village" not in scope
-    sums = _sums_from_totals(session, scope) if by_commune else _sums_from_figures(session, scope)
-    for name, per_year in _measures(session, sums).items():
+    sums = _sums_from_totals(reader, scope) if by_commune else _sums_from_figures(reader, scope)
+    for name, per_year in _measures(reader, sums).items():
         for year, measure in per_year:
             year_entry(year)[name] = measure
-    spanning = _spanning_event_ids(session, scope, by_commune)
+    spanning = _spanning_event_ids(reader, scope, by_commune)
     return {
         "locality": {
-            "id": place.id,
-            "key": place.key,
-            "kind": place.kind,
-            "name": place.name,
-            "official_name": place.official_name,
-            "code": place.code,
+            field: place[field] for field in ("id", "key", "kind", "name", "official_name", "code")
         },
         "covers": sorted(i for ids in scope.values() for i in ids),
         "years": [years[y] for y in sorted(years)],
-        "not_in_a_single_year": list(figures_by_id(session, MembershipEvent, spanning).values()),
+        "not_in_a_single_year": list(figures_by_id(reader, MembershipEvent, spanning).values()),
         "method": __doc__.strip() if __doc__ else "",
     }
 
@@ -134,16 +131,20 @@ def _numbered(parts: Any) -> Any:
     return select(parts, position.label("position")).subquery("numbered")
 
 
-def _sums_from_figures(session: Session, scope: dict[str, list[int]]) -> list[Row[Any]]:
+def _sums_from_figures(reader: Reader, scope: dict[str, list[int]]) -> list[_Sum]:
     """Sum, per measure and year, the rows no ancestor under the place also reports.
 
     One statement: the rows are materialized once; "an ancestor reports the same measure
     that year" is a left join on (branch_id, measure, year) per ancestor level, for which
     both databases build a hash or automatic index.
     """
+    rows = reader.mappings(_summed_figures, scope_levels(scope), params=scope_params(scope))
+    return [_Sum(**row) for row in rows]
 
+
+def _summed_figures(levels: tuple[str, ...]) -> Any:
     def where(b: Any) -> Any:
-        return in_scope(b, scope)
+        return in_bound_scope(b, levels)
 
     data = (
         union_all(member_rows(where), event_rows(where)).cte("measured").prefix_with("MATERIALIZED")
@@ -165,18 +166,7 @@ def _sums_from_figures(session: Session, scope: dict[str, list[int]]) -> list[Ro
         covered.append(other.c.id.is_(None))
     top = query.where(*covered).subquery("top")
     parts = _one_each(top).subquery("parts")
-    return list(session.execute(_sum_by_year(_numbered(parts))).all())
-
-
-@dataclass
-class _Sum:
-    measure: str
-    year: int
-    records: int = 0
-    low: int = 0
-    high: int = 0
-    bounded: int = 0
-    sample: str = ""
+    return _sum_by_year(_numbered(parts))
 
 
 def _totals_source(levels: tuple[str, ...], places: bool) -> tuple[Any, Any]:
@@ -191,7 +181,6 @@ def _totals_source(levels: tuple[str, ...], places: bool) -> tuple[Any, Any]:
     return t, in_bound_scope(t, levels)
 
 
-@cache
 def _above_ids(levels: tuple[str, ...], places: bool) -> Any:
     """The organizations above communes that some totals in the place leave apart."""
     source, in_place = _totals_source(levels, places)
@@ -199,7 +188,6 @@ def _above_ids(levels: tuple[str, ...], places: bool) -> Any:
     return select(*aboves).where(in_place, source.c.measure != SPANNING).distinct()
 
 
-@cache
 def _own_rows(levels: tuple[str, ...]) -> Any:
     """The rows of the organizations above any commune, with their ancestors' ids."""
 
@@ -212,7 +200,6 @@ def _own_rows(levels: tuple[str, ...]) -> Any:
     return query.add_columns(*(a.c.id.label(a.name) for a in chain))
 
 
-@cache
 def _reported(levels: tuple[str, ...]) -> Any:
     """The (branch, measure, year) some organizations in the place report."""
 
@@ -223,7 +210,6 @@ def _reported(levels: tuple[str, ...]) -> Any:
     return select(rows.c.branch_id, rows.c.measure, rows.c.year)
 
 
-@cache
 def _summed_totals(levels: tuple[str, ...], places: bool, with_covered: bool) -> Any:
     """The totals in the place summed per measure and year; `covered`: the
     (above, measure, year) of organizations above communes whose rows cover others."""
@@ -247,8 +233,8 @@ def _summed_totals(levels: tuple[str, ...], places: bool, with_covered: bool) ->
 
 
 def _sums_from_totals(
-    session: Session, scope: dict[str, list[int]], places: bool = True
-) -> list[Any]:
+    reader: Reader, scope: dict[str, list[int]], places: bool = True
+) -> list[_Sum]:
     """The same sums, from the totals (app.services.commune_totals, summed per province
     and district by app.services.place_totals) and, for the organizations above any
     commune (a province committee), from their figures. `places`: read the provinces'
@@ -261,43 +247,41 @@ def _sums_from_totals(
     """
     levels = scope_levels(scope)
     params: dict[str, Any] = scope_params(scope)
-    aboves = session.execute(_above_ids(levels, places), params)
+    aboves = reader.rows(_above_ids, levels, places, params=params)
     above_ids = {i for row in aboves for i in row if i is not None}
-    own_rows = session.execute(_own_rows(levels), params).all()
+    own_rows = reader.mappings(_own_rows, levels, params=params)
     chain = [f"ra{d}" for d in range(1, MAX_DEPTH + 1)]
-    chains = {row.id: [getattr(row, a) for a in chain] for row in own_rows}
+    chains = {row["id"]: [row[a] for a in chain] for row in own_rows}
     reporting = above_ids | {i for ids in chains.values() for i in ids if i is not None}
     reported: set[tuple[int, str, int]] = set()
     if reporting:
-        rows = session.execute(_reported(levels), {**params, "reporting": sorted(reporting)})
-        reported = {(r.branch_id, r.measure, r.year) for r in rows}
+        rows = reader.rows(_reported, levels, params={**params, "reporting": sorted(reporting)})
+        reported = {(branch_id, measure, year) for branch_id, measure, year in rows}
     covered = sorted(r for r in reported if r[0] in above_ids)
-    summed = _summed_totals(levels, places, bool(covered))
-    sums = {
-        (row.measure, row.year): _Sum(
-            row.measure,
-            row.year,
-            row.records,
-            row.low,
-            row.high or 0,
-            row.bounded,
-            row.sample or "",
-        )
-        for row in session.execute(summed, {**params, "covered": covered} if covered else params)
-    }
+    summed = reader.mappings(
+        _summed_totals,
+        levels,
+        places,
+        bool(covered),
+        params={**params, "covered": covered} if covered else params,
+    )
+    sums = {(row["measure"], row["year"]): _Sum(**row) for row in summed}
+    for entry in sums.values():
+        entry.high = entry.high or 0
+        entry.sample = entry.sample or ""
     for row in own_rows:
-        if any((i, row.measure, row.year) in reported for i in chains[row.id]):
+        if any((i, row["measure"], row["year"]) in reported for i in chains[row["id"]]):
             continue
-        entry = sums.setdefault((row.measure, row.year), _Sum(row.measure, row.year))
+        entry = sums.setdefault((row["measure"], row["year"]), _Sum(row["measure"], row["year"]))
         entry.records += 1
-        entry.low += row.low
-        entry.high += row.high or 0
-        entry.bounded += row.high is not None
-        entry.sample = f"{entry.sample},{row.id}" if entry.sample else str(row.id)
+        entry.low += row["low"]
+        entry.high = (entry.high or 0) + (row["high"] or 0)
+        entry.bounded += row["high"] is not None
+        entry.sample = f"{entry.sample},{row['id']}" if entry.sample else str(row["id"])
     return [sums[k] for k in sorted(sums)]
 
 
-def _measures(session: Session, result: list[Any]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+def _measures(reader: Reader, result: list[_Sum]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     """Render the sums, with up to RECORDS_PER_YEAR records (lowest ids) per year."""
     samples = {
         (row.measure, row.year): sorted(int(i) for i in row.sample.split(",") if i)[
@@ -309,8 +293,8 @@ def _measures(session: Session, result: list[Any]) -> dict[str, list[tuple[int, 
     }
     member_ids = [i for (m, _), ids in samples.items() if m == "members" for i in ids]
     event_ids = [i for (m, _), ids in samples.items() if m != "members" for i in ids]
-    counts = figures_by_id(session, MembershipCount, member_ids)
-    events = figures_by_id(session, MembershipEvent, event_ids)
+    counts = figures_by_id(reader, MembershipCount, member_ids)
+    events = figures_by_id(reader, MembershipEvent, event_ids)
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for row in result:
         found = counts if row.measure == "members" else events
@@ -328,14 +312,12 @@ def _measures(session: Session, result: list[Any]) -> dict[str, list[tuple[int, 
     return out
 
 
-@cache
 def _spanning_totals(levels: tuple[str, ...], places: bool) -> Any:
     """Whether the place's totals count events that span years (most places have none)."""
     source, in_place = _totals_source(levels, places)
     return select(source.c.id).where(in_place, source.c.measure == SPANNING).limit(1)
 
 
-@cache
 def _spanning_communes(levels: tuple[str, ...]) -> Any:
     """The communes of the place whose totals count events that span years."""
     t = table(CommuneYearlyTotal)
@@ -343,7 +325,6 @@ def _spanning_communes(levels: tuple[str, ...]) -> Any:
     return select(t.c.commune_id).where(where).distinct()
 
 
-@cache
 def _spanning_ids(levels: tuple[str, ...], in_communes: bool | None) -> Any:
     """The first spanning events under the place; `in_communes`: None, all of them;
     else those above any commune and (True) in some communes."""
@@ -367,7 +348,7 @@ def _spanning_ids(levels: tuple[str, ...], in_communes: bool | None) -> Any:
 
 
 def _spanning_event_ids(
-    session: Session, scope: dict[str, list[int]], by_commune: bool, places: bool = True
+    reader: Reader, scope: dict[str, list[int]], by_commune: bool, places: bool = True
 ) -> list[int]:
     """Events whose period is not inside one calendar year (or has an open end).
 
@@ -378,9 +359,9 @@ def _spanning_event_ids(
     in_communes = None
     if by_commune:
         communes: list[int] = []
-        if session.execute(_spanning_totals(levels, places), params).first() is not None:
-            communes = list(session.execute(_spanning_communes(levels), params).scalars())
+        if reader.rows(_spanning_totals, levels, places, params=params):
+            communes = [row[0] for row in reader.rows(_spanning_communes, levels, params=params)]
         in_communes = bool(communes)
         if in_communes:
             params["communes"] = communes
-    return list(session.execute(_spanning_ids(levels, in_communes), params).scalars())
+    return [row[0] for row in reader.rows(_spanning_ids, levels, in_communes, params=params)]

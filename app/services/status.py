@@ -17,7 +17,7 @@ from app.db import make_engine
 from app.models import Branch, BranchStatus, Locality, LocalitySuccession
 from app.services.branch_items import refresh_items
 from app.services.refs import table
-from app.services.risk import risk_select
+from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
 
 log = logging.getLogger("branchstats")
@@ -83,10 +83,10 @@ def refresh_status(
     target = table(BranchStatus)
     if ids is not None:
         session.execute(delete(target).where(target.c.branch_id.in_(ids)))
-        query = risk_select(rules, today, scope=lambda b: b.c.id.in_(ids))
+        query = risk_select(rules, RiskDay.on(today, rules), scope=lambda b: b.c.id.in_(ids))
     else:
         session.execute(delete(target))
-        query = risk_select(rules, today)
+        query = risk_select(rules, RiskDay.on(today, rules))
     rows = query.subquery()
     session.execute(
         insert(target).from_select(

@@ -3,10 +3,10 @@
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, select
-from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, MembershipCount
-from app.services.refs import alias, in_scope, table
+from app.reader import Reader
+from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
 from app.services.risk_rules import LEVELS
 
 MAX_DEPTH = 4  # party cell < branch < commune committee < district committee < province
@@ -24,11 +24,12 @@ def with_ancestors(query: Select[Any], b: Any) -> tuple[Select[Any], list[Column
     return query, ancestor_ids
 
 
-def top_counted_members(scope: dict[str, list[int]]) -> Select[Any]:
+def top_counted_members(levels: tuple[str, ...]) -> Select[Any]:
     """Latest counts of organizations in the scope with no counted ancestor in the scope.
 
     A district committee's 6,799 members include its village branches' members: a sum
-    over a place adds only the top-most counted organizations, never two levels.
+    over a place adds only the top-most counted organizations, never two levels. The
+    scope's units are bound (app.services.refs.scope_params); `levels` are its levels.
     """
     b = alias(Branch, "b")
     st = alias(BranchStatus, "st")
@@ -54,55 +55,61 @@ def top_counted_members(scope: dict[str, list[int]]) -> Select[Any]:
         .where(
             other.c.id.in_(ancestors),
             other_status.c.latest_count_id.is_not(None),
-            in_scope(other, scope),
+            in_bound_scope(other, levels),
         )
         .exists()
     )
-    return query.where(in_scope(b, scope), st.c.latest_count_id.is_not(None), ~counted_ancestor)
+    return query.where(
+        in_bound_scope(b, levels), st.c.latest_count_id.is_not(None), ~counted_ancestor
+    )
 
 
-def locality_summary(session: Session, scope: dict[str, list[int]]) -> dict[str, Any]:
-    """Counts of organizations and members under a place (and the places it replaced)."""
+def _summary(levels: tuple[str, ...]) -> Select[Any]:
+    """Organizations, groups, members and risk levels under a scope, in one row (the
+    levels as one count column each)."""
     b = table(Branch)
     st = table(BranchStatus)
-    organizations = session.execute(
+    organizations = (
         select(
             func.count().label("organizations"),
             func.count(b.c.group_size).label("groups"),
             func.coalesce(func.sum(b.c.group_size), 0).label("in_groups"),
-        ).where(in_scope(b, scope))
-    ).one()
-    levels = dict(
-        session.execute(
-            select(st.c.risk_level, func.count())
-            .join(b, b.c.id == st.c.branch_id)
-            .where(in_scope(b, scope))
-            .group_by(st.c.risk_level)
-        ).all()
-    )
-    top = top_counted_members(scope).subquery()
-    members = session.execute(
-        select(
-            func.count().label("counted"),
-            func.sum(top.c.members_low).label("low"),
-            func.sum(top.c.members_high).label("high"),
-            func.count(top.c.members_high).label("bounded"),
+            *(
+                func.count(case((st.c.risk_level == level, 1))).label(f"level_{level}")
+                for level in LEVELS
+            ),
         )
-    ).one()
-    high = members.high if members.bounded == members.counted else None
+        .select_from(b.outerjoin(st, st.c.branch_id == b.c.id))
+        .where(in_bound_scope(b, levels))
+    )
+    top = top_counted_members(levels).subquery()
+    members = select(
+        func.count().label("counted"),
+        func.sum(top.c.members_low).label("low"),
+        func.sum(top.c.members_high).label("high"),
+        func.count(top.c.members_high).label("bounded"),
+    )
+    both = organizations.subquery("o"), members.subquery("m")
+    return select(*both[0].c, *both[1].c)
+
+
+def locality_summary(reader: Reader, scope: dict[str, list[int]]) -> dict[str, Any]:
+    """Counts of organizations and members under a place (and the places it replaced)."""
+    row = reader.mappings(_summary, scope_levels(scope), params=scope_params(scope))[0]
+    high = row["high"] if row["bounded"] == row["counted"] else None
     return {
-        "organizations": organizations.organizations - organizations.groups,
-        "unnamed_groups": organizations.groups,
-        "organizations_in_unnamed_groups": organizations.in_groups,
+        "organizations": row["organizations"] - row["groups"],
+        "unnamed_groups": row["groups"],
+        "organizations_in_unnamed_groups": row["in_groups"],
         "members": {
-            "low": members.low,
+            "low": row["low"],
             "high": high,
-            "organizations_counted": members.counted,
+            "organizations_counted": row["counted"],
             "note": (
                 "Sum of the latest count of each organization under this place whose "
                 "parent organizations here have no count of their own; low and high "
                 "keep the qualifiers of the sources ('fewer than 5' is 0 to 4)."
             ),
         },
-        "risk_levels": {level: levels.get(level, 0) for level in reversed(LEVELS)},
+        "risk_levels": {level: row[f"level_{level}"] for level in reversed(LEVELS)},
     }

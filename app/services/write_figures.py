@@ -28,6 +28,7 @@ from app.models import (
     Source,
 )
 from app.models.vocab import METRIC_UNITS
+from app.reader import Reader
 from app.schemas.writes import (
     CountCreate,
     EventCreate,
@@ -93,7 +94,7 @@ FACTS = FigureKind(
 
 def figure_item(session: Session, kind: FigureKind, ident: int) -> dict[str, Any]:
     """One figure, in the shape its list returns (what GET {path}/{id} answers)."""
-    found = figures_by_ids(session, kind.model, [ident])
+    found = figures_by_ids(Reader.on(session), kind.model, [ident])
     if not found:
         raise ApiError(404, f"{kind.what} {ident} does not exist.")
     return found[0]

@@ -24,6 +24,7 @@ from app.models import (
     Officeholder,
     Source,
 )
+from app.reader import Reader
 from app.schemas.writes import BranchCreate, BranchUpdate, LocalityCreate, LocalityUpdate
 from app.services import audit
 from app.services.branches import branch_detail
@@ -136,7 +137,7 @@ def create_locality(session: Session, ctx: WriteContext, body: LocalityCreate) -
     )
     return Outcome(
         201,
-        locality_detail(session, locality.id),
+        locality_detail(Reader.on(session), locality.id),
         _locality_path(locality.id),
         is_item=True,
     )
@@ -145,7 +146,9 @@ def create_locality(session: Session, ctx: WriteContext, body: LocalityCreate) -
 def _editable_locality(session: Session, ident: int, if_match: str | None) -> Locality:
     locality = get_for_update(session, Locality, ident, "Locality")
     check_if_match(
-        if_match, representation_etag(locality_detail(session, ident)), _locality_path(ident)
+        if_match,
+        representation_etag(locality_detail(Reader.on(session), ident)),
+        _locality_path(ident),
     )
     if locality.source_id is None:
         raise ApiError(
@@ -185,7 +188,9 @@ def update_locality(
             before=before,
             after=audit.snapshot(locality),
         )
-    return Outcome(200, locality_detail(session, ident), _locality_path(ident), is_item=True)
+    return Outcome(
+        200, locality_detail(Reader.on(session), ident), _locality_path(ident), is_item=True
+    )
 
 
 def delete_locality(
@@ -283,7 +288,7 @@ def create_branch(session: Session, ctx: WriteContext, body: BranchCreate) -> Ou
     )
     return Outcome(
         201,
-        branch_detail(session, branch.id, ctx.rules, None),
+        branch_detail(Reader.on(session), branch.id, ctx.rules, None),
         _branch_path(branch.id),
         is_item=True,
     )
@@ -291,7 +296,7 @@ def create_branch(session: Session, ctx: WriteContext, body: BranchCreate) -> Ou
 
 def _locked_branch(session: Session, ctx: WriteContext, ident: int, if_match: str | None) -> Branch:
     branch = get_for_update(session, Branch, ident, "Branch")
-    current = branch_detail(session, ident, ctx.rules, None)
+    current = branch_detail(Reader.on(session), ident, ctx.rules, None)
     check_if_match(if_match, representation_etag(current), _branch_path(ident))
     return branch
 
@@ -324,7 +329,10 @@ def update_branch(
             after=audit.snapshot(branch),
         )
     return Outcome(
-        200, branch_detail(session, ident, ctx.rules, None), _branch_path(ident), is_item=True
+        200,
+        branch_detail(Reader.on(session), ident, ctx.rules, None),
+        _branch_path(ident),
+        is_item=True,
     )
 
 

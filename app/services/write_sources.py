@@ -17,6 +17,7 @@ from app.models import (
     Officeholder,
     Source,
 )
+from app.reader import Reader
 from app.schemas.writes import SourceCreate, SourceUpdate
 from app.services import audit
 from app.services.sources import source_detail
@@ -70,7 +71,9 @@ def create_source(session: Session, ctx: WriteContext, body: SourceCreate) -> Ou
         entity_key=source.key,
         after=audit.snapshot(source) | {"text": source.text},
     )
-    return Outcome(201, source_detail(session, source.id), _path(source.id), is_item=True)
+    return Outcome(
+        201, source_detail(Reader.on(session), source.id), _path(source.id), is_item=True
+    )
 
 
 def quotes_lost(session: Session, source_id: int, text: str) -> list[str]:
@@ -107,7 +110,9 @@ def update_source(
 ) -> Outcome:
     source = get_for_update(session, Source, source_id, "Source")
     check_if_match(
-        if_match, representation_etag(source_detail(session, source_id)), _path(source_id)
+        if_match,
+        representation_etag(source_detail(Reader.on(session), source_id)),
+        _path(source_id),
     )
     merged = merge(SourceCreate, source.model_dump(), patch)
     old_text = source.text
@@ -129,7 +134,9 @@ def update_source(
     before = audit.snapshot(source)
     values = merged.model_dump(exclude={"key"}) | {"text_sha256": text_sha256(merged.text)}
     if not assign(source, values):
-        return Outcome(200, source_detail(session, source_id), _path(source_id), is_item=True)
+        return Outcome(
+            200, source_detail(Reader.on(session), source_id), _path(source_id), is_item=True
+        )
     session.add(source)
     session.flush()
     touched = _redate_figures(session, source)
@@ -149,7 +156,9 @@ def update_source(
         after=after,
     )
     refresh(session, ctx, touched, sources=[source.id])
-    return Outcome(200, source_detail(session, source_id), _path(source_id), is_item=True)
+    return Outcome(
+        200, source_detail(Reader.on(session), source_id), _path(source_id), is_item=True
+    )
 
 
 def delete_source(
@@ -158,7 +167,9 @@ def delete_source(
     """Only a source nothing is drawn from: delete or move its records first."""
     source = get_for_update(session, Source, source_id, "Source")
     check_if_match(
-        if_match, representation_etag(source_detail(session, source_id)), _path(source_id)
+        if_match,
+        representation_etag(source_detail(Reader.on(session), source_id)),
+        _path(source_id),
     )
     using = []
     for model in PROVENANCED:

@@ -7,10 +7,11 @@ from (the slow way, which stats still uses for villages), after loads and after 
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlmodel import Session, col
 
 from app.models import Branch, Locality
+from app.reader import Reader
 from app.services.commune_totals import TOTAL_COLUMNS, rebuild_communes
 from app.services.localities import LocalityFilters, list_localities, scope_of
 from app.services.pagination import PageRequest
@@ -25,6 +26,7 @@ from tests.api.test_writes import (
     new_source,
     patch,
 )
+from tests.plans import captured_statements, query_plan
 
 __all__ = ["editor"]  # a fixture, used by name
 
@@ -63,17 +65,18 @@ def _assert_totals_match_figures(session: Session, locality_ids: list[int]) -> i
     """Stats from the totals (through the provinces' and districts' sums where they cover
     the place, and through the communes' alone) equal stats from the figures; returns how
     many had figures."""
+    reader = Reader.on(session)
     with_figures = 0
     for ident in locality_ids:
-        scope = scope_of(session, ident)
+        scope = scope_of(reader, ident)
         if "village" in scope:
             continue
-        from_figures = _sums(_sums_from_figures(session, scope))
-        assert _sums(_sums_from_totals(session, scope)) == from_figures, ident
-        assert _sums(_sums_from_totals(session, scope, places=False)) == from_figures, ident
-        spanning = _spanning_event_ids(session, scope, False)
-        assert _spanning_event_ids(session, scope, True) == spanning, ident
-        assert _spanning_event_ids(session, scope, True, places=False) == spanning, ident
+        from_figures = _sums(_sums_from_figures(reader, scope))
+        assert _sums(_sums_from_totals(reader, scope)) == from_figures, ident
+        assert _sums(_sums_from_totals(reader, scope, places=False)) == from_figures, ident
+        spanning = _spanning_event_ids(reader, scope, False)
+        assert _spanning_event_ids(reader, scope, True) == spanning, ident
+        assert _spanning_event_ids(reader, scope, True, places=False) == spanning, ident
         with_figures += bool(from_figures)
     return with_figures
 
@@ -312,36 +315,19 @@ def test_renaming_a_locality_renames_its_search_words(
     assert _names(write_api, "dong tam", kind="village") == ["xóm Đồng Tâm"]
 
 
-def _plan(session: Session, statement: Any) -> str:
-    compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
-    rows = session.connection().exec_driver_sql(prefix + str(compiled)).all()
-    return "\n".join(str(r[-1] if sqlite else r[0]) for r in rows)
-
-
 def test_search_reads_the_word_index(api: TestClient) -> None:
     """The words come from an index range, not a scan of every locality's search_key."""
-    captured: list[Any] = []
-
-    def capture(_conn: Any, statement: Any, *_args: Any) -> None:
-        captured.append(statement)
-
-    with Session(_engine(api)) as session:
-        event.listen(_engine(api), "before_execute", capture)
-        try:
-            filters = LocalityFilters(q="khéo lẹng")
-            page = PageRequest(limit=10, cursor=None, sort="relevance", filters_digest="x")
-            listed = list_localities(session, filters, page, b"secret", with_total=False)
-        finally:
-            event.remove(_engine(api), "before_execute", capture)
+    with Session(_engine(api)) as session, captured_statements(session) as captured:
+        filters = LocalityFilters(q="khéo lẹng")
+        page = PageRequest(limit=10, cursor=None, sort="relevance", filters_digest="x")
+        listed = list_localities(Reader.on(session), filters, page, b"secret", with_total=False)
         assert [i["official_name"] for i in listed.items] == ["thôn Khéo Lẹng"]
-        [search] = [s for s in captured if "locality_words" in str(s) and "_k0" in str(s)]
+        [search] = [s for s in captured if "locality_words" in s.sql and "_k0" in s.sql]
         if session.get_bind().dialect.name == "sqlite":
-            plan = _plan(session, search)
+            plan = query_plan(session, search)
             assert "SEARCH locality_words USING" in plan and "SCAN loc" not in plan, plan
         else:
             # A few hundred rows: PostgreSQL would rightly scan them. Can it use the index?
             session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
-            plan = _plan(session, search)
+            plan = query_plan(session, search)
             assert "locality_words" in plan and "Seq Scan" not in plan, plan

@@ -31,10 +31,12 @@ from sqlmodel import Session
 from app.db import make_engine
 from app.formats import cell, csv_batches, csv_cells
 from app.models import Branch, Fact, Locality, MembershipCount, MembershipEvent
+from app.reader import Reader
 from app.services.csv_sql import CsvSql
 from app.services.figures import COUNT_CSV, EVENT_CSV, FACT_CSV, _shape
 from app.services.json_sql import Flag, JsonSql, Obj, _held_to_words
 from app.services.line_pages import copy_lines, fetch_lines
+from app.services.listing import ListQuery
 from app.services.pagination import PageRequest, SortKey
 
 AWKWARD = [
@@ -142,11 +144,16 @@ def _flattened(row: dict[str, Any], paths: tuple[str, ...]) -> list[str]:
     return cells
 
 
-def _keys(sort: str) -> list[SortKey]:
+def _keys(sort: str) -> tuple[SortKey, ...]:
     descending = sort.startswith("-")
     if sort.lstrip("-") == "day":
-        return [SortKey(probe.c.day, date, descending), SortKey(probe.c.id, int, descending)]
-    return [SortKey(probe.c.id, int, descending)]
+        return (SortKey(probe.c.day, date, descending), SortKey(probe.c.id, int, descending))
+    return (SortKey(probe.c.id, int, descending),)
+
+
+def _listing(columns: Any, sort: str) -> ListQuery:
+    """The probe's rows selecting these columns (a line, or COPY's cells), in this order."""
+    return ListQuery(select(*columns).select_from(probe), _keys(sort))
 
 
 def _ordered(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
@@ -168,16 +175,15 @@ def _streamed(engine: Engine, fetch: Any, paths: tuple[str, ...], sort: str, lim
 
     def pages() -> Iterator[list[Any]]:
         cursor = None
-        with Session(engine) as session:
-            for _ in range(100):  # more pages than rows: a cursor that does not advance
-                page = fetch(session, PageRequest(limit, cursor, sort, "digest"))
-                assert len(page.items) <= limit
-                yield page.items
-                session.rollback()
-                cursor = page.next_cursor
-                if cursor is None:
-                    return
-            raise AssertionError("the pages never end")
+        for _ in range(100):  # more pages than rows: a cursor that does not advance
+            with Reader.open(engine) as reader:
+                page = fetch(reader, PageRequest(limit, cursor, sort, "digest"))
+            assert len(page.items) <= limit
+            yield page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+        raise AssertionError("the pages never end")
 
     chunks = csv_batches(pages(), paths)
     return b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
@@ -189,10 +195,10 @@ def test_lines_are_what_the_csv_writer_writes(
     probed: tuple[Engine, list[dict[str, Any]]], sort: str, limit: int
 ) -> None:
     engine, rows = probed
-    line = CsvSql(engine.dialect.name).line(SHAPE, PATHS)
+    listing = _listing([CsvSql(engine.dialect.name).line(SHAPE, PATHS)], sort)
 
-    def fetch(session: Session, page: PageRequest) -> Any:
-        return fetch_lines(session, select(probe), line, _keys(sort), page, b"secret")
+    def fetch(reader: Reader, page: PageRequest) -> Any:
+        return fetch_lines(reader, listing, {}, page, b"secret")
 
     assert _streamed(engine, fetch, PATHS, sort, limit) == _expected(rows, PATHS, sort)
 
@@ -205,10 +211,10 @@ def test_copy_is_what_the_csv_writer_writes(
     if backend != "postgresql":
         pytest.skip("COPY is PostgreSQL's")
     engine, rows = probed
-    cells = CsvSql("postgresql").copy_cells(SHAPE, PATHS)
+    listing = _listing(CsvSql("postgresql").copy_cells(SHAPE, PATHS), sort)
 
-    def fetch(session: Session, page: PageRequest) -> Any:
-        return copy_lines(session, select(probe), cells, _keys(sort), page, b"secret")
+    def fetch(reader: Reader, page: PageRequest) -> Any:
+        return copy_lines(reader, listing, {}, page, b"secret")
 
     assert _streamed(engine, fetch, PATHS, sort, limit) == _expected(rows, PATHS, sort)
 
@@ -219,10 +225,10 @@ def test_a_lone_empty_field_is_quoted_as_the_writer_does(
 ) -> None:
     """csv.writer writes a row of one empty field as "", not as an empty line."""
     engine, rows = probed
-    line = CsvSql(engine.dialect.name).line(SHAPE, (path,))
+    listing = _listing([CsvSql(engine.dialect.name).line(SHAPE, (path,))], "id")
 
-    def fetch(session: Session, page: PageRequest) -> Any:
-        return fetch_lines(session, select(probe), line, _keys("id"), page, b"secret")
+    def fetch(reader: Reader, page: PageRequest) -> Any:
+        return fetch_lines(reader, listing, {}, page, b"secret")
 
     expected = _expected(rows, (path,), "id")
     assert b'""\r\n' in expected
@@ -236,13 +242,14 @@ def test_dates_are_iso_whatever_the_session_datestyle(
     if backend != "postgresql":
         pytest.skip("DateStyle is PostgreSQL's")
     engine, rows = probed
-    line = CsvSql("postgresql").line(SHAPE, PATHS)
-    cells = CsvSql("postgresql").copy_cells(SHAPE, PATHS)
+    by_line_listing = _listing([CsvSql("postgresql").line(SHAPE, PATHS)], "id")
+    by_copy_listing = _listing(CsvSql("postgresql").copy_cells(SHAPE, PATHS), "id")
     with Session(engine) as session:
         session.connection().exec_driver_sql("SET DateStyle TO German")
         page = PageRequest(500, None, "id", "digest")
-        by_line = fetch_lines(session, select(probe), line, _keys("id"), page, b"secret")
-        by_copy = copy_lines(session, select(probe), cells, _keys("id"), page, b"secret")
+        reader = Reader.on(session)
+        by_line = fetch_lines(reader, by_line_listing, {}, page, b"secret")
+        by_copy = copy_lines(reader, by_copy_listing, {}, page, b"secret")
     expected = _expected(rows, PATHS, "id").split(b"\r\n", 1)[1]  # without the header
     assert "".join(by_line.items).encode() == expected
     assert b"".join(by_copy.items) == expected

@@ -12,6 +12,7 @@ from app.db import make_engine
 from app.ingest.files import validate_article
 from app.ingest.loader import apply_article
 from app.models import Branch, BranchStatus
+from app.reader import Reader
 from app.services.risk_explain import explain_risk
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_status
@@ -64,7 +65,7 @@ def assess(
         apply_article(session, article, article.source.text or "", today=TODAY)
         session.commit()
         branch_id = session.exec(select(Branch.id).where(Branch.key == f"org:test-{n}")).one()
-        return explain_risk(session, branch_id, RULES, as_of)
+        return explain_risk(Reader.on(session), branch_id, RULES, as_of)
 
 
 def status(result: dict[str, Any], rule: str) -> str:
@@ -209,7 +210,9 @@ def test_thresholds_are_configurable(engine: Engine) -> None:
     assert strict.version.endswith("+custom") and RULES.version == "2026.11"
     result = assess(engine, counts=[count(8)])
     with Session(engine) as session:
-        assert explain_risk(session, result["branch_id"], strict, TODAY)["level"] == "high"
+        assert (
+            explain_risk(Reader.on(session), result["branch_id"], strict, TODAY)["level"] == "high"
+        )
 
 
 def test_status_table_follows_the_rules(engine: Engine) -> None:

@@ -1,0 +1,281 @@
+"""Reads on the driver's connection, with statements compiled once per shape.
+
+A list page's SQL runs in about 0.1 ms on SQLite; SQLAlchemy's work around it (building
+the Select, walking it for its cache key, the execution context, the Session and its
+transaction) cost 0.8-1 ms a request, most of a request's time (issue 7). So a read
+statement is built by a pure function of a few hashable arguments, its *shape* (which
+filters are present, the sort, whether a cursor is given: never the values), compiled
+once per database, and run with the request's values as bound parameters on a pooled
+driver connection.
+
+Values pass through SQLAlchemy's own bind processors (a day becomes ISO text on SQLite)
+and rows through its result processors (SQLite's 0/1 become booleans, its ISO text a
+day), so rows read here are those SQLAlchemy would give. Driver errors are raised as
+SQLAlchemy's (`OperationalError` for a locked file, a cut statement or a lost server:
+answered 503, as before).
+"""
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from threading import Lock
+from typing import Any, NoReturn
+
+from sqlalchemy import Engine
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import Session
+
+from app.db import arm_statement_deadline
+
+Build = Callable[..., ClauseElement]
+Processor = Callable[[Any], Any]
+Row = tuple[Any, ...]
+
+
+class Prepared:
+    """One statement compiled for one database, ready to run with values."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.compiled = compiled
+        self.sql = compiled.string
+        self.dialect = dialect
+        # IN (...) of a list of values: the SQL depends on the list's length.
+        self.expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
+        # The values compiled into the statement (its literals); the rest come per run.
+        self.defaults = dict(compiled.construct_params(_check=False, escape_names=False))
+        # Processors of tuple parameters (lists of processors) are for `IN` of tuples,
+        # which only expanding statements have, and construct_expanded_state applies.
+        self.binds: dict[str, Processor] = {
+            name: processor
+            for name, processor in compiled._bind_processors.items()
+            if callable(processor)
+        }
+        self.escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
+        self.names = frozenset(compiled.bind_names.values())
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positiontup is not None else None
+        )
+        self.columns: tuple[str, ...] = tuple(entry[0] for entry in compiled._result_columns)
+        self._types = [entry[3] for entry in compiled._result_columns]
+        # Read from the first cursor description (processors may depend on the driver's
+        # type codes); None once known that no column needs one.
+        self._results: list[Processor | None] | None = None
+        self._results_known = False
+
+    def arguments(self, params: Mapping[str, Any]) -> tuple[str, Sequence[Any] | Mapping[str, Any]]:
+        """The SQL and the driver's parameters for these values."""
+        if self.expanding:
+            state = self.compiled.construct_expanded_state(dict(params))
+            processors = {**self.binds, **state.processors}
+            values = {
+                name: processors[name](value) if name in processors else value
+                for name, value in state.parameters.items()
+            }
+            if state.positiontup is not None:
+                return state.statement, tuple(values[name] for name in state.positiontup)
+            return state.statement, values
+        values = {**self.defaults, **params}
+        for name, processor in self.binds.items():
+            values[name] = processor(values[name])
+        if self.order is not None:
+            return self.sql, tuple(values[name] for name in self.order)
+        return self.sql, {self.escaped.get(name, name): values[name] for name in self.names}
+
+    def processed(self, rows: list[Row], description: Sequence[Any] | None) -> list[Row]:
+        if not self._results_known:
+            self._results = self._result_processors(description)
+            self._results_known = True
+        processors = self._results
+        if processors is None:
+            return rows
+        return [
+            tuple(p(value) if p else value for p, value in zip(processors, row, strict=True))
+            for row in rows
+        ]
+
+    def _result_processors(
+        self, description: Sequence[Any] | None
+    ) -> list[Processor | None] | None:
+        if not description or len(description) != len(self._types):
+            return None
+        processors: list[Processor | None] = [
+            type_._cached_result_processor(self.dialect, column[1])
+            for type_, column in zip(self._types, description, strict=True)
+        ]
+        return processors if any(processors) else None
+
+
+class Statements:
+    """The compiled read statements of one database dialect, by builder and shape (LRU)."""
+
+    def __init__(self, dialect: Dialect, size: int = 1024) -> None:
+        self.dialect = dialect
+        self.size = size
+        self._cache: OrderedDict[Hashable, Prepared] = OrderedDict()
+        self._lock = Lock()
+        # Called with each statement run and its driver parameters (the tests count the
+        # statements of a request, and read their query plans).
+        self.listeners: list[Callable[[str, Any], None]] = []
+
+    def get(self, build: Build, shape: tuple[Hashable, ...]) -> Prepared:
+        key = (build, shape)
+        with self._lock:
+            prepared = self._cache.get(key)
+            if prepared is not None:
+                self._cache.move_to_end(key)
+                return prepared
+        # Compiled outside the lock: two threads may both compile a new shape, once.
+        prepared = Prepared(build(*shape), self.dialect)
+        with self._lock:
+            self._cache[key] = prepared
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return prepared
+
+
+_STATEMENTS: dict[str, Statements] = {}
+
+
+def statements_for(dialect: Dialect) -> Statements:
+    """The process's compiled statements for a dialect (SQL depends on nothing else:
+    like SQLAlchemy's own compiled cache, shared by every engine of the dialect)."""
+    statements = _STATEMENTS.get(dialect.name)
+    if statements is None:
+        statements = _STATEMENTS.setdefault(dialect.name, Statements(dialect))
+    return statements
+
+
+class Reader:
+    """Prepared statements on one connection: a pooled one of its own (`open`), or a
+    session's, inside the session's transaction (`on`: a write's reads see the write).
+    """
+
+    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+        self._connection = connection
+        self.dialect = dialect
+        self.sqlite = dialect.name == "sqlite"
+        self.statements = statements_for(dialect)
+
+    @classmethod
+    @contextmanager
+    def open(cls, engine: Engine) -> Iterator["Reader"]:
+        """A read of its own, back to the pool (rolled back) at the end. On SQLite it is
+        one transaction, so that its statements see one state of the database."""
+        dialect = engine.dialect
+        try:
+            connection = engine.raw_connection()
+        except dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's own connect wraps it: an OperationalError, answered 503.
+            invalidated = dialect.is_disconnect(error, None, None)
+            raise _wrapped(dialect, error, None, invalidated) from error
+        try:
+            reader = cls(connection, dialect)
+            if reader.sqlite:
+                reader._run_driver("BEGIN", ())
+            yield reader
+        finally:
+            connection.close()
+
+    @classmethod
+    def on(cls, session: Session) -> "Reader":
+        connection = session.connection()
+        return cls(connection.connection, connection.dialect)
+
+    def prepared(self, build: Build, *shape: Hashable) -> Prepared:
+        return self.statements.get(build, shape)
+
+    def rows(
+        self, build: Build, *shape: Hashable, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """The rows of `build(*shape)` with these values."""
+        return self.run(self.prepared(build, *shape), params or {})
+
+    def mappings(
+        self, build: Build, *shape: Hashable, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        prepared = self.prepared(build, *shape)
+        columns = prepared.columns
+        return [dict(zip(columns, row, strict=True)) for row in self.run(prepared, params or {})]
+
+    def scalar(
+        self, build: Build, *shape: Hashable, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        rows = self.rows(build, *shape, params=params)
+        return rows[0][0] if rows else None
+
+    def run(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Row]:
+        sql, arguments = prepared.arguments(params)
+        description, rows = self._run_driver(sql, arguments)
+        return prepared.processed(rows, description)
+
+    def copy_csv(self, prepared: Prepared, params: Mapping[str, Any]) -> list[bytes]:
+        """On PostgreSQL, the rows of a statement as COPY writes them in CSV, one row a
+        block, each ending with LF: the server quotes the fields, in C."""
+        sql, arguments = prepared.arguments(params)
+        # COPY takes no parameters of its own: psycopg binds them into the statement.
+        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+        for listener in self.statements.listeners:
+            listener(statement, arguments)
+        cursor: Any = None
+        try:
+            cursor = self._connection.cursor()
+            with cursor.copy(statement, arguments) as copy:
+                return [bytes(block) for block in copy]
+        except self.dialect.loaded_dbapi.Error as error:
+            self._raise(error, statement, cursor)
+        finally:
+            self._close(cursor)
+
+    def _close(self, cursor: Any) -> None:
+        # After a lost connection closing may fail too: the error raised is the first.
+        if cursor is not None:
+            with suppress(self.dialect.loaded_dbapi.Error):
+                cursor.close()
+
+    def _run_driver(
+        self, sql: str, arguments: Sequence[Any] | Mapping[str, Any]
+    ) -> tuple[Sequence[Any] | None, list[Row]]:
+        for listener in self.statements.listeners:
+            listener(sql, arguments)
+        if self.sqlite:
+            arm_statement_deadline(self._connection)
+        cursor = None
+        try:
+            cursor = self._connection.cursor()
+            cursor.execute(sql, arguments)
+            # SQLite runs a statement as its rows are fetched: fetched here, inside the
+            # time limit and the error handling.
+            description = cursor.description
+            rows = list(cursor.fetchall()) if description else []
+        except self.dialect.loaded_dbapi.Error as error:
+            self._raise(error, sql, cursor)
+        finally:
+            self._close(cursor)
+        return description, rows
+
+    def _raise(self, error: Any, sql: str, cursor: Any) -> NoReturn:
+        invalidated = self.dialect.is_disconnect(error, self._connection.dbapi_connection, cursor)
+        if invalidated:
+            # Not back into the pool: the next read connects anew.
+            self._connection.invalidate(error)
+        raise _wrapped(self.dialect, error, sql, invalidated) from error
+
+
+def _wrapped(dialect: Dialect, error: Any, sql: str | None, invalidated: bool) -> Exception:
+    """A driver's error as SQLAlchemy raises it (OperationalError for a lost server, a
+    locked file or a cut statement), its parameters hidden as the engine's are."""
+    return DBAPIError.instance(
+        sql,
+        None,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=invalidated,
+        dialect=dialect,
+    )
