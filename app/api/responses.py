@@ -1,12 +1,10 @@
 """Building responses: JSON with ETag and Link, CSV and NDJSON exports that stream."""
 
-import hashlib
 from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
@@ -14,7 +12,7 @@ from sqlalchemy import Engine
 from app.api.deps import ListParams
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
-from app.services.json_sql import as_plain, encode_default
+from app.services.json_sql import as_plain, encode_json, etag_of
 from app.services.listing import Page, PageFetcher
 
 CACHE_CONTROL = "public, max-age=60"
@@ -25,9 +23,9 @@ def json_response(
     request: Request, data: Any, *, headers: dict[str, str] | None = None
 ) -> Response:
     """orjson-encoded JSON with a strong ETag; 304 when the client already has it."""
-    body = orjson.dumps(data, default=encode_default)
+    body = encode_json(data)
     # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    etag = etag_of(body)
     common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
     if etag in _if_none_match(request):
         return Response(status_code=304, headers=common)

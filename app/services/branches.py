@@ -6,7 +6,21 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Dialect, Select, and_, bindparam, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Dialect,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
 
 from app.errors import bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
@@ -20,12 +34,13 @@ from app.services.branch_items import (
     status_columns,
     stored_item,
 )
-from app.services.figures import distinct_sources, figures_of
-from app.services.json_sql import JsonSql
+from app.services.figures import figure_base, figure_shape, stated_sources
+from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.listing import ListQuery, Page, cell_items, documents, fetch_page
 from app.services.localities import place_scope
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
+    SOURCE_FIELDS,
     SearchTerms,
     alias,
     in_bound_scope,
@@ -294,51 +309,88 @@ def list_branches(
 
 
 CHILD_FIELDS = ("id", "key", "kind", "name", "group_size")
-
-
-def _children() -> Select[Any]:
-    child = alias(Branch, "child")
-    return (
-        select(*(child.c[f] for f in CHILD_FIELDS))
-        .where(child.c.parent_id == bindparam("parent_id"))
-        .order_by(child.c.id)
-        .limit(1000)
-    )
+# The lists of a branch's detail, in the order they follow its item.
+FIGURE_SECTIONS = {
+    "counts": MembershipCount,
+    "events": MembershipEvent,
+    "facts": Fact,
+    "officeholders": Officeholder,
+}
+DETAIL_SECTIONS = ("item", *FIGURE_SECTIONS, "children", "sources")
 
 
 def branch_detail(
     reader: Reader, branch_id: int, rules: RiskRules, as_of: date | None
 ) -> dict[str, Any]:
+    """A branch's item with every figure, its sub-organizations and its sources.
+
+    One statement: each part is a row of a union (its section, and the JSON document the
+    database renders), in the order the detail lists them.
+    """
     shape, params = _list_parameters(reader, BranchFilters(as_of=as_of), "id", rules, None)
+    listing = _branch_list(shape, reader.dialect)
     rows = reader.rows(
-        _one_branch, _branch_list(shape, reader.dialect), params={**params, "branch_id": branch_id}
+        _branch_document, listing, reader.dialect.name, params={**params, "branch_id": branch_id}
     )
-    if not rows:
+    if not rows or rows[0][0] != 0:
         raise not_found("Branch", branch_id)
-    item: dict[str, Any] = orjson.loads(rows[0][0])
-    item["counts"] = figures_of(reader, MembershipCount, "branch_id", branch_id)
+    item: dict[str, Any] = orjson.loads(rows[0][1])
+    sections: dict[str, list[Any]] = {name: [] for name in DETAIL_SECTIONS[1:]}
+    for section, document in rows[1:]:
+        sections[DETAIL_SECTIONS[section]].append(JsonText(document))
     latest = item["latest_count"]
     if latest is not None:
         # Other sources' counts for the same day: served beside the value shown first.
+        counts = [count.parsed() for count in sections["counts"]]
         latest["alternatives"] = [
-            c
-            for c in item["counts"]
-            if c["id"] != latest["id"]
-            # the item came from JSON: its dates are ISO strings, the counts' are dates
-            and str(c["evidence_date"]) == latest["evidence_date"]
-            and c["status"] == latest["status"]
+            count
+            for count in counts
+            if count["id"] != latest["id"]
+            and count["evidence_date"] == latest["evidence_date"]
+            and count["status"] == latest["status"]
         ]
-    item["events"] = figures_of(reader, MembershipEvent, "branch_id", branch_id)
-    item["facts"] = figures_of(reader, Fact, "branch_id", branch_id)
-    item["officeholders"] = figures_of(reader, Officeholder, "branch_id", branch_id)
-    item["children"] = [
-        dict(zip(CHILD_FIELDS, row, strict=True))
-        for row in reader.rows(_children, params={"parent_id": branch_id})
-    ]
-    item["sources"] = distinct_sources(reader, branch_id)
+    item.update(sections)
     return item
 
 
-def _one_branch(listing: ListQuery) -> Select[Any]:
+def _branch_document(listing: ListQuery, dialect_name: str) -> Select[Any]:
+    """The rows of a branch's detail: its item, then each of its lists (`section`, the
+    number of DETAIL_SECTIONS), one JSON document a row."""
+    json = JsonSql(dialect_name)
+    branch_id: Any = bindparam("branch_id")
     b = item_tables().b
-    return listing.query.where(b.c.id == bindparam("branch_id"))
+    item = listing.query.where(b.c.id == branch_id).subquery("item")
+    no_day = cast(null(), Date).label("day")
+    parts = [
+        select(
+            literal(0).label("section"),
+            literal(0).label("id"),
+            no_day,
+            item.c.item.label("document"),
+        )
+    ]
+    for number, model in enumerate(FIGURE_SECTIONS.values(), start=1):
+        query, t, _ = figure_base(model)
+        document = json.text(json.render(figure_shape(model)))
+        parts.append(
+            query.with_only_columns(literal(number), t.c.id, t.c.evidence_date, document).where(
+                t.c.branch_id == branch_id
+            )
+        )
+    child = alias(Branch, "child")
+    children = Obj({f: child.c[f] for f in CHILD_FIELDS})
+    parts.append(
+        select(literal(5), child.c.id, no_day, json.text(json.render(children)))
+        .where(child.c.parent_id == branch_id)
+        .limit(1000)
+        .subquery("children")
+        .select()
+    )
+    sources = stated_sources(branch_id).subquery("sources")
+    source = Obj({f: sources.c[f] for f in SOURCE_FIELDS})
+    parts.append(select(literal(6), sources.c.id, no_day, json.text(json.render(source))))
+    union = union_all(*parts).subquery("detail")
+    # Figures oldest evidence first; children and sources by id.
+    return select(union.c.section, union.c.document).order_by(
+        union.c.section, union.c.day, union.c.id
+    )

@@ -14,21 +14,20 @@ import orjson
 from sqlalchemy import Integer, Select, String, any_, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-# The shape and joins of a figure are figures.py's own; it has no public name for them.
 from app.reader import Reader
-from app.services.figures import RENDERERS, _base, _shape
+from app.services.figures import RENDERERS, figure_base, figure_shape
 from app.services.json_sql import JsonSql, JsonText
 
 
 def _by_ids(model: Any, dialect: str) -> Select[Any]:
-    query, t, _ = _base(model)
+    query, t, _ = figure_base(model)
     # The ids as one parameter: an IN list of 1,000 took SQLAlchemy longer to expand
     # than the database to read the figures.
     if dialect == "sqlite":
         listed: Any = func.json_each(bindparam("ids", type_=String))
         chosen = t.c.id.in_(select(column("value")).select_from(listed))
         json = JsonSql(dialect)
-        query = query.with_only_columns(t.c.id, json.render(_shape(model)).label("document"))
+        query = query.with_only_columns(t.c.id, json.render(figure_shape(model)).label("document"))
     else:
         chosen = t.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))
     return query.where(chosen).order_by(t.c.evidence_date, t.c.id)

@@ -111,7 +111,7 @@ FACT_CSV = [
 
 
 @cache
-def _base(model: Any) -> tuple[Select[Any], Any, Any]:
+def figure_base(model: Any) -> tuple[Select[Any], Any, Any]:
     """A figure table joined with its branch, place and source (built once: statements
     are immutable, and building this one cost more than running it)."""
     t = alias(model, "f")
@@ -196,7 +196,7 @@ def _figure_parameters(
 
 @lru_cache(maxsize=256)
 def _figure_list(shape: FigureListShape) -> ListQuery:
-    query, t, loc = _base(shape.model)
+    query, t, loc = figure_base(shape.model)
     if shape.branch:
         query = query.where(t.c.branch_id == bindparam("branch"))
     if shape.scope is not None:
@@ -381,9 +381,9 @@ _OWN_DATE = {
 
 
 @cache
-def _shape(model: Any) -> Obj:
+def figure_shape(model: Any) -> Obj:
     """The same fields as RENDERERS[model], for the database to render."""
-    _, t, loc = _base(model)
+    _, t, loc = figure_base(model)
     branch, src = alias(Branch, "fb"), alias(Source, "src")
     fields: dict[str, Shape] = {name: t.c[name] for name in _LEADING[model]}
     fields["branch"] = Obj(
@@ -418,14 +418,14 @@ def _shape(model: Any) -> Obj:
 def _line(model: Any, dialect: Dialect, paths: tuple[str, ...]) -> ColumnElement[Any]:
     """Built once, and compiled once to SQL text (it holds no parameters): as a tree of
     some 300 elements, SQLAlchemy's cache key walked it on every batch of an export."""
-    line = CsvSql(dialect.name).line(_shape(model), paths)
+    line = CsvSql(dialect.name).line(figure_shape(model), paths)
     sql = line.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     return literal_column(str(sql), line.type)
 
 
 @lru_cache(maxsize=64)
 def _copy_cells(model: Any, paths: tuple[str, ...]) -> list[ColumnElement[Any]]:
-    return CsvSql("postgresql").copy_cells(_shape(model), paths)
+    return CsvSql("postgresql").copy_cells(figure_shape(model), paths)
 
 
 def list_figure_lines(
@@ -465,18 +465,12 @@ def figures_of(reader: Reader, model: Any, condition_on: str, ident: int) -> lis
 
 
 def _figures_of(model: Any, condition_on: str) -> Select[Any]:
-    query, t, _ = _base(model)
+    query, t, _ = figure_base(model)
     return query.where(t.c[condition_on] == bindparam("ident")).order_by(t.c.evidence_date, t.c.id)
 
 
-def distinct_sources(reader: Reader, branch_id: int) -> list[dict[str, Any]]:
-    """The sources that state anything about a branch (one query over all figure tables)."""
-    rows = reader.mappings(_distinct_sources, params={"branch_id": branch_id})
-    return [{f: row[f] for f in SOURCE_FIELDS} for row in rows]
-
-
-def _distinct_sources() -> Select[Any]:
-    branch_id: Any = bindparam("branch_id")
+def stated_sources(branch_id: ColumnElement[int]) -> Select[Any]:
+    """The sources that state anything about a branch, by id (all figure tables)."""
     sub = union(
         select(col(Branch.source_id).label("sid")).where(col(Branch.id) == branch_id),
         *(
@@ -503,6 +497,6 @@ def figures_by_ids(reader: Reader, model: Any, ids: list[int]) -> list[dict[str,
 
 
 def _figures_by_ids(model: Any) -> Select[Any]:
-    query, t, _ = _base(model)
+    query, t, _ = figure_base(model)
     ids: Any = bindparam("ids", expanding=True)
     return query.where(t.c.id.in_(ids)).order_by(t.c.evidence_date, t.c.id)

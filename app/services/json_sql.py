@@ -9,6 +9,7 @@ keep the keys in order) or the CSV cells of any dotted paths. The JSON comes bac
 ready to send; `JsonText` marks it so that the response encoder embeds it as it is.
 """
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,22 @@ def encode_default(value: Any) -> Any:
     if isinstance(value, JsonText):
         return orjson.Fragment(value.text)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode_json(data: Any) -> bytes:
+    """Data as JSON bytes, database-rendered documents embedded as they are."""
+    return orjson.dumps(data, default=encode_default)
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag: a digest of the body's bytes (reads send it; writes check If-Match
+    against it and answer with it)."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def representation_etag(data: Any) -> str:
+    """The ETag of data served as JSON."""
+    return etag_of(encode_json(data))
 
 
 def as_plain(item: Any) -> Any:

@@ -38,6 +38,7 @@ from app.schemas.writes import (
 )
 from app.services import audit
 from app.services.figures import figures_by_ids
+from app.services.json_sql import representation_etag
 from app.services.writes import (
     Outcome,
     WriteContext,
@@ -49,7 +50,6 @@ from app.services.writes import (
     quote_errors,
     referenced,
     refresh,
-    representation_etag,
     taken,
 )
 

@@ -28,6 +28,7 @@ from app.reader import Reader
 from app.schemas.writes import BranchCreate, BranchUpdate, LocalityCreate, LocalityUpdate
 from app.services import audit
 from app.services.branches import branch_detail
+from app.services.json_sql import representation_etag
 from app.services.localities import locality_detail
 from app.services.writes import (
     Outcome,
@@ -40,7 +41,6 @@ from app.services.writes import (
     quote_errors,
     referenced,
     refresh,
-    representation_etag,
     taken,
 )
 from app.services.yearly import note_stale, refresh_totals

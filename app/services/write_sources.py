@@ -20,6 +20,7 @@ from app.models import (
 from app.reader import Reader
 from app.schemas.writes import SourceCreate, SourceUpdate
 from app.services import audit
+from app.services.json_sql import representation_etag
 from app.services.sources import source_detail
 from app.services.text import normalize_quote_text
 from app.services.writes import (
@@ -31,7 +32,6 @@ from app.services.writes import (
     invalid,
     merge,
     refresh,
-    representation_etag,
     taken,
 )
 

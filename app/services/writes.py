@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +24,7 @@ from app.models import IdempotencyRecord, Source
 from app.models.base import utcnow
 from app.services.auth import Caller
 from app.services.branch_items import branches_showing, refresh_items
+from app.services.json_sql import encode_json, etag_of
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
 from app.services.text import normalize_quote_text
@@ -72,12 +72,6 @@ class WriteResult:
 class IdempotencyRequest:
     key: str
     request_sha256: str
-
-
-def representation_etag(data: Any) -> str:
-    """The strong ETag of a JSON representation; the same formula as the read routes'
-    `json_response` (app/api/responses.py), which a test pins."""
-    return '"' + hashlib.blake2b(orjson.dumps(data), digest_size=16).hexdigest() + '"'
 
 
 def request_fingerprint(method: str, target: str, content_type: str, body: bytes) -> str:
@@ -293,7 +287,7 @@ def _stored(session: Session, caller: Caller, request: IdempotencyRequest) -> Wr
                 )
             ],
         )
-    etag = representation_etag(orjson.loads(record.body)) if record.status == 201 else None
+    etag = etag_of(record.body) if record.status == 201 else None
     return WriteResult(record.status, record.body, record.location, etag, replayed=True)
 
 
@@ -316,8 +310,8 @@ def transact(
                 if stored is not None:
                     return stored
             outcome = action(session)
-            content = None if outcome.data is None else orjson.dumps(outcome.data)
-            etag = representation_etag(outcome.data) if outcome.is_item else None
+            content = None if outcome.data is None else encode_json(outcome.data)
+            etag = etag_of(content) if outcome.is_item and content is not None else None
             result = WriteResult(outcome.status, content, outcome.location, etag)
             if dry_run:
                 session.rollback()

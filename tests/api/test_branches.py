@@ -189,4 +189,4 @@ def test_detail_runs_a_fixed_number_of_statements(api: TestClient, count_stateme
         with count_statements() as counter:
             assert api.get(f"/branches/{ident}").status_code == 200
         counts.add(counter.count)
-    assert counts == {7}
+    assert counts == {1}

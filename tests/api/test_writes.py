@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from app.models import Branch, Locality, MembershipCount, Source, metadata
 from app.services.auth import create_key, revoke_key
-from app.services.writes import representation_etag
+from app.services.json_sql import representation_etag
 
 TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
 TIEN_PHONG_SOURCE = "hbdt-tien-phong"
