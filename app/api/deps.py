@@ -126,7 +126,7 @@ class ListParams:
     def page(self, sort: str) -> PageRequest:
         # The path is part of the digest: without it, a /branches cursor was accepted by
         # /facts (same sort, no filters) and read there as a position in another table.
-        params = [("path", self.request.url.path), *self.request.query_params.multi_items()]
+        params = [("path", self.request.scope["path"]), *self.request.query_params.multi_items()]
         return PageRequest(
             limit=self.limit, cursor=self.cursor, sort=sort, filters_digest=filters_digest(params)
         )

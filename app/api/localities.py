@@ -13,7 +13,7 @@ from app.reader import Reader
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from app.services import localities as service
-from app.services.stats import locality_stats
+from app.services.stats import DEFAULT_RECORDS, RECORDS_PER_YEAR, locality_stats
 
 router = APIRouter(
     route_class=QueryModelRoute, prefix="/localities", tags=["localities"], dependencies=STRICT
@@ -94,7 +94,22 @@ def get_locality(request: Request, locality_id: IdPath) -> Response:
     responses=READ_ERRORS,
     summary="Yearly stats",
 )
-def get_locality_stats(request: Request, locality_id: IdPath) -> Response:
+def get_locality_stats(
+    request: Request,
+    locality_id: IdPath,
+    records: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=RECORDS_PER_YEAR,
+            description=(
+                "How many contributing figures to show per year and measure, with source "
+                f"and quote (the lowest ids; at most {RECORDS_PER_YEAR}). Every sum says how "
+                "many figures it adds up (`records_total`)."
+            ),
+        ),
+    ] = DEFAULT_RECORDS,
+) -> Response:
     """Per year: members and admissions, departures and transfers under the place, with sources."""
     with Reader.open(engine_of(request)) as reader:
-        return json_response(request, locality_stats(reader, locality_id))
+        return json_response(request, locality_stats(reader, locality_id, records))

@@ -40,7 +40,8 @@ def _if_none_match(request: Request) -> set[str]:
 def next_url(request: Request, cursor: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
     params.append(("cursor", cursor))
-    return f"{request.url.path}?{urlencode(params)}"
+    # The scope's path: request.url builds a whole URL object first.
+    return f"{request.scope['path']}?{urlencode(params)}"
 
 
 def page_body(request: Request, page: Page) -> dict[str, Any]:

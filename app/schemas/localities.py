@@ -80,7 +80,10 @@ class YearMeasure(Schema):
     high: int | None
     records_total: int
     records: list[dict[str, object]] = Field(
-        description="Up to 25 contributing figures, with source and quote."
+        description=(
+            "Contributing figures with source and quote: the first `records` (5 unless "
+            "asked, at most 25) of the records_total."
+        )
     )
 
 

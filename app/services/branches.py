@@ -216,10 +216,13 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         query = decorated(rendered_columns(json, shape_of_item, shape.cells), risk, status_join)
     on_status = _status_conditions(shape, risk)
     conditions = [_on_branch(shape, b), *on_status]
-    # Counting needs only the rows, not the joins that decorate them; and without a
-    # condition on the branch itself, not the branch either (every status row is one
-    # branch's): at national scale that halved the count of a risk filter.
-    if _filters_branch_table(shape):
+    # Counting needs only the rows, not the joins that decorate them: without a condition
+    # on the status, not the status (every branch has one status row; at national scale
+    # reading them to count a province's branches was most of its page), and without one
+    # on the branch itself, not the branch (every status row is one branch's).
+    if not on_status:
+        count_query = select(b.c.id).where(_on_branch(shape, b))
+    elif _filters_branch_table(shape):
         count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
     else:
         count_query = select(risk["branch_id"]).select_from(status_join[0]).where(*on_status)

@@ -40,6 +40,9 @@ from app.services.yearly_rows import (
 )
 
 RECORDS_PER_YEAR = SAMPLE_SIZE
+# Shown unless asked for more: a province's 25 figures a year and measure were some 1,000
+# figures with their quotes, 850 KB, most of the time and size of the answer.
+DEFAULT_RECORDS = 5
 SPANNING_LISTED = 200
 _ABOVE = [f"above{d}" for d in range(1, MAX_DEPTH + 1)]
 
@@ -55,7 +58,10 @@ class _Sum:
     sample: str | None = ""
 
 
-def locality_stats(reader: Reader, locality_id: int) -> dict[str, Any]:
+def locality_stats(
+    reader: Reader, locality_id: int, records: int = DEFAULT_RECORDS
+) -> dict[str, Any]:
+    """The yearly sums under a place, each with up to `records` of its figures."""
     place = require_locality(reader, locality_id)
     scope = scope_of(reader, locality_id)
     years: dict[int, dict[str, Any]] = {}
@@ -76,7 +82,7 @@ def locality_stats(reader: Reader, locality_id: int) -> dict[str, Any]:
     # A village's figures are few: add them up. Above, read the communes' totals.
     by_commune = "village" not in scope
     sums = _sums_from_totals(reader, scope) if by_commune else _sums_from_figures(reader, scope)
-    for name, per_year in _measures(reader, sums).items():
+    for name, per_year in _measures(reader, sums, min(records, RECORDS_PER_YEAR)).items():
         for year, measure in per_year:
             year_entry(year)[name] = measure
     spanning = _spanning_event_ids(reader, scope, by_commune)
@@ -281,12 +287,12 @@ def _sums_from_totals(
     return [sums[k] for k in sorted(sums)]
 
 
-def _measures(reader: Reader, result: list[_Sum]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
-    """Render the sums, with up to RECORDS_PER_YEAR records (lowest ids) per year."""
+def _measures(
+    reader: Reader, result: list[_Sum], records: int
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Render the sums, with up to `records` records (lowest ids) per year."""
     samples = {
-        (row.measure, row.year): sorted(int(i) for i in row.sample.split(",") if i)[
-            :RECORDS_PER_YEAR
-        ]
+        (row.measure, row.year): sorted(int(i) for i in row.sample.split(",") if i)[:records]
         if row.sample
         else []
         for row in result

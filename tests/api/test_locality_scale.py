@@ -163,6 +163,33 @@ def test_stats_records_read_as_the_lists_serve_them(api: TestClient) -> None:
         assert record == served
 
 
+def test_stats_show_as_many_records_as_asked(write_api: TestClient, editor: dict[str, str]) -> None:
+    """Every sum keeps its records_total; `records` says how many of its figures (lowest
+    ids first) are shown with their sources: 5 unless asked, at most 25."""
+    source, _, branch = _village_and_branch(write_api, editor)
+    mai_ha = id_of(write_api, Locality, "vn2004:05251")
+    ids = []
+    for branch_id in (branch["id"], id_of(write_api, Branch, TIEN_PHONG)):
+        body = count_body(source["id"], branch_id, as_of="2024-01-01")
+        count = write_api.post("/membership-counts", json=body, headers=editor)
+        assert count.status_code == 201, count.text
+        ids.append(count.json()["id"])
+
+    def members_2024(**params: int) -> Any:
+        stats = write_api.get(f"/localities/{mai_ha}/stats", params=params)
+        assert stats.status_code == 200, stats.text
+        [members] = [y["members"] for y in stats.json()["years"] if y["year"] == 2024]
+        return members["records_total"], [r["id"] for r in members["records"]]
+
+    assert members_2024() == (2, sorted(ids))
+    assert members_2024(records=25) == (2, sorted(ids))
+    assert members_2024(records=1) == (2, [min(ids)])
+    assert members_2024(records=0) == (2, [])
+    refused = write_api.get(f"/localities/{mai_ha}/stats", params={"records": 26})
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["query.records"]
+
+
 def test_a_count_and_a_move_update_the_totals(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
