@@ -226,6 +226,10 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
     else:
         count_query = select(risk["branch_id"]).select_from(status_join[0]).where(*on_status)
+    if shape.cells is None:
+        # The item's JSON as bytes, sent as they are.
+        item = query.selected_columns.item
+        query = query.with_only_columns(JsonSql(dialect.name).utf8(item).label("item"))
     return ListQuery(query.where(*conditions), _sort_keys(shape, b, risk), count_query)
 
 
@@ -374,7 +378,7 @@ def _branch_document(listing: ListQuery, dialect_name: str) -> Select[Any]:
     ]
     for number, model in enumerate(FIGURE_SECTIONS.values(), start=1):
         query, t, _ = figure_base(model)
-        document = json.text(json.render(figure_shape(model)))
+        document = json.utf8(json.text(json.render(figure_shape(model))))
         parts.append(
             query.with_only_columns(literal(number), t.c.id, t.c.evidence_date, document).where(
                 t.c.branch_id == branch_id
@@ -383,7 +387,7 @@ def _branch_document(listing: ListQuery, dialect_name: str) -> Select[Any]:
     child = alias(Branch, "child")
     children = Obj({f: child.c[f] for f in CHILD_FIELDS})
     parts.append(
-        select(literal(5), child.c.id, no_day, json.text(json.render(children)))
+        select(literal(5), child.c.id, no_day, json.utf8(json.text(json.render(children))))
         .where(child.c.parent_id == branch_id)
         .limit(1000)
         .subquery("children")
@@ -391,7 +395,8 @@ def _branch_document(listing: ListQuery, dialect_name: str) -> Select[Any]:
     )
     sources = stated_sources(branch_id).subquery("sources")
     source = Obj({f: sources.c[f] for f in SOURCE_FIELDS})
-    parts.append(select(literal(6), sources.c.id, no_day, json.text(json.render(source))))
+    document = json.utf8(json.text(json.render(source)))
+    parts.append(select(literal(6), sources.c.id, no_day, document))
     union = union_all(*parts).subquery("detail")
     # Figures oldest evidence first; children and sources by id.
     return select(union.c.section, union.c.document).order_by(

@@ -1,11 +1,10 @@
 """Figures by id as the lists serve them, for the records of a place's stats.
 
-A province's stats show some 1,000 figures with their provenance. Built as dicts in
-Python they took 44 of SQLite's 58 ms for one at national scale (issue 7); SQLite renders
-the same documents (app.services.figures' shape of a figure, through json_object) in a
-few. PostgreSQL's json_build_object was no faster than Python (19 against 22 ms) and
-writes `"key" : value, ` with spaces, a response 12% larger: there figures.py's
-renderers build them, as before.
+A province's stats showed some 1,000 figures with their provenance. Built as dicts in
+Python they took 44 of SQLite's 58 ms for one at national scale (issue 7); the database
+renders the same documents (app.services.figures' shape of a figure) in a few, read as
+the UTF-8 bytes that are sent. (PostgreSQL writes `"key" : value, ` with spaces, as in
+every document it renders.)
 """
 
 from typing import Any
@@ -15,21 +14,22 @@ from sqlalchemy import Integer, Select, String, any_, bindparam, column, func, s
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.reader import Reader
-from app.services.figures import RENDERERS, figure_base, figure_shape
+from app.services.figures import figure_base, figure_shape
 from app.services.json_sql import JsonSql, JsonText
 
 
 def _by_ids(model: Any, dialect: str) -> Select[Any]:
-    query, t, _ = figure_base(model)
+    figure_query, t, _ = figure_base(model)
     # The ids as one parameter: an IN list of 1,000 took SQLAlchemy longer to expand
     # than the database to read the figures.
     if dialect == "sqlite":
         listed: Any = func.json_each(bindparam("ids", type_=String))
         chosen = t.c.id.in_(select(column("value")).select_from(listed))
-        json = JsonSql(dialect)
-        query = query.with_only_columns(t.c.id, json.render(figure_shape(model)).label("document"))
     else:
         chosen = t.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+    json = JsonSql(dialect)
+    document = json.utf8(json.text(json.render(figure_shape(model))))
+    query: Select[Any] = figure_query.with_only_columns(t.c.id, document.label("document"))
     return query.where(chosen).order_by(t.c.evidence_date, t.c.id)
 
 
@@ -38,9 +38,7 @@ def figures_by_id(reader: Reader, model: Any, ids: list[int]) -> dict[int, Any]:
     if not ids:
         return {}
     dialect = reader.dialect.name
-    if dialect == "sqlite":
-        rows = reader.rows(_by_ids, model, dialect, params={"ids": orjson.dumps(ids).decode()})
-        return {ident: JsonText(document) for ident, document in rows}
-    render = RENDERERS[model]
-    mappings = reader.mappings(_by_ids, model, dialect, params={"ids": ids})
-    return {row["id"]: render(row) for row in mappings}
+    # On SQLite the ids are one JSON text (json_each); on PostgreSQL, one array.
+    listed = orjson.dumps(ids).decode() if dialect == "sqlite" else ids
+    rows = reader.rows(_by_ids, model, dialect, params={"ids": listed})
+    return {ident: JsonText(document) for ident, document in rows}

@@ -33,7 +33,7 @@ from app.formats import cell, csv_batches, csv_cells
 from app.models import Branch, Fact, Locality, MembershipCount, MembershipEvent
 from app.reader import Reader
 from app.services.csv_sql import CsvSql
-from app.services.figures import COUNT_CSV, EVENT_CSV, FACT_CSV, _shape
+from app.services.figures import COUNT_CSV, EVENT_CSV, FACT_CSV, figure_shape
 from app.services.json_sql import Flag, JsonSql, Obj, _held_to_words
 from app.services.line_pages import copy_lines, fetch_lines
 from app.services.listing import ListQuery
@@ -265,7 +265,7 @@ def test_cells_held_to_words_cannot_hold_anything_to_quote(engine: Engine) -> No
         (Fact, FACT_CSV),
     ):
         for path in paths:
-            leaf = _leaf(_shape(model), path)
+            leaf = _leaf(figure_shape(model), path)
             if _held_to_words(leaf):
                 held.add(next(iter(leaf.base_columns)))
     assert {(c.table.name, c.name) for c in held} >= {
@@ -291,7 +291,7 @@ def _leaf(shape: Obj, path: str) -> Any:
 def test_only_plain_cells_skip_the_quoting() -> None:
     """Free text is always tested, whatever its table or type name."""
     json = JsonSql("sqlite")
-    plain = {p for p in COUNT_CSV if json.cell(_shape(MembershipCount), p).plain}
+    plain = {p for p in COUNT_CSV if json.cell(figure_shape(MembershipCount), p).plain}
     assert plain == {
         "id",
         "branch.id",
