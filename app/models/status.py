@@ -2,8 +2,10 @@
 
 from datetime import date
 
-from sqlalchemy import Index, Text
+from sqlalchemy import Index, Text, text
 from sqlmodel import Field, SQLModel
+
+from app.models.vocab import AT_RISK_LEVELS, LEVEL_RANK
 
 
 class BranchStatus(SQLModel, table=True):
@@ -17,6 +19,18 @@ class BranchStatus(SQLModel, table=True):
     __table_args__ = (
         Index("ix_branch_status_risk_rank_branch", "risk_rank", "branch_id"),
         Index("ix_branch_status_members_sort_branch", "members_sort", "branch_id"),
+        # The branches at risk at each level or above, in id order: a page of them reads
+        # its rows and no others, however rare the level and however deep the page (the
+        # first index gives them by rank, then id, one rank at a time).
+        *(
+            Index(
+                f"ix_branch_status_at_risk_{level}",
+                "branch_id",
+                sqlite_where=text(f"risk_rank >= {LEVEL_RANK[level]}"),
+                postgresql_where=text(f"risk_rank >= {LEVEL_RANK[level]}"),
+            )
+            for level in AT_RISK_LEVELS
+        ),
     )
 
     branch_id: int = Field(foreign_key="branches.id", primary_key=True)

@@ -42,6 +42,12 @@ MEMBER_STATUSES: tuple[str, ...] = get_args(MemberStatus)
 SUCCESSION_KINDS: tuple[str, ...] = get_args(SuccessionKind)
 ROLES: tuple[str, ...] = get_args(Role)
 
+# Risk levels, lowest first; a branch is at risk at `watch` or above. Ranks are their
+# positions, kept in branch_status (risk_rank) for lists to filter and sort on.
+LEVELS: tuple[str, ...] = ("unknown", "none", "watch", "high", "critical")
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+AT_RISK_LEVELS: tuple[str, ...] = LEVELS[LEVEL_RANK["watch"] :]
+
 # Which ancestor column a locality kind fills: a subtree query on a unit of this kind
 # filters on that column (see Locality.province_id and friends).
 LEVEL_OF_KIND: dict[str, str] = {

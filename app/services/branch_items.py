@@ -23,10 +23,11 @@ from sqlalchemy import ColumnElement, Dialect, Select, literal_column, or_, sele
 from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, Locality, MembershipCount, Source
+from app.models.vocab import LEVEL_RANK
 from app.services.figures import evidence_basis_sql
 from app.services.json_sql import Flag, JsonSql, Names, Obj
 from app.services.refs import LOCALITY_FIELDS, SOURCE_FIELDS, alias, locality_alias, table
-from app.services.risk_rules import LEVEL_RANK, RiskRules
+from app.services.risk_rules import RiskRules
 
 # Ids per UPDATE: well under SQLite's limit on a statement's parameters.
 REFRESH_CHUNK = 5000

@@ -16,6 +16,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     null,
     select,
     true,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 
 from app.errors import bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
+from app.models.vocab import LEVEL_RANK
 from app.reader import Reader
 from app.services.branch_items import (
     decorated,
@@ -49,7 +51,7 @@ from app.services.refs import (
     search,
 )
 from app.services.risk import RiskDay, risk_select
-from app.services.risk_rules import LEVEL_RANK, RiskRules
+from app.services.risk_rules import RiskRules
 
 BRANCH_SORTS = ("id", "-id", "name", "-name", "members", "-members", "risk", "relevance")
 RiskFilter = str  # "true" | "false" | "unknown"
@@ -123,6 +125,7 @@ class BranchListShape:
     min_members: bool
     max_members: bool
     risk: RiskFilter | None
+    risk_level: str  # the lowest level risk=true takes; in the SQL, for its index
     as_of: bool
     sort: str
     cells: tuple[str, ...] | None
@@ -165,6 +168,7 @@ def _list_parameters(
         min_members=filters.min_members is not None,
         max_members=filters.max_members is not None,
         risk=filters.risk,
+        risk_level=filters.risk_level if filters.risk in ("true", "false") else "watch",
         as_of=filters.as_of is not None,
         sort=sort,
         cells=cells,
@@ -175,7 +179,6 @@ def _list_parameters(
         "parent": filters.parent,
         "min_members": filters.min_members,
         "max_members": filters.max_members,
-        "risk_rank": LEVEL_RANK[filters.risk_level],
         **(terms.params() if terms else {}),
     }
     for name, units in places.items():
@@ -268,7 +271,9 @@ def _status_conditions(shape: BranchListShape, risk: dict[str, Any]) -> list[Col
     if shape.max_members:
         conditions.append(risk["members_high"] <= bindparam("max_members"))
     if shape.risk is not None:
-        threshold: Any = bindparam("risk_rank")
+        # A constant, not a parameter: the database then uses the partial index of the
+        # branches at risk at that level (BranchStatus).
+        threshold: Any = literal_column(str(LEVEL_RANK[shape.risk_level]))
         if shape.risk == "true":
             conditions.append(risk["rank"] >= threshold)
         elif shape.risk == "false":
@@ -296,6 +301,9 @@ def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[So
         )
     if name == "risk":  # most at risk first, newest first within a level
         return (SortKey(risk["rank"], int, True), SortKey(risk["branch_id"], int, True))
+    if shape.risk == "true" and not _filters_branch_table(shape):
+        # The status's own branch_id: the index of the level's branches gives that order.
+        return (SortKey(risk["branch_id"], int, descending),)
     return (SortKey(b.c.id, int, descending),)
 
 

@@ -29,8 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement as Col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent
+from app.models.vocab import LEVEL_RANK
 from app.services.refs import alias, table
-from app.services.risk_rules import LEVEL_RANK, RiskRules
+from app.services.risk_rules import RiskRules
 from app.services.sqlfuncs import greatest
 
 MET, NOT_MET, UNKNOWN = literal("met"), literal("not_met"), literal("unknown")

@@ -7,11 +7,12 @@ from sqlalchemy import Date, Select, bindparam, func, select
 
 from app.errors import not_found
 from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
+from app.models.vocab import LEVEL_RANK, LEVELS
 from app.reader import Reader
 from app.services.figures import figures_by_ids
 from app.services.refs import alias, locality_columns, locality_ref, table
 from app.services.risk import RiskDay, risk_select, years_before
-from app.services.risk_rules import LEVEL_RANK, LEVELS, RiskRules, describe_rules
+from app.services.risk_rules import RiskRules, describe_rules
 
 
 def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) -> dict[str, Any]:

@@ -12,8 +12,6 @@ from typing import Literal
 
 RULES_VERSION = "2026.11"
 Status = Literal["met", "not_met", "unknown"]
-LEVELS: tuple[str, ...] = ("unknown", "none", "watch", "high", "critical")
-LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
 @dataclass(frozen=True)

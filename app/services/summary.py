@@ -5,9 +5,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, select
 
 from app.models import Branch, BranchStatus, MembershipCount
+from app.models.vocab import LEVELS
 from app.reader import Reader
 from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
-from app.services.risk_rules import LEVELS
 
 MAX_DEPTH = 4  # party cell < branch < commune committee < district committee < province
 
