@@ -220,28 +220,39 @@ def list_localities(
 @lru_cache(maxsize=256)
 def _locality_list(shape: LocalityListShape) -> ListQuery:
     query, loc = _base_query()
+    conditions = []
     if shape.kind:
-        query = query.where(loc.c.kind == bindparam("kind"))
+        conditions.append(loc.c.kind == bindparam("kind"))
     if shape.parent:
-        query = query.where(loc.c.parent_id == bindparam("parent"))
+        conditions.append(loc.c.parent_id == bindparam("parent"))
     if shape.code:
-        query = query.where(loc.c.code == bindparam("code"))
+        conditions.append(loc.c.code == bindparam("code"))
     if shape.current is not None:
-        query = query.where(
+        conditions.append(
             loc.c.valid_to.is_(None) if shape.current else loc.c.valid_to.is_not(None)
         )
     if shape.within is not None:
-        query = query.where(
-            in_bound_scope(loc, shape.within, "within"), loc.c.id != bindparam("within_id")
-        )
+        conditions += [
+            in_bound_scope(loc, shape.within, "within"),
+            loc.c.id != bindparam("within_id"),
+        ]
     rank = None
     if shape.search is not None:
         # Only the exact-diacritics rank of refs.search: matching is by word prefix.
         _, rank = search(loc.c.search_key, loc.c.name_lower, shape.search)
+    # Counting needs neither today's units nor the source that decorate each row; with a
+    # search, it counts the matches (joined to the localities only for other filters).
+    count_query = select(loc.c.id).where(*conditions)
     if shape.words is not None:
         matches = _word_matches(shape.words)
         query = query.join(matches, matches.c.locality_id == loc.c.id)
-    return ListQuery(query, _sort_keys(shape.sort, loc, rank))
+        count_query = select(matches.c.locality_id)
+        if conditions:
+            count_query = count_query.join(loc, loc.c.id == matches.c.locality_id).where(
+                *conditions
+            )
+    keys = _sort_keys(shape.sort, loc, rank)
+    return ListQuery(query.where(*conditions), keys, count_query)
 
 
 def _prefix_end(word: str) -> str:
