@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -82,6 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
         )
         app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
+        # Reads run on threads of their own (app.api.query_route.run_blocking), writes
+        # and the rest on anyio's, as FastAPI runs them: as many of each.
+        app.state.read_threads = ThreadPoolExecutor(
+            active.worker_threads, thread_name_prefix="read"
+        )
         to_thread.current_default_thread_limiter().total_tokens = active.worker_threads
         # The refresh may run long at national scale: its own engine, without the
         # statement time limit that protects requests.
@@ -92,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             keeper.cancel()
+            app.state.read_threads.shutdown(wait=False, cancel_futures=True)
             app.state.engine.dispose()
 
     app = FastAPI(

@@ -1,5 +1,6 @@
 """QueryModelRoute reads parameters as FastAPI does: the same values and the same errors."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from app.main import ROUTERS
 
 def _app(route_class: type[APIRoute]) -> FastAPI:
     app = FastAPI()
+    app.state.read_threads = ThreadPoolExecutor(2)  # as app.main's lifespan makes them
     install_error_handlers(app)
     router = APIRouter(route_class=route_class, dependencies=STRICT)
 
