@@ -26,6 +26,7 @@ if __package__ in (None, ""):
 import httpx
 
 from app.services.text import fold
+from bench import targets
 from bench.databases import Postgres, Target, prepare
 from bench.servers import REPO, VENV_BIN, RssSampler, Server, free_port, serve
 from bench.wrk import WrkResult, require_wrk, run_wrk
@@ -43,6 +44,8 @@ class Endpoint:
     # {deep_after}: the id before the first row of the deep page), or None. _nosuggest:
     # Datasette 0.65 otherwise runs a facet suggestion query per column on every table
     # page, work the API does not do; its filtered row count is kept, like our `total`.
+    # The branches at risk are branch_status's rows at risk, which hold the very items
+    # the API serves: the same rows, the same JSON, sorted by the same key.
     datasette: str | None = None
 
 
@@ -51,12 +54,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "branches at risk, first page",
         "/branches?risk=true&limit=50",
-        "/{db}/branches.json?_size=50&_nosuggest=1",
+        "/{db}/branch_status.json?risk_rank__gte=2&_size=50&_nosuggest=1",
     ),
     Endpoint(
         "branches at risk, page 1,000",
         "{deep}",
-        "/{db}/branches.json?_size=50&_next={deep_after}&_nosuggest=1",
+        "/{db}/branch_status.json?risk_rank__gte=2&_size=50&_next={deep_after}&_nosuggest=1",
     ),
     Endpoint(
         "branches of a province",
@@ -513,6 +516,12 @@ def markdown(run: Run) -> str:
                 f"{s['seconds']} | {s['rows_per_s'] or 0:,} | {s['rss_before_kb'] // 1024} / "
                 f"{s['rss_max_kb'] // 1024} / {s['rss_after_kb'] // 1024} |"
             )
+        out.append("")
+    floor = run.floor.wrk if run.floor else None
+    out += [
+        "### Targets of issue 7",
+        targets.markdown(targets.checks(run.rows, floor, run.streams)),
+    ]
     return "\n".join(out)
 
 

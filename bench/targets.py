@@ -1,0 +1,146 @@
+"""The targets of issue 7, checked against a run's figures: each met, not met, or not
+measured in this run (a scale or a database left out, a row that failed)."""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bench.wrk import WrkResult
+
+LISTS = (
+    "branches at risk, first page",
+    "branches at risk, page 1,000",
+    "branches of a province",
+    "locality search",
+)
+DETAILS = ("one branch", "locality stats (the province)")
+FIRST_PAGE, DEEP_PAGE = LISTS[0], LISTS[1]
+# Share of the framework floor's req/s, per database (issue 7, point 3).
+LIST_SHARE = {"sqlite": 0.15, "postgresql": 0.12}
+DETAIL_SHARE = 0.25
+DATASETTE_TIMES = 2.0
+FLAT = 1.2  # p99 at the largest scale against seed's, and a deep page against the first
+RSS_LIMIT_MB = 250
+STREAM_ROWS_PER_S = 100_000
+
+
+class Row(Protocol):
+    database: str
+    scale: str
+    server: str
+    endpoint: str
+    status: str
+    wrk: WrkResult | None
+    rss_max_kb: int | None
+
+
+@dataclass(frozen=True)
+class Check:
+    target: str
+    database: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "**not met**", None: "not measured"}[self.met]
+
+
+def _scale_order(scale: str) -> float:
+    return 0.0 if scale == "seed" else float(scale)
+
+
+def _ok(rows: Iterable[Row], server: str, database: str, scale: str) -> dict[str, WrkResult]:
+    return {
+        r.endpoint: r.wrk
+        for r in rows
+        if r.server == server and r.database == database and r.scale == scale
+        and r.status == "ok" and r.wrk is not None
+    }  # fmt: skip
+
+
+def checks(
+    rows: Sequence[Row], floor: WrkResult | None, streams: list[dict[str, Any]]
+) -> Iterator[Check]:
+    """Every target, for each database, at the largest scale of the run."""
+    for database in sorted({r.database for r in rows if r.server == "branchstats"}):
+        scales = sorted({r.scale for r in rows if r.database == database}, key=_scale_order)
+        largest = scales[-1]
+        ours = _ok(rows, "branchstats", database, largest)
+        datasette = _ok(rows, "datasette", database, largest)
+        seed = _ok(rows, "branchstats", database, "seed") if "seed" in scales else {}
+        at = f"scale {largest}"
+        yield from _shares(database, at, ours, floor, LISTS, LIST_SHARE[database], "list")
+        yield from _shares(database, at, ours, floor, DETAILS, DETAIL_SHARE, "detail")
+        if database == "sqlite":
+            for name in LISTS:
+                mine, theirs = ours.get(name), datasette.get(name)
+                yield Check(
+                    f"{name}: ≥ {DATASETTE_TIMES:g}× Datasette ({at})",
+                    database,
+                    f"{mine.rps / theirs.rps:.2f}×" if mine and theirs else "",
+                    mine.rps >= DATASETTE_TIMES * theirs.rps if mine and theirs else None,
+                )
+        for name in LISTS:
+            big, small = ours.get(name), seed.get(name)
+            yield Check(
+                f"{name}: p99 at {largest} ≤ {FLAT:g}× seed's",
+                database,
+                f"{big.p99_ms:.1f} / {small.p99_ms:.1f} ms" if big and small else "",
+                big.p99_ms <= FLAT * small.p99_ms if big and small else None,
+            )
+        first, deep = ours.get(FIRST_PAGE), ours.get(DEEP_PAGE)
+        yield Check(
+            f"deep page p99 ≤ {FLAT:g}× the first page's ({at})",
+            database,
+            f"{deep.p99_ms:.1f} / {first.p99_ms:.1f} ms" if first and deep else "",
+            deep.p99_ms <= FLAT * first.p99_ms if first and deep else None,
+        )
+        peaks = [
+            r.rss_max_kb
+            for r in rows
+            if r.server == "branchstats" and r.database == database and r.scale == largest
+            and r.rss_max_kb
+        ]  # fmt: skip
+        peak_mb = max(peaks) / 1024 if peaks else None
+        yield Check(
+            f"server RSS under load < {RSS_LIMIT_MB} MB ({at})",
+            database,
+            f"{peak_mb:.0f} MB" if peak_mb else "",
+            peak_mb < RSS_LIMIT_MB if peak_mb else None,
+        )
+        for stream in (s for s in streams if s["database"] == database):
+            rate = stream.get("rows_per_s") or 0
+            yield Check(
+                f"whole CSV export ≥ {STREAM_ROWS_PER_S:,} rows/s, flat memory "
+                f"({stream['encoding']}, scale {stream['scale']})",
+                database,
+                f"{rate:,} rows/s; RSS {stream['rss_before_kb'] // 1024} -> "
+                f"{stream['rss_max_kb'] // 1024} MB",
+                rate >= STREAM_ROWS_PER_S and stream["status_code"] == 200,
+            )
+
+
+def _shares(
+    database: str,
+    at: str,
+    ours: dict[str, WrkResult],
+    floor: WrkResult | None,
+    names: tuple[str, ...],
+    share: float,
+    kind: str,
+) -> Iterator[Check]:
+    for name in names:
+        mine = ours.get(name)
+        yield Check(
+            f"{name}: ≥ {share:g} of the floor ({kind}, {at})",
+            database,
+            f"{mine.rps / floor.rps:.3f} ({mine.rps:,.0f} req/s)" if mine and floor else "",
+            mine.rps >= share * floor.rps if mine and floor else None,
+        )
+
+
+def markdown(found: Iterable[Check]) -> str:
+    lines = ["| target | database | measured | |", "|---|---|---|---|"]
+    lines += [f"| {c.target} | {c.database} | {c.measured} | {c.verdict} |" for c in found]
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""The benchmark's verdicts on the targets of issue 7 (bench/targets.py), on made-up runs."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.targets import Check, checks
+from bench.wrk import WrkResult
+
+
+def _wrk(rps: float, p99_ms: float) -> WrkResult:
+    return WrkResult(int(rps * 10), 10.0, rps, p99_ms / 2, p99_ms, 0, {"timeout": 0})
+
+
+@dataclass
+class Row:
+    database: str
+    scale: str
+    server: str
+    endpoint: str
+    wrk: WrkResult | None
+    status: str = "ok"
+    rss_max_kb: int | None = field(default=100 * 1024)
+
+
+FLOOR = _wrk(6000, 10)
+
+
+def _by_target(found: list[Check], database: str) -> dict[str, Check]:
+    return {c.target: c for c in found if c.database == database}
+
+
+def _run(overrides: dict[tuple[str, str, str], dict[str, Any]] | None = None) -> list[Row]:
+    """SQLite at seed and 1.0, every list at 1,000 req/s (1/6 of the floor), details at
+    1,600, Datasette at 400; p99 20 ms at seed, 23 at 1.0."""
+    rows = []
+    for scale, p99 in (("seed", 20.0), ("1.0", 23.0)):
+        for name in (
+            "branches at risk, first page",
+            "branches at risk, page 1,000",
+            "branches of a province",
+            "locality search",
+        ):
+            rows.append(Row("sqlite", scale, "branchstats", name, _wrk(1000, p99)))
+            rows.append(Row("sqlite", scale, "datasette", name, _wrk(400, 60)))
+        for name in ("one branch", "locality stats (the province)"):
+            rows.append(Row("sqlite", scale, "branchstats", name, _wrk(1600, p99)))
+    for row in rows:
+        for key, value in (overrides or {}).get((row.scale, row.server, row.endpoint), {}).items():
+            setattr(row, key, value)
+    return rows
+
+
+def test_a_run_that_meets_every_target() -> None:
+    stream = {
+        "database": "sqlite", "scale": "1.0", "encoding": "identity", "rows_per_s": 120_000,
+        "rss_before_kb": 100 * 1024, "rss_max_kb": 110 * 1024, "status_code": 200,
+    }  # fmt: skip
+    found = list(checks(_run(), FLOOR, [stream]))
+    assert found and all(c.met for c in found), [c for c in found if not c.met]
+
+
+def test_each_target_is_missed_for_its_own_reason() -> None:
+    slow_search = {("1.0", "branchstats", "locality search"): {"wrk": _wrk(700, 23.0)}}
+    found = _by_target(list(checks(_run(slow_search), FLOOR, [])), "sqlite")
+    share = found["locality search: ≥ 0.15 of the floor (list, scale 1.0)"]
+    assert share.met is False and share.measured.startswith("0.117")
+    assert found["locality search: ≥ 2× Datasette (scale 1.0)"].met is False
+    assert found["branches of a province: ≥ 2× Datasette (scale 1.0)"].met is True
+
+    steep = {("1.0", "branchstats", "branches of a province"): {"wrk": _wrk(1000, 25.0)}}
+    found = _by_target(list(checks(_run(steep), FLOOR, [])), "sqlite")
+    assert found["branches of a province: p99 at 1.0 ≤ 1.2× seed's"].met is False
+    assert found["branches at risk, first page: p99 at 1.0 ≤ 1.2× seed's"].met is True
+
+    heavy = {("1.0", "branchstats", "one branch"): {"rss_max_kb": 300 * 1024}}
+    found = _by_target(list(checks(_run(heavy), FLOOR, [])), "sqlite")
+    assert found["server RSS under load < 250 MB (scale 1.0)"].met is False
+
+
+def test_what_was_not_measured_is_said_so() -> None:
+    failed = {("1.0", "branchstats", "one branch"): {"status": "failed"}}
+    found = _by_target(list(checks(_run(failed), None, [])), "sqlite")
+    assert found["one branch: ≥ 0.25 of the floor (detail, scale 1.0)"].met is None
+    assert found["one branch: ≥ 0.25 of the floor (detail, scale 1.0)"].verdict == "not measured"
