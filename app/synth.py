@@ -29,11 +29,11 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection
@@ -591,7 +591,10 @@ class _Province:
 
 # -- Loading ----------------------------------------------------------------------------------
 class _Loader(Protocol):
-    def write(self, table: str, rows: list[Row]) -> None: ...
+    def prepare(self, table: str, rows: list[Row]) -> Any:
+        """What write() sends for some rows (pure Python: the generating process's work)."""
+
+    def write(self, table: str, prepared: Any) -> None: ...
 
     def finish(self) -> None: ...
 
@@ -682,8 +685,9 @@ class _SqliteLoader:
             self.convert[name] = _row_converter(None if all_kept else keep, processors)
         self.conn.rollback()
 
-    def write(self, table: str, rows: list[Row]) -> None:
-        convert, (single, multiple) = self.convert[table], self.sql[table]
+    def prepare(self, table: str, rows: list[Row]) -> tuple[list[list[Any]], list[list[Any]]]:
+        """The parameters of the statements of ROWS_PER_STATEMENT rows, and of the rest."""
+        convert = self.convert[table]
         per = self.ROWS_PER_STATEMENT
         whole = len(rows) - len(rows) % per
         groups = []
@@ -692,9 +696,14 @@ class _SqliteLoader:
             for row in rows[start : start + per]:
                 group += convert(row)
             groups.append(group)
+        return groups, [convert(row) for row in rows[whole:]]
+
+    def write(self, table: str, prepared: tuple[list[list[Any]], list[list[Any]]]) -> None:
+        single, multiple = self.sql[table]
+        groups, rest = prepared
         self.raw.execute("BEGIN")
         self.raw.executemany(multiple, groups)
-        self.raw.executemany(single, [convert(row) for row in rows[whole:]])
+        self.raw.executemany(single, rest)
         self.raw.execute("COMMIT")
 
     def finish(self) -> None:
@@ -797,12 +806,15 @@ class _PostgresLoader:
         oids = dict(self.cursor.fetchall())
         return [oids[column] for column in columns]
 
-    def write(self, table: str, rows: list[Row]) -> None:
+    def prepare(self, table: str, rows: list[Row]) -> list[Row]:
         project = self.project[table]
+        return [project(row) for row in rows] if project else rows
+
+    def write(self, table: str, prepared: list[Row]) -> None:
         with self.cursor.copy(self.copy_sql[table]) as copy:
             copy.set_types(self.types[table])
-            for row in rows:
-                copy.write_row(project(row) if project else row)
+            for row in prepared:
+                copy.write_row(row)
 
     def finish(self) -> None:
         for statement in self.restore:
@@ -932,6 +944,9 @@ def _next_ids(engine: Engine) -> dict[str, int]:
 
 
 Province = tuple[int, dict[str, list[Row]], int]  # index, rows by table, members
+# index, the loader's batches by table, rows by table, members
+PreparedProvince = tuple[int, dict[str, list[Any]], dict[str, int], int]
+T = TypeVar("T")
 
 
 def generate(plan: _Plan, first_ids: dict[str, int], stamp: datetime) -> Iterator[Province]:
@@ -945,52 +960,57 @@ def generate(plan: _Plan, first_ids: dict[str, int], stamp: datetime) -> Iterato
         yield index, rows, province.members
 
 
-def generate_in_child(
-    plan: _Plan, first_ids: dict[str, int], stamp: datetime
-) -> Iterator[Province]:
-    """generate() run by a child process, a few provinces ahead of the caller.
+def in_child(produce: Callable[[], Iterable[T]]) -> Iterator[T]:
+    """The items of produce(), made by a forked child process a couple of items ahead.
 
     Building the rows is some 45 s of Python at scale 1.0, and writing them as much again
-    or more: in a second process the two overlap (the rows cross over pickled, about a
-    fifth of the cost of building them). Provinces come in order, so the output is
-    generate()'s, row for row.
+    or more: in a second process the two overlap (the items cross over pickled, a fraction
+    of the cost of making them). Items come in order, so the output does not change.
     """
     # Forked: a spawned child would import the caller's main module again, which runs a
     # script without a __main__ guard a second time. The child uses none of the caller's
     # connections, and leaves by os._exit without closing them.
     context = multiprocessing.get_context("fork")
-    provinces: Any = context.Queue(maxsize=2)
-    child = context.Process(
-        target=_generate_into, args=(plan, first_ids, stamp, provinces), daemon=True
-    )
+    items: Any = context.Queue(maxsize=2)
+    child = context.Process(target=_produce_into, args=(produce, items), daemon=True)
     child.start()
     try:
         while True:
             try:
-                province = provinces.get(timeout=1)
+                item = items.get(timeout=1)
             except queue.Empty:
                 if not child.is_alive():
                     raise RuntimeError("the generating process ended early") from None
                 continue
-            if province is None:
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"generating the rows failed: {item.traceback}")
+            if isinstance(item, _Done):
                 return
-            if isinstance(province, str):
-                raise RuntimeError(f"generating the rows failed: {province}")
-            yield province
+            yield item
     finally:
         child.kill()  # if the caller stopped early; a no-op once the child is done
         child.join()
 
 
-def _generate_into(plan: _Plan, first_ids: dict[str, int], stamp: datetime, out: Any) -> None:
-    """The child's side: each province, then None (or the error's traceback, as text)."""
+@dataclass(frozen=True)
+class _Done:
+    """The child made every item."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    traceback: str
+
+
+def _produce_into(produce: Callable[[], Iterable[Any]], out: Any) -> None:
+    """The child's side: each item, then _Done (or _Failed with the traceback)."""
     try:
-        for province in generate(plan, first_ids, stamp):
-            out.put(province)
+        for item in produce():
+            out.put(item)
     except BaseException:
-        out.put(traceback.format_exc())
+        out.put(_Failed(traceback.format_exc()))
         raise
-    out.put(None)
+    out.put(_Done())
 
 
 def _batches(rows: Sequence[Row]) -> Iterator[list[Row]]:
@@ -1016,16 +1036,23 @@ def run_synth(
     counts = dict.fromkeys(DATA_TABLES, 0)
     members = 0
     bar = _Progress(plan.provinces, progress)
+
+    def prepared() -> Iterator[PreparedProvince]:
+        """Each province's batches as the loader writes them, with its row counts."""
+        for index, rows, province_members in generate(plan, first_ids, stamp):
+            batches = {t: [loader.prepare(t, b) for b in _batches(rows[t])] for t in TABLES}
+            yield index, batches, {t: len(rows[t]) for t in DATA_TABLES}, province_members
+
     try:
         # One province gains nothing from a second process: it would wait for it whole.
-        provinces = generate_in_child if plan.provinces > 1 else generate
-        for index, rows, province_members in provinces(plan, first_ids, stamp):
+        provinces = in_child(prepared) if plan.provinces > 1 else prepared()
+        for index, batches, province_counts, province_members in provinces:
             members += province_members
             for table in TABLES:
-                for batch in _batches(rows[table]):
+                for batch in batches[table]:
                     loader.write(table, batch)
             for table in DATA_TABLES:
-                counts[table] += len(rows[table])
+                counts[table] += province_counts[table]
             bar.update(index + 1, sum(counts.values()))
         loader.finish()
     except BaseException:

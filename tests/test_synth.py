@@ -30,7 +30,7 @@ from app.services.branch_items import stale_items
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
 from app.services.yearly import refresh_totals
-from app.synth import DATA_TABLES, SynthRefused, _Plan, generate, generate_in_child, main, run_synth
+from app.synth import DATA_TABLES, SynthRefused, _Plan, generate, in_child, main, run_synth
 from tests.conftest import DatabaseFactory
 
 SCALE = 0.001  # one province, three communes, ~270 branches
@@ -97,7 +97,7 @@ def test_rows_built_by_a_child_process_are_the_same() -> None:
     first_ids = dict.fromkeys(DATA_TABLES, 1)
     built_here = list(generate(plan, first_ids, stamp))
     assert [index for index, _, _ in built_here] == [0, 1, 2]
-    assert list(generate_in_child(plan, first_ids, stamp)) == built_here
+    assert list(in_child(lambda: generate(plan, first_ids, stamp))) == built_here
 
 
 def test_shape_at_small_scale(synth_engine: Engine) -> None:
