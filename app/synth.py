@@ -1064,25 +1064,24 @@ def run_synth(
     return report
 
 
-# The tables that the refresh after a load fills: on PostgreSQL their checks and indexes
-# are set aside meanwhile, as the loader does for its own.
-DERIVED_TABLES = ("branch_status", "commune_yearly_totals", "place_yearly_totals")
-
-
 def _refresh(engine: Engine) -> float:
-    """Derive, in one transaction, what the service keeps beside the data: current units,
-    each branch's status and item, and the yearly totals (issue 7); then ANALYZE.
+    """Derive what the service keeps beside the data (issue 7), then ANALYZE: current
+    units, each branch's status and item; then the yearly totals.
 
-    One after the other: on PostgreSQL the status rows' foreign keys are set aside here
-    (28 s of checks at scale 1.0), and dropping them locks the tables they refer to, which
-    the totals read. The status and the totals side by side, on two connections and with
-    those checks, were no faster (measured on a machine with other work running).
+    Each in a transaction of its own: in one, SQLite's reads for the totals went slower
+    behind the status's 400 MB of write-ahead log. One after the other: on PostgreSQL the
+    status rows' foreign keys are set aside (28 s of checks at scale 1.0), and dropping
+    them locks the tables they refer to, which the totals read. (Side by side on two
+    connections, checks kept, was no faster on a machine with other work running.)
     """
     started = time.perf_counter()
     with Session(engine) as session:
-        with _checks_aside(session, DERIVED_TABLES):
+        with _checks_aside(session, ["branch_status"]):
             refresh_current_units(session)
             refresh_status(session, RiskRules())
+        session.commit()
+    with Session(engine) as session:
+        with _checks_aside(session, ["commune_yearly_totals", "place_yearly_totals"]):
             refresh_totals(session)
         session.commit()
     analyze(engine)
