@@ -23,19 +23,27 @@ import argparse
 import hashlib
 import itertools
 import math
+import multiprocessing
+import queue
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
-from app.ingest.places import locality_search_fields
+from app.ingest.places import locality_search_fields, search_words
+from app.services.risk_rules import RiskRules
+from app.services.status import analyze, refresh_current_units, refresh_status
 from app.services.text import fold, lower_exact
+from app.services.yearly import refresh_totals
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025
 YEARS = tuple(range(FIRST_YEAR, LAST_YEAR + 1))
@@ -114,8 +122,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "membership_counts": COUNT_COLS,
     "membership_events": EVENT_COLS,
     "facts": FACT_COLS,
+    # Derived, but written with the rest: inserted one by one after the load, the words of
+    # 106,000 localities cost PostgreSQL 13 s at scale 1.0.
+    "locality_words": ("word", "locality_id"),
 }
 TABLES = tuple(COLUMNS)  # parents before children
+DATA_TABLES = TABLES[:-1]  # the tables of synthetic rows, each with an id
 
 Row = tuple[Any, ...]
 
@@ -324,6 +336,7 @@ class _Province:
             province, commune, valid_from, search_key, name_lower, self.source_id, self.quote,
             True,
         ))  # fmt: skip
+        self.rows["locality_words"] += ((word, locality_id) for word in search_words(search_key))
         return locality_id
 
     def _commune(self, top: _Org, number: int) -> _Org:
@@ -578,7 +591,10 @@ class _Province:
 
 # -- Loading ----------------------------------------------------------------------------------
 class _Loader(Protocol):
-    def write(self, table: str, rows: list[Row]) -> None: ...
+    def prepare(self, table: str, rows: list[Row]) -> Any:
+        """What write() sends for some rows (pure Python: the generating process's work)."""
+
+    def write(self, table: str, prepared: Any) -> None: ...
 
     def finish(self) -> None: ...
 
@@ -669,8 +685,9 @@ class _SqliteLoader:
             self.convert[name] = _row_converter(None if all_kept else keep, processors)
         self.conn.rollback()
 
-    def write(self, table: str, rows: list[Row]) -> None:
-        convert, (single, multiple) = self.convert[table], self.sql[table]
+    def prepare(self, table: str, rows: list[Row]) -> tuple[list[list[Any]], list[list[Any]]]:
+        """The parameters of the statements of ROWS_PER_STATEMENT rows, and of the rest."""
+        convert = self.convert[table]
         per = self.ROWS_PER_STATEMENT
         whole = len(rows) - len(rows) % per
         groups = []
@@ -679,9 +696,14 @@ class _SqliteLoader:
             for row in rows[start : start + per]:
                 group += convert(row)
             groups.append(group)
+        return groups, [convert(row) for row in rows[whole:]]
+
+    def write(self, table: str, prepared: tuple[list[list[Any]], list[list[Any]]]) -> None:
+        single, multiple = self.sql[table]
+        groups, rest = prepared
         self.raw.execute("BEGIN")
         self.raw.executemany(multiple, groups)
-        self.raw.executemany(single, [convert(row) for row in rows[whole:]])
+        self.raw.executemany(single, rest)
         self.raw.execute("COMMIT")
 
     def finish(self) -> None:
@@ -700,12 +722,50 @@ class _SqliteLoader:
         self.conn.close()
 
 
+def _set_checks_aside(cursor: Any, tables: Sequence[str]) -> list[str]:
+    """PostgreSQL: drop the foreign keys, unique constraints and indexes (all but primary
+    keys) of some tables; return the statements that re-create them from their catalog
+    definitions, to run in the same transaction once the tables are filled.
+
+    One validating join and one sorted index build cost less than a check and an index
+    insert per row. A foreign key's check also locks the row it refers to, writing to
+    that row's page: 274,473 status rows took 28 s of checks at scale 1.0.
+    """
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) "
+        "FROM pg_constraint WHERE contype IN ('f', 'u') "
+        "AND conrelid::regclass::text = ANY(%s) ORDER BY conname",
+        (list(tables),),
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+        "FROM pg_index i WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
+        "ORDER BY 1",
+        (list(tables),),
+    )
+    indexes = cursor.fetchall()
+    unique = [c for c in constraints if c[2] == "u"]
+    foreign = [c for c in constraints if c[2] == "f"]
+    for table, name, _, _ in (*foreign, *unique):
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    # Foreign keys last: their validation uses the unique and primary keys.
+    return [
+        *(f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, _, d in unique),
+        *(definition for _, definition in indexes),
+        *(f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, _, d in foreign),
+    ]
+
+
 class _PostgresLoader:
     """Binary COPY through psycopg 3, all in one transaction: a failed load leaves nothing.
 
     Foreign keys, unique constraints and indexes (all but primary keys) are dropped for
-    the load and re-created from their catalog definitions at the end: one validating
-    join and one sorted index build cost less than a check and an index insert per row.
+    the load and re-created at the end (_set_checks_aside).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -718,11 +778,23 @@ class _PostgresLoader:
             for name in TABLES:
                 keep = _present_columns(conn, name)
                 cols = [COLUMNS[name][i] for i in keep]
-                self.copy_sql[name] = f"COPY {name} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
+                self.copy_sql[name] = (
+                    f"COPY {name} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY, FREEZE)"
+                )
                 self.types[name] = self._column_types(name, cols)
                 self.project[name] = _projector(keep, name)
-        self.restore: list[str] = []
-        self._drop_constraints_and_indexes()
+        self._empty_tables(engine)
+        self.restore = _set_checks_aside(self.cursor, TABLES)
+
+    def _empty_tables(self, engine: Engine) -> None:
+        """Empty, in the load's transaction, the tables that wipe() empties: COPY may then
+        write rows frozen (FREEZE), as VACUUM would leave them.
+
+        Else the first statement to read each row after the load (the status refresh)
+        sets its hint bits, writing all 2.5 GB of pages again at scale 1.0. run_synth
+        found these tables empty, or emptied them itself: they hold no real rows.
+        """
+        self.cursor.execute(f"TRUNCATE {', '.join(_data_tables(engine))}")
 
     def _column_types(self, table: str, columns: list[str]) -> list[int]:
         """Type oids for binary COPY, from the catalog (the models may lag the database)."""
@@ -734,50 +806,21 @@ class _PostgresLoader:
         oids = dict(self.cursor.fetchall())
         return [oids[column] for column in columns]
 
-    def _drop_constraints_and_indexes(self) -> None:
-        cur = self.cursor
-        tables = list(TABLES)
-        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cur.execute(
-            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) "
-            "FROM pg_constraint WHERE contype IN ('f', 'u') "
-            "AND conrelid::regclass::text = ANY(%s) ORDER BY conname",
-            (tables,),
-        )
-        constraints = cur.fetchall()
-        cur.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-            "FROM pg_index i WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
-            "ORDER BY 1",
-            (tables,),
-        )
-        indexes = cur.fetchall()
-        unique = [c for c in constraints if c[2] == "u"]
-        foreign = [c for c in constraints if c[2] == "f"]
-        for table, name, _, _ in (*foreign, *unique):
-            cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        for name, _ in indexes:
-            cur.execute(f"DROP INDEX {name}")
-        # Foreign keys last: their validation uses the unique and primary keys.
-        self.restore = [
-            *(f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, _, d in unique),
-            *(definition for _, definition in indexes),
-            *(f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, _, d in foreign),
-        ]
-
-    def write(self, table: str, rows: list[Row]) -> None:
+    def prepare(self, table: str, rows: list[Row]) -> list[Row]:
         project = self.project[table]
+        return [project(row) for row in rows] if project else rows
+
+    def write(self, table: str, prepared: list[Row]) -> None:
         with self.cursor.copy(self.copy_sql[table]) as copy:
             copy.set_types(self.types[table])
-            for row in rows:
-                copy.write_row(project(row) if project else row)
+            for row in prepared:
+                copy.write_row(row)
 
     def finish(self) -> None:
         for statement in self.restore:
             self.cursor.execute(statement)
         # Our explicit ids bypassed the sequences: move them past the largest id.
-        for table in TABLES:
+        for table in DATA_TABLES:
             self.cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"COALESCE(MAX(id), 0) + 1, false) FROM {table}"
@@ -892,24 +935,82 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
 
-def _next_ids(engine: Engine) -> _Ids:
+def _next_ids(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return _Ids({
+        return {
             t: int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {t}")).scalar_one()) + 1
-            for t in TABLES
-        })  # fmt: skip
+            for t in DATA_TABLES
+        }
 
 
-def generate(
-    plan: _Plan, ids: _Ids, stamp: datetime
-) -> Iterator[tuple[int, dict[str, list[Row]], int]]:
+Province = tuple[int, dict[str, list[Row]], int]  # index, rows by table, members
+# index, the loader's batches by table, rows by table, members
+PreparedProvince = tuple[int, dict[str, list[Any]], dict[str, int], int]
+T = TypeVar("T")
+
+
+def generate(plan: _Plan, first_ids: dict[str, int], stamp: datetime) -> Iterator[Province]:
     """Yield (province index, rows by table, members) one province at a time."""
+    ids = _Ids(first_ids)
     first_commune = 1
     for index in range(plan.provinces):
         province = _Province(plan, index, ids, first_commune, stamp)
         rows = province.build()
         first_commune += plan.communes[index]
         yield index, rows, province.members
+
+
+def in_child(produce: Callable[[], Iterable[T]]) -> Iterator[T]:
+    """The items of produce(), made by a forked child process a couple of items ahead.
+
+    Building the rows is some 45 s of Python at scale 1.0, and writing them as much again
+    or more: in a second process the two overlap (the items cross over pickled, a fraction
+    of the cost of making them). Items come in order, so the output does not change.
+    """
+    # Forked: a spawned child would import the caller's main module again, which runs a
+    # script without a __main__ guard a second time. The child uses none of the caller's
+    # connections, and leaves by os._exit without closing them.
+    context = multiprocessing.get_context("fork")
+    items: Any = context.Queue(maxsize=2)
+    child = context.Process(target=_produce_into, args=(produce, items), daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=1)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError("the generating process ended early") from None
+                continue
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"generating the rows failed: {item.traceback}")
+            if isinstance(item, _Done):
+                return
+            yield item
+    finally:
+        child.kill()  # if the caller stopped early; a no-op once the child is done
+        child.join()
+
+
+@dataclass(frozen=True)
+class _Done:
+    """The child made every item."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    traceback: str
+
+
+def _produce_into(produce: Callable[[], Iterable[Any]], out: Any) -> None:
+    """The child's side: each item, then _Done (or _Failed with the traceback)."""
+    try:
+        for item in produce():
+            out.put(item)
+    except BaseException:
+        out.put(_Failed(traceback.format_exc()))
+        raise
+    out.put(_Done())
 
 
 def _batches(rows: Sequence[Row]) -> Iterator[list[Row]]:
@@ -927,21 +1028,31 @@ def run_synth(
     if check_target(engine, replace=replace):
         wipe(engine)
     plan = _plan(scale, seed)
-    ids = _next_ids(engine)
+    first_ids = _next_ids(engine)
     stamp = datetime.now(UTC)
     loader: _Loader = (
         _PostgresLoader(engine) if engine.dialect.name == "postgresql" else _SqliteLoader(engine)
     )
-    counts = dict.fromkeys(TABLES, 0)
+    counts = dict.fromkeys(DATA_TABLES, 0)
     members = 0
     bar = _Progress(plan.provinces, progress)
+
+    def prepared() -> Iterator[PreparedProvince]:
+        """Each province's batches as the loader writes them, with its row counts."""
+        for index, rows, province_members in generate(plan, first_ids, stamp):
+            batches = {t: [loader.prepare(t, b) for b in _batches(rows[t])] for t in TABLES}
+            yield index, batches, {t: len(rows[t]) for t in DATA_TABLES}, province_members
+
     try:
-        for index, rows, province_members in generate(plan, ids, stamp):
+        # One province gains nothing from a second process: it would wait for it whole.
+        provinces = in_child(prepared) if plan.provinces > 1 else prepared()
+        for index, batches, province_counts, province_members in provinces:
             members += province_members
             for table in TABLES:
-                for batch in _batches(rows[table]):
+                for batch in batches[table]:
                     loader.write(table, batch)
-                counts[table] += len(rows[table])
+            for table in DATA_TABLES:
+                counts[table] += province_counts[table]
             bar.update(index + 1, sum(counts.values()))
         loader.finish()
     except BaseException:
@@ -949,43 +1060,47 @@ def run_synth(
         raise
     elapsed = time.perf_counter() - started
     report = SynthReport(float(scale), seed, counts, members, elapsed)
-    report.refresh_s = _refresh(engine, progress)
+    report.refresh_s = _refresh(engine)
     return report
 
 
-def _refresh(engine: Engine, progress: bool) -> float | None:
-    """Recompute the derived per-branch status, when the service provides it."""
-    try:
-        from app.services.status import refresh_all
-    except ImportError:
-        if progress:
-            print(
-                "app.services.status.refresh_all not found: status not refreshed", file=sys.stderr
-            )
-        return None
+def _refresh(engine: Engine) -> float:
+    """Derive what the service keeps beside the data (issue 7), then ANALYZE: current
+    units, each branch's status and item; then the yearly totals.
+
+    Each in a transaction of its own: in one, SQLite's reads for the totals went slower
+    behind the status's 400 MB of write-ahead log. One after the other: on PostgreSQL the
+    status rows' foreign keys are set aside (28 s of checks at scale 1.0), and dropping
+    them locks the tables they refer to, which the totals read. (Side by side on two
+    connections, checks kept, was no faster on a machine with other work running.)
+    """
     started = time.perf_counter()
-    refresh_all(engine)
-    _fill_search_and_totals(engine)
+    with Session(engine) as session:
+        with _checks_aside(session, ["branch_status"]):
+            refresh_current_units(session)
+            refresh_status(session, RiskRules())
+        session.commit()
+    with Session(engine) as session:
+        with _checks_aside(session, ["commune_yearly_totals", "place_yearly_totals"]):
+            refresh_totals(session)
+        session.commit()
+    analyze(engine)
     return time.perf_counter() - started
 
 
-def _fill_search_and_totals(engine: Engine) -> None:
-    """The locality search words and the communes' yearly totals, in bulk (issue 7)."""
-    from sqlmodel import Session
-
-    from app.ingest.places import search_words
-    from app.services.yearly import refresh_totals
-
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM locality_words"))
-        rows = conn.execute(text("SELECT id, search_key FROM localities")).all()
-        words = [{"w": w, "i": i} for i, key in rows for w in search_words(key)]
-        insert = text("INSERT INTO locality_words (word, locality_id) VALUES (:w, :i)")
-        for start in range(0, len(words), BATCH_ROWS):
-            conn.execute(insert, words[start : start + BATCH_ROWS])
-    with Session(engine) as session:
-        refresh_totals(session)
-        session.commit()
+@contextmanager
+def _checks_aside(session: Any, tables: Sequence[str]) -> Iterator[None]:
+    """On PostgreSQL, the tables' checks and indexes set aside for the session's
+    statements inside, and re-created after them, in its transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    cursor = session.connection().connection.driver_connection.cursor()
+    restore = _set_checks_aside(cursor, tables)
+    yield
+    # Not in a `finally`: after an error the transaction is rolled back, drops and all.
+    for statement in restore:
+        cursor.execute(statement)
 
 
 def main(argv: list[str] | None = None) -> int:

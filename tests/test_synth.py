@@ -3,19 +3,34 @@ and shaped so that every risk rule has a branch to fire on."""
 
 import hashlib
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, func, select, text
+from sqlalchemy import Engine, Table, func, select, text, update
+from sqlmodel import Session
 
 from app.config import REPO_ROOT
 from app.db import make_engine
 from app.ingest.loader import ImportRejected
+from app.ingest.places import search_words
 from app.ingest.seed import load_seed
-from app.models import Branch, Fact, Locality, MembershipCount, MembershipEvent, Source
-from app.synth import SynthRefused, main, run_synth
+from app.models import (
+    Branch,
+    BranchStatus,
+    Fact,
+    Locality,
+    MembershipCount,
+    MembershipEvent,
+    Source,
+)
+from app.models.localities import CommuneYearlyTotal, LocalityWord, PlaceYearlyTotal
+from app.services.branch_items import stale_items
+from app.services.risk_rules import RiskRules
+from app.services.status import refresh_current_units, refresh_status
+from app.services.yearly import refresh_totals
+from app.synth import DATA_TABLES, SynthRefused, _Plan, generate, in_child, main, run_synth
 from tests.conftest import DatabaseFactory
 
 SCALE = 0.001  # one province, three communes, ~270 branches
@@ -74,6 +89,15 @@ def test_same_seed_same_data(databases: DatabaseFactory, synth_engine: Engine) -
     assert _digest(other_seed) != _digest(synth_engine)
     again.dispose()
     other_seed.dispose()
+
+
+def test_rows_built_by_a_child_process_are_the_same() -> None:
+    plan = _Plan(scale=0.001, seed=7, communes=(2, 1, 1))  # three provinces, four communes
+    stamp = datetime.now(UTC)
+    first_ids = dict.fromkeys(DATA_TABLES, 1)
+    built_here = list(generate(plan, first_ids, stamp))
+    assert [index for index, _, _ in built_here] == [0, 1, 2]
+    assert list(in_child(lambda: generate(plan, first_ids, stamp))) == built_here
 
 
 def test_shape_at_small_scale(synth_engine: Engine) -> None:
@@ -205,6 +229,82 @@ def test_status_refreshed_with_every_level_of_risk(synth_engine: Engine) -> None
         "reported",
     ):
         assert rule in criteria, rule
+
+
+def test_search_words_are_those_of_each_locality(synth_engine: Engine) -> None:
+    localities, words = _table(Locality), _table(LocalityWord)
+    with synth_engine.connect() as conn:
+        expected = {
+            (word, locality_id)
+            for locality_id, key in conn.execute(select(localities.c.id, localities.c.search_key))
+            for word in search_words(key)
+        }
+        stored = {tuple(row) for row in conn.execute(select(words.c.word, words.c.locality_id))}
+    assert len(expected) > 100 and stored == expected
+
+
+def _derived(session: Session) -> dict[str, list[Any]]:
+    """Everything the refresh after a load derives, in a comparable order."""
+    rows: dict[str, list[Any]] = {}
+    for model in (BranchStatus, CommuneYearlyTotal, PlaceYearlyTotal, Locality):
+        t = _table(model)
+        columns = [c for c in t.c if c.name != "id"]  # the totals' ids are new each rebuild
+        rows[t.name] = sorted((tuple(row) for row in session.execute(select(*columns))), key=repr)
+    return rows
+
+
+def test_the_bulk_refresh_agrees_with_the_refresh_of_each_write(
+    databases: DatabaseFactory,
+) -> None:
+    """What synth derives in bulk is what the writes' own refreshes (by branch, by
+    commune) derive; and every stored item is the one a read would render."""
+    engine = _load(databases.copy("migrated"))
+    rules = RiskRules()
+    with Session(engine) as session:
+        after_load = _derived(session)
+        assert len(after_load["branch_status"]) == _count(engine, "SELECT COUNT(*) FROM branches")
+        assert stale_items(session, rules) == []
+        branch_ids = list(session.execute(select(_table(Branch).c.id)).scalars())
+        # A unit that is not current any more is set right; those that are stay.
+        localities = _table(Locality)
+        session.execute(
+            update(localities)
+            .where(localities.c.kind == "village")
+            .values(current_province_id=None, current_commune_id=None)
+        )
+        refresh_current_units(session)
+        refresh_status(session, rules, branch_ids=branch_ids)
+        refresh_totals(session, branch_ids)
+        assert _derived(session) == after_load
+    engine.dispose()
+
+
+def _schema(engine: Engine) -> set[Any]:
+    """Every table's constraints and indexes, as the database defines them."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = (  # the planner's statistics are not schema
+                "SELECT type, name, tbl_name, sql FROM sqlite_master "
+                "WHERE name NOT LIKE 'sqlite_stat%'"
+            )
+        else:
+            query = (
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+                "UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = 'public'"
+            )
+        return {tuple(row) for row in conn.execute(text(query))}
+
+
+def test_a_load_leaves_the_schema_as_migrated(
+    databases: DatabaseFactory, synth_engine: Engine
+) -> None:
+    """The loader and the refresh set constraints and indexes aside on PostgreSQL."""
+    migrated = make_engine(databases.copy("migrated"))
+    assert len(_schema(migrated)) > 50
+    assert _schema(synth_engine) == _schema(migrated)
+    migrated.dispose()
 
 
 # -- Never mixed with real data -------------------------------------------------------------
