@@ -18,8 +18,9 @@ answered 503, as before).
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from threading import Lock
-from typing import Any, NoReturn
+from functools import lru_cache, wraps
+from threading import Lock, RLock
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import Dialect
@@ -34,6 +35,28 @@ from app.db import arm_statement_deadline
 Build = Callable[..., ClauseElement]
 Processor = Callable[[Any], Any]
 Row = tuple[Any, ...]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Statements are built and compiled one at a time. SQLAlchemy fills some attributes of a
+# statement on first use, and the elements that builders share (aliases, a figure's
+# joins) were built into two statements at once on two threads: one compiled with a
+# FROM clause it could not resolve. Each shape is built once, so the lock costs nothing
+# after the first requests.
+BUILDING = RLock()
+
+
+def built_once(build: Callable[P, T]) -> Callable[P, T]:
+    """A statement builder cached on its (hashable) arguments, built under BUILDING."""
+    cached: Any = lru_cache(maxsize=256)(build)
+
+    @wraps(build)
+    def once(*args: P.args, **kwargs: P.kwargs) -> T:
+        with BUILDING:
+            built: T = cached(*args, **kwargs)
+            return built
+
+    return once
 
 
 class Prepared:
@@ -125,18 +148,25 @@ class Statements:
 
     def get(self, build: Build, shape: tuple[Hashable, ...]) -> Prepared:
         key = (build, shape)
+        prepared = self._cached(key)
+        if prepared is not None:
+            return prepared
+        with BUILDING:
+            prepared = self._cached(key)  # another thread may have built it meanwhile
+            if prepared is None:
+                prepared = Prepared(build(*shape), self.dialect)
+                with self._lock:
+                    self._cache[key] = prepared
+                    if len(self._cache) > self.size:
+                        self._cache.popitem(last=False)
+        return prepared
+
+    def _cached(self, key: Hashable) -> Prepared | None:
         with self._lock:
             prepared = self._cache.get(key)
             if prepared is not None:
                 self._cache.move_to_end(key)
-                return prepared
-        # Compiled outside the lock: two threads may both compile a new shape, once.
-        prepared = Prepared(build(*shape), self.dialect)
-        with self._lock:
-            self._cache[key] = prepared
-            if len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        return prepared
+            return prepared
 
 
 _STATEMENTS: dict[str, Statements] = {}

@@ -10,7 +10,6 @@ the same shape as a direct edit of that record.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -26,7 +25,7 @@ from app.models import (
     Officeholder,
     Source,
 )
-from app.reader import Reader
+from app.reader import Reader, built_once
 from app.services.auth import Caller
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
@@ -168,7 +167,7 @@ AUDIT_FILTERS = {
 }
 
 
-@lru_cache(maxsize=64)
+@built_once
 def _audit_list(given: tuple[str, ...]) -> ListQuery:
     a = table(AuditEntry)
     query = select(a).where(*(a.c[AUDIT_FILTERS[name]] == bindparam(name) for name in given))

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -26,7 +25,7 @@ from sqlalchemy import (
 from app.errors import bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.vocab import LEVEL_RANK
-from app.reader import Reader
+from app.reader import Reader, built_once
 from app.services.branch_items import (
     decorated,
     decorated_from_status,
@@ -189,7 +188,7 @@ def _list_parameters(
     return shape, params
 
 
-@lru_cache(maxsize=256)
+@built_once
 def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     """The branches that match, each rendered by the database: as one JSON `item`, or
     as the CSV `cells` of those dotted paths; their order; what to count."""

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlmodel import col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
-from app.reader import Reader
+from app.reader import Reader, built_once
 from app.services.csv_sql import CsvSql
 from app.services.json_sql import Flag, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
@@ -194,7 +194,7 @@ def _figure_parameters(
     }
 
 
-@lru_cache(maxsize=256)
+@built_once
 def _figure_list(shape: FigureListShape) -> ListQuery:
     query, t, loc = figure_base(shape.model)
     if shape.branch:
@@ -448,7 +448,7 @@ def list_figure_lines(
     return fetch_lines(reader, _figure_lines(shape, dialect, paths, False), params, page, secret)
 
 
-@lru_cache(maxsize=64)
+@built_once
 def _figure_lines(
     shape: FigureListShape, dialect: Dialect, paths: tuple[str, ...], copy: bool
 ) -> ListQuery:

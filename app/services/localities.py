@@ -4,7 +4,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +24,7 @@ from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession
 from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
-from app.reader import Reader
+from app.reader import Reader, built_once
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
@@ -217,7 +216,7 @@ def list_localities(
     )
 
 
-@lru_cache(maxsize=256)
+@built_once
 def _locality_list(shape: LocalityListShape) -> ListQuery:
     query, loc = _base_query()
     conditions = []

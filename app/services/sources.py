@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -17,7 +16,7 @@ from app.models import (
     Officeholder,
     Source,
 )
-from app.reader import Reader
+from app.reader import Reader, built_once
 from app.services.figures import figures_of
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
@@ -94,7 +93,7 @@ def _searched() -> Select[Any]:
     return select(s.c.id, s.c.title, s.c.publisher, s.c.author)
 
 
-@lru_cache(maxsize=16)
+@built_once
 def _source_list(publisher: bool, searched: bool, sort: str) -> ListQuery:
     s = table(Source)
     query = select(*(c for c in s.c if c.name != "text"))  # lists leave the text out
