@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # does not add a core: 32 connections on 40 threads measured 30% fewer requests a
     # second than on 4 (threads contending for one interpreter lock; bench/README.md).
     worker_threads: int = Field(default=4, ge=1, le=64)
+    # SQLite: a read first runs on the event loop itself, its statements limited to this
+    # many milliseconds; one that needs longer runs again on a read thread, with the
+    # full statement limit. 0: every read on a thread. (app.api.query_route.run_blocking)
+    inline_read_budget_ms: int = Field(default=20, ge=0, le=1000)
 
     @property
     def risk_rules(self) -> "RiskRules":

@@ -3,18 +3,20 @@
 import math
 import select
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool, PoolProxiedConnection
 from sqlmodel import Session
 
 CONNECT_TIMEOUT_S = 5
+T = TypeVar("T")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -132,13 +134,35 @@ def _limit_sqlite_statements(engine: Engine, timeout_s: float) -> None:
     event.listen(engine, "reset", clear)
 
 
+# A shorter limit for the statements of reads run on the event loop (run_inline).
+_inline_budget_s: ContextVar[float | None] = ContextVar("inline_budget_s", default=None)
+
+
 def arm_statement_deadline(connection: PoolProxiedConnection) -> None:
     """Start the time limit of a statement run on the driver's connection directly
     (app.reader); SQLAlchemy's own executions start it in `before_cursor_execute`."""
     # The connection's info, which `install` filled when it connected.
     timeout_s = connection.info.get(_TIMEOUT)
     if timeout_s is not None:
+        budget_s = _inline_budget_s.get()
+        if budget_s is not None:
+            timeout_s = min(timeout_s, budget_s)
         connection.info[_DEADLINE] = time.monotonic() + timeout_s
+
+
+def run_inline(work: Callable[[], T], budget_s: float) -> T | None:
+    """Run a read with its SQLite statements limited to `budget_s`; None when one was
+    cut by that limit (the read changed nothing: it can run again, with the full one).
+    """
+    token = _inline_budget_s.set(budget_s)
+    try:
+        return work()
+    except OperationalError as error:
+        if "interrupted" in str(error.orig):
+            return None
+        raise
+    finally:
+        _inline_budget_s.reset(token)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -19,7 +19,9 @@ from app.main import ROUTERS
 
 def _app(route_class: type[APIRoute]) -> FastAPI:
     app = FastAPI()
-    app.state.read_threads = ThreadPoolExecutor(2)  # as app.main's lifespan makes them
+    # As app.main's lifespan makes them (reads on threads only).
+    app.state.read_threads = ThreadPoolExecutor(2)
+    app.state.inline_budget_s = None
     install_error_handlers(app)
     router = APIRouter(route_class=route_class, dependencies=STRICT)
 
