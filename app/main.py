@@ -22,6 +22,7 @@ from app.api import (
     write_figures,
     writes,
 )
+from app.api.query_route import InlineReads
 from app.config import Settings
 from app.db import is_sqlite, make_engine
 from app.errors import PROBLEM_JSON, Problem, install_error_handlers
@@ -89,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active.worker_threads, thread_name_prefix="read"
         )
         inline = is_sqlite(app.state.engine) and active.inline_read_budget_ms > 0
-        app.state.inline_budget_s = active.inline_read_budget_ms / 1000 if inline else None
+        app.state.inline_reads = (
+            InlineReads(active.inline_read_budget_ms / 1000) if inline else None
+        )
         to_thread.current_default_thread_limiter().total_tokens = active.worker_threads
         # The refresh may run long at national scale: its own engine, without the
         # statement time limit that protects requests.

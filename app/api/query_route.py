@@ -15,7 +15,8 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, get_type_hints
@@ -164,10 +165,35 @@ class QueryModelRoute(APIRoute):
         return handler
 
 
+class InlineReads:
+    """SQLite reads run on the event loop first, their statements limited to `budget_s`.
+
+    A read that the budget cuts is run again on a read thread; reads of the same kind
+    (route and parameter names: a province's CSV page, a stats page) then go straight to
+    the threads for `cooldown_s`, rather than each spending its budget on the loop first.
+    """
+
+    def __init__(self, budget_s: float, cooldown_s: float = 10.0) -> None:
+        self.budget_s = budget_s
+        self.cooldown_s = cooldown_s
+        self._threaded_until: dict[Hashable, float] = {}
+
+    @staticmethod
+    def kind(request: Request) -> Hashable:
+        route = request.scope.get("route")
+        return getattr(route, "path", None), frozenset(request.query_params)
+
+    def first_on_loop(self, kind: Hashable) -> bool:
+        return self._threaded_until.get(kind, 0.0) <= time.monotonic()
+
+    def cut(self, kind: Hashable) -> None:
+        self._threaded_until[kind] = time.monotonic() + self.cooldown_s
+
+
 async def run_blocking(request: Request, work: Callable[[], Response]) -> Response:
     """Run a read's blocking work: on SQLite first on the event loop itself, within a
-    short statement limit (`inline_budget_s` of the app's state); on its read threads
-    (`read_threads`) when that limit cuts it, on PostgreSQL, or when there is none.
+    short statement limit (`inline_reads` of the app's state); on its read threads
+    (`read_threads`) when that limit cuts it, on PostgreSQL, or when it is off.
 
     A SQLite read is the process's own CPU work: a page took 1 ms, of which a tenth in
     SQLite. Handed to a thread it cost as much again in the handover and the contention
@@ -180,11 +206,14 @@ async def run_blocking(request: Request, work: Callable[[], Response]) -> Respon
     The threads are asyncio's executor, not anyio's that FastAPI uses: with 32 reads
     waiting, its hop cost a quarter of anyio's (26 against 114 µs).
     """
-    budget_s: float | None = request.app.state.inline_budget_s
-    if budget_s is not None:
-        response = run_inline(work, budget_s)
-        if response is not None:
-            return response
+    inline: InlineReads | None = request.app.state.inline_reads
+    if inline is not None:
+        kind = inline.kind(request)
+        if inline.first_on_loop(kind):
+            response = run_inline(work, inline.budget_s)
+            if response is not None:
+                return response
+            inline.cut(kind)
     executor: Executor = request.app.state.read_threads
     context = contextvars.copy_context()  # as anyio does
     loop = asyncio.get_running_loop()

@@ -23,7 +23,7 @@ from sqlmodel import col
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
 from app.reader import Reader, built_once
 from app.services.csv_sql import CsvSql
-from app.services.json_sql import Flag, Obj, Shape
+from app.services.json_sql import Flag, JsonSql, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.localities import scope_of
@@ -454,7 +454,11 @@ def _figure_lines(
 ) -> ListQuery:
     """A figure list that selects each row's CSV line (or, for COPY, its cells)."""
     listing = _figure_list(shape)
-    columns = _copy_cells(shape.model, paths) if copy else [_line(shape.model, dialect, paths)]
+    if copy:
+        columns = _copy_cells(shape.model, paths)
+    else:
+        # Read as the UTF-8 bytes that are sent, as documents are (json_sql.utf8).
+        columns = [JsonSql(dialect.name).utf8(_line(shape.model, dialect, paths))]
     return ListQuery(listing.query.with_only_columns(*columns), listing.keys)
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Integer, Select, func, literal, select
 
-from app.api.query_route import QueryModelRoute
+from app.api.query_route import InlineReads, QueryModelRoute
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.reader import Reader
@@ -34,13 +34,13 @@ def _app(engine: Engine | None, budget_s: float | None) -> tuple[FastAPI, list[s
     count found, when there is a database)."""
     app = FastAPI()
     app.state.read_threads = ThreadPoolExecutor(2, thread_name_prefix="read")
-    app.state.inline_budget_s = budget_s
+    app.state.inline_reads = InlineReads(budget_s) if budget_s else None
     install_error_handlers(app)
     router = APIRouter(route_class=QueryModelRoute)
     attempts: list[str] = []
 
     @router.get("/where")
-    def where(request: Request) -> Response:
+    def where(request: Request, n: int | None = None) -> Response:
         attempts.append(threading.current_thread().name)
         counted = None
         if engine is not None:
@@ -73,13 +73,21 @@ def test_a_read_cut_by_the_budget_runs_again_on_a_thread(tmp_path: Any) -> None:
         app, attempts = _app(engine, budget_s=0.001)
         with TestClient(app) as client:
             served = client.get("/where")
+            # Reads of that kind then go straight to a thread for a while...
+            again = client.get("/where")
+            # ...and others still start on the loop.
+            other = client.get("/where?n=1")
     finally:
         engine.dispose()
     assert served.status_code == 200, served.text
-    assert served.json() == {"thread": attempts[-1], "counted": SLOW_ROWS}
+    assert served.json()["counted"] == SLOW_ROWS
     # First on the loop, cut by the budget; then on a read thread, to the end.
-    assert len(attempts) == 2
-    assert not attempts[0].startswith("read") and attempts[1].startswith("read")
+    first, on_thread, *rest = attempts
+    assert not first.startswith("read") and on_thread.startswith("read")
+    assert again.status_code == 200 and again.json()["thread"].startswith("read")
+    assert other.status_code == 200 and other.json()["thread"].startswith("read")
+    assert len(rest) == 3, attempts  # again: once, on a thread; other: loop, then thread
+    assert not rest[1].startswith("read")
 
 
 def test_the_full_limit_still_applies_on_the_thread(tmp_path: Any) -> None:
@@ -97,7 +105,7 @@ def test_the_full_limit_still_applies_on_the_thread(tmp_path: Any) -> None:
 
 def test_only_sqlite_reads_run_inline(api: TestClient, backend: str) -> None:
     state = api.app.state  # type: ignore[attr-defined]
-    assert (state.inline_budget_s is not None) == (backend == "sqlite")
+    assert (state.inline_reads is not None) == (backend == "sqlite")
 
 
 def test_the_slow_count_is_slow(tmp_path: Any) -> None:

@@ -21,7 +21,7 @@ def _app(route_class: type[APIRoute]) -> FastAPI:
     app = FastAPI()
     # As app.main's lifespan makes them (reads on threads only).
     app.state.read_threads = ThreadPoolExecutor(2)
-    app.state.inline_budget_s = None
+    app.state.inline_reads = None
     install_error_handlers(app)
     router = APIRouter(route_class=route_class, dependencies=STRICT)
 
