@@ -1,10 +1,12 @@
 """The statements a read runs (app.reader), and the database's plans for them."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import sql
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -48,3 +50,44 @@ def query_plan(session: Session, statement: RunStatement) -> str:
     finally:
         cursor.close()
     return "\n".join(str(row[-1] if sqlite else row[0]) for row in rows)
+
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def generic_plan_rows(session: Session, statement: RunStatement) -> dict[str, int]:
+    """PostgreSQL: the most rows any node of each kind and relation returned when the
+    statement ran on its generic plan, as the service runs its prepared reads
+    (app.db: plan_cache_mode=force_generic_plan). EXPLAIN with parameters plans for
+    their values, which hides what a generic plan does."""
+    names: list[str] = []
+
+    def numbered(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    text = PLACEHOLDER.sub(numbered, statement.sql).replace("%%", "%")
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(sql.SQL("PREPARE generic_read AS {}").format(sql.SQL(text)))
+        try:
+            values = sql.SQL(", ").join(sql.Literal(statement.parameters[n]) for n in names)
+            cursor.execute(
+                sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE generic_read ({})").format(values)
+            )
+            [[plan]] = cursor.fetchall()
+        finally:
+            cursor.execute("DEALLOCATE generic_read")
+    rows: dict[str, int] = {}
+
+    def visit(node: dict[str, Any]) -> None:
+        name = f"{node['Node Type']} {node.get('Index Name', node.get('Relation Name', ''))}"
+        rows[name.strip()] = max(rows.get(name.strip(), 0), int(node["Actual Rows"]))
+        for child in node.get("Plans", []):
+            visit(child)
+
+    visit(plan[0]["Plan"])
+    return rows

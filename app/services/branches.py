@@ -285,25 +285,31 @@ def _status_conditions(shape: BranchListShape, risk: dict[str, Any]) -> list[Col
 def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[SortKey, ...]:
     descending = shape.sort.startswith("-")
     name = shape.sort.lstrip("-")
+    # The branch's id is also its status row's: a page after a cursor bounds both.
+    branch_id = SortKey(b.c.id, int, descending, same_as=risk["branch_id"])
     if name == "relevance":
         assert shape.search is not None  # checked with the parameters
         rank = search(b.c.search_key, b.c.name_lower, shape.search)[1]
-        return (SortKey(rank, int), SortKey(b.c.name_lower, str), SortKey(b.c.id, int))
+        ascending_id = SortKey(b.c.id, int, same_as=risk["branch_id"])
+        return (SortKey(rank, int), SortKey(b.c.name_lower, str), ascending_id)
     if name == "name":
-        return (SortKey(b.c.name_lower, str, descending), SortKey(b.c.id, int, descending))
+        return (SortKey(b.c.name_lower, str, descending), branch_id)
     # Orders on status columns end with the status table's own branch_id, so that its
     # (key, branch_id) index gives the order and a page reads ~limit rows.
     if name == "members":
         return (
             SortKey(risk["members_sort"], int, descending),
-            SortKey(risk["branch_id"], int, descending),
+            SortKey(risk["branch_id"], int, descending, same_as=b.c.id),
         )
     if name == "risk":  # most at risk first, newest first within a level
-        return (SortKey(risk["rank"], int, True), SortKey(risk["branch_id"], int, True))
+        return (
+            SortKey(risk["rank"], int, True),
+            SortKey(risk["branch_id"], int, True, same_as=b.c.id),
+        )
     if shape.risk == "true" and not _filters_branch_table(shape):
         # The status's own branch_id: the index of the level's branches gives that order.
-        return (SortKey(risk["branch_id"], int, descending),)
-    return (SortKey(b.c.id, int, descending),)
+        return (SortKey(risk["branch_id"], int, descending, same_as=b.c.id),)
+    return (branch_id,)
 
 
 def list_branches(

@@ -22,11 +22,23 @@ from app.errors import bad_request
 
 @dataclass(frozen=True)
 class SortKey:
-    """One column of an order; `kind` is the Python type its cursor value must have."""
+    """One column of an order; `kind` is the Python type its cursor value must have.
+
+    `same_as`: a column equal to this one in every row (the other side of a join). The
+    keyset condition is stated on both, so that the database bounds both index scans:
+    PostgreSQL's generic plan of a page at risk otherwise merge-joined every branch
+    before the cursor (a page 590 deep at scale 1.0: 0.3 -> 50 ms).
+    """
 
     column: ColumnElement[Any]
     kind: type
     descending: bool = False
+    same_as: ColumnElement[Any] | None = None
+
+    def beyond(self, value: Any) -> ColumnElement[bool]:
+        """Strictly after `value` in this key's direction."""
+        columns = [self.column] if self.same_as is None else [self.column, self.same_as]
+        return and_(*(c < value if self.descending else c > value for c in columns))
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,7 @@ def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]
     clauses = []
     for index, key in enumerate(keys):
         equal_prefix = [keys[i].column == values[i] for i in range(index)]
-        step = key.column < values[index] if key.descending else key.column > values[index]
-        clauses.append(and_(*equal_prefix, step))
+        clauses.append(and_(*equal_prefix, key.beyond(values[index])))
     return or_(*clauses)
 
 
