@@ -21,7 +21,10 @@ CONNECT_TIMEOUT_S = 5
 # values and one for any): 2.5 ms of planning for 0.4 ms of a search's work. The reads'
 # statements are keyset pages and lookups by key (app.reader), whose plan does not
 # depend on the values: planned once (scale 1.0: a page of branches at risk 1.28 ->
-# 0.76 ms, a search 3.0 -> 2.25 ms, on the server's side).
+# 0.76 ms, a search 3.0 -> 2.25 ms, on the server's side). A plan made for any value
+# must still find its rows by index: a page after a cursor states its bound on both
+# sides of a join (pagination.SortKey.same_as), and tests/api/test_query_plans.py reads
+# the generic plans of deep pages.
 GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 T = TypeVar("T")
 
