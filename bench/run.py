@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -413,6 +414,11 @@ def stream_csv(server: Server, target: Target, encoding: str) -> dict[str, Any]:
 
     `encoding` is the Accept-Encoding sent: identity (as curl sends by default) or gzip
     (as browsers and httpx do; the server then compresses the stream as it goes).
+
+    The client reads the body raw in 1 MiB pieces and inflates gzip itself: httpx's
+    iter_bytes (small pieces, decoded in its own layers) held this client to ~85,000
+    rows/s identity and ~73,000 gzip at scale 1.0 on SQLite, while curl read the same
+    stream at ~150,000 and ~117,000: the figure was the client's, not the server's.
     """
     url = server.base_url + CSV_STREAM
     result: dict[str, Any] = {
@@ -430,7 +436,10 @@ def stream_csv(server: Server, target: Target, encoding: str) -> dict[str, Any]:
         httpx.stream("GET", url, timeout=None, headers=headers) as response,
     ):
         result["status_code"] = response.status_code
-        for chunk in response.iter_bytes():
+        gzipped = response.headers.get("content-encoding") == "gzip"
+        inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16) if gzipped else None
+        for piece in response.iter_raw(1 << 20):
+            chunk = inflate.decompress(piece) if inflate else piece
             lines += chunk.count(b"\n")
             size += len(chunk)
     seconds = time.perf_counter() - started
