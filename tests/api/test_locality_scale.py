@@ -6,12 +6,14 @@ from (the slow way, which stats still uses for villages), after loads and after 
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlmodel import Session, col
 
 from app.models import Branch, Locality
 from app.reader import Reader
+from app.services import localities as localities_service
 from app.services.commune_totals import TOTAL_COLUMNS, rebuild_communes
 from app.services.localities import LocalityFilters, list_localities, scope_of
 from app.services.pagination import PageRequest
@@ -319,6 +321,21 @@ def test_search_matches_word_prefixes_in_any_order(api: TestClient) -> None:
     # Word prefixes, not any substring: "heo" starts no word of "Khéo Lẹng".
     assert "thôn Khéo Lẹng" not in _names(api, "heo leng")
     assert _names(api, "kheo lengx") == []
+
+
+@pytest.mark.parametrize(
+    "q", ["kheo leng", "xa thanh", "th th", "thanh son", "mai xa", "lam xa th"]
+)
+def test_a_search_finds_the_same_names_from_a_rare_word_or_common_ones(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch, q: str
+) -> None:
+    """Whether its first word counts as rare (candidates from it, each checked by index)
+    or every word as common (the planner's join) changes the statement, not the names."""
+    found = {}
+    for rare_word in (0, 10**9):  # no word is rare; every word is
+        monkeypatch.setattr(localities_service, "RARE_WORD", rare_word)
+        found[rare_word] = _names(api, q)
+    assert found[0] and found[0] == found[10**9]
 
 
 def test_search_pages_keep_their_order(api: TestClient) -> None:

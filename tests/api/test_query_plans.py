@@ -28,7 +28,9 @@ from tests.plans import RunStatement, captured_statements, generic_plan_rows, qu
 SCALE = 0.01
 # Subqueries and common table expressions that plans scan by name (not base tables), and
 # the sources (one row per article: here one row, which SQLite reads rather than seeks).
-SCANNED_BY_NAME = re.compile(r"^SCAN (anon_\d+|detail|children|matches|covered|sources|src)\b")
+SCANNED_BY_NAME = re.compile(
+    r"^SCAN (anon_\d+|detail|children|matches|candidates|covered|sources|src)\b"
+)
 SOURCE_TABLES = {"sources", "src", "lcsrc"}
 # Reads that sort what they found: a search by relevance (a rank computed per match, of
 # the few matches), a branch's detail (its rows, by section).
@@ -146,6 +148,29 @@ def test_postgresql_generic_plans_start_at_the_cursor(
     scans = [node for node in read[4] if "Scan" in node]
     assert scans
     assert all(read[4][node] <= read[2].get(node, 0) + 51 for node in scans), read
+
+
+def test_postgresql_generic_plan_of_a_search_starts_from_its_rare_word(
+    synthetic: tuple[Engine, TestClient],
+) -> None:
+    """A commune's name ("Thử Nghiệm 0001") has a rare word ("0001") and common ones
+    ("nghiem" starts every commune's name). Its generic plan reads the rare word's names
+    and checks each for the others by index: no scan of the word index reads more rows
+    than the search finds, where a hash join read every commune (3,321 at scale 1.0)."""
+    engine, client = synthetic
+    if engine.dialect.name != "postgresql":
+        pytest.skip("generic plans are PostgreSQL's")
+    communes = client.get("/localities?kind=commune&limit=1").json()["total"]
+    name = _commune_name(client)
+    with captured_statements(engine) as captured:
+        response = client.get(f"/localities?q={name}&limit=50")
+    assert response.status_code == 200, response.text
+    found = response.json()["total"]
+    with Session(engine) as session:
+        rows = generic_plan_rows(session, _main_statement(captured))
+    word_scans = {node: n for node, n in rows.items() if "locality_words" in node}
+    assert word_scans, rows
+    assert max(word_scans.values()) <= found < communes, rows
 
 
 def test_the_reads_are_on_data_of_national_shape(synthetic: tuple[Engine, TestClient]) -> None:
