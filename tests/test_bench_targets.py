@@ -82,3 +82,20 @@ def test_what_was_not_measured_is_said_so() -> None:
     found = _by_target(list(checks(_run(failed), None, [])), "sqlite")
     assert found["one branch: ≥ 0.25 of the floor (detail, scale 1.0)"].met is None
     assert found["one branch: ≥ 0.25 of the floor (detail, scale 1.0)"].verdict == "not measured"
+
+
+def test_flatness_is_also_judged_against_the_synthetic_scale_below() -> None:
+    """Against 0.1, whose pages are as full as 1.0's: a p99 within 1.2x of it is flat,
+    whatever the seed's."""
+    rows = _run()
+    for name in ("branches of a province", "locality search"):
+        rows.append(Row("sqlite", "0.1", "branchstats", name, _wrk(1000, 20.0)))
+    steep = next(r for r in rows if r.scale == "1.0" and r.endpoint == "locality search")
+    steep.wrk = _wrk(1000, 30.0)
+    found = _by_target(list(checks(rows, FLOOR, [])), "sqlite")
+    below = "p99 at 1.0 ≤ 1.2× 0.1's (pages as full)"
+    assert found[f"branches of a province: {below}"].met is True
+    assert found[f"locality search: {below}"].met is False
+    assert found[f"locality search: {below}"].measured == "30.0 / 20.0 ms"
+    assert found[f"branches at risk, first page: {below}"].met is None  # not run at 0.1
+    assert not any("0.1's" in c.target for c in checks(_run(), FLOOR, []))
