@@ -59,6 +59,40 @@ def built_once(build: Callable[P, T]) -> Callable[P, T]:
     return once
 
 
+def shared(maxsize: int | None = None) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """A builder of SQL elements that statements share (aliases, joins, rendered
+    columns): one object per arguments, whichever threads ask first.
+
+    `functools.cache` lets threads that ask at once each build their own, and keeps the
+    last: a statement then joined one alias "b" and selected from another, which
+    PostgreSQL refuses ("table name "b" specified more than once": a 500 at a worker's
+    first writes, with reads beside them). Built under BUILDING; found without it.
+    With `maxsize`, the oldest is dropped beyond it: only for what is built from
+    unbounded ones (an alias made anew would be a second "b" again).
+    """
+
+    def decorate(build: Callable[P, T]) -> Callable[P, T]:
+        built: dict[Hashable, T] = {}
+
+        @wraps(build)
+        def once(*args: P.args, **kwargs: P.kwargs) -> T:
+            key = (args, tuple(sorted(kwargs.items())))
+            try:
+                return built[key]
+            except KeyError:
+                pass
+            with BUILDING:
+                if key not in built:
+                    built[key] = build(*args, **kwargs)
+                    if maxsize is not None and len(built) > maxsize:
+                        del built[next(iter(built))]
+                return built[key]
+
+        return once
+
+    return decorate
+
+
 class Prepared:
     """One statement compiled for one database, ready to run with values."""
 

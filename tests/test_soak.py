@@ -352,7 +352,7 @@ def test_soak_with_readers_and_writers(
         + (f"; worker CPU {', '.join(f'{c:.1f}s' for c in cpu)}" if workers > 1 else ""),
     )
 
-    assert not tally.errors, tally.errors[:5]
+    assert not tally.errors, (tally.errors[:5], server_log[-3000:])
     assert len(pids) == workers, pids
     if workers > 1:
         assert all(c > 0.2 for c in cpu), f"a worker process served nothing: {cpu}"

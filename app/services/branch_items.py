@@ -16,7 +16,6 @@ after every write test that no stored item differs from a fresh rendering (`stal
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, literal_column, or_, select, update
@@ -24,6 +23,7 @@ from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, Locality, MembershipCount, Source
 from app.models.vocab import LEVEL_RANK
+from app.reader import shared
 from app.services.figures import evidence_basis_sql
 from app.services.json_sql import Flag, JsonSql, Names, Obj
 from app.services.refs import LOCALITY_FIELDS, SOURCE_FIELDS, alias, locality_alias, table
@@ -41,7 +41,7 @@ def rendered_columns(
     return [cell.label(f"c{i}") for i, cell in enumerate(json.cells(shape, cells))]
 
 
-@cache
+@shared()
 def status_columns() -> tuple[dict[str, Any], tuple[Any, Any]]:
     """Risk and latest count as kept in branch_status (today's, under the served rules)."""
     st = alias(BranchStatus, "st")
@@ -60,7 +60,7 @@ def status_columns() -> tuple[dict[str, Any], tuple[Any, Any]]:
     return risk, (st, st.c.branch_id == item_tables().b.c.id)
 
 
-@lru_cache(maxsize=32)
+@shared(maxsize=32)
 def decorated_from_status(
     dialect: Dialect, rules: RiskRules, cells: tuple[str, ...] | None
 ) -> Select[Any]:
@@ -117,7 +117,7 @@ class ItemTables:
     src: Any  # the source that names the branch
 
 
-@cache
+@shared()
 def item_tables() -> ItemTables:
     return ItemTables(
         alias(Branch, "b"),

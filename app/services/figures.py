@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlmodel import col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
-from app.reader import Reader, built_once
+from app.reader import Reader, built_once, shared
 from app.services.csv_sql import CsvSql
 from app.services.json_sql import Flag, JsonSql, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
@@ -110,7 +109,7 @@ FACT_CSV = [
 ]
 
 
-@cache
+@shared()
 def figure_base(model: Any) -> tuple[Select[Any], Any, Any]:
     """A figure table joined with its branch, place and source (built once: statements
     are immutable, and building this one cost more than running it)."""
@@ -380,7 +379,7 @@ _OWN_DATE = {
 }
 
 
-@cache
+@shared()
 def figure_shape(model: Any) -> Obj:
     """The same fields as RENDERERS[model], for the database to render."""
     _, t, loc = figure_base(model)
@@ -414,7 +413,7 @@ def figure_shape(model: Any) -> Obj:
     return Obj(fields)
 
 
-@lru_cache(maxsize=64)
+@shared(maxsize=64)
 def _line(model: Any, dialect: Dialect, paths: tuple[str, ...]) -> ColumnElement[Any]:
     """Built once, and compiled once to SQL text (it holds no parameters): as a tree of
     some 300 elements, SQLAlchemy's cache key walked it on every batch of an export."""
@@ -423,7 +422,7 @@ def _line(model: Any, dialect: Dialect, paths: tuple[str, ...]) -> ColumnElement
     return literal_column(str(sql), line.type)
 
 
-@lru_cache(maxsize=64)
+@shared(maxsize=64)
 def _copy_cells(model: Any, paths: tuple[str, ...]) -> list[ColumnElement[Any]]:
     return CsvSql("postgresql").copy_cells(figure_shape(model), paths)
 

@@ -2,13 +2,13 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, bindparam, case, literal, or_, true
 from sqlalchemy.sql import Select
 
 from app.models import Locality, Source
+from app.reader import shared
 from app.services.text import fold, lower_exact
 
 
@@ -17,7 +17,7 @@ def table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
-@cache
+@shared()
 def alias(model: Any, name: str) -> Any:
     """A named alias of a model's table, built once.
 
