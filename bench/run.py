@@ -26,6 +26,7 @@ if __package__ in (None, ""):
 
 import httpx
 
+from app.cli import SERVER_LOOP
 from app.services.text import fold
 from bench import targets
 from bench.databases import Postgres, Target, prepare
@@ -312,7 +313,7 @@ def _uvicorn_argv(app: str, port: int) -> list[str]:
     return [
         str(VENV_BIN / "python"), "-m", "uvicorn", app, "--host", "127.0.0.1",
         "--port", str(port), "--workers", "1", "--log-level", "info", "--proxy-headers",
-        "--no-server-header", "--no-access-log",
+        "--no-server-header", "--no-access-log", "--loop", SERVER_LOOP,
     ]  # fmt: skip
 
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from app.cli import SERVER_LOOP
 from app.config import REPO_ROOT
 from app.db import make_engine
 from app.ingest.seed import load_seed
@@ -173,6 +174,7 @@ class Server:
             *(sys.executable, "-m", "uvicorn", "app.main:app"),
             *("--host", "127.0.0.1", "--port", str(self.port)),
             *("--log-level", self.log_level),
+            *("--loop", SERVER_LOOP),
             "--access-log" if self.access_log else "--no-access-log",
         ]
         if self.workers > 1:
@@ -252,6 +254,7 @@ import os, signal, sys
 import uvicorn
 
 import app.main
+from app.cli import SERVER_LOOP
 
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the killed servers
 for line in sys.stdin:
@@ -266,7 +269,7 @@ for line in sys.stdin:
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         uvicorn.run(
             app.main.app, host="127.0.0.1", port=int(port), log_level="warning",
-            access_log=False,
+            access_log=False, loop=SERVER_LOOP,
         )
         os._exit(0)
     print(pid, flush=True)

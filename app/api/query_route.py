@@ -200,8 +200,9 @@ async def run_blocking(request: Request, work: Callable[[], Response]) -> Respon
     for the interpreter lock: on one core, 907 requests a second for a page of branches
     at risk on threads, 1,409 on the loop (p99 228 -> 70 ms). A slow read would hold
     every other request while on the loop: the budget bounds that (the read is run again
-    on a thread, with the full limit). PostgreSQL's reads wait for the server, which
-    threads let other requests overlap.
+    on a thread, with the full limit). The loop must be asyncio's own, which answers in
+    turn; uvloop held finished answers back behind later reads (app.cli.SERVER_LOOP).
+    PostgreSQL's reads wait for the server, which threads let other requests overlap.
 
     The threads are asyncio's executor, not anyio's that FastAPI uses: with 32 reads
     waiting, its hop cost a quarter of anyio's (26 against 114 µs).
