@@ -26,6 +26,11 @@ CONNECT_TIMEOUT_S = 5
 # sides of a join (pagination.SortKey.same_as), and tests/api/test_query_plans.py reads
 # the generic plans of deep pages.
 GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
+# Each request is one backend's work on a machine that serves many at once. At scale 1.0
+# a province's CSV page (500 rows) was planned as a parallel scan of every branch in id
+# order: starting two workers per request halved its throughput (18 -> 38-44 req/s
+# without them), and a province's stats were served the same either way.
+NO_PARALLEL_WORKERS = "-c max_parallel_workers_per_gather=0"
 T = TypeVar("T")
 
 
@@ -62,7 +67,7 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     # app's shutdown) for psycopg's default of 130 s. Connecting gets the statement limit,
     # or CONNECT_TIMEOUT_S without one; libpq counts whole seconds, at least 2.
     connect_timeout = max(2, math.ceil(statement_timeout_s or CONNECT_TIMEOUT_S))
-    options = [GENERIC_PLANS]
+    options = [GENERIC_PLANS, NO_PARALLEL_WORKERS]
     if statement_timeout_s:
         # At least 1 ms: PostgreSQL reads statement_timeout=0 as "no limit".
         options.append(f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}")

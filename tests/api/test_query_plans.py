@@ -178,3 +178,28 @@ def test_the_reads_are_on_data_of_national_shape(synthetic: tuple[Engine, TestCl
     _, client = synthetic
     total: Any = client.get("/branches?risk=true&limit=50").json()["total"]
     assert total is None or total > 150
+
+
+def test_postgresql_reads_start_no_parallel_workers(
+    synthetic: tuple[Engine, TestClient],
+) -> None:
+    """A province's CSV page (500 rows and every join of an item) at scale 1.0 was planned
+    as a parallel scan of all branches: two workers started per request halved its
+    throughput. The service's connections plan without workers (app.db). Here parallel
+    work is made free, as a large table makes it look, and the plan has no Gather."""
+    engine, client = synthetic
+    if engine.dialect.name != "postgresql":
+        pytest.skip("parallel plans are PostgreSQL's")
+    path = f"/branches?province={_province(client)}&format=csv&limit=500"
+    with captured_statements(engine) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.text
+    statement = _main_statement(captured)
+    with Session(engine) as session:
+        connection = session.connection()
+        for free in ("parallel_setup_cost", "parallel_tuple_cost"):
+            connection.exec_driver_sql(f"SET LOCAL {free} = 0")
+        for smallest in ("min_parallel_table_scan_size", "min_parallel_index_scan_size"):
+            connection.exec_driver_sql(f"SET LOCAL {smallest} = 0")
+        plan = query_plan(session, statement)
+    assert "Gather" not in plan, plan
