@@ -28,8 +28,8 @@ CONNECT_TIMEOUT_S = 5
 GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 # Each request is one backend's work on a machine that serves many at once. At scale 1.0
 # a province's CSV page (500 rows) was planned as a parallel scan of every branch in id
-# order: starting two workers per request halved its throughput (18 -> 38-44 req/s
-# without them), and a province's stats were served the same either way.
+# order: starting two workers per request halved its throughput (17.6-18.5 -> 38-44
+# req/s without them), and a province's stats were served the same either way.
 NO_PARALLEL_WORKERS = "-c max_parallel_workers_per_gather=0"
 T = TypeVar("T")
 
