@@ -29,6 +29,7 @@ from app.errors import PROBLEM_JSON, Problem, install_error_handlers
 from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
+from app.services.answer_cache import AnswerCache
 from app.services.status import keep_status_current
 
 API_DESCRIPTION = """
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
         )
         app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
+        app.state.answers = AnswerCache(active.answer_cache_mb * 1_000_000)
         # Reads run on threads of their own (app.api.query_route.run_blocking), writes
         # and the rest on anyio's, as FastAPI runs them: as many of each.
         app.state.read_threads = ThreadPoolExecutor(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
+from app.services.answer_cache import AnswerCache
 from app.services.risk_rules import RiskRules
 
 MAX_ID = 2_147_483_647
@@ -75,6 +76,11 @@ EXPORTS: dict[int | str, dict[str, Any]] = {
 def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def answers_of(request: Request) -> AnswerCache:
+    answers: AnswerCache = request.app.state.answers
+    return answers
 
 
 def rules_of(request: Request) -> RiskRules:

@@ -4,16 +4,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of, id_query
+from app.api.common import (
+    EXPORTS,
+    READ_ERRORS,
+    STRICT,
+    IdPath,
+    answers_of,
+    engine_of,
+    id_query,
+)
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
-from app.api.responses import json_response, list_response
+from app.api.responses import answer_response, json_response, list_response
 from app.models.vocab import LocalityKind
 from app.reader import Reader
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from app.services import localities as service
-from app.services.stats import DEFAULT_RECORDS, RECORDS_PER_YEAR, locality_stats
+from app.services.stats import DEFAULT_RECORDS, RECORDS_PER_YEAR, stats_answer
 
 router = APIRouter(
     route_class=QueryModelRoute, prefix="/localities", tags=["localities"], dependencies=STRICT
@@ -112,4 +120,5 @@ def get_locality_stats(
 ) -> Response:
     """Per year: members and admissions, departures and transfers under the place, with sources."""
     with Reader.open(engine_of(request)) as reader:
-        return json_response(request, locality_stats(reader, locality_id, records))
+        answer = stats_answer(reader, answers_of(request), locality_id, records)
+    return answer_response(request, answer)

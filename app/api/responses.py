@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from app.api.deps import ListParams
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
-from app.services.json_sql import as_plain, encode_json, etag_of
+from app.services.answer_cache import Answer
+from app.services.json_sql import as_plain
 from app.services.listing import Page, PageFetcher
 
 CACHE_CONTROL = "public, max-age=60"
@@ -23,13 +24,18 @@ def json_response(
     request: Request, data: Any, *, headers: dict[str, str] | None = None
 ) -> Response:
     """orjson-encoded JSON with a strong ETag; 304 when the client already has it."""
-    body = encode_json(data)
+    return answer_response(request, Answer.of(data), headers=headers)
+
+
+def answer_response(
+    request: Request, answer: Answer, *, headers: dict[str, str] | None = None
+) -> Response:
+    """An encoded JSON answer; 304 when the client already has it."""
     # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
-    etag = etag_of(body)
-    common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
-    if etag in _if_none_match(request):
+    common = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+    if answer.etag in _if_none_match(request):
         return Response(status_code=304, headers=common)
-    return Response(body, media_type="application/json", headers=common)
+    return Response(answer.body, media_type="application/json", headers=common)
 
 
 def _if_none_match(request: Request) -> set[str]:

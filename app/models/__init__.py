@@ -3,6 +3,7 @@
 from app.models.auth import ApiKey, AuditEntry, IdempotencyRecord
 from app.models.base import metadata
 from app.models.branches import Branch
+from app.models.data_version import DataVersion
 from app.models.figures import Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.localities import Locality, LocalitySuccession
 from app.models.sources import Source
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEntry",
     "Branch",
     "BranchStatus",
+    "DataVersion",
     "Fact",
     "IdempotencyRecord",
     "Locality",

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from app.models import Branch, MembershipCount, MembershipEvent
 from app.models.localities import CommuneYearlyTotal, PlaceYearlyTotal
 from app.reader import Reader
+from app.services.answer_cache import Answer, AnswerCache, kept_answer
 from app.services.figure_documents import figures_by_id
 from app.services.localities import require_locality, scope_of
 from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
@@ -56,6 +57,16 @@ class _Sum:
     high: int | None = 0
     bounded: int = 0
     sample: str | None = ""
+
+
+def stats_answer(reader: Reader, answers: AnswerCache, locality_id: int, records: int) -> Answer:
+    """locality_stats as sent: kept until the data changes."""
+    return kept_answer(
+        reader,
+        answers,
+        ("stats", locality_id, records),
+        lambda: locality_stats(reader, locality_id, records),
+    )
 
 
 def locality_stats(

@@ -1,0 +1,131 @@
+"""A place's stats are kept until the data changes, whoever changes it.
+
+The database raises the data version in every writing transaction (migration 0008's
+triggers); a kept answer is served only at the version it was built from.
+"""
+
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.models import Branch, Locality, metadata
+from app.reader import Reader
+from app.services.answer_cache import data_version
+from app.services.json_sql import encode_json
+from app.services.stats import locality_stats
+from tests.api.helpers import locality
+from tests.api.test_writes import count_body, editor, id_of, new_source
+
+__all__ = ["editor"]  # a fixture, used by name
+
+# Written by the service but not data: the answers do not depend on them.
+NOT_DATA = {"api_keys", "idempotency_keys", "audit_log", "data_version"}
+TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
+
+
+def _engine(client: TestClient) -> Engine:
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    return engine
+
+
+def _version(client: TestClient) -> int:
+    with Reader.open(_engine(client)) as reader:
+        return data_version(reader)
+
+
+def _fresh_stats(client: TestClient, locality_id: int) -> Any:
+    """The stats built now, without the kept answers."""
+    with Reader.open(_engine(client)) as reader:
+        return orjson.loads(encode_json(locality_stats(reader, locality_id)))
+
+
+def _triggered_tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            query = "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal"
+        return {row[0] for row in conn.execute(text(query))}
+
+
+def test_every_data_table_raises_the_version(api: TestClient) -> None:
+    """A table added later without the trigger would serve stale answers: it fails here."""
+    data_tables = {t.name for t in metadata.sorted_tables} - NOT_DATA
+    assert _triggered_tables(_engine(api)) == data_tables
+
+
+def test_a_repeated_request_reads_the_version_only(api: TestClient, count_statements) -> None:  # type: ignore[no-untyped-def]
+    luc_yen = locality(api, "135", current=False)["id"]
+    first = api.get(f"/localities/{luc_yen}/stats")
+    with count_statements() as counter:
+        again = api.get(f"/localities/{luc_yen}/stats")
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert len(counter.statements) == 1 and "data_version" in counter.statements[0]
+    with count_statements() as counter:
+        other = api.get(f"/localities/{luc_yen}/stats", params={"records": 0})
+    assert counter.count > 1, "another records= is another answer"
+    assert other.content != first.content
+
+
+def test_a_write_through_the_api_is_seen(write_api: TestClient, editor: dict[str, str]) -> None:
+    mai_ha = id_of(write_api, Locality, "vn2004:05251")
+    path = f"/localities/{mai_ha}/stats"
+    before = write_api.get(path)
+    version = _version(write_api)
+    assert write_api.get(path).content == before.content
+    source = new_source(write_api, editor)
+    body = count_body(source["id"], id_of(write_api, Branch, TIEN_PHONG), as_of="2024-01-01")
+    assert write_api.post("/membership-counts", json=body, headers=editor).status_code == 201
+    assert _version(write_api) > version
+    after = write_api.get(path)
+    assert after.content != before.content
+    assert after.json() == _fresh_stats(write_api, mai_ha)
+
+
+def test_a_write_in_sql_by_hand_is_seen(write_api: TestClient) -> None:
+    """Not through the service at all: another process, or an operator's UPDATE."""
+    luc_yen = locality(write_api, "135", current=False)["id"]
+    path = f"/localities/{luc_yen}/stats"
+    before = write_api.get(path).json()
+    [source] = {
+        (r["source"]["id"], r["source"]["title"])
+        for y in before["years"]
+        for r in y["admissions"]["records"]
+    }
+
+    def retitle(title: str) -> None:
+        with _engine(write_api).begin() as conn:
+            update = text("UPDATE sources SET title = :title WHERE id = :id")
+            conn.execute(update, {"title": title, "id": source[0]})
+
+    version = _version(write_api)
+    retitle("Tiêu đề đã sửa")
+    assert _version(write_api) == version + 1
+    after = write_api.get(path).json()
+    titles = {r["source"]["title"] for y in after["years"] for r in y["admissions"]["records"]}
+    assert titles == {"Tiêu đề đã sửa"}
+    assert after == _fresh_stats(write_api, luc_yen)
+    # Back as it was (the branches' stored items quote the title too).
+    retitle(source[1])
+    assert write_api.get(path).json() == before
+
+
+def test_a_rolled_back_write_leaves_the_version(write_api: TestClient) -> None:
+    version = _version(write_api)
+    with _engine(write_api).connect() as conn:
+        conn.execute(text("UPDATE sources SET title = 'x'"))
+        conn.rollback()
+    assert _version(write_api) == version
+
+
+def test_writes_that_are_not_data_leave_the_version(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A new key, an audit entry: the kept answers stay."""
+    version = _version(write_api)
+    with _engine(write_api).begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    assert _version(write_api) == version

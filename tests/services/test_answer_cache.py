@@ -1,0 +1,56 @@
+"""The kept answers: served while their data version holds, least recently used dropped."""
+
+from app.services.answer_cache import Answer, AnswerCache
+
+
+def answer(size: int, fill: bytes = b"x") -> Answer:
+    return Answer(fill * size, f'"{size}"')
+
+
+def test_an_answer_is_served_only_at_the_version_it_was_built_from() -> None:
+    cache = AnswerCache(max_bytes=1000)
+    kept = answer(10)
+    cache.put("a", 7, kept)
+    assert cache.get("a", 7) is kept
+    assert cache.get("a", 8) is None
+    assert cache.get("b", 7) is None
+
+
+def test_a_newer_answer_replaces_the_older_and_its_bytes() -> None:
+    cache = AnswerCache(max_bytes=1000)
+    cache.put("a", 1, answer(300))
+    newer = answer(200, b"y")
+    cache.put("a", 2, newer)
+    assert cache.get("a", 1) is None
+    assert cache.get("a", 2) is newer
+    assert (len(cache), cache.size_bytes) == (1, 200)
+
+
+def test_beyond_its_bytes_the_least_recently_used_go_first() -> None:
+    cache = AnswerCache(max_bytes=1000)
+    for key in "abc":
+        cache.put(key, 1, answer(300))
+    assert cache.get("a", 1) is not None  # "b" is now the least recently used
+    cache.put("d", 1, answer(300))
+    assert [k for k in "abcd" if cache.get(k, 1) is not None] == ["a", "c", "d"]
+    assert cache.size_bytes == 900
+
+
+def test_an_answer_larger_than_the_cache_is_not_kept() -> None:
+    cache = AnswerCache(max_bytes=100)
+    cache.put("small", 1, answer(60))
+    cache.put("large", 1, answer(101))
+    assert cache.get("large", 1) is None
+    assert cache.get("small", 1) is not None
+
+
+def test_a_cache_of_no_bytes_keeps_nothing() -> None:
+    cache = AnswerCache(max_bytes=0)
+    cache.put("a", 1, answer(1))
+    assert (len(cache), cache.get("a", 1)) == (0, None)
+
+
+def test_the_etag_is_the_digest_of_the_encoded_body() -> None:
+    first, second, other = Answer.of({"a": 1}), Answer.of({"a": 1}), Answer.of({"a": 2})
+    assert first.body == b'{"a":1}'
+    assert first.etag == second.etag != other.etag
