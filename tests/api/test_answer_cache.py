@@ -16,7 +16,7 @@ from app.services.answer_cache import data_version
 from app.services.json_sql import encode_json
 from app.services.stats import locality_stats
 from tests.api.helpers import locality
-from tests.api.test_writes import count_body, editor, id_of, new_source
+from tests.api.test_writes import count_body, editor, id_of, make_key, new_source
 
 __all__ = ["editor"]  # a fixture, used by name
 
@@ -124,8 +124,11 @@ def test_a_rolled_back_write_leaves_the_version(write_api: TestClient) -> None:
 def test_writes_that_are_not_data_leave_the_version(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
-    """A new key, an audit entry: the kept answers stay."""
+    """A new key, the audit log, a refused write: the kept answers stay."""
     version = _version(write_api)
+    make_key(write_api, "another")
+    refused = write_api.post("/membership-counts", json={"value": -1}, headers=editor)
+    assert refused.status_code == 422
     with _engine(write_api).begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
     assert _version(write_api) == version
