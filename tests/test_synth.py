@@ -292,7 +292,8 @@ def _schema(engine: Engine) -> set[Any]:
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
                 "FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
                 "UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes "
-                "WHERE schemaname = 'public'"
+                "WHERE schemaname = 'public' UNION ALL SELECT tgrelid::regclass::text, "
+                "tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
             )
         return {tuple(row) for row in conn.execute(text(query))}
 
@@ -300,11 +301,44 @@ def _schema(engine: Engine) -> set[Any]:
 def test_a_load_leaves_the_schema_as_migrated(
     databases: DatabaseFactory, synth_engine: Engine
 ) -> None:
-    """The loader and the refresh set constraints and indexes aside on PostgreSQL."""
+    """The loader and the refresh set constraints and indexes aside on PostgreSQL, the
+    data version's triggers on SQLite."""
     migrated = make_engine(databases.copy("migrated"))
     assert len(_schema(migrated)) > 50
     assert _schema(synth_engine) == _schema(migrated)
     migrated.dispose()
+
+
+def _data_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT version FROM data_version")).scalar_one())
+
+
+def test_a_load_raises_the_data_version(databases: DatabaseFactory) -> None:
+    """Answers kept by a server on this database (app.services.answer_cache) are rebuilt."""
+    engine = make_engine(databases.copy("migrated"))
+    before = _data_version(engine)
+    run_synth(engine, scale=SCALE, seed=7, progress=False)
+    assert _data_version(engine) > before
+    engine.dispose()
+
+
+def test_a_failed_load_leaves_the_schema_as_migrated(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = databases.copy("migrated")
+    engine = make_engine(url)
+    schema = _schema(engine)
+
+    def fail(*args: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    for loader in ("_SqliteLoader", "_PostgresLoader"):
+        monkeypatch.setattr(f"app.synth.{loader}.write", fail)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        run_synth(engine, scale=SCALE, seed=7, progress=False)
+    assert _schema(engine) == schema
+    engine.dispose()
 
 
 # -- Never mixed with real data -------------------------------------------------------------

@@ -14,3 +14,7 @@ class DataVersion(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     version: int = Field(sa_column=Column(BigInteger(), nullable=False))
+
+
+# What the triggers run; a loader that sets them aside runs it once itself.
+RAISE_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1"
