@@ -84,8 +84,9 @@ def _version() -> Any:
     return select(t.c.version).where(t.c.id == 1)
 
 
-def data_version(reader: Reader) -> int:
-    version: int = reader.scalar(_version)
+def data_version(reader: Reader) -> int | None:
+    """None when the row is gone (deleted by hand): nothing can be kept then."""
+    version: int | None = reader.scalar(_version)
     return version
 
 
@@ -94,6 +95,8 @@ def kept_answer(
 ) -> Answer:
     """The answer under `key` as of the data's version now: kept, or built and kept."""
     version = data_version(reader)
+    if version is None:
+        return Answer.of(build())
     answer = cache.get(key, version)
     if answer is None:
         answer = Answer.of(build())

@@ -30,7 +30,7 @@ def _engine(client: TestClient) -> Engine:
     return engine
 
 
-def _version(client: TestClient) -> int:
+def _version(client: TestClient) -> int | None:
     with Reader.open(_engine(client)) as reader:
         return data_version(reader)
 
@@ -132,3 +132,28 @@ def test_writes_that_are_not_data_leave_the_version(
     with _engine(write_api).begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
     assert _version(write_api) == version
+
+
+def test_without_the_version_row_nothing_is_kept(write_api: TestClient) -> None:
+    """An operator deleted it: the triggers then raise nothing, so every answer is built."""
+    luc_yen = locality(write_api, "135", current=False)["id"]
+    path = f"/localities/{luc_yen}/stats"
+    before = write_api.get(path).json()
+    [(source_id, title)] = {
+        (r["source"]["id"], r["source"]["title"])
+        for y in before["years"]
+        for r in y["admissions"]["records"]
+    }
+    retitle = text("UPDATE sources SET title = :title WHERE id = :id")
+    with _engine(write_api).begin() as conn:
+        conn.execute(text("DELETE FROM data_version"))
+    assert _version(write_api) is None
+    assert write_api.get(path).json() == before
+    with _engine(write_api).begin() as conn:
+        conn.execute(retitle, {"title": "Tiêu đề mới", "id": source_id})
+    after = write_api.get(path).json()
+    assert {r["source"]["title"] for y in after["years"] for r in y["admissions"]["records"]} == {
+        "Tiêu đề mới"
+    }
+    with _engine(write_api).begin() as conn:
+        conn.execute(retitle, {"title": title, "id": source_id})
