@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # many milliseconds; one that needs longer runs again on a read thread, with the
     # full statement limit. 0: every read on a thread. (app.api.query_route.run_blocking)
     inline_read_budget_ms: int = Field(default=20, ge=0, le=1000)
-    # Answers kept until the data changes (a place's stats; app.services.answer_cache), up
+    # Answers kept until the data changes (stats, branch details; app.services.answer_cache), up
     # to this many megabytes of JSON per process. 0: none kept.
     answer_cache_mb: int = Field(default=32, ge=0, le=4096)
 

@@ -329,17 +329,20 @@ def bench_floor(run: Run) -> None:
     _show(run.floor)
 
 
-def _api_server(target: Target, cfg: Config) -> AbstractContextManager[Server]:
+def _api_server(
+    target: Target, cfg: Config, *, keep_answers: bool = True
+) -> AbstractContextManager[Server]:
     """`branchstats serve` as an operator runs it, on the target database."""
     port = free_port()
     argv = [
         str(VENV_BIN / "branchstats"), "serve", "--host", "127.0.0.1", "--port", str(port),
         "--no-prepare",
     ]  # fmt: skip
+    env = {"DATABASE_URL": target.url} | ({} if keep_answers else {"ANSWER_CACHE_MB": "0"})
+    name = f"branchstats-{target.backend}-{target.scale}" + ("" if keep_answers else "-unkept")
     return serve(
         "branchstats", argv, port=port, ready_path="/ready", cpu=cfg.server_cpu,
-        log_dir=cfg.log_dir, env={"DATABASE_URL": target.url},
-        log_name=f"branchstats-{target.backend}-{target.scale}",
+        log_dir=cfg.log_dir, env=env, log_name=name,
     )  # fmt: skip
 
 
@@ -374,6 +377,18 @@ def bench_api(run: Run, target: Target, stream: bool) -> tuple[dict[str, str], d
         if stream:
             for encoding in ("identity", "gzip"):
                 run.streams.append(stream_csv(server, target, encoding))
+    # The kept answers (ANSWER_CACHE_MB) serve a detail asked again without building it:
+    # the details are measured again on a server that keeps none.
+    with _api_server(target, cfg, keep_answers=False) as server:
+        for endpoint in ENDPOINTS:
+            path = fill(endpoint.path, values)
+            if endpoint.name in targets.DETAILS and path is not None:
+                row = measure(
+                    server, endpoint.name + targets.BUILT_SUFFIX, path, cfg,
+                    database=target.backend, scale=target.scale,
+                )  # fmt: skip
+                run.rows.append(row)
+                _show(row)
     return values, notes
 
 

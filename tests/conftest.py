@@ -178,6 +178,14 @@ def api(shared_seeded_url: str) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def unkept_api(shared_seeded_url: str) -> Iterator[TestClient]:
+    """As `api`, but keeping no answers (ANSWER_CACHE_MB=0): every answer is built."""
+    settings = Settings(database_url=shared_seeded_url, answer_cache_mb=0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
 @pytest.fixture
 def write_api(seeded_url: str) -> Iterator[TestClient]:
     """A client of the app over a fresh seeded database that the test may change.

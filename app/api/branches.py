@@ -11,13 +11,14 @@ from app.api.common import (
     STRICT,
     AsOf,
     IdPath,
+    answers_of,
     engine_of,
     id_query,
     rules_of,
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
-from app.api.responses import json_response, list_response
+from app.api.responses import answer_response, json_response, list_response
 from app.errors import bad_request
 from app.models.vocab import BranchKind
 from app.reader import Reader
@@ -129,9 +130,10 @@ def list_branches(
 def get_branch(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
     """A branch with its count history, events, facts, officeholders, children and sources."""
     with Reader.open(engine_of(request)) as reader:
-        return json_response(
-            request, service.branch_detail(reader, branch_id, rules_of(request), as_of)
+        answer = service.branch_answer(
+            reader, answers_of(request), branch_id, rules_of(request), as_of
         )
+    return answer_response(request, answer)
 
 
 @router.get(

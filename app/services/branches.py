@@ -26,6 +26,7 @@ from app.errors import bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.vocab import LEVEL_RANK
 from app.reader import Reader, built_once
+from app.services.answer_cache import Answer, AnswerCache, kept_answer
 from app.services.branch_items import (
     decorated,
     decorated_from_status,
@@ -337,6 +338,19 @@ FIGURE_SECTIONS = {
     "officeholders": Officeholder,
 }
 DETAIL_SECTIONS = ("item", *FIGURE_SECTIONS, "children", "sources")
+
+
+def branch_answer(
+    reader: Reader, answers: AnswerCache, branch_id: int, rules: RiskRules, as_of: date | None
+) -> Answer:
+    """branch_detail as sent: kept until the data changes. Its risk "as of today" is the
+    stored status, whose refresh when the day turns is a write like any other."""
+    return kept_answer(
+        reader,
+        answers,
+        ("branch", branch_id, rules.version, as_of),
+        lambda: branch_detail(reader, branch_id, rules, as_of),
+    )
 
 
 def branch_detail(

@@ -1,22 +1,28 @@
-"""A place's stats are kept until the data changes, whoever changes it.
+"""A place's stats and a branch's detail are kept until the data changes, whoever
+changes it.
 
 The database raises the data version in every writing transaction (migration 0008's
 triggers); a kept answer is served only at the version it was built from.
 """
 
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from app.models import Branch, Locality, metadata
 from app.reader import Reader
 from app.services.answer_cache import data_version
+from app.services.branches import branch_detail
 from app.services.json_sql import encode_json
 from app.services.stats import locality_stats
+from app.services.status import refresh_status
 from tests.api.helpers import locality
 from tests.api.test_writes import count_body, editor, id_of, make_key, new_source
+from tests.conftest import StatementCounter
 
 __all__ = ["editor"]  # a fixture, used by name
 
@@ -39,6 +45,13 @@ def _fresh_stats(client: TestClient, locality_id: int) -> Any:
     """The stats built now, without the kept answers."""
     with Reader.open(_engine(client)) as reader:
         return orjson.loads(encode_json(locality_stats(reader, locality_id)))
+
+
+def _fresh_detail(client: TestClient, branch_id: int) -> Any:
+    """The branch's detail built now, without the kept answers."""
+    rules = client.app.state.settings.risk_rules  # type: ignore[attr-defined]
+    with Reader.open(_engine(client)) as reader:
+        return orjson.loads(encode_json(branch_detail(reader, branch_id, rules, None)))
 
 
 def _triggered_tables(engine: Engine) -> set[str]:
@@ -157,3 +170,71 @@ def test_without_the_version_row_nothing_is_kept(write_api: TestClient) -> None:
     }
     with _engine(write_api).begin() as conn:
         conn.execute(retitle, {"title": title, "id": source_id})
+
+
+def test_a_branch_detail_is_kept_per_day_asked(api: TestClient, count_statements) -> None:  # type: ignore[no-untyped-def]
+    path = f"/branches/{id_of(api, Branch, TIEN_PHONG)}"
+    first = api.get(path)
+    assert first.status_code == 200
+    with count_statements() as counter:
+        again = api.get(path)
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert len(counter.statements) == 1 and "data_version" in counter.statements[0]
+    with count_statements() as counter:
+        past = api.get(path, params={"as_of": "2019-02-03"})
+    assert past.status_code == 200
+    assert counter.count > 1, "another as_of is another answer"
+    assert past.json()["id"] == first.json()["id"]
+
+
+def test_a_write_to_a_branch_is_seen_in_its_detail(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    tien_phong = id_of(write_api, Branch, TIEN_PHONG)
+    path = f"/branches/{tien_phong}"
+    before = write_api.get(path).json()
+    assert write_api.get(path).json() == before
+    source = new_source(write_api, editor)
+    body = count_body(source["id"], tien_phong, as_of="2024-01-01")
+    assert write_api.post("/membership-counts", json=body, headers=editor).status_code == 201
+    after = write_api.get(path).json()
+    assert len(after["counts"]) == len(before["counts"]) + 1
+    assert after == _fresh_detail(write_api, tien_phong)
+
+
+def test_the_day_turning_is_seen_in_a_branch_detail(write_api: TestClient) -> None:
+    """Risk "as of today" is the stored status: its refresh for a new day is a write."""
+    tien_phong = id_of(write_api, Branch, TIEN_PHONG)
+    path = f"/branches/{tien_phong}"
+    rules = write_api.app.state.settings.risk_rules  # type: ignore[attr-defined]
+
+    def refresh(today: date) -> None:
+        with Session(_engine(write_api)) as session:
+            refresh_status(session, rules, today=today)
+            session.commit()
+
+    before = write_api.get(path).json()
+    version = _version(write_api)
+    refresh(date.today() + timedelta(days=20 * 365))
+    assert _version(write_api) > version
+    later = write_api.get(path).json()
+    assert later != before, "twenty years without news changes a branch's risk"
+    assert later == _fresh_detail(write_api, tien_phong)
+    refresh(date.today())  # as the fixture checks it afterwards
+    assert write_api.get(path).json() == before
+
+
+def test_with_nothing_kept_the_version_is_not_read(unkept_api: TestClient) -> None:
+    """ANSWER_CACHE_MB=0: every answer is built, without the version's round trip."""
+    paths = [
+        f"/branches/{id_of(unkept_api, Branch, TIEN_PHONG)}",
+        f"/localities/{locality(unkept_api, '135', current=False)['id']}/stats",
+    ]
+    for path in paths:
+        first = unkept_api.get(path)
+        with StatementCounter(_engine(unkept_api)) as counter:
+            again = unkept_api.get(path)
+        assert again.content == first.content
+        assert counter.count >= 1
+        assert not any("data_version" in s for s in counter.statements), path
