@@ -3,10 +3,12 @@
 import csv
 import io
 import unicodedata
+from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.models.vocab import LEVEL_RANK
 from app.schemas.branches import BranchDetail, BranchOut
 from app.schemas.common import Page
 from tests.api.helpers import branch, group, locality
@@ -102,6 +104,30 @@ def test_pages_walk_every_row_once_with_link_headers(api: TestClient) -> None:
         if url:
             assert response.headers["link"] == f'<{url}>; rel="next"'
     assert sorted(seen) == sorted(all_ids) and len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("sort", ["risk", "members", "-members"])
+def test_a_places_pages_by_a_status_column_keep_their_order(api: TestClient, sort: str) -> None:
+    """Within a place these orders are sorted from the place's rows (an expression, not
+    the status's index: app.services.branches._sort_keys); the cursor follows it."""
+    every = api.get("/branches", params={"limit": 500}).json()["items"]
+    provinces = Counter(b["today"]["province"]["id"] for b in every if b["today"]["province"])
+    query = f"province={provinces.most_common(1)[0][0]}&sort={sort}"
+    whole = api.get(f"/branches?{query}&limit=500").json()["items"]
+    assert len(whole) > 2
+    seen: list[int] = []
+    url: str | None = f"/branches?{query}&limit=2"
+    while url:
+        body = api.get(url).json()
+        seen += [b["id"] for b in body["items"]]
+        url = body["next"]
+    assert seen == [b["id"] for b in whole]
+    if sort == "risk":
+        ranks = [LEVEL_RANK[b["risk"]["level"]] for b in whole]
+        assert ranks == sorted(ranks, reverse=True)
+    else:
+        lows = [-1 if b["members"]["low"] is None else b["members"]["low"] for b in whole]
+        assert lows == sorted(lows, reverse=sort.startswith("-"))
 
 
 def test_total_is_given_and_pages_are_capped(api: TestClient) -> None:

@@ -33,8 +33,9 @@ SCANNED_BY_NAME = re.compile(
 )
 SOURCE_TABLES = {"sources", "src", "lcsrc"}
 # Reads that sort what they found: a search by relevance (a rank computed per match, of
-# the few matches), a branch's detail (its rows, by section).
-SORTED = {"locality search", "one branch"}
+# the few matches), a branch's detail (its rows, by section), a place's branches by a
+# status column (app.services.branches._sort_keys: the place's own rows).
+SORTED = {"locality search", "one branch", "most at risk in a province"}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,9 @@ READS: dict[str, Callable[[TestClient], str]] = {
     ),
     "largest branches": lambda c: "/branches?sort=-members&limit=50",
     "most at risk": lambda c: "/branches?sort=risk&limit=50",
+    "most at risk in a province": lambda c: (
+        f"/branches?province={_province(c)}&risk=true&sort=risk&limit=50"
+    ),
     "locality search": lambda c: f"/localities?q={_commune_name(c)}&limit=50",
     "one branch": lambda c: (
         f"/branches/{c.get('/branches?risk=true&limit=1').json()['items'][0]['id']}"
@@ -171,6 +175,28 @@ def test_postgresql_generic_plan_of_a_search_starts_from_its_rare_word(
     word_scans = {node: n for node, n in rows.items() if "locality_words" in node}
     assert word_scans, rows
     assert max(word_scans.values()) <= found < communes, rows
+
+
+def test_postgresql_orders_a_places_branches_at_risk_from_its_own(
+    synthetic: tuple[Engine, TestClient],
+) -> None:
+    """The most at risk first within a province: the generic plan reads the province's
+    branches and sorts those at risk. Walking every branch at risk in the status's risk
+    order instead, it found the province's only after all the others (its ids come first,
+    so last in that order): at scale 1.0, 28,711 rows read for 51, 190 ms a page."""
+    engine, client = synthetic
+    if engine.dialect.name != "postgresql":
+        pytest.skip("generic plans are PostgreSQL's")
+    path = f"/branches?province={_province(client)}&risk=true&sort=risk&limit=5"
+    with captured_statements(engine) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.text
+    ranks = [item["risk"]["level"] for item in response.json()["items"]]
+    assert ranks and ranks == sorted(ranks, key=["watch", "high", "critical"].index, reverse=True)
+    with Session(engine) as session:
+        rows = generic_plan_rows(session, _main_statement(captured))
+    assert any("ix_branches_province_id_id" in node for node in rows), rows
+    assert not any("ix_branch_status_risk_rank_branch" in node for node in rows), rows
 
 
 def test_the_reads_are_on_data_of_national_shape(synthetic: tuple[Engine, TestClient]) -> None:
