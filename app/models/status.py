@@ -31,9 +31,21 @@ class BranchStatus(SQLModel, table=True):
             )
             for level in AT_RISK_LEVELS
         ),
+        # A province's branches at risk, in id order: its page and its count read only
+        # them. Through the branches' province index, counting a province's (816 of its
+        # 7,589 at scale 1.0) read every branch of it: 2.7 ms on SQLite.
+        Index(
+            "ix_branch_status_province_at_risk",
+            "province_id",
+            "branch_id",
+            sqlite_where=text(f"risk_rank >= {LEVEL_RANK['watch']}"),
+            postgresql_where=text(f"risk_rank >= {LEVEL_RANK['watch']}"),
+        ),
     )
 
     branch_id: int = Field(foreign_key="branches.id", primary_key=True)
+    # The branch's province (branches.province_id), written with the rest of the row.
+    province_id: int | None = None
     latest_count_id: int | None = Field(default=None, foreign_key="membership_counts.id")
     members_low: int | None = None
     members_high: int | None = None

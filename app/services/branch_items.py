@@ -195,8 +195,8 @@ def stored_item() -> Select[Any]:
 
 
 def with_items(status_rows: Select[Any], dialect: Dialect, rules: RiskRules) -> Select[Any]:
-    """Status rows about to be stored (branch_status's columns but the item), each with
-    its branch's item rendered from them.
+    """Status rows about to be stored (branch_status's columns but the province and the
+    item), each with its branch's province and its item rendered from them.
 
     A refresh writes each status row whole, rather than inserting it and then rewriting
     it to add its item: at scale 1.0 the second pass cost SQLite 11 s and PostgreSQL 37 s
@@ -209,7 +209,7 @@ def with_items(status_rows: Select[Any], dialect: Dialect, rules: RiskRules) -> 
     rows = status_rows.cte(st.name).prefix_with("MATERIALIZED")
     item = decorated_from_status(dialect, rules, None).selected_columns.item
     return decorated(
-        [*rows.c, item],
+        [*rows.c, item_tables().b.c.province_id, item],
         {"count_id": rows.c.latest_count_id},
         (rows, rows.c.branch_id == item_tables().b.c.id),
     )

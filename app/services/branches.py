@@ -1,6 +1,6 @@
 """Branches: lists with filters and risk, and details with every figure and its source."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -218,6 +218,8 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         shape_of_item = item_shape(item_tables(), risk, json.bound_text("as_of_text"), shape.rules)
         query = decorated(rendered_columns(json, shape_of_item, shape.cells), risk, status_join)
     on_status = _status_conditions(shape, risk)
+    if _province_on_status(shape):
+        on_status.append(in_bound_scope(status_join[0], ("province",), "province"))
     conditions = [_on_branch(shape, b), *on_status]
     # Counting needs only the rows, not the joins that decorate them: without a condition
     # on the status, not the status (every branch has one status row; at national scale
@@ -236,12 +238,26 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     return ListQuery(query.where(*conditions), _sort_keys(shape, b, risk), count_query)
 
 
+def _province_on_status(shape: BranchListShape) -> bool:
+    """A province's branches at risk (watch or above), with no other filter: found by the
+    status's copy of the branch's province, whose partial index holds exactly them in id
+    order (BranchStatus). A province that replaced others has units at the province
+    level only, so the same copy finds theirs."""
+    return (
+        shape.province == ("province",)
+        and shape.risk == "true"
+        and shape.risk_level == "watch"
+        and not shape.as_of
+        and not _filters_branch_table(replace(shape, province=None))
+    )
+
+
 def _on_branch(shape: BranchListShape, b: Any) -> ColumnElement[bool]:
     """The filters on the branches table, for its alias `b` (reused by risk)."""
     clauses: list[ColumnElement[bool]] = [
         in_bound_scope(b, levels, name)
         for name, levels in (("locality", shape.locality), ("province", shape.province))
-        if levels is not None
+        if levels is not None and not (name == "province" and _province_on_status(shape))
     ]
     if shape.kind:
         clauses.append(b.c.kind == bindparam("kind"))
@@ -253,6 +269,8 @@ def _on_branch(shape: BranchListShape, b: Any) -> ColumnElement[bool]:
 
 
 def _filters_branch_table(shape: BranchListShape) -> bool:
+    if _province_on_status(shape):
+        return False
     return any(
         (
             shape.locality is not None,
@@ -316,7 +334,8 @@ def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[So
             SortKey(risk["branch_id"], int, True, same_as=b.c.id),
         )
     if shape.risk == "true" and not _filters_branch_table(shape):
-        # The status's own branch_id: the index of the level's branches gives that order.
+        # The status's own branch_id: the index of the level's branches (or of a
+        # province's, _province_on_status) gives that order.
         return (SortKey(risk["branch_id"], int, descending, same_as=b.c.id),)
     return (branch_id,)
 

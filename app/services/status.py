@@ -108,7 +108,7 @@ def refresh_status(
     dialect = session.get_bind().dialect
     session.execute(
         insert(target).from_select(
-            [*status_rows.selected_columns.keys(), "item"],
+            [*status_rows.selected_columns.keys(), "province_id", "item"],
             with_items(status_rows, dialect, rules),
         )
     )

@@ -43,7 +43,7 @@ from app.services.writes import (
     refresh,
     taken,
 )
-from app.services.yearly import note_stale, refresh_totals
+from app.services.yearly import note_stale
 
 MAX_DEPTH = 12  # deeper than any administrative or party tree; stops a corrupt loop
 
@@ -175,8 +175,8 @@ def update_locality(
         moved_branches = _repair_subtree(session, locality, parent) if moved else []
         session.add(locality)
         sync_locality_words(session, [locality])
-        refresh(session, ctx, [], localities=[ident])
-        refresh_totals(session, moved_branches)
+        # The moved branches' status rows too: they keep the branch's province.
+        refresh(session, ctx, moved_branches, localities=[ident])
         audit.record(
             session,
             ctx.caller,

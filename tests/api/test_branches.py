@@ -130,6 +130,29 @@ def test_a_places_pages_by_a_status_column_keep_their_order(api: TestClient, sor
         assert lows == sorted(lows, reverse=sort.startswith("-"))
 
 
+def test_a_provinces_branches_at_risk_are_its_branches_at_risk(api: TestClient) -> None:
+    """Read through the status's copy of the province (migration 0009): the same rows as
+    the province's list filtered on risk, in the same order, page after page."""
+    provinces = api.get("/localities", params={"kind": "province", "limit": 500}).json()
+    found = 0
+    for province in provinces["items"]:
+        query = {"province": province["id"], "limit": 500}
+        listed = api.get("/branches", params=query).json()["items"]
+        at_risk = api.get("/branches", params={**query, "risk": "true"}).json()
+        expected = [b["id"] for b in listed if b["risk"]["at_risk"]]
+        assert [b["id"] for b in at_risk["items"]] == expected, province["name"]
+        assert at_risk["total"] == len(expected)
+        seen: list[int] = []
+        url: str | None = f"/branches?province={province['id']}&risk=true&limit=1"
+        while url:
+            body = api.get(url).json()
+            seen += [b["id"] for b in body["items"]]
+            url = body["next"]
+        assert seen == expected
+        found += len(expected)
+    assert found > 1
+
+
 def test_total_is_given_and_pages_are_capped(api: TestClient) -> None:
     body = api.get("/branches", params={"limit": 2}).json()
     assert body["total"] == 12 and len(body["items"]) == 2

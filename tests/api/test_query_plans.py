@@ -77,6 +77,9 @@ READS: dict[str, Callable[[TestClient], str]] = {
     "branches of a province, page 4": lambda c: _next(
         c, f"/branches?province={_province(c)}&limit=50", 3
     ),
+    "branches at risk of a province": lambda c: (
+        f"/branches?province={_province(c)}&risk=true&limit=50"
+    ),
     "largest branches": lambda c: "/branches?sort=-members&limit=50",
     "most at risk": lambda c: "/branches?sort=risk&limit=50",
     "most at risk in a province": lambda c: (
@@ -195,8 +198,30 @@ def test_postgresql_orders_a_places_branches_at_risk_from_its_own(
     assert ranks and ranks == sorted(ranks, key=["watch", "high", "critical"].index, reverse=True)
     with Session(engine) as session:
         rows = generic_plan_rows(session, _main_statement(captured))
-    assert any("ix_branches_province_id_id" in node for node in rows), rows
+    # The branches' province index, or the status's of a province's branches at risk.
+    assert any("province" in node for node in rows), rows
     assert not any("ix_branch_status_risk_rank_branch" in node for node in rows), rows
+
+
+def test_a_provinces_branches_at_risk_are_read_from_their_own_index(
+    synthetic: tuple[Engine, TestClient],
+) -> None:
+    """Its page and its count read the partial index of a province's branches at risk
+    (migration 0009), not each branch of the province looked up in the status."""
+    engine, client = synthetic
+    path = f"/branches?province={_province(client)}&risk=true&limit=50"
+    with captured_statements(engine) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.json()["total"] > 0
+    statement = _main_statement(captured)
+    with Session(engine) as session:
+        if engine.dialect.name == "sqlite":
+            plan = query_plan(session, statement)
+        else:
+            plan = " ".join(generic_plan_rows(session, statement))
+    assert plan.count("ix_branch_status_province_at_risk") >= 1, plan
+    assert "ix_branches_province_id_id" not in plan, plan
 
 
 def test_the_reads_are_on_data_of_national_shape(synthetic: tuple[Engine, TestClient]) -> None:
