@@ -69,6 +69,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/{db}/branches.json?province_id={province}&_size=50&_nosuggest=1",
     ),
     Endpoint(
+        "branches at risk of a province",
+        "/branches?province={province}&risk=true&limit=50",
+        "/{db}/branch_status.json?province_id={province}&risk_rank__gte=2&_size=50&_nosuggest=1",
+    ),
+    Endpoint(
         "locality search",
         "/localities?q={q}&limit=50",
         "/{db}/localities.json?search_key__contains={q_folded}&_size=50&_nosuggest=1",

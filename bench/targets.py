@@ -11,6 +11,7 @@ LISTS = (
     "branches at risk, first page",
     "branches at risk, page 1,000",
     "branches of a province",
+    "branches at risk of a province",
     "locality search",
 )
 DETAILS = ("one branch", "locality stats (the province)")

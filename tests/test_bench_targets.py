@@ -38,6 +38,7 @@ def _run(overrides: dict[tuple[str, str, str], dict[str, Any]] | None = None) ->
             "branches at risk, first page",
             "branches at risk, page 1,000",
             "branches of a province",
+            "branches at risk of a province",
             "locality search",
         ):
             rows.append(Row("sqlite", scale, "branchstats", name, _wrk(1000, p99)))
