@@ -98,14 +98,18 @@ def _main_statement(captured: list[RunStatement]) -> RunStatement:
     return main
 
 
-@pytest.mark.parametrize("read", READS)
-def test_reads_use_indexes(synthetic: tuple[Engine, TestClient], read: str) -> None:
-    engine, client = synthetic
-    path = READS[read](client)
+def _read(engine: Engine, client: TestClient, path: str) -> tuple[Any, RunStatement]:
+    """GET `path`, which must answer 200, and the read's own statement as it ran."""
     with captured_statements(engine) as captured:
         response = client.get(path)
     assert response.status_code == 200, response.text
-    statement = _main_statement(captured)
+    return response, _main_statement(captured)
+
+
+@pytest.mark.parametrize("read", READS)
+def test_reads_use_indexes(synthetic: tuple[Engine, TestClient], read: str) -> None:
+    engine, client = synthetic
+    _, statement = _read(engine, client, READS[read](client))
     with Session(engine) as session:
         if engine.dialect.name == "sqlite":
             plan = query_plan(session, statement)
@@ -148,10 +152,9 @@ def test_postgresql_generic_plans_start_at_the_cursor(
     read: dict[int, dict[str, int]] = {}
     for depth in (2, 4):
         page = _next(client, path, depth - 1)
-        with captured_statements(engine) as captured:
-            assert client.get(page).status_code == 200
+        _, statement = _read(engine, client, page)
         with Session(engine) as session:
-            read[depth] = generic_plan_rows(session, _main_statement(captured))
+            read[depth] = generic_plan_rows(session, statement)
     scans = [node for node in read[4] if "Scan" in node]
     assert scans
     assert all(read[4][node] <= read[2].get(node, 0) + 51 for node in scans), read
@@ -169,12 +172,10 @@ def test_postgresql_generic_plan_of_a_search_starts_from_its_rare_word(
         pytest.skip("generic plans are PostgreSQL's")
     communes = client.get("/localities?kind=commune&limit=1").json()["total"]
     name = _commune_name(client)
-    with captured_statements(engine) as captured:
-        response = client.get(f"/localities?q={name}&limit=50")
-    assert response.status_code == 200, response.text
+    response, statement = _read(engine, client, f"/localities?q={name}&limit=50")
     found = response.json()["total"]
     with Session(engine) as session:
-        rows = generic_plan_rows(session, _main_statement(captured))
+        rows = generic_plan_rows(session, statement)
     word_scans = {node: n for node, n in rows.items() if "locality_words" in node}
     assert word_scans, rows
     assert max(word_scans.values()) <= found < communes, rows
@@ -191,13 +192,11 @@ def test_postgresql_orders_a_places_branches_at_risk_from_its_own(
     if engine.dialect.name != "postgresql":
         pytest.skip("generic plans are PostgreSQL's")
     path = f"/branches?province={_province(client)}&risk=true&sort=risk&limit=5"
-    with captured_statements(engine) as captured:
-        response = client.get(path)
-    assert response.status_code == 200, response.text
+    response, statement = _read(engine, client, path)
     ranks = [item["risk"]["level"] for item in response.json()["items"]]
     assert ranks and ranks == sorted(ranks, key=["watch", "high", "critical"].index, reverse=True)
     with Session(engine) as session:
-        rows = generic_plan_rows(session, _main_statement(captured))
+        rows = generic_plan_rows(session, statement)
     # The branches' province index, or the status's of a province's branches at risk.
     assert any("province" in node for node in rows), rows
     assert not any("ix_branch_status_risk_rank_branch" in node for node in rows), rows
@@ -210,11 +209,8 @@ def test_a_provinces_branches_at_risk_are_read_from_their_own_index(
     (migration 0009), not each branch of the province looked up in the status."""
     engine, client = synthetic
     path = f"/branches?province={_province(client)}&risk=true&limit=50"
-    with captured_statements(engine) as captured:
-        response = client.get(path)
-    assert response.status_code == 200, response.text
+    response, statement = _read(engine, client, path)
     assert response.json()["total"] > 0
-    statement = _main_statement(captured)
     with Session(engine) as session:
         if engine.dialect.name == "sqlite":
             plan = query_plan(session, statement)
@@ -242,10 +238,7 @@ def test_postgresql_reads_start_no_parallel_workers(
     if engine.dialect.name != "postgresql":
         pytest.skip("parallel plans are PostgreSQL's")
     path = f"/branches?province={_province(client)}&format=csv&limit=500"
-    with captured_statements(engine) as captured:
-        response = client.get(path)
-    assert response.status_code == 200, response.text
-    statement = _main_statement(captured)
+    _, statement = _read(engine, client, path)
     with Session(engine) as session:
         connection = session.connection()
         for free in ("parallel_setup_cost", "parallel_tuple_cost"):
