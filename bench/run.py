@@ -382,12 +382,13 @@ def bench_api(run: Run, target: Target, stream: bool) -> tuple[dict[str, str], d
         if stream:
             for encoding in ("identity", "gzip"):
                 run.streams.append(stream_csv(server, target, encoding))
-    # The kept answers (ANSWER_CACHE_MB) serve a detail asked again without building it:
-    # the details are measured again on a server that keeps none.
+    # The kept answers (ANSWER_CACHE_MB) serve a page or a detail asked again without
+    # building it: each is measured again on a server that keeps none.
     with _api_server(target, cfg, keep_answers=False) as server:
         for endpoint in ENDPOINTS:
             path = fill(endpoint.path, values)
-            if endpoint.name in targets.DETAILS and path is not None:
+            kept = endpoint.name in targets.LISTS or endpoint.name in targets.DETAILS
+            if kept and path is not None:
                 row = measure(
                     server, endpoint.name + targets.BUILT_SUFFIX, path, cfg,
                     database=target.backend, scale=target.scale,
@@ -525,7 +526,8 @@ def markdown(run: Run) -> str:
         for row in rows:
             if row.server == "datasette":
                 continue
-            out.append(_cells(row, floor_rps, datasette_by_scale.get((scale, row.endpoint))))
+            query = row.endpoint.removesuffix(targets.BUILT_SUFFIX)
+            out.append(_cells(row, floor_rps, datasette_by_scale.get((scale, query))))
         for row in rows:
             if row.server == "datasette":
                 out.append(_cells(row, floor_rps, None, prefix="Datasette: "))

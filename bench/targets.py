@@ -15,11 +15,14 @@ LISTS = (
     "locality search",
 )
 DETAILS = ("one branch", "locality stats (the province)")
-# The details again, on a server that keeps no answers (ANSWER_CACHE_MB=0): what one costs
-# the first time it is asked. The rows above measure one asked again and again.
+# Every row again, on a server that keeps no answers (ANSWER_CACHE_MB=0): what a page or a
+# detail costs the first time it is asked. The rows above measure one asked again and
+# again, which the server keeps. The comparisons with Datasette, which keeps nothing, and
+# those of p99 as the data grows, which only a build's work can show, are on these.
 BUILT_SUFFIX = ", built each time"
+LISTS_BUILT = tuple(name + BUILT_SUFFIX for name in LISTS)
 DETAILS_BUILT = tuple(name + BUILT_SUFFIX for name in DETAILS)
-FIRST_PAGE, DEEP_PAGE = LISTS[0], LISTS[1]
+FIRST_PAGE, DEEP_PAGE = LISTS_BUILT[0], LISTS_BUILT[1]
 # Share of the framework floor's req/s, per database (issue 7, point 3).
 LIST_SHARE = {"sqlite": 0.15, "postgresql": 0.12}
 DETAIL_SHARE = 0.25
@@ -76,21 +79,21 @@ def checks(
         datasette = _ok(rows, "datasette", database, largest)
         seed = _ok(rows, "branchstats", database, "seed") if "seed" in scales else {}
         at = f"scale {largest}"
-        yield from _shares(database, at, ours, floor, LISTS, LIST_SHARE[database], "list")
+        list_share = LIST_SHARE[database]
+        yield from _shares(database, at, ours, floor, LISTS, list_share, "list")
+        yield from _shares(database, at, ours, floor, LISTS_BUILT, list_share, "list")
         yield from _shares(database, at, ours, floor, DETAILS, DETAIL_SHARE, "detail")
-        yield from _shares(
-            database, at, ours, floor, DETAILS_BUILT, DETAIL_SHARE, "detail, nothing kept"
-        )
+        yield from _shares(database, at, ours, floor, DETAILS_BUILT, DETAIL_SHARE, "detail")
         if database == "sqlite":
-            for name in LISTS:
-                mine, theirs = ours.get(name), datasette.get(name)
+            for name, built in zip(LISTS, LISTS_BUILT, strict=True):
+                mine, theirs = ours.get(built), datasette.get(name)
                 yield Check(
-                    f"{name}: ≥ {DATASETTE_TIMES:g}× Datasette ({at})",
+                    f"{built}: ≥ {DATASETTE_TIMES:g}× Datasette ({at})",
                     database,
                     f"{mine.rps / theirs.rps:.2f}×" if mine and theirs else "",
                     mine.rps >= DATASETTE_TIMES * theirs.rps if mine and theirs else None,
                 )
-        for name in LISTS:
+        for name in LISTS_BUILT:
             big, small = ours.get(name), seed.get(name)
             yield Check(
                 f"{name}: p99 at {largest} ≤ {FLAT:g}× seed's",
@@ -104,7 +107,7 @@ def checks(
         synthetic = [s for s in scales if s not in ("seed", largest)]
         if synthetic:
             below = _ok(rows, "branchstats", database, synthetic[-1])
-            for name in LISTS:
+            for name in LISTS_BUILT:
                 big, small = ours.get(name), below.get(name)
                 yield Check(
                     f"{name}: p99 at {largest} ≤ {FLAT:g}× {synthetic[-1]}'s (pages as full)",

@@ -1,6 +1,7 @@
 """Building responses: JSON with ETag and Link, CSV and NDJSON exports that stream."""
 
 from collections.abc import Callable, Iterator
+from datetime import date
 from itertools import chain
 from typing import Any
 from urllib.parse import urlencode
@@ -9,10 +10,11 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
+from app.api.common import answers_of
 from app.api.deps import ListParams
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
-from app.services.answer_cache import Answer
+from app.services.answer_cache import Answer, kept
 from app.services.json_sql import as_plain
 from app.services.listing import Page, PageFetcher
 
@@ -32,7 +34,12 @@ def answer_response(
 ) -> Response:
     """An encoded JSON answer; 304 when the client already has it."""
     # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
-    common = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+    common = {
+        "ETag": answer.etag,
+        "Cache-Control": CACHE_CONTROL,
+        **dict(answer.headers),
+        **(headers or {}),
+    }
     if answer.etag in _if_none_match(request):
         return Response(status_code=304, headers=common)
     return Response(answer.body, media_type="application/json", headers=common)
@@ -81,23 +88,45 @@ def list_response(
         fetch = fetch_cells
     if params.streams_all:
         return _export(engine, fetch, params, columns, sort, filename, flat=flat)
+    if params.format == "json":
+        return answer_response(request, _json_page(request, params, engine, fetch, sort))
     with Reader.open(engine) as reader:
         page = fetch(reader, params.page(sort), True)
-    link = (
-        {"Link": f'<{next_url(request, page.next_cursor)}>; rel="next"'} if page.next_cursor else {}
-    )
-    if params.format == "json":
-        return json_response(request, page_body(request, page), headers=link)
     body = _render(iter(page.items), params, columns, flat=flat)
     return Response(
         b"".join(body),
         media_type=_media_type(params),
         headers={
-            **link,
+            **_link(request, page),
             "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',
             "Cache-Control": CACHE_CONTROL,
         },
     )
+
+
+def _json_page(
+    request: Request, params: ListParams, engine: Engine, fetch: PageFetcher, sort: str
+) -> Answer:
+    """A JSON page, kept until the data changes like a detail (app.services.answer_cache):
+    the page at risk and a province's first page are what every front end asks first.
+
+    Its key is the path and the query string as sent, which make the page, its `next` and
+    its Link, and the day, on which a place's "today" (the successors in force) depends.
+    A page asked as JSON through the Accept header is the same page."""
+    key = ("list", request.scope["path"], request.scope["query_string"], date.today())
+
+    def make() -> Answer:
+        page = fetch(reader, params.page(sort), True)
+        return Answer.of(page_body(request, page), _link(request, page))
+
+    with Reader.open(engine) as reader:
+        return kept(reader, answers_of(request), key, make)
+
+
+def _link(request: Request, page: Page) -> dict[str, str]:
+    if not page.next_cursor:
+        return {}
+    return {"Link": f'<{next_url(request, page.next_cursor)}>; rel="next"'}
 
 
 def _media_type(params: ListParams) -> str:

@@ -4,10 +4,12 @@ A province's stats at national scale are 176 KB of JSON that took 4 ms a request
 SQLite and 10 on PostgreSQL to build (issue 7); a branch's detail, one statement whose
 figures PostgreSQL renders as JSON, cost it about 1 ms of its own work. Both are the same
 bytes until some write changes the data, and their readers are uneven: the branches at
-risk, a province in the news, a branch a story links to. Each answer is kept with the
-data version it was built from (`data_version`, raised by triggers in every writing
-transaction: migration 0008), and served again while the version is unchanged: one read
-of one row instead of the build.
+risk, a province in the news, a branch a story links to. A list's JSON page is kept the
+same way (app.api.responses): the first page at risk and a province's first page are what
+every front end asks first, 50 items and their count read and rendered again for each.
+Each answer is kept with the data version it was built from (`data_version`, raised by
+triggers in every writing transaction: migration 0008), and served again while the
+version is unchanged: one read of one row instead of the build.
 
 The version is read before the answer is built. A write that commits in between makes the
 answer newer than its version says, never older: the next request sees a newer version
@@ -16,7 +18,7 @@ included, because the database itself raises the version.
 """
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -31,15 +33,17 @@ from app.services.refs import table
 
 @dataclass(frozen=True)
 class Answer:
-    """A JSON answer as it is sent, with its strong ETag."""
+    """A JSON answer as it is sent, with its strong ETag and any headers of its own (a
+    list page's Link to the next)."""
 
     body: bytes
     etag: str
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, data: Any) -> "Answer":
+    def of(cls, data: Any, headers: Mapping[str, str] | None = None) -> "Answer":
         body = encode_json(data)
-        return cls(body, etag_of(body))
+        return cls(body, etag_of(body), tuple((headers or {}).items()))
 
 
 class AnswerCache:
@@ -102,13 +106,18 @@ def kept_answer(
     reader: Reader, cache: AnswerCache, key: Hashable, build: Callable[[], Any]
 ) -> Answer:
     """The answer under `key` as of the data's version now: kept, or built and kept."""
+    return kept(reader, cache, key, lambda: Answer.of(build()))
+
+
+def kept(reader: Reader, cache: AnswerCache, key: Hashable, make: Callable[[], Answer]) -> Answer:
+    """kept_answer for an answer made whole by the caller (with headers of its own)."""
     if not cache.keeps:
-        return Answer.of(build())  # without the version's round trip
+        return make()  # without the version's round trip
     version = data_version(reader)
     if version is None:
-        return Answer.of(build())
+        return make()
     answer = cache.get(key, version)
     if answer is None:
-        answer = Answer.of(build())
+        answer = make()
         cache.put(key, version, answer)
     return answer

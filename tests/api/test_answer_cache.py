@@ -1,5 +1,5 @@
-"""A place's stats and a branch's detail are kept until the data changes, whoever
-changes it.
+"""A place's stats, a branch's detail and the JSON list pages are kept until the data
+changes, whoever changes it.
 
 The database raises the data version in every writing transaction (migration 0008's
 triggers); a kept answer is served only at the version it was built from.
@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -238,3 +239,88 @@ def test_with_nothing_kept_the_version_is_not_read(unkept_api: TestClient) -> No
         assert again.content == first.content
         assert counter.count >= 1
         assert not any("data_version" in s for s in counter.statements), path
+
+
+def test_a_list_page_is_kept_with_its_link(api: TestClient, count_statements) -> None:  # type: ignore[no-untyped-def]
+    path = "/branches?limit=2&sort=-members"
+    first = api.get(path)
+    assert first.status_code == 200 and first.json()["next"]
+    with count_statements() as counter:
+        again = api.get(path)
+    assert len(counter.statements) == 1 and "data_version" in counter.statements[0]
+    assert again.content == first.content
+    for header in ("etag", "link", "cache-control", "content-type"):
+        assert again.headers[header] == first.headers[header], header
+    assert api.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    # The query as sent is the key: another page, another order of the same
+    # parameters (its `next` keeps their order), the next page.
+    for other in (
+        "/branches?limit=3&sort=-members",
+        "/branches?sort=-members&limit=2",
+        first.json()["next"],
+    ):
+        with count_statements() as counter:
+            response = api.get(other)
+        assert response.status_code == 200
+        assert counter.count > 1, other
+        assert response.content != first.content, other
+
+
+@pytest.mark.parametrize(
+    "ask", [{"params": {"format": "csv"}}, {"headers": {"Accept": "text/csv"}}]
+)
+def test_a_csv_page_is_not_kept(api: TestClient, count_statements, ask: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """Kept answers are JSON: a page asked as CSV, by parameter or by Accept, is built."""
+    path = "/branches?limit=2&sort=-id"
+    json_page = api.get(path)
+    for _ in range(2):
+        with count_statements() as counter:
+            response = api.get(path, **ask)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert not any("data_version" in s for s in counter.statements)
+        assert counter.count >= 1
+    assert api.get(path).content == json_page.content
+
+
+def test_a_write_is_seen_in_a_list_page(write_api: TestClient, editor: dict[str, str]) -> None:
+    tien_phong = id_of(write_api, Branch, TIEN_PHONG)
+    path = "/branches?limit=200"
+
+    def latest(page: Any) -> Any:
+        [item] = [i for i in page["items"] if i["id"] == tien_phong]
+        return item["latest_count"]
+
+    before = write_api.get(path).json()
+    assert write_api.get(path).json() == before
+    source = new_source(write_api, editor)
+    body = count_body(source["id"], tien_phong, as_of=date.today().isoformat())
+    assert write_api.post("/membership-counts", json=body, headers=editor).status_code == 201
+    after = write_api.get(path).json()
+    assert latest(after) != latest(before)
+    assert latest(after)["value"] == 9
+    fresh = write_api.get(path + "&sort=id").json()  # another key: built now
+    assert after["items"] == fresh["items"] and after["total"] == fresh["total"]
+
+
+def test_a_list_page_is_kept_for_its_day(
+    api: TestClient, count_statements, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A place's "today" (its successor in force) is rendered for the day asked."""
+    path = "/localities?limit=5"
+    first = api.get(path)
+
+    class Tomorrow(date):
+        @classmethod
+        def today(cls) -> "Tomorrow":
+            later = date.today() + timedelta(days=1)
+            return cls(later.year, later.month, later.day)
+
+    monkeypatch.setattr("app.api.responses.date", Tomorrow)
+    with count_statements() as counter:
+        assert api.get(path).status_code == 200
+    assert counter.count > 1
+    monkeypatch.undo()
+    with count_statements() as counter:
+        assert api.get(path).content == first.content
+    assert counter.count == 1
