@@ -15,7 +15,7 @@ from app.api.deps import ListParams
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
 from app.services.answer_cache import Answer, kept
-from app.services.json_sql import as_plain
+from app.services.json_sql import as_plain, etag_of
 from app.services.listing import Page, PageFetcher
 
 CACHE_CONTROL = "public, max-age=60"
@@ -32,7 +32,7 @@ def json_response(
 def answer_response(
     request: Request, answer: Answer, *, headers: dict[str, str] | None = None
 ) -> Response:
-    """An encoded JSON answer; 304 when the client already has it."""
+    """An encoded answer; 304 when the client already has it."""
     # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
     common = {
         "ETag": answer.etag,
@@ -42,7 +42,7 @@ def answer_response(
     }
     if answer.etag in _if_none_match(request):
         return Response(status_code=304, headers=common)
-    return Response(answer.body, media_type="application/json", headers=common)
+    return Response(answer.body, media_type=answer.media_type, headers=common)
 
 
 def _if_none_match(request: Request) -> set[str]:
@@ -88,36 +88,39 @@ def list_response(
         fetch = fetch_cells
     if params.streams_all:
         return _export(engine, fetch, params, columns, sort, filename, flat=flat)
-    if params.format == "json":
-        return answer_response(request, _json_page(request, params, engine, fetch, sort))
-    with Reader.open(engine) as reader:
-        page = fetch(reader, params.page(sort), True)
-    body = _render(iter(page.items), params, columns, flat=flat)
-    return Response(
-        b"".join(body),
-        media_type=_media_type(params),
-        headers={
-            **_link(request, page),
-            "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',
-            "Cache-Control": CACHE_CONTROL,
-        },
-    )
+    page = _page(request, params, engine, fetch, columns, sort, filename, flat=flat)
+    return answer_response(request, page)
 
 
-def _json_page(
-    request: Request, params: ListParams, engine: Engine, fetch: PageFetcher, sort: str
+def _page(
+    request: Request,
+    params: ListParams,
+    engine: Engine,
+    fetch: PageFetcher,
+    columns: list[str],
+    sort: str,
+    filename: str,
+    *,
+    flat: bool,
 ) -> Answer:
-    """A JSON page, kept until the data changes like a detail (app.services.answer_cache):
-    the page at risk and a province's first page are what every front end asks first.
+    """One page, kept until the data changes like a detail (app.services.answer_cache):
+    the page at risk and a province's first page are what every front end asks first,
+    and a province's CSV page what a newsroom downloads again.
 
     Its key is the path and the query string as sent, which make the page, its `next` and
-    its Link, and the day, on which a place's "today" (the successors in force) depends.
-    A page asked as JSON through the Accept header is the same page."""
-    key = ("list", request.scope["path"], request.scope["query_string"], date.today())
+    its Link; the format, which the Accept header may choose; and the day, on which a
+    place's "today" (the successors in force) depends."""
+    scope = request.scope
+    key = ("list", scope["path"], scope["query_string"], params.format, date.today())
 
     def make() -> Answer:
         page = fetch(reader, params.page(sort), True)
-        return Answer.of(page_body(request, page), _link(request, page))
+        if params.format == "json":
+            return Answer.of(page_body(request, page), _link(request, page))
+        body = b"".join(_render(iter(page.items), params, columns, flat=flat))
+        disposition = f'attachment; filename="{filename}.{params.format}"'
+        headers = {**_link(request, page), "Content-Disposition": disposition}
+        return Answer(body, etag_of(body), tuple(headers.items()), _media_type(params))
 
     with Reader.open(engine) as reader:
         return kept(reader, answers_of(request), key, make)

@@ -4,9 +4,10 @@ A province's stats at national scale are 176 KB of JSON that took 4 ms a request
 SQLite and 10 on PostgreSQL to build (issue 7); a branch's detail, one statement whose
 figures PostgreSQL renders as JSON, cost it about 1 ms of its own work. Both are the same
 bytes until some write changes the data, and their readers are uneven: the branches at
-risk, a province in the news, a branch a story links to. A list's JSON page is kept the
-same way (app.api.responses): the first page at risk and a province's first page are what
-every front end asks first, 50 items and their count read and rendered again for each.
+risk, a province in the news, a branch a story links to. A list's page (JSON, CSV or
+NDJSON) is kept the same way (app.api.responses): the first page at risk and a province's
+first page are what every front end asks first, 50 items and their count read and
+rendered again for each.
 Each answer is kept with the data version it was built from (`data_version`, raised by
 triggers in every writing transaction: migration 0008), and served again while the
 version is unchanged: one read of one row instead of the build.
@@ -33,12 +34,13 @@ from app.services.refs import table
 
 @dataclass(frozen=True)
 class Answer:
-    """A JSON answer as it is sent, with its strong ETag and any headers of its own (a
-    list page's Link to the next)."""
+    """An answer as it is sent, with its strong ETag and any headers of its own (a list
+    page's Link to the next): JSON, or a list's CSV or NDJSON page."""
 
     body: bytes
     etag: str
     headers: tuple[tuple[str, str], ...] = ()
+    media_type: str = "application/json"
 
     @classmethod
     def of(cls, data: Any, headers: Mapping[str, str] | None = None) -> "Answer":

@@ -267,19 +267,32 @@ def test_a_list_page_is_kept_with_its_link(api: TestClient, count_statements) ->
 
 
 @pytest.mark.parametrize(
-    "ask", [{"params": {"format": "csv"}}, {"headers": {"Accept": "text/csv"}}]
+    ("query", "headers", "media_type"),
+    [
+        ("&format=csv", {}, "text/csv"),
+        ("", {"Accept": "text/csv"}, "text/csv"),
+        ("&format=ndjson", {}, "application/x-ndjson"),
+    ],
 )
-def test_a_csv_page_is_not_kept(api: TestClient, count_statements, ask: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
-    """Kept answers are JSON: a page asked as CSV, by parameter or by Accept, is built."""
+def test_a_csv_page_is_kept_apart_from_the_json_page(
+    api: TestClient, count_statements, query: str, headers: dict[str, str], media_type: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Another format, by parameter or by Accept: another answer, kept as it is sent."""
     path = "/branches?limit=2&sort=-id"
     json_page = api.get(path)
-    for _ in range(2):
-        with count_statements() as counter:
-            response = api.get(path, **ask)
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/csv")
-        assert not any("data_version" in s for s in counter.statements)
-        assert counter.count >= 1
+    with count_statements() as counter:
+        first = api.get(path + query, headers=headers)
+    assert counter.count > 1, "built, not the JSON page"
+    with count_statements() as counter:
+        again = api.get(path + query, headers=headers)
+    assert len(counter.statements) == 1 and "data_version" in counter.statements[0]
+    assert again.content == first.content and again.content != json_page.content
+    for header in ("etag", "link", "content-disposition"):
+        assert again.headers[header] == first.headers[header], header
+    assert again.headers["content-type"].startswith(media_type)
+    assert again.headers["etag"] != json_page.headers["etag"]
+    revalidate = {**headers, "If-None-Match": first.headers["etag"]}
+    assert api.get(path + query, headers=revalidate).status_code == 304
     assert api.get(path).content == json_page.content
 
 
