@@ -1,4 +1,5 @@
-"""Building responses: JSON with ETag and Link, CSV and NDJSON exports that stream."""
+"""Building responses: answers and list pages with ETag and Link, kept until the data
+changes; CSV and NDJSON exports that stream."""
 
 from collections.abc import Callable, Iterator
 from datetime import date

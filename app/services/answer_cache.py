@@ -7,10 +7,9 @@ bytes until some write changes the data, and their readers are uneven: the branc
 risk, a province in the news, a branch a story links to. A list's page (JSON, CSV or
 NDJSON) is kept the same way (app.api.responses): the first page at risk and a province's
 first page are what every front end asks first, 50 items and their count read and
-rendered again for each.
-Each answer is kept with the data version it was built from (`data_version`, raised by
-triggers in every writing transaction: migration 0008), and served again while the
-version is unchanged: one read of one row instead of the build.
+rendered again for each. Each answer is kept with the data version it was built from
+(`data_version`, raised by triggers in every writing transaction: migration 0008), and
+served again while the version is unchanged: one read of one row instead of the build.
 
 The version is read before the answer is built. A write that commits in between makes the
 answer newer than its version says, never older: the next request sees a newer version
