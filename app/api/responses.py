@@ -89,28 +89,11 @@ def list_response(
         fetch = fetch_cells
     if params.streams_all:
         return _export(engine, fetch, params, columns, sort, filename, flat=flat)
-    page = _page(request, params, engine, fetch, columns, sort, filename, flat=flat)
-    return answer_response(request, page)
-
-
-def _page(
-    request: Request,
-    params: ListParams,
-    engine: Engine,
-    fetch: PageFetcher,
-    columns: list[str],
-    sort: str,
-    filename: str,
-    *,
-    flat: bool,
-) -> Answer:
-    """One page, kept until the data changes like a detail (app.services.answer_cache):
-    the page at risk and a province's first page are what every front end asks first,
-    and a province's CSV page what a newsroom downloads again.
-
-    Its key is the path and the query string as sent, which make the page, its `next` and
-    its Link; the format, which the Accept header may choose; and the day, on which a
-    place's "today" (the successors in force) depends."""
+    # A page is kept until the data changes, like a detail (app.services.answer_cache):
+    # the page at risk and a province's first page are what every front end asks first,
+    # a province's CSV page what a newsroom downloads again. The path and the query
+    # string as sent make the page, its `next` and its Link; the format may come from the
+    # Accept header; a place's "today" (the successors in force) depends on the day.
     scope = request.scope
     key = ("list", scope["path"], scope["query_string"], params.format, date.today())
 
@@ -124,7 +107,8 @@ def _page(
         return Answer(body, etag_of(body), tuple(headers.items()), _media_type(params))
 
     with Reader.open(engine) as reader:
-        return kept(reader, answers_of(request), key, make)
+        answer = kept(reader, answers_of(request), key, make)
+    return answer_response(request, answer)
 
 
 def _link(request: Request, page: Page) -> dict[str, str]:
