@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     write_rate_per_minute: int = Field(default=60, ge=1)
     # Requests run their (blocking) database work on this many threads per process. More
     # does not add a core: 32 connections on 40 threads measured 30% fewer requests a
-    # second than on 4 (threads contending for one interpreter lock; bench/README.md).
+    # second than on 4 (threads contending for one interpreter lock; README, Configuration).
     worker_threads: int = Field(default=4, ge=1, le=64)
     # SQLite: a read first runs on the event loop itself, its statements limited to this
     # many milliseconds; one that needs longer runs again on a read thread, with the
