@@ -26,6 +26,7 @@ from app.api.query_route import InlineReads
 from app.config import Settings
 from app.db import is_sqlite, make_engine
 from app.errors import PROBLEM_JSON, Problem, install_error_handlers
+from app.heap import startup_heap_frozen
 from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
@@ -102,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             keep_status_current(active.effective_database_url, active.risk_rules)
         )
         try:
-            yield
+            with startup_heap_frozen():
+                yield
         finally:
             keeper.cancel()
             app.state.read_threads.shutdown(wait=False, cancel_futures=True)
