@@ -11,10 +11,10 @@ def startup_heap_frozen() -> Iterator[None]:
     modules, classes and functions, the app's routes and schemas) are not scanned by the
     cyclic garbage collector's full passes.
 
-    Under load on PostgreSQL a full pass ran every 1.3-1.8 s, found nothing to free, and
+    Under load on PostgreSQL a full pass ran every 1.3-1.8 s, freed next to nothing, and
     took 90-117 ms walking that heap, with every request waiting: most of the p99 of
     PostgreSQL's rows (scale 1.0, the page at risk kept: p99 146-148 ms, 816-825 req/s;
-    frozen, 69-72 ms and 926-959 req/s, the full passes 1-4 ms). Objects made later are
+    frozen, 69-72 ms and 926-959 req/s, a full pass 2-5 ms). Objects made later are
     collected as usual; cycles among the frozen ones would stay until the app stops.
 
     Freezing and unfreezing only move the collector's lists (no walk). The heap is
