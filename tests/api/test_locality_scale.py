@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from app.models import Branch, Locality
 from app.reader import Reader
 from app.services import localities as localities_service
-from app.services.commune_totals import TOTAL_COLUMNS, rebuild_communes
+from app.services.commune_totals import TEMPORARIES, TOTAL_COLUMNS, rebuild_communes
 from app.services.localities import LocalityFilters, list_localities, scope_of
 from app.services.pagination import PageRequest
 from app.services.place_totals import places_of, rebuild_places
@@ -101,8 +101,9 @@ def _rows(session: Session, name: str) -> list[tuple[Any, ...]]:
 
 
 def test_bulk_and_per_commune_rebuilds_agree(api: TestClient) -> None:
-    """The load's rebuild (set-wide, through temporary tables) and a write's (a few
-    communes in one statement) are two ways to the same rows."""
+    """The load's rebuild (every commune) and a write's (some communes, their ids a
+    parameter of the same statements) give the same rows, one after the other in one
+    transaction over the same temporary tables."""
     with Session(_engine(api)) as session:
         bulk = {name: _rows(session, name) for name in TOTALS}
         assert all(bulk.values())
@@ -118,6 +119,19 @@ def test_bulk_and_per_commune_rebuilds_agree(api: TestClient) -> None:
         rebuild_places(session, places_of(session, communes))
         assert {name: _rows(session, name) for name in TOTALS} == bulk
         session.rollback()
+
+
+def test_a_rebuild_leaves_its_temporary_tables_empty(api: TestClient) -> None:
+    """The connection keeps them for the next write: emptied at the end on SQLite, at
+    commit on PostgreSQL; never holding a former write's rows."""
+    with _engine(api).connect() as connection:
+        with Session(bind=connection) as session:
+            commune = session.execute(select(func.min(col(Branch.commune_id)))).scalar_one()
+            rebuild_communes(session, [commune])
+            session.commit()
+        for temporary in TEMPORARIES:
+            assert connection.execute(select(func.count()).select_from(temporary)).scalar() == 0
+        connection.rollback()
 
 
 def test_lục_yên_stats_read_the_totals(api: TestClient) -> None:
