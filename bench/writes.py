@@ -1,17 +1,19 @@
-"""What one write costs: a membership count's POST, through its service, on the seed.
+"""What one write costs: a membership count's POST, through its service, on the seed (or a copy).
 
-    .venv/bin/python bench/writes.py [--writes 60] [--databases sqlite,postgresql]
+    .venv/bin/python bench/writes.py [--writes 60] [--databases sqlite,postgresql] [--copy-of FILE]
 
 In process, without HTTP: the write's own work (checks, the row, the branch's status and
 item, its commune's and places' totals, the audit entry, one transaction), which queues
 writers about one commune behind each other (tests/test_soak.py). Each database is
 seeded fresh (SQLite in bench/data/writes.sqlite3, PostgreSQL in the benchmark's cluster,
-bench/data/pg); a source of 600 sentences is added, then counts about one village branch
+bench/data/pg), or SQLite writes into a copy of a file (`--copy-of`, a synthetic scale);
+a source of 600 sentences is added, then counts about one village branch
 are written one after the other, after a warm-up. Prints the median and p90, in ms.
 """
 
 import argparse
 import hashlib
+import shutil
 import statistics
 import sys
 import time
@@ -89,11 +91,15 @@ def measure(url: str, writes: int) -> list[float]:
         engine.dispose()
 
 
-def _seeded(backend: str, postgres: Postgres | None) -> str:
+def _database(backend: str, postgres: Postgres | None, copy_of: Path | None) -> str:
+    """A fresh seeded database, or (SQLite) a copy of `copy_of`, such as a synthetic one."""
     if backend == "sqlite":
         path = DATA / "writes.sqlite3"
         _remove_sqlite(path)
         url = f"sqlite:///{path}"
+        if copy_of is not None:
+            shutil.copyfile(copy_of, path)
+            return url
     else:
         assert postgres is not None
         url = postgres.recreate("bench_writes")
@@ -105,13 +111,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=60)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--copy-of",
+        type=Path,
+        help="SQLite only: write into a copy of this file (e.g. bench/data/synth_0_1.sqlite3)",
+    )
     args = parser.parse_args()
     backends = args.databases.split(",")
+    if args.copy_of is not None and backends != ["sqlite"]:
+        parser.error("--copy-of needs --databases sqlite")
     DATA.mkdir(parents=True, exist_ok=True)
     postgres = Postgres(cpu=0) if "postgresql" in backends else None
     try:
         for backend in backends:
-            seconds = measure(_seeded(backend, postgres), args.writes)
+            seconds = measure(_database(backend, postgres, args.copy_of), args.writes)
             ms = sorted(s * 1000 for s in seconds)
             print(
                 f"{backend}: a count's POST through its service, {len(ms)} writes: "

@@ -154,7 +154,12 @@ def _event_year(event: dict[str, Any]) -> int:
 
 
 def _one_branch_risk(rules: RiskRules) -> Select[Any]:
-    return risk_select(rules, RiskDay.bound(), scope=lambda b: b.c.id == bindparam("branch_id"))
+    return risk_select(
+        rules,
+        RiskDay.bound(),
+        scope=lambda b: b.c.id == bindparam("branch_id"),
+        few_branches=True,
+    )
 
 
 def _admission_departure_events(

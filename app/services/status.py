@@ -106,7 +106,7 @@ def _insert_status(dialect: Dialect, rules: RiskRules, *, scoped: bool) -> Inser
     time, and the day and the branches are parameters.
     """
     scope = (lambda b: b.c.id.in_(bindparam("branch_ids", expanding=True))) if scoped else None
-    rows = risk_select(rules, RiskDay.bound(), scope=scope).subquery()
+    rows = risk_select(rules, RiskDay.bound(), scope=scope, few_branches=scoped).subquery()
     status_rows = select(
         rows.c.branch_id,
         rows.c.count_id.label("latest_count_id"),
