@@ -216,6 +216,26 @@ def rebuild_communes(session: Session, communes: list[int] | None) -> None:
     """
     bulk = communes is None
     params = {} if bulk else {"communes": communes}
+    _fill(session, bulk, params)
+    for statement in _replace_totals(bulk, _inside_present(session)):
+        session.execute(statement, params)
+    if session.get_bind().dialect.name != "postgresql":  # there: ON COMMIT DELETE ROWS
+        _empty_temporaries(session)
+
+
+def stage_every_commune(session: Session) -> None:
+    """Every commune's totals, computed into the temporary table STAGED: on SQLite this
+    writes nothing to the database file, and may run while another connection writes
+    (a bulk build's status rows). `replace_with_staged` then stores them."""
+    _fill(session, True, {})
+    session.execute(CreateTable(STAGED, if_not_exists=True))
+    session.execute(delete(STAGED))
+    for statement in _totals_inserts(STAGED, True, _inside_present(session)):
+        session.execute(statement)
+
+
+def _fill(session: Session, bulk: bool, params: dict[str, Any]) -> None:
+    """TEMPORARIES, emptied and filled for the communes (bulk: every commune)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     _empty_temporaries(session)
     for temporary, fill in zip(TEMPORARIES, _fill_temporaries(bulk), strict=True):
@@ -223,14 +243,23 @@ def rebuild_communes(session: Session, communes: list[int] | None) -> None:
         # A few rows after a write: PostgreSQL sizes them from their pages, well enough.
         if postgres and bulk:
             session.execute(text(f"ANALYZE {temporary.name}"))
-    # Each level of ancestors inside is a join of every row: skip those no branch has
-    # (at national scale, all but the first).
+
+
+def _inside_present(session: Session) -> tuple[str, ...]:
+    """The levels of ancestors inside that some branch of the filled CHAINS has: each is
+    a join of every row, and at national scale all but the first are empty."""
     present = session.execute(select(*(func.count(CHAINS.c[n]) for n in INSIDE))).one()
-    inside = tuple(n for n, count in zip(INSIDE, present, strict=True) if count)
-    for statement in _replace_totals(bulk, inside):
-        session.execute(statement, params)
-    if not postgres:  # PostgreSQL empties them at commit (ON COMMIT DELETE ROWS)
-        _empty_temporaries(session)
+    return tuple(n for n, count in zip(INSIDE, present, strict=True) if count)
+
+
+def replace_with_staged(session: Session) -> None:
+    """Every commune's totals replaced by those `stage_every_commune` computed, on this
+    session's connection (the temporary tables are its own)."""
+    target = table(CommuneYearlyTotal)
+    session.execute(delete(target))
+    session.execute(insert(target).from_select(TOTAL_COLUMNS, select(STAGED)))
+    for temporary in (*TEMPORARIES, STAGED):
+        session.execute(delete(temporary))
 
 
 def _communes(bulk: bool) -> BranchFilter:
@@ -253,33 +282,42 @@ def _fill_temporaries(bulk: bool) -> tuple[Insert, ...]:
 @shared()
 def _replace_totals(bulk: bool, inside: tuple[str, ...]) -> tuple[Executable, ...]:
     """Delete the communes' totals and insert them again from the filled TEMPORARIES."""
-    where = _communes(bulk)
     target = table(CommuneYearlyTotal)
+    where = _communes(bulk)
     stale = delete(target) if bulk else delete(target).where(where(target))
+    return (stale, *_totals_inserts(target, bulk, inside))
+
+
+@shared()
+def _totals_inserts(target: Table, bulk: bool, inside: tuple[str, ...]) -> tuple[Insert, ...]:
+    """Insert the communes' totals, from the filled TEMPORARIES, into `target`."""
+    where = _communes(bulk)
     summed = _summed(_uncovered(where, CHAINS, REPORTED_ROWS, list(inside)))
     return (
-        stale,
         insert(target).from_select(TOTAL_COLUMNS, summed),
         insert(target).from_select(SPANNING_COLUMNS, spanning_select(where)),
     )
 
 
-def _temporary(name: str, columns: list[str], key: list[str]) -> Table:
-    """A temporary table of integer columns (`measure` is text); see TEMPORARIES."""
+def _temporary(
+    name: str, columns: list[str], key: list[str], on_commit: str = "DELETE ROWS"
+) -> Table:
+    """A temporary table of integer columns (`measure` and `sample` are text); see
+    TEMPORARIES. `on_commit`: PostgreSQL's, what becomes of its rows at a commit."""
     return Table(
         name,
         MetaData(),
         *(
             Column(
                 c,
-                String(30) if c == "measure" else Integer,
+                String(30) if c == "measure" else String if c == "sample" else Integer,
                 primary_key=c in key,
                 autoincrement=False,
             )
             for c in columns
         ),
         prefixes=["TEMPORARY"],
-        postgresql_on_commit="DELETE ROWS",
+        postgresql_on_commit=on_commit,
     )
 
 
@@ -290,6 +328,9 @@ CHAINS = _temporary("totals_chains", ["id", *PLACES, *INSIDE, *ABOVE], key=["id"
 INSIDERS = _temporary("totals_insiders", ["id"], key=["id"])
 REPORTED_ROWS = _temporary("totals_reported", REPORTED, key=REPORTED)
 TEMPORARIES = (CHAINS, INSIDERS, REPORTED_ROWS)
+# Every commune's totals, computed beside a bulk build's status rows (stage_every_commune),
+# kept across the commit that ends the reads of that computation.
+STAGED = _temporary("totals_staged", TOTAL_COLUMNS, key=[], on_commit="PRESERVE ROWS")
 
 
 def _empty_temporaries(session: Session) -> None:

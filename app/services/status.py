@@ -24,6 +24,8 @@ from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
 
 log = logging.getLogger("branchstats")
+# Rows of each index a sampled ANALYZE reads on SQLite (PRAGMA analysis_limit).
+SAMPLED_ROWS = 1000
 
 
 def refresh_current_units(session: Session) -> None:
@@ -135,14 +137,20 @@ def refresh_all(engine: Engine, rules: RiskRules | None = None) -> None:
     analyze(engine)
 
 
-def analyze(engine: Engine) -> None:
+def analyze(engine: Engine, *, sampled: bool = False) -> None:
     """Refresh the planner's statistics after a bulk change.
 
     Without them SQLite guessed join orders badly (a members-sorted page went from 2 ms
     to 350 ms at 27,000 branches); PostgreSQL's autovacuum would get there, later.
+    `sampled`: SQLite reads at most SAMPLED_ROWS rows of each index, as PostgreSQL
+    always samples (see app.synth._refresh).
     """
     with engine.begin() as connection:
+        if sampled and engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(f"PRAGMA analysis_limit={SAMPLED_ROWS}")
         connection.exec_driver_sql("ANALYZE")
+        if sampled and engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA analysis_limit=0")
     if engine.dialect.name == "postgresql":
         # Rendering the items rewrote every status row: without a VACUUM the table stays
         # twice its size, half of it dead rows, and its index-only scans (the count of

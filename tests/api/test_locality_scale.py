@@ -14,7 +14,13 @@ from sqlmodel import Session, col
 from app.models import Branch, Locality
 from app.reader import Reader
 from app.services import localities as localities_service
-from app.services.commune_totals import TEMPORARIES, TOTAL_COLUMNS, rebuild_communes
+from app.services.commune_totals import (
+    TEMPORARIES,
+    TOTAL_COLUMNS,
+    rebuild_communes,
+    replace_with_staged,
+    stage_every_commune,
+)
 from app.services.localities import LocalityFilters, list_localities, scope_of
 from app.services.pagination import PageRequest
 from app.services.place_totals import places_of, rebuild_places
@@ -132,6 +138,27 @@ def test_a_rebuild_leaves_its_temporary_tables_empty(api: TestClient) -> None:
         for temporary in TEMPORARIES:
             assert connection.execute(select(func.count()).select_from(temporary)).scalar() == 0
         connection.rollback()
+
+
+def test_totals_are_staged_while_another_connection_writes(api: TestClient) -> None:
+    """A bulk build computes every commune's totals while it writes the status rows, and
+    SQLite lets one connection write at a time: the staging writes nothing to the
+    database, and the staged rows, stored, are the rows a rebuild gives."""
+    engine = _engine(api)
+    with Session(engine) as session:
+        rebuilt = {name: _rows(session, name) for name in TOTALS}
+    with engine.connect() as writer, engine.connect() as connection:
+        # Holds the database's write lock on SQLite (a row lock on PostgreSQL) until its
+        # rollback: a staging that wrote to the database would wait, then fail.
+        writer.execute(text("UPDATE branch_status SET members_sort = members_sort"))
+        with Session(bind=connection) as session:
+            stage_every_commune(session)
+            session.commit()
+            writer.rollback()
+            replace_with_staged(session)
+            rebuild_places(session, None)
+            assert {name: _rows(session, name) for name in TOTALS} == rebuilt
+            session.rollback()
 
 
 def test_lục_yên_stats_read_the_totals(api: TestClient) -> None:
