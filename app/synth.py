@@ -42,12 +42,17 @@ from sqlmodel import Session
 
 from app.ingest.places import locality_search_fields, search_words
 from app.models.data_version import RAISE_DATA_VERSION
-from app.services.commune_totals import replace_with_staged, stage_every_commune
-from app.services.place_totals import rebuild_places
 from app.services.risk_rules import RiskRules
-from app.services.status import SAMPLED_ROWS, analyze, refresh_current_units, refresh_status
+from app.services.status import (
+    SAMPLED_ROWS,
+    analyze,
+    refresh_current_units,
+    refresh_status,
+    stage_status,
+    store_staged_status,
+)
 from app.services.text import fold, lower_exact
-from app.services.yearly import refresh_totals
+from app.services.yearly import stage_totals, store_staged_totals
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025
 YEARS = tuple(range(FIRST_YEAR, LAST_YEAR + 1))
@@ -1100,28 +1105,38 @@ def run_synth(
 
 def _refresh(engine: Engine) -> float:
     """Derive what the service keeps beside the data (issue 7), then ANALYZE: current
-    units, each branch's status and item; then the yearly totals.
+    units, each branch's status and item; the yearly totals.
 
-    Each in a transaction of its own: in one, SQLite's reads for the totals went slower
-    behind the status's 400 MB of write-ahead log. On SQLite side by side
-    (_refresh_side_by_side). On PostgreSQL one after the other: the status rows' foreign
-    keys are set aside (28 s of checks at scale 1.0), and dropping them locks the tables
-    they refer to, which the totals read. (Side by side on two connections, checks kept,
-    was no faster on a machine with other work running.)
+    The status rows and the communes' totals are each one long statement that keeps a
+    core busy (scale 1.0, one after the other: 50 s and 47 s on SQLite, 38 s and 30 s on
+    PostgreSQL), so they are computed side by side, on two connections: the totals into
+    a temporary table of their connection (SQLite lets one connection write at a time),
+    and on PostgreSQL the status rows too, since storing them sets their foreign keys
+    aside, and dropping those locks the tables the totals read. Each stored in a
+    transaction of its own: in one, SQLite's reads for the totals went slower behind the
+    status's 400 MB of write-ahead log.
     """
     started = time.perf_counter()
-    if engine.dialect.name == "sqlite":
-        _refresh_side_by_side(engine)
-    else:
-        with Session(engine) as session:
-            with _checks_aside(session, ["branch_status"]):
+    postgres = engine.dialect.name == "postgresql"
+    rules = RiskRules()
+    with _unpooled_session(engine) as totals:
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            staged = beside.submit(_stage_totals, totals)
+            with _unpooled_session(engine) as session:
                 refresh_current_units(session)
-                refresh_status(session, RiskRules())
-            session.commit()
-        with Session(engine) as session:
-            with _checks_aside(session, ["commune_yearly_totals", "place_yearly_totals"]):
-                refresh_totals(session)
-            session.commit()
+                if postgres:
+                    stage_status(session, rules)
+                    # The totals' reads must end before the checks go aside (locks).
+                    staged.result()
+                    with _checks_aside(session, ["branch_status"]):
+                        store_staged_status(session)
+                else:
+                    refresh_status(session, rules)
+                session.commit()
+            staged.result()
+        with _checks_aside(totals, ["commune_yearly_totals", "place_yearly_totals"]):
+            store_staged_totals(totals)
+        totals.commit()
     # Sampled, as the statistics of every build measured so far were: this ANALYZE used to
     # run on the loader's pooled connection, which samples; with two connections in the
     # pool it was a matter of which came out. (Exact took 3.3 s at scale 1.0 and gave the
@@ -1130,31 +1145,26 @@ def _refresh(engine: Engine) -> float:
     return time.perf_counter() - started
 
 
-def _refresh_side_by_side(engine: Engine) -> None:
-    """SQLite: every commune's totals computed on a second connection, in a thread,
-    while the first writes the status rows; stored once those are committed.
+@contextmanager
+def _unpooled_session(engine: Engine) -> Iterator[Session]:
+    """A session on one connection throughout (the staged rows are in its temporary
+    tables), closed at the end rather than pooled: its temporary tables go with it, and
+    on SQLite the statistics it read with the schema, which the status rows and the
+    ANALYZE after them make stale (the next user of the pool planned with them)."""
+    with engine.connect() as connection:
+        try:
+            with Session(bind=connection) as session:
+                yield session
+        finally:
+            connection.invalidate()
 
-    Each is one long statement that keeps a core busy (50 s and 47 s at scale 1.0, one
-    after the other; 55 s and 65 s side by side, 2026-12-04). SQLite lets one connection
-    write at a time, but the totals are computed into a temporary table, the computing
-    connection's own, from the figures, which the status rows' writes do not touch.
-    """
-    # One connection throughout: the staged rows are in its temporary tables.
-    with engine.connect() as connection, Session(bind=connection) as totals:
-        with ThreadPoolExecutor(max_workers=1) as beside:
-            staged = beside.submit(stage_every_commune, totals)
-            with Session(engine) as session:
-                refresh_current_units(session)
-                refresh_status(session, RiskRules())
-                session.commit()
-            staged.result()
-        totals.commit()  # ends its reads: what it writes next comes after the status rows
-        replace_with_staged(totals)
-        rebuild_places(totals, None)
-        totals.commit()
-        # Closed, not pooled: SQLite keeps a connection's statistics from when it read the
-        # schema, and this one's predate the status rows and the ANALYZE after them.
-        connection.invalidate()
+
+def _stage_totals(session: Session) -> None:
+    """In a thread: every commune's totals staged, then committed, which ends the reads
+    (SQLite: its snapshot, so that it may write after the status rows; PostgreSQL: its
+    locks, which would keep the status rows' checks from going aside)."""
+    stage_totals(session)
+    session.commit()
 
 
 @contextmanager

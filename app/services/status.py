@@ -8,10 +8,25 @@ import logging
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import Date, Engine, bindparam, delete, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Column,
+    Date,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col
 
@@ -99,10 +114,47 @@ def refresh_status(
     session.execute(insert_status, params)
 
 
+def stage_status(session: Session, rules: RiskRules, *, today: date | None = None) -> None:
+    """Every branch's status row, as refresh_status computes it, into the temporary
+    table STAGED_STATUS of this session's connection: reads only, beside other work (a
+    bulk build's totals, app.synth). `store_staged_status` then stores them."""
+    session.execute(CreateTable(STAGED_STATUS, if_not_exists=True))
+    session.execute(delete(STAGED_STATUS))
+    params = RiskDay.params(today or date.today(), rules)
+    dialect = session.get_bind().dialect
+    session.execute(_insert_status(dialect, rules, scoped=False, into=STAGED_STATUS), params)
+
+
+def store_staged_status(session: Session) -> None:
+    """Every branch's status replaced by the rows `stage_status` computed (same
+    connection)."""
+    target = table(BranchStatus)
+    if session.get_bind().dialect.name != "sqlite":
+        # As refresh_status: the whole table, one lock.
+        session.execute(text("LOCK TABLE branch_status IN SHARE ROW EXCLUSIVE MODE"))
+    session.execute(delete(target))
+    columns = list(target.c.keys())
+    session.execute(insert(target).from_select(columns, select(*STAGED_STATUS.c)))
+    session.execute(delete(STAGED_STATUS))
+
+
+# branch_status's columns, without its keys, checks and indexes, in a temporary table kept
+# across commits (its rows are emptied by store_staged_status).
+STAGED_STATUS = Table(
+    "staged_status",
+    MetaData(),
+    *(Column(c.name, c.type) for c in table(BranchStatus).c),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="PRESERVE ROWS",
+)
+
+
 @shared(maxsize=32)
-def _insert_status(dialect: Dialect, rules: RiskRules, *, scoped: bool) -> Insert:
+def _insert_status(
+    dialect: Dialect, rules: RiskRules, *, scoped: bool, into: Table | None = None
+) -> Insert:
     """The status rows of every branch, or (`scoped`) of the parameter `branch_ids`, as
-    of the parameters of RiskDay.
+    of the parameters of RiskDay; into branch_status, or the table `into`.
 
     Built once per database and rules: building it anew took a quarter of a write's
     time, and the day and the branches are parameters.
@@ -122,7 +174,7 @@ def _insert_status(dialect: Dialect, rules: RiskRules, *, scoped: bool) -> Inser
         literal(rules.version).label("rules_version"),
         bindparam("as_of", type_=Date).label("evaluated_on"),
     )
-    return insert(table(BranchStatus)).from_select(
+    return insert(table(BranchStatus) if into is None else into).from_select(
         [*status_rows.selected_columns.keys(), "province_id", "item"],
         with_items(status_rows, dialect, rules),
     )

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlmodel import Session, col
 
 from app.models import Branch, Locality
-from app.services.commune_totals import rebuild_communes
+from app.services.commune_totals import rebuild_communes, replace_with_staged, stage_every_commune
 from app.services.place_totals import places_of, rebuild_places
 from app.services.refs import table
 from app.services.summary import MAX_DEPTH
@@ -91,6 +91,19 @@ def refresh_totals(session: Session, branch_ids: Iterable[int] | None = None) ->
     if postgres:
         _lock_places(session, places)
     rebuild_places(session, places)
+
+
+def stage_totals(session: Session) -> None:
+    """Every commune's totals computed into this connection's temporary table, writing
+    nothing (app.services.commune_totals.stage_every_commune); `store_staged_totals`
+    stores them, with the provinces' and districts' sums."""
+    with _bulk_memory(session):
+        stage_every_commune(session)
+
+
+def store_staged_totals(session: Session) -> None:
+    replace_with_staged(session)
+    rebuild_places(session, None)
 
 
 def _lock_places(session: Session, places: set[int]) -> None:

@@ -1,13 +1,22 @@
 """branch_status follows the calendar and the rule set."""
 
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, select
 
 from app.models import BranchStatus
+from app.services.refs import table
 from app.services.risk_rules import RiskRules
-from app.services.status import is_stale, refresh_if_stale
+from app.services.status import (
+    STAGED_STATUS,
+    is_stale,
+    refresh_if_stale,
+    refresh_status,
+    stage_status,
+    store_staged_status,
+)
 
 
 def test_a_new_day_or_new_rules_make_the_status_stale(engine: Engine) -> None:
@@ -26,3 +35,25 @@ def test_refresh_if_stale_recomputes_for_today(engine: Engine) -> None:
     with Session(engine) as session:
         days = set(session.exec(select(BranchStatus.evaluated_on)).all())
     assert days == {date.today()}
+
+
+def _status_rows(session: Session) -> list[Any]:
+    return sorted(session.execute(select(*table(BranchStatus).c)).all())
+
+
+def test_staged_status_rows_stored_are_those_a_refresh_writes(engine: Engine) -> None:
+    """A bulk build computes the status rows into a temporary table beside other work
+    and stores them after: the same rows, under other rules too, and nothing left
+    staged."""
+    rules = RiskRules(min_members=10)
+    with engine.connect() as connection, Session(bind=connection) as session:
+        refresh_status(session, rules)
+        refreshed = _status_rows(session)
+        refresh_status(session, RiskRules())
+        assert _status_rows(session) != refreshed  # the rules change some rows
+        stage_status(session, rules)
+        session.commit()  # the staged rows outlive the commit that ends their reads
+        store_staged_status(session)
+        assert _status_rows(session) == refreshed
+        assert session.execute(select(func.count()).select_from(STAGED_STATUS)).scalar() == 0
+        session.rollback()
