@@ -4,6 +4,7 @@ import math
 import select
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -103,10 +104,17 @@ def _hung_up_or_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise DisconnectionError("the server closed the connection")
 
 
+# An execution option: a connection that sets it begins each transaction with SQLite's
+# write lock, for a writer that reads before it writes (a deferred transaction that read
+# first fails, rather than waits, if another writer commits before it writes).
+BEGIN_IMMEDIATE = "sqlite_begin_immediate"
+
+
 def _begin_sqlite(conn: Any) -> None:
     # On the driver's connection: through SQLAlchemy's execution layer, this BEGIN cost
     # about as much as a page's query.
-    conn.connection.driver_connection.execute("BEGIN")
+    immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -195,3 +203,17 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@contextmanager
+def unpooled_session(engine: Engine) -> Iterator[Session]:
+    """A session on one connection throughout (staged rows kept in its temporary tables
+    across commits), closed at the end rather than pooled: its temporary tables go with
+    it, and on SQLite the statistics it read with the schema, which bulk rewrites and the
+    ANALYZE after them make stale (the next user of the pool planned with them)."""
+    with engine.connect() as connection:
+        try:
+            with Session(bind=connection) as session:
+                yield session
+        finally:
+            connection.invalidate()

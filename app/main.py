@@ -31,7 +31,7 @@ from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
-from app.services.status import keep_status_current
+from app.services.status_day import keep_status_current
 
 API_DESCRIPTION = """
 Statistics about local Communist Party of Vietnam organizations (branches, membership

@@ -40,6 +40,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from app.db import unpooled_session
 from app.ingest.places import locality_search_fields, search_words
 from app.models.data_version import RAISE_DATA_VERSION
 from app.services.risk_rules import RiskRules
@@ -1119,10 +1120,10 @@ def _refresh(engine: Engine) -> float:
     started = time.perf_counter()
     postgres = engine.dialect.name == "postgresql"
     rules = RiskRules()
-    with _unpooled_session(engine) as totals:
+    with unpooled_session(engine) as totals:
         with ThreadPoolExecutor(max_workers=1) as beside:
             staged = beside.submit(_stage_totals, totals)
-            with _unpooled_session(engine) as session:
+            with unpooled_session(engine) as session:
                 refresh_current_units(session)
                 if postgres:
                     stage_status(session, rules)
@@ -1143,20 +1144,6 @@ def _refresh(engine: Engine) -> float:
     # same plans there.)
     analyze(engine, sampled=True)
     return time.perf_counter() - started
-
-
-@contextmanager
-def _unpooled_session(engine: Engine) -> Iterator[Session]:
-    """A session on one connection throughout (the staged rows are in its temporary
-    tables), closed at the end rather than pooled: its temporary tables go with it, and
-    on SQLite the statistics it read with the schema, which the status rows and the
-    ANALYZE after them make stale (the next user of the pool planned with them)."""
-    with engine.connect() as connection:
-        try:
-            with Session(bind=connection) as session:
-                yield session
-        finally:
-            connection.invalidate()
 
 
 def _stage_totals(session: Session) -> None:

@@ -3,8 +3,6 @@
 Called after every load, import and write, for the branches touched or for all.
 """
 
-import asyncio
-import logging
 from collections.abc import Iterable
 from datetime import date
 
@@ -24,21 +22,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col
 
-from app.db import make_engine
 from app.models import Branch, BranchStatus, Locality, LocalitySuccession
+from app.models.data_version import DataVersion
 from app.reader import shared
 from app.services.branch_items import with_items
 from app.services.refs import table
 from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
 
-log = logging.getLogger("branchstats")
 # Rows of each index a sampled ANALYZE reads on SQLite (PRAGMA analysis_limit).
 SAMPLED_ROWS = 1000
 
@@ -75,6 +71,20 @@ def refresh_current_units(session: Session) -> None:
         )
 
 
+def lock_data_version(session: Session) -> None:
+    """PostgreSQL: lock the data version's row until the transaction ends.
+
+    Every writing transaction raises the version (migration 0008's triggers), locking
+    that row at its first write anyway. Taken first, it is every writer's first lock, and
+    writers queue on it rather than deadlock on the order of the rest: a count's write
+    held the version and waited for branch_status while the day's refresh held
+    branch_status and waited for the version, and PostgreSQL cancelled one of them.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        version = select(col(DataVersion.id)).where(col(DataVersion.id) == 1)
+        session.execute(version.with_for_update(key_share=True))
+
+
 def refresh_status(
     session: Session,
     rules: RiskRules,
@@ -98,8 +108,9 @@ def refresh_status(
     if session.get_bind().dialect.name != "sqlite":
         if ids is None:
             # The whole table: one table lock, rather than a row lock on every branch
-            # (270,000 at national scale). Writers lock branch rows, then this table, so
-            # the two orders cannot cross.
+            # (270,000 at national scale). Writers lock the data version, branch rows,
+            # then this table: the same order.
+            lock_data_version(session)
             session.execute(text("LOCK TABLE branch_status IN SHARE ROW EXCLUSIVE MODE"))
         else:
             lock = select(col(Branch.id)).order_by(col(Branch.id)).with_for_update(key_share=True)
@@ -131,6 +142,7 @@ def store_staged_status(session: Session) -> None:
     target = table(BranchStatus)
     if session.get_bind().dialect.name != "sqlite":
         # As refresh_status: the whole table, one lock.
+        lock_data_version(session)
         session.execute(text("LOCK TABLE branch_status IN SHARE ROW EXCLUSIVE MODE"))
     session.execute(delete(target))
     columns = list(target.c.keys())
@@ -203,47 +215,13 @@ def analyze(engine: Engine, *, sampled: bool = False) -> None:
         connection.exec_driver_sql("ANALYZE")
         if sampled and engine.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA analysis_limit=0")
+    vacuum_status(engine)
+
+
+def vacuum_status(engine: Engine) -> None:
+    """PostgreSQL, after every status row was rewritten: without a VACUUM the table stays
+    twice its size, half of it dead rows, and its index-only scans (the count of an
+    at-risk list) visit the heap, until autovacuum comes by."""
     if engine.dialect.name == "postgresql":
-        # Rendering the items rewrote every status row: without a VACUUM the table stays
-        # twice its size, half of it dead rows, and its index-only scans (the count of
-        # an at-risk list) visit the heap, until autovacuum comes by.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM (ANALYZE) branch_status")
-
-
-def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:
-    """branch_status was computed for another day or another rule set."""
-    with Session(engine) as session:
-        row = session.execute(
-            select(col(BranchStatus.evaluated_on), col(BranchStatus.rules_version)).limit(1)
-        ).first()
-    return row is not None and (row.evaluated_on != today or row.rules_version != rules.version)
-
-
-def refresh_if_stale(engine: Engine, rules: RiskRules) -> bool:
-    today = date.today()
-    try:
-        if not is_stale(engine, rules, today):
-            return False
-        with Session(engine) as session:
-            refresh_status(session, rules, today=today)
-            session.commit()
-    except SQLAlchemyError as exc:  # an unmigrated or unreachable database: try later
-        log.warning("branch status not refreshed: %s", exc.__class__.__name__)
-        return False
-    log.info("branch status refreshed for %s (rules %s)", today, rules.version)
-    return True
-
-
-async def keep_status_current(database_url: str, rules: RiskRules, every_s: float = 3600) -> None:
-    """Risk "as of today" changes with the date: recompute when the day turns.
-
-    Runs in a worker thread so that requests keep being served meanwhile.
-    """
-    engine = make_engine(database_url)
-    try:
-        while True:
-            await asyncio.to_thread(refresh_if_stale, engine, rules)
-            await asyncio.sleep(every_s)
-    finally:
-        engine.dispose()

@@ -26,7 +26,7 @@ from app.services.auth import Caller
 from app.services.branch_items import branches_showing, refresh_items
 from app.services.json_sql import encode_json, etag_of
 from app.services.risk_rules import RiskRules
-from app.services.status import refresh_current_units, refresh_status
+from app.services.status import lock_data_version, refresh_current_units, refresh_status
 from app.services.text import normalize_quote_text
 from app.services.yearly import refresh_totals
 
@@ -256,8 +256,10 @@ def _begin(session: Session) -> None:
 
     On SQLite this also takes the database's write lock before anything is read, so
     two writers queue (busy_timeout) instead of the second failing when it upgrades a
-    read snapshot that the first made stale.
+    read snapshot that the first made stale. On PostgreSQL it takes the data version's
+    row first, as every writer does (`lock_data_version`).
     """
+    lock_data_version(session)
     session.execute(
         delete(IdempotencyRecord).where(
             col(IdempotencyRecord.created_at) < utcnow() - IDEMPOTENCY_TTL

@@ -1,21 +1,30 @@
 """branch_status follows the calendar and the rule set."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from app.models import BranchStatus
+from app.db import unpooled_session
+from app.models import BranchStatus, MembershipCount
+from app.services import status_day
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
 from app.services.status import (
     STAGED_STATUS,
-    is_stale,
-    refresh_if_stale,
     refresh_status,
     stage_status,
     store_staged_status,
+)
+from app.services.status_day import (
+    GRACE_S,
+    is_stale,
+    refresh_for_day,
+    refresh_if_stale,
+    stage_for_day,
+    store_staged_in_chunks,
 )
 
 
@@ -30,11 +39,22 @@ def test_refresh_if_stale_recomputes_for_today(engine: Engine) -> None:
     with Session(engine) as session:
         session.execute(update(BranchStatus).values(evaluated_on=date(2000, 1, 1)))
         session.commit()
-    assert refresh_if_stale(engine, RiskRules()) is True
-    assert refresh_if_stale(engine, RiskRules()) is False
+    noon = datetime.combine(date.today(), time(12))
+    assert refresh_if_stale(engine, RiskRules(), noon) is True
+    assert refresh_if_stale(engine, RiskRules(), noon) is False
     with Session(engine) as session:
         days = set(session.exec(select(BranchStatus.evaluated_on)).all())
     assert days == {date.today()}
+
+
+def test_no_refresh_in_the_first_minute_of_a_day(engine: Engine) -> None:
+    """A write that computed its status just before midnight may still be committing."""
+    rules, tomorrow = RiskRules(), date.today() + timedelta(days=1)
+    just_after = datetime.combine(tomorrow, time()) + timedelta(seconds=GRACE_S - 1)
+    assert refresh_if_stale(engine, rules, just_after) is False
+    assert is_stale(engine, rules, tomorrow)
+    assert refresh_if_stale(engine, rules, just_after + timedelta(seconds=1)) is True
+    assert not is_stale(engine, rules, tomorrow)
 
 
 def _status_rows(session: Session) -> list[Any]:
@@ -57,3 +77,98 @@ def test_staged_status_rows_stored_are_those_a_refresh_writes(engine: Engine) ->
         assert _status_rows(session) == refreshed
         assert session.execute(select(func.count()).select_from(STAGED_STATUS)).scalar() == 0
         session.rollback()
+
+
+def _rows_a_refresh_writes(engine: Engine, rules: RiskRules, day: date) -> list[Any]:
+    with Session(engine) as session:
+        refresh_status(session, rules, today=day)
+        rows = _status_rows(session)
+        session.rollback()
+    return rows
+
+
+def _all_rows(engine: Engine) -> list[Any]:
+    with Session(engine) as session:
+        return _status_rows(session)
+
+
+def test_a_new_day_is_stored_in_chunks_as_a_refresh_writes_it(engine: Engine) -> None:
+    rules, tomorrow = RiskRules(min_members=10), date.today() + timedelta(days=1)
+    expected = _rows_a_refresh_writes(engine, rules, tomorrow)
+    assert expected != _all_rows(engine)
+    refresh_for_day(engine, rules, tomorrow, chunk=2)
+    assert _all_rows(engine) == expected
+    assert not is_stale(engine, rules, tomorrow)
+
+
+def test_a_write_after_the_rows_were_computed_is_not_undone(engine: Engine) -> None:
+    """The staged rows predate the write, which stored its branch's row for the day:
+    that row is kept, the others stored."""
+    rules, tomorrow = RiskRules(), date.today() + timedelta(days=1)
+    with unpooled_session(engine) as session:
+        stage_for_day(session, rules, tomorrow)
+        with Session(engine) as writer:  # a count halved, its status refreshed: a write
+            latest = select(col(BranchStatus.latest_count_id)).where(
+                col(BranchStatus.latest_count_id).is_not(None)
+            )
+            count = writer.get(MembershipCount, writer.exec(latest.limit(1)).one())
+            assert count is not None
+            count.value //= 2
+            writer.add(count)
+            refresh_status(writer, rules, branch_ids=[count.branch_id], today=tomorrow)
+            writer.commit()
+        staged = sorted(session.execute(select(*STAGED_STATUS.c)).all())
+        store_staged_in_chunks(session, rules, tomorrow, chunk=1)
+    expected = _rows_a_refresh_writes(engine, rules, tomorrow)
+    assert staged != expected  # the write changed a row
+    assert _all_rows(engine) == expected
+
+
+def test_a_refresh_cut_short_leaves_the_status_stale(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunks go from the highest branch ids down, and is_stale reads the lowest:
+    a refresh that dies after its first chunk is done again."""
+    rules, tomorrow = RiskRules(), date.today() + timedelta(days=1)
+    store_chunk = status_day._store_chunk
+    chunks = 0
+
+    def dies_at_the_second_chunk(session: Session, **kwargs: Any) -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 2:
+            raise RuntimeError("the process died")
+        store_chunk(session, **kwargs)
+
+    monkeypatch.setattr(status_day, "_store_chunk", dies_at_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        refresh_for_day(engine, rules, tomorrow, chunk=3)
+    days = dict(_day_of_each_branch(engine))
+    highest = sorted(days, reverse=True)[:3]
+    assert {days[i] for i in highest} == {tomorrow}
+    assert {days[i] for i in days if i not in highest} == {date.today()}
+    assert is_stale(engine, rules, tomorrow)
+    monkeypatch.undo()
+    noon = datetime.combine(tomorrow, time(12))
+    assert refresh_if_stale(engine, rules, noon) is True
+    assert set(dict(_day_of_each_branch(engine)).values()) == {tomorrow}
+
+
+def _day_of_each_branch(engine: Engine) -> list[tuple[int, date]]:
+    with Session(engine) as session:
+        rows = session.execute(select(col(BranchStatus.branch_id), col(BranchStatus.evaluated_on)))
+        return [(row.branch_id, row.evaluated_on) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("now", "seconds"),
+    [
+        (datetime(2026, 12, 4, 23, 59, 30), 30 + GRACE_S),
+        (datetime(2026, 12, 5, 0, 0, 10), GRACE_S - 10),
+        (datetime(2026, 12, 31, 0, 1, 0), 86_400 + GRACE_S - 60),
+    ],
+)
+def test_the_keeper_looks_again_just_after_the_first_minute_of_a_day(
+    now: datetime, seconds: float
+) -> None:
+    assert status_day.until_the_next_check(now) == seconds

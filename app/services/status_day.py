@@ -1,0 +1,174 @@
+"""branch_status brought to a new day (or new rules) while the service keeps serving.
+
+Risk "as of today" changes with the date, and each stored list item says the day it was
+evaluated on: when the day turns, every status row is computed again. At national scale
+that is 35-60 s of work, and done in one locked transaction (`refresh_status`) it held up
+every write for as long: PostgreSQL's writes waited on the table lock past their 5 s
+statement limit, SQLite's on the write lock past their 10 s busy timeout, and got 503s.
+
+Here the rows are computed into a temporary table with reads only (`stage_status`), then
+stored in short transactions of STORE_CHUNK branches each, over the rows that are not yet
+current. A write meanwhile refreshes the status rows it changes for the new day (each
+write recomputes the rows that show what it changed), and those rows are left as the
+write stored them: the staged ones may predate it.
+
+That holds for a write that computed its status for the new day. One that computed it
+just before midnight and committed after the rows were staged would have its rows taken
+for stale ones: so nothing is staged in the first GRACE_S after midnight, by which time
+every write of the old day has ended (a request's statements stop after 5 s).
+"""
+
+import asyncio
+import logging
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Date, Engine, Index, Integer, bindparam, delete, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateIndex
+from sqlalchemy.sql.dml import Update
+from sqlmodel import Session, col
+
+from app.db import BEGIN_IMMEDIATE, make_engine, unpooled_session
+from app.models import BranchStatus
+from app.services.refs import table
+from app.services.risk_rules import RiskRules
+from app.services.status import STAGED_STATUS, lock_data_version, stage_status, vacuum_status
+
+log = logging.getLogger("branchstats")
+# Branches stored per transaction: 0.13-0.9 s of lock each at national scale, where all
+# 274,473 in one statement took 13-15 s on either database, past the 5 s a write's
+# statement may wait on PostgreSQL (10 s for SQLite's lock).
+STORE_CHUNK = 5_000
+GRACE_S = 60
+_STAGED_BY_BRANCH = Index("staged_status_branch", STAGED_STATUS.c.branch_id)
+
+
+def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:
+    """branch_status was computed for another day or another rule set.
+
+    Reads the row of the lowest branch id: the chunks are stored from the highest ids
+    down, so that row is current only once all are, and a refresh cut short is seen.
+    """
+    with Session(engine) as session:
+        row = session.execute(
+            select(col(BranchStatus.evaluated_on), col(BranchStatus.rules_version))
+            .order_by(col(BranchStatus.branch_id))
+            .limit(1)
+        ).first()
+    return row is not None and (row.evaluated_on != today or row.rules_version != rules.version)
+
+
+def refresh_if_stale(engine: Engine, rules: RiskRules, now: datetime | None = None) -> bool:
+    """Bring the status to today if it is not; not in the first GRACE_S of a day."""
+    now = now or datetime.now()
+    today = now.date()
+    if now < datetime.combine(today, time()) + timedelta(seconds=GRACE_S):
+        return False
+    try:
+        if not is_stale(engine, rules, today):
+            return False
+        refresh_for_day(engine, rules, today)
+    except SQLAlchemyError as exc:  # an unmigrated or unreachable database: try later
+        log.warning("branch status not refreshed: %s", exc.__class__.__name__)
+        return False
+    log.info("branch status refreshed for %s (rules %s)", today, rules.version)
+    return True
+
+
+def refresh_for_day(
+    engine: Engine, rules: RiskRules, today: date, *, chunk: int = STORE_CHUNK
+) -> None:
+    """Every status row as of `today` under `rules`, stored in short transactions."""
+    with unpooled_session(engine) as session:
+        stage_for_day(session, rules, today)
+        store_staged_in_chunks(session, rules, today, chunk=chunk)
+        session.execute(delete(STAGED_STATUS))
+        session.commit()
+    vacuum_status(engine)
+
+
+def stage_for_day(session: Session, rules: RiskRules, today: date) -> None:
+    """Every branch's status row into STAGED_STATUS, with reads only."""
+    stage_status(session, rules, today=today)
+    session.execute(CreateIndex(_STAGED_BY_BRANCH, if_not_exists=True))
+    session.commit()
+
+
+def store_staged_in_chunks(
+    session: Session, rules: RiskRules, today: date, *, chunk: int = STORE_CHUNK
+) -> None:
+    """Store the staged rows over those not evaluated on `today` under `rules`, `chunk`
+    branches a transaction, from the highest ids down."""
+    ids = list(
+        session.execute(
+            select(STAGED_STATUS.c.branch_id).order_by(STAGED_STATUS.c.branch_id.desc())
+        ).scalars()
+    )
+    session.commit()
+    # The session's one connection (its temporary tables hold the staged rows); SQLite
+    # takes the write lock as each transaction begins, so that none fails upgrading a
+    # read to a write.
+    connection = session.get_bind()
+    assert isinstance(connection, Connection)
+    connection.execution_options(**{BEGIN_IMMEDIATE: True})
+    try:
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            _store_chunk(session, low=part[-1], high=part[0], today=today, rules=rules)
+    finally:
+        connection.execution_options(**{BEGIN_IMMEDIATE: False})
+
+
+def _store_chunk(session: Session, *, low: int, high: int, today: date, rules: RiskRules) -> None:
+    lock_data_version(session)  # as every writer does first (PostgreSQL)
+    params = {"low": low, "high": high, "as_of": today, "rules_version": rules.version}
+    session.execute(_STORE_OVER_STALE_ROWS, params)
+    session.commit()
+
+
+def _store_over_stale_rows() -> Update:
+    """The staged rows of the branches `low` to `high` over their status rows, those
+    not evaluated on `as_of` under `rules_version`."""
+    target = table(BranchStatus)
+    staged = STAGED_STATUS.c
+    low, high = bindparam("low", type_=Integer), bindparam("high", type_=Integer)
+    return (
+        update(target)
+        .values({c.name: staged[c.name] for c in target.c if c.name != "branch_id"})
+        .where(
+            target.c.branch_id == staged.branch_id,
+            staged.branch_id.between(low, high),
+            target.c.branch_id.between(low, high),
+            or_(
+                target.c.evaluated_on != bindparam("as_of", type_=Date),
+                target.c.rules_version != bindparam("rules_version"),
+            ),
+        )
+    )
+
+
+_STORE_OVER_STALE_ROWS = _store_over_stale_rows()
+
+
+def until_the_next_check(now: datetime) -> float:
+    """Seconds until GRACE_S past the next midnight (or this one's, if still ahead)."""
+    check = datetime.combine(now.date(), time()) + timedelta(seconds=GRACE_S)
+    if check <= now:
+        check += timedelta(days=1)
+    return (check - now).total_seconds()
+
+
+async def keep_status_current(database_url: str, rules: RiskRules, every_s: float = 3600) -> None:
+    """Risk "as of today" changes with the date: recompute when the day turns (checked
+    every `every_s` and just after midnight).
+
+    Runs in a worker thread so that requests keep being served meanwhile.
+    """
+    engine = make_engine(database_url)
+    try:
+        while True:
+            await asyncio.to_thread(refresh_if_stale, engine, rules)
+            await asyncio.sleep(min(every_s, until_the_next_check(datetime.now())))
+    finally:
+        engine.dispose()
