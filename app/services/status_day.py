@@ -19,10 +19,24 @@ every write of the old day has ended (a request's statements stop after 5 s).
 """
 
 import asyncio
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Date, Engine, Index, Integer, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    Date,
+    Engine,
+    Index,
+    Integer,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
@@ -41,6 +55,8 @@ log = logging.getLogger("branchstats")
 # statement may wait on PostgreSQL (10 s for SQLite's lock).
 STORE_CHUNK = 5_000
 GRACE_S = 60
+# PostgreSQL's advisory lock of the day's refresh (any number unique to this use).
+REFRESHER_LOCK = 0x6272_7374_6474
 _STAGED_BY_BRANCH = Index("staged_status_branch", STAGED_STATUS.c.branch_id)
 
 
@@ -68,7 +84,8 @@ def refresh_if_stale(engine: Engine, rules: RiskRules, now: datetime | None = No
     try:
         if not is_stale(engine, rules, today):
             return False
-        refresh_for_day(engine, rules, today)
+        if not refresh_for_day(engine, rules, today):
+            return False
     except SQLAlchemyError as exc:  # an unmigrated or unreachable database: try later
         log.warning("branch status not refreshed: %s", exc.__class__.__name__)
         return False
@@ -78,14 +95,51 @@ def refresh_if_stale(engine: Engine, rules: RiskRules, now: datetime | None = No
 
 def refresh_for_day(
     engine: Engine, rules: RiskRules, today: date, *, chunk: int = STORE_CHUNK
-) -> None:
-    """Every status row as of `today` under `rules`, stored in short transactions."""
-    with unpooled_session(engine) as session:
+) -> bool:
+    """Every status row as of `today` under `rules`, stored in short transactions; False
+    if another process is at it (each worker of a server keeps the status current)."""
+    with unpooled_session(engine) as session, _the_only_refresher(session) as alone:
+        if not alone:
+            return False
         stage_for_day(session, rules, today)
         store_staged_in_chunks(session, rules, today, chunk=chunk)
         session.execute(delete(STAGED_STATUS))
         session.commit()
     vacuum_status(engine)
+    return True
+
+
+@contextmanager
+def _the_only_refresher(session: Session) -> Iterator[bool]:
+    """Whether no other process is refreshing the day on this database, held for the
+    block: PostgreSQL's advisory lock on the session's connection; SQLite's database
+    file, a lock on a file beside it (released by the system if the process dies)."""
+    connection = session.get_bind()
+    if connection.dialect.name != "sqlite":
+        alone = session.execute(select(func.pg_try_advisory_lock(REFRESHER_LOCK))).scalar()
+        session.commit()
+        try:
+            yield bool(alone)
+        finally:
+            if alone:
+                session.rollback()  # whatever failed in the block
+                session.execute(select(func.pg_advisory_unlock(REFRESHER_LOCK)))
+                session.commit()
+        return
+    database = connection.engine.url.database
+    if not database or database == ":memory:":
+        yield True  # no other process sees this database
+        return
+    with open(f"{database}.status-day.lock", "a+b") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def stage_for_day(session: Session, rules: RiskRules, today: date) -> None:

@@ -1,5 +1,8 @@
 """branch_status follows the calendar and the rule set."""
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -20,6 +23,7 @@ from app.services.status import (
 )
 from app.services.status_day import (
     GRACE_S,
+    REFRESHER_LOCK,
     is_stale,
     refresh_for_day,
     refresh_if_stale,
@@ -172,3 +176,31 @@ def test_the_keeper_looks_again_just_after_the_first_minute_of_a_day(
     now: datetime, seconds: float
 ) -> None:
     assert status_day.until_the_next_check(now) == seconds
+
+
+@contextmanager
+def _another_process_refreshing(engine: Engine) -> Iterator[None]:
+    """What a refresh in another process holds (its lock), held here for the block."""
+    if engine.dialect.name == "sqlite":
+        with open(f"{engine.url.database}.status-day.lock", "a+b") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+        return
+    with engine.connect() as connection:
+        assert connection.execute(select(func.pg_try_advisory_lock(REFRESHER_LOCK))).scalar()
+        yield
+        connection.execute(select(func.pg_advisory_unlock(REFRESHER_LOCK)))
+
+
+def test_one_process_refreshes_the_day_while_the_others_wait(engine: Engine) -> None:
+    """Each server worker keeps the status current: one computes it, the others do not
+    compute it again meanwhile."""
+    rules = RiskRules()
+    noon = datetime.combine(date.today() + timedelta(days=1), time(12))
+    before = _all_rows(engine)
+    with _another_process_refreshing(engine):
+        assert refresh_for_day(engine, rules, noon.date()) is False
+        assert refresh_if_stale(engine, rules, noon) is False
+        assert _all_rows(engine) == before
+    assert refresh_if_stale(engine, rules, noon) is True
+    assert not is_stale(engine, rules, noon.date())
