@@ -135,7 +135,7 @@ class RssSampler:
         self.max_kb = max(self.max_kb, rss_kb(self.pid))
 
 
-def pin_process_tree(root_pid: int, cpu: int) -> int:
+def pin_process_tree(root_pid: int, cpus: set[int]) -> int:
     """Pin a process and its children (e.g. a PostgreSQL postmaster and its workers).
 
     Processes forked later inherit the postmaster's affinity. Returns how many were pinned.
@@ -143,7 +143,7 @@ def pin_process_tree(root_pid: int, cpu: int) -> int:
     pinned = 0
     for pid in [root_pid, *_children(root_pid)]:
         try:
-            os.sched_setaffinity(pid, {cpu})
+            os.sched_setaffinity(pid, cpus)
             pinned += 1
         except ProcessLookupError:
             pass
