@@ -3,6 +3,7 @@
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,11 +40,14 @@ def run_wrk(
     threads: int,
     cpu: str,
     timeout_s: float = 10.0,
+    headers: Mapping[str, str] | None = None,
 ) -> WrkResult:
     """One wrk run pinned to `cpu`. A long timeout: a slow endpoint is measured, not dropped."""
+    # "Name: value", with the space: wrk drops a header written "Name:value".
+    sent = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     command = [
         "taskset", "-c", cpu, "wrk", f"-t{threads}", f"-c{connections}",
-        f"-d{max(1, round(duration_s))}s", "--latency", "--timeout", f"{timeout_s:g}s", url,
+        f"-d{max(1, round(duration_s))}s", "--latency", "--timeout", f"{timeout_s:g}s", *sent, url,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -5,6 +5,7 @@ credentials; gzip for large pages; ETags and 304; Cache-Control on reads and nev
 errors; and error bodies that never carry a traceback or SQL.
 """
 
+import gzip
 import json
 from typing import Any
 
@@ -122,6 +123,23 @@ def test_large_pages_are_gzipped_when_asked(api: TestClient) -> None:
     # httpx decodes transparently; the compressed size is what went over the wire.
     assert int(zipped.headers["content-length"]) < len(plain.content) / 3
     assert zipped.json() == plain.json()
+
+
+@pytest.mark.parametrize(
+    "url", ["/membership-counts?format=csv", "/admissions?format=ndjson", "/branches?format=csv"]
+)
+def test_a_streamed_export_in_gzip_is_the_same_export(api: TestClient, url: str) -> None:
+    """An export is compressed as it streams (no Content-Length), not kept whole."""
+    sent = {}
+    for encoding in ("identity", "gzip"):
+        with api.stream("GET", url, headers={"accept-encoding": encoding}) as response:
+            assert response.status_code == 200
+            sent[encoding] = (response.headers, b"".join(response.iter_raw()))
+    zipped_headers, zipped = sent["gzip"]
+    assert zipped_headers["content-encoding"] == "gzip"
+    assert "content-length" not in zipped_headers
+    assert gzip.decompress(zipped) == sent["identity"][1]
+    assert len(zipped) < len(sent["identity"][1])
 
 
 def test_small_bodies_are_not_gzipped(api: TestClient) -> None:

