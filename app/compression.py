@@ -18,8 +18,24 @@ GZIP_WBITS = 16 + zlib_ng.MAX_WBITS  # a gzip header and trailer around the defl
 
 
 def accepts_gzip(headers: Headers) -> bool:
-    """Starlette's GZipMiddleware's rule, kept for every gzip the service sends."""
-    return "gzip" in headers.get("accept-encoding", "")
+    """Whether Accept-Encoding allows gzip (RFC 9110 12.5.3): named, with a weight above
+    zero. Starlette's own test, "gzip" anywhere in the header, also took "gzip;q=0"."""
+    for coding in headers.get("accept-encoding", "").split(","):
+        name, _, parameters = coding.partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip"):
+            return _weight(parameters) > 0
+    return False
+
+
+def _weight(parameters: str) -> float:
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0  # a weight that cannot be read allows nothing
+    return 1.0
 
 
 def gzip_body(body: bytes) -> bytes:

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware, GZipResponder
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compression import LEVEL, MINIMUM_SIZE, accepts_gzip, gzip_stream
@@ -121,7 +121,11 @@ class ZlibNgGZipMiddleware(GZipMiddleware):
     with a Content-Encoding does."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and accepts_gzip(Headers(scope=scope)):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        responder: ASGIApp
+        if accepts_gzip(Headers(scope=scope)):
             responder = ZlibNgResponder(
                 self.app,
                 self.minimum_size,
@@ -129,9 +133,11 @@ class ZlibNgGZipMiddleware(GZipMiddleware):
                 thread_minimum_size=self.thread_minimum_size,
                 exclude_content_types=self.exclude_content_types,
             )
-            await responder(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        else:
+            responder = IdentityResponder(
+                self.app, self.minimum_size, exclude_content_types=self.exclude_content_types
+            )
+        await responder(scope, receive, send)
 
 
 def install_middleware(app: FastAPI) -> None:
