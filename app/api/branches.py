@@ -14,6 +14,7 @@ from app.api.common import (
     answers_of,
     engine_of,
     id_query,
+    place_scopes_of,
     rules_of,
 )
 from app.api.deps import ListParamsDep, secret_of
@@ -107,19 +108,19 @@ def list_branches(
         as_of=as_of,
     )
     order = sort or ("relevance" if q else "id")
-    secret, rules = secret_of(request), rules_of(request)
+    secret, rules, scopes = secret_of(request), rules_of(request), place_scopes_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
         lambda reader, page, total: service.list_branches(
-            reader, filters, page, secret, total, rules
+            reader, filters, page, secret, total, rules, scopes=scopes
         ),
         service.BRANCH_CSV,
         order,
         "branches",
         fetch_cells=lambda reader, page, total: service.list_branches(
-            reader, filters, page, secret, total, rules, tuple(service.BRANCH_CSV)
+            reader, filters, page, secret, total, rules, tuple(service.BRANCH_CSV), scopes
         ),
     )
 

@@ -12,6 +12,7 @@ from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
+from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
 
 MAX_ID = 2_147_483_647
@@ -81,6 +82,11 @@ def engine_of(request: Request) -> Engine:
 def answers_of(request: Request) -> AnswerCache:
     answers: AnswerCache = request.app.state.answers
     return answers
+
+
+def place_scopes_of(request: Request) -> PlaceScopes:
+    scopes: PlaceScopes = request.app.state.place_scopes
+    return scopes
 
 
 def rules_of(request: Request) -> RiskRules:

@@ -24,13 +24,10 @@ from functools import cached_property
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import select
-
 from app.compression import gzip_body
-from app.models import DataVersion
 from app.reader import Reader
+from app.services.data_version import data_version
 from app.services.json_sql import encode_json, etag_of
-from app.services.refs import table
 
 
 @dataclass(frozen=True)
@@ -103,17 +100,6 @@ class AnswerCache:
 
     def __len__(self) -> int:
         return len(self._kept)
-
-
-def _version() -> Any:
-    t = table(DataVersion)
-    return select(t.c.version).where(t.c.id == 1)
-
-
-def data_version(reader: Reader) -> int | None:
-    """None when the row is gone (deleted by hand): nothing can be kept then."""
-    version: int | None = reader.scalar(_version)
-    return version
 
 
 def kept_answer(

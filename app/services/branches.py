@@ -1,5 +1,6 @@
 """Branches: lists with filters and risk, and details with every figure and its source."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from app.errors import bad_request, not_found
+from app.errors import ApiError, bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.vocab import LEVEL_RANK
 from app.reader import Reader, built_once
@@ -39,8 +40,9 @@ from app.services.branch_items import (
 from app.services.figures import figure_base, figure_shape, stated_sources
 from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.listing import ListQuery, Page, cell_items, documents, fetch_page
-from app.services.localities import place_scope
+from app.services.localities import PlaceScope, place_scope
 from app.services.pagination import PageRequest, SortKey
+from app.services.place_scopes import PlaceScopes, ScopeLookup
 from app.services.refs import (
     SOURCE_FIELDS,
     SearchTerms,
@@ -132,13 +134,15 @@ class BranchListShape:
     rules: RiskRules
 
 
-def _places(reader: Reader, filters: BranchFilters) -> dict[str, dict[str, list[int]]]:
+def _places(
+    filters: BranchFilters, scope_of: Callable[[int], PlaceScope]
+) -> dict[str, dict[str, list[int]]]:
     """The units each place filter covers (itself and all it replaced), by level."""
     places = {}
     for name, ident in (("locality", filters.locality), ("province", filters.province)):
         if ident is None:
             continue
-        place = place_scope(reader, ident)
+        place = scope_of(ident)
         if name == "province" and place.kind not in ("province", "city_province"):
             raise bad_request(
                 "query.province", f"locality {ident} is a {place.kind}, not a province", 422
@@ -153,9 +157,11 @@ def _list_parameters(
     sort: str,
     rules: RiskRules,
     cells: tuple[str, ...] | None,
+    scope_of: Callable[[int], PlaceScope] | None = None,
 ) -> tuple[BranchListShape, dict[str, Any]]:
-    """A branch list's shape, and the values its statement binds."""
-    places = _places(reader, filters)
+    """A branch list's shape, and the values its statement binds; places' scopes from
+    `scope_of`, or read now."""
+    places = _places(filters, scope_of or (lambda ident: place_scope(reader, ident)))
     terms = SearchTerms.of(filters.q) if filters.q else None
     if sort == "relevance" and terms is None:
         raise bad_request("query.sort", "relevance needs a search term q")
@@ -348,12 +354,55 @@ def list_branches(
     with_total: bool,
     rules: RiskRules,
     cells: tuple[str, ...] | None = None,
+    scopes: PlaceScopes | None = None,
 ) -> Page:
-    """A page of branches: JSON items, or with `cells` the CSV cells of those paths."""
-    shape, params = _list_parameters(reader, filters, page.sort, rules, cells)
+    """A page of branches: JSON items, or with `cells` the CSV cells of those paths.
+
+    With `scopes`, a place filter's scope may come from those kept, and the page stands
+    if it read the data version the scope was read at (app.services.place_scopes): one
+    statement instead of two. Else, or on any error, the scope is read again and the page
+    with it.
+    """
+
+    def page_with(lookup: ScopeLookup | None) -> Page:
+        return _branch_page(reader, filters, page, secret, with_total, rules, cells, lookup)
+
+    if scopes is None or (filters.locality is None and filters.province is None):
+        return page_with(None)
+    lookup = scopes.lookup(reader, kept=True)
+    try:
+        found: Page | None = page_with(lookup)
+    except ApiError:
+        found = None  # a kept scope's kind may be out of date: asked again below
+    if found is not None and lookup.current_at(found.data_version):
+        return found
+    return page_with(scopes.lookup(reader, kept=False))
+
+
+def _branch_page(
+    reader: Reader,
+    filters: BranchFilters,
+    page: PageRequest,
+    secret: bytes,
+    with_total: bool,
+    rules: RiskRules,
+    cells: tuple[str, ...] | None,
+    lookup: ScopeLookup | None,
+) -> Page:
+    """One page, with the places' scopes of `lookup` (and then versioned), or read now."""
+    shape, params = _list_parameters(reader, filters, page.sort, rules, cells, lookup)
     listing = _branch_list(shape, reader.dialect)
     render = documents if cells is None else cell_items(len(cells))
-    return fetch_page(reader, listing, params, page, secret, render, with_total=with_total)
+    return fetch_page(
+        reader,
+        listing,
+        params,
+        page,
+        secret,
+        render,
+        with_total=with_total,
+        versioned=lookup is not None and lookup.kept,
+    )
 
 
 CHILD_FIELDS = ("id", "key", "kind", "name", "group_size")

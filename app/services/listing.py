@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
 from app.reader import Reader, Row
+from app.services.data_version import version_column
 from app.services.json_sql import JsonText
 from app.services.pagination import (
     PageRequest,
@@ -27,6 +28,9 @@ class Page:
     next_cursor: str | None
     total: int | None
     limit: int
+    # With fetch_page(versioned=True): the data version the page was read at (None when
+    # it has no row to carry it).
+    data_version: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,11 +84,16 @@ def _capped_count(query: Select[Any]) -> ColumnElement[int]:
     )
 
 
-def page_statement(listing: ListQuery, resumed: bool, counting: bool) -> Select[Any]:
+def page_statement(
+    listing: ListQuery, resumed: bool, counting: bool, versioned: bool = False
+) -> Select[Any]:
     """One keyset page of a list: ordered, after the cursor's values (`_after<i>`) when
-    `resumed`, `_limit` rows; the sort keys last, and before them the capped count."""
+    `resumed`, `_limit` rows; the sort keys last, before them the capped count, and
+    before that, when `versioned`, the data version the page was read at."""
     keys = listing.keys
     query = listing.query
+    if versioned:
+        query = query.add_columns(version_column().label("_version"))
     if counting:
         # In the page's own statement, as a column that does not depend on the row: the
         # database counts once (an uncorrelated subquery), and the page costs one
@@ -106,10 +115,12 @@ def fetch_page(
     render: Render,
     *,
     with_total: bool,
+    versioned: bool = False,
 ) -> Page:
     """Run one keyset page of a list with the values of its filters, and render its rows.
 
-    The total is counted on the first page only (later pages carry a cursor).
+    The total is counted on the first page only (later pages carry a cursor). With
+    `versioned`, the page says which data version it read (Page.data_version).
     """
     keys = listing.keys
     counting = with_total and not page.cursor
@@ -117,16 +128,18 @@ def fetch_page(
     if page.cursor:
         resumed_after = decode_cursor(page.cursor, keys, page, secret)
         values.update({f"_after{i}": value for i, value in enumerate(resumed_after)})
-    prepared = reader.prepared(page_statement, listing, bool(page.cursor), counting)
+    prepared = reader.prepared(page_statement, listing, bool(page.cursor), counting, versioned)
     rows = reader.run(prepared, values)
     total = None
     if counting:
         # No row on a first page: nothing matches.
         counted = rows[0][-len(keys) - 1] if rows else 0
         total = counted if counted <= TOTAL_CAP else None
+    version = rows[0][-len(keys) - 1 - counting] if versioned and rows else None
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = None
     if more and rows:
         next_cursor = encode_cursor(list(rows[-1][-len(keys) :]), page, secret)
-    return Page(render(reader, rows, prepared.columns), next_cursor, total, page.limit)
+    items = render(reader, rows, prepared.columns)
+    return Page(items, next_cursor, total, page.limit, version)

@@ -24,7 +24,8 @@ from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession
 from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
-from app.reader import Reader, built_once
+from app.reader import Reader, Row, built_once
+from app.services.data_version import version_column
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import (
@@ -107,9 +108,22 @@ def place_scope(reader: Reader, locality_id: int) -> PlaceScope:
     under either are "in" today's Lào Cai. One statement: lists filtered by place ask
     this on every request.
     """
+    return _scope(
+        reader.rows(_covered_units, False, params={"locality_id": locality_id}), locality_id
+    )
+
+
+def place_scope_at(reader: Reader, locality_id: int) -> tuple[PlaceScope, int | None]:
+    """place_scope, and the data version it was read at (app.services.place_scopes)."""
+    rows = reader.rows(_covered_units, True, params={"locality_id": locality_id})
+    # Every row carries the version, the same: the one the statement read.
+    return _scope(rows, locality_id), rows[0][2]
+
+
+def _scope(rows: list[Row], locality_id: int) -> PlaceScope:
     kind = None
     units: dict[str, list[int]] = defaultdict(list)
-    for ident, unit_kind in reader.rows(_covered_units, params={"locality_id": locality_id}):
+    for ident, unit_kind, *_ in rows:
         units[LEVEL_OF_KIND[unit_kind]].append(ident)
         if ident == locality_id:
             kind = unit_kind
@@ -122,7 +136,7 @@ def scope_of(reader: Reader, locality_id: int) -> dict[str, list[int]]:
     return place_scope(reader, locality_id).units
 
 
-def _covered_units() -> Select[Any]:
+def _covered_units(versioned: bool) -> Select[Any]:
     succession, loc = table(LocalitySuccession), table(Locality)
     covered = select(cast(bindparam("locality_id"), Integer).label("id")).cte(
         "covered", recursive=True
@@ -133,7 +147,8 @@ def _covered_units() -> Select[Any]:
     )
     # IN, not a join: SQLite then looks the few units up by key instead of scanning them all.
     covering = loc.c.id.in_(select(covered.c.id))
-    return select(loc.c.id, loc.c.kind).where(covering).order_by(loc.c.id)
+    columns = [loc.c.id, loc.c.kind, *([version_column()] if versioned else [])]
+    return select(*columns).where(covering).order_by(loc.c.id)
 
 
 def require_locality(reader: Reader, locality_id: int) -> dict[str, Any]:
