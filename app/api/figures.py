@@ -5,7 +5,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.common import EXPORTS, READ_ERRORS, STRICT, IsoDay, engine_of, id_query
+from app.api.common import (
+    EXPORTS,
+    READ_ERRORS,
+    STRICT,
+    IsoDay,
+    engine_of,
+    id_query,
+    place_scopes_of,
+)
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
 from app.api.responses import list_response
@@ -73,12 +81,14 @@ def _list(
     sort: str,
     name: str,
 ) -> Response:
-    secret = secret_of(request)
+    secret, scopes = secret_of(request), place_scopes_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
-        lambda reader, page, total: list_figures(model, reader, filters, page, secret, total),
+        lambda reader, page, total: list_figures(
+            model, reader, filters, page, secret, total, scopes
+        ),
         columns,
         sort,
         name,

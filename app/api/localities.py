@@ -12,6 +12,7 @@ from app.api.common import (
     answers_of,
     engine_of,
     id_query,
+    place_scopes_of,
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
@@ -75,12 +76,14 @@ def list_localities(
         kind=kind, parent=parent, code=code, q=q, current=current, within=within
     )
     order = sort or ("relevance" if q else "id")
-    secret = secret_of(request)
+    secret, scopes = secret_of(request), place_scopes_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
-        lambda reader, page, total: service.list_localities(reader, filters, page, secret, total),
+        lambda reader, page, total: service.list_localities(
+            reader, filters, page, secret, total, scopes
+        ),
         service.LOCALITY_CSV,
         order,
         "localities",

@@ -23,7 +23,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from app.errors import ApiError, bad_request, not_found
+from app.errors import bad_request, not_found
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.vocab import LEVEL_RANK
 from app.reader import Reader, built_once
@@ -40,9 +40,14 @@ from app.services.branch_items import (
 from app.services.figures import figure_base, figure_shape, stated_sources
 from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.listing import ListQuery, Page, cell_items, documents, fetch_page
-from app.services.localities import PlaceScope, place_scope
 from app.services.pagination import PageRequest, SortKey
-from app.services.place_scopes import PlaceScopes, ScopeLookup
+from app.services.place_scopes import (
+    PlaceScope,
+    PlaceScopes,
+    ScopeLookup,
+    place_scope,
+    scoped_page,
+)
 from app.services.refs import (
     SOURCE_FIELDS,
     SearchTerms,
@@ -358,25 +363,16 @@ def list_branches(
 ) -> Page:
     """A page of branches: JSON items, or with `cells` the CSV cells of those paths.
 
-    With `scopes`, a place filter's scope may come from those kept, and the page stands
-    if it read the data version the scope was read at (app.services.place_scopes): one
-    statement instead of two. Else, or on any error, the scope is read again and the page
-    with it.
+    With `scopes`, a place filter's scope may be a kept one, checked by the page's own
+    statement (app.services.place_scopes): one statement instead of two.
     """
 
     def page_with(lookup: ScopeLookup | None) -> Page:
         return _branch_page(reader, filters, page, secret, with_total, rules, cells, lookup)
 
-    if scopes is None or (filters.locality is None and filters.province is None):
+    if filters.locality is None and filters.province is None:
         return page_with(None)
-    lookup = scopes.lookup(reader, kept=True)
-    try:
-        found: Page | None = page_with(lookup)
-    except ApiError:
-        found = None  # a kept scope's kind may be out of date: asked again below
-    if found is not None and lookup.current_at(found.data_version):
-        return found
-    return page_with(scopes.lookup(reader, kept=False))
+    return scoped_page(scopes, reader, page_with)
 
 
 def _branch_page(

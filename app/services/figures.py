@@ -25,8 +25,8 @@ from app.services.csv_sql import CsvSql
 from app.services.json_sql import Flag, JsonSql, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
 from app.services.listing import ListQuery, Page, fetch_page, mapped
-from app.services.localities import scope_of
 from app.services.pagination import PageRequest, SortKey
+from app.services.place_scopes import PlaceScopes, ScopeLookup, scope_of, scoped_page
 from app.services.refs import (
     LOCALITY_FIELDS,
     SOURCE_FIELDS,
@@ -177,10 +177,17 @@ class FigureListShape:
 
 
 def _figure_parameters(
-    reader: Reader, model: Any, filters: FigureFilters, sort: str
+    reader: Reader,
+    model: Any,
+    filters: FigureFilters,
+    sort: str,
+    lookup: ScopeLookup | None = None,
 ) -> tuple[FigureListShape, dict[str, Any]]:
-    """A figure list's shape, and the values its statement binds."""
-    scope = scope_of(reader, filters.locality) if filters.locality is not None else None
+    """A figure list's shape, and the values its statement binds; the place's scope from
+    `lookup`, or read now."""
+    scope = None
+    if filters.locality is not None:
+        scope = lookup(filters.locality).units if lookup else scope_of(reader, filters.locality)
     return FigureListShape.of(model, filters, scope, sort), {
         "branch": filters.branch,
         "source": filters.source,
@@ -343,18 +350,28 @@ def list_figures(
     page: PageRequest,
     secret: bytes,
     with_total: bool,
+    scopes: PlaceScopes | None = None,
 ) -> Page:
+    """A page of figures. With `scopes`, the place's scope may be a kept one, checked by
+    the page's own statement (app.services.place_scopes)."""
     render = RENDERERS[model]
-    shape, params = _figure_parameters(reader, model, filters, page.sort)
-    return fetch_page(
-        reader,
-        _figure_list(shape),
-        params,
-        page,
-        secret,
-        mapped(lambda _reader, rows: [render(r) for r in rows]),
-        with_total=with_total,
-    )
+
+    def page_with(lookup: ScopeLookup | None) -> Page:
+        shape, params = _figure_parameters(reader, model, filters, page.sort, lookup)
+        return fetch_page(
+            reader,
+            _figure_list(shape),
+            params,
+            page,
+            secret,
+            mapped(lambda _reader, rows: [render(r) for r in rows]),
+            with_total=with_total,
+            versioned=lookup is not None and lookup.kept,
+        )
+
+    if filters.locality is None:
+        return page_with(None)
+    return scoped_page(scopes, reader, page_with)
 
 
 # A figure as the lists serve it, described once for the database (app.services.json_sql):

@@ -1,6 +1,5 @@
 """Localities: lists, details with their place in the tree and in the 2025 reform, stats."""
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -8,11 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     and_,
     bindparam,
-    cast,
     false,
     func,
     or_,
@@ -23,11 +20,10 @@ from app.errors import bad_request, not_found
 from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession
 from app.models.localities import LocalityWord
-from app.models.vocab import LEVEL_OF_KIND
-from app.reader import Reader, Row, built_once
-from app.services.data_version import version_column
+from app.reader import Reader, built_once
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
+from app.services.place_scopes import PlaceScopes, ScopeLookup, scope_of, scoped_page
 from app.services.refs import (
     SearchTerms,
     alias,
@@ -93,64 +89,6 @@ LOCALITY_CSV = [
 ]
 
 
-@dataclass(frozen=True)
-class PlaceScope:
-    """A unit's kind, and the units it covers (itself and all it replaced) by level."""
-
-    kind: str
-    units: dict[str, list[int]]
-
-
-def place_scope(reader: Reader, locality_id: int) -> PlaceScope:
-    """A unit and every unit it replaced (transitively), grouped by level; 404 if none.
-
-    Today's Lào Cai province covers old Yên Bái and old Lào Cai: figures reported
-    under either are "in" today's Lào Cai. One statement: lists filtered by place ask
-    this on every request.
-    """
-    return _scope(
-        reader.rows(_covered_units, False, params={"locality_id": locality_id}), locality_id
-    )
-
-
-def place_scope_at(reader: Reader, locality_id: int) -> tuple[PlaceScope, int | None]:
-    """place_scope, and the data version it was read at (app.services.place_scopes)."""
-    rows = reader.rows(_covered_units, True, params={"locality_id": locality_id})
-    # Every row carries the version, the same: the one the statement read.
-    return _scope(rows, locality_id), rows[0][2]
-
-
-def _scope(rows: list[Row], locality_id: int) -> PlaceScope:
-    kind = None
-    units: dict[str, list[int]] = defaultdict(list)
-    for ident, unit_kind, *_ in rows:
-        units[LEVEL_OF_KIND[unit_kind]].append(ident)
-        if ident == locality_id:
-            kind = unit_kind
-    if kind is None:
-        raise not_found("Locality", locality_id)
-    return PlaceScope(kind, dict(units))
-
-
-def scope_of(reader: Reader, locality_id: int) -> dict[str, list[int]]:
-    return place_scope(reader, locality_id).units
-
-
-def _covered_units(versioned: bool) -> Select[Any]:
-    succession, loc = table(LocalitySuccession), table(Locality)
-    covered = select(cast(bindparam("locality_id"), Integer).label("id")).cte(
-        "covered", recursive=True
-    )
-    # UNION, not UNION ALL: a cycle of successions would otherwise never end.
-    covered = covered.union(
-        select(succession.c.predecessor_id).join(covered, succession.c.successor_id == covered.c.id)
-    )
-    # IN, not a join: SQLite then looks the few units up by key instead of scanning them all.
-    covering = loc.c.id.in_(select(covered.c.id))
-    columns = [loc.c.id, loc.c.kind, *([version_column()] if versioned else [])]
-    return select(*columns).where(covering).order_by(loc.c.id)
-
-
 def require_locality(reader: Reader, locality_id: int) -> dict[str, Any]:
     """A locality's own columns; 404 if there is none."""
     rows = reader.mappings(_locality_row, params={"locality_id": locality_id})
@@ -194,11 +132,36 @@ class LocalityListShape:
 
 
 def list_localities(
-    reader: Reader, filters: LocalityFilters, page: PageRequest, secret: bytes, with_total: bool
+    reader: Reader,
+    filters: LocalityFilters,
+    page: PageRequest,
+    secret: bytes,
+    with_total: bool,
+    scopes: PlaceScopes | None = None,
 ) -> Page:
+    """A page of localities. With `scopes`, the scope of `within` may be a kept one,
+    checked by the page's own statement (app.services.place_scopes)."""
     terms = SearchTerms.of(filters.q) if filters.q else None
     if page.sort == "relevance" and terms is None:
         raise bad_request("query.sort", "relevance needs a search term q")
+    if filters.within is None:
+        return _locality_page(reader, filters, terms, page, secret, with_total, None)
+    return scoped_page(
+        scopes,
+        reader,
+        lambda lookup: _locality_page(reader, filters, terms, page, secret, with_total, lookup),
+    )
+
+
+def _locality_page(
+    reader: Reader,
+    filters: LocalityFilters,
+    terms: SearchTerms | None,
+    page: PageRequest,
+    secret: bytes,
+    with_total: bool,
+    lookup: ScopeLookup | None,
+) -> Page:
     params: dict[str, Any] = {
         "kind": filters.kind,
         "parent": filters.parent,
@@ -208,7 +171,7 @@ def list_localities(
     }
     within = None
     if filters.within is not None:
-        scope = scope_of(reader, filters.within)
+        scope = lookup(filters.within).units if lookup else scope_of(reader, filters.within)
         within = scope_levels(scope)
         params.update(scope_params(scope, "within"))
     words = None
@@ -239,6 +202,7 @@ def list_localities(
         secret,
         mapped(_render_rows),
         with_total=with_total,
+        versioned=lookup is not None and lookup.kept,
     )
 
 

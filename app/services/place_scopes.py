@@ -1,10 +1,9 @@
-"""Places' scopes kept between requests, trusted only by a page that read the same
-data version (issue 7).
+"""What a place covers (itself and every unit it replaced), read, or kept between
+requests and then trusted only by a page that read the same data version (issue 7).
 
 A list filtered by a place (`/branches?province=1`) needs the units the place covers
-before its statement can be written (app.services.localities.place_scope): on
-PostgreSQL a round trip of its own in every request, for an answer that changes only
-when the data does. A province's first page at scale 1.0 on PostgreSQL, built each
+before its statement can be written (`place_scope`, below): on PostgreSQL a round trip
+of its own in every request, for an answer that changes only when the data does. A province's first page at scale 1.0 on PostgreSQL, built each
 time, served 535-803 requests a second with the scope read each time and 620-877 with
 it kept (2026-12-04, six rounds alternated; README.md, "How").
 
@@ -15,11 +14,79 @@ data that the page read. Otherwise (a write in between, or an empty page, which 
 no version) the scope is read again and the page with it, as without a kept scope.
 """
 
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from threading import Lock
+from typing import Any
 
-from app.reader import Reader
-from app.services.localities import PlaceScope, place_scope_at
+from sqlalchemy import Integer, Select, bindparam, cast, select
+
+from app.errors import ApiError, not_found
+from app.models import Locality, LocalitySuccession
+from app.models.vocab import LEVEL_OF_KIND
+from app.reader import Reader, Row
+from app.services.data_version import version_column
+from app.services.listing import Page
+from app.services.refs import table
+
+
+@dataclass(frozen=True)
+class PlaceScope:
+    """A unit's kind, and the units it covers (itself and all it replaced) by level."""
+
+    kind: str
+    units: dict[str, list[int]]
+
+
+def place_scope(reader: Reader, locality_id: int) -> PlaceScope:
+    """A unit and every unit it replaced (transitively), grouped by level; 404 if none.
+
+    Today's Lào Cai province covers old Yên Bái and old Lào Cai: figures reported
+    under either are "in" today's Lào Cai. One statement: lists filtered by place ask
+    this on every request.
+    """
+    return _scope(
+        reader.rows(_covered_units, False, params={"locality_id": locality_id}), locality_id
+    )
+
+
+def place_scope_at(reader: Reader, locality_id: int) -> tuple[PlaceScope, int | None]:
+    """place_scope, and the data version it was read at (for PlaceScopes)."""
+    rows = reader.rows(_covered_units, True, params={"locality_id": locality_id})
+    # Every row carries the version, the same: the one the statement read.
+    return _scope(rows, locality_id), rows[0][2]
+
+
+def _scope(rows: list[Row], locality_id: int) -> PlaceScope:
+    kind = None
+    units: dict[str, list[int]] = defaultdict(list)
+    for ident, unit_kind, *_ in rows:
+        units[LEVEL_OF_KIND[unit_kind]].append(ident)
+        if ident == locality_id:
+            kind = unit_kind
+    if kind is None:
+        raise not_found("Locality", locality_id)
+    return PlaceScope(kind, dict(units))
+
+
+def scope_of(reader: Reader, locality_id: int) -> dict[str, list[int]]:
+    return place_scope(reader, locality_id).units
+
+
+def _covered_units(versioned: bool) -> Select[Any]:
+    succession, loc = table(LocalitySuccession), table(Locality)
+    covered = select(cast(bindparam("locality_id"), Integer).label("id")).cte(
+        "covered", recursive=True
+    )
+    # UNION, not UNION ALL: a cycle of successions would otherwise never end.
+    covered = covered.union(
+        select(succession.c.predecessor_id).join(covered, succession.c.successor_id == covered.c.id)
+    )
+    # IN, not a join: SQLite then looks the few units up by key instead of scanning them all.
+    covering = loc.c.id.in_(select(covered.c.id))
+    columns = [loc.c.id, loc.c.kind, *([version_column()] if versioned else [])]
+    return select(*columns).where(covering).order_by(loc.c.id)
 
 
 class PlaceScopes:
@@ -76,3 +143,24 @@ class ScopeLookup:
     def current_at(self, version: int | None) -> bool:
         """Whether every scope used was read at this version of the data."""
         return version is not None and self.versions <= {version}
+
+
+def scoped_page(
+    scopes: PlaceScopes | None, reader: Reader, page_with: Callable[[ScopeLookup | None], Page]
+) -> Page:
+    """A page of a list filtered by places: `page_with(lookup)` writes it with the scopes
+    that `lookup` gives (versioned when they may be kept ones), or with None reads them.
+
+    Tried with the kept scopes first; the page stands if it read the version they were
+    read at. Else, or on any error, the scopes are read again and the page with them.
+    """
+    if scopes is None:
+        return page_with(None)
+    lookup = scopes.lookup(reader, kept=True)
+    try:
+        found: Page | None = page_with(lookup)
+    except ApiError:
+        found = None  # a kept scope's kind may be out of date: asked again below
+    if found is not None and lookup.current_at(found.data_version):
+        return found
+    return page_with(scopes.lookup(reader, kept=False))

@@ -28,7 +28,8 @@ from app.models.localities import CommuneYearlyTotal, PlaceYearlyTotal
 from app.reader import Reader
 from app.services.answer_cache import Answer, AnswerCache, kept_answer
 from app.services.figure_documents import figures_by_id
-from app.services.localities import require_locality, scope_of
+from app.services.localities import require_locality
+from app.services.place_scopes import scope_of
 from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
 from app.services.summary import MAX_DEPTH, with_ancestors
 from app.services.yearly_rows import (

@@ -55,22 +55,6 @@ def test_todays_lao_cai_includes_old_yen_bai_and_old_lao_cai(api: TestClient) ->
     assert thao_chu_phin["today"]["commune"]["official_name"] == "Xã Sín Chéng"
 
 
-def test_a_provinces_page_built_again_is_one_statement(unkept_api: TestClient) -> None:
-    """Its scope (today's Lào Cai and the provinces it replaced) is kept between requests
-    and checked by the data version that the page's own statement reads; CSV alike."""
-    lao_cai = locality(unkept_api, "15", current=True)
-    engine = unkept_api.app.state.engine  # type: ignore[attr-defined]
-    for path in (
-        f"/branches?province={lao_cai['id']}",
-        f"/branches?locality={lao_cai['id']}&format=csv",
-    ):
-        first = unkept_api.get(path)
-        with StatementCounter(engine) as counter:
-            again = unkept_api.get(path)
-        assert again.status_code == 200 and again.content == first.content
-        assert counter.count == 1 and "data_version" in counter.statements[0], path
-
-
 def test_old_yen_bai_does_not_include_old_lao_cai(api: TestClient) -> None:
     yen_bai = locality(api, "15", current=False)
     found = set(names(api.get("/branches", params={"province": yen_bai["id"]})))

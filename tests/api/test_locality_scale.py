@@ -21,8 +21,9 @@ from app.services.commune_totals import (
     replace_with_staged,
     stage_every_commune,
 )
-from app.services.localities import LocalityFilters, list_localities, scope_of
+from app.services.localities import LocalityFilters, list_localities
 from app.services.pagination import PageRequest
+from app.services.place_scopes import scope_of
 from app.services.place_totals import places_of, rebuild_places
 from app.services.stats import _spanning_event_ids, _sums_from_figures, _sums_from_totals
 from tests.api.helpers import locality

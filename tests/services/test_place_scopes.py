@@ -14,9 +14,8 @@ from app.reader import Reader
 from app.services.branches import BranchFilters, list_branches
 from app.services.data_version import data_version
 from app.services.listing import Page
-from app.services.localities import place_scope
 from app.services.pagination import PageRequest
-from app.services.place_scopes import PlaceScopes
+from app.services.place_scopes import PlaceScopes, place_scope
 from app.services.risk_rules import RiskRules
 
 SECRET = b"test"
