@@ -12,6 +12,7 @@ from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
+from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
 
@@ -87,6 +88,11 @@ def answers_of(request: Request) -> AnswerCache:
 def place_scopes_of(request: Request) -> PlaceScopes:
     scopes: PlaceScopes = request.app.state.place_scopes
     return scopes
+
+
+def word_orders_of(request: Request) -> WordOrders:
+    orders: WordOrders = request.app.state.word_orders
+    return orders
 
 
 def rules_of(request: Request) -> RiskRules:

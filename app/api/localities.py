@@ -13,6 +13,7 @@ from app.api.common import (
     engine_of,
     id_query,
     place_scopes_of,
+    word_orders_of,
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
@@ -76,13 +77,13 @@ def list_localities(
         kind=kind, parent=parent, code=code, q=q, current=current, within=within
     )
     order = sort or ("relevance" if q else "id")
-    secret, scopes = secret_of(request), place_scopes_of(request)
+    secret, scopes, orders = secret_of(request), place_scopes_of(request), word_orders_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
         lambda reader, page, total: service.list_localities(
-            reader, filters, page, secret, total, scopes
+            reader, filters, page, secret, total, scopes, orders
         ),
         service.LOCALITY_CSV,
         order,

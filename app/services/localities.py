@@ -21,6 +21,7 @@ from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession
 from app.models.localities import LocalityWord
 from app.reader import Reader, built_once
+from app.services.data_version import version_column
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import PlaceScopes, ScopeLookup, scope_of, scoped_page
@@ -40,6 +41,7 @@ from app.services.refs import (
 )
 from app.services.summary import locality_summary
 from app.services.text import fold
+from app.services.versioned_memo import VersionedMemo
 
 # Counting the words of a search whose words are all common (see RARE_WORD) stops here:
 # enough to pick the least common word to start from. (At
@@ -131,6 +133,20 @@ class LocalityListShape:
     sort: str
 
 
+@dataclass(frozen=True)
+class SearchWords:
+    """The words of q that must each start a word of the folded name, rarest first, and
+    whether the first is rare (starts fewer than RARE_WORD names)."""
+
+    words: list[str]
+    rare_first: bool
+
+
+# The words of a search, and the data version their kept order was counted at.
+KeptOrder = tuple[tuple[str, ...], int]
+WordOrders = VersionedMemo[tuple[str, ...], SearchWords]
+
+
 def list_localities(
     reader: Reader,
     filters: LocalityFilters,
@@ -138,19 +154,21 @@ def list_localities(
     secret: bytes,
     with_total: bool,
     scopes: PlaceScopes | None = None,
+    word_orders: WordOrders | None = None,
 ) -> Page:
     """A page of localities. With `scopes`, the scope of `within` may be a kept one,
-    checked by the page's own statement (app.services.place_scopes)."""
+    checked by the page's own statement (app.services.place_scopes); with `word_orders`,
+    a search's order of words too (`_word_prefixes`)."""
     terms = SearchTerms.of(filters.q) if filters.q else None
     if page.sort == "relevance" and terms is None:
         raise bad_request("query.sort", "relevance needs a search term q")
+
+    def page_with(lookup: ScopeLookup | None) -> Page:
+        return _locality_page(reader, filters, terms, page, secret, with_total, lookup, word_orders)
+
     if filters.within is None:
-        return _locality_page(reader, filters, terms, page, secret, with_total, None)
-    return scoped_page(
-        scopes,
-        reader,
-        lambda lookup: _locality_page(reader, filters, terms, page, secret, with_total, lookup),
-    )
+        return page_with(None)
+    return scoped_page(scopes, reader, page_with)
 
 
 def _locality_page(
@@ -161,6 +179,7 @@ def _locality_page(
     secret: bytes,
     with_total: bool,
     lookup: ScopeLookup | None,
+    word_orders: WordOrders | None,
 ) -> Page:
     params: dict[str, Any] = {
         "kind": filters.kind,
@@ -176,8 +195,9 @@ def _locality_page(
         params.update(scope_params(scope, "within"))
     words = None
     rare_first = False
+    kept_order: KeptOrder | None = None
     if filters.q:
-        prefixes = _word_prefixes(reader, filters.q)
+        prefixes, kept_order = _word_prefixes(reader, filters.q, word_orders)
         if prefixes is not None:
             words = len(prefixes.words)
             rare_first = prefixes.rare_first
@@ -194,7 +214,7 @@ def _locality_page(
         rare_first=rare_first,
         sort=page.sort,
     )
-    return fetch_page(
+    found = fetch_page(
         reader,
         _locality_list(shape),
         params,
@@ -202,8 +222,15 @@ def _locality_page(
         secret,
         mapped(_render_rows),
         with_total=with_total,
-        versioned=lookup is not None and lookup.kept,
+        versioned=(lookup is not None and lookup.kept) or kept_order is not None,
     )
+    if word_orders is not None and kept_order is not None:
+        key, version = kept_order
+        if found.data_version != version:
+            # The page stands (an order changes no result); the order is counted again
+            # at the next search.
+            word_orders.drop(key)
+    return found
 
 
 @built_once
@@ -254,39 +281,45 @@ def _prefix(w: Any, name: str) -> ColumnElement[bool]:
     return and_(w.c.word >= bindparam(name), w.c.word < bindparam(f"{name}_end"))
 
 
-@dataclass(frozen=True)
-class SearchWords:
-    """The words of q that must each start a word of the folded name, rarest first, and
-    whether the first is rare (starts fewer than RARE_WORD names)."""
-
-    words: list[str]
-    rare_first: bool
-
-
-def _word_prefixes(reader: Reader, q: str) -> SearchWords | None:
+def _word_prefixes(
+    reader: Reader, q: str, word_orders: WordOrders | None = None
+) -> tuple[SearchWords | None, KeptOrder | None]:
     """The words of q (issue 7), rarest first; None when q has no word (only invisible
     characters: no filter, as before), and no word at all (matching nothing) when q
-    folds to something without words.
+    folds to something without words. With the order kept in `word_orders`, if any.
 
     The words are counted up to RARE_WORD: one rare word is enough to start from. Only
     when each is common are they counted on, up to WORD_PROBE, to start from the least
     common. (Counting "Thử Nghiệm 0001" up to WORD_PROBE read 2,000 index entries at
     national scale for its two common words, a third of the search.)
+
+    The order changes which index the search starts from, never what it finds: a kept
+    order is used as it is, and dropped by the caller when the page it served read
+    another data version than the one it was counted at (the counts, a statement of its
+    own, cost a PostgreSQL search a round trip).
     """
     words = search_words(fold(q))
     if not words:
-        return None if not fold(q) else SearchWords([], False)
+        return (None if not fold(q) else SearchWords([], False)), None
     if len(words) == 1:
-        return SearchWords(words, False)
+        return SearchWords(words, False), None
+    key = tuple(words)
+    kept = word_orders.get(key) if word_orders is not None else None
+    if kept is not None:
+        version, order = kept
+        return order, (key, version)
     bounds = {f"word{i}": word for i, word in enumerate(words)}
     bounds.update({f"{name}_end": _prefix_end(word) for name, word in bounds.items()})
-    [found] = reader.rows(_word_counts, len(words), RARE_WORD, params=bounds)
+    [(*found, version)] = reader.rows(_word_counts, len(words), RARE_WORD, params=bounds)
     rare = min(found) < RARE_WORD
     if not rare:
-        [found] = reader.rows(_word_counts, len(words), WORD_PROBE, params=bounds)
+        [(*found, version)] = reader.rows(_word_counts, len(words), WORD_PROBE, params=bounds)
     rank = dict(zip(words, found, strict=True))
     words.sort(key=lambda word: (rank[word], -len(word)))
-    return SearchWords(words, rare)
+    order = SearchWords(words, rare)
+    if word_orders is not None and version is not None:
+        word_orders.put(key, version, order)
+    return order, None
 
 
 def _word_counts(words: int, up_to: int) -> Select[Any]:
@@ -300,7 +333,8 @@ def _word_counts(words: int, up_to: int) -> Select[Any]:
             )
             .scalar_subquery()
             for i in range(words)
-        )
+        ),
+        version_column(),  # the version the counts are of (WordOrders)
     )
 
 

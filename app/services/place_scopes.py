@@ -3,9 +3,10 @@ requests and then trusted only by a page that read the same data version (issue 
 
 A list filtered by a place (`/branches?province=1`) needs the units the place covers
 before its statement can be written (`place_scope`, below): on PostgreSQL a round trip
-of its own in every request, for an answer that changes only when the data does. A province's first page at scale 1.0 on PostgreSQL, built each
-time, served 535-803 requests a second with the scope read each time and 620-877 with
-it kept (2026-12-04, six rounds alternated; README.md, "How").
+of its own in every request, for an answer that changes only when the data does. A
+province's first page at scale 1.0 on PostgreSQL, built each time, served 535-803
+requests a second with the scope read each time and 620-877 with it kept (2026-12-04,
+six rounds alternated; README.md, "How").
 
 A kept scope is used by a page that reads the data version in its own statement
 (app.services.listing.fetch_page, `versioned`), and the page stands only if that is the
@@ -14,10 +15,9 @@ data that the page read. Otherwise (a write in between, or an empty page, which 
 no version) the scope is read again and the page with it, as without a kept scope.
 """
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from threading import Lock
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, cast, select
@@ -29,6 +29,7 @@ from app.reader import Reader, Row
 from app.services.data_version import version_column
 from app.services.listing import Page
 from app.services.refs import table
+from app.services.versioned_memo import VersionedMemo
 
 
 @dataclass(frozen=True)
@@ -89,35 +90,12 @@ def _covered_units(versioned: bool) -> Select[Any]:
     return select(*columns).where(covering).order_by(loc.c.id)
 
 
-class PlaceScopes:
-    """Scopes by locality id, each with the data version it was read at; beyond `size`
-    the least recently used go first. Locked: PostgreSQL's reads run on several threads."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._kept: OrderedDict[int, tuple[int, PlaceScope]] = OrderedDict()
-        self._lock = Lock()
+class PlaceScopes(VersionedMemo[int, PlaceScope]):
+    """Scopes by locality id, each with the data version it was read at."""
 
     def lookup(self, reader: Reader, *, kept: bool) -> "ScopeLookup":
         """Scopes for one page: kept ones where there are (`kept`), else read now."""
         return ScopeLookup(self, reader, kept)
-
-    def get(self, locality_id: int) -> tuple[int, PlaceScope] | None:
-        with self._lock:
-            found = self._kept.get(locality_id)
-            if found is not None:
-                self._kept.move_to_end(locality_id)
-            return found
-
-    def put(self, locality_id: int, version: int, scope: PlaceScope) -> None:
-        with self._lock:
-            self._kept[locality_id] = (version, scope)
-            self._kept.move_to_end(locality_id)
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._kept)
 
 
 class ScopeLookup:

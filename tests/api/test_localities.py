@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from tests.api.helpers import locality
+from tests.conftest import StatementCounter
 
 
 def test_thao_chu_phin_became_sin_cheng(api: TestClient) -> None:
@@ -69,3 +70,17 @@ def test_stats_set_multi_year_periods_apart(api: TestClient) -> None:
     assert ("departure", "2016-01-01", "2017-12-31") in spanning
     assert ("transfer_in", "2018-09-07", None) in spanning
     assert [y["year"] for y in stats["years"]] == [2018]
+
+
+def test_a_search_asked_again_does_not_count_its_words(unkept_api: TestClient) -> None:
+    """Its order of words is kept (app.services.localities._word_prefixes): one
+    statement fewer, the same answer."""
+    path = "/localities?q=th%C6%B0%E1%BB%A3ng%20l%C3%A2m"  # "thượng lâm": two words
+    engine = unkept_api.app.state.engine  # type: ignore[attr-defined]
+    with StatementCounter(engine) as first_counter:
+        first = unkept_api.get(path)
+    with StatementCounter(engine) as again_counter:
+        again = unkept_api.get(path)
+    assert first.status_code == 200 and first.json()["items"]
+    assert again.content == first.content
+    assert again_counter.count == first_counter.count - 1

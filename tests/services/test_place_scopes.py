@@ -1,7 +1,6 @@
 """Places' scopes kept between pages: used only by a page that read the version they were
 read at; otherwise read again, and the page with them."""
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -20,12 +19,6 @@ from app.services.risk_rules import RiskRules
 
 SECRET = b"test"
 RULES = RiskRules()
-
-
-@pytest.fixture
-def reader(shared_engine: Engine) -> Iterator[Reader]:
-    with Reader.open(shared_engine) as opened:
-        yield opened
 
 
 def _province(engine: Engine, code: str, *, current: bool) -> int:
@@ -54,15 +47,6 @@ def _page(
 
 def _items(page: Page) -> list[dict[str, object]]:
     return [item.parsed() for item in page.items]
-
-
-@pytest.fixture
-def statements(reader: Reader) -> Iterator[list[str]]:
-    ran: list[str] = []
-    listener = lambda sql, _arguments: ran.append(sql)  # noqa: E731
-    reader.statements.listeners.append(listener)
-    yield ran
-    reader.statements.listeners.remove(listener)
 
 
 def test_a_kept_scope_spares_the_page_its_read(
