@@ -46,6 +46,7 @@ from app.services.place_scopes import (
     PlaceScopes,
     ScopeLookup,
     place_scope,
+    reads_kept,
     scoped_page,
 )
 from app.services.refs import (
@@ -368,37 +369,18 @@ def list_branches(
     """
 
     def page_with(lookup: ScopeLookup | None) -> Page:
-        return _branch_page(reader, filters, page, secret, with_total, rules, cells, lookup)
+        """The page, with the places' scopes of `lookup`, or read now."""
+        shape, params = _list_parameters(reader, filters, page.sort, rules, cells, lookup)
+        listing = _branch_list(shape, reader.dialect)
+        render = documents if cells is None else cell_items(len(cells))
+        kept = reads_kept(lookup)
+        return fetch_page(
+            reader, listing, params, page, secret, render, with_total=with_total, versioned=kept
+        )
 
     if filters.locality is None and filters.province is None:
         return page_with(None)
     return scoped_page(scopes, reader, page_with)
-
-
-def _branch_page(
-    reader: Reader,
-    filters: BranchFilters,
-    page: PageRequest,
-    secret: bytes,
-    with_total: bool,
-    rules: RiskRules,
-    cells: tuple[str, ...] | None,
-    lookup: ScopeLookup | None,
-) -> Page:
-    """One page, with the places' scopes of `lookup` (and then versioned), or read now."""
-    shape, params = _list_parameters(reader, filters, page.sort, rules, cells, lookup)
-    listing = _branch_list(shape, reader.dialect)
-    render = documents if cells is None else cell_items(len(cells))
-    return fetch_page(
-        reader,
-        listing,
-        params,
-        page,
-        secret,
-        render,
-        with_total=with_total,
-        versioned=lookup is not None and lookup.kept,
-    )
 
 
 CHILD_FIELDS = ("id", "key", "kind", "name", "group_size")

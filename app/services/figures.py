@@ -26,7 +26,13 @@ from app.services.json_sql import Flag, JsonSql, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
-from app.services.place_scopes import PlaceScopes, ScopeLookup, scope_of, scoped_page
+from app.services.place_scopes import (
+    PlaceScopes,
+    ScopeLookup,
+    reads_kept,
+    scope_of,
+    scoped_page,
+)
 from app.services.refs import (
     LOCALITY_FIELDS,
     SOURCE_FIELDS,
@@ -366,7 +372,7 @@ def list_figures(
             secret,
             mapped(lambda _reader, rows: [render(r) for r in rows]),
             with_total=with_total,
-            versioned=lookup is not None and lookup.kept,
+            versioned=reads_kept(lookup),
         )
 
     if filters.locality is None:

@@ -24,7 +24,13 @@ from app.reader import Reader, built_once
 from app.services.data_version import version_column
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
-from app.services.place_scopes import PlaceScopes, ScopeLookup, scope_of, scoped_page
+from app.services.place_scopes import (
+    PlaceScopes,
+    ScopeLookup,
+    reads_kept,
+    scope_of,
+    scoped_page,
+)
 from app.services.refs import (
     SearchTerms,
     alias,
@@ -222,7 +228,7 @@ def _locality_page(
         secret,
         mapped(_render_rows),
         with_total=with_total,
-        versioned=(lookup is not None and lookup.kept) or kept_order is not None,
+        versioned=reads_kept(lookup) or kept_order is not None,
     )
     if word_orders is not None and kept_order is not None:
         key, version = kept_order

@@ -123,6 +123,12 @@ class ScopeLookup:
         return version is not None and self.versions <= {version}
 
 
+def reads_kept(lookup: ScopeLookup | None) -> bool:
+    """Whether a page written with `lookup` must read the data version: its scopes may
+    be kept ones."""
+    return lookup is not None and lookup.kept
+
+
 def scoped_page(
     scopes: PlaceScopes | None, reader: Reader, page_with: Callable[[ScopeLookup | None], Page]
 ) -> Page:
