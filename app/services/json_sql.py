@@ -9,13 +9,13 @@ keep the keys in order) or the CSV cells of any dotted paths. The JSON comes bac
 ready to send; `JsonText` marks it so that the response encoder embeds it as it is.
 """
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 import orjson
+import xxhash
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -96,10 +96,15 @@ def encode_json(data: Any) -> bytes:
 
 
 def etag_of(body: bytes) -> str:
-    """A strong ETag: a digest of the body's bytes (reads send it; writes check If-Match
-    against it and answer with it). SHA-256, which this machine's CPUs compute in
-    hardware: 2.6 times as fast as BLAKE2b on an 80 KB page (58 against 149 µs)."""
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    """A strong ETag: a 128-bit digest of the body's bytes (reads send it; writes check
+    If-Match against it and answer with it).
+
+    XXH3, not a cryptographic hash: an ETag tells representations apart, it proves
+    nothing (anyone who may write can read the current ETag), and 128 bits make an
+    accidental match negligible. SHA-256 took 49 µs of an 88 KB page of branches at risk,
+    a tenth of the request on SQLite when built each time; XXH3 takes 0.9 µs.
+    """
+    return '"' + xxhash.xxh3_128_hexdigest(body) + '"'
 
 
 def representation_etag(data: Any) -> str:
