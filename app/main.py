@@ -31,6 +31,7 @@ from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
+from app.services.listing import KeptCounts
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.status_day import keep_status_current
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.answers = AnswerCache(active.answer_cache_mb * 1_000_000)
         app.state.place_scopes = PlaceScopes()
         app.state.word_orders = WordOrders()
+        app.state.kept_counts = KeptCounts()
         # Reads run on threads of their own (app.api.query_route.run_blocking), writes
         # and the rest on anyio's, as FastAPI runs them: as many of each.
         app.state.read_threads = ThreadPoolExecutor(

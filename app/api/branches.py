@@ -14,6 +14,7 @@ from app.api.common import (
     answers_of,
     engine_of,
     id_query,
+    kept_counts_of,
     place_scopes_of,
     rules_of,
 )
@@ -108,19 +109,20 @@ def list_branches(
         as_of=as_of,
     )
     order = sort or ("relevance" if q else "id")
-    secret, rules, scopes = secret_of(request), rules_of(request), place_scopes_of(request)
+    secret, rules = secret_of(request), rules_of(request)
+    scopes, counts = place_scopes_of(request), kept_counts_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
         lambda reader, page, total: service.list_branches(
-            reader, filters, page, secret, total, rules, scopes=scopes
+            reader, filters, page, secret, total, rules, scopes=scopes, counts=counts
         ),
         service.BRANCH_CSV,
         order,
         "branches",
         fetch_cells=lambda reader, page, total: service.list_branches(
-            reader, filters, page, secret, total, rules, tuple(service.BRANCH_CSV), scopes
+            reader, filters, page, secret, total, rules, tuple(service.BRANCH_CSV), scopes, counts
         ),
     )
 

@@ -12,6 +12,7 @@ from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
+from app.services.listing import KeptCounts
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
@@ -90,6 +91,10 @@ def place_scopes_of(request: Request) -> PlaceScopes:
 
 def word_orders_of(request: Request) -> WordOrders:
     return cast(WordOrders, request.app.state.word_orders)
+
+
+def kept_counts_of(request: Request) -> KeptCounts:
+    return cast(KeptCounts, request.app.state.kept_counts)
 
 
 def rules_of(request: Request) -> RiskRules:

@@ -12,6 +12,7 @@ from app.api.common import (
     IsoDay,
     engine_of,
     id_query,
+    kept_counts_of,
     place_scopes_of,
 )
 from app.api.deps import ListParamsDep, secret_of
@@ -81,13 +82,13 @@ def _list(
     sort: str,
     name: str,
 ) -> Response:
-    secret, scopes = secret_of(request), place_scopes_of(request)
+    secret, scopes, counts = secret_of(request), place_scopes_of(request), kept_counts_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
         lambda reader, page, total: list_figures(
-            model, reader, filters, page, secret, total, scopes
+            model, reader, filters, page, secret, total, scopes, counts
         ),
         columns,
         sort,

@@ -12,6 +12,7 @@ from app.api.common import (
     answers_of,
     engine_of,
     id_query,
+    kept_counts_of,
     place_scopes_of,
     word_orders_of,
 )
@@ -78,12 +79,13 @@ def list_localities(
     )
     order = sort or ("relevance" if q else "id")
     secret, scopes, orders = secret_of(request), place_scopes_of(request), word_orders_of(request)
+    counts = kept_counts_of(request)
     return list_response(
         request,
         params,
         engine_of(request),
         lambda reader, page, total: service.list_localities(
-            reader, filters, page, secret, total, scopes, orders
+            reader, filters, page, secret, total, scopes, orders, counts
         ),
         service.LOCALITY_CSV,
         order,

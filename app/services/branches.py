@@ -39,7 +39,7 @@ from app.services.branch_items import (
 )
 from app.services.figures import figure_base, figure_shape, stated_sources
 from app.services.json_sql import JsonSql, JsonText, Obj
-from app.services.listing import ListQuery, Page, cell_items, documents, fetch_page
+from app.services.listing import KeptCounts, ListQuery, Page, cell_items, documents, fetch_page
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScope,
@@ -361,11 +361,13 @@ def list_branches(
     rules: RiskRules,
     cells: tuple[str, ...] | None = None,
     scopes: PlaceScopes | None = None,
+    counts: KeptCounts | None = None,
 ) -> Page:
     """A page of branches: JSON items, or with `cells` the CSV cells of those paths.
 
     With `scopes`, a place filter's scope may be a kept one, checked by the page's own
-    statement (app.services.place_scopes): one statement instead of two.
+    statement (app.services.place_scopes): one statement instead of two. With `counts`,
+    a first page's total may be a kept one too (app.services.listing.fetch_page).
     """
 
     def page_with(lookup: ScopeLookup | None) -> Page:
@@ -375,8 +377,9 @@ def list_branches(
         render = documents if cells is None else cell_items(len(cells))
         kept = reads_kept(lookup)
         return fetch_page(
-            reader, listing, params, page, secret, render, with_total=with_total, versioned=kept
-        )
+            reader, listing, params, page, secret, render,
+            with_total=with_total, versioned=kept, counts=counts,
+        )  # fmt: skip
 
     if filters.locality is None and filters.province is None:
         return page_with(None)

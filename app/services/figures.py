@@ -24,7 +24,7 @@ from app.reader import Reader, built_once, shared
 from app.services.csv_sql import CsvSql
 from app.services.json_sql import Flag, JsonSql, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
-from app.services.listing import ListQuery, Page, fetch_page, mapped
+from app.services.listing import KeptCounts, ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScopes,
@@ -357,9 +357,11 @@ def list_figures(
     secret: bytes,
     with_total: bool,
     scopes: PlaceScopes | None = None,
+    counts: KeptCounts | None = None,
 ) -> Page:
     """A page of figures. With `scopes`, the place's scope may be a kept one, checked by
-    the page's own statement (app.services.place_scopes)."""
+    the page's own statement (app.services.place_scopes); with `counts`, a first page's
+    total (app.services.listing.fetch_page)."""
     render = RENDERERS[model]
 
     def page_with(lookup: ScopeLookup | None) -> Page:
@@ -373,6 +375,7 @@ def list_figures(
             mapped(lambda _reader, rows: [render(r) for r in rows]),
             with_total=with_total,
             versioned=reads_kept(lookup),
+            counts=counts,
         )
 
     if filters.locality is None:

@@ -22,7 +22,7 @@ from app.models import Locality, LocalitySuccession
 from app.models.localities import LocalityWord
 from app.reader import Reader, built_once
 from app.services.data_version import version_column
-from app.services.listing import ListQuery, Page, fetch_page, mapped
+from app.services.listing import KeptCounts, ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScopes,
@@ -153,6 +153,16 @@ KeptOrder = tuple[tuple[str, ...], int]
 WordOrders = VersionedMemo[tuple[str, ...], SearchWords]
 
 
+@dataclass(frozen=True)
+class _KeptLookups:
+    """What a page may take as kept rather than read: the places' scopes (a lookup),
+    the order of a search's words, first pages' totals."""
+
+    scopes: ScopeLookup | None
+    word_orders: WordOrders | None
+    counts: KeptCounts | None
+
+
 def list_localities(
     reader: Reader,
     filters: LocalityFilters,
@@ -161,16 +171,19 @@ def list_localities(
     with_total: bool,
     scopes: PlaceScopes | None = None,
     word_orders: WordOrders | None = None,
+    counts: KeptCounts | None = None,
 ) -> Page:
     """A page of localities. With `scopes`, the scope of `within` may be a kept one,
     checked by the page's own statement (app.services.place_scopes); with `word_orders`,
-    a search's order of words too (`_word_prefixes`)."""
+    a search's order of words too (`_word_prefixes`); with `counts`, a first page's total
+    (app.services.listing.fetch_page)."""
     terms = SearchTerms.of(filters.q) if filters.q else None
     if page.sort == "relevance" and terms is None:
         raise bad_request("query.sort", "relevance needs a search term q")
 
     def page_with(lookup: ScopeLookup | None) -> Page:
-        return _locality_page(reader, filters, terms, page, secret, with_total, lookup, word_orders)
+        kept = _KeptLookups(lookup, word_orders, counts)
+        return _locality_page(reader, filters, terms, page, secret, with_total, kept)
 
     if filters.within is None:
         return page_with(None)
@@ -184,9 +197,9 @@ def _locality_page(
     page: PageRequest,
     secret: bytes,
     with_total: bool,
-    lookup: ScopeLookup | None,
-    word_orders: WordOrders | None,
+    kept: _KeptLookups,
 ) -> Page:
+    lookup, word_orders = kept.scopes, kept.word_orders
     params: dict[str, Any] = {
         "kind": filters.kind,
         "parent": filters.parent,
@@ -229,6 +242,7 @@ def _locality_page(
         mapped(_render_rows),
         with_total=with_total,
         versioned=reads_kept(lookup) or kept_order is not None,
+        counts=kept.counts,
     )
     if word_orders is not None and kept_order is not None:
         key, version = kept_order

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
+from app.services.listing import KeptCounts
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import RunStatement, captured_statements, generic_plan_rows, query_plan
@@ -101,7 +102,12 @@ def _main_statement(captured: list[RunStatement]) -> RunStatement:
 
 
 def _read(engine: Engine, client: TestClient, path: str) -> tuple[Any, RunStatement]:
-    """GET `path`, which must answer 200, and the read's own statement as it ran."""
+    """GET `path`, which must answer 200, and the read's own statement as it ran.
+
+    As a first visit runs it: a first page whose total another test counted would take
+    the kept total (app.services.listing.fetch_page), and its statement would not count.
+    """
+    client.app.state.kept_counts = KeptCounts()  # type: ignore[attr-defined]
     with captured_statements(engine) as captured:
         response = client.get(path)
     assert response.status_code == 200, response.text
