@@ -32,6 +32,10 @@ GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 # order: starting two workers per request halved its throughput (17.6-18.5 -> 38-44
 # req/s without them), and a province's stats were served the same either way.
 NO_PARALLEL_WORKERS = "-c max_parallel_workers_per_gather=0"
+# CSV's days as the database writes them (app.services.csv_sql): YYYY-MM-DD whatever the
+# server's or the database's default. A SET LOCAL per page did nothing on the reads'
+# connections, where each statement is its own transaction.
+ISO_DAYS = "-c DateStyle=ISO"
 T = TypeVar("T")
 
 
@@ -68,7 +72,7 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     # app's shutdown) for psycopg's default of 130 s. Connecting gets the statement limit,
     # or CONNECT_TIMEOUT_S without one; libpq counts whole seconds, at least 2.
     connect_timeout = max(2, math.ceil(statement_timeout_s or CONNECT_TIMEOUT_S))
-    options = [GENERIC_PLANS, NO_PARALLEL_WORKERS]
+    options = [GENERIC_PLANS, NO_PARALLEL_WORKERS, ISO_DAYS]
     if statement_timeout_s:
         # At least 1 ms: PostgreSQL reads statement_timeout=0 as "no limit".
         options.append(f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}")

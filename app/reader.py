@@ -225,6 +225,9 @@ class Reader:
         self.dialect = dialect
         self.sqlite = dialect.name == "sqlite"
         self.statements = statements_for(dialect)
+        # False for a PostgreSQL read of its own (`open`): each statement is its own
+        # transaction, where a SET LOCAL would do nothing.
+        self.in_transaction = True
 
     @classmethod
     @contextmanager
@@ -244,6 +247,7 @@ class Reader:
             invalidated = dialect.is_disconnect(error, None, None)
             raise _wrapped(dialect, error, None, invalidated) from error
         reader = cls(connection, dialect)
+        reader.in_transaction = reader.sqlite
         driver: Any = connection.driver_connection
         try:
             if reader.sqlite:

@@ -5,7 +5,7 @@ Rendering a page's items was most of a list request: at national scale 0.6-0.9 m
 SQLite's json_object over a page's joins, and on PostgreSQL some 8 ms of planning
 json_build_object's sixty arguments plus 4 ms of running them. So each branch's item as
 of today is rendered on write, beside the status it shows (branch_status.item), and lists
-read it as it is. Lists as of another day, and CSV cells, still render per request, from
+read it as it is. Lists as of another day, and CSV lines, still render per request, from
 the same shape.
 
 Whatever an item shows comes from the branch, its parent's name, its place and today's
@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, literal_column, or_, select, update
+from sqlalchemy.types import NullType
 from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, Locality, MembershipCount, Source
 from app.models.vocab import LEVEL_RANK
 from app.reader import shared
+from app.services.csv_sql import CsvSql
 from app.services.figures import evidence_basis_sql
 from app.services.json_sql import Flag, JsonSql, Names, Obj
 from app.services.refs import LOCALITY_FIELDS, SOURCE_FIELDS, alias, locality_alias, table
@@ -34,11 +36,14 @@ REFRESH_CHUNK = 5000
 
 
 def rendered_columns(
-    json: JsonSql, shape: Obj, cells: tuple[str, ...] | None
+    dialect_name: str, shape: Obj, paths: tuple[str, ...] | None
 ) -> list[ColumnElement[Any]]:
-    if cells is None:
+    """The item's JSON text; or with `paths`, its CSV line of those dotted paths, as the
+    UTF-8 bytes that are sent (app.services.csv_sql: csv.writer's line, CRLF included)."""
+    json = JsonSql(dialect_name)
+    if paths is None:
         return [json.text(json.render(shape)).label("item")]
-    return [cell.label(f"c{i}") for i, cell in enumerate(json.cells(shape, cells))]
+    return [json.utf8(CsvSql(dialect_name).line(shape, paths)).label("line")]
 
 
 @shared()
@@ -64,7 +69,7 @@ def status_columns() -> tuple[dict[str, Any], tuple[Any, Any]]:
 def decorated_from_status(
     dialect: Dialect, rules: RiskRules, cells: tuple[str, ...] | None
 ) -> Select[Any]:
-    """Built once per database, rules and CSV columns.
+    """Built once per database, rules and CSV columns (`cells`: the paths of a line).
 
     The expression that renders a row is large: building it per request cost more than
     running the query, and so did SQLAlchemy's cache key, which walks the whole statement
@@ -73,9 +78,12 @@ def decorated_from_status(
     """
     risk, status_join = status_columns()
     shape = item_shape(item_tables(), risk, risk["as_of"], rules)
+    # A line's bytes go out as the driver gives them: no result processing.
     columns: list[ColumnElement[Any]] = [
-        literal_column(_sql(column.element, dialect)).label(column.name)
-        for column in rendered_columns(JsonSql(dialect.name), shape, cells)
+        literal_column(_sql(column.element, dialect), None if cells is None else NullType()).label(
+            column.name
+        )
+        for column in rendered_columns(dialect.name, shape, cells)
     ]
     return decorated(columns, risk, status_join)
 

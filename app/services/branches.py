@@ -42,7 +42,8 @@ from app.services.branch_items import (
 )
 from app.services.figures import figure_base, figure_shape, stated_sources
 from app.services.json_sql import JsonSql, JsonText, Obj
-from app.services.listing import KeptCounts, ListQuery, Page, cell_items, documents, fetch_page
+from app.services.line_pages import fetch_lines
+from app.services.listing import KeptCounts, ListQuery, Page, documents, fetch_page
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScope,
@@ -207,11 +208,11 @@ def _list_parameters(
 @built_once
 def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     """The branches that match, each rendered by the database: as one JSON `item`, or
-    as the CSV `cells` of those dotted paths; their order; what to count."""
+    as the CSV `line` of the dotted paths `cells`; their order; what to count."""
     b = item_tables().b
     if not shape.as_of:
         risk, status_join = status_columns()
-        # Today's items are stored (branch_items); CSV cells are rendered from the shape.
+        # Today's items are stored (branch_items); CSV lines are rendered from the shape.
         if shape.cells is None:
             query = stored_item()
         else:
@@ -231,7 +232,8 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         status_join = (r, r.c.branch_id == b.c.id)
         json = JsonSql(dialect.name)
         shape_of_item = item_shape(item_tables(), risk, json.bound_text("as_of_text"), shape.rules)
-        query = decorated(rendered_columns(json, shape_of_item, shape.cells), risk, status_join)
+        columns = rendered_columns(dialect.name, shape_of_item, shape.cells)
+        query = decorated(columns, risk, status_join)
     on_status = _status_conditions(shape, risk)
     if _province_on_status(shape):
         on_status.append(in_bound_scope(status_join[0], ("province",), "province"))
@@ -366,7 +368,8 @@ def list_branches(
     scopes: PlaceScopes | None = None,
     counts: KeptCounts | None = None,
 ) -> Page:
-    """A page of branches: JSON items, or with `cells` the CSV cells of those paths.
+    """A page of branches: JSON items, or with `cells` the CSV lines of those paths,
+    written by the database (app.services.line_pages: not counted, CSV shows no total).
 
     With `scopes`, a place filter's scope may be a kept one, checked by the page's own
     statement (app.services.place_scopes): one statement instead of two. With `counts`,
@@ -377,10 +380,11 @@ def list_branches(
         """The page, with the places' scopes of `lookup`, or read now."""
         shape, params = _list_parameters(reader, filters, page.sort, rules, cells, lookup)
         listing = _branch_list(shape, reader.dialect)
-        render = documents if cells is None else cell_items(len(cells))
         kept = reads_kept(lookup)
+        if cells is not None:
+            return fetch_lines(reader, listing, params, page, secret, versioned=kept)
         return fetch_page(
-            reader, listing, params, page, secret, render,
+            reader, listing, params, page, secret, documents,
             with_total=with_total, versioned=kept, counts=counts,
         )  # fmt: skip
 

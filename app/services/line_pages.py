@@ -27,6 +27,13 @@ def _iso_days() -> TextClause:
     return ISO_DAYS
 
 
+def _days_as_iso(reader: Reader) -> None:
+    """PostgreSQL writes days in the session's DateStyle. The app's connections start
+    in ISO (app.db); a session's transaction may have set another, for itself only."""
+    if not reader.sqlite and reader.in_transaction:
+        reader.rows(_iso_days)
+
+
 def _values(
     listing: ListQuery, params: Mapping[str, Any], page: PageRequest, secret: bytes
 ) -> dict[str, Any]:
@@ -43,19 +50,23 @@ def fetch_lines(
     params: Mapping[str, Any],
     page: PageRequest,
     secret: bytes,
+    *,
+    versioned: bool = False,
 ) -> Page:
     """One keyset page of a list whose query selects one column, each row's CSV line:
     the items are the lines (bytes or str, as the database gives them), in the list's
-    order. Not counted: CSV shows no total."""
-    if reader.dialect.name != "sqlite":
-        reader.rows(_iso_days)
-    prepared = reader.prepared(page_statement, listing, bool(page.cursor), False)
+    order. Not counted: CSV shows no total. With `versioned`, the page says which data
+    version it read (as listing.fetch_page does)."""
+    _days_as_iso(reader)
+    prepared = reader.prepared(page_statement, listing, bool(page.cursor), False, versioned)
     rows = reader.run(prepared, _values(listing, params, page, secret))
+    version = rows[0][1] if versioned and rows else None
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     # A date key is SQLite's ISO text or a date: encode_cursor writes both the same way.
-    next_cursor = encode_cursor(list(rows[-1][1:]), page, secret) if more and rows else None
-    return Page([row[0] for row in rows], next_cursor, None, page.limit)
+    keys = list(rows[-1][1 + versioned :]) if more and rows else None
+    next_cursor = encode_cursor(keys, page, secret) if keys is not None else None
+    return Page([row[0] for row in rows], next_cursor, None, page.limit, version)
 
 
 def copy_lines(
@@ -75,7 +86,7 @@ def copy_lines(
     keys = listing.keys
     if any(key.kind not in (int, date) for key in keys):
         raise ValueError("COPY pages need sort keys written without quotes (int, date)")
-    reader.rows(_iso_days)
+    _days_as_iso(reader)
     prepared = reader.prepared(page_statement, listing, bool(page.cursor), False)
     lines: list[bytes] = []
     rows = 0

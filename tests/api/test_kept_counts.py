@@ -19,7 +19,6 @@ from tests.conftest import StatementCounter
 PATHS = (
     "/branches?risk=true",
     "/branches?province={lao_cai}",
-    "/branches?province={lao_cai}&format=csv&limit=100",
     "/localities?q=mai",
     "/localities?within={lao_cai}",
     "/membership-counts",
@@ -58,6 +57,16 @@ def test_a_first_page_built_again_does_not_count(unkept_api: TestClient, path: s
         again = unkept_api.get(path)
     assert not _counted(counter), counter.statements
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+
+
+def test_a_csv_page_does_not_count(unkept_api: TestClient) -> None:
+    """CSV shows no total: its lines are read, not counted (app.services.line_pages)."""
+    lao_cai = locality(unkept_api, "15", current=True)["id"]
+    _state(unkept_api).kept_counts = KeptCounts()
+    with StatementCounter(_state(unkept_api).engine) as counter:
+        page = unkept_api.get(f"/branches?province={lao_cai}&format=csv&limit=100")
+    assert page.status_code == 200 and page.text.count("\r\n") > 1
+    assert not _counted(counter), counter.statements
 
 
 def test_a_later_page_neither_counts_nor_shows_a_total(unkept_api: TestClient) -> None:
