@@ -87,8 +87,9 @@ def list_response(
 ) -> Response:
     """A JSON page, a CSV/NDJSON page, or a streamed CSV/NDJSON export of everything.
 
-    `fetch_cells`, when given, fetches the same rows as CSV cells in `columns` order,
-    rendered by the database: CSV then skips building and flattening nested items.
+    `fetch_cells`, when given, fetches the same rows as CSV lines of `columns`, written
+    by the database (app.services.line_pages): CSV then skips building and flattening
+    nested items.
     """
     flat = params.format == "csv" and fetch_cells is not None
     if fetch_cells is not None and flat:

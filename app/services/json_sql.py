@@ -10,7 +10,6 @@ ready to send; `JsonText` marks it so that the response encoder embeds it as it 
 """
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -169,14 +168,10 @@ class JsonSql:
             return self.boolean(shape)
         return shape
 
-    def cells(self, shape: Obj, paths: Sequence[str]) -> list[ColumnElement[Any]]:
-        """The CSV cells of dotted paths, as app.formats.cell() writes the JSON's values:
-        empty when a parent object is null, true/false, names joined by '; ', dates ISO,
-        whole floats without '.0'."""
-        return [self.cell(shape, path).guarded() for path in paths]
-
     def cell(self, shape: Obj, path: str) -> "Cell":
-        """The cell of one dotted path, before the null of its parent objects is applied."""
+        """The CSV cell of one dotted path, as app.formats.cell() writes the JSON's value
+        (true/false, names joined by '; ', dates ISO, whole floats without '.0'), before
+        the null of its parent objects is applied (Cell.guarded: empty then)."""
         node: Shape = shape
         parents_present = []
         for part in path.split("."):

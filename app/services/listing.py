@@ -64,11 +64,6 @@ def documents(_reader: Reader, rows: list[Row], _columns: Sequence[str]) -> list
     return [JsonText(row[0]) for row in rows]
 
 
-def cell_items(count: int) -> Render:
-    """Items that are the first `count` columns, as CSV cells (app.services.json_sql)."""
-    return lambda _reader, rows, _columns: [row[:count] for row in rows]
-
-
 def mapped(render: Callable[[Reader, list[dict[str, Any]]], list[Any]]) -> Render:
     """Items rendered in Python from each row as a dict of its columns."""
 
