@@ -10,6 +10,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    exists,
     false,
     func,
     or_,
@@ -117,10 +118,26 @@ def _base_query() -> tuple[Select[Any], Any]:
         select(loc)
         .outerjoin(tp, tp.c.id == loc.c.current_province_id)
         .outerjoin(tc, tc.c.id == loc.c.current_commune_id)
-        .add_columns(*locality_columns(tp, "tp"), *locality_columns(tc, "tc"))
+        .add_columns(
+            *locality_columns(tp, "tp"),
+            *locality_columns(tc, "tc"),
+            _has_successions(loc).label("has_successions"),
+        )
     )
     query = with_source(query, loc.c.source_id, "src")
     return query, loc
+
+
+def _has_successions(loc: Any) -> ColumnElement[bool]:
+    """Whether a locality has a successor or a predecessor: a page whose rows have none
+    (villages; places the 2025 reform left alone; every synthetic place) needs no second
+    statement for them. On PostgreSQL that statement's round trip cost a search at
+    national scale some 15% of its throughput (1,408-1,526 against 1,484-1,977 req/s)."""
+    s = table(LocalitySuccession)
+    return or_(
+        exists().where(s.c.predecessor_id == loc.c.id),
+        exists().where(s.c.successor_id == loc.c.id),
+    )
 
 
 @dataclass(frozen=True)
@@ -464,9 +481,12 @@ def render_locality(
 
 
 def _render_rows(reader: Reader, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    links = successions_for(reader, [r["id"] for r in rows])
+    links = successions_for(reader, [r["id"] for r in rows if r["has_successions"]])
     today = date.today()
-    return [render_locality(r, links[r["id"]], today) for r in rows]
+    return [
+        render_locality(r, links.get(r["id"]) or {"successors": [], "predecessors": []}, today)
+        for r in rows
+    ]
 
 
 def locality_detail(reader: Reader, locality_id: int) -> dict[str, Any]:

@@ -84,3 +84,32 @@ def test_a_search_asked_again_does_not_count_its_words(unkept_api: TestClient) -
     assert first.status_code == 200 and first.json()["items"]
     assert again.content == first.content
     assert again_counter.count == first_counter.count - 1
+
+
+def test_successions_are_read_only_for_rows_that_have_them(unkept_api: TestClient) -> None:
+    """A page asks for successors and predecessors only when one of its rows has some
+    (app.services.localities._has_successions); each row still shows all of its own."""
+    engine = unkept_api.app.state.engine  # type: ignore[attr-defined]
+
+    def reads_successions(counter: StatementCounter) -> bool:
+        # Only the successions' own statement reads their legal basis.
+        return any("locality_successions.legal_basis" in sql for sql in counter.statements)
+
+    with StatementCounter(engine) as villages_counter:
+        villages = unkept_api.get("/localities", params={"kind": "village", "limit": 100})
+    assert villages.status_code == 200 and villages.json()["items"]
+    assert not reads_successions(villages_counter)
+
+    with StatementCounter(engine) as places_counter:
+        answer = unkept_api.get("/localities", params={"limit": 200})
+    assert reads_successions(places_counter)
+    places = answer.json()["items"]
+    linked = [p for p in places if p["successors"] or p["predecessors"]]
+    unlinked = [p for p in places if not (p["successors"] or p["predecessors"])]
+    assert linked and unlinked  # the seed's merged provinces and communes; its villages
+    for item in places:
+        detail = unkept_api.get(f"/localities/{item['id']}").json()
+        assert (item["successors"], item["predecessors"]) == (
+            detail["successors"],
+            detail["predecessors"],
+        )
