@@ -151,10 +151,16 @@ class Prepared:
         processors = self._results
         if processors is None:
             return rows
-        return [
-            tuple(p(value) if p else value for p, value in zip(processors, row, strict=True))
-            for row in rows
-        ]
+        # Only the columns that have a processor: a page of localities has 43 columns of
+        # which 4 do, and visiting every value took a third of the page's time on SQLite.
+        active = [(i, p) for i, p in enumerate(processors) if p is not None]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, process in active:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
 
     def _result_processors(
         self, description: Sequence[Any] | None
