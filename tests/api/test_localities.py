@@ -1,6 +1,7 @@
 """/localities: the tree, the 2025 successors, summaries and yearly stats."""
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
@@ -86,30 +87,45 @@ def test_a_search_asked_again_does_not_count_its_words(unkept_api: TestClient) -
     assert again_counter.count == first_counter.count - 1
 
 
-def test_successions_are_read_only_for_rows_that_have_them(unkept_api: TestClient) -> None:
-    """A page asks for successors and predecessors only when one of its rows has some
-    (app.services.localities._has_successions); each row still shows all of its own."""
+def test_a_page_shows_each_rows_links_as_recorded(unkept_api: TestClient) -> None:
+    """Successors and predecessors come with the page, in its own statement
+    (app.services.localities._links; test_branches counts the statements): each row's
+    all of its own, in the order they were recorded, as the table holds them."""
     engine = unkept_api.app.state.engine  # type: ignore[attr-defined]
-
-    def reads_successions(counter: StatementCounter) -> bool:
-        # Only the successions' own statement reads their legal basis.
-        return any("locality_successions.legal_basis" in sql for sql in counter.statements)
-
-    with StatementCounter(engine) as villages_counter:
-        villages = unkept_api.get("/localities", params={"kind": "village", "limit": 100})
-    assert villages.status_code == 200 and villages.json()["items"]
-    assert not reads_successions(villages_counter)
-
-    with StatementCounter(engine) as places_counter:
-        answer = unkept_api.get("/localities", params={"limit": 200})
-    assert reads_successions(places_counter)
+    answer = unkept_api.get("/localities", params={"limit": 200})
+    assert answer.status_code == 200
     places = answer.json()["items"]
     linked = [p for p in places if p["successors"] or p["predecessors"]]
     unlinked = [p for p in places if not (p["successors"] or p["predecessors"])]
     assert linked and unlinked  # the seed's merged provinces and communes; its villages
-    for item in places:
-        detail = unkept_api.get(f"/localities/{item['id']}").json()
-        assert (item["successors"], item["predecessors"]) == (
-            detail["successors"],
-            detail["predecessors"],
-        )
+    assert any(len(p["successors"]) + len(p["predecessors"]) > 1 for p in linked)
+
+    recorded = """
+        SELECT s.predecessor_id, s.successor_id, pre.key, suc.key, s.kind,
+               s.effective_on, s.legal_basis
+        FROM locality_successions s
+        JOIN localities pre ON pre.id = s.predecessor_id
+        JOIN localities suc ON suc.id = s.successor_id
+        ORDER BY s.id
+    """
+    with engine.connect() as connection:
+        links = connection.execute(text(recorded)).all()
+    for place in places:
+        successors = [
+            (suc_key, kind, str(day), basis)
+            for pre_id, _, _, suc_key, kind, day, basis in links
+            if pre_id == place["id"]
+        ]
+        predecessors = [
+            (pre_key, kind, str(day), basis)
+            for _, suc_id, pre_key, _, kind, day, basis in links
+            if suc_id == place["id"]
+        ]
+        served = [
+            [
+                (link["locality"]["key"], link["kind"], link["effective_on"], link["legal_basis"])
+                for link in place[side]
+            ]
+            for side in ("successors", "predecessors")
+        ]
+        assert served == [successors, predecessors], place["key"]

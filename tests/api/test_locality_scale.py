@@ -21,6 +21,7 @@ from app.services.commune_totals import (
     replace_with_staged,
     stage_every_commune,
 )
+from app.services.json_sql import as_plain
 from app.services.localities import LocalityFilters, list_localities
 from app.services.pagination import PageRequest
 from app.services.place_scopes import scope_of
@@ -407,7 +408,7 @@ def test_search_reads_the_word_index(api: TestClient) -> None:
         filters = LocalityFilters(q="khéo lẹng")
         page = PageRequest(limit=10, cursor=None, sort="relevance", filters_digest="x")
         listed = list_localities(Reader.on(session), filters, page, b"secret", with_total=False)
-        assert [i["official_name"] for i in listed.items] == ["thôn Khéo Lẹng"]
+        assert [as_plain(i)["official_name"] for i in listed.items] == ["thôn Khéo Lẹng"]
         [search] = [s for s in captured if "locality_words" in s.sql and "_k0" in s.sql]
         if session.get_bind().dialect.name == "sqlite":
             plan = query_plan(session, search)

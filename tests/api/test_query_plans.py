@@ -27,10 +27,11 @@ from tests.conftest import DatabaseFactory
 from tests.plans import RunStatement, captured_statements, generic_plan_rows, query_plan
 
 SCALE = 0.01
-# Subqueries and common table expressions that plans scan by name (not base tables), and
-# the sources (one row per article: here one row, which SQLite reads rather than seeks).
+# Subqueries and common table expressions that plans scan by name (not base tables: on
+# SQLite, "subquery-N" is the window of one locality's links), and the sources (one row
+# per article: here one row, which SQLite reads rather than seeks).
 SCANNED_BY_NAME = re.compile(
-    r"^SCAN (anon_\d+|detail|children|matches|candidates|covered|sources|src)\b"
+    r"^SCAN (anon_\d+|detail|children|matches|candidates|covered|sources|src|\(subquery-\d+\))"
 )
 SOURCE_TABLES = {"sources", "src", "lcsrc"}
 # Reads that sort what they found: a search by relevance (a rank computed per match, of

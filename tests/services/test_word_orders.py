@@ -3,6 +3,7 @@ changes no result, and is dropped once the data has changed since it was counted
 
 from app.reader import Reader
 from app.services.data_version import data_version
+from app.services.json_sql import as_plain
 from app.services.listing import Page
 from app.services.localities import (
     LocalityFilters,
@@ -25,7 +26,7 @@ def _search(reader: Reader, orders: WordOrders | None, statements: list[str]) ->
 
 
 def _ids(page: Page) -> list[int]:
-    return [item["id"] for item in page.items]
+    return [as_plain(item)["id"] for item in page.items]
 
 
 def test_a_kept_order_spares_the_count_of_the_words(reader: Reader, statements: list[str]) -> None:
