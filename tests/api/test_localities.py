@@ -1,5 +1,7 @@
 """/localities: the tree, the 2025 successors, summaries and yearly stats."""
 
+from datetime import date, timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -129,3 +131,29 @@ def test_a_page_shows_each_rows_links_as_recorded(unkept_api: TestClient) -> Non
             for side in ("successors", "predecessors")
         ]
         assert served == [successors, predecessors], place["key"]
+
+
+def test_a_place_is_current_from_the_day_it_comes_into_force(write_api: TestClient) -> None:
+    """is_current: not replaced, and in force by today (the database compares the day)."""
+    [place] = write_api.get(
+        "/localities", params={"kind": "commune", "current": "true", "limit": 1}
+    ).json()["items"]
+    engine = write_api.app.state.engine  # type: ignore[attr-defined]
+
+    def in_force_from(day: date) -> tuple[bool, bool]:
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE localities SET valid_from = :day WHERE id = :id"),
+                {"day": day, "id": place["id"]},
+            )
+        listed = write_api.get(
+            "/localities", params={"code": place["code"], "current": "true"}
+        ).json()["items"]
+        detail = write_api.get(f"/localities/{place['id']}").json()
+        assert [i["valid_from"] for i in listed] == [day.isoformat()]
+        return listed[0]["is_current"], detail["is_current"]
+
+    today = date.today()
+    assert in_force_from(today + timedelta(days=1)) == (False, False)
+    assert in_force_from(today) == (True, True)
+    assert in_force_from(today - timedelta(days=400)) == (True, True)
