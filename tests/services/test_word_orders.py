@@ -32,7 +32,7 @@ def _ids(page: Page) -> list[int]:
 def test_a_kept_order_spares_the_count_of_the_words(reader: Reader, statements: list[str]) -> None:
     orders = WordOrders()
     first = _search(reader, orders, statements)
-    # The words' counts and the page (a district: no successions to read beside it).
+    # The words' counts, and the page (with its rows' successions, in its statement).
     assert first.items and len(statements) == 2
     kept = orders.get(KEY)
     assert kept is not None and kept[0] == data_version(reader)
