@@ -20,6 +20,9 @@ class Locality(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(in_list("kind", LOCALITY_KINDS), name="kind"),
         Index("ix_localities_kind_id", "kind", "id"),
+        # Lists by name (sort=name, -name), of every kind or of one (migration 0010).
+        Index("ix_localities_name_lower_id", "name_lower", "id"),
+        Index("ix_localities_kind_name_lower_id", "kind", "name_lower", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -105,6 +105,10 @@ READS: dict[str, Callable[[TestClient], str]] = {
         f"/branches?province={_province(c)}&risk=true&sort=risk&limit=50"
     ),
     "locality search": lambda c: f"/localities?q={_commune_name(c)}&limit=50",
+    "localities by name": lambda c: "/localities?sort=name&limit=50",
+    "villages by name, last first, page 4": lambda c: _next(
+        c, "/localities?kind=village&sort=-name&limit=50", 3
+    ),
     "admissions in a province": lambda c: f"/admissions?locality={_province(c)}&limit=50",
     "counts in a commune, latest first": lambda c: (
         f"/membership-counts?locality={_commune(c)}&sort=-date&limit=50"
