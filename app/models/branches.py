@@ -23,6 +23,7 @@ class Branch(SQLModel, table=True):
         CheckConstraint("name IS NOT NULL OR group_size IS NOT NULL", name="named_or_group"),
         Index("ix_branches_province_id_id", "province_id", "id"),
         Index("ix_branches_kind_id", "kind", "id"),
+        Index("ix_branches_name_lower_id", "name_lower", "id"),  # sort=name (migration 0010)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -105,6 +105,7 @@ READS: dict[str, Callable[[TestClient], str]] = {
         f"/branches?province={_province(c)}&risk=true&sort=risk&limit=50"
     ),
     "locality search": lambda c: f"/localities?q={_commune_name(c)}&limit=50",
+    "branches by name, page 4": lambda c: _next(c, "/branches?sort=name&limit=50", 3),
     "localities by name": lambda c: "/localities?sort=name&limit=50",
     "villages by name, last first, page 4": lambda c: _next(
         c, "/localities?kind=village&sort=-name&limit=50", 3
