@@ -23,7 +23,8 @@ class FigureBase(SQLModel):
     applies_to_each: bool = Field(
         default=False, description="For a group: the figure holds for each member."
     )
-    evidence_date: date = Field(index=True)
+    # Indexed with the id by each table (ix_<table>_evidence_date_id): lists by date.
+    evidence_date: date
     date_note: str | None = Field(default=None, sa_type=Text)
     source_id: int = Field(foreign_key="sources.id", index=True)
     quote: str = Field(sa_type=Text)
@@ -43,6 +44,7 @@ class MembershipCount(FigureBase, table=True):
         CheckConstraint(in_list("status", MEMBER_STATUSES), name="status"),
         CheckConstraint("value >= 0 AND (value_max IS NULL OR value_max >= value)", name="value"),
         Index("ix_membership_counts_branch_evidence", "branch_id", "evidence_date", "id"),
+        Index("ix_membership_counts_evidence_date_id", "evidence_date", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -69,6 +71,7 @@ class MembershipEvent(FigureBase, table=True):
             name="period",
         ),
         Index("ix_membership_events_branch_kind_evidence", "branch_id", "kind", "evidence_date"),
+        Index("ix_membership_events_evidence_date_id", "evidence_date", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -94,6 +97,7 @@ class Fact(FigureBase, table=True):
         ),
         Index("ix_facts_branch_metric", "branch_id", "metric", "evidence_date"),
         Index("ix_facts_locality_metric", "locality_id", "metric", "evidence_date"),
+        Index("ix_facts_evidence_date_id", "evidence_date", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -112,7 +116,10 @@ class Officeholder(FigureBase, table=True):
     """Who holds a post in an organization, as a source reports it."""
 
     __tablename__ = "officeholders"
-    __table_args__ = (CheckConstraint(in_list("role", ROLES), name="role"),)
+    __table_args__ = (
+        CheckConstraint(in_list("role", ROLES), name="role"),
+        Index("ix_officeholders_evidence_date_id", "evidence_date", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     branch_id: int = Field(foreign_key="branches.id", index=True)

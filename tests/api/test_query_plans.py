@@ -110,6 +110,7 @@ READS: dict[str, Callable[[TestClient], str]] = {
     "villages by name, last first, page 4": lambda c: _next(
         c, "/localities?kind=village&sort=-name&limit=50", 3
     ),
+    "counts, latest first, page 4": lambda c: _next(c, "/membership-counts?sort=-date&limit=50", 3),
     "admissions in a province": lambda c: f"/admissions?locality={_province(c)}&limit=50",
     "counts in a commune, latest first": lambda c: (
         f"/membership-counts?locality={_commune(c)}&sort=-date&limit=50"
