@@ -31,11 +31,11 @@ FIGURE_TABLES = ("membership_counts", "membership_events", "facts", "officeholde
 
 def upgrade() -> None:
     op.create_index("ix_localities_name_lower_id", "localities", ["name_lower", "id"])
+    op.create_index("ix_localities_kind_name_lower_id", "localities", ["kind", "name_lower", "id"])
     op.create_index("ix_branches_name_lower_id", "branches", ["name_lower", "id"])
     for table in FIGURE_TABLES:
         op.create_index(f"ix_{table}_evidence_date_id", table, ["evidence_date", "id"])
         op.drop_index(f"ix_{table}_evidence_date", table_name=table)
-    op.create_index("ix_localities_kind_name_lower_id", "localities", ["kind", "name_lower", "id"])
 
 
 def downgrade() -> None:

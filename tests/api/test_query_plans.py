@@ -34,14 +34,14 @@ SCANNED_BY_NAME = re.compile(
     r"^SCAN (anon_\d+|detail|children|matches|candidates|covered|sources|src|\(subquery-\d+\))"
 )
 SOURCE_TABLES = {"sources", "src", "lcsrc"}
-# Reads that sort what they found: a search by relevance (a rank computed per match, of
-# the few matches), a branch's detail (its rows, by section), a place's branches by a
-# status column (app.services.branches._sort_keys: the place's own rows).
 # A place's figures start from the place's units, then its branches: at this scale
 # SQLite reads the localities' table whole for them (at national scale it seeks them by
 # province); what must not be read whole is the figures' table.
 FROM_PLACES = {"admissions in a province", "counts in a commune, latest first"}
-# A place's figures: found from the place's branches, then sorted.
+# Reads that sort what they found: a search by relevance (a rank computed per match, of
+# the few matches), a branch's detail (its rows, by section), a place's branches by a
+# status column (app.services.branches._sort_keys: the place's own rows), a place's
+# figures (found from its branches).
 SORTED = {
     "locality search",
     "one branch",
