@@ -55,7 +55,8 @@ def list_sources(
     "/{source_id}", response_model=SourceDetail, responses=READ_ERRORS, summary="One source"
 )
 def get_source(request: Request, source_id: IdPath) -> Response:
-    """A source's metadata and every figure, place and organization drawn from it."""
+    """A source's metadata and the figures, places and organizations drawn from it: up to
+    1,000 of each, with how many there are (`totals`)."""
     with Reader.open(engine_of(request)) as reader:
         return json_response(request, service.source_detail(reader, source_id))
 

@@ -35,10 +35,28 @@ class NamedEntity(Schema):
     group_size: int | None = None
 
 
+class SourceTotals(Schema):
+    """How many of each the source states, whether or not its lists hold them all."""
+
+    localities: int
+    branches: int
+    counts: int
+    events: int
+    facts: int
+    officeholders: int
+
+
 class SourceDetail(SourceOut):
+    """Each list holds up to 1,000, oldest evidence first (places and organizations in
+    the order they were added); `totals` says how many there are. The rest:
+    `/membership-counts?source=`, `/admissions?source=&kind=`, `/facts?source=`."""
+
     localities: list[NamedEntity]
     branches: list[NamedEntity]
     counts: list[MembershipCountOut]
     events: list[MembershipEventOut]
     facts: list[FactOut]
     officeholders: list[OfficeholderOut]
+    totals: SourceTotals = Field(
+        description="How many of each the source states; a list longer than 1,000 is cut."
+    )

@@ -490,15 +490,23 @@ def _figure_lines(
     return ListQuery(listing.query.with_only_columns(*columns), listing.keys)
 
 
-def figures_of(reader: Reader, model: Any, condition_on: str, ident: int) -> list[dict[str, Any]]:
-    """Every figure of one branch or one source, oldest evidence first (for details)."""
-    rows = reader.mappings(_figures_of, model, condition_on, params={"ident": ident})
+def figures_of(
+    reader: Reader, model: Any, condition_on: str, ident: int, up_to: int
+) -> list[dict[str, Any]]:
+    """The figures of one branch or one source, oldest evidence first, up to `up_to`
+    (for details)."""
+    params = {"ident": ident, "up_to": up_to}
+    rows = reader.mappings(_figures_of, model, condition_on, params=params)
     return [RENDERERS[model](r) for r in rows]
 
 
 def _figures_of(model: Any, condition_on: str) -> Select[Any]:
     query, t, _ = figure_base(model)
-    return query.where(t.c[condition_on] == bindparam("ident")).order_by(t.c.evidence_date, t.c.id)
+    return (
+        query.where(t.c[condition_on] == bindparam("ident"))
+        .order_by(t.c.evidence_date, t.c.id)
+        .limit(bindparam("up_to"))
+    )
 
 
 def stated_sources(branch_id: ColumnElement[int]) -> Select[Any]:

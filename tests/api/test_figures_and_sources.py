@@ -3,11 +3,13 @@
 import csv
 import io
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.schemas.common import Page
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
 from app.schemas.sources import SourceDetail
+from app.services import sources as sources_service
 from tests.api.helpers import locality
 
 
@@ -68,3 +70,22 @@ def test_source_detail_lists_everything_drawn_from_it(api: TestClient) -> None:
     }
     text = api.get(f"/sources/{sources[0]['id']}/text").text
     assert "6.799" in text and len(text) > 1000
+
+
+def test_a_source_detail_says_how_many_and_lists_up_to_its_cap(
+    unkept_api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each list of a source's detail is cut at DETAIL_LIST_CAP (oldest evidence first);
+    `totals` counts them all."""
+    [source] = unkept_api.get("/sources", params={"q": "Luc Yen"}).json()["items"]
+    whole = unkept_api.get(f"/sources/{source['id']}").json()
+    lists = ("localities", "branches", "counts", "events", "facts", "officeholders")
+    assert whole["totals"] == {name: len(whole[name]) for name in lists}
+    assert whole["totals"]["counts"] == 2 and whole["totals"]["branches"] >= 2
+
+    monkeypatch.setattr(sources_service, "DETAIL_LIST_CAP", 1)
+    cut = unkept_api.get(f"/sources/{source['id']}").json()
+    SourceDetail.model_validate(cut)
+    assert cut["totals"] == whole["totals"]
+    for name in lists:
+        assert cut[name] == whole[name][:1], name
