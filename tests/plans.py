@@ -55,11 +55,11 @@ def query_plan(session: Session, statement: RunStatement) -> str:
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def generic_plan_rows(session: Session, statement: RunStatement) -> dict[str, int]:
-    """PostgreSQL: the most rows any node of each kind and relation returned when the
-    statement ran on its generic plan, as the service runs its prepared reads
-    (app.db: plan_cache_mode=force_generic_plan). EXPLAIN with parameters plans for
-    their values, which hides what a generic plan does."""
+def generic_plan(session: Session, statement: RunStatement) -> dict[str, Any]:
+    """PostgreSQL: the statement's plan as it ran on its generic plan (EXPLAIN ANALYZE,
+    its JSON root node), as the service runs its prepared reads (app.db:
+    plan_cache_mode=force_generic_plan). EXPLAIN with parameters plans for their values,
+    which hides what a generic plan does."""
     names: list[str] = []
 
     def numbered(match: re.Match[str]) -> str:
@@ -81,13 +81,22 @@ def generic_plan_rows(session: Session, statement: RunStatement) -> dict[str, in
             [[plan]] = cursor.fetchall()
         finally:
             cursor.execute("DEALLOCATE generic_read")
-    rows: dict[str, int] = {}
+    root: dict[str, Any] = plan[0]["Plan"]
+    return root
 
-    def visit(node: dict[str, Any]) -> None:
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A JSON plan's nodes, the root first."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def generic_plan_rows(session: Session, statement: RunStatement) -> dict[str, int]:
+    """The most rows any node of each kind and relation returned (per loop) when the
+    statement ran on its generic plan (generic_plan)."""
+    rows: dict[str, int] = {}
+    for node in plan_nodes(generic_plan(session, statement)):
         name = f"{node['Node Type']} {node.get('Index Name', node.get('Relation Name', ''))}"
         rows[name.strip()] = max(rows.get(name.strip(), 0), int(node["Actual Rows"]))
-        for child in node.get("Plans", []):
-            visit(child)
-
-    visit(plan[0]["Plan"])
     return rows

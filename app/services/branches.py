@@ -43,7 +43,7 @@ from app.services.branch_items import (
 from app.services.figures import figure_base, figure_shape, stated_sources
 from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.line_pages import fetch_lines
-from app.services.listing import KeptCounts, ListQuery, Page, documents, fetch_page
+from app.services.listing import KeptCounts, LateRows, ListQuery, Page, documents, fetch_page
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScope,
@@ -252,7 +252,15 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         # The item's JSON as bytes, sent as they are.
         item = query.selected_columns.item
         query = query.with_only_columns(JsonSql(dialect.name).utf8(item).label("item"))
-    return ListQuery(query.where(*conditions), _sort_keys(shape, b, risk), count_query)
+    keys = _sort_keys(shape, b, risk)
+    late = None
+    if shape.sort == "relevance" and not shape.as_of:
+        # Every match is ranked and sorted: by id and keys, each page's items read after.
+        late = LateRows(count_query, query, b.c.id)
+        if not on_status:
+            # The ids are the branches' alone: the keys' bounds on the status go.
+            keys = tuple(replace(key, same_as=None) for key in keys)
+    return ListQuery(query.where(*conditions), keys, count_query, late)
 
 
 def _province_on_status(shape: BranchListShape) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     Dialect,
     Select,
+    and_,
     bindparam,
     case,
     func,
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlmodel import col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder, Source
+from app.models.vocab import MEMBER_STATUSES
 from app.reader import Reader, built_once, shared
 from app.services.csv_sql import CsvSql
 from app.services.json_sql import Flag, JsonSql, Obj, Shape
@@ -164,7 +166,9 @@ class FigureListShape:
     date_to: bool
     kind: bool
     metric: bool
-    status: bool
+    # The status itself (one of three): written into the SQL, so that the counts' partial
+    # indexes of the statuses other than "all" serve it (MembershipCount).
+    status: str | None
     sort: str
 
     @classmethod
@@ -180,7 +184,7 @@ class FigureListShape:
             date_to=filters.date_to is not None,
             kind=bool(filters.kind) and model is MembershipEvent,
             metric=bool(filters.metric) and model is Fact,
-            status=bool(filters.status) and model is MembershipCount,
+            status=filters.status if model is MembershipCount else None,
             sort=sort,
         )
 
@@ -204,7 +208,6 @@ def _figure_parameters(
         "date_to": filters.date_to,
         "kind": filters.kind,
         "metric": filters.metric,
-        "status": filters.status,
         **(scope_params(scope) if scope is not None else {}),
     }
 
@@ -232,8 +235,19 @@ def _figure_list(shape: FigureListShape) -> ListQuery:
     if shape.metric:
         query = query.where(t.c.metric == bindparam("metric"))
     if shape.status:
-        query = query.where(t.c.status == bindparam("status"))
+        query = query.where(_is_status(t, shape.status))
     return ListQuery(query, _keys(shape.sort, t))
+
+
+def _is_status(t: Any, status: str) -> ColumnElement[bool]:
+    """Counts of this status; of another than "all", also in the words of the partial
+    indexes' condition, which SQLite must find in the query to use them."""
+    if status not in MEMBER_STATUSES:
+        raise ValueError(f"not a member status: {status!r}")
+    condition = t.c.status == literal_column(f"'{status}'")
+    if status != "all":
+        condition = and_(condition, t.c.status != literal_column("'all'"))
+    return condition
 
 
 def _keys(sort: str, t: Any) -> tuple[SortKey, ...]:

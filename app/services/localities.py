@@ -27,7 +27,7 @@ from app.models.localities import LocalityWord
 from app.reader import Reader, built_once
 from app.services.data_version import version_column
 from app.services.json_sql import Flag, JsonSql, Obj
-from app.services.listing import KeptCounts, ListQuery, Page, documents, fetch_page
+from app.services.listing import KeptCounts, LateRows, ListQuery, Page, documents, fetch_page
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScopes,
@@ -368,6 +368,9 @@ def _locality_list(shape: LocalityListShape, dialect_name: str) -> ListQuery:
     # Counting needs neither today's units nor the source that decorate each row; with a
     # search, it counts the matches (joined to the localities only for other filters).
     count_query = select(loc.c.id).where(*conditions)
+    late = None
+    # A page's items only (the detail's statement reads the parent's id too).
+    items = query.with_only_columns(query.selected_columns.item)
     if shape.words is not None:
         matches = _word_matches(shape.words, shape.rare_first)
         query = query.join(matches, matches.c.locality_id == loc.c.id)
@@ -376,8 +379,13 @@ def _locality_list(shape: LocalityListShape, dialect_name: str) -> ListQuery:
             count_query = count_query.join(loc, loc.c.id == matches.c.locality_id).where(
                 *conditions
             )
+        # The matches are sorted by their keys, and a page's items rendered after: the
+        # word "thôn" starts 100,000 villages' names at national scale, and PostgreSQL
+        # rendered each one's JSON before sorting them (0.34-0.36 s a page).
+        ids = select(loc.c.id).select_from(matches).join(loc, loc.c.id == matches.c.locality_id)
+        late = LateRows(ids.where(*conditions), items, loc.c.id)
     keys = _sort_keys(shape.sort, loc, rank)
-    return ListQuery(query.where(*conditions), keys, count_query)
+    return ListQuery(query.where(*conditions), keys, count_query, late)
 
 
 def _prefix_end(word: str) -> str:

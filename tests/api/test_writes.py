@@ -579,6 +579,39 @@ def test_events_and_facts(write_api: TestClient, editor: dict[str, str]) -> None
     assert write_api.get(made.headers["location"]).status_code == 404
 
 
+def test_counts_are_listed_by_status(write_api: TestClient, editor: dict[str, str]) -> None:
+    """Counts of full or probationary members only: read from their own indexes
+    (migration 0012), by id or by date, and never among the counts of all members."""
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    made = {}
+    for status, day in (
+        ("full", "2024-01-01"),
+        ("probationary", "2023-06-01"),
+        ("full", "2022-01-01"),
+    ):
+        body = count_body(source["id"], branch, status=status, as_of=day)
+        response = write_api.post("/membership-counts", json=body, headers=editor)
+        assert response.status_code == 201, response.text
+        made[response.json()["id"]] = (status, day)
+
+    def listed(**params: str) -> list[int]:
+        response = write_api.get("/membership-counts", params={"limit": 100, **params})
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    full = sorted(i for i, (status, _) in made.items() if status == "full")
+    assert listed(status="full") == full
+    assert listed(status="full", sort="-id") == full[::-1]
+    by_day = sorted(full, key=lambda i: made[i][1], reverse=True)
+    assert listed(status="full", sort="-date") == by_day
+    assert listed(status="probationary", sort="date") == [
+        i for i, (status, _) in made.items() if status == "probationary"
+    ]
+    everyone = listed(status="all")
+    assert everyone and not set(everyone) & set(made)
+
+
 def test_a_retried_post_does_not_insert_twice(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
