@@ -47,11 +47,17 @@ class LateRows:
     Sorting whole rows, both databases carried each match's document (1-2 KB of JSON)
     through the sort: a search for a word that 253,000 branches hold ("chi bộ", scale
     1.0) sorted them all with their items, 0.6-0.9 s a page.
+
+    The documents are what a page shows of a row (what its render reads), of any row:
+    `documents`, read row by row by `id_column`; or `documents_of`, given a select of
+    ids, the documents of those rows, read at once for the page's (for documents whose
+    work is per set: a branch's risk as of a day, evaluated for the branches it is given).
     """
 
     ids: Select[Any]  # one column, the id, with the list's filters
-    documents: Select[Any]  # what a page shows of a row (its render reads), unfiltered
-    id_column: ColumnElement[Any]  # the id in `documents`
+    id_column: ColumnElement[Any]  # the id in the documents
+    documents: Select[Any] | None = None
+    documents_of: Callable[[Select[Any]], Select[Any]] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,9 +72,10 @@ class ListQuery:
     query: Select[Any]
     keys: tuple[SortKey, ...]
     count_query: Select[Any] | None = None
-    # For an order no index gives (a search by relevance): the ids of the rows (from
-    # only what the filters and keys read) and their documents by id. A page is then
-    # sorted from the rows' keys, and its rows' documents read after.
+    # For an order no index gives (a search by relevance), or documents whose work is
+    # per row (a risk as of a day): the ids of the rows (from only what the filters and
+    # keys read) and their documents. A page is sorted and cut from the rows' keys, and
+    # its rows' documents read after.
     late: LateRows | None = None
 
 
@@ -132,18 +139,31 @@ def _late_page_statement(
     listing: ListQuery, late: LateRows, resumed: bool, counting: bool, versioned: bool
 ) -> Select[Any]:
     """page_statement for a list with `late` rows: the page's ids and keys, sorted and
-    cut in a subquery; then each of its rows' columns of `late.documents`, read by id (a
-    correlated subquery a column: for the page's rows only)."""
+    cut in a subquery; then its rows' documents (LateRows), in the page's order."""
     keys = listing.keys
-    ids = late.ids.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
-    if resumed:
-        ids = ids.where(after(keys, [bindparam(f"_after{i}") for i in range(len(keys))]))
-    page = ids.order_by(*order_by(keys)).limit(bindparam("_limit")).subquery("page")
-    one_row = late.documents.where(late.id_column == page.c[0])
-    columns: list[ColumnElement[Any]] = [
-        one_row.with_only_columns(column).scalar_subquery().label(column.name)
-        for column in late.documents.selected_columns
-    ]
+
+    def page_rows(name: str) -> Any:
+        ids = late.ids.add_columns(*(k.column.label(f"_k{i}") for i, k in enumerate(keys)))
+        if resumed:
+            ids = ids.where(after(keys, [bindparam(f"_after{i}") for i in range(len(keys))]))
+        return ids.order_by(*order_by(keys)).limit(bindparam("_limit")).subquery(name)
+
+    page = page_rows("page")
+    columns: list[ColumnElement[Any]]
+    if late.documents_of is not None:
+        # The page's ids walked twice, as a subquery cannot be named twice: once for the
+        # documents' own work, once to join them in the page's order.
+        of_page = late.documents_of(select(page_rows("page_ids").c[0]))
+        query = of_page.join(page, late.id_column == page.c[0])
+        columns = list(of_page.selected_columns)
+    else:
+        assert late.documents is not None
+        query = select().select_from(page)
+        one_row = late.documents.where(late.id_column == page.c[0])
+        columns = [
+            one_row.with_only_columns(column).scalar_subquery().label(column.name)
+            for column in late.documents.selected_columns
+        ]
     if versioned:
         columns.append(version_column().label("_version"))
     if counting:
@@ -151,7 +171,7 @@ def _late_page_statement(
         columns.append(_capped_count(counted).label("_total"))
     page_keys = [SortKey(page.c[f"_k{i}"], k.kind, k.descending) for i, k in enumerate(keys)]
     columns += [k.column.label(f"_k{i}") for i, k in enumerate(page_keys)]
-    return select(*columns).select_from(page).order_by(*order_by(page_keys))
+    return query.with_only_columns(*columns).order_by(*order_by(page_keys))
 
 
 def fetch_page(

@@ -383,7 +383,7 @@ def _locality_list(shape: LocalityListShape, dialect_name: str) -> ListQuery:
         # word "thôn" starts 100,000 villages' names at national scale, and PostgreSQL
         # rendered each one's JSON before sorting them (0.34-0.36 s a page).
         ids = select(loc.c.id).select_from(matches).join(loc, loc.c.id == matches.c.locality_id)
-        late = LateRows(ids.where(*conditions), items, loc.c.id)
+        late = LateRows(ids.where(*conditions), loc.c.id, documents=items)
     keys = _sort_keys(shape.sort, loc, rank)
     return ListQuery(query.where(*conditions), keys, count_query, late)
 

@@ -1,5 +1,6 @@
 """/branches?risk=true on the seed: every flag with reasons a reader can check."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.schemas.branches import RiskExplanation, RiskSummary
@@ -49,6 +50,32 @@ def test_thanh_chuong_six_before_and_after_their_2017_admissions(api: TestClient
 def test_the_list_agrees_with_the_explanation_as_of(api: TestClient) -> None:
     at_start = api.get("/branches", params={"risk": "true", "as_of": "2017-01-01"}).json()["items"]
     assert [(b["group_size"], b["risk"]["level"]) for b in at_start] == [(6, "critical")]
+
+
+@pytest.mark.parametrize("sort", ["id", "-id", "name"])
+def test_pages_as_of_a_day_agree_with_each_branch(api: TestClient, sort: str) -> None:
+    """A page as of a day evaluates the risk of its own branches only (chosen first):
+    three at a time, the pages list what one page lists, and each branch's level is
+    its detail's and its explanation's as of that day."""
+    day = "2017-08-01"
+    whole = api.get("/branches", params={"as_of": day, "sort": sort, "limit": 500}).json()
+    assert len(whole["items"]) > 3
+    walked, cursor = [], None
+    while True:
+        params = {"as_of": day, "sort": sort, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/branches", params=params).json()
+        walked += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == whole["items"]
+    # The six, high after their 2017 admissions; the branches without figures yet.
+    assert {b["risk"]["level"] for b in walked} == {"high", "unknown"}
+    for item in walked:
+        detail = api.get(f"/branches/{item['id']}", params={"as_of": day}).json()
+        explained = api.get(f"/branches/{item['id']}/risk", params={"as_of": day}).json()
+        assert detail["risk"] == item["risk"]
+        assert explained["level"] == item["risk"]["level"]
 
 
 def test_before_any_evidence_nothing_is_known(api: TestClient) -> None:
