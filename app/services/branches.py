@@ -144,7 +144,7 @@ class BranchListShape:
     sort: str
     cells: tuple[str, ...] | None
     rules: RiskRules
-    # One branch (`branch_id`): a detail's. As of a day, its risk is then evaluated for
+    # One branch (`branch_id`): a detail's as of a day, whose risk is then evaluated for
     # it alone, not for every branch before one is kept (scale 1.0: 3.8 s, or cut at 5).
     one: bool = False
 
@@ -483,7 +483,8 @@ def branch_detail(
     database renders), in the order the detail lists them.
     """
     shape, params = _list_parameters(reader, BranchFilters(as_of=as_of), "id", rules, None)
-    listing = _branch_list(replace(shape, one=True), reader.dialect)
+    # As of a day, the risk is evaluated for this branch alone (today's is stored).
+    listing = _branch_list(replace(shape, one=as_of is not None), reader.dialect)
     rows = reader.rows(
         _branch_document, listing, reader.dialect.name, params={**params, "branch_id": branch_id}
     )

@@ -72,10 +72,10 @@ class ListQuery:
     query: Select[Any]
     keys: tuple[SortKey, ...]
     count_query: Select[Any] | None = None
-    # For an order no index gives (a search by relevance), or documents whose work is
-    # per row (a risk as of a day): the ids of the rows (from only what the filters and
-    # keys read) and their documents. A page is sorted and cut from the rows' keys, and
-    # its rows' documents read after.
+    # For an order no index gives (a search by relevance), or documents whose work
+    # grows with the rows they are made for (a risk as of a day): the ids of the rows
+    # (from only what the filters and keys read) and their documents. A page is sorted
+    # and cut from the rows' keys, and its rows' documents read after.
     late: LateRows | None = None
 
 
