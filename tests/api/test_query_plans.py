@@ -370,6 +370,7 @@ def test_a_branch_as_of_a_day_has_its_risk_evaluated_alone(
     national scale that took 3.8 s on SQLite and was cut at 5 s on PostgreSQL."""
     engine, client = synthetic
     branches = client.get("/branches?limit=1").json()["total"]
+    assert branches is None or branches > 50  # null beyond 1,000
     path = f"/branches/{_at_risk(client)}?as_of=2020-01-01"
     _, statement = _read(engine, client, path)
     with Session(engine) as session:
@@ -386,7 +387,7 @@ def test_a_branch_as_of_a_day_has_its_risk_evaluated_alone(
                 if n.get("Relation Name") == "branches"
             )
             # The branch, its parent and the branch its figures name, each a few times.
-            assert read < 50 < (branches or 1001), nodes
+            assert read < 50, nodes
 
 
 def test_a_page_as_of_a_day_evaluates_the_risk_of_its_own_branches(
