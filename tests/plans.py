@@ -92,6 +92,16 @@ def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from plan_nodes(child)
 
 
+def rows_read(nodes: list[dict[str, Any]], relation: str, alias: str | None = None) -> int:
+    """The rows a plan's nodes on `relation` (named `alias`, if given) returned in all,
+    every loop counted: what it read of that table."""
+    return sum(
+        int(node["Actual Rows"]) * int(node["Actual Loops"])
+        for node in nodes
+        if node.get("Relation Name") == relation and alias in (None, node.get("Alias"))
+    )
+
+
 def generic_plan_rows(session: Session, statement: RunStatement) -> dict[str, int]:
     """The most rows any node of each kind and relation returned (per loop) when the
     statement ran on its generic plan (generic_plan)."""

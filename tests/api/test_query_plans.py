@@ -31,6 +31,7 @@ from tests.plans import (
     generic_plan_rows,
     plan_nodes,
     query_plan,
+    rows_read,
 )
 
 SCALE = 0.01
@@ -321,18 +322,8 @@ def test_a_search_sorts_its_matches_before_reading_their_items(
             assert "SEARCH st USING INTEGER PRIMARY KEY (rowid=?)" in reading, plan
         else:
             nodes = list(plan_nodes(generic_plan(session, statement)))
-            matched = sum(
-                n["Actual Rows"] * n["Actual Loops"]
-                for n in nodes
-                if n.get("Relation Name") == "branches" and n.get("Alias") == "b"
-            )
-            items = sum(
-                n["Actual Rows"] * n["Actual Loops"]
-                for n in nodes
-                if n.get("Relation Name") == "branch_status"
-            )
-            assert matched > 51, nodes
-            assert 0 < items <= 51, nodes
+            assert rows_read(nodes, "branches", "b") > 51, nodes  # the matches, sorted
+            assert 0 < rows_read(nodes, "branch_status") <= 51, nodes  # the page's items
 
 
 @pytest.mark.parametrize(
@@ -381,13 +372,8 @@ def test_a_branch_as_of_a_day_has_its_risk_evaluated_alone(
             assert "SEARCH b USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
         else:
             nodes = list(plan_nodes(generic_plan(session, statement)))
-            read = sum(
-                n["Actual Rows"] * n["Actual Loops"]
-                for n in nodes
-                if n.get("Relation Name") == "branches"
-            )
             # The branch, its parent and the branch its figures name, each a few times.
-            assert read < 50, nodes
+            assert rows_read(nodes, "branches") < 50, nodes
 
 
 def test_a_page_as_of_a_day_evaluates_the_risk_of_its_own_branches(
@@ -406,11 +392,8 @@ def test_a_page_as_of_a_day_evaluates_the_risk_of_its_own_branches(
         # plan do without?
         session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
         nodes = list(plan_nodes(generic_plan(session, statement)))
-    read = sum(
-        n["Actual Rows"] * n["Actual Loops"] for n in nodes if n.get("Relation Name") == "branches"
-    )
     # Each of the page's 51 branches a few times (the page, its risk, its item).
-    assert read < 10 * 51, [
+    assert rows_read(nodes, "branches") < 10 * 51, [
         (n["Node Type"], n.get("Index Name"), n["Actual Rows"], n["Actual Loops"])
         for n in nodes
         if n.get("Relation Name") == "branches"
