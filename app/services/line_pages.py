@@ -19,7 +19,7 @@ from sqlalchemy import TextClause
 
 from app.reader import Reader
 from app.services.csv_sql import ISO_DAYS
-from app.services.listing import ListQuery, Page, page_statement
+from app.services.listing import ListQuery, Page, page_statement, walk
 from app.services.pagination import PageRequest, decode_cursor, encode_cursor
 
 
@@ -58,8 +58,16 @@ def fetch_lines(
     order. Not counted: CSV shows no total. With `versioned`, the page says which data
     version it read (as listing.fetch_page does)."""
     _days_as_iso(reader)
-    prepared = reader.prepared(page_statement, listing, bool(page.cursor), False, versioned)
-    rows = reader.run(prepared, _values(listing, params, page, secret))
+    values = _values(listing, params, page, secret)
+    if listing.late is not None and listing.late.walked:
+        rows = []
+        for found in walk(reader, listing, values, bool(page.cursor), versioned):
+            rows += found
+            if len(rows) > page.limit:
+                break
+    else:
+        prepared = reader.prepared(page_statement, listing, bool(page.cursor), False, versioned)
+        rows = reader.run(prepared, values)
     version = rows[0][1] if versioned and rows else None
     more = len(rows) > page.limit
     rows = rows[: page.limit]

@@ -1,0 +1,170 @@
+"""Branches as of a day, filtered on their risk or members (app.services.listing.walk).
+
+Their risk as of the day is known only once evaluated: the branches are walked in the
+list's order, a step at a time, until a page of them matches. On synthetic data (2,700
+branches), in steps much smaller than the service's, so that pages fill mid-step, span
+steps, and end with the list: every page, every total, is what the whole list as of the
+day says when filtered here.
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.models.vocab import LEVEL_RANK
+from app.services import listing
+from app.synth import run_synth
+from tests.conftest import DatabaseFactory
+
+DAY = "2020-01-01"
+SORTS = ("id", "-id", "name", "-name")
+Item = dict[str, Any]
+
+
+def _members_high(item: Item) -> int | None:
+    members = item["members"]
+    return members["high"] if members else None
+
+
+def _members_low(item: Item) -> int | None:
+    members = item["members"]
+    return members["low"] if members else None
+
+
+def _level(item: Item) -> int:
+    return LEVEL_RANK[item["risk"]["level"]]
+
+
+# Each filter, and which of the day's items it keeps (the risk levels' meaning:
+# app.services.branches._status_conditions).
+FILTERS: dict[str, tuple[dict[str, str], Callable[[Item], bool]]] = {
+    "at risk": ({"risk": "true"}, lambda i: _level(i) >= LEVEL_RANK["watch"]),
+    "at high risk": (
+        {"risk": "true", "risk_level": "high"},
+        lambda i: _level(i) >= LEVEL_RANK["high"],
+    ),
+    "not at risk": ({"risk": "false"}, lambda i: i["risk"]["level"] == "none"),
+    "unknown": ({"risk": "unknown"}, lambda i: i["risk"]["level"] == "unknown"),
+    "at least 30 members": (
+        {"min_members": "30"},
+        lambda i: (_members_low(i) or -1) >= 30,
+    ),
+    "at most 4 members": (
+        {"max_members": "4"},
+        lambda i: _members_high(i) is not None and _members_high(i) <= 4,  # type: ignore[operator]
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def client(databases: DatabaseFactory) -> Iterator[TestClient]:
+    url = databases.copy("migrated")
+    engine = make_engine(url)
+    run_synth(engine, scale=0.01, seed=42, progress=False)
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=url, answer_cache_mb=0))) as client:
+        yield client
+
+
+@pytest.fixture
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> tuple[int, ...]:
+    steps = (7, 40, 300)
+    monkeypatch.setattr(listing, "WALK_STEPS", steps)
+    return steps
+
+
+def _pages(client: TestClient, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+    cursor = None
+    while True:
+        page = client.get("/branches", params={**params, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        yield body
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return
+
+
+def _whole(client: TestClient, sort: str) -> list[Item]:
+    """The day's whole list, unfiltered (its pages are not walked)."""
+    params = {"as_of": DAY, "sort": sort, "limit": "500"}
+    return [item for page in _pages(client, params) for item in page["items"]]
+
+
+@pytest.fixture(scope="module")
+def whole(client: TestClient) -> dict[str, list[Item]]:
+    return {sort: _whole(client, sort) for sort in SORTS}
+
+
+def test_the_day_has_branches_of_every_kind(whole: dict[str, list[Item]]) -> None:
+    """The premise: each filter keeps some branches and leaves others."""
+    items = whole["id"]
+    assert len(items) > 2_000
+    for name, (_, keeps) in FILTERS.items():
+        kept = sum(map(keeps, items))
+        assert 0 < kept < len(items), name
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@pytest.mark.parametrize("name", FILTERS)
+def test_walked_pages_are_the_filtered_list(
+    client: TestClient,
+    whole: dict[str, list[Item]],
+    small_steps: tuple[int, ...],
+    name: str,
+    sort: str,
+) -> None:
+    filters, keeps = FILTERS[name]
+    expected = [item for item in whole[sort] if keeps(item)]
+    pages = list(_pages(client, {"as_of": DAY, "sort": sort, "limit": "40", **filters}))
+    assert [item for page in pages for item in page["items"]] == expected
+    assert all(len(page["items"]) == 40 for page in pages[:-1])
+    assert pages[0]["total"] == (len(expected) if len(expected) <= listing.TOTAL_CAP else None)
+
+
+def test_the_service_steps_walk_the_same_list(
+    client: TestClient, whole: dict[str, list[Item]]
+) -> None:
+    """In the service's own steps: the total counted over three of them at least."""
+    filters, keeps = FILTERS["at risk"]
+    expected = [item for item in whole["id"] if keeps(item)]
+    assert len(expected) <= listing.TOTAL_CAP
+    assert sum(listing.WALK_STEPS[:2]) < len(whole["id"])
+    pages = list(_pages(client, {"as_of": DAY, "limit": "100", **filters}))
+    assert [item for page in pages for item in page["items"]] == expected
+    assert pages[0]["total"] == len(expected)
+
+
+def test_a_walked_csv_lists_the_same_branches(
+    client: TestClient, whole: dict[str, list[Item]], small_steps: tuple[int, ...]
+) -> None:
+    filters, keeps = FILTERS["at high risk"]
+    expected = [str(item["id"]) for item in whole["name"] if keeps(item)]
+    params = {"as_of": DAY, "sort": "name", "limit": "25", "format": "csv", **filters}
+    response = client.get("/branches", params=params)
+    ids: list[str] = []
+    while True:
+        assert response.status_code == 200, response.text
+        lines = response.text.splitlines()[1:]
+        assert len(lines) <= 25
+        ids += [line.split(",", 1)[0] for line in lines]
+        following = response.links.get("next")
+        if following is None:
+            break
+        response = client.get(following["url"])
+    assert ids == expected
+
+
+@pytest.mark.parametrize("filters", [{"risk": "true"}, {"max_members": "0"}])
+def test_a_walk_that_finds_nothing(
+    client: TestClient, small_steps: tuple[int, ...], filters: dict[str, str]
+) -> None:
+    """Before any evidence no branch is at risk; no branch has fewer than one member."""
+    day = "2000-01-01" if "risk" in filters else DAY
+    page = client.get("/branches", params={"as_of": day, **filters}).json()
+    assert (page["items"], page["total"], page["next_cursor"]) == ([], 0, None)
