@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     # second than on 4 (threads contending for one interpreter lock; README, Configuration).
     worker_threads: int = Field(default=4, ge=1, le=64)
     # SQLite: a read first runs on the event loop itself, its statements limited to this
-    # many milliseconds; one that needs longer runs again on a read thread, with the
-    # full statement limit. 0: every read on a thread. (app.api.query_route.run_blocking)
+    # many milliseconds in all; one that needs longer runs again on a read thread, with
+    # the full statement limit. 0: every read on a thread. (app.api.query_route.run_blocking)
     inline_read_budget_ms: int = Field(default=20, ge=0, le=1000)
     # Answers kept until the data changes (stats, branch details; app.services.answer_cache), up
     # to this many megabytes of JSON per process. 0: none kept.

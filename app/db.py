@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -164,8 +165,17 @@ def _limit_sqlite_statements(engine: Engine, timeout_s: float) -> None:
     event.listen(engine, "reset", clear)
 
 
-# A shorter limit for the statements of reads run on the event loop (run_inline).
-_inline_budget_s: ContextVar[float | None] = ContextVar("inline_budget_s", default=None)
+@dataclass
+class _InlineBudget:
+    """The statement time a read run on the event loop (run_inline) has left: its
+    statements together, however many it runs (a walked list runs two a step:
+    app.services.listing.walk). Compiling a statement is not counted."""
+
+    left_s: float
+    started: float | None = None
+
+
+_inline_budget: ContextVar[_InlineBudget | None] = ContextVar("inline_budget", default=None)
 
 
 def arm_statement_deadline(connection: PoolProxiedConnection) -> None:
@@ -173,18 +183,29 @@ def arm_statement_deadline(connection: PoolProxiedConnection) -> None:
     (app.reader); SQLAlchemy's own executions start it in `before_cursor_execute`."""
     # The connection's info, which `install` filled when it connected.
     timeout_s = connection.info.get(_TIMEOUT)
-    if timeout_s is not None:
-        budget_s = _inline_budget_s.get()
-        if budget_s is not None:
-            timeout_s = min(timeout_s, budget_s)
-        connection.info[_DEADLINE] = time.monotonic() + timeout_s
+    if timeout_s is None:
+        return
+    now = time.monotonic()
+    budget = _inline_budget.get()
+    if budget is not None:
+        timeout_s = min(timeout_s, budget.left_s)
+        budget.started = now
+    connection.info[_DEADLINE] = now + timeout_s
+
+
+def statement_ended() -> None:
+    """Count the time of the statement just run against its read's inline budget."""
+    budget = _inline_budget.get()
+    if budget is not None and budget.started is not None:
+        budget.left_s -= time.monotonic() - budget.started
+        budget.started = None
 
 
 def run_inline(work: Callable[[], T], budget_s: float) -> T | None:
-    """Run a read with its SQLite statements limited to `budget_s`; None when one was
-    cut by that limit (the read changed nothing: it can run again, with the full one).
+    """Run a read with its SQLite statements limited to `budget_s` in all; None when one
+    was cut by that limit (the read changed nothing: it can run again, with the full one).
     """
-    token = _inline_budget_s.set(budget_s)
+    token = _inline_budget.set(_InlineBudget(budget_s))
     try:
         return work()
     except OperationalError as error:
@@ -192,7 +213,7 @@ def run_inline(work: Callable[[], T], budget_s: float) -> T | None:
             return None
         raise
     finally:
-        _inline_budget_s.reset(token)
+        _inline_budget.reset(token)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -30,7 +30,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
-from app.db import arm_statement_deadline
+from app.db import arm_statement_deadline, statement_ended
 
 Build = Callable[..., ClauseElement]
 Processor = Callable[[Any], Any]
@@ -348,6 +348,8 @@ class Reader:
         except self.dialect.loaded_dbapi.Error as error:
             self._raise(error, sql, cursor)
         finally:
+            if self.sqlite:
+                statement_ended()
             self._close(cursor)
         return description, rows
 

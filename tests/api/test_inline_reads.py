@@ -40,12 +40,14 @@ def _app(engine: Engine | None, budget_s: float | None) -> tuple[FastAPI, list[s
     attempts: list[str] = []
 
     @router.get("/where")
-    def where(request: Request, n: int | None = None) -> Response:
+    def where(
+        request: Request, n: int | None = None, rows: int = SLOW_ROWS, statements: int = 1
+    ) -> Response:
         attempts.append(threading.current_thread().name)
         counted = None
         if engine is not None:
             with Reader.open(engine) as reader:
-                counted = reader.scalar(_slow_count, SLOW_ROWS)
+                counted = sum(reader.scalar(_slow_count, rows) for _ in range(statements))
         body = {"thread": threading.current_thread().name, "counted": counted}
         return Response(orjson.dumps(body), media_type="application/json")
 
@@ -88,6 +90,22 @@ def test_a_read_cut_by_the_budget_runs_again_on_a_thread(tmp_path: Any) -> None:
     assert other.status_code == 200 and other.json()["thread"].startswith("read")
     assert len(rest) == 3, attempts  # again: once, on a thread; other: loop, then thread
     assert not rest[1].startswith("read")
+
+
+def test_the_budget_is_the_whole_reads(tmp_path: Any) -> None:
+    """Thirty statements of a few milliseconds each, each within the budget: together
+    over it, cut on the loop and run again on a thread."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'steps.sqlite3'}", statement_timeout_s=5)
+    try:
+        app, attempts = _app(engine, budget_s=0.02)
+        with TestClient(app) as client:
+            served = client.get("/where", params={"rows": 20_000, "statements": 30})
+    finally:
+        engine.dispose()
+    assert served.status_code == 200, served.text
+    assert served.json()["counted"] == 30 * 20_000
+    first, on_thread = attempts
+    assert not first.startswith("read") and on_thread.startswith("read")
 
 
 def test_the_full_limit_still_applies_on_the_thread(tmp_path: Any) -> None:
