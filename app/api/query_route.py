@@ -166,7 +166,7 @@ class QueryModelRoute(APIRoute):
 
 
 class InlineReads:
-    """SQLite reads run on the event loop first, their statements limited to `budget_s`.
+    """SQLite reads run on the event loop first, their statements limited to `budget_s` in all.
 
     A read that the budget cuts is run again on a read thread; reads of the same kind
     (route and parameter names: a province's CSV page, a stats page) then go straight to
