@@ -221,10 +221,12 @@ def fetch_page(
         return prepared, rows, version
 
     if listing.late is not None and listing.late.walked:
+        keep = None
+        if counts is not None and count_key is not None:
+            keep = partial(counts.put, count_key)
         return _walked_page(
             reader, listing, values, page, secret, render,
-            versioned=versioned, counting=counting, kept=kept,
-            keep=partial(counts.put, count_key) if counts and count_key is not None else None,
+            versioned=versioned, counting=counting, kept=kept, keep=keep,
         )  # fmt: skip
     prepared, rows, version = run(kept is None and counting)
     total = None
@@ -258,8 +260,8 @@ def walk(
 ) -> Iterator[list[Row]]:
     """The rows of a walked list (LateRows.walked) after the cursor in `values` (when
     `resumed`), a step at a time: the rows of the step's ids that match, in the list's
-    order (page_statement's columns, not counted). Ends when the list does; its caller stops when
-    it has what it needs."""
+    order (page_statement's columns, not counted). Ends with the list; its caller stops
+    it once it has what it needs."""
     steps = iter(WALK_STEPS)
     size = next(steps)
     values = dict(values)
@@ -305,6 +307,7 @@ def _walked_page(
     keys = listing.keys
     rows: list[Row] = []
     version: int | None = None
+    known = False  # the kept total is of the version read
     for found in walk(reader, listing, values, bool(page.cursor), versioned):
         if found and version is None and versioned:
             version = found[0][-len(keys) - 1]
@@ -314,13 +317,12 @@ def _walked_page(
         if len(rows) >= wanted:
             break
     total = None
-    if counting:
-        if kept is not None and version is not None and kept[0] == version:
-            total = kept[1]
-        else:
-            total = len(rows) if len(rows) <= TOTAL_CAP else None
-            if keep is not None and version is not None:
-                keep(version, total)
+    if counting and known and kept is not None:
+        total = kept[1]
+    elif counting:
+        total = len(rows) if len(rows) <= TOTAL_CAP else None
+        if keep is not None and version is not None:
+            keep(version, total)
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = None

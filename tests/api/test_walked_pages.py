@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import make_engine
@@ -20,6 +21,7 @@ from app.models.vocab import LEVEL_RANK
 from app.services import listing
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
+from tests.plans import captured_statements
 
 DAY = "2020-01-01"
 SORTS = ("id", "-id", "name", "-name")
@@ -62,13 +64,18 @@ FILTERS: dict[str, tuple[dict[str, str], Callable[[Item], bool]]] = {
 
 
 @pytest.fixture(scope="module")
-def client(databases: DatabaseFactory) -> Iterator[TestClient]:
+def synthetic(databases: DatabaseFactory) -> Iterator[tuple[Engine, TestClient]]:
     url = databases.copy("migrated")
     engine = make_engine(url)
     run_synth(engine, scale=0.01, seed=42, progress=False)
-    engine.dispose()
     with TestClient(create_app(Settings(database_url=url, answer_cache_mb=0))) as client:
-        yield client
+        yield engine, client
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(synthetic: tuple[Engine, TestClient]) -> TestClient:
+    return synthetic[1]
 
 
 @pytest.fixture
@@ -168,3 +175,23 @@ def test_a_walk_that_finds_nothing(
     day = "2000-01-01" if "risk" in filters else DAY
     page = client.get("/branches", params={"as_of": day, **filters}).json()
     assert (page["items"], page["total"], page["next_cursor"]) == ([], 0, None)
+
+
+def test_a_kept_total_ends_the_walk_at_the_page(
+    synthetic: tuple[Engine, TestClient], small_steps: tuple[int, ...]
+) -> None:
+    """A first page's total is kept (listing.KeptCounts): asked again at the same data
+    version, the walk stops once the page is full, and the total is the one counted."""
+    engine, client = synthetic
+    client.app.state.kept_counts = listing.KeptCounts()  # type: ignore[attr-defined]
+    params = {"as_of": DAY, "risk": "unknown", "limit": "10"}
+    steps = []
+    pages = []
+    for _ in range(2):
+        with captured_statements(engine) as captured:
+            pages.append(client.get("/branches", params=params).json())
+        steps.append(sum("page_ids" in statement.sql for statement in captured))
+    counted, kept = pages
+    assert counted == kept
+    assert 10 < counted["total"] <= listing.TOTAL_CAP
+    assert steps[1] < steps[0], steps
