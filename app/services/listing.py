@@ -66,8 +66,8 @@ class LateRows:
     # `documents_of` keeps only the rows that match (a condition on a risk as of a day,
     # known once evaluated): the ids are walked in the list's order, WALK_STEPS at a
     # time, until the page is full, or the count reached. Evaluating every branch's
-    # risk to keep those at risk took 4-7 s at scale 1.0 (a 503 on PostgreSQL); a step
-    # of 256 branches finds a page of most filters.
+    # risk to keep those at risk took 4-7 s at scale 1.0 (a 503 on PostgreSQL); the
+    # first steps find a page of most filters.
     walked: bool = False
 
 
