@@ -58,7 +58,7 @@ FILTERS: dict[str, tuple[dict[str, str], Callable[[Item], bool]]] = {
     ),
     "at most 4 members": (
         {"max_members": "4"},
-        lambda i: _members_high(i) is not None and _members_high(i) <= 4,  # type: ignore[operator]
+        lambda i: _members_high(i) in range(5),  # not when unknown (None)
     ),
 }
 
