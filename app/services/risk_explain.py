@@ -11,7 +11,7 @@ from app.models.vocab import LEVEL_RANK, LEVELS
 from app.reader import Reader
 from app.services.figures import figures_by_ids
 from app.services.refs import alias, locality_columns, locality_ref, table
-from app.services.risk import RiskDay, risk_select, years_before
+from app.services.risk import RiskDay, admission_or_departure, risk_select, years_before
 from app.services.risk_rules import RiskRules, describe_rules
 
 
@@ -173,7 +173,7 @@ def _admissions_and_departures() -> Select[Any]:
     ev = table(MembershipEvent)
     return select(ev.c.id).where(
         ev.c.branch_id == bindparam("branch_id"),
-        ev.c.kind.in_(("admission", "departure")),
+        admission_or_departure(ev.c),
         ev.c.evidence_date <= bindparam("as_of", type_=Date),
     )
 

@@ -252,3 +252,51 @@ def test_a_few_branches_and_every_branch_are_evaluated_alike(engine: Engine) -> 
     # The window's sums are in the rows compared: one case met, one has no events.
     assert few[ids[0]]["attrition"] == "met" and few[ids[0]]["departures_low"] == 2
     assert few[ids[-1]]["departures_low"] is None
+
+
+# sqlite_stat1 of the events' (branch_id, kind, evidence_date) index at scale 1.0: a few
+# events a branch and kind. With it SQLite (3.40) searched `kind IN (...)` with its
+# IN early-out, which skipped the bound on the day for the next kind's first event.
+NATIONAL_EVENT_STATS = "2323200 13 4 1"
+
+
+def test_as_of_a_day_leaves_out_later_departures_as_planned_at_national_scale(
+    databases: DatabaseFactory,
+) -> None:
+    engine = make_engine(databases.copy("migrated"))
+    events = [
+        event("admission", 1, "2016"),
+        event("admission", 1, "2020"),
+        event("admission", 1, "2022"),
+        event("departure", 1, "2025"),
+        event("transfer_in", 1, "2025"),
+    ]
+    branch_id = assess(engine, events=events)["branch_id"]
+    url = engine.url
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql(
+                "UPDATE sqlite_stat1 SET stat = ? WHERE idx = ?",
+                (NATIONAL_EVENT_STATS, "ix_membership_events_branch_kind_evidence"),
+            )
+    engine.dispose()  # the statistics are read as a connection opens
+    engine = make_engine(url.render_as_string(hide_password=False))
+    day = date(2024, 1, 1)
+    with Session(engine) as session:
+        explained = explain_risk(Reader.on(session), branch_id, RULES, day)
+        rows = session.execute(
+            risk_select(RULES, RiskDay.bound(), scope=lambda b: b.c.id == branch_id),
+            RiskDay.params(day, RULES),
+        ).mappings()
+        evaluated = next(iter(rows))
+    engine.dispose()
+    attrition = next(c for c in explained["criteria"] if c["id"] == "attrition")
+    assert attrition["value"]["window_years"] == [2020, 2022]
+    assert attrition["value"]["departures"] == {"low": None, "high": None}
+    assert [e["evidence_date"] for e in attrition["evidence"]] == [
+        date(2020, 12, 31),
+        date(2022, 12, 31),
+    ]
+    assert evaluated["attrition_anchor_year"] == 2022 and evaluated["departures_low"] is None
+    assert evaluated["admissions_low"] == 2
