@@ -9,8 +9,8 @@ from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response
 from app.reader import Reader
 from app.schemas.branches import RiskRulesOut, RiskSummary
-from app.services.risk_explain import risk_summary
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
+from app.services.risk_summary import risk_summary
 
 router = APIRouter(route_class=QueryModelRoute, prefix="/risk", tags=["risk"], dependencies=STRICT)
 

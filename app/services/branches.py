@@ -215,6 +215,14 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     """The branches that match, each rendered by the database: as one JSON `item`, or
     as the CSV `line` of the dotted paths `cells`; their order; what to count."""
     b = item_tables().b
+    gathered = _gathered(shape)
+
+    def on_branch(branches: Any) -> ColumnElement[bool]:
+        if not gathered:
+            return _on_branch(shape, branches)
+        in_range = and_(branches.c.id >= bindparam("_from_id"), branches.c.id < bindparam("_to_id"))
+        return and_(_on_branch(shape, branches), in_range)
+
     if not shape.as_of:
         risk, status_join = status_columns()
         # Today's items are stored (branch_items); CSV lines are rendered from the shape.
@@ -223,18 +231,19 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         else:
             query = decorated_from_status(dialect, shape.rules, shape.cells)
     else:
-        listed = partial(_on_branch, shape)
-        query, risk, status_join = _as_of(shape, dialect, listed, few_branches=shape.one)
+        query, risk, status_join = _as_of(
+            shape, dialect, on_branch, few_branches=shape.one, id_range=gathered
+        )
     on_status = _status_conditions(shape, risk)
     if _province_on_status(shape):
         on_status.append(in_bound_scope(status_join[0], ("province",), "province"))
-    conditions = [_on_branch(shape, b), *on_status]
+    conditions = [on_branch(b), *on_status]
     # Counting needs only the rows, not the joins that decorate them: without a condition
     # on the status, not the status (every branch has one status row; at national scale
     # reading them to count a province's branches was most of its page), and without one
     # on the branch itself, not the branch (every status row is one branch's).
     if not on_status:
-        count_query = select(b.c.id).where(_on_branch(shape, b))
+        count_query = select(b.c.id).where(on_branch(b))
     elif _filters_branch_table(shape):
         count_query = select(b.c.id).select_from(b).join(*status_join).where(*conditions)
     else:
@@ -263,7 +272,8 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     if late is not None and (not on_status or late.walked):
         # The ids are the branches' alone: the keys' bounds on the status go.
         keys = tuple(replace(key, same_as=None) for key in keys)
-    return ListQuery(query.where(*conditions), keys, count_query, late)
+    id_span = select(func.min(b.c.id), func.max(b.c.id)) if gathered else None
+    return ListQuery(query.where(*conditions), keys, count_query, late, id_span)
 
 
 def _as_of(
@@ -271,12 +281,16 @@ def _as_of(
     dialect: Dialect,
     scope: Callable[[Any], ColumnElement[bool]],
     few_branches: bool,
+    id_range: bool = False,
 ) -> tuple[Select[Any], dict[str, Any], tuple[Any, Any]]:
     """The branches decorated with their risk as of the bound day, evaluated for the
     branches of `scope` (of the risk's own alias of the branches; `few_branches`: a
-    page's or one, see risk_select); the risk's columns; the join to it."""
+    page's or one; `id_range`: a range of ids; see risk_select); the risk's columns; the
+    join to it."""
     b = item_tables().b
-    rows = risk_select(shape.rules, RiskDay.bound(), scope, few_branches=few_branches)
+    rows = risk_select(
+        shape.rules, RiskDay.bound(), scope, few_branches=few_branches, id_range=id_range
+    )
     r = rows.subquery("r")
     risk = {
         "count_id": r.c.count_id,
@@ -310,6 +324,18 @@ def _as_sent(query: Select[Any], shape: BranchListShape, dialect: Dialect) -> Se
         return query
     item = query.selected_columns.item
     return query.with_only_columns(JsonSql(dialect.name).utf8(item).label("item"))
+
+
+def _gathered(shape: BranchListShape) -> bool:
+    """Whether the list is ordered on every branch's risk as of a day (its level or its
+    members), evaluated a range of ids at a time (ListQuery.id_span). Within a place or
+    a parent, one statement evaluates its branches (0.15-0.2 s a province at scale 1.0)."""
+    return (
+        shape.as_of
+        and not shape.one
+        and not _sorts_on_branch(shape)
+        and not any((shape.locality, shape.province, shape.parent))
+    )
 
 
 def _sorts_on_branch(shape: BranchListShape) -> bool:

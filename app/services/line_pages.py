@@ -19,7 +19,7 @@ from sqlalchemy import TextClause
 
 from app.reader import Reader
 from app.services.csv_sql import ISO_DAYS
-from app.services.listing import ListQuery, Page, page_statement, walk
+from app.services.listing import ListQuery, Page, gather, page_statement, walk
 from app.services.pagination import PageRequest, decode_cursor, encode_cursor
 
 
@@ -59,16 +59,21 @@ def fetch_lines(
     version it read (as listing.fetch_page does)."""
     _days_as_iso(reader)
     values = _values(listing, params, page, secret)
-    if listing.late is not None and listing.late.walked:
-        rows = []
-        for found in walk(reader, listing, values, bool(page.cursor), versioned):
-            rows += found
-            if len(rows) > page.limit:
-                break
+    if listing.id_span is not None:
+        rows, _, version = gather(
+            reader, listing, values, bool(page.cursor), counting=False, versioned=versioned
+        )
     else:
-        prepared = reader.prepared(page_statement, listing, bool(page.cursor), False, versioned)
-        rows = reader.run(prepared, values)
-    version = rows[0][1] if versioned and rows else None
+        if listing.late is not None and listing.late.walked:
+            rows = []
+            for found in walk(reader, listing, values, bool(page.cursor), versioned):
+                rows += found
+                if len(rows) > page.limit:
+                    break
+        else:
+            prepared = reader.prepared(page_statement, listing, bool(page.cursor), False, versioned)
+            rows = reader.run(prepared, values)
+        version = rows[0][1] if versioned and rows else None
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     # A date key is SQLite's ISO text or a date: encode_cursor writes both the same way.

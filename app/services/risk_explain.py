@@ -3,14 +3,14 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Select, bindparam, func, select
+from sqlalchemy import Date, Select, bindparam, select
 
 from app.errors import not_found
-from app.models import Branch, BranchStatus, Fact, Locality, MembershipCount, MembershipEvent
-from app.models.vocab import LEVEL_RANK, LEVELS
+from app.models import Fact, MembershipCount, MembershipEvent
+from app.models.vocab import LEVEL_RANK
 from app.reader import Reader
 from app.services.figures import figures_by_ids
-from app.services.refs import alias, locality_columns, locality_ref, table
+from app.services.refs import table
 from app.services.risk import RiskDay, admission_or_departure, risk_select, years_before
 from app.services.risk_rules import RiskRules, describe_rules
 
@@ -175,59 +175,4 @@ def _admissions_and_departures() -> Select[Any]:
         ev.c.branch_id == bindparam("branch_id"),
         admission_or_departure(ev.c),
         ev.c.evidence_date <= bindparam("as_of", type_=Date),
-    )
-
-
-def risk_summary(reader: Reader, rules: RiskRules, as_of: date | None) -> dict[str, Any]:
-    """Organizations by risk level, per province as reported and per province today."""
-    params = RiskDay.params(as_of, rules) if as_of is not None else {}
-    out: dict[str, Any] = {"as_of": as_of or date.today(), "rules_version": rules.version}
-    for name in ("reported_provinces", "today_provinces"):
-        rows = reader.mappings(_levels_by_province, rules, as_of is not None, name, params=params)
-        grouped: dict[Any, dict[str, Any]] = {}
-        for r in rows:
-            entry = grouped.setdefault(
-                r["prov_id"],
-                {
-                    "province": locality_ref(r, "prov"),
-                    "levels": {level: 0 for level in reversed(LEVELS)},
-                    "organizations_by_level": {level: 0 for level in reversed(LEVELS)},
-                    "at_risk": 0,
-                },
-            )
-            entry["levels"][r["level"]] = r["rows"]
-            entry["organizations_by_level"][r["level"]] = r["organizations"]
-            if LEVEL_RANK[r["level"]] >= LEVEL_RANK["watch"]:
-                entry["at_risk"] += r["organizations"]
-        out[name] = list(grouped.values())
-    return out
-
-
-def _levels_by_province(rules: RiskRules, as_of: bool, provinces: str) -> Select[Any]:
-    """Rows and organizations per risk level and province (`reported_provinces`: the
-    province the branch was reported under; `today_provinces`: that place's today)."""
-    b = table(Branch)
-    loc = table(Locality)
-    if not as_of:
-        st = table(BranchStatus)
-        levels = select(st.c.branch_id, st.c.risk_level.label("level")).subquery()
-    else:
-        risk = risk_select(rules, RiskDay.bound()).subquery()
-        levels = select(risk.c.branch_id, risk.c.level).subquery()
-    column = b.c.province_id if provinces == "reported_provinces" else loc.c.current_province_id
-    province = alias(Locality, "prov")
-    province_columns = locality_columns(province, "prov")
-    return (
-        select(
-            *province_columns,
-            levels.c.level,
-            func.count().label("rows"),
-            func.sum(func.coalesce(b.c.group_size, 1)).label("organizations"),
-        )
-        .select_from(b)
-        .join(levels, levels.c.branch_id == b.c.id)
-        .outerjoin(loc, loc.c.id == b.c.locality_id)
-        .outerjoin(province, province.c.id == column)
-        .group_by(*province_columns, levels.c.level)
-        .order_by(province.c.id)
     )

@@ -1,12 +1,15 @@
-"""Branches as of a day, filtered on their risk or members (app.services.listing.walk).
+"""Branches as of a day, filtered on their risk or members (app.services.listing.walk),
+or ordered on them nationally (app.services.listing.gather).
 
 Their risk as of the day is known only once evaluated: the branches are walked in the
 list's order, a step at a time, until a page of them matches. On synthetic data (2,700
 branches), in steps much smaller than the service's, so that pages fill mid-step, span
 steps, and end with the list: every page, every total, is what the whole list as of the
-day says when filtered here.
+day says when filtered here. Ordered on the risk, the pages are gathered from ranges of
+ids much smaller than the service's: they are the day's list sorted here.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -195,3 +198,81 @@ def test_a_kept_total_ends_the_walk_at_the_page(
     assert counted == kept
     assert 10 < counted["total"] <= listing.TOTAL_CAP
     assert steps[1] < steps[0], steps
+
+
+# Orders on the risk as of the day, nationally: every branch's risk is evaluated, a range
+# of ids a statement (listing.gather), and the ranges' pages merged.
+def _members_sort(item: Item) -> int:
+    low = _members_low(item)
+    return -1 if low is None else low
+
+
+GATHERED_ORDERS: dict[str, Callable[[Item], tuple[int, int]]] = {
+    # Most at risk first, newest first within a level (app.services.branches._sort_keys).
+    "risk": lambda i: (-_level(i), -i["id"]),
+    "members": lambda i: (_members_sort(i), i["id"]),
+    "-members": lambda i: (-_members_sort(i), -i["id"]),
+}
+GATHERED_FILTERS = ("at risk", "unknown", "at least 30 members")
+
+
+@pytest.fixture
+def small_ranges(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(listing, "GATHER_IDS", 500)
+    return 500
+
+
+@pytest.mark.parametrize("sort", GATHERED_ORDERS)
+@pytest.mark.parametrize("name", [None, *GATHERED_FILTERS])
+def test_gathered_pages_are_the_day_in_that_order(
+    client: TestClient,
+    whole: dict[str, list[Item]],
+    small_ranges: int,
+    name: str | None,
+    sort: str,
+) -> None:
+    filters, keeps = FILTERS[name] if name else ({}, lambda _: True)
+    expected = sorted(filter(keeps, whole["id"]), key=GATHERED_ORDERS[sort])
+    assert len(whole["id"]) > 4 * small_ranges  # pages come from several ranges
+    pages = list(_pages(client, {"as_of": DAY, "sort": sort, "limit": "40", **filters}))
+    assert [item for page in pages for item in page["items"]] == expected
+    assert all(len(page["items"]) == 40 for page in pages[:-1])
+    assert pages[0]["total"] == (len(expected) if len(expected) <= listing.TOTAL_CAP else None)
+
+
+def test_a_gathered_csv_lists_the_same_branches(
+    client: TestClient, whole: dict[str, list[Item]], small_ranges: int
+) -> None:
+    expected = [str(i["id"]) for i in sorted(whole["id"], key=GATHERED_ORDERS["-members"])]
+    params = {"as_of": DAY, "sort": "-members", "limit": "500", "format": "csv"}
+    response = client.get("/branches", params=params)
+    ids: list[str] = []
+    while True:
+        assert response.status_code == 200, response.text
+        ids += [line.split(",", 1)[0] for line in response.text.splitlines()[1:]]
+        following = response.links.get("next")
+        if following is None:
+            break
+        response = client.get(following["url"])
+    assert ids == expected
+
+
+def test_a_summary_as_of_the_day_gathers_every_range(
+    client: TestClient, whole: dict[str, list[Item]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/risk/summary as of a day, evaluated a range of ids at a time: the same as in one
+    range, and every branch counted once, at its level that day."""
+    summaries = []
+    for ids in (10**9, 500):
+        monkeypatch.setattr(listing, "GATHER_IDS", ids)
+        response = client.get("/risk/summary", params={"as_of": DAY})
+        assert response.status_code == 200, response.text
+        summaries.append(response.json())
+    in_one, in_ranges = summaries
+    assert in_ranges == in_one
+    levels = Counter(item["risk"]["level"] for item in whole["id"])
+    for grouping in ("reported_provinces", "today_provinces"):
+        counted: Counter[str] = Counter()
+        for province in in_ranges[grouping]:
+            counted.update(province["levels"])
+        assert +counted == levels, grouping
