@@ -28,8 +28,8 @@ TOTAL_CAP = 1_000
 WALK_STEPS = (256, 1_024, 4_096, 16_384)
 
 # The ids a statement of a gathered list evaluates (ListQuery.id_span): at scale 1.0 a
-# range's statement took at most 0.4 s on PostgreSQL and 0.7 s on SQLite, where one over
-# every branch took 5-7 s, past the 5 s a statement may run (a 503).
+# range's statement took about 0.5 s on either database, where one over every branch
+# took 5-7 s, past the 5 s a statement may run (a 503).
 GATHER_IDS = 16_384
 
 # First pages' totals, by list statement and filter values, each with the data version it
@@ -301,8 +301,8 @@ def gather(
         rows += found
 
     def in_order(row: Row) -> tuple[int, ...]:
-        values = row[-len(keys) :]
-        return tuple(-v if key.descending else v for key, v in zip(keys, values, strict=True))
+        cells = row[-len(keys) :]
+        return tuple(-v if key.descending else v for key, v in zip(keys, cells, strict=True))
 
     rows.sort(key=in_order)
     total = counted if counting and counted <= TOTAL_CAP else None
