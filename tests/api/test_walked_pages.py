@@ -234,9 +234,9 @@ def test_gathered_pages_are_the_day_in_that_order(
     filters, keeps = FILTERS[name] if name else ({}, lambda _: True)
     expected = sorted(filter(keeps, whole["id"]), key=GATHERED_ORDERS[sort])
     assert len(whole["id"]) > 4 * small_ranges  # pages come from several ranges
-    pages = list(_pages(client, {"as_of": DAY, "sort": sort, "limit": "40", **filters}))
+    pages = list(_pages(client, {"as_of": DAY, "sort": sort, "limit": "150", **filters}))
     assert [item for page in pages for item in page["items"]] == expected
-    assert all(len(page["items"]) == 40 for page in pages[:-1])
+    assert all(len(page["items"]) == 150 for page in pages[:-1])
     assert pages[0]["total"] == (len(expected) if len(expected) <= listing.TOTAL_CAP else None)
 
 
