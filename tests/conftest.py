@@ -188,6 +188,15 @@ def unkept_api(shared_seeded_url: str) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def unkept_write_api(seeded_url: str) -> Iterator[TestClient]:
+    """A fresh seeded database that the test may change, on a server that keeps no
+    answers: each page is built, and only its total may be a kept one."""
+    settings = Settings(database_url=seeded_url, answer_cache_mb=0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
 def write_api(seeded_url: str) -> Iterator[TestClient]:
     """A client of the app over a fresh seeded database that the test may change.
 

@@ -1,6 +1,7 @@
 """/branches: party organizations, their figures, and their risk."""
 
 from datetime import date
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,6 +16,7 @@ from app.api.common import (
     engine_of,
     id_query,
     kept_counts_of,
+    kept_rankings_of,
     place_scopes_of,
     rules_of,
 )
@@ -109,20 +111,25 @@ def list_branches(
         as_of=as_of,
     )
     order = sort or ("relevance" if q else "id")
-    secret, rules = secret_of(request), rules_of(request)
-    scopes, counts = place_scopes_of(request), kept_counts_of(request)
+    listed = partial(
+        service.list_branches,
+        filters=filters,
+        secret=secret_of(request),
+        rules=rules_of(request),
+        scopes=place_scopes_of(request),
+        counts=kept_counts_of(request),
+        rankings=kept_rankings_of(request),
+    )
     return list_response(
         request,
         params,
         engine_of(request),
-        lambda reader, page, total: service.list_branches(
-            reader, filters, page, secret, total, rules, scopes=scopes, counts=counts
-        ),
+        lambda reader, page, total: listed(reader, page=page, with_total=total),
         service.BRANCH_CSV,
         order,
         "branches",
-        fetch_cells=lambda reader, page, total: service.list_branches(
-            reader, filters, page, secret, total, rules, tuple(service.BRANCH_CSV), scopes, counts
+        fetch_cells=lambda reader, page, total: listed(
+            reader, page=page, with_total=total, cells=tuple(service.BRANCH_CSV)
         ),
     )
 

@@ -12,7 +12,7 @@ from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
-from app.services.listing import KeptCounts
+from app.services.listing import KeptCounts, KeptRankings
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
@@ -95,6 +95,10 @@ def word_orders_of(request: Request) -> WordOrders:
 
 def kept_counts_of(request: Request) -> KeptCounts:
     return cast(KeptCounts, request.app.state.kept_counts)
+
+
+def kept_rankings_of(request: Request) -> KeptRankings:
+    return cast(KeptRankings, request.app.state.kept_rankings)
 
 
 def rules_of(request: Request) -> RiskRules:

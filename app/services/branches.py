@@ -45,7 +45,16 @@ from app.services.branch_items import (
 from app.services.figures import figure_base, figure_shape, stated_sources
 from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.line_pages import fetch_lines
-from app.services.listing import KeptCounts, LateRows, ListQuery, Page, documents, fetch_page
+from app.services.listing import (
+    GatheredRows,
+    KeptCounts,
+    KeptRankings,
+    LateRows,
+    ListQuery,
+    Page,
+    documents,
+    fetch_page,
+)
 from app.services.pagination import PageRequest, SortKey
 from app.services.place_scopes import (
     PlaceScope,
@@ -66,6 +75,7 @@ from app.services.refs import (
 )
 from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
+from app.services.sqlfuncs import in_bound_ids
 
 BRANCH_SORTS = ("id", "-id", "name", "-name", "members", "-members", "risk", "relevance")
 RiskFilter = str  # "true" | "false" | "unknown"
@@ -272,8 +282,21 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     if late is not None and (not on_status or late.walked):
         # The ids are the branches' alone: the keys' bounds on the status go.
         keys = tuple(replace(key, same_as=None) for key in keys)
-    id_span = select(func.min(b.c.id), func.max(b.c.id)) if gathered else None
-    return ListQuery(query.where(*conditions), keys, count_query, late, id_span)
+    gathered_rows = None
+    if gathered:
+        # The risk is evaluated for the branches of `on_branch` alone (the range's that
+        # meet the filters on the branch), so its rows are the ranking's.
+        r = status_join[0]
+        page, page_risk, _ = _as_of(
+            shape, dialect, partial(_in_bound_page, dialect), few_branches=True
+        )
+        gathered_rows = GatheredRows(
+            span=select(func.min(b.c.id), func.max(b.c.id)),
+            ranked=select(r.c.branch_id).select_from(r).where(*on_status),
+            documents=_as_sent(page, shape, dialect).add_columns(page_risk["branch_id"]),
+            ranking_key=replace(shape, cells=None),
+        )
+    return ListQuery(query.where(*conditions), keys, count_query, late, gathered_rows)
 
 
 def _as_of(
@@ -318,6 +341,11 @@ def _in_page(ids: Select[Any], dialect: Dialect, b: Any) -> ColumnElement[bool]:
     return b.c.id.in_(ids)
 
 
+def _in_bound_page(dialect: Dialect, b: Any) -> ColumnElement[bool]:
+    """The branches of a gathered page, bound as `_ids` (listing.gather)."""
+    return in_bound_ids(b.c.id, "_ids", dialect.name)
+
+
 def _as_sent(query: Select[Any], shape: BranchListShape, dialect: Dialect) -> Select[Any]:
     """An item's JSON as bytes, sent as they are (a CSV line as it is)."""
     if shape.cells is not None:
@@ -328,7 +356,7 @@ def _as_sent(query: Select[Any], shape: BranchListShape, dialect: Dialect) -> Se
 
 def _gathered(shape: BranchListShape) -> bool:
     """Whether the list is ordered on every branch's risk as of a day (its level or its
-    members), evaluated a range of ids at a time (ListQuery.id_span). Within a place or
+    members), evaluated a range of ids at a time (ListQuery.gathered). Within a place or
     a parent, one statement evaluates its branches (0.15-0.2 s a province at scale 1.0)."""
     return (
         shape.as_of
@@ -458,13 +486,15 @@ def list_branches(
     cells: tuple[str, ...] | None = None,
     scopes: PlaceScopes | None = None,
     counts: KeptCounts | None = None,
+    rankings: KeptRankings | None = None,
 ) -> Page:
     """A page of branches: JSON items, or with `cells` the CSV lines of those paths,
     written by the database (app.services.line_pages: not counted, CSV shows no total).
 
     With `scopes`, a place filter's scope may be a kept one, checked by the page's own
     statement (app.services.place_scopes): one statement instead of two. With `counts`,
-    a first page's total may be a kept one too (app.services.listing.fetch_page).
+    a first page's total may be a kept one too, and with `rankings` the order of every
+    branch's risk as of a day (app.services.listing.fetch_page).
     """
 
     def page_with(lookup: ScopeLookup | None) -> Page:
@@ -473,10 +503,12 @@ def list_branches(
         listing = _branch_list(shape, reader.dialect)
         kept = reads_kept(lookup)
         if cells is not None:
-            return fetch_lines(reader, listing, params, page, secret, versioned=kept)
+            return fetch_lines(
+                reader, listing, params, page, secret, versioned=kept, rankings=rankings
+            )
         return fetch_page(
             reader, listing, params, page, secret, documents,
-            with_total=with_total, versioned=kept, counts=counts,
+            with_total=with_total, versioned=kept, counts=counts, rankings=rankings,
         )  # fmt: skip
 
     if filters.locality is None and filters.province is None:

@@ -9,24 +9,17 @@ every document it renders.)
 
 from typing import Any
 
-import orjson
-from sqlalchemy import Integer, Select, String, any_, bindparam, column, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select
 
 from app.reader import Reader
 from app.services.figures import figure_base, figure_shape
 from app.services.json_sql import JsonSql, JsonText
+from app.services.sqlfuncs import bound_ids, in_bound_ids
 
 
 def _by_ids(model: Any, dialect: str) -> Select[Any]:
     figure_query, t, _ = figure_base(model)
-    # The ids as one parameter: an IN list of 1,000 took SQLAlchemy longer to expand
-    # than the database to read the figures.
-    if dialect == "sqlite":
-        listed: Any = func.json_each(bindparam("ids", type_=String))
-        chosen = t.c.id.in_(select(column("value")).select_from(listed))
-    else:
-        chosen = t.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+    chosen = in_bound_ids(t.c.id, "ids", dialect)
     json = JsonSql(dialect)
     document = json.utf8(json.text(json.render(figure_shape(model))))
     query: Select[Any] = figure_query.with_only_columns(t.c.id, document.label("document"))
@@ -38,7 +31,5 @@ def figures_by_id(reader: Reader, model: Any, ids: list[int]) -> dict[int, Any]:
     if not ids:
         return {}
     dialect = reader.dialect.name
-    # On SQLite the ids are one JSON text (json_each); on PostgreSQL, one array.
-    listed = orjson.dumps(ids).decode() if dialect == "sqlite" else ids
-    rows = reader.rows(_by_ids, model, dialect, params={"ids": listed})
+    rows = reader.rows(_by_ids, model, dialect, params={"ids": bound_ids(ids, dialect)})
     return {ident: JsonText(document) for ident, document in rows}

@@ -19,7 +19,7 @@ from sqlalchemy import TextClause
 
 from app.reader import Reader
 from app.services.csv_sql import ISO_DAYS
-from app.services.listing import ListQuery, Page, gather, page_statement, walk
+from app.services.listing import KeptRankings, ListQuery, Page, gather, page_statement, walk
 from app.services.pagination import PageRequest, decode_cursor, encode_cursor
 
 
@@ -52,17 +52,20 @@ def fetch_lines(
     secret: bytes,
     *,
     versioned: bool = False,
+    rankings: KeptRankings | None = None,
 ) -> Page:
     """One keyset page of a list whose query selects one column, each row's CSV line:
     the items are the lines (bytes or str, as the database gives them), in the list's
     order. Not counted: CSV shows no total. With `versioned`, the page says which data
-    version it read (as listing.fetch_page does)."""
+    version it read, and with `rankings` a gathered list's ranking may be a kept one (as
+    listing.fetch_page does)."""
     _days_as_iso(reader)
     values = _values(listing, params, page, secret)
-    if listing.id_span is not None:
+    if listing.gathered is not None:
         rows, _, version = gather(
-            reader, listing, values, bool(page.cursor), counting=False, versioned=versioned
-        )
+            reader, listing, values, bool(page.cursor),
+            counting=False, versioned=versioned, rankings=rankings,
+        )  # fmt: skip
     else:
         if listing.late is not None and listing.late.walked:
             rows = []

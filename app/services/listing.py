@@ -1,6 +1,8 @@
 """The shape every list service returns, and the keyset fetch they share."""
 
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -8,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
 from app.reader import Reader, Row
-from app.services.data_version import version_column
+from app.services.data_version import data_version, version_column
 from app.services.json_sql import JsonText
 from app.services.pagination import (
     PageRequest,
@@ -18,6 +20,7 @@ from app.services.pagination import (
     encode_cursor,
     order_by,
 )
+from app.services.sqlfuncs import bound_ids
 from app.services.versioned_memo import VersionedMemo
 
 # Counting is not free: exact up to this many rows, null beyond.
@@ -27,7 +30,7 @@ TOTAL_CAP = 1_000
 # most of which match costs one small step, and one of rows few match not thousands.
 WALK_STEPS = (256, 1_024, 4_096, 16_384)
 
-# The ids a statement of a gathered list evaluates (ListQuery.id_span): at scale 1.0 a
+# The ids a statement of a gathered list evaluates (ListQuery.gathered): at scale 1.0 a
 # range's statement took about 0.5 s on either database, where one over every branch
 # took 5-7 s, past the 5 s a statement may run (a 503).
 GATHER_IDS = 16_384
@@ -37,6 +40,46 @@ GATHER_IDS = 16_384
 # for a first page: 0.10 against 0.25-0.30 ms on PostgreSQL at scale 1.0 for the page of
 # branches at risk and a province's page, which a deep page (uncounted) shows too.
 KeptCounts = VersionedMemo[Hashable, int | None]
+
+
+class Ranking:
+    """A gathered list's rows in its order: their ids, and each key's values (negated
+    when descending, so that every key sorts ascending), in arrays of 8-byte ints: at
+    scale 1.0 a day's 274,000 branches in two keys take 6.6 MB."""
+
+    def __init__(self, keys: Sequence[SortKey], rows: Iterable[Sequence[int]]) -> None:
+        """`rows`: each row's id, then its keys' values, in the list's keys' order."""
+        self._signs = tuple(-1 if key.descending else 1 for key in keys)
+        ordered = sorted((*self._ascending(row[1:]), row[0]) for row in rows)
+        self._keys = tuple(array("q", (row[i] for row in ordered)) for i in range(len(keys)))
+        self._ids = array("q", (row[-1] for row in ordered))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _ascending(self, values: Sequence[int]) -> tuple[int, ...]:
+        return tuple(sign * value for sign, value in zip(self._signs, values, strict=True))
+
+    def _at(self, index: int) -> tuple[int, ...]:
+        return tuple(values[index] for values in self._keys)
+
+    def page(self, after: Sequence[int] | None, size: int) -> list[tuple[int, tuple[int, ...]]]:
+        """Up to `size` rows after the keys `after` (from the first without): each row's
+        id and keys, as the list's keys read them."""
+        start = 0
+        if after is not None:
+            start = bisect_right(range(len(self)), self._ascending(after), key=self._at)
+        return [
+            (self._ids[i], self._ascending(self._at(i)))
+            for i in range(start, min(start + size, len(self)))
+        ]
+
+
+# The rankings of gathered lists by ranking key and filter values, each with the data
+# version it was read at (gather). Ranking a day's branches nationally took 5-9 s at scale
+# 1.0; kept, a page after the first reads only its rows' documents. Each is a few MB.
+KeptRankings = VersionedMemo[Hashable, Ranking]
+RANKINGS_KEPT = 4
 
 
 @dataclass
@@ -77,6 +120,23 @@ class LateRows:
 
 
 @dataclass(frozen=True, eq=False)
+class GatheredRows:
+    """The rows of a list ranked a range of ids at a time, and their documents read after
+    for a page's (gather). The keys must be ints: the ranking is sorted in Python."""
+
+    span: Select[Any]  # the ids' lowest and highest: one row
+    # One column, the id, of the rows whose id is in the bound range (`_from_id` <= id <
+    # `_to_id`), with the list's filters; the keys' columns are added to it.
+    ranked: Select[Any]
+    # What a page shows of the rows bound as `_ids` (sqlfuncs.in_bound_ids), their id
+    # last, in no order.
+    documents: Select[Any]
+    # What the ranking depends on (its order and filters, not how a row is shown): the
+    # JSON and the CSV of the same list share one (KeptRankings).
+    ranking_key: Hashable
+
+
+@dataclass(frozen=True, eq=False)
 class ListQuery:
     """A list's rows in one shape of its filters: the rows, their order, and the rows
     to count (the same rows without the joins that only decorate them), or None.
@@ -94,11 +154,8 @@ class ListQuery:
     # and cut from the rows' keys, and its rows' documents read after.
     late: LateRows | None = None
     # For rows whose work grows with every row the order needs (a risk as of a day, to
-    # order branches on it nationally): the ids' lowest and highest, a select of one
-    # row. The query and the count query then take a range of ids (`_from_id` <= id <
-    # `_to_id`, bound): a page is gathered from each range's page (gather) and sorted
-    # by its keys, which must be ints.
-    id_span: Select[Any] | None = None
+    # order branches on it nationally): the list ranked a range of ids at a time (gather).
+    gathered: GatheredRows | None = None
 
 
 # Turns a page of rows into items (and may batch-load what they show): given the reader,
@@ -207,6 +264,7 @@ def fetch_page(
     with_total: bool,
     versioned: bool = False,
     counts: KeptCounts | None = None,
+    rankings: KeptRankings | None = None,
 ) -> Page:
     """Run one keyset page of a list with the values of its filters, and render its rows.
 
@@ -214,6 +272,7 @@ def fetch_page(
     `versioned`, the page says which data version it read (Page.data_version). With
     `counts`, a first page reads its version and takes the total kept at that version,
     or counts it and keeps it: a page never shows a total of another state of the data.
+    With `rankings`, a gathered list's ranking is kept likewise (gather).
     """
     keys = listing.keys
     counting = with_total and not page.cursor
@@ -231,10 +290,11 @@ def fetch_page(
         version = rows[0][-len(keys) - 1 - counted] if versioned and rows else None
         return prepared, rows, version
 
-    if listing.id_span is not None:
+    if listing.gathered is not None:
         rows, total, version = gather(
-            reader, listing, values, bool(page.cursor), counting=counting, versioned=versioned
-        )
+            reader, listing, values, bool(page.cursor),
+            counting=counting, versioned=versioned, rankings=rankings,
+        )  # fmt: skip
         return _page_of(
             reader, listing, rows, page, secret, render, total, version,
             counted=counting, versioned=versioned,
@@ -278,41 +338,102 @@ def gather(
     *,
     counting: bool,
     versioned: bool,
+    rankings: KeptRankings | None = None,
 ) -> tuple[list[Row], int | None, int | None]:
-    """The rows of a gathered list's page (ListQuery.id_span), in the list's order: each
-    range of GATHER_IDS ids gives its page (page_statement's rows, `_limit` of them, after
-    the cursor in `values` when `resumed`), and the pages are merged. With `counting`,
-    the total (the ranges' counts summed: None past TOTAL_CAP); with `versioned`, the
-    data version read, None if the ranges read different ones (a write came between
-    two statements of a PostgreSQL read)."""
+    """The rows of a gathered list's page (ListQuery.gathered): page_statement's rows,
+    `_limit` of them, after the cursor in `values` when `resumed`, in the list's order.
+
+    Each range of GATHER_IDS ids gives its rows' keys; they are sorted (a Ranking), and
+    the page's documents read for its rows. With `rankings`, a ranking kept at the data
+    version is taken, and one read is kept. With `counting`, the total (None past
+    TOTAL_CAP); the data version read, None if the statements read different ones (a
+    write came between two statements of a PostgreSQL read)."""
     keys = listing.keys
     if any(key.kind is not int for key in keys):
         raise ValueError("a gathered list is sorted in Python on int keys")
-    low, high = reader.rows(id_span_statement, listing)[0]
-    prepared = reader.prepared(page_statement, listing, resumed, counting, versioned)
+    after = [values[f"_after{i}"] for i in range(len(keys))] if resumed else None
+    ranking_key = _ranking_key(listing, values) if rankings is not None else None
+    kept = rankings.get(ranking_key) if rankings is not None and ranking_key is not None else None
+    version: int | None
+    if kept is not None:
+        version, ranking = kept
+        page = ranking.page(after, values["_limit"])
+        documents, read = _gathered_documents(reader, listing, values, page)
+        if read != version:  # the data changed since it was ranked
+            kept = None
+    if kept is None:
+        version, ranking = _rank(reader, listing, values)
+        if rankings is not None and ranking_key is not None and version is not None:
+            rankings.put(ranking_key, version, ranking)
+        page = ranking.page(after, values["_limit"])
+        documents, read = _gathered_documents(reader, listing, values, page)
+    total = len(ranking) if counting and len(ranking) <= TOTAL_CAP else None
+    extra = ((read,) if versioned else ()) + ((total,) if counting else ())
+    # A row gone since the ranking (the versions differ then) is left out, not an error.
+    rows = [(*documents[ident], *extra, *k) for ident, k in page if ident in documents]
+    return rows, total, version if read == version else None
+
+
+def _rank(
+    reader: Reader, listing: ListQuery, values: Mapping[str, Any]
+) -> tuple[int | None, Ranking]:
+    """A gathered list's ranking, and the data version its statements read (None if
+    they read different ones)."""
+    low, high = reader.rows(gathered_span_statement, listing)[0]
+    prepared = reader.prepared(ranked_statement, listing)
     rows: list[Row] = []
-    counted = 0
-    versions = set()
+    versions: set[int | None] = set()
     for start in range(low, high + 1, GATHER_IDS) if low is not None else ():
         found = reader.run(prepared, {**values, "_from_id": start, "_to_id": start + GATHER_IDS})
-        if found:
-            counted += found[0][-len(keys) - 1] if counting else 0
-            versions.add(found[0][-len(keys) - 1 - counting] if versioned else None)
+        versions.update(row[1] for row in found[:1])
         rows += found
-
-    def in_order(row: Row) -> tuple[int, ...]:
-        cells = row[-len(keys) :]
-        return tuple(-v if key.descending else v for key, v in zip(keys, cells, strict=True))
-
-    rows.sort(key=in_order)
-    total = counted if counting and counted <= TOTAL_CAP else None
+    if not versions:
+        versions.add(data_version(reader))
     version = versions.pop() if len(versions) == 1 else None
-    return rows[: values["_limit"]], total, version
+    return version, Ranking(listing.keys, ((row[0], *row[2:]) for row in rows))
 
 
-def id_span_statement(listing: ListQuery) -> Select[Any]:
-    assert listing.id_span is not None
-    return listing.id_span
+def _gathered_documents(
+    reader: Reader,
+    listing: ListQuery,
+    values: Mapping[str, Any],
+    page: Sequence[tuple[int, tuple[int, ...]]],
+) -> tuple[dict[int, tuple[Any, ...]], int | None]:
+    """The documents of a page's rows by id, and the data version they were read at."""
+    if not page:
+        return {}, data_version(reader)
+    dialect = reader.dialect.name
+    ids = bound_ids([ident for ident, _ in page], dialect)
+    rows = reader.rows(gathered_documents_statement, listing, params={**values, "_ids": ids})
+    return {row[-2]: tuple(row[:-2]) for row in rows}, rows[0][-1] if rows else None
+
+
+def gathered_span_statement(listing: ListQuery) -> Select[Any]:
+    assert listing.gathered is not None
+    return listing.gathered.span
+
+
+def ranked_statement(listing: ListQuery) -> Select[Any]:
+    """A range's rows of a gathered list: the id, the data version, the keys."""
+    assert listing.gathered is not None
+    return listing.gathered.ranked.add_columns(
+        version_column().label("_version"),
+        *(k.column.label(f"_k{i}") for i, k in enumerate(listing.keys)),
+    )
+
+
+def gathered_documents_statement(listing: ListQuery) -> Select[Any]:
+    """The documents of a gathered list's bound `_ids`: their columns, the id, the data
+    version."""
+    assert listing.gathered is not None
+    return listing.gathered.documents.add_columns(version_column().label("_version"))
+
+
+def _ranking_key(listing: ListQuery, values: Mapping[str, Any]) -> Hashable | None:
+    """A ranking's key: what it depends on, and the filters' values (not the page's)."""
+    assert listing.gathered is not None
+    frozen = _frozen({name: v for name, v in values.items() if not name.startswith("_")})
+    return None if frozen is None else (listing.gathered.ranking_key, frozen)
 
 
 def walk(
@@ -419,8 +540,14 @@ def _page_of(
 
 
 def _count_key(listing: ListQuery, params: Mapping[str, Any]) -> Hashable | None:
-    """The key of a first page's total: its list statement and its filters' values (a
-    list of values as a tuple); None when a value cannot be a key."""
+    """The key of a first page's total: its list statement and its filters' values; None
+    when a value cannot be a key."""
+    frozen = _frozen(params)
+    return None if frozen is None else (listing, frozen)
+
+
+def _frozen(params: Mapping[str, Any]) -> Hashable | None:
+    """The values as a key (a list of values as a tuple); None when one cannot be."""
     frozen = tuple(
         sorted((name, tuple(v) if isinstance(v, list) else v) for name, v in params.items())
     )
@@ -428,4 +555,4 @@ def _count_key(listing: ListQuery, params: Mapping[str, Any]) -> Hashable | None
         hash(frozen)
     except TypeError:
         return None
-    return (listing, frozen)
+    return frozen

@@ -1,14 +1,11 @@
 """A first page's total, kept with the data version it was counted at: a page built again
 takes it instead of counting, and a page of another state of the data counts again."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.main import create_app
 from app.models import Branch
 from app.services.listing import KeptCounts
 from tests.api.helpers import locality
@@ -33,15 +30,6 @@ def _state(client: TestClient) -> Any:
 
 def _counted(counter: StatementCounter) -> bool:
     return any(COUNTING in statement for statement in counter.statements)
-
-
-@pytest.fixture
-def unkept_write_api(seeded_url: str) -> Iterator[TestClient]:
-    """A fresh seeded database that the test may change, on a server that keeps no
-    answers: each page is built, and only its total may be a kept one."""
-    settings = Settings(database_url=seeded_url, answer_cache_mb=0)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield client
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -22,7 +22,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.services import listing
-from app.services.listing import KeptCounts
+from app.services.listing import KeptCounts, KeptRankings
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import (
@@ -454,9 +454,15 @@ def test_an_order_on_the_risk_as_of_a_day_evaluates_a_range_a_statement(
     with engine.connect() as conn:
         low, high = conn.exec_driver_sql("SELECT min(id), max(id) FROM branches").one()
     path = _next(client, "/branches?as_of=2020-01-01&sort=risk&limit=20", 1)
+    client.app.state.kept_rankings = KeptRankings()  # type: ignore[attr-defined]
     with captured_statements(engine) as captured:
         assert client.get(path).status_code == 200
-    ranges = [s for s in captured if "risk_ids" in s.sql]
+    evaluated = [s for s in captured if "risk_ids" in s.sql]
+    ranges = [s for s in evaluated if "_k0" in s.sql]  # a range's keys
     # Distinct: on SQLite a read cut by its inline budget runs again on a thread.
     assert len({repr(s.parameters) for s in ranges}) == len(range(low, high + 1, ids))
     _assert_reads_only_their_branches(engine, ranges, lambda _: 4 * ids)
+    # Then the page's documents: its 21 branches, each a few times.
+    documents = [s for s in evaluated if "_k0" not in s.sql]
+    assert documents
+    _assert_reads_only_their_branches(engine, documents, lambda _: 4 * 21)

@@ -1,0 +1,106 @@
+"""Branches ordered on their risk or members as of a day, nationally: the ranking of every
+branch, read a range of ids at a time (app.services.listing.gather), is kept with the data
+version it was read at. A later page then reads only its own rows' documents; a page of
+another state of the data ranks again."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.services import listing
+from app.services.listing import KeptRankings
+from tests.api.test_writes import count_body, make_key, new_source
+from tests.plans import captured_statements
+
+DAY = "2026-01-01"
+RANKED = "_k0"  # in the SQL of a range's keys (listing.ranked_statement) only
+
+
+def _state(client: TestClient) -> Any:
+    return client.app.state  # type: ignore[attr-defined]
+
+
+def _ranges_read(client: TestClient, path: str) -> tuple[dict[str, Any], int]:
+    """The page at `path`, and how many ranges its request ranked."""
+    with captured_statements(_state(client).engine) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.text
+    return response.json(), len([s for s in captured if RANKED in s.sql])
+
+
+def _pages(client: TestClient, path: str) -> Iterator[dict[str, Any]]:
+    while path:
+        response = client.get(path)
+        assert response.status_code == 200, response.text
+        yield response.json()
+        path = response.links.get("next", {}).get("url")
+
+
+@pytest.fixture
+def small_ranges(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(listing, "GATHER_IDS", 4)
+    return 4
+
+
+@pytest.mark.parametrize("sort", ["risk", "-members"])
+def test_later_pages_read_only_their_documents(
+    unkept_api: TestClient, small_ranges: int, sort: str
+) -> None:
+    path = f"/branches?as_of={DAY}&sort={sort}&limit=3"
+    _state(unkept_api).kept_rankings = KeptRankings()  # as a new server: nothing kept
+    first, ranked = _ranges_read(unkept_api, path)
+    assert ranked > 1  # the seed's branches span several ranges of 4 ids
+    kept_pages = [first]
+    cursor = first["next_cursor"]
+    while cursor:
+        page, ranked = _ranges_read(unkept_api, f"{path}&cursor={cursor}")
+        assert ranked == 0
+        kept_pages.append(page)
+        cursor = page["next_cursor"]
+    # The same pages when nothing is kept, each ranked again.
+    _state(unkept_api).kept_rankings = KeptRankings(0)
+    assert list(_pages(unkept_api, path)) == kept_pages
+    assert len(kept_pages) > 2
+
+
+def test_json_and_csv_of_one_order_share_its_ranking(unkept_api: TestClient) -> None:
+    path = f"/branches?as_of={DAY}&sort=risk&limit=5"
+    _state(unkept_api).kept_rankings = KeptRankings()
+    page, ranked = _ranges_read(unkept_api, path)
+    assert ranked > 0
+    with captured_statements(_state(unkept_api).engine) as captured:
+        csv = unkept_api.get(f"{path}&format=csv")
+    assert csv.status_code == 200
+    assert not [s for s in captured if RANKED in s.sql]
+    ids = [int(line.split(",", 1)[0]) for line in csv.text.splitlines()[1:]]
+    assert ids == [item["id"] for item in page["items"]]
+
+
+def test_a_ranking_kept_before_a_write_is_ranked_again(unkept_write_api: TestClient) -> None:
+    """The second branch by members as of the day gets a count above the first's: it
+    moves before the first page's cursor, so the next page no longer shows it. From the
+    ranking kept before the write, it would."""
+    client = unkept_write_api
+    path = f"/branches?as_of={DAY}&sort=-members&limit=1"
+    first = client.get(path).json()
+    later = f"{path}&cursor={first['next_cursor']}"
+    second = client.get(later).json()
+    third = client.get(f"{path}&cursor={second['next_cursor']}").json()
+    moved = second["items"][0]["id"]
+    members = first["items"][0]["members"]["low"] + 1_000
+    editor = make_key(client)
+    quote = f"hiện có {members} đảng viên"
+    source = new_source(client, editor, text=f"Chi bộ xóm Thử Nghiệm {quote}.")
+    body = count_body(
+        source["id"], moved, value=members, quote=quote, figure=str(members), as_of=DAY
+    )
+    created = client.post("/membership-counts", json=body, headers=editor)
+    assert created.status_code == 201, created.text
+
+    after, ranked = _ranges_read(client, later)
+    assert ranked > 0
+    assert [item["id"] for item in after["items"]] == [third["items"][0]["id"]]
+    top = client.get(path).json()["items"][0]
+    assert top["id"] == moved and top["members"]["low"] == members
