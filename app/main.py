@@ -31,7 +31,13 @@ from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
-from app.services.listing import RANKINGS_KEPT, KeptCounts, KeptRankings
+from app.services.listing import (
+    RANKINGS_KEPT,
+    WALKS_KEPT,
+    KeptCounts,
+    KeptRankings,
+    KeptWalks,
+)
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.status_day import keep_status_current
@@ -94,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.word_orders = WordOrders()
         app.state.kept_counts = KeptCounts()
         app.state.kept_rankings = KeptRankings(RANKINGS_KEPT)
+        app.state.kept_walks = KeptWalks(WALKS_KEPT)
         # Reads run on threads of their own (app.api.query_route.run_blocking), writes
         # and the rest on anyio's, as FastAPI runs them: as many of each.
         app.state.read_threads = ThreadPoolExecutor(

@@ -17,6 +17,7 @@ from app.api.common import (
     id_query,
     kept_counts_of,
     kept_rankings_of,
+    kept_walks_of,
     place_scopes_of,
     rules_of,
 )
@@ -119,6 +120,7 @@ def list_branches(
         scopes=place_scopes_of(request),
         counts=kept_counts_of(request),
         rankings=kept_rankings_of(request),
+        walks=kept_walks_of(request),
     )
     return list_response(
         request,

@@ -12,7 +12,7 @@ from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
-from app.services.listing import KeptCounts, KeptRankings
+from app.services.listing import KeptCounts, KeptRankings, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
@@ -99,6 +99,10 @@ def kept_counts_of(request: Request) -> KeptCounts:
 
 def kept_rankings_of(request: Request) -> KeptRankings:
     return cast(KeptRankings, request.app.state.kept_rankings)
+
+
+def kept_walks_of(request: Request) -> KeptWalks:
+    return cast(KeptWalks, request.app.state.kept_walks)
 
 
 def rules_of(request: Request) -> RiskRules:

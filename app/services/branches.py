@@ -49,6 +49,7 @@ from app.services.listing import (
     GatheredRows,
     KeptCounts,
     KeptRankings,
+    KeptWalks,
     LateRows,
     ListQuery,
     Page,
@@ -487,14 +488,16 @@ def list_branches(
     scopes: PlaceScopes | None = None,
     counts: KeptCounts | None = None,
     rankings: KeptRankings | None = None,
+    walks: KeptWalks | None = None,
 ) -> Page:
     """A page of branches: JSON items, or with `cells` the CSV lines of those paths,
     written by the database (app.services.line_pages: not counted, CSV shows no total).
 
     With `scopes`, a place filter's scope may be a kept one, checked by the page's own
     statement (app.services.place_scopes): one statement instead of two. With `counts`,
-    a first page's total may be a kept one too, and with `rankings` the order of every
-    branch's risk as of a day (app.services.listing.fetch_page).
+    a first page's total may be a kept one too, with `rankings` the order of every
+    branch's risk as of a day, and with `walks` the branches a first page walked as of a
+    day (app.services.listing.fetch_page).
     """
 
     def page_with(lookup: ScopeLookup | None) -> Page:
@@ -508,7 +511,8 @@ def list_branches(
             )
         return fetch_page(
             reader, listing, params, page, secret, documents,
-            with_total=with_total, versioned=kept, counts=counts, rankings=rankings,
+            with_total=with_total, versioned=kept,
+            counts=counts, rankings=rankings, walks=walks,
         )  # fmt: skip
 
     if filters.locality is None and filters.province is None:

@@ -82,6 +82,24 @@ KeptRankings = VersionedMemo[Hashable, Ranking]
 RANKINGS_KEPT = 4
 
 
+@dataclass(frozen=True)
+class WalkedRows:
+    """The first rows of a walked list (LateRows.walked), as a first page's walk read them
+    to count its total: the later pages within them are cut from them."""
+
+    rows: list[Row]  # page_statement's rows, versioned, not counted: up to TOTAL_CAP + 1
+    complete: bool  # they are all the list's rows
+    total: int | None  # the first page's
+
+
+# Walked lists' first rows by list statement and filter values, each with the data version
+# they were read at (fetch_page). A filter few branches meet as of a day walked most of
+# them for each page (186 critical ones at scale 1.0: ~1.3 s a later page); a first page
+# had walked them all already to count them. Each is up to 1,001 rows of 1-2 KB.
+KeptWalks = VersionedMemo[Hashable, WalkedRows]
+WALKS_KEPT = 8
+
+
 @dataclass
 class Page:
     items: list[Any]  # dicts, JsonText documents, or tuples of CSV cells
@@ -265,6 +283,7 @@ def fetch_page(
     versioned: bool = False,
     counts: KeptCounts | None = None,
     rankings: KeptRankings | None = None,
+    walks: KeptWalks | None = None,
 ) -> Page:
     """Run one keyset page of a list with the values of its filters, and render its rows.
 
@@ -272,7 +291,8 @@ def fetch_page(
     `versioned`, the page says which data version it read (Page.data_version). With
     `counts`, a first page reads its version and takes the total kept at that version,
     or counts it and keeps it: a page never shows a total of another state of the data.
-    With `rankings`, a gathered list's ranking is kept likewise (gather).
+    With `rankings`, a gathered list's ranking is kept likewise (gather), and with
+    `walks` the rows a walked list's first page read (WalkedRows).
     """
     keys = listing.keys
     counting = with_total and not page.cursor
@@ -300,12 +320,20 @@ def fetch_page(
             counted=counting, versioned=versioned,
         )  # fmt: skip
     if listing.late is not None and listing.late.walked:
-        keep = None
+        walk_key = _count_key(listing, params) if walks is not None else None
+        walked = walks.get(walk_key) if walks is not None and walk_key is not None else None
+        if walked is not None:
+            cut = _page_of_walked(reader, listing, walked, values, page, secret, render, counting)
+            if cut is not None:
+                return cut
+        keep = keep_rows = None
         if counts is not None and count_key is not None:
             keep = partial(counts.put, count_key)
+        if walks is not None and walk_key is not None and counting and versioned:
+            keep_rows = partial(walks.put, walk_key)
         return _walked_page(
             reader, listing, values, page, secret, render,
-            versioned=versioned, counting=counting, kept=kept, keep=keep,
+            versioned=versioned, counting=counting, kept=kept, keep=keep, keep_rows=keep_rows,
         )  # fmt: skip
     prepared, rows, version = run(kept is None and counting)
     total = None
@@ -486,13 +514,16 @@ def _walked_page(
     counting: bool,
     kept: tuple[int, int | None] | None,
     keep: Callable[[int, int | None], None] | None,
+    keep_rows: Callable[[int, WalkedRows], None] | None = None,
 ) -> Page:
     """fetch_page of a walked list: steps until the page is full or, counting, until
-    the count is reached (or a total kept at the version the walk read is taken)."""
+    the count is reached (or a total kept at the version the walk read is taken). With
+    `keep_rows`, a first page's rows are kept (WalkedRows)."""
     keys = listing.keys
     rows: list[Row] = []
     version: int | None = None
     known = False  # the kept total is of the version read
+    ended = True  # the walk reached the list's end
     for found in walk(reader, listing, values, bool(page.cursor), versioned):
         if found and version is None and versioned:
             version = found[0][-len(keys) - 1]
@@ -500,6 +531,7 @@ def _walked_page(
         known = kept is not None and version is not None and kept[0] == version
         wanted = page.limit + 1 if not counting or known else TOTAL_CAP + 1
         if len(rows) >= wanted:
+            ended = False
             break
     total = None
     if counting and known and kept is not None:
@@ -508,9 +540,44 @@ def _walked_page(
         total = len(rows) if len(rows) <= TOTAL_CAP else None
         if keep is not None and version is not None:
             keep(version, total)
+    if keep_rows is not None and version is not None and not page.cursor:
+        first = rows[: TOTAL_CAP + 1]
+        keep_rows(version, WalkedRows(first, ended and len(first) == len(rows), total))
     return _page_of(
         reader, listing, rows, page, secret, render, total, version,
         counted=False, versioned=versioned,
+    )  # fmt: skip
+
+
+def _page_of_walked(
+    reader: Reader,
+    listing: ListQuery,
+    walked: tuple[int, WalkedRows],
+    values: Mapping[str, Any],
+    page: PageRequest,
+    secret: bytes,
+    render: Render,
+    counting: bool,
+) -> Page | None:
+    """The page cut from a walked list's kept first rows, when they are of the data
+    version now and hold it (its cursor's row and a page after it, or the list's end);
+    else None."""
+    version, kept = walked
+    keys = listing.keys
+    start = 0
+    if page.cursor:
+        after = [values[f"_after{i}"] for i in range(len(keys))]
+        found = (i + 1 for i, row in enumerate(kept.rows) if list(row[-len(keys) :]) == after)
+        start = next(found, -1)
+    rows = kept.rows[start : start + page.limit + 1] if start >= 0 else []
+    if start < 0 or (len(rows) <= page.limit and not kept.complete):
+        return None
+    if data_version(reader) != version:
+        return None
+    total = kept.total if counting else None
+    return _page_of(
+        reader, listing, rows, page, secret, render, total, version,
+        counted=False, versioned=True,
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.services import listing
-from app.services.listing import KeptCounts, KeptRankings
+from app.services.listing import KeptCounts, KeptRankings, KeptWalks
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import (
@@ -416,6 +416,7 @@ def test_a_page_at_risk_as_of_a_day_evaluates_the_branches_it_walks(
     assert branches is None or branches > 3 * sum(steps)  # null beyond 1,000
     path = _next(client, "/branches?as_of=2020-01-01&risk=true&limit=20", 1)
     client.app.state.kept_counts = KeptCounts()  # type: ignore[attr-defined]
+    client.app.state.kept_walks = KeptWalks()  # type: ignore[attr-defined]
     with captured_statements(engine) as captured:
         assert client.get(path).status_code == 200
     walked = [s for s in captured if "page_ids" in s.sql]

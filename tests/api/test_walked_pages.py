@@ -120,12 +120,24 @@ def test_the_day_has_branches_of_every_kind(whole: dict[str, list[Item]]) -> Non
         assert 0 < kept < len(items), name
 
 
+@pytest.fixture(params=["walked", "kept"])
+def later_pages(request: pytest.FixtureRequest, client: TestClient) -> Iterator[str]:
+    """Later pages walked from their cursor, or cut from the rows a first page walked
+    (listing.KeptWalks)."""
+    state = client.app.state  # type: ignore[attr-defined]
+    kept = state.kept_walks
+    state.kept_walks = listing.KeptWalks(0 if request.param == "walked" else listing.WALKS_KEPT)
+    yield request.param
+    state.kept_walks = kept
+
+
 @pytest.mark.parametrize("sort", SORTS)
 @pytest.mark.parametrize("name", FILTERS)
 def test_walked_pages_are_the_filtered_list(
     client: TestClient,
     whole: dict[str, list[Item]],
     small_steps: tuple[int, ...],
+    later_pages: str,
     name: str,
     sort: str,
 ) -> None:
@@ -187,6 +199,7 @@ def test_a_kept_total_ends_the_walk_at_the_page(
     version, the walk stops once the page is full, and the total is the one counted."""
     engine, client = synthetic
     client.app.state.kept_counts = listing.KeptCounts()  # type: ignore[attr-defined]
+    client.app.state.kept_walks = listing.KeptWalks(0)  # type: ignore[attr-defined]
     params = {"as_of": DAY, "risk": "unknown", "limit": "10"}
     steps = []
     pages = []
@@ -198,6 +211,32 @@ def test_a_kept_total_ends_the_walk_at_the_page(
     assert counted == kept
     assert 10 < counted["total"] <= listing.TOTAL_CAP
     assert steps[1] < steps[0], steps
+
+
+def test_later_pages_within_a_first_pages_walk_walk_no_more(
+    synthetic: tuple[Engine, TestClient], small_steps: tuple[int, ...]
+) -> None:
+    """A first page walks until its total is counted (up to 1,001 rows): the pages within
+    those rows are cut from them (listing.KeptWalks), the pages past them walked."""
+    engine, client = synthetic
+    state = client.app.state  # type: ignore[attr-defined]
+    state.kept_counts, state.kept_walks = listing.KeptCounts(), listing.KeptWalks()
+    params = {"as_of": DAY, "risk": "false", "limit": "300"}
+    walked = []
+    cursor = None
+    while True:
+        with captured_statements(engine) as captured:
+            page = client.get(
+                "/branches", params={**params, **({"cursor": cursor} if cursor else {})}
+            )
+        assert page.status_code == 200, page.text
+        walked.append(sum("page_ids" in statement.sql for statement in captured) > 0)
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    # 1,001 rows kept: the first page walks, the next two are cut, the rest walk.
+    assert page.json()["items"] and len(walked) > 4
+    assert walked[:4] == [True, False, False, True], walked
 
 
 # Orders on the risk as of the day, nationally: every branch's risk is evaluated, a range

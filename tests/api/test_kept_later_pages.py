@@ -1,7 +1,11 @@
-"""Branches ordered on their risk or members as of a day, nationally: the ranking of every
-branch, read a range of ids at a time (app.services.listing.gather), is kept with the data
-version it was read at. A later page then reads only its own rows' documents; a page of
-another state of the data ranks again."""
+"""What a first page of branches as of a day found, kept for the later pages with the data
+version it was read at; a page of another state of the data reads again.
+
+Ordered on their risk or members nationally, the ranking of every branch, read a range of
+ids at a time (app.services.listing.gather): a later page reads only its own rows'
+documents. Filtered on their risk, the rows a first page walked to count its total
+(app.services.listing.KeptWalks): a later page within them is cut from them.
+"""
 
 from collections.abc import Iterator
 from typing import Any
@@ -16,18 +20,20 @@ from tests.plans import captured_statements
 
 DAY = "2026-01-01"
 RANKED = "_k0"  # in the SQL of a range's keys (listing.ranked_statement) only
+WALKED = "page_ids"  # in the SQL of a walk's step (listing._late_page_statement)
 
 
 def _state(client: TestClient) -> Any:
     return client.app.state  # type: ignore[attr-defined]
 
 
-def _ranges_read(client: TestClient, path: str) -> tuple[dict[str, Any], int]:
-    """The page at `path`, and how many ranges its request ranked."""
+def _ranges_read(client: TestClient, path: str, marker: str = RANKED) -> tuple[dict[str, Any], int]:
+    """The page at `path`, and how many ranges its request ranked (or with WALKED, how
+    many steps it walked)."""
     with captured_statements(_state(client).engine) as captured:
         response = client.get(path)
     assert response.status_code == 200, response.text
-    return response.json(), len([s for s in captured if RANKED in s.sql])
+    return response.json(), len([s for s in captured if marker in s.sql])
 
 
 def _pages(client: TestClient, path: str) -> Iterator[dict[str, Any]]:
@@ -104,3 +110,17 @@ def test_a_ranking_kept_before_a_write_is_ranked_again(unkept_write_api: TestCli
     assert [item["id"] for item in after["items"]] == [third["items"][0]["id"]]
     top = client.get(path).json()["items"][0]
     assert top["id"] == moved and top["members"]["low"] == members
+
+
+def test_rows_walked_before_a_write_are_walked_again(unkept_write_api: TestClient) -> None:
+    client = unkept_write_api
+    path = f"/branches?as_of={DAY}&risk=unknown&limit=1"
+    first = client.get(path).json()
+    assert first["total"] > 2
+    later = f"{path}&cursor={first['next_cursor']}"
+    kept, walked = _ranges_read(client, later, WALKED)
+    assert walked == 0
+    new_source(client, make_key(client))  # a write: another data version
+    again, walked = _ranges_read(client, later, WALKED)
+    assert walked > 0
+    assert again == kept  # a new source changes no branch
