@@ -32,7 +32,6 @@ from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
 from app.services.listing import (
-    RANKINGS_KEPT,
     WALKS_KEPT,
     KeptCounts,
     KeptRankings,
@@ -99,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.place_scopes = PlaceScopes()
         app.state.word_orders = WordOrders()
         app.state.kept_counts = KeptCounts()
-        app.state.kept_rankings = KeptRankings(RANKINGS_KEPT)
+        app.state.kept_rankings = KeptRankings()
         app.state.kept_walks = KeptWalks(WALKS_KEPT)
         # Reads run on threads of their own (app.api.query_route.run_blocking), writes
         # and the rest on anyio's, as FastAPI runs them: as many of each.

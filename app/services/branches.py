@@ -1,6 +1,6 @@
 """Branches: lists with filters and risk, and details with every figure and its source."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
@@ -285,17 +285,18 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         keys = tuple(replace(key, same_as=None) for key in keys)
     gathered_rows = None
     if gathered:
-        # The risk is evaluated for the branches of `on_branch` alone (the range's that
-        # meet the filters on the branch), so its rows are the ranking's.
-        r = status_join[0]
         page, page_risk, _ = _as_of(
             shape, dialect, partial(_in_bound_page, dialect), few_branches=True
         )
         gathered_rows = GatheredRows(
             span=select(func.min(b.c.id), func.max(b.c.id)),
-            ranked=select(r.c.branch_id).select_from(r).where(*on_status),
+            day_rows=_day_rows(risk),
+            keys_of=partial(_day_keys, shape),
             documents=_as_sent(page, shape, dialect).add_columns(page_risk["branch_id"]),
             ranking_key=replace(shape, cells=None),
+            day_key=replace(
+                shape, cells=None, sort="risk", risk=None, min_members=False, max_members=False
+            ),
         )
     return ListQuery(query.where(*conditions), keys, count_query, late, gathered_rows)
 
@@ -340,6 +341,47 @@ def _in_page(ids: Select[Any], dialect: Dialect, b: Any) -> ColumnElement[bool]:
     if dialect.name == "postgresql":
         return b.c.id == any_(func.array(ids.scalar_subquery()))
     return b.c.id.in_(ids)
+
+
+def _day_rows(risk: dict[str, Any]) -> Select[Any]:
+    """A gathered list's day rows (listing.GatheredRows): each branch's id, level rank
+    and members' bounds (-1 for none known), as of the day. The risk is evaluated for the
+    branches of the list's filters on the branch alone (and the range's)."""
+    r = risk["branch_id"].table
+    return select(
+        risk["branch_id"],
+        risk["rank"],
+        func.coalesce(risk["members_low"], -1),
+        func.coalesce(risk["members_high"], -1),
+    ).select_from(r)
+
+
+def _day_keys(
+    shape: BranchListShape, values: Mapping[str, Any]
+) -> Callable[[Sequence[int]], tuple[int, ...] | None]:
+    """A day row's keys in the list's order (_sort_keys), or None when the filters on
+    the day's risk and members leave it out: _status_conditions, in Python."""
+    threshold = LEVEL_RANK[shape.risk_level]
+    unknown = LEVEL_RANK["unknown"]
+    least = values["min_members"] if shape.min_members else None
+    most = values["max_members"] if shape.max_members else None
+    on_members = shape.sort.lstrip("-") == "members"
+
+    def keys(row: Sequence[int]) -> tuple[int, ...] | None:
+        ident, rank, low, high = row
+        if least is not None and low < least:  # none known (-1) is below any least
+            return None
+        if most is not None and (high < 0 or high > most):
+            return None
+        if shape.risk == "true" and rank < threshold:
+            return None
+        if shape.risk == "false" and (rank >= threshold or rank == unknown):
+            return None
+        if shape.risk == "unknown" and rank != unknown:
+            return None
+        return (low, ident) if on_members else (rank, ident)
+
+    return keys
 
 
 def _in_bound_page(dialect: Dialect, b: Any) -> ColumnElement[bool]:

@@ -75,11 +75,32 @@ class Ranking:
         ]
 
 
-# The rankings of gathered lists by ranking key and filter values, each with the data
-# version it was read at (gather). Ranking a day's branches nationally took 5-9 s at scale
-# 1.0; kept, a page after the first reads only its rows' documents. Each is a few MB.
-KeptRankings = VersionedMemo[Hashable, Ranking]
-RANKINGS_KEPT = 4
+class DayRows:
+    """A gathered list's rows as a range's statements read them (GatheredRows.day_rows),
+    each column in an array of 8-byte ints: 8.8 MB for 274,000 branches in four."""
+
+    def __init__(self, rows: Iterable[Sequence[int]], width: int) -> None:
+        self._columns = tuple(array("q") for _ in range(width))
+        for row in rows:
+            for values, value in zip(self._columns, row, strict=True):
+                values.append(value)
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return zip(*self._columns, strict=True)
+
+
+class KeptRankings:
+    """Gathered lists' rankings, by ranking key and filter values, and the days' rows they
+    were sorted from, each with the data version it was read at (gather).
+
+    Reading a day's branches nationally took 5-9 s at scale 1.0. With its ranking kept, a
+    page after the first reads only its rows' documents; with the day's rows kept, another
+    order or filter of that day is sorted from them in Python. Each is a few MB.
+    """
+
+    def __init__(self, rankings: int = 4, days: int = 2) -> None:
+        self.rankings = VersionedMemo[Hashable, Ranking](rankings)
+        self.days = VersionedMemo[Hashable, DayRows](days)
 
 
 @dataclass(frozen=True)
@@ -140,18 +161,28 @@ class LateRows:
 @dataclass(frozen=True, eq=False)
 class GatheredRows:
     """The rows of a list ranked a range of ids at a time, and their documents read after
-    for a page's (gather). The keys must be ints: the ranking is sorted in Python."""
+    for a page's (gather). The keys must be ints: the ranking is sorted in Python.
+
+    A range's rows are read with what the order and the filters need of them (a day's
+    risk evaluated), but not ordered or filtered on it: the day's rows (DayRows) serve
+    every order and filter of that day, in Python (`keys_of`).
+    """
 
     span: Select[Any]  # the ids' lowest and highest: one row
-    # One column, the id, of the rows whose id is in the bound range (`_from_id` <= id <
-    # `_to_id`), with the list's filters; the keys' columns are added to it.
-    ranked: Select[Any]
+    # The rows whose id is in the bound range (`_from_id` <= id < `_to_id`), with the
+    # list's filters on what a row is: columns of ints (no null), the id first.
+    day_rows: Select[Any]
+    # Given the request's values, each day row's keys in the list's order (as its keys
+    # read them), or None when the list's other filters leave the row out.
+    keys_of: Callable[[Mapping[str, Any]], Callable[[Sequence[int]], tuple[int, ...] | None]]
     # What a page shows of the rows bound as `_ids` (sqlfuncs.in_bound_ids), their id
     # last, in no order.
     documents: Select[Any]
-    # What the ranking depends on (its order and filters, not how a row is shown): the
-    # JSON and the CSV of the same list share one (KeptRankings).
+    # What the ranking depends on besides the values (its order and filters, not how a
+    # row is shown: JSON and CSV of one list share one); what the day's rows depend on
+    # besides the values their statement binds (not the order, nor the day's filters).
     ranking_key: Hashable
+    day_key: Hashable
 
 
 @dataclass(frozen=True, eq=False)
@@ -371,17 +402,20 @@ def gather(
     """The rows of a gathered list's page (ListQuery.gathered): page_statement's rows,
     `_limit` of them, after the cursor in `values` when `resumed`, in the list's order.
 
-    Each range of GATHER_IDS ids gives its rows' keys; they are sorted (a Ranking), and
-    the page's documents read for its rows. With `rankings`, a ranking kept at the data
-    version is taken, and one read is kept. With `counting`, the total (None past
-    TOTAL_CAP); the data version read, None if the statements read different ones (a
-    write came between two statements of a PostgreSQL read)."""
+    Each range of GATHER_IDS ids gives its rows (DayRows), whose keys are sorted (a
+    Ranking), and the page's documents read for its rows. With `rankings`, a ranking or
+    the day's rows kept at the data version are taken, and those read are kept. With
+    `counting`, the total (None past TOTAL_CAP); the data version read, None if the
+    statements read different ones (a write came between two statements of a PostgreSQL
+    read)."""
     keys = listing.keys
     if any(key.kind is not int for key in keys):
         raise ValueError("a gathered list is sorted in Python on int keys")
     after = [values[f"_after{i}"] for i in range(len(keys))] if resumed else None
     ranking_key = _ranking_key(listing, values) if rankings is not None else None
-    kept = rankings.get(ranking_key) if rankings is not None and ranking_key is not None else None
+    kept = None
+    if rankings is not None and ranking_key is not None:
+        kept = rankings.rankings.get(ranking_key)
     version: int | None
     if kept is not None:
         version, ranking = kept
@@ -390,9 +424,9 @@ def gather(
         if read != version:  # the data changed since it was ranked
             kept = None
     if kept is None:
-        version, ranking = _rank(reader, listing, values)
+        version, ranking = _rank(reader, listing, values, rankings)
         if rankings is not None and ranking_key is not None and version is not None:
-            rankings.put(ranking_key, version, ranking)
+            rankings.rankings.put(ranking_key, version, ranking)
         page = ranking.page(after, values["_limit"])
         documents, read = _gathered_documents(reader, listing, values, page)
     total = len(ranking) if counting and len(ranking) <= TOTAL_CAP else None
@@ -403,12 +437,32 @@ def gather(
 
 
 def _rank(
-    reader: Reader, listing: ListQuery, values: Mapping[str, Any]
+    reader: Reader, listing: ListQuery, values: Mapping[str, Any], kept: KeptRankings | None
 ) -> tuple[int | None, Ranking]:
-    """A gathered list's ranking, and the data version its statements read (None if
-    they read different ones)."""
+    """A gathered list's ranking, and the data version it was read at (None if its
+    statements read different ones): sorted from the day's rows, kept or read."""
+    assert listing.gathered is not None
+    day_key = _day_key(reader, listing, values)
+    found = kept.days.get(day_key) if kept is not None and day_key is not None else None
+    version: int | None
+    if found is not None and found[0] == data_version(reader):
+        version, rows = found
+    else:
+        version, rows = _day_rows(reader, listing, values)
+        if kept is not None and day_key is not None and version is not None:
+            kept.days.put(day_key, version, rows)
+    keys_of = listing.gathered.keys_of(values)
+    keyed = ((row[0], keys_of(row)) for row in rows)
+    return version, Ranking(listing.keys, ((ident, *k) for ident, k in keyed if k is not None))
+
+
+def _day_rows(
+    reader: Reader, listing: ListQuery, values: Mapping[str, Any]
+) -> tuple[int | None, DayRows]:
+    """The day's rows of a gathered list, read a range at a time, and the data version
+    they were read at (None if the ranges read different ones)."""
     low, high = reader.rows(gathered_span_statement, listing)[0]
-    prepared = reader.prepared(ranked_statement, listing)
+    prepared = reader.prepared(day_rows_statement, listing)
     versions: set[int | None] = set()
 
     def ranges() -> Iterator[tuple[int, ...]]:
@@ -417,13 +471,13 @@ def _rank(
         for start in range(low, high + 1, GATHER_IDS) if low is not None else ():
             bounds = {"_from_id": start, "_to_id": start + GATHER_IDS}
             found = reader.run(prepared, {**values, **bounds})
-            versions.update(row[1] for row in found[:1])
-            yield from ((row[0], *row[2:]) for row in found)
+            versions.update(row[-1] for row in found[:1])
+            yield from (row[:-1] for row in found)
 
-    ranking = Ranking(listing.keys, ranges())
+    rows = DayRows(ranges(), len(prepared.columns) - 1)
     if not versions:
         versions.add(data_version(reader))
-    return (versions.pop() if len(versions) == 1 else None), ranking
+    return (versions.pop() if len(versions) == 1 else None), rows
 
 
 def _gathered_documents(
@@ -446,13 +500,10 @@ def gathered_span_statement(listing: ListQuery) -> Select[Any]:
     return listing.gathered.span
 
 
-def ranked_statement(listing: ListQuery) -> Select[Any]:
-    """A range's rows of a gathered list: the id, the data version, the keys."""
+def day_rows_statement(listing: ListQuery) -> Select[Any]:
+    """A range's day rows of a gathered list, the data version last."""
     assert listing.gathered is not None
-    return listing.gathered.ranked.add_columns(
-        version_column().label("_version"),
-        *(k.column.label(f"_k{i}") for i, k in enumerate(listing.keys)),
-    )
+    return listing.gathered.day_rows.add_columns(version_column().label("_day_version"))
 
 
 def gathered_documents_statement(listing: ListQuery) -> Select[Any]:
@@ -467,6 +518,14 @@ def _ranking_key(listing: ListQuery, values: Mapping[str, Any]) -> Hashable | No
     assert listing.gathered is not None
     frozen = _frozen({name: v for name, v in values.items() if not name.startswith("_")})
     return None if frozen is None else (listing.gathered.ranking_key, frozen)
+
+
+def _day_key(reader: Reader, listing: ListQuery, values: Mapping[str, Any]) -> Hashable | None:
+    """The day rows' key: what they depend on, and the values their statement binds."""
+    assert listing.gathered is not None
+    names = reader.prepared(day_rows_statement, listing).names - {"_from_id", "_to_id"}
+    frozen = _frozen({name: values.get(name) for name in names})
+    return None if frozen is None else (listing.gathered.day_key, frozen)
 
 
 def walk(

@@ -19,7 +19,7 @@ from tests.api.test_writes import count_body, make_key, new_source
 from tests.plans import captured_statements
 
 DAY = "2026-01-01"
-RANKED = "_k0"  # in the SQL of a range's keys (listing.ranked_statement) only
+RANKED = "_day_version"  # in the SQL of a range's rows (listing.day_rows_statement) only
 WALKED = "page_ids"  # in the SQL of a walk's step (listing._late_page_statement)
 
 
@@ -66,9 +66,29 @@ def test_later_pages_read_only_their_documents(
         kept_pages.append(page)
         cursor = page["next_cursor"]
     # The same pages when nothing is kept, each ranked again.
-    _state(unkept_api).kept_rankings = KeptRankings(0)
+    _state(unkept_api).kept_rankings = KeptRankings(0, 0)
     assert list(_pages(unkept_api, path)) == kept_pages
     assert len(kept_pages) > 2
+
+
+@pytest.mark.parametrize(
+    "query", ["sort=-members", "sort=members&risk=true", "sort=risk&risk=false&min_members=5"]
+)
+def test_other_orders_and_filters_of_the_day_read_no_range(
+    unkept_api: TestClient, small_ranges: int, query: str
+) -> None:
+    """The day's rows, kept, are sorted and filtered in Python for each order and filter
+    of that day: the same page as when it reads its ranges."""
+    path = f"/branches?as_of={DAY}&{query}&limit=4"
+    _state(unkept_api).kept_rankings = KeptRankings()
+    _, ranked = _ranges_read(unkept_api, f"/branches?as_of={DAY}&sort=risk&limit=3")
+    assert ranked > 1  # the day's rows, kept
+    from_the_day, ranked = _ranges_read(unkept_api, path)
+    assert ranked == 0
+    _state(unkept_api).kept_rankings = KeptRankings(0, 0)
+    read_again, ranked = _ranges_read(unkept_api, path)
+    assert ranked > 1
+    assert read_again == from_the_day and from_the_day["items"]
 
 
 def test_json_and_csv_of_one_order_share_its_ranking(unkept_api: TestClient) -> None:

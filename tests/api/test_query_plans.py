@@ -459,11 +459,11 @@ def test_an_order_on_the_risk_as_of_a_day_evaluates_a_range_a_statement(
     with captured_statements(engine) as captured:
         assert client.get(path).status_code == 200
     evaluated = [s for s in captured if "risk_ids" in s.sql]
-    ranges = [s for s in evaluated if "_k0" in s.sql]  # a range's keys
+    ranges = [s for s in evaluated if "_day_version" in s.sql]  # a range's rows
     # Distinct: on SQLite a read cut by its inline budget runs again on a thread.
     assert len({repr(s.parameters) for s in ranges}) == len(range(low, high + 1, ids))
     _assert_reads_only_their_branches(engine, ranges, lambda _: 4 * ids)
     # Then the page's documents: its 21 branches, each a few times.
-    documents = [s for s in evaluated if "_k0" not in s.sql]
+    documents = [s for s in evaluated if "_day_version" not in s.sql]
     assert documents
     _assert_reads_only_their_branches(engine, documents, lambda _: 4 * 21)

@@ -252,7 +252,15 @@ GATHERED_ORDERS: dict[str, Callable[[Item], tuple[int, int]]] = {
     "members": lambda i: (_members_sort(i), i["id"]),
     "-members": lambda i: (-_members_sort(i), -i["id"]),
 }
-GATHERED_FILTERS = ("at risk", "unknown", "at least 30 members")
+# Each of the filters on the day's risk and members (branches._day_keys).
+GATHERED_FILTERS = (
+    "at risk",
+    "at high risk",
+    "not at risk",
+    "unknown",
+    "at least 30 members",
+    "at most 4 members",
+)
 
 
 @pytest.fixture
