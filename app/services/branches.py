@@ -226,14 +226,7 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     """The branches that match, each rendered by the database: as one JSON `item`, or
     as the CSV `line` of the dotted paths `cells`; their order; what to count."""
     b = item_tables().b
-    gathered = _gathered(shape)
-
-    def on_branch(branches: Any) -> ColumnElement[bool]:
-        if not gathered:
-            return _on_branch(shape, branches)
-        in_range = and_(branches.c.id >= bindparam("_from_id"), branches.c.id < bindparam("_to_id"))
-        return and_(_on_branch(shape, branches), in_range)
-
+    on_branch = partial(_on_branch, shape)
     if not shape.as_of:
         risk, status_join = status_columns()
         # Today's items are stored (branch_items); CSV lines are rendered from the shape.
@@ -242,9 +235,7 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
         else:
             query = decorated_from_status(dialect, shape.rules, shape.cells)
     else:
-        query, risk, status_join = _as_of(
-            shape, dialect, on_branch, few_branches=shape.one, id_range=gathered
-        )
+        query, risk, status_join = _as_of(shape, dialect, on_branch, few_branches=shape.one)
     on_status = _status_conditions(shape, risk)
     if _province_on_status(shape):
         on_status.append(in_bound_scope(status_join[0], ("province",), "province"))
@@ -283,22 +274,40 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
     if late is not None and (not on_status or late.walked):
         # The ids are the branches' alone: the keys' bounds on the status go.
         keys = tuple(replace(key, same_as=None) for key in keys)
-    gathered_rows = None
-    if gathered:
-        page, page_risk, _ = _as_of(
-            shape, dialect, partial(_in_bound_page, dialect), few_branches=True
-        )
-        gathered_rows = GatheredRows(
-            span=select(func.min(b.c.id), func.max(b.c.id)),
-            day_rows=_day_rows(risk),
-            keys_of=partial(_day_keys, shape),
-            documents=_as_sent(page, shape, dialect).add_columns(page_risk["branch_id"]),
-            ranking_key=replace(shape, cells=None),
-            day_key=replace(
-                shape, cells=None, sort="risk", risk=None, min_members=False, max_members=False
-            ),
-        )
-    return ListQuery(query.where(*conditions), keys, count_query, late, gathered_rows)
+    gathered = None
+    if _gathered(shape) or (late is not None and late.walked and _on_day_rows(shape)):
+        gathered = _gathered_rows(shape, dialect, when_kept=late is not None)
+    return ListQuery(query.where(*conditions), keys, count_query, late, gathered)
+
+
+def _gathered_rows(shape: BranchListShape, dialect: Dialect, when_kept: bool) -> GatheredRows:
+    """A list of branches ordered or filtered on their risk as of a day, nationally, read
+    from the day's rows (listing.GatheredRows): evaluated a range of ids at a time."""
+    b = item_tables().b
+
+    def in_range(branches: Any) -> ColumnElement[bool]:
+        in_range = and_(branches.c.id >= bindparam("_from_id"), branches.c.id < bindparam("_to_id"))
+        return and_(_on_branch(shape, branches), in_range)
+
+    _, risk, _ = _as_of(shape, dialect, in_range, few_branches=False, id_range=True)
+    page, page_risk, _ = _as_of(shape, dialect, partial(_in_bound_page, dialect), few_branches=True)
+    return GatheredRows(
+        span=select(func.min(b.c.id), func.max(b.c.id)),
+        day_rows=_day_rows(risk),
+        keys_of=partial(_day_keys, shape),
+        documents=_as_sent(page, shape, dialect).add_columns(page_risk["branch_id"]),
+        ranking_key=replace(shape, cells=None),
+        day_key=replace(
+            shape,
+            cells=None,
+            sort="risk",
+            risk=None,
+            risk_level="watch",
+            min_members=False,
+            max_members=False,
+        ),
+        when_kept=when_kept,
+    )
 
 
 def _as_of(
@@ -365,7 +374,7 @@ def _day_keys(
     unknown = LEVEL_RANK["unknown"]
     least = values["min_members"] if shape.min_members else None
     most = values["max_members"] if shape.max_members else None
-    on_members = shape.sort.lstrip("-") == "members"
+    order = shape.sort.lstrip("-")
 
     def keys(row: Sequence[int]) -> tuple[int, ...] | None:
         ident, rank, low, high = row
@@ -379,7 +388,9 @@ def _day_keys(
             return None
         if shape.risk == "unknown" and rank != unknown:
             return None
-        return (low, ident) if on_members else (rank, ident)
+        if order == "members":
+            return (low, ident)
+        return (rank, ident) if order == "risk" else (ident,)
 
     return keys
 
@@ -407,6 +418,13 @@ def _gathered(shape: BranchListShape) -> bool:
         and not _sorts_on_branch(shape)
         and not any((shape.locality, shape.province, shape.parent))
     )
+
+
+def _on_day_rows(shape: BranchListShape) -> bool:
+    """Whether a walked list (as of a day, filtered on the risk or members) may be read
+    from the day's rows when they are kept (GatheredRows.when_kept): nationally, in the
+    order of the ids, which are ints."""
+    return shape.sort in ("id", "-id") and not any((shape.locality, shape.province, shape.parent))
 
 
 def _sorts_on_branch(shape: BranchListShape) -> bool:

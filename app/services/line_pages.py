@@ -19,7 +19,15 @@ from sqlalchemy import TextClause
 
 from app.reader import Reader
 from app.services.csv_sql import ISO_DAYS
-from app.services.listing import KeptRankings, ListQuery, Page, gather, page_statement, walk
+from app.services.listing import (
+    KeptRankings,
+    ListQuery,
+    Page,
+    gather,
+    gathers,
+    page_statement,
+    walk,
+)
 from app.services.pagination import PageRequest, decode_cursor, encode_cursor
 
 
@@ -61,7 +69,7 @@ def fetch_lines(
     listing.fetch_page does)."""
     _days_as_iso(reader)
     values = _values(listing, params, page, secret)
-    if listing.gathered is not None:
+    if gathers(reader, listing, values, rankings):
         rows, _, version = gather(
             reader, listing, values, bool(page.cursor),
             counting=False, versioned=versioned, rankings=rankings,

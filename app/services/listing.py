@@ -183,6 +183,9 @@ class GatheredRows:
     # besides the values their statement binds (not the order, nor the day's filters).
     ranking_key: Hashable
     day_key: Hashable
+    # Read so only when the day's rows (or the ranking) are kept: the list is walked else
+    # (LateRows.walked), as most walks take less than reading the day's rows.
+    when_kept: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -341,14 +344,14 @@ def fetch_page(
         version = rows[0][-len(keys) - 1 - counted] if versioned and rows else None
         return prepared, rows, version
 
-    if listing.gathered is not None:
+    if gathers(reader, listing, values, rankings):
         rows, total, version = gather(
             reader, listing, values, bool(page.cursor),
             counting=counting, versioned=versioned, rankings=rankings,
         )  # fmt: skip
         return _page_of(
             reader, listing, rows, page, secret, render, total, version,
-            counted=counting, versioned=versioned,
+            counted=False, versioned=versioned,
         )  # fmt: skip
     if listing.late is not None and listing.late.walked:
         walk_key = _count_key(listing, params) if walks is not None else None
@@ -399,8 +402,8 @@ def gather(
     versioned: bool,
     rankings: KeptRankings | None = None,
 ) -> tuple[list[Row], int | None, int | None]:
-    """The rows of a gathered list's page (ListQuery.gathered): page_statement's rows,
-    `_limit` of them, after the cursor in `values` when `resumed`, in the list's order.
+    """The rows of a gathered list's page (ListQuery.gathered): page_statement's rows (not
+    counted), `_limit` of them, after the cursor in `values` when `resumed`, in the list's order.
 
     Each range of GATHER_IDS ids gives its rows (DayRows), whose keys are sorted (a
     Ranking), and the page's documents read for its rows. With `rankings`, a ranking or
@@ -430,10 +433,30 @@ def gather(
         page = ranking.page(after, values["_limit"])
         documents, read = _gathered_documents(reader, listing, values, page)
     total = len(ranking) if counting and len(ranking) <= TOTAL_CAP else None
-    extra = ((read,) if versioned else ()) + ((total,) if counting else ())
+    extra = (read,) if versioned else ()
     # A row gone since the ranking (the versions differ then) is left out, not an error.
     rows = [(*documents[ident], *extra, *k) for ident, k in page if ident in documents]
     return rows, total, version if read == version else None
+
+
+def gathers(
+    reader: Reader, listing: ListQuery, values: Mapping[str, Any], kept: KeptRankings | None
+) -> bool:
+    """Whether a page of the list is gathered (GatheredRows; when_kept: its ranking or
+    the day's rows are kept at the data version)."""
+    gathered = listing.gathered
+    if gathered is None or not gathered.when_kept:
+        return gathered is not None
+    if kept is None:
+        return False
+    ranking_key, day_key = _ranking_key(listing, values), _day_key(reader, listing, values)
+    found = [
+        memo.get(key)
+        for memo, key in ((kept.rankings, ranking_key), (kept.days, day_key))
+        if key is not None
+    ]
+    versions = {entry[0] for entry in found if entry is not None}
+    return bool(versions) and data_version(reader) in versions
 
 
 def _rank(

@@ -417,6 +417,7 @@ def test_a_page_at_risk_as_of_a_day_evaluates_the_branches_it_walks(
     path = _next(client, "/branches?as_of=2020-01-01&risk=true&limit=20", 1)
     client.app.state.kept_counts = KeptCounts()  # type: ignore[attr-defined]
     client.app.state.kept_walks = KeptWalks()  # type: ignore[attr-defined]
+    client.app.state.kept_rankings = KeptRankings(0, 0)  # type: ignore[attr-defined]
     with captured_statements(engine) as captured:
         assert client.get(path).status_code == 200
     walked = [s for s in captured if "page_ids" in s.sql]

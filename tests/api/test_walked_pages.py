@@ -125,10 +125,11 @@ def later_pages(request: pytest.FixtureRequest, client: TestClient) -> Iterator[
     """Later pages walked from their cursor, or cut from the rows a first page walked
     (listing.KeptWalks)."""
     state = client.app.state  # type: ignore[attr-defined]
-    kept = state.kept_walks
+    kept = state.kept_walks, state.kept_rankings
     state.kept_walks = listing.KeptWalks(0 if request.param == "walked" else listing.WALKS_KEPT)
+    state.kept_rankings = listing.KeptRankings(0, 0)  # no day's rows: walked
     yield request.param
-    state.kept_walks = kept
+    state.kept_walks, state.kept_rankings = kept
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -144,6 +145,31 @@ def test_walked_pages_are_the_filtered_list(
     filters, keeps = FILTERS[name]
     expected = [item for item in whole[sort] if keeps(item)]
     pages = list(_pages(client, {"as_of": DAY, "sort": sort, "limit": "40", **filters}))
+    assert [item for page in pages for item in page["items"]] == expected
+    assert all(len(page["items"]) == 40 for page in pages[:-1])
+    assert pages[0]["total"] == (len(expected) if len(expected) <= listing.TOTAL_CAP else None)
+
+
+@pytest.mark.parametrize("sort", ["id", "-id"])
+@pytest.mark.parametrize("name", FILTERS)
+def test_walked_lists_are_cut_from_the_days_rows_when_kept(
+    synthetic: tuple[Engine, TestClient],
+    whole: dict[str, list[Item]],
+    small_ranges: int,
+    name: str,
+    sort: str,
+) -> None:
+    """Once an order on the risk has read the day's rows (listing.DayRows), the lists
+    walked in the ids' order are filtered from them: no step walked, the same pages."""
+    engine, client = synthetic
+    state = client.app.state  # type: ignore[attr-defined]
+    state.kept_rankings, state.kept_walks = listing.KeptRankings(), listing.KeptWalks(0)
+    assert client.get("/branches", params={"as_of": DAY, "sort": "risk"}).status_code == 200
+    filters, keeps = FILTERS[name]
+    expected = [item for item in whole[sort] if keeps(item)]
+    with captured_statements(engine) as captured:
+        pages = list(_pages(client, {"as_of": DAY, "sort": sort, "limit": "40", **filters}))
+    assert not [statement for statement in captured if "page_ids" in statement.sql]
     assert [item for page in pages for item in page["items"]] == expected
     assert all(len(page["items"]) == 40 for page in pages[:-1])
     assert pages[0]["total"] == (len(expected) if len(expected) <= listing.TOTAL_CAP else None)
@@ -200,6 +226,7 @@ def test_a_kept_total_ends_the_walk_at_the_page(
     engine, client = synthetic
     client.app.state.kept_counts = listing.KeptCounts()  # type: ignore[attr-defined]
     client.app.state.kept_walks = listing.KeptWalks(0)  # type: ignore[attr-defined]
+    client.app.state.kept_rankings = listing.KeptRankings(0, 0)  # type: ignore[attr-defined]
     params = {"as_of": DAY, "risk": "unknown", "limit": "10"}
     steps = []
     pages = []
@@ -221,6 +248,7 @@ def test_later_pages_within_a_first_pages_walk_walk_no_more(
     engine, client = synthetic
     state = client.app.state  # type: ignore[attr-defined]
     state.kept_counts, state.kept_walks = listing.KeptCounts(), listing.KeptWalks()
+    state.kept_rankings = listing.KeptRankings(0, 0)  # no day's rows: walked
     params = {"as_of": DAY, "risk": "false", "limit": "300"}
     walked = []
     cursor = None
