@@ -31,12 +31,8 @@ from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
-from app.services.listing import (
-    WALKS_KEPT,
-    KeptCounts,
-    KeptRankings,
-    KeptWalks,
-)
+from app.services.gathered import KeptRankings
+from app.services.listing import WALKS_KEPT, KeptCounts, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.status_day import keep_status_current

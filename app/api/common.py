@@ -12,7 +12,8 @@ from app.api.deps import reject_unknown_params
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
-from app.services.listing import KeptCounts, KeptRankings, KeptWalks
+from app.services.gathered import KeptRankings
+from app.services.listing import KeptCounts, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules

@@ -43,12 +43,11 @@ from app.services.branch_items import (
     stored_item,
 )
 from app.services.figures import figure_base, figure_shape, stated_sources
+from app.services.gathered import GatheredRows, KeptRankings
 from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.line_pages import fetch_lines
 from app.services.listing import (
-    GatheredRows,
     KeptCounts,
-    KeptRankings,
     KeptWalks,
     LateRows,
     ListQuery,
@@ -282,7 +281,7 @@ def _branch_list(shape: BranchListShape, dialect: Dialect) -> ListQuery:
 
 def _gathered_rows(shape: BranchListShape, dialect: Dialect, when_kept: bool) -> GatheredRows:
     """A list of branches ordered or filtered on their risk as of a day, nationally, read
-    from the day's rows (listing.GatheredRows): evaluated a range of ids at a time."""
+    from the day's rows (gathered.GatheredRows): evaluated a range of ids at a time."""
     b = item_tables().b
 
     def in_range(branches: Any) -> ColumnElement[bool]:
@@ -353,7 +352,7 @@ def _in_page(ids: Select[Any], dialect: Dialect, b: Any) -> ColumnElement[bool]:
 
 
 def _day_rows(risk: dict[str, Any]) -> Select[Any]:
-    """A gathered list's day rows (listing.GatheredRows): each branch's id, level rank
+    """A gathered list's day rows (gathered.GatheredRows): each branch's id, level rank
     and members' bounds (-1 for none known), as of the day. The risk is evaluated for the
     branches of the list's filters on the branch alone (and the range's)."""
     r = risk["branch_id"].table
@@ -396,7 +395,7 @@ def _day_keys(
 
 
 def _in_bound_page(dialect: Dialect, b: Any) -> ColumnElement[bool]:
-    """The branches of a gathered page, bound as `_ids` (listing.gather)."""
+    """The branches of a gathered page, bound as `_ids` (gathered.gather)."""
     return in_bound_ids(b.c.id, "_ids", dialect.name)
 
 

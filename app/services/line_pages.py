@@ -19,15 +19,8 @@ from sqlalchemy import TextClause
 
 from app.reader import Reader
 from app.services.csv_sql import ISO_DAYS
-from app.services.listing import (
-    KeptRankings,
-    ListQuery,
-    Page,
-    gather,
-    gathers,
-    page_statement,
-    walk,
-)
+from app.services.gathered import KeptRankings, gather, gathers
+from app.services.listing import ListQuery, Page, page_statement, walk
 from app.services.pagination import PageRequest, decode_cursor, encode_cursor
 
 
@@ -72,7 +65,7 @@ def fetch_lines(
     if gathers(reader, listing, values, rankings):
         rows, _, version = gather(
             reader, listing, values, bool(page.cursor),
-            counting=False, versioned=versioned, rankings=rankings,
+            versioned=versioned, rankings=rankings,
         )  # fmt: skip
     else:
         if listing.late is not None and listing.late.walked:

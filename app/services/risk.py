@@ -134,7 +134,7 @@ def risk_select(
     correlated lookup to one evaluation per branch on both databases. `few_branches`:
     the scope selects a handful (a write's, one branch's explanation); see the
     attrition window below. `id_range`: the scope is a range of ids (a page ordered on
-    the risk nationally, app.services.listing.gather); the window reads only the events
+    the risk nationally, app.services.gathered.gather); the window reads only the events
     of branches in that range.
     """
     as_of = day.as_of

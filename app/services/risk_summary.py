@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select, 
 from app.models import Branch, BranchStatus, Locality
 from app.models.vocab import LEVEL_RANK, LEVELS
 from app.reader import Reader
-from app.services import listing
+from app.services import gathered
 from app.services.refs import alias, locality_columns, locality_ref, table
 from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
@@ -22,7 +22,7 @@ def risk_summary(reader: Reader, rules: RiskRules, as_of: date | None) -> dict[s
     """Organizations by risk level, per province as reported and per province today.
 
     As of a day every branch's risk is evaluated, a range of branch ids a statement
-    (listing.GATHER_IDS), and the ranges' counts summed: in one statement at scale 1.0
+    (gathered.GATHER_IDS), and the ranges' counts summed: in one statement at scale 1.0
     it ran past the 5 s a statement may take (a 503) on both databases.
     """
     out: dict[str, Any] = {"as_of": as_of or date.today(), "rules_version": rules.version}
@@ -33,8 +33,8 @@ def risk_summary(reader: Reader, rules: RiskRules, as_of: date | None) -> dict[s
     params = RiskDay.params(as_of, rules)
     low, high = reader.rows(_id_span)[0]
     summed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for start in range(low, high + 1, listing.GATHER_IDS) if low is not None else ():
-        bounds = {"_from_id": start, "_to_id": start + listing.GATHER_IDS}
+    for start in range(low, high + 1, gathered.GATHER_IDS) if low is not None else ():
+        bounds = {"_from_id": start, "_to_id": start + gathered.GATHER_IDS}
         for row in reader.mappings(_levels_in_range, rules, params={**params, **bounds}):
             key = (row["grouping"], row["prov_id"], row["level"])
             entry = summed.setdefault(key, {**row, "rows": 0, "organizations": 0})

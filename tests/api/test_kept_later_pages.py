@@ -2,7 +2,7 @@
 version it was read at; a page of another state of the data reads again.
 
 Ordered on their risk or members nationally, the ranking of every branch, read a range of
-ids at a time (app.services.listing.gather): a later page reads only its own rows'
+ids at a time (app.services.gathered.gather): a later page reads only its own rows'
 documents. Filtered on their risk, the rows a first page walked to count its total
 (app.services.listing.KeptWalks): a later page within them is cut from them.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.services import listing
-from app.services.listing import KeptRankings
+from app.services import gathered
+from app.services.gathered import KeptRankings
 from tests.api.test_writes import count_body, make_key, new_source
 from tests.plans import captured_statements
 
@@ -46,7 +46,7 @@ def _pages(client: TestClient, path: str) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def small_ranges(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(listing, "GATHER_IDS", 4)
+    monkeypatch.setattr(gathered, "GATHER_IDS", 4)
     return 4
 
 

@@ -21,8 +21,9 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
-from app.services import listing
-from app.services.listing import KeptCounts, KeptRankings, KeptWalks
+from app.services import gathered, listing
+from app.services.gathered import KeptRankings
+from app.services.listing import KeptCounts, KeptWalks
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import (
@@ -448,11 +449,11 @@ def test_an_order_on_the_risk_as_of_a_day_evaluates_a_range_a_statement(
     synthetic: tuple[Engine, TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Branches ordered on their risk as of a day, nationally: every branch's risk is
-    needed, evaluated a range of ids a statement (app.services.listing.gather). In one
+    needed, evaluated a range of ids a statement (app.services.gathered.gather). In one
     statement it took 5-7 s at scale 1.0, past the 5 s limit on both databases (503)."""
     engine, client = synthetic
     ids = 500
-    monkeypatch.setattr(listing, "GATHER_IDS", ids)
+    monkeypatch.setattr(gathered, "GATHER_IDS", ids)
     with engine.connect() as conn:
         low, high = conn.exec_driver_sql("SELECT min(id), max(id) FROM branches").one()
     path = _next(client, "/branches?as_of=2020-01-01&sort=risk&limit=20", 1)

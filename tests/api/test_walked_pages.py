@@ -1,5 +1,5 @@
 """Branches as of a day, filtered on their risk or members (app.services.listing.walk),
-or ordered on them nationally (app.services.listing.gather).
+or ordered on them nationally (app.services.gathered.gather).
 
 Their risk as of the day is known only once evaluated: the branches are walked in the
 list's order, a step at a time, until a page of them matches. On synthetic data (2,700
@@ -21,7 +21,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.models.vocab import LEVEL_RANK
-from app.services import listing
+from app.services import gathered, listing
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import captured_statements
@@ -127,7 +127,7 @@ def later_pages(request: pytest.FixtureRequest, client: TestClient) -> Iterator[
     state = client.app.state  # type: ignore[attr-defined]
     kept = state.kept_walks, state.kept_rankings
     state.kept_walks = listing.KeptWalks(0 if request.param == "walked" else listing.WALKS_KEPT)
-    state.kept_rankings = listing.KeptRankings(0, 0)  # no day's rows: walked
+    state.kept_rankings = gathered.KeptRankings(0, 0)  # no day's rows: walked
     yield request.param
     state.kept_walks, state.kept_rankings = kept
 
@@ -159,11 +159,11 @@ def test_walked_lists_are_cut_from_the_days_rows_when_kept(
     name: str,
     sort: str,
 ) -> None:
-    """Once an order on the risk has read the day's rows (listing.DayRows), the lists
+    """Once an order on the risk has read the day's rows (gathered.DayRows), the lists
     walked in the ids' order are filtered from them: no step walked, the same pages."""
     engine, client = synthetic
     state = client.app.state  # type: ignore[attr-defined]
-    state.kept_rankings, state.kept_walks = listing.KeptRankings(), listing.KeptWalks(0)
+    state.kept_rankings, state.kept_walks = gathered.KeptRankings(), listing.KeptWalks(0)
     assert client.get("/branches", params={"as_of": DAY, "sort": "risk"}).status_code == 200
     filters, keeps = FILTERS[name]
     expected = [item for item in whole[sort] if keeps(item)]
@@ -226,7 +226,7 @@ def test_a_kept_total_ends_the_walk_at_the_page(
     engine, client = synthetic
     client.app.state.kept_counts = listing.KeptCounts()  # type: ignore[attr-defined]
     client.app.state.kept_walks = listing.KeptWalks(0)  # type: ignore[attr-defined]
-    client.app.state.kept_rankings = listing.KeptRankings(0, 0)  # type: ignore[attr-defined]
+    client.app.state.kept_rankings = gathered.KeptRankings(0, 0)  # type: ignore[attr-defined]
     params = {"as_of": DAY, "risk": "unknown", "limit": "10"}
     steps = []
     pages = []
@@ -248,7 +248,7 @@ def test_later_pages_within_a_first_pages_walk_walk_no_more(
     engine, client = synthetic
     state = client.app.state  # type: ignore[attr-defined]
     state.kept_counts, state.kept_walks = listing.KeptCounts(), listing.KeptWalks()
-    state.kept_rankings = listing.KeptRankings(0, 0)  # no day's rows: walked
+    state.kept_rankings = gathered.KeptRankings(0, 0)  # no day's rows: walked
     params = {"as_of": DAY, "risk": "false", "limit": "300"}
     walked = []
     cursor = None
@@ -268,7 +268,7 @@ def test_later_pages_within_a_first_pages_walk_walk_no_more(
 
 
 # Orders on the risk as of the day, nationally: every branch's risk is evaluated, a range
-# of ids a statement (listing.gather), and the ranges' pages merged.
+# of ids a statement (gathered.gather), and the ranges' pages merged.
 def _members_sort(item: Item) -> int:
     low = _members_low(item)
     return -1 if low is None else low
@@ -293,7 +293,7 @@ GATHERED_FILTERS = (
 
 @pytest.fixture
 def small_ranges(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(listing, "GATHER_IDS", 500)
+    monkeypatch.setattr(gathered, "GATHER_IDS", 500)
     return 500
 
 
@@ -339,7 +339,7 @@ def test_a_summary_as_of_the_day_gathers_every_range(
     range, and every branch counted once, at its level that day."""
     summaries = []
     for ids in (10**9, 500):
-        monkeypatch.setattr(listing, "GATHER_IDS", ids)
+        monkeypatch.setattr(gathered, "GATHER_IDS", ids)
         response = client.get("/risk/summary", params={"as_of": DAY})
         assert response.status_code == 200, response.text
         summaries.append(response.json())
