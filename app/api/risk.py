@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Request, Response
 
-from app.api.common import READ_ERRORS, STRICT, AsOf, engine_of, rules_of
+from app.api.common import READ_ERRORS, STRICT, AsOf, engine_of, kept_rankings_of, rules_of
 from app.api.query_route import QueryModelRoute
 from app.api.responses import json_response
 from app.reader import Reader
@@ -20,8 +20,9 @@ router = APIRouter(route_class=QueryModelRoute, prefix="/risk", tags=["risk"], d
 )
 def get_risk_summary(request: Request, as_of: AsOf = None) -> Response:
     """Organizations by risk level, per province as reported and per province today."""
+    kept = kept_rankings_of(request)
     with Reader.open(engine_of(request)) as reader:
-        return json_response(request, risk_summary(reader, rules_of(request), as_of))
+        return json_response(request, risk_summary(reader, rules_of(request), as_of, kept))
 
 
 @router.get("/rules", response_model=RiskRulesOut, responses=READ_ERRORS, summary="The risk rules")

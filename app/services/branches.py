@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType
 
 from app.errors import bad_request, not_found
-from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officeholder
+from app.models import Branch, Fact, Locality, MembershipCount, MembershipEvent, Officeholder
 from app.models.vocab import LEVEL_RANK
 from app.reader import Reader, built_once
 from app.services.answer_cache import Answer, AnswerCache, kept_answer
@@ -43,7 +43,7 @@ from app.services.branch_items import (
     stored_item,
 )
 from app.services.figures import figure_base, figure_shape, stated_sources
-from app.services.gathered import GatheredRows, KeptRankings
+from app.services.gathered import DayRows, GatheredRows, KeptRankings, day_rows
 from app.services.json_sql import JsonSql, JsonText, Obj
 from app.services.line_pages import fetch_lines
 from app.services.listing import (
@@ -72,6 +72,7 @@ from app.services.refs import (
     scope_levels,
     scope_params,
     search,
+    table,
 )
 from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
@@ -351,17 +352,47 @@ def _in_page(ids: Select[Any], dialect: Dialect, b: Any) -> ColumnElement[bool]:
     return b.c.id.in_(ids)
 
 
+# A day row's columns (_day_rows), ints: -1 for no members known, or no province.
+DAY_COLUMNS = (
+    "id",
+    "rank",
+    "members_low",
+    "members_high",
+    "province_id",  # as reported
+    "today_province_id",  # of the branch's place today
+    "organizations",  # its group size, or 1
+)
+
+
 def _day_rows(risk: dict[str, Any]) -> Select[Any]:
-    """A gathered list's day rows (gathered.GatheredRows): each branch's id, level rank
-    and members' bounds (-1 for none known), as of the day. The risk is evaluated for the
-    branches of the list's filters on the branch alone (and the range's)."""
+    """A gathered list's day rows (gathered.GatheredRows): each branch's DAY_COLUMNS as
+    of the day. The risk is evaluated for the branches of the list's filters on the
+    branch alone (and the range's)."""
     r = risk["branch_id"].table
-    return select(
-        risk["branch_id"],
-        risk["rank"],
-        func.coalesce(risk["members_low"], -1),
-        func.coalesce(risk["members_high"], -1),
-    ).select_from(r)
+    branches, places = table(Branch), table(Locality)
+    return (
+        select(
+            risk["branch_id"],
+            risk["rank"],
+            func.coalesce(risk["members_low"], -1),
+            func.coalesce(risk["members_high"], -1),
+            func.coalesce(branches.c.province_id, -1),
+            func.coalesce(places.c.current_province_id, -1),
+            func.coalesce(branches.c.group_size, 1),
+        )
+        .select_from(r)
+        .join(branches, branches.c.id == risk["branch_id"])
+        .outerjoin(places, places.c.id == branches.c.locality_id)
+    )
+
+
+def day_rows_as_of(
+    reader: Reader, as_of: date, rules: RiskRules, kept: KeptRankings | None
+) -> DayRows:
+    """Every branch's DAY_COLUMNS as of a day: the day rows of the national list of
+    that day (gathered.day_rows), which its orders and filters share."""
+    shape, params = _list_parameters(reader, BranchFilters(as_of=as_of), "risk", rules, None)
+    return day_rows(reader, _branch_list(shape, reader.dialect), params, kept)[1]
 
 
 def _day_keys(
@@ -376,7 +407,7 @@ def _day_keys(
     order = shape.sort.lstrip("-")
 
     def keys(row: Sequence[int]) -> tuple[int, ...] | None:
-        ident, rank, low, high = row
+        ident, rank, low, high = row[:4]
         if least is not None and low < least:  # none known (-1) is below any least
             return None
         if most is not None and (high < 0 or high > most):

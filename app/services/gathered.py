@@ -192,21 +192,28 @@ def _rank(
     """A gathered list's ranking, and the data version it was read at (None if its
     statements read different ones): sorted from the day's rows, kept or read."""
     assert listing.gathered is not None
-    day_key = _day_key(reader, listing, values)
-    found = kept.days.get(day_key) if kept is not None and day_key is not None else None
-    version: int | None
-    if found is not None and found[0] == data_version(reader):
-        version, rows = found
-    else:
-        version, rows = _day_rows(reader, listing, values)
-        if kept is not None and day_key is not None and version is not None:
-            kept.days.put(day_key, version, rows)
+    version, rows = day_rows(reader, listing, values, kept)
     keys_of = listing.gathered.keys_of(values)
     keyed = ((row[0], keys_of(row)) for row in rows)
     return version, Ranking(listing.keys, ((ident, *k) for ident, k in keyed if k is not None))
 
 
-def _day_rows(
+def day_rows(
+    reader: Reader, listing: "ListQuery", values: Mapping[str, Any], kept: KeptRankings | None
+) -> tuple[int | None, DayRows]:
+    """A gathered list's day rows, kept at the data version or read (and kept), and the
+    data version they were read at (None if their statements read different ones)."""
+    day_key = _day_key(reader, listing, values)
+    found = kept.days.get(day_key) if kept is not None and day_key is not None else None
+    if found is not None and found[0] == data_version(reader):
+        return found
+    version, rows = _read_day_rows(reader, listing, values)
+    if kept is not None and day_key is not None and version is not None:
+        kept.days.put(day_key, version, rows)
+    return version, rows
+
+
+def _read_day_rows(
     reader: Reader, listing: "ListQuery", values: Mapping[str, Any]
 ) -> tuple[int | None, DayRows]:
     """The day's rows of a gathered list, read a range at a time, and the data version

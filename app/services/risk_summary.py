@@ -4,45 +4,78 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select, union_all
+from sqlalchemy import Select, func, literal, select
 
 from app.models import Branch, BranchStatus, Locality
 from app.models.vocab import LEVEL_RANK, LEVELS
 from app.reader import Reader
-from app.services import gathered
-from app.services.refs import alias, locality_columns, locality_ref, table
-from app.services.risk import RiskDay, risk_select
+from app.services.branches import day_rows_as_of
+from app.services.gathered import KeptRankings
+from app.services.refs import LOCALITY_FIELDS, alias, locality_columns, locality_ref, table
 from app.services.risk_rules import RiskRules
+from app.services.sqlfuncs import bound_ids, in_bound_ids
 
 # The branch's province as reported, and that place's province today.
 GROUPINGS = ("reported_provinces", "today_provinces")
 
 
-def risk_summary(reader: Reader, rules: RiskRules, as_of: date | None) -> dict[str, Any]:
+def risk_summary(
+    reader: Reader, rules: RiskRules, as_of: date | None, kept: KeptRankings | None = None
+) -> dict[str, Any]:
     """Organizations by risk level, per province as reported and per province today.
 
-    As of a day every branch's risk is evaluated, a range of branch ids a statement
-    (gathered.GATHER_IDS), and the ranges' counts summed: in one statement at scale 1.0
-    it ran past the 5 s a statement may take (a 503) on both databases.
+    As of a day, from every branch's level that day: the day rows the national lists of
+    that day are sorted from (app.services.gathered), read a range of branch ids a
+    statement, or kept in `kept` (in one statement at scale 1.0 the summary ran past the
+    5 s a statement may take, a 503, on both databases).
     """
     out: dict[str, Any] = {"as_of": as_of or date.today(), "rules_version": rules.version}
     if as_of is None:
         for name in GROUPINGS:
             out[name] = _by_province(reader.mappings(_levels_today, name))
         return out
-    params = RiskDay.params(as_of, rules)
-    low, high = reader.rows(_id_span)[0]
-    summed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for start in range(low, high + 1, gathered.GATHER_IDS) if low is not None else ():
-        bounds = {"_from_id": start, "_to_id": start + gathered.GATHER_IDS}
-        for row in reader.mappings(_levels_in_range, rules, params={**params, **bounds}):
-            key = (row["grouping"], row["prov_id"], row["level"])
-            entry = summed.setdefault(key, {**row, "rows": 0, "organizations": 0})
-            entry["rows"] += row["rows"]
-            entry["organizations"] += row["organizations"]
+    summed: dict[tuple[str, int, int], list[int]] = {}
+    for _, rank, _, _, reported, today, organizations in day_rows_as_of(reader, as_of, rules, kept):
+        for grouping, province in zip(GROUPINGS, (reported, today), strict=True):
+            counts = summed.setdefault((grouping, province, rank), [0, 0])
+            counts[0] += 1
+            counts[1] += organizations
+    provinces = _provinces(reader, {province for _, province, _ in summed if province >= 0})
+    rows = [
+        {
+            "grouping": grouping,
+            **provinces.get(province, _NO_PROVINCE),
+            "level": LEVELS[rank],
+            "rows": counted,
+            "organizations": organizations,
+        }
+        for (grouping, province, rank), (counted, organizations) in summed.items()
+    ]
     for name in GROUPINGS:
-        out[name] = _by_province(r for r in summed.values() if r["grouping"] == name)
+        out[name] = _by_province(r for r in rows if r["grouping"] == name)
     return out
+
+
+_NO_PROVINCE = {f"prov_{field}": None for field in LOCALITY_FIELDS}
+
+
+def _provinces(reader: Reader, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The provinces' columns (locality_columns, prefix "prov") by id."""
+    if not ids:
+        return {}
+    rows = reader.mappings(
+        _provinces_by_id,
+        reader.dialect.name,
+        params={"ids": bound_ids(sorted(ids), reader.dialect.name)},
+    )
+    return {row["prov_id"]: dict(row) for row in rows}
+
+
+def _provinces_by_id(dialect: str) -> Select[Any]:
+    province = alias(Locality, "prov")
+    return select(*locality_columns(province, "prov")).where(
+        in_bound_ids(province.c.id, "ids", dialect)
+    )
 
 
 def _by_province(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -72,20 +105,6 @@ def _levels_today(grouping: str) -> Select[Any]:
     return _levels_by_province(levels, grouping)
 
 
-def _levels_in_range(rules: RiskRules) -> Select[Any]:
-    """Both groupings (`grouping`) of the branches of one range of ids (`_from_id` <= id
-    < `_to_id`), their risk as of the bound day evaluated once."""
-
-    def in_range(b: Any) -> ColumnElement[bool]:
-        return (b.c.id >= bindparam("_from_id")) & (b.c.id < bindparam("_to_id"))
-
-    evaluated = risk_select(rules, RiskDay.bound(), in_range, id_range=True)
-    risk = evaluated.cte("levels").prefix_with("MATERIALIZED")
-    levels = select(risk.c.branch_id, risk.c.level).subquery()
-    parts = [_levels_by_province(levels, name).order_by(None) for name in GROUPINGS]
-    return select(union_all(*parts).subquery("grouped"))
-
-
 def _levels_by_province(levels: Any, grouping: str) -> Select[Any]:
     """Rows and organizations per risk level (of `levels`: branch_id, level) and
     province (`reported_provinces`: the province the branch was reported under;
@@ -110,8 +129,3 @@ def _levels_by_province(levels: Any, grouping: str) -> Select[Any]:
         .group_by(*province_columns, levels.c.level)
         .order_by(province.c.id)
     )
-
-
-def _id_span() -> Select[Any]:
-    b = table(Branch)
-    return select(func.min(b.c.id), func.max(b.c.id))

@@ -332,22 +332,74 @@ def test_a_gathered_csv_lists_the_same_branches(
     assert ids == expected
 
 
-def test_a_summary_as_of_the_day_gathers_every_range(
-    client: TestClient, whole: dict[str, list[Item]], monkeypatch: pytest.MonkeyPatch
+def test_a_summary_as_of_the_day_counts_each_branch_under_its_provinces(
+    synthetic: tuple[Engine, TestClient],
+    whole: dict[str, list[Item]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """/risk/summary as of a day, evaluated a range of ids at a time: the same as in one
-    range, and every branch counted once, at its level that day."""
+    """/risk/summary as of a day, from the day's rows (gathered.DayRows): read in one
+    range, in ranges, or kept by a list of that day, the same; each branch counted once,
+    at its level that day, under its province as reported and its place's today."""
+    engine, client = synthetic
+    state = client.app.state  # type: ignore[attr-defined]
+    params = {"as_of": DAY}
     summaries = []
     for ids in (10**9, 500):
         monkeypatch.setattr(gathered, "GATHER_IDS", ids)
-        response = client.get("/risk/summary", params={"as_of": DAY})
+        state.kept_rankings = gathered.KeptRankings(0, 0)
+        response = client.get("/risk/summary", params=params)
         assert response.status_code == 200, response.text
         summaries.append(response.json())
     in_one, in_ranges = summaries
     assert in_ranges == in_one
-    levels = Counter(item["risk"]["level"] for item in whole["id"])
-    for grouping in ("reported_provinces", "today_provinces"):
-        counted: Counter[str] = Counter()
-        for province in in_ranges[grouping]:
-            counted.update(province["levels"])
-        assert +counted == levels, grouping
+    state.kept_rankings = gathered.KeptRankings()
+    assert client.get("/branches", params={**params, "sort": "risk"}).status_code == 200
+    with captured_statements(engine) as captured:
+        assert client.get("/risk/summary", params=params).json() == in_one
+    assert not [statement for statement in captured if "_day_version" in statement.sql]
+
+    _assert_counts_each_branch(engine, in_one, whole["id"])
+
+
+@pytest.mark.parametrize("day", ["2017-01-01", "2024-01-01"])
+def test_a_summary_as_of_a_day_of_the_seed(unkept_api: TestClient, day: str) -> None:
+    """The seed's branches reported under provinces that the 2025 reform merged (their
+    province today is another), and one unnamed group of several organizations."""
+    items = [
+        i for page in _pages(unkept_api, {"as_of": day, "limit": "500"}) for i in page["items"]
+    ]
+    summary = unkept_api.get("/risk/summary", params={"as_of": day}).json()
+    _assert_counts_each_branch(unkept_api.app.state.engine, summary, items)  # type: ignore[attr-defined]
+
+
+def _assert_counts_each_branch(engine: Engine, summary: dict[str, Any], items: list[Item]) -> None:
+    """Each branch (`items`, as of the summary's day) counted once, at its level, under
+    its province as reported and its place's province today; provinces in id order."""
+    with engine.connect() as conn:
+        places = {
+            ident: (reported, today)
+            for ident, reported, today in conn.exec_driver_sql(
+                "SELECT b.id, b.province_id, l.current_province_id FROM branches b"
+                " LEFT JOIN localities l ON l.id = b.locality_id"
+            )
+        }
+    for index, grouping in enumerate(("reported_provinces", "today_provinces")):
+        rows: Counter[tuple[int | None, str]] = Counter()
+        organizations: Counter[tuple[int | None, str]] = Counter()
+        for item in items:
+            key = (places[item["id"]][index], item["risk"]["level"])
+            rows[key] += 1
+            organizations[key] += item["group_size"] or 1
+        listed = [(p["province"] or {}).get("id") for p in summary[grouping]]
+        named = [ident for ident in listed if ident is not None]
+        assert listed == sorted(named) + [None] * (len(listed) - len(named)), grouping
+        for counted, field in ((rows, "levels"), (organizations, "organizations_by_level")):
+            summed = Counter(
+                {
+                    (ident, level): n
+                    for ident, province in zip(listed, summary[grouping], strict=True)
+                    for level, n in province[field].items()
+                    if n
+                }
+            )
+            assert summed == counted, (grouping, field)
