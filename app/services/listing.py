@@ -258,10 +258,15 @@ def fetch_page(
     if listing.late is not None and listing.late.walked:
         walk_key = _count_key(listing, params) if walks is not None else None
         walked = walks.get(walk_key) if walks is not None and walk_key is not None else None
-        if walked is not None:
-            cut = _page_of_walked(reader, listing, walked, values, page, secret, render, counting)
-            if cut is not None:
-                return cut
+        cut = _kept_walk_rows(reader, listing, walked, values, page) if walked else None
+        if walked is not None and cut is not None:
+            # Kept rows are versioned and not counted (WalkedRows); the first page's total.
+            version, kept_walk = walked
+            return _page_of(
+                reader, listing, cut, page, secret, render,
+                kept_walk.total if counting else None, version,
+                counted=False, versioned=True,
+            )  # fmt: skip
         keep = keep_rows = None
         if counts is not None and count_key is not None:
             keep = partial(counts.put, count_key)
@@ -379,19 +384,16 @@ def _walked_page(
     )  # fmt: skip
 
 
-def _page_of_walked(
+def _kept_walk_rows(
     reader: Reader,
     listing: ListQuery,
     walked: tuple[int, WalkedRows],
     values: Mapping[str, Any],
     page: PageRequest,
-    secret: bytes,
-    render: Render,
-    counting: bool,
-) -> Page | None:
-    """The page cut from a walked list's kept first rows, when they are of the data
-    version now and hold it (its cursor's row and a page after it, or the list's end);
-    else None."""
+) -> list[Row] | None:
+    """The page's rows (one more when there is a next page) cut from a walked list's
+    kept first rows, when they are of the data version now and hold it (its cursor's row
+    and a page after it, or the list's end); else None."""
     version, kept = walked
     keys = listing.keys
     start = 0
@@ -404,11 +406,7 @@ def _page_of_walked(
         return None
     if data_version(reader) != version:
         return None
-    total = kept.total if counting else None
-    return _page_of(
-        reader, listing, rows, page, secret, render, total, version,
-        counted=False, versioned=True,
-    )  # fmt: skip
+    return rows
 
 
 def _page_of(
