@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from threading import Lock
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -201,19 +202,37 @@ def statement_ended() -> None:
         budget.started = None
 
 
+class _WaitOnAThread(Exception):
+    """A read on the event loop would wait for another thread (acquire_off_the_loop)."""
+
+
 def run_inline(work: Callable[[], T], budget_s: float) -> T | None:
     """Run a read with its SQLite statements limited to `budget_s` in all; None when one
-    was cut by that limit (the read changed nothing: it can run again, with the full one).
+    was cut by that limit, or when the read would wait for another's (the read changed
+    nothing: it can run again on a thread, with the full limit).
     """
     token = _inline_budget.set(_InlineBudget(budget_s))
     try:
         return work()
+    except _WaitOnAThread:
+        return None
     except OperationalError as error:
         if "interrupted" in str(error.orig):
             return None
         raise
     finally:
         _inline_budget.reset(token)
+
+
+def acquire_off_the_loop(lock: Lock) -> None:
+    """Take `lock`, waiting for it only on a thread: a read run on the event loop
+    (run_inline) that finds it held would hold every other request while it waits, so it
+    is ended there and run again on a read thread, where it waits."""
+    if lock.acquire(blocking=False):
+        return
+    if _inline_budget.get() is not None:
+        raise _WaitOnAThread
+    lock.acquire()
 
 
 def get_session(request: Request) -> Iterator[Session]:

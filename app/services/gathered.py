@@ -19,6 +19,7 @@ from sqlalchemy import Select
 from app.reader import Reader, Row
 from app.services.data_version import data_version, version_column
 from app.services.pagination import SortKey
+from app.services.reading_locks import ReadingLocks
 from app.services.sqlfuncs import bound_ids
 from app.services.versioned_memo import VersionedMemo
 
@@ -131,6 +132,9 @@ class KeptRankings:
     def __init__(self, rankings: int = 4, days: int = 2) -> None:
         self.rankings = VersionedMemo[Hashable, Ranking](rankings)
         self.days = VersionedMemo[Hashable, DayRows](days)
+        # Requests for a day being read wait for its rows, rather than read them again
+        # beside it: twice the seconds, on the same cores.
+        self.reading = ReadingLocks[Hashable]()
 
 
 def gather(
@@ -215,13 +219,28 @@ def day_rows(
     """A gathered list's day rows, kept at the data version or read (and kept), and the
     data version they were read at (None if their statements read different ones)."""
     day_key = _day_key(reader, listing, values)
-    found = kept.days.get(day_key) if kept is not None and day_key is not None else None
-    if found is not None and found[0] == data_version(reader):
+    if kept is None or day_key is None:
+        return _read_day_rows(reader, listing, values)
+    found = _current(reader, kept.days, day_key)
+    if found is not None:
         return found
-    version, rows = _read_day_rows(reader, listing, values)
-    if kept is not None and day_key is not None and version is not None:
-        kept.days.put(day_key, version, rows)
-    return version, rows
+    with kept.reading.reading(day_key):
+        # Kept meanwhile by the read this one waited for, if any.
+        found = _current(reader, kept.days, day_key)
+        if found is not None:
+            return found
+        version, rows = _read_day_rows(reader, listing, values)
+        if version is not None:
+            kept.days.put(day_key, version, rows)
+        return version, rows
+
+
+def _current(
+    reader: Reader, days: VersionedMemo[Hashable, DayRows], day_key: Hashable
+) -> tuple[int, DayRows] | None:
+    """The day's rows kept, if at the data version the reader reads."""
+    found = days.get(day_key)
+    return found if found is not None and found[0] == data_version(reader) else None
 
 
 def _read_day_rows(

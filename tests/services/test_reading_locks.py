@@ -1,0 +1,115 @@
+"""A day's rows are read once however many requests ask for them at once: the others
+wait for that read and take what it kept (app.services.reading_locks); a read on the
+event loop does not wait there, it is run again on a thread (app.db.run_inline)."""
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from app.db import run_inline
+from app.reader import Reader
+from app.services import gathered
+from app.services.branches import day_rows_as_of
+from app.services.gathered import DayRows, KeptRankings
+from app.services.reading_locks import ReadingLocks
+from app.services.risk_rules import RiskRules
+
+WAIT_S = 10
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(work()), daemon=True)
+    thread.start()
+    return thread, done
+
+
+def test_a_second_read_of_a_key_waits_for_the_first() -> None:
+    locks = ReadingLocks[str]()
+    order: list[str] = []
+    first_in, first_may_end = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with locks.reading("day"):
+            first_in.set()
+            first_may_end.wait(WAIT_S)
+            order.append("first")
+
+    def second() -> None:
+        with locks.reading("day"):
+            order.append("second")
+
+    one, _ = _in_thread(first)
+    first_in.wait(WAIT_S)
+    two, _ = _in_thread(second)
+    _until(lambda: locks.readers("day") == 2)
+    with locks.reading("another day"):  # another key is not held by them
+        order.append("another")
+    first_may_end.set()
+    one.join(WAIT_S)
+    two.join(WAIT_S)
+    assert order == ["another", "first", "second"]
+    assert locks.readers() == 0
+
+
+def test_a_read_on_the_loop_does_not_wait_for_a_held_key() -> None:
+    locks = ReadingLocks[str]()
+    entered: list[str] = []
+
+    def read() -> str:
+        with locks.reading("day"):
+            entered.append("inline")
+        return "done"
+
+    with locks.reading("day"):
+        inline, answered = _in_thread(lambda: run_inline(read, budget_s=1.0))
+        inline.join(WAIT_S)
+        assert not inline.is_alive(), "the read waited on the loop"
+    # Ended without entering, to run again on a thread.
+    assert answered == [None] and entered == [] and locks.readers() == 0
+    assert run_inline(read, budget_s=1.0) == "done"
+
+
+def test_requests_for_a_day_at_once_read_its_rows_once(
+    shared_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = KeptRankings()
+    reads: list[DayRows] = []
+    reading, may_end = threading.Event(), threading.Event()
+    read_day_rows = gathered._read_day_rows
+
+    def slow_read(*args: Any) -> tuple[int | None, DayRows]:
+        reading.set()
+        may_end.wait(WAIT_S)
+        version, rows = read_day_rows(*args)
+        reads.append(rows)
+        return version, rows
+
+    monkeypatch.setattr(gathered, "_read_day_rows", slow_read)
+
+    def ask() -> DayRows:
+        with Reader.open(shared_engine) as reader:
+            return day_rows_as_of(reader, date(2024, 1, 1), RiskRules(), kept)
+
+    one, first = _in_thread(ask)
+    reading.wait(WAIT_S)
+    two, second = _in_thread(ask)
+    _until(lambda: kept.reading.readers() == 2)
+    may_end.set()
+    one.join(WAIT_S)
+    two.join(WAIT_S)
+    assert len(reads) == 1
+    assert first[0] is second[0] is reads[0]
+    assert list(reads[0])  # the seed's branches, that day
