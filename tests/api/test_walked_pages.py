@@ -361,14 +361,23 @@ def test_a_summary_as_of_the_day_counts_each_branch_under_its_provinces(
     _assert_counts_each_branch(engine, in_one, whole["id"])
 
 
-@pytest.mark.parametrize("day", ["2017-01-01", "2024-01-01"])
-def test_a_summary_as_of_a_day_of_the_seed(unkept_api: TestClient, day: str) -> None:
+def test_todays_summary_counts_each_branch_under_its_provinces(
+    synthetic: tuple[Engine, TestClient],
+) -> None:
+    """/risk/summary without a day: from the stored statuses, grouped in SQL."""
+    engine, client = synthetic
+    items = [i for page in _pages(client, {"limit": "500"}) for i in page["items"]]
+    _assert_counts_each_branch(engine, client.get("/risk/summary").json(), items)
+
+
+@pytest.mark.parametrize("day", ["2017-01-01", "2024-01-01", None])
+def test_a_summary_as_of_a_day_of_the_seed(unkept_api: TestClient, day: str | None) -> None:
     """The seed's branches reported under provinces that the 2025 reform merged (their
-    province today is another), and one unnamed group of several organizations."""
-    items = [
-        i for page in _pages(unkept_api, {"as_of": day, "limit": "500"}) for i in page["items"]
-    ]
-    summary = unkept_api.get("/risk/summary", params={"as_of": day}).json()
+    province today is another), and one unnamed group of several organizations; as of
+    a day and today (None)."""
+    as_of = {"as_of": day} if day else {}
+    items = [i for page in _pages(unkept_api, {**as_of, "limit": "500"}) for i in page["items"]]
+    summary = unkept_api.get("/risk/summary", params=as_of).json()
     _assert_counts_each_branch(unkept_api.app.state.engine, summary, items)  # type: ignore[attr-defined]
 
 
