@@ -1,6 +1,7 @@
 """The shape every list service returns, and the keyset fetch they share."""
 
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from app.services.pagination import (
     encode_cursor,
     order_by,
 )
+from app.services.reading_locks import ReadingLocks
 from app.services.versioned_memo import VersionedMemo
 
 # Counting is not free: exact up to this many rows, null beyond.
@@ -45,11 +47,19 @@ class WalkedRows:
     total: int | None  # the first page's
 
 
-# Walked lists' first rows by list statement and filter values, each with the data version
-# they were read at (fetch_page). A filter few branches meet as of a day walked most of
-# them for each page (186 critical ones at scale 1.0: ~1.3 s a later page); a first page
-# had walked them all already to count them. Each is up to 1,001 rows of 1-2 KB.
-KeptWalks = VersionedMemo[Hashable, WalkedRows]
+class KeptWalks(VersionedMemo[Hashable, WalkedRows]):
+    """Walked lists' first rows by list statement and filter values, each with the data
+    version they were read at (fetch_page). A filter few branches meet as of a day walked
+    most of them for each page (186 critical ones at scale 1.0: ~1.3 s a later page); a
+    first page had walked them all already to count them. Each is up to 1,001 rows of 1-2
+    KB. A first page being walked is waited for by the requests for the same one (5-6 s
+    for such a filter), which are then cut from its rows rather than walk beside it."""
+
+    def __init__(self, size: int = 4096) -> None:
+        super().__init__(size)
+        self.reading = ReadingLocks[Hashable]()
+
+
 WALKS_KEPT = 8
 
 
@@ -257,25 +267,30 @@ def fetch_page(
         )  # fmt: skip
     if listing.late is not None and listing.late.walked:
         walk_key = _count_key(listing, params) if walks is not None else None
-        walked = walks.get(walk_key) if walks is not None and walk_key is not None else None
-        cut = _kept_walk_rows(reader, listing, walked, values, page) if walked else None
-        if walked is not None and cut is not None:
-            # Kept rows are versioned and not counted (WalkedRows); the first page's total.
-            version, kept_walk = walked
-            return _page_of(
-                reader, listing, cut, page, secret, render,
-                kept_walk.total if counting else None, version,
-                counted=False, versioned=True,
+        # Where a first page's rows are kept, the requests for it wait for its walk.
+        keeping = walks if walk_key is not None and counting and versioned else None
+        with keeping.reading.reading(walk_key) if keeping is not None else nullcontext():
+            walked = walks.get(walk_key) if walks is not None and walk_key is not None else None
+            cut = _kept_walk_rows(reader, listing, walked, values, page) if walked else None
+            if walked is not None and cut is not None:
+                # Kept rows are versioned and not counted (WalkedRows); the first page's
+                # total.
+                version, kept_walk = walked
+                return _page_of(
+                    reader, listing, cut, page, secret, render,
+                    kept_walk.total if counting else None, version,
+                    counted=False, versioned=True,
+                )  # fmt: skip
+            keep = keep_rows = None
+            if counts is not None and count_key is not None:
+                keep = partial(counts.put, count_key)
+            if keeping is not None:
+                keep_rows = partial(keeping.put, walk_key)
+            return _walked_page(
+                reader, listing, values, page, secret, render,
+                versioned=versioned, counting=counting, kept=kept, keep=keep,
+                keep_rows=keep_rows,
             )  # fmt: skip
-        keep = keep_rows = None
-        if counts is not None and count_key is not None:
-            keep = partial(counts.put, count_key)
-        if walks is not None and walk_key is not None and counting and versioned:
-            keep_rows = partial(walks.put, walk_key)
-        return _walked_page(
-            reader, listing, values, page, secret, render,
-            versioned=versioned, counting=counting, kept=kept, keep=keep, keep_rows=keep_rows,
-        )  # fmt: skip
     prepared, rows, version = run(kept is None and counting)
     total = None
     if kept is not None:

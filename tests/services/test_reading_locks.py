@@ -1,6 +1,7 @@
-"""A day's rows are read once however many requests ask for them at once: the others
-wait for that read and take what it kept (app.services.reading_locks); a read on the
-event loop does not wait there, it is run again on a thread (app.db.run_inline)."""
+"""A day's rows, and a walked list's first page, are read once however many requests ask
+for them at once: the others wait for that read and take what it kept
+(app.services.reading_locks); a read on the event loop does not wait there, it is run
+again on a thread (app.db.run_inline)."""
 
 import threading
 import time
@@ -13,9 +14,12 @@ from sqlalchemy import Engine
 
 from app.db import run_inline
 from app.reader import Reader
-from app.services import gathered
-from app.services.branches import day_rows_as_of
+from app.services import gathered, listing
+from app.services.branches import BranchFilters, day_rows_as_of, list_branches
 from app.services.gathered import DayRows, KeptRankings
+from app.services.json_sql import encode_json
+from app.services.listing import KeptCounts, KeptWalks, Page
+from app.services.pagination import PageRequest
 from app.services.reading_locks import ReadingLocks
 from app.services.risk_rules import RiskRules
 
@@ -113,3 +117,46 @@ def test_requests_for_a_day_at_once_read_its_rows_once(
     assert len(reads) == 1
     assert first[0] is second[0] is reads[0]
     assert list(reads[0])  # the seed's branches, that day
+
+
+def test_requests_for_a_walked_first_page_at_once_walk_it_once(
+    shared_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The branches at risk as of a day, by id: walked (listing.walk) to count the first
+    page's total; a second request for that page is cut from the rows it kept."""
+    counts, walks = KeptCounts(), KeptWalks()
+    walked: list[int] = []
+    walking, may_end = threading.Event(), threading.Event()
+    walk = listing.walk
+
+    def slow_walk(*args: Any) -> Any:
+        walking.set()
+        may_end.wait(WAIT_S)
+        walked.append(1)
+        yield from walk(*args)
+
+    monkeypatch.setattr(listing, "walk", slow_walk)
+    filters = BranchFilters(as_of=date(2024, 1, 1), risk="true")
+    first_page = PageRequest(limit=1, cursor=None, sort="id", filters_digest="at risk")
+
+    def ask() -> Page:
+        with Reader.open(shared_engine) as reader:
+            return list_branches(
+                reader, filters, first_page, b"secret", True, RiskRules(),
+                counts=counts, walks=walks,
+            )  # fmt: skip
+
+    one, first = _in_thread(ask)
+    walking.wait(WAIT_S)
+    two, second = _in_thread(ask)
+    _until(lambda: walks.reading.readers() == 2)
+    may_end.set()
+    one.join(WAIT_S)
+    two.join(WAIT_S)
+    assert walked == [1]
+    assert first[0].items and first[0].total is not None and first[0].next_cursor
+    assert _shown(second[0]) == _shown(first[0])
+
+
+def _shown(page: Page) -> tuple[bytes, int | None, str | None]:
+    return encode_json(page.items), page.total, page.next_cursor
