@@ -40,6 +40,32 @@ def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     return thread, done
 
 
+class _Held:
+    """A read held where it starts until let go (`wrapped`), to ask for the same thing
+    again while it runs."""
+
+    def __init__(self) -> None:
+        self.started, self.may_end = threading.Event(), threading.Event()
+        self.reads = 0
+
+    def hold(self) -> None:
+        self.started.set()
+        self.may_end.wait(WAIT_S)
+        self.reads += 1
+
+    def twice(self, ask: Callable[[], Any], readers: Callable[[], int]) -> tuple[Any, Any]:
+        """`ask` on two threads, the second once the first is held and it waits (two
+        `readers`); both answers."""
+        one, first = _in_thread(ask)
+        self.started.wait(WAIT_S)
+        two, second = _in_thread(ask)
+        _until(lambda: readers() == 2)
+        self.may_end.set()
+        one.join(WAIT_S)
+        two.join(WAIT_S)
+        return first[0], second[0]
+
+
 def test_a_second_read_of_a_key_waits_for_the_first() -> None:
     locks = ReadingLocks[str]()
     order: list[str] = []
@@ -90,33 +116,23 @@ def test_requests_for_a_day_at_once_read_its_rows_once(
     shared_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kept = KeptRankings()
-    reads: list[DayRows] = []
-    reading, may_end = threading.Event(), threading.Event()
+    held = _Held()
     read_day_rows = gathered._read_day_rows
 
-    def slow_read(*args: Any) -> tuple[int | None, DayRows]:
-        reading.set()
-        may_end.wait(WAIT_S)
-        version, rows = read_day_rows(*args)
-        reads.append(rows)
-        return version, rows
+    def held_read(*args: Any) -> tuple[int | None, DayRows]:
+        held.hold()
+        return read_day_rows(*args)
 
-    monkeypatch.setattr(gathered, "_read_day_rows", slow_read)
+    monkeypatch.setattr(gathered, "_read_day_rows", held_read)
 
     def ask() -> DayRows:
         with Reader.open(shared_engine) as reader:
             return day_rows_as_of(reader, date(2024, 1, 1), RiskRules(), kept)
 
-    one, first = _in_thread(ask)
-    reading.wait(WAIT_S)
-    two, second = _in_thread(ask)
-    _until(lambda: kept.reading.readers() == 2)
-    may_end.set()
-    one.join(WAIT_S)
-    two.join(WAIT_S)
-    assert len(reads) == 1
-    assert first[0] is second[0] is reads[0]
-    assert list(reads[0])  # the seed's branches, that day
+    first, second = held.twice(ask, kept.reading.readers)
+    assert held.reads == 1
+    assert first is second
+    assert list(first)  # the seed's branches, that day
 
 
 def test_requests_for_a_walked_first_page_at_once_walk_it_once(
@@ -125,17 +141,14 @@ def test_requests_for_a_walked_first_page_at_once_walk_it_once(
     """The branches at risk as of a day, by id: walked (listing.walk) to count the first
     page's total; a second request for that page is cut from the rows it kept."""
     counts, walks = KeptCounts(), KeptWalks()
-    walked: list[int] = []
-    walking, may_end = threading.Event(), threading.Event()
+    held = _Held()
     walk = listing.walk
 
-    def slow_walk(*args: Any) -> Any:
-        walking.set()
-        may_end.wait(WAIT_S)
-        walked.append(1)
+    def held_walk(*args: Any) -> Any:
+        held.hold()
         yield from walk(*args)
 
-    monkeypatch.setattr(listing, "walk", slow_walk)
+    monkeypatch.setattr(listing, "walk", held_walk)
     filters = BranchFilters(as_of=date(2024, 1, 1), risk="true")
     first_page = PageRequest(limit=1, cursor=None, sort="id", filters_digest="at risk")
 
@@ -146,16 +159,10 @@ def test_requests_for_a_walked_first_page_at_once_walk_it_once(
                 counts=counts, walks=walks,
             )  # fmt: skip
 
-    one, first = _in_thread(ask)
-    walking.wait(WAIT_S)
-    two, second = _in_thread(ask)
-    _until(lambda: walks.reading.readers() == 2)
-    may_end.set()
-    one.join(WAIT_S)
-    two.join(WAIT_S)
-    assert walked == [1]
-    assert first[0].items and first[0].total is not None and first[0].next_cursor
-    assert _shown(second[0]) == _shown(first[0])
+    first, second = held.twice(ask, walks.reading.readers)
+    assert held.reads == 1
+    assert first.items and first.total is not None and first.next_cursor
+    assert _shown(second) == _shown(first)
 
 
 def _shown(page: Page) -> tuple[bytes, int | None, str | None]:
