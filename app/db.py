@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.pool import NullPool, PoolProxiedConnection
+from sqlalchemy.pool import NullPool, PoolProxiedConnection, QueuePool
 from sqlmodel import Session
 
 CONNECT_TIMEOUT_S = 5
@@ -84,6 +84,7 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     }
     engine = create_engine(
         url,
+        poolclass=ThreadsOnlyPool,
         pool_size=10,
         max_overflow=10,
         connect_args=connect_args,
@@ -224,15 +225,30 @@ def run_inline(work: Callable[[], T], budget_s: float) -> T | None:
         _inline_budget.reset(token)
 
 
-def acquire_off_the_loop(lock: Lock) -> None:
-    """Take `lock`, waiting for it only on a thread: a read run on the event loop
-    (run_inline) that finds it held would hold every other request while it waits, so it
-    is ended there and run again on a read thread, where it waits."""
-    if lock.acquire(blocking=False):
-        return
+def wait_only_on_a_thread() -> None:
+    """Refuse to wait on the event loop: a read run there (run_inline) about to wait
+    would hold every other request meanwhile, so it is ended and run again on a read
+    thread, where it waits."""
     if _inline_budget.get() is not None:
         raise _WaitOnAThread
+
+
+def acquire_off_the_loop(lock: Lock) -> None:
+    """Take `lock`, waiting for it only on a thread (wait_only_on_a_thread)."""
+    if lock.acquire(blocking=False):
+        return
+    wait_only_on_a_thread()
     lock.acquire()
+
+
+class ThreadsOnlyPool(QueuePool):
+    """PostgreSQL's connections, lent only off the event loop: a read tried there first
+    (app.api.query_route.run_blocking: a kept answer needs no database) that asks for
+    one would wait for the server, so it is run again on a read thread."""
+
+    def connect(self) -> PoolProxiedConnection:
+        wait_only_on_a_thread()
+        return super().connect()
 
 
 def get_session(request: Request) -> Iterator[Session]:

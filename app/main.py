@@ -36,6 +36,7 @@ from app.services.listing import WALKS_KEPT, KeptCounts, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.status_day import keep_status_current
+from app.services.version_watch import VersionWatch
 
 API_DESCRIPTION = """
 Statistics about local Communist Party of Vietnam organizations (branches, membership
@@ -90,7 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
         )
         app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
-        app.state.answers = AnswerCache(active.answer_cache_mb * 1_000_000)
+        keeps = active.answer_cache_mb > 0
+        # PostgreSQL announces the data version: kept answers need no read of it.
+        watch = None if is_sqlite(app.state.engine) or not keeps else VersionWatch(app.state.engine)
+        app.state.answers = AnswerCache(active.answer_cache_mb * 1_000_000, watch)
         app.state.place_scopes = PlaceScopes()
         app.state.word_orders = WordOrders()
         app.state.kept_counts = KeptCounts()
@@ -111,11 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keeper = asyncio.create_task(
             keep_status_current(active.effective_database_url, active.risk_rules)
         )
+        if watch is not None:
+            watch.start()
         try:
             with startup_heap_frozen():
                 yield
         finally:
             keeper.cancel()
+            if watch is not None:
+                watch.stop()
             app.state.read_threads.shutdown(wait=False, cancel_futures=True)
             app.state.engine.dispose()
 

@@ -226,8 +226,14 @@ class Reader:
     session's, inside the session's transaction (`on`: a write's reads see the write).
     """
 
-    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
-        self._connection = connection
+    def __init__(
+        self,
+        connection: PoolProxiedConnection | None,
+        dialect: Dialect,
+        connect: Callable[[], PoolProxiedConnection] | None = None,
+    ) -> None:
+        self._held = connection
+        self._connect = connect
         self.dialect = dialect
         self.sqlite = dialect.name == "sqlite"
         self.statements = statements_for(dialect)
@@ -235,36 +241,63 @@ class Reader:
         # transaction, where a SET LOCAL would do nothing.
         self.in_transaction = True
 
+    @property
+    def _connection(self) -> PoolProxiedConnection:
+        if self._held is None:
+            assert self._connect is not None
+            self._held = self._connect()
+        return self._held
+
+    def _connected(self) -> None:
+        """Connect before a statement's values are bound (IN lists expanded: 150 µs for a
+        branch's risk): a read on the event loop that may not connect ends before that."""
+        _ = self._connection
+
     @classmethod
     @contextmanager
     def open(cls, engine: Engine) -> Iterator["Reader"]:
         """A read of its own, back to the pool (rolled back) at the end.
 
-        On SQLite it is one transaction, so that its statements see one state of the
-        database. On PostgreSQL each statement is its own (autocommit): at READ
-        COMMITTED, which reads ran at, a transaction only added a BEGIN and a ROLLBACK,
-        two round trips to the server.
+        Its connection is taken at its first statement: a kept answer served without
+        one takes none (on PostgreSQL, one that does is run on a read thread:
+        app.db.ThreadsOnlyPool). On SQLite it is one transaction, so that its
+        statements see one state of the database. On PostgreSQL each statement is its
+        own (autocommit): at READ COMMITTED, which reads ran at, a transaction only
+        added a BEGIN and a ROLLBACK, two round trips to the server.
         """
         dialect = engine.dialect
-        try:
-            connection = engine.raw_connection()
-        except dialect.loaded_dbapi.Error as error:
-            # As SQLAlchemy's own connect wraps it: an OperationalError, answered 503.
-            invalidated = dialect.is_disconnect(error, None, None)
-            raise _wrapped(dialect, error, None, invalidated) from error
-        reader = cls(connection, dialect)
-        reader.in_transaction = reader.sqlite
-        driver: Any = connection.driver_connection
-        try:
+        reader: Reader
+
+        def connect() -> PoolProxiedConnection:
+            try:
+                connection = engine.raw_connection()
+            except dialect.loaded_dbapi.Error as error:
+                # As SQLAlchemy's own connect wraps it: an OperationalError, answered 503.
+                invalidated = dialect.is_disconnect(error, None, None)
+                raise _wrapped(dialect, error, None, invalidated) from error
+            reader._held = connection
             if reader.sqlite:
-                reader._run_driver("BEGIN", ())
+                # Not one of the read's statements: the listeners (counters) are not told.
+                reader._run_driver("BEGIN", (), told=False)
             else:
-                driver.autocommit = True
+                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+            return connection
+
+        reader = cls(None, dialect, connect)
+        reader.in_transaction = reader.sqlite
+        try:
             yield reader
         finally:
-            if not reader.sqlite and not (driver.closed or driver.broken):
-                driver.autocommit = False  # as the pool lends it to sessions
-            connection.close()
+            connection = reader._held
+            if connection is not None:
+                driver: Any = connection.driver_connection  # None once invalidated
+                if (
+                    not reader.sqlite
+                    and driver is not None
+                    and not (driver.closed or driver.broken)
+                ):
+                    driver.autocommit = False  # as the pool lends it to sessions
+                connection.close()
 
     @classmethod
     def on(cls, session: Session) -> "Reader":
@@ -294,6 +327,7 @@ class Reader:
         return rows[0][0] if rows else None
 
     def run(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Row]:
+        self._connected()
         sql, arguments = prepared.arguments(params)
         description, rows = self._run_driver(sql, arguments)
         return prepared.processed(rows, description)
@@ -301,6 +335,7 @@ class Reader:
     def copy_csv(self, prepared: Prepared, params: Mapping[str, Any]) -> list[bytes]:
         """On PostgreSQL, the rows of a statement as COPY writes them in CSV, one row a
         block, each ending with LF: the server quotes the fields, in C."""
+        self._connected()
         sql, arguments = prepared.arguments(params)
         # COPY takes no parameters of its own: psycopg binds them into the statement.
         statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
@@ -331,9 +366,9 @@ class Reader:
                 cursor.close()
 
     def _run_driver(
-        self, sql: str, arguments: Sequence[Any] | Mapping[str, Any]
+        self, sql: str, arguments: Sequence[Any] | Mapping[str, Any], told: bool = True
     ) -> tuple[Sequence[Any] | None, list[Row]]:
-        for listener in self.statements.listeners:
+        for listener in self.statements.listeners if told else ():
             listener(sql, arguments)
         if self.sqlite:
             arm_statement_deadline(self._connection)

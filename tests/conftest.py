@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from app.ingest.seed import load_seed
 from app.main import create_app
 from app.migrate import upgrade_head
 from app.models import Branch, BranchStatus
-from app.reader import statements_for
+from app.reader import Reader, statements_for
 from app.services.branch_items import stale_items
+from app.services.data_version import data_version
 
 BACKENDS = ("sqlite", "postgresql")
 _counter = itertools.count()
@@ -172,10 +174,31 @@ def make_client(url: str) -> TestClient:
     return TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False)
 
 
+def announced(client: TestClient, timeout_s: float = 10.0) -> None:
+    """Once the app knows the data version now. On PostgreSQL it is announced
+    (app.services.version_watch): another connection's write is known when its
+    notification has arrived, a moment after its commit; one on the app's engine when a
+    request has read the row again. SQLite reads it each time."""
+    watch = client.app.state.answers.versions  # type: ignore[attr-defined]
+    if watch is None:
+        return
+    assert watch.wait_listening(timeout_s), "the app never listened for the data version"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with Reader.open(client.app.state.engine) as reader:  # type: ignore[attr-defined]
+            now = data_version(reader)
+            watch.current(reader)  # as a request does
+        if watch.known == now:
+            return
+        assert time.monotonic() < deadline, f"version {now} never announced ({watch.known})"
+        time.sleep(0.005)
+
+
 @pytest.fixture(scope="session")
 def api(shared_seeded_url: str) -> Iterator[TestClient]:
     """A client of the app over the shared, read-only seeded database."""
     with make_client(shared_seeded_url) as client:
+        announced(client)
         yield client
 
 
@@ -204,6 +227,7 @@ def write_api(seeded_url: str) -> Iterator[TestClient]:
     what rendering them now gives (a write that forgot some would serve stale items).
     """
     with make_client(seeded_url) as client:
+        announced(client)
         yield client
         state = client.app.state  # type: ignore[attr-defined]
         with Session(state.engine) as session:

@@ -165,6 +165,9 @@ class QueryModelRoute(APIRoute):
         return handler
 
 
+READS = frozenset({"GET", "HEAD"})
+
+
 class InlineReads:
     """SQLite reads run on the event loop first, their statements limited to `budget_s` in all.
 
@@ -202,12 +205,17 @@ async def run_blocking(request: Request, work: Callable[[], Response]) -> Respon
     every other request while on the loop: the budget bounds that (the read is run again
     on a thread, with the full limit). The loop must be asyncio's own, which answers in
     turn; uvloop held finished answers back behind later reads (app.cli.SERVER_LOOP).
-    PostgreSQL's reads wait for the server, which threads let other requests overlap.
+    PostgreSQL's reads wait for the server, which threads let other requests overlap;
+    a kept answer, which needs no database when the data version is known
+    (app.services.version_watch), is served on the loop: at scale 1.0, kept answers went
+    from 3,820-4,330 to 5,080-5,920 requests a second. A read that needs the database
+    is ended as it asks for a connection, before binding its values: some 15-30 µs lost.
 
     The threads are asyncio's executor, not anyio's that FastAPI uses: with 32 reads
     waiting, its hop cost a quarter of anyio's (26 against 114 µs).
     """
-    inline: InlineReads | None = request.app.state.inline_reads
+    state = request.app.state
+    inline: InlineReads | None = state.inline_reads
     if inline is not None:
         kind = inline.kind(request)
         if inline.first_on_loop(kind):
@@ -215,6 +223,13 @@ async def run_blocking(request: Request, work: Callable[[], Response]) -> Respon
             if response is not None:
                 return response
             inline.cut(kind)
+    elif request.method in READS and state.answers.knows_version:
+        # PostgreSQL, the data version known without asking: a kept answer is served
+        # on the loop; a read that needs a connection is ended as it asks for one
+        # (app.db.ThreadsOnlyPool) and run on a thread.
+        response = run_inline(work, 0.0)
+        if response is not None:
+            return response
     executor: Executor = request.app.state.read_threads
     context = contextvars.copy_context()  # as anyio does
     loop = asyncio.get_running_loop()

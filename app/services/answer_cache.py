@@ -14,7 +14,9 @@ served again while the version is unchanged: one read of one row instead of the 
 The version is read before the answer is built. A write that commits in between makes the
 answer newer than its version says, never older: the next request sees a newer version
 and builds it again. Every writer is seen, other server processes and SQL typed by hand
-included, because the database itself raises the version.
+included, because the database itself raises the version. On PostgreSQL the version is
+known without reading it, announced by the database (app.services.version_watch): a
+kept answer is then served with no database work at all, on the event loop.
 """
 
 from collections import OrderedDict
@@ -28,6 +30,7 @@ from app.compression import gzip_body
 from app.reader import Reader
 from app.services.data_version import data_version
 from app.services.json_sql import encode_json, etag_of
+from app.services.version_watch import VersionWatch
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ class AnswerCache:
     A body's gzip copy, kept once asked for, is not counted: at most about the body's own
     size, and far less for a list's page (3.2 KB beside 77 KB)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, versions: VersionWatch | None = None) -> None:
         self.max_bytes = max_bytes
+        self.versions = versions
         self._kept: OrderedDict[Hashable, tuple[int, Answer]] = OrderedDict()
         self._bytes = 0
         self._lock = Lock()
@@ -95,6 +99,17 @@ class AnswerCache:
         return self.max_bytes > 0
 
     @property
+    def knows_version(self) -> bool:
+        """Whether a kept answer can be served without the database now."""
+        return self.keeps and self.versions is not None and self.versions.known is not None
+
+    def version(self, reader: Reader) -> int | None:
+        """The data version now: as announced when it is known, else read."""
+        if self.versions is None:
+            return data_version(reader)
+        return self.versions.current(reader)
+
+    @property
     def size_bytes(self) -> int:
         return self._bytes
 
@@ -113,7 +128,7 @@ def kept(reader: Reader, cache: AnswerCache, key: Hashable, make: Callable[[], A
     """kept_answer for an answer made whole by the caller (with headers of its own)."""
     if not cache.keeps:
         return make()  # without the version's round trip
-    version = data_version(reader)
+    version = cache.version(reader)
     if version is None:
         return make()
     answer = cache.get(key, version)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
+import pytest
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Integer, Select, func, literal, select
@@ -16,6 +17,8 @@ from app.api.query_route import InlineReads, QueryModelRoute
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.reader import Reader
+from app.services.answer_cache import AnswerCache
+from app.services.version_watch import VersionWatch
 
 # Some 100,000 steps of SQLite's virtual machine per 10,000 rows: tens of milliseconds.
 SLOW_ROWS = 300_000
@@ -29,12 +32,15 @@ def _slow_count(rows: int) -> Select[Any]:
     return select(func.count()).select_from(counter)
 
 
-def _app(engine: Engine | None, budget_s: float | None) -> tuple[FastAPI, list[str]]:
+def _app(
+    engine: Engine | None, budget_s: float | None, answers: AnswerCache | None = None
+) -> tuple[FastAPI, list[str]]:
     """An app with one read route: it says which thread ran it (and how many rows a slow
     count found, when there is a database)."""
     app = FastAPI()
     app.state.read_threads = ThreadPoolExecutor(2, thread_name_prefix="read")
     app.state.inline_reads = InlineReads(budget_s) if budget_s else None
+    app.state.answers = AnswerCache(0) if answers is None else answers
     install_error_handlers(app)
     router = APIRouter(route_class=QueryModelRoute)
     attempts: list[str] = []
@@ -136,3 +142,28 @@ def test_the_slow_count_is_slow(tmp_path: Any) -> None:
             assert time.perf_counter() - started > 0.005
     finally:
         engine.dispose()
+
+
+def test_on_postgresql_only_a_read_without_the_database_runs_on_the_loop(engine: Engine) -> None:
+    """The data version known (a kept answer needs no database), a read starts on the
+    loop; one that asks for a connection is ended there and run on a read thread."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's reads run on threads; SQLite's are the tests above")
+    watch = VersionWatch(engine)
+    watch.start()
+    try:
+        assert watch.wait_listening(10)
+        app, attempts = _app(engine, budget_s=None, answers=AnswerCache(1_000_000, watch))
+        with TestClient(app) as client:
+            counted = client.get("/where?rows=10")
+            assert attempts[0] != "read" and attempts[1].startswith("read")
+            assert counted.json() == {"thread": attempts[1], "counted": 10}
+        app, attempts = _app(None, budget_s=None, answers=AnswerCache(1_000_000, watch))
+        with TestClient(app) as client:
+            assert not client.get("/where").json()["thread"].startswith("read")
+            assert len(attempts) == 1
+            watch.stop()  # not known: to the threads, not tried on the loop first
+            assert client.get("/where").json()["thread"].startswith("read")
+            assert len(attempts) == 2
+    finally:
+        watch.stop()

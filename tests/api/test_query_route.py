@@ -15,6 +15,7 @@ from app.api.deps import ListParamsDep
 from app.api.query_route import QueryModelRoute, plan_for
 from app.errors import install_error_handlers
 from app.main import ROUTERS
+from app.services.answer_cache import AnswerCache
 
 
 def _app(route_class: type[APIRoute]) -> FastAPI:
@@ -22,6 +23,7 @@ def _app(route_class: type[APIRoute]) -> FastAPI:
     # As app.main's lifespan makes them (reads on threads only).
     app.state.read_threads = ThreadPoolExecutor(2)
     app.state.inline_reads = None
+    app.state.answers = AnswerCache(0)
     install_error_handlers(app)
     router = APIRouter(route_class=route_class, dependencies=STRICT)
 
@@ -138,6 +140,7 @@ def test_each_route_is_checked_against_its_own_names() -> None:
         app = FastAPI()
         app.state.read_threads = ThreadPoolExecutor(1)
         app.state.inline_reads = None
+        app.state.answers = AnswerCache(0)
         install_error_handlers(app)
         app.include_router(router)
         with TestClient(app) as client:
