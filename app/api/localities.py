@@ -18,7 +18,7 @@ from app.api.common import (
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
-from app.api.responses import answer_response, json_response, list_response
+from app.api.responses import answer_response, list_response
 from app.models.vocab import LocalityKind
 from app.reader import Reader
 from app.schemas.common import Page
@@ -99,7 +99,8 @@ def list_localities(
 def get_locality(request: Request, locality_id: IdPath) -> Response:
     """A locality with its parents, children, successors and a summary of what lies under it."""
     with Reader.open(engine_of(request)) as reader:
-        return json_response(request, service.locality_detail(reader, locality_id))
+        answer = service.locality_answer(reader, answers_of(request), locality_id)
+    return answer_response(request, answer)
 
 
 @router.get(

@@ -25,6 +25,7 @@ from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession, Source
 from app.models.localities import LocalityWord
 from app.reader import Reader, built_once
+from app.services.answer_cache import Answer, AnswerCache, kept_answer
 from app.services.data_version import version_column
 from app.services.json_sql import Flag, JsonSql, Obj
 from app.services.listing import KeptCounts, LateRows, ListQuery, Page, documents, fetch_page
@@ -498,11 +499,25 @@ def _sort_keys(sort: str, loc: Any, rank: Any) -> tuple[SortKey, ...]:
     return (SortKey(loc.c.id, int, descending),)
 
 
-def locality_detail(reader: Reader, locality_id: int) -> dict[str, Any]:
+def locality_answer(reader: Reader, answers: AnswerCache, locality_id: int) -> Answer:
+    """locality_detail as sent: kept until the data changes, per day (whether a place is
+    in force, and its successors in force, are the day's). A province's summary adds up
+    its branches, some 8,000 at national scale: 35 ms a request on SQLite, built each
+    time (18 requests a second on PostgreSQL under load)."""
+    today = date.today()
+    return kept_answer(
+        reader,
+        answers,
+        ("locality", locality_id, today),
+        lambda: locality_detail(reader, locality_id, today),
+    )
+
+
+def locality_detail(reader: Reader, locality_id: int, today: date | None = None) -> dict[str, Any]:
     rows = reader.mappings(
         _one_locality,
         reader.dialect.name,
-        params={"locality_id": locality_id, "today": date.today()},
+        params={"locality_id": locality_id, "today": today or date.today()},
     )
     if not rows:
         raise not_found("Locality", locality_id)

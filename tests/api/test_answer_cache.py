@@ -23,6 +23,7 @@ from app.services import answer_cache
 from app.services.answer_cache import data_version
 from app.services.branches import branch_detail
 from app.services.json_sql import encode_json
+from app.services.localities import locality_detail
 from app.services.stats import locality_stats
 from app.services.status import refresh_status
 from tests.api.helpers import locality
@@ -419,3 +420,56 @@ def test_an_answer_built_each_time_is_compressed_too(unkept_api: TestClient) -> 
     headers, zipped = _sent(unkept_api, path, "gzip")
     assert headers["content-encoding"] == "gzip"
     assert gzip.decompress(zipped) == plain
+
+
+def _fresh_locality(client: TestClient, locality_id: int, today: date) -> Any:
+    """The place's detail built now, without the kept answers."""
+    with Reader.open(_engine(client)) as reader:
+        return orjson.loads(encode_json(locality_detail(reader, locality_id, today)))
+
+
+def test_a_locality_detail_is_kept_per_day(
+    api: TestClient, count_statements, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Its summary adds up every branch under the place; whether the place and its
+    successors are in force is the day's."""
+    luc_yen = locality(api, "135", current=False)["id"]
+    path = f"/localities/{luc_yen}"
+    first = api.get(path)
+    assert first.status_code == 200
+    assert first.json() == _fresh_locality(api, luc_yen, date.today())
+    with count_statements() as counter:
+        again = api.get(path)
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    _only_the_version(api, counter)
+    tomorrow = date.today() + timedelta(days=1)
+
+    class Tomorrow(date):
+        @classmethod
+        def today(cls) -> "Tomorrow":
+            return cls(tomorrow.year, tomorrow.month, tomorrow.day)
+
+    monkeypatch.setattr("app.services.localities.date", Tomorrow)
+    with count_statements() as counter:
+        later = api.get(path)
+    assert _built(counter), "another day is another answer"
+    assert later.json() == _fresh_locality(api, luc_yen, tomorrow)
+
+
+def test_a_write_to_a_place_is_seen_in_its_detail(write_api: TestClient) -> None:
+    luc_yen = locality(write_api, "135", current=False)["id"]
+    path = f"/localities/{luc_yen}"
+    before = write_api.get(path).json()
+
+    def rename(name: str) -> None:
+        with _engine(write_api).begin() as conn:
+            update = text("UPDATE localities SET name = :name WHERE id = :id")
+            conn.execute(update, {"name": name, "id": luc_yen})
+
+    rename("Lục Yên (đổi tên)")
+    after = write_api.get(path).json()
+    assert after["name"] == "Lục Yên (đổi tên)"
+    assert after == _fresh_locality(write_api, luc_yen, date.today())
+    rename(before["name"])
+    assert write_api.get(path).json() == before
