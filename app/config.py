@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # Answers kept until the data changes (stats, branch details; app.services.answer_cache), up
     # to this many megabytes of JSON per process. 0: none kept.
     answer_cache_mb: int = Field(default=32, ge=0, le=4096)
+    # PostgreSQL: learn the data version from its notifications (LISTEN, on a connection
+    # of the process's own; app.services.version_watch) rather than read it per request.
+    # Off behind a pooler that does not keep a session (PgBouncer in transaction mode),
+    # where notifications do not arrive.
+    listen_for_data_version: bool = True
 
     @property
     def risk_rules(self) -> "RiskRules":

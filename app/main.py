@@ -91,9 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
         )
         app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
-        keeps = active.answer_cache_mb > 0
         # PostgreSQL announces the data version: kept answers need no read of it.
-        watch = None if is_sqlite(app.state.engine) or not keeps else VersionWatch(app.state.engine)
+        listens = (
+            active.listen_for_data_version
+            and active.answer_cache_mb > 0
+            and not is_sqlite(app.state.engine)
+        )
+        watch = VersionWatch(app.state.engine) if listens else None
         app.state.answers = AnswerCache(active.answer_cache_mb * 1_000_000, watch)
         app.state.place_scopes = PlaceScopes()
         app.state.word_orders = WordOrders()

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "data_version"
 # A connection that hears nothing for this long reads the version: a lost server is
-# found out, and any notification missed is made good.
+# found out, and any notification missed is made good (behind a pooler that drops them,
+# another process's write would be seen this late: LISTEN_FOR_DATA_VERSION=false there).
 CHECK_S = 30.0
 RETRY_S = 1.0
 APPLICATION = "branchstats data version watch"

@@ -16,7 +16,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.compression import MINIMUM_SIZE
+from app.config import Settings
 from app.db import make_engine
+from app.main import create_app
 from app.models import Branch, Locality, metadata
 from app.reader import Reader
 from app.services import answer_cache
@@ -473,3 +475,17 @@ def test_a_write_to_a_place_is_seen_in_its_detail(write_api: TestClient) -> None
     assert after == _fresh_locality(write_api, luc_yen, date.today())
     rename(before["name"])
     assert write_api.get(path).json() == before
+
+
+def test_not_listening_the_version_is_read_each_time(shared_seeded_url: str) -> None:
+    """LISTEN_FOR_DATA_VERSION=false (a pooler that drops notifications): PostgreSQL's
+    kept answers then read the version's row, as SQLite's do."""
+    settings = Settings(database_url=shared_seeded_url, listen_for_data_version=False)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert client.app.state.answers.versions is None  # type: ignore[attr-defined]
+        path = f"/branches/{id_of(client, Branch, TIEN_PHONG)}"
+        first = client.get(path)
+        with StatementCounter(_engine(client)) as counter:
+            again = client.get(path)
+    assert again.content == first.content
+    assert len(counter.statements) == 1 and _is_the_version(counter.statements[0])
