@@ -1,6 +1,5 @@
 """/branches: party organizations, their figures, and their risk."""
 
-from datetime import date
 from functools import partial
 from typing import Annotated, Literal
 
@@ -23,14 +22,14 @@ from app.api.common import (
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.query_route import QueryModelRoute
-from app.api.responses import answer_response, json_response, list_response
+from app.api.responses import answer_response, list_response
 from app.errors import bad_request
 from app.models.vocab import BranchKind
 from app.reader import Reader
 from app.schemas.branches import BranchDetail, BranchOut, RiskExplanation
 from app.schemas.common import Page
 from app.services import branches as service
-from app.services.risk_explain import explain_risk
+from app.services.risk_explain import risk_answer
 
 router = APIRouter(
     route_class=QueryModelRoute, prefix="/branches", tags=["branches"], dependencies=STRICT
@@ -157,6 +156,5 @@ def get_branch(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Respo
 def get_branch_risk(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
     """Each risk criterion: met, not met or unknown, with its value, threshold and evidence."""
     with Reader.open(engine_of(request)) as reader:
-        return json_response(
-            request, explain_risk(reader, branch_id, rules_of(request), as_of or date.today())
-        )
+        answer = risk_answer(reader, answers_of(request), branch_id, rules_of(request), as_of)
+    return answer_response(request, answer)

@@ -9,10 +9,27 @@ from app.errors import not_found
 from app.models import Fact, MembershipCount, MembershipEvent
 from app.models.vocab import LEVEL_RANK
 from app.reader import Reader
+from app.services.answer_cache import Answer, AnswerCache, kept_answer
 from app.services.figures import figures_by_ids
 from app.services.refs import table
 from app.services.risk import RiskDay, admission_or_departure, risk_select, years_before
 from app.services.risk_rules import RiskRules, describe_rules
+
+
+def risk_answer(
+    reader: Reader, answers: AnswerCache, branch_id: int, rules: RiskRules, as_of: date | None
+) -> Answer:
+    """explain_risk as sent: kept until the data changes, per rules and day (as of today
+    when no day is asked). Evaluated per request it was 2.7 ms on PostgreSQL at scale 1.0
+    (368 requests a second under load), for the question a front end asks beside every
+    branch at risk."""
+    day = as_of or date.today()
+    return kept_answer(
+        reader,
+        answers,
+        ("risk", branch_id, rules.version, day),
+        lambda: explain_risk(reader, branch_id, rules, day),
+    )
 
 
 def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) -> dict[str, Any]:

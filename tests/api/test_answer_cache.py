@@ -26,6 +26,7 @@ from app.services.answer_cache import data_version
 from app.services.branches import branch_detail
 from app.services.json_sql import encode_json
 from app.services.localities import locality_detail
+from app.services.risk_explain import explain_risk
 from app.services.stats import locality_stats
 from app.services.status import refresh_status
 from tests.api.helpers import locality
@@ -489,3 +490,59 @@ def test_not_listening_the_version_is_read_each_time(shared_seeded_url: str) -> 
             again = client.get(path)
     assert again.content == first.content
     assert len(counter.statements) == 1 and _is_the_version(counter.statements[0])
+
+
+def _fresh_risk(client: TestClient, branch_id: int, day: date) -> Any:
+    rules = client.app.state.settings.risk_rules  # type: ignore[attr-defined]
+    with Reader.open(_engine(client)) as reader:
+        return orjson.loads(encode_json(explain_risk(reader, branch_id, rules, day)))
+
+
+def test_a_risk_explanation_is_kept_per_day(
+    api: TestClient, count_statements, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    tien_phong = id_of(api, Branch, TIEN_PHONG)
+    path = f"/branches/{tien_phong}/risk"
+    first = api.get(path)
+    assert first.status_code == 200
+    assert first.json() == _fresh_risk(api, tien_phong, date.today())
+    with count_statements() as counter:
+        again = api.get(path)
+    assert again.content == first.content
+    _only_the_version(api, counter)
+    with count_statements() as counter:
+        past = api.get(path, params={"as_of": "2019-02-03"})
+    assert _built(counter), "another as_of is another answer"
+    assert past.json() == _fresh_risk(api, tien_phong, date(2019, 2, 3))
+    later = date.today() + timedelta(days=3 * 365)
+
+    class Later(date):
+        @classmethod
+        def today(cls) -> date:
+            return later  # a plain day, as the explanation serves it
+
+    monkeypatch.setattr("app.services.risk_explain.date", Later)
+    with count_statements() as counter:
+        turned = api.get(path)
+    assert _built(counter), "as of today is the day's"
+    assert turned.json() == _fresh_risk(api, tien_phong, later)
+
+
+def test_a_write_to_a_branch_is_seen_in_its_risk(write_api: TestClient) -> None:
+    tien_phong = id_of(write_api, Branch, TIEN_PHONG)
+    path = f"/branches/{tien_phong}/risk"
+    before = write_api.get(path).json()
+
+    def shift(by: int) -> None:
+        with _engine(write_api).begin() as conn:
+            update = text("UPDATE membership_counts SET value = value + :by WHERE branch_id = :id")
+            conn.execute(update, {"by": by, "id": tien_phong})
+
+    shift(100)
+    try:
+        after = write_api.get(path).json()
+        assert after != before
+        assert after == _fresh_risk(write_api, tien_phong, date.today())
+    finally:
+        shift(-100)
+    assert write_api.get(path).json() == before
