@@ -363,14 +363,7 @@ def test_a_list_page_is_kept_for_its_day(
     """A place's "today" (its successor in force) is rendered for the day asked."""
     path = "/localities?limit=5"
     first = api.get(path)
-
-    class Tomorrow(date):
-        @classmethod
-        def today(cls) -> "Tomorrow":
-            later = date.today() + timedelta(days=1)
-            return cls(later.year, later.month, later.day)
-
-    monkeypatch.setattr("app.api.responses.date", Tomorrow)
+    _on_day(monkeypatch, "app.api.responses", date.today() + timedelta(days=1))
     with count_statements() as counter:
         assert api.get(path).status_code == 200
     assert _built(counter)
@@ -425,6 +418,29 @@ def test_an_answer_built_each_time_is_compressed_too(unkept_api: TestClient) -> 
     assert gzip.decompress(zipped) == plain
 
 
+def _on_day(monkeypatch: pytest.MonkeyPatch, module: str, day: date) -> None:
+    """`date.today()` is `day` in `module` (a plain date, as the answers serve days)."""
+
+    class OnDay(date):
+        @classmethod
+        def today(cls) -> date:
+            return day
+
+    monkeypatch.setattr(f"{module}.date", OnDay)
+
+
+def _asked_twice(client: TestClient, path: str) -> Any:
+    """The answer to `path`, asked again: the same bytes and ETag, from the kept answer."""
+    first = client.get(path)
+    assert first.status_code == 200, first.text
+    with StatementCounter(_engine(client)) as counter:
+        again = client.get(path)
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    _only_the_version(client, counter)
+    return first.json()
+
+
 def _fresh_locality(client: TestClient, locality_id: int, today: date) -> Any:
     """The place's detail built now, without the kept answers."""
     with Reader.open(_engine(client)) as reader:
@@ -438,22 +454,9 @@ def test_a_locality_detail_is_kept_per_day(
     successors are in force is the day's."""
     luc_yen = locality(api, "135", current=False)["id"]
     path = f"/localities/{luc_yen}"
-    first = api.get(path)
-    assert first.status_code == 200
-    assert first.json() == _fresh_locality(api, luc_yen, date.today())
-    with count_statements() as counter:
-        again = api.get(path)
-    assert again.content == first.content
-    assert again.headers["etag"] == first.headers["etag"]
-    _only_the_version(api, counter)
+    assert _asked_twice(api, path) == _fresh_locality(api, luc_yen, date.today())
     tomorrow = date.today() + timedelta(days=1)
-
-    class Tomorrow(date):
-        @classmethod
-        def today(cls) -> "Tomorrow":
-            return cls(tomorrow.year, tomorrow.month, tomorrow.day)
-
-    monkeypatch.setattr("app.services.localities.date", Tomorrow)
+    _on_day(monkeypatch, "app.services.localities", tomorrow)
     with count_statements() as counter:
         later = api.get(path)
     assert _built(counter), "another day is another answer"
@@ -503,25 +506,13 @@ def test_a_risk_explanation_is_kept_per_day(
 ) -> None:  # type: ignore[no-untyped-def]
     tien_phong = id_of(api, Branch, TIEN_PHONG)
     path = f"/branches/{tien_phong}/risk"
-    first = api.get(path)
-    assert first.status_code == 200
-    assert first.json() == _fresh_risk(api, tien_phong, date.today())
-    with count_statements() as counter:
-        again = api.get(path)
-    assert again.content == first.content
-    _only_the_version(api, counter)
+    assert _asked_twice(api, path) == _fresh_risk(api, tien_phong, date.today())
     with count_statements() as counter:
         past = api.get(path, params={"as_of": "2019-02-03"})
     assert _built(counter), "another as_of is another answer"
     assert past.json() == _fresh_risk(api, tien_phong, date(2019, 2, 3))
     later = date.today() + timedelta(days=3 * 365)
-
-    class Later(date):
-        @classmethod
-        def today(cls) -> date:
-            return later  # a plain day, as the explanation serves it
-
-    monkeypatch.setattr("app.services.risk_explain.date", Later)
+    _on_day(monkeypatch, "app.services.risk_explain", later)
     with count_statements() as counter:
         turned = api.get(path)
     assert _built(counter), "as of today is the day's"
