@@ -441,6 +441,21 @@ def _asked_twice(client: TestClient, path: str) -> Any:
     return first.json()
 
 
+def _built_now(client: TestClient, path: str, params: dict[str, str] | None = None) -> Any:
+    """The answer to `path`, which must be built (not a kept one)."""
+    with StatementCounter(_engine(client)) as counter:
+        response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    assert _built(counter), f"{path} {params}: served from a kept answer"
+    return response.json()
+
+
+def _by_hand(client: TestClient, sql: str, **params: Any) -> None:
+    """SQL on the app's own engine, committed: a write the service did not make."""
+    with _engine(client).begin() as conn:
+        conn.execute(text(sql), params)
+
+
 def _fresh_locality(client: TestClient, locality_id: int, today: date) -> Any:
     """The place's detail built now, without the kept answers."""
     with Reader.open(_engine(client)) as reader:
@@ -448,8 +463,8 @@ def _fresh_locality(client: TestClient, locality_id: int, today: date) -> Any:
 
 
 def test_a_locality_detail_is_kept_per_day(
-    api: TestClient, count_statements, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Its summary adds up every branch under the place; whether the place and its
     successors are in force is the day's."""
     luc_yen = locality(api, "135", current=False)["id"]
@@ -457,27 +472,19 @@ def test_a_locality_detail_is_kept_per_day(
     assert _asked_twice(api, path) == _fresh_locality(api, luc_yen, date.today())
     tomorrow = date.today() + timedelta(days=1)
     _on_day(monkeypatch, "app.services.localities", tomorrow)
-    with count_statements() as counter:
-        later = api.get(path)
-    assert _built(counter), "another day is another answer"
-    assert later.json() == _fresh_locality(api, luc_yen, tomorrow)
+    assert _built_now(api, path) == _fresh_locality(api, luc_yen, tomorrow)
 
 
 def test_a_write_to_a_place_is_seen_in_its_detail(write_api: TestClient) -> None:
     luc_yen = locality(write_api, "135", current=False)["id"]
     path = f"/localities/{luc_yen}"
     before = write_api.get(path).json()
-
-    def rename(name: str) -> None:
-        with _engine(write_api).begin() as conn:
-            update = text("UPDATE localities SET name = :name WHERE id = :id")
-            conn.execute(update, {"name": name, "id": luc_yen})
-
-    rename("Lục Yên (đổi tên)")
+    rename = "UPDATE localities SET name = :name WHERE id = :id"
+    _by_hand(write_api, rename, name="Lục Yên (đổi tên)", id=luc_yen)
     after = write_api.get(path).json()
     assert after["name"] == "Lục Yên (đổi tên)"
     assert after == _fresh_locality(write_api, luc_yen, date.today())
-    rename(before["name"])
+    _by_hand(write_api, rename, name=before["name"], id=luc_yen)
     assert write_api.get(path).json() == before
 
 
@@ -502,21 +509,16 @@ def _fresh_risk(client: TestClient, branch_id: int, day: date) -> Any:
 
 
 def test_a_risk_explanation_is_kept_per_day(
-    api: TestClient, count_statements, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tien_phong = id_of(api, Branch, TIEN_PHONG)
     path = f"/branches/{tien_phong}/risk"
     assert _asked_twice(api, path) == _fresh_risk(api, tien_phong, date.today())
-    with count_statements() as counter:
-        past = api.get(path, params={"as_of": "2019-02-03"})
-    assert _built(counter), "another as_of is another answer"
-    assert past.json() == _fresh_risk(api, tien_phong, date(2019, 2, 3))
+    past = _built_now(api, path, {"as_of": "2019-02-03"})  # another as_of, another answer
+    assert past == _fresh_risk(api, tien_phong, date(2019, 2, 3))
     later = date.today() + timedelta(days=3 * 365)
-    _on_day(monkeypatch, "app.services.risk_explain", later)
-    with count_statements() as counter:
-        turned = api.get(path)
-    assert _built(counter), "as of today is the day's"
-    assert turned.json() == _fresh_risk(api, tien_phong, later)
+    _on_day(monkeypatch, "app.services.risk_explain", later)  # "as of today" is the day's
+    assert _built_now(api, path) == _fresh_risk(api, tien_phong, later)
 
 
 def test_a_write_to_a_branch_is_seen_in_its_risk(write_api: TestClient) -> None:
@@ -524,16 +526,12 @@ def test_a_write_to_a_branch_is_seen_in_its_risk(write_api: TestClient) -> None:
     path = f"/branches/{tien_phong}/risk"
     before = write_api.get(path).json()
 
-    def shift(by: int) -> None:
-        with _engine(write_api).begin() as conn:
-            update = text("UPDATE membership_counts SET value = value + :by WHERE branch_id = :id")
-            conn.execute(update, {"by": by, "id": tien_phong})
-
-    shift(100)
+    shift = "UPDATE membership_counts SET value = value + :by WHERE branch_id = :id"
+    _by_hand(write_api, shift, by=100, id=tien_phong)
     try:
         after = write_api.get(path).json()
         assert after != before
         assert after == _fresh_risk(write_api, tien_phong, date.today())
     finally:
-        shift(-100)
+        _by_hand(write_api, shift, by=-100, id=tien_phong)
     assert write_api.get(path).json() == before
