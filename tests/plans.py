@@ -1,6 +1,5 @@
 """The statements a read runs (app.reader), and the database's plans for them."""
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.reader import statements_for
+from app.reader import numbered_placeholders, statements_for
 
 
 @dataclass(frozen=True)
@@ -52,22 +51,12 @@ def query_plan(session: Session, statement: RunStatement) -> str:
     return "\n".join(str(row[-1] if sqlite else row[0]) for row in rows)
 
 
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-
 def generic_plan(session: Session, statement: RunStatement) -> dict[str, Any]:
     """PostgreSQL: the statement's plan as it ran on its generic plan (EXPLAIN ANALYZE,
     its JSON root node), as the service runs its prepared reads (app.db:
     plan_cache_mode=force_generic_plan). EXPLAIN with parameters plans for their values,
     which hides what a generic plan does."""
-    names: list[str] = []
-
-    def numbered(match: re.Match[str]) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    text = PLACEHOLDER.sub(numbered, statement.sql).replace("%%", "%")
+    text, names = numbered_placeholders(statement.sql)
     driver = session.connection().connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:

@@ -1,13 +1,15 @@
-"""A read's connection is taken at its first statement (app.reader.Reader.open), and a
-connection lost under it ends the read with the error answered 503, not another."""
+"""A read's connection is taken at its first statement (app.reader.Reader.open), a
+connection lost under it ends the read with the error answered 503, not another, and
+PostgreSQL's reads are sent in its numbered form (app.reader.numbered_placeholders)."""
 
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from psycopg import _queries as psycopg_queries
+from sqlalchemy import Engine, Integer, bindparam, func, literal_column, select
 from sqlalchemy.exc import OperationalError
 
-from app.reader import Reader
+from app.reader import Reader, numbered_placeholders
 
 
 def _end_own_backend() -> Any:
@@ -31,3 +33,38 @@ def test_a_connection_lost_during_a_read_raises_the_lost_connection(engine: Engi
     assert raised.value.connection_invalidated
     with Reader.open(engine) as reader:  # the pool lends a working one
         assert reader.scalar(lambda: select(1)) == 1
+
+
+def test_a_statement_in_numbered_form_keeps_its_names_and_its_percent_signs() -> None:
+    sql = "SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE '50%%' AND %(long name)s"
+    assert numbered_placeholders(sql) == (
+        "SELECT $1, $2, $1 WHERE x LIKE '50%' AND $3",
+        ("a", "b", "long name"),
+    )
+
+
+def _twice_and_percent() -> Any:
+    n = bindparam("n", type_=Integer)
+    return select(literal_column("'50%'"), n * 2, n + 1)
+
+
+def test_a_read_binds_a_value_used_twice_and_keeps_a_literal_percent(engine: Engine) -> None:
+    with Reader.open(engine) as reader:
+        assert reader.rows(_twice_and_percent, params={"n": 4}) == [("50%", 8, 5)]
+
+
+def test_postgresql_reads_are_sent_numbered_not_parsed_by_psycopg(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg parses a statement with named placeholders at every run once it is over
+    4 KB (a branch's detail, a page): the reads send it numbered instead."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's placeholders")
+
+    def parsed(*args: Any) -> None:
+        raise AssertionError("psycopg parsed a read's placeholders")
+
+    with Reader.open(engine) as reader:
+        assert reader.scalar(lambda: select(1)) == 1  # connected (which runs statements)
+        monkeypatch.setattr(psycopg_queries.PostgresQuery, "convert", parsed)
+        assert reader.rows(_twice_and_percent, params={"n": 1}) == [("50%", 2, 2)]
