@@ -142,6 +142,28 @@ def test_a_streamed_export_in_gzip_is_the_same_export(api: TestClient, url: str)
     assert len(zipped) < len(sent["identity"][1])
 
 
+def _vary(response: Any) -> list[str]:
+    return [v.strip().lower() for v in response.headers.get("vary", "").split(",") if v.strip()]
+
+
+@pytest.mark.parametrize("url", ["/branches?limit=500", "/membership-counts?format=csv"])
+def test_a_body_sent_as_it_is_says_it_would_be_gzipped(api: TestClient, url: str) -> None:
+    """A cache that stored the plain body must not give it for a gzip request without
+    knowing it varies: a page and a streamed export, as they are, say so."""
+    plain = api.get(url, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert "accept-encoding" in _vary(plain)
+    from_a_page = api.get(url, headers={"accept-encoding": "identity", "origin": ORIGIN})
+    assert {"origin", "accept-encoding"} <= set(_vary(from_a_page))
+
+
+def test_a_body_too_small_to_gzip_does_not_vary_on_it(api: TestClient) -> None:
+    identity = {"accept-encoding": "identity"}
+    assert "accept-encoding" not in _vary(api.get("/health", headers=identity))
+    not_found = api.get("/branches/999999", headers=identity)
+    assert not_found.status_code == 404 and "accept-encoding" not in _vary(not_found)
+
+
 def test_small_bodies_are_not_gzipped(api: TestClient) -> None:
     response = api.get("/health", headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in response.headers
