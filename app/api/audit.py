@@ -3,12 +3,11 @@
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.api.auth import AUTH_ERRORS, Writer, problem
-from app.api.common import STRICT, engine_of, id_query
+from app.api.common import api_router, engine_of, id_query
 from app.api.deps import secret_of
-from app.api.query_route import QueryModelRoute
 from app.api.responses import page_body
 from app.reader import Reader
 from app.schemas.audit import AuditEntryOut
@@ -16,7 +15,7 @@ from app.schemas.common import Page
 from app.services.audit import ACTIONS, ENTITY_OF, AuditFilters, list_audit
 from app.services.pagination import PageRequest, filters_digest
 
-router = APIRouter(route_class=QueryModelRoute, tags=["audit"], dependencies=STRICT)
+router = api_router(tags=["audit"])
 Entity = Annotated[
     str | None,
     Query(

@@ -3,15 +3,15 @@
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.api.common import (
     EXPORTS,
     READ_ERRORS,
-    STRICT,
     AsOf,
     IdPath,
     answers_of,
+    api_router,
     engine_of,
     id_query,
     kept_counts_of,
@@ -21,7 +21,6 @@ from app.api.common import (
     rules_of,
 )
 from app.api.deps import ListParamsDep, secret_of
-from app.api.query_route import QueryModelRoute
 from app.api.responses import answer_response, list_response
 from app.errors import bad_request
 from app.models.vocab import BranchKind
@@ -31,9 +30,7 @@ from app.schemas.common import Page
 from app.services import branches as service
 from app.services.risk_explain import risk_answer
 
-router = APIRouter(
-    route_class=QueryModelRoute, prefix="/branches", tags=["branches"], dependencies=STRICT
-)
+router = api_router(prefix="/branches", tags=["branches"])
 
 
 @router.get(

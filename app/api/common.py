@@ -4,11 +4,13 @@ import re
 from datetime import date
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
+from app.api.query_route import QueryModelRoute
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
@@ -20,6 +22,34 @@ from app.services.risk_rules import RiskRules
 
 MAX_ID = 2_147_483_647
 STRICT = [Depends(reject_unknown_params)]
+# Any operation may answer a problem (errors.install_error_handlers).
+PROBLEM_DEFAULT: dict[int | str, dict[str, Any]] = {
+    "default": {
+        "model": Problem,
+        "description": "An RFC 9457 problem.",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operationIds: the route function's name (e.g. `list_branches`)."""
+    return route.name
+
+
+def api_router(**settings: Any) -> APIRouter:
+    """A router of this API's operations, with what every one of them has: its parameters
+    read in one validation, unknown ones refused, a problem as its default answer and
+    its function's name as its operationId. Its routes go on the app's own router
+    (app.main.create_app), so they say it all themselves."""
+    return APIRouter(
+        route_class=QueryModelRoute,
+        dependencies=STRICT,
+        responses=PROBLEM_DEFAULT,
+        generate_unique_id_function=operation_id,
+        **settings,
+    )
+
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

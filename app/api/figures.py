@@ -3,20 +3,19 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.api.common import (
     EXPORTS,
     READ_ERRORS,
-    STRICT,
     IsoDay,
+    api_router,
     engine_of,
     id_query,
     kept_counts_of,
     place_scopes_of,
 )
 from app.api.deps import ListParamsDep, secret_of
-from app.api.query_route import QueryModelRoute
 from app.api.responses import list_response
 from app.errors import bad_request
 from app.models import Fact, MembershipCount, MembershipEvent
@@ -32,7 +31,7 @@ from app.services.figures import (
     list_figures,
 )
 
-router = APIRouter(route_class=QueryModelRoute, tags=["figures"], dependencies=STRICT)
+router = api_router(tags=["figures"])
 
 Branch = Annotated[int | None, id_query("Only figures about this organization.", 3)]
 Locality = Annotated[

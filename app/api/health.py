@@ -1,15 +1,14 @@
 """Liveness and readiness."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.common import STRICT
-from app.api.query_route import QueryModelRoute
+from app.api.common import api_router
 from app.errors import Problem
 from app.schemas.health import Health, Readiness
 from app.services import health as health_service
 
-router = APIRouter(route_class=QueryModelRoute, tags=["health"], dependencies=STRICT)
+router = api_router(tags=["health"])
 
 
 HEALTHY = Health(status="ok").model_dump_json().encode()

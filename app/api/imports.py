@@ -2,17 +2,16 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from app.api.auth import Writer, problem
-from app.api.common import STRICT
-from app.api.query_route import QueryModelRoute
+from app.api.common import api_router
 from app.api.writes import CREATE_ERRORS, Idempotency, run
 from app.ingest.records import ArticleFile
 from app.schemas.writes import ImportReportOut
 from app.services.imports import import_body
 
-router = APIRouter(route_class=QueryModelRoute, tags=["imports"], dependencies=STRICT)
+router = api_router(tags=["imports"])
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

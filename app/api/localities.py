@@ -2,14 +2,14 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.api.common import (
     EXPORTS,
     READ_ERRORS,
-    STRICT,
     IdPath,
     answers_of,
+    api_router,
     engine_of,
     id_query,
     kept_counts_of,
@@ -17,7 +17,6 @@ from app.api.common import (
     word_orders_of,
 )
 from app.api.deps import ListParamsDep, secret_of
-from app.api.query_route import QueryModelRoute
 from app.api.responses import answer_response, list_response
 from app.models.vocab import LocalityKind
 from app.reader import Reader
@@ -26,9 +25,7 @@ from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from app.services import localities as service
 from app.services.stats import DEFAULT_RECORDS, RECORDS_PER_YEAR, stats_answer
 
-router = APIRouter(
-    route_class=QueryModelRoute, prefix="/localities", tags=["localities"], dependencies=STRICT
-)
+router = api_router(prefix="/localities", tags=["localities"])
 
 
 @router.get(

@@ -2,17 +2,16 @@
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
-from app.api.common import READ_ERRORS, STRICT, AsOf, engine_of, kept_rankings_of, rules_of
-from app.api.query_route import QueryModelRoute
+from app.api.common import READ_ERRORS, AsOf, api_router, engine_of, kept_rankings_of, rules_of
 from app.api.responses import json_response
 from app.reader import Reader
 from app.schemas.branches import RiskRulesOut, RiskSummary
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
 from app.services.risk_summary import risk_summary
 
-router = APIRouter(route_class=QueryModelRoute, prefix="/risk", tags=["risk"], dependencies=STRICT)
+router = api_router(prefix="/risk", tags=["risk"])
 
 
 @router.get(

@@ -2,21 +2,18 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from app.api.common import EXPORTS, READ_ERRORS, STRICT, IdPath, engine_of
+from app.api.common import EXPORTS, READ_ERRORS, IdPath, api_router, engine_of
 from app.api.deps import ListParamsDep, secret_of
-from app.api.query_route import QueryModelRoute
 from app.api.responses import CACHE_CONTROL, json_response, list_response
 from app.reader import Reader
 from app.schemas.common import Page
 from app.schemas.sources import SourceDetail, SourceOut
 from app.services import sources as service
 
-router = APIRouter(
-    route_class=QueryModelRoute, prefix="/sources", tags=["sources"], dependencies=STRICT
-)
+router = api_router(prefix="/sources", tags=["sources"])
 
 
 @router.get(

@@ -4,12 +4,11 @@ The single-item GETs sit here, beside the writes, because their ETag is what PAT
 DELETE take in If-Match; they answer the same item shape as the lists.
 """
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlmodel import Session
 
 from app.api.auth import Writer
-from app.api.common import READ_ERRORS, STRICT, IdPath, engine_of
-from app.api.query_route import QueryModelRoute
+from app.api.common import READ_ERRORS, IdPath, api_router, engine_of
 from app.api.responses import json_response
 from app.api.writes import CHANGE_ERRORS, CREATE_ERRORS, DELETED, Idempotency, IfMatch, run
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
@@ -31,8 +30,8 @@ from app.services.write_figures import (
     update_figure,
 )
 
-reads = APIRouter(route_class=QueryModelRoute, tags=["figures"], dependencies=STRICT)
-router = APIRouter(route_class=QueryModelRoute, tags=["writes"], dependencies=STRICT)
+reads = api_router(tags=["figures"])
+router = api_router(tags=["writes"])
 
 
 # -- One item -------------------------------------------------------------------------

@@ -4,12 +4,11 @@ write route shares: the request's context, If-Match, Idempotency-Key, the respon
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from sqlmodel import Session
 
 from app.api.auth import AUTH_ERRORS, Writer, problem
-from app.api.common import STRICT, IdPath, engine_of, rules_of
-from app.api.query_route import QueryModelRoute
+from app.api.common import IdPath, api_router, engine_of, rules_of
 from app.middleware import MAX_BODY_BYTES
 from app.ratelimit import rate_limit_headers
 from app.schemas.branches import BranchDetail
@@ -126,7 +125,7 @@ def respond(result: WriteResult) -> Response:
     )
 
 
-router = APIRouter(route_class=QueryModelRoute, tags=["writes"], dependencies=STRICT)
+router = api_router(tags=["writes"])
 
 
 # -- Sources --------------------------------------------------------------------------
