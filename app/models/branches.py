@@ -24,6 +24,8 @@ class Branch(SQLModel, table=True):
         Index("ix_branches_province_id_id", "province_id", "id"),
         Index("ix_branches_kind_id", "kind", "id"),
         Index("ix_branches_name_lower_id", "name_lower", "id"),  # sort=name (migration 0010)
+        # A province's branches by name (migration 0014).
+        Index("ix_branches_province_name_lower_id", "province_id", "name_lower", "id"),
         # A search reads every folded name, and ranks by the name (migration 0011).
         Index("ix_branches_search_key_name_lower_id", "search_key", "name_lower", "id"),
     )

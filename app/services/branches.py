@@ -463,14 +463,16 @@ def _sorts_on_branch(shape: BranchListShape) -> bool:
 
 
 def _province_on_status(shape: BranchListShape) -> bool:
-    """A province's branches at risk (watch or above), with no other filter: found by the
-    status's copy of the branch's province, whose partial index holds exactly them in id
-    order (BranchStatus). A province that replaced others has units at the province
-    level only, so the same copy finds theirs."""
+    """A province's branches found by the status's copy of the branch's province, with no
+    other filter on the branches: those at risk (watch or above), whose partial index
+    holds exactly them in id order, and any of them in the order of their members or
+    their risk, which the status's (province, key, branch) indexes give (BranchStatus).
+    A province that replaced others has units at the province level only, so the same
+    copy finds theirs."""
+    at_risk = shape.risk == "true" and shape.risk_level == "watch"
     return (
         shape.province == ("province",)
-        and shape.risk == "true"
-        and shape.risk_level == "watch"
+        and (at_risk or shape.sort.lstrip("-") in ("members", "risk"))
         and not shape.as_of
         and not _filters_branch_table(replace(shape, province=None))
     )
@@ -540,13 +542,17 @@ def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[So
     if name == "name":
         return (SortKey(b.c.name_lower, str, descending), branch_id)
     # Orders on status columns end with the status table's own branch_id, so that its
-    # (key, branch_id) index gives the order and a page reads ~limit rows. Not within a
-    # place, its sub-organizations or a search: walking every status in that order finds
-    # their rows only as often as they hold them. PostgreSQL walked all 28,711 branches at
-    # risk for a province's 51 most at risk, which its ids put last (scale 1.0: 190 ms).
-    # There the key is an expression no index orders (`+ 0`), so the place's own rows are
-    # read (a province holds ~8,000 branches at scale 1.0) and the page is sorted from them.
-    within = any((shape.locality, shape.province, shape.parent, shape.search))
+    # (key, branch_id) index gives the order and a page reads ~limit rows; a province's,
+    # found on the status (_province_on_status), its (province, key, branch_id) index
+    # (scale 1.0, its 51 largest branches: 8-9.5 ms on SQLite reading and sorting its
+    # ~8,000 rows, 0.3 ms by index). Not within a smaller place, its sub-organizations
+    # or a search: walking every status in that order finds their rows only as often as
+    # they hold them. PostgreSQL walked all 28,711 branches at risk for a province's 51
+    # most at risk, which its ids put last (scale 1.0: 190 ms). There the key is an
+    # expression no index orders (`+ 0`), so the place's own rows are read and the page
+    # is sorted from them.
+    by_province = shape.province is not None and not _province_on_status(shape)
+    within = by_province or any((shape.locality, shape.parent, shape.search))
     if name == "members":
         members = risk["members_sort"] + literal_column("0") if within else risk["members_sort"]
         return (
