@@ -107,7 +107,8 @@ def list_response(
     def make() -> Answer:
         page = fetch(reader, params.page(sort), True)
         if params.format == "json":
-            return Answer.of(page_body(request, page), _link(request, page))
+            document = page_body(request, page)  # its `next` is the Link's URL too
+            return Answer.of(document, _link_to(document["next"]))
         body = b"".join(_render(iter(page.items), params, columns, flat=flat))
         disposition = f'attachment; filename="{filename}.{params.format}"'
         headers = {**_link(request, page), "Content-Disposition": disposition}
@@ -119,9 +120,11 @@ def list_response(
 
 
 def _link(request: Request, page: Page) -> dict[str, str]:
-    if not page.next_cursor:
-        return {}
-    return {"Link": f'<{next_url(request, page.next_cursor)}>; rel="next"'}
+    return _link_to(next_url(request, page.next_cursor) if page.next_cursor else None)
+
+
+def _link_to(url: str | None) -> dict[str, str]:
+    return {"Link": f'<{url}>; rel="next"'} if url else {}
 
 
 def _media_type(params: ListParams) -> str:
