@@ -1,7 +1,7 @@
 """The targets of issue 7, checked against a run's figures: each met, not met, or not
 measured in this run (a scale or a database left out, a row that failed)."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -69,12 +69,16 @@ def _ok(rows: Iterable[Row], server: str, database: str, scale: str) -> dict[str
 
 
 def checks(
-    rows: Sequence[Row], floor: WrkResult | None, streams: list[dict[str, Any]]
+    rows: Sequence[Row],
+    floors: Mapping[tuple[str, str], WrkResult],
+    streams: list[dict[str, Any]],
 ) -> Iterator[Check]:
-    """Every target, for each database, at the largest scale of the run."""
+    """Every target, for each database, at the largest scale of the run; shares of the
+    floor against the floor measured for that block (`floors`, by database and scale)."""
     for database in sorted({r.database for r in rows if r.server == "branchstats"}):
         scales = sorted({r.scale for r in rows if r.database == database}, key=_scale_order)
         largest = scales[-1]
+        floor = floors.get((database, largest))
         ours = _ok(rows, "branchstats", database, largest)
         datasette = _ok(rows, "datasette", database, largest)
         seed = _ok(rows, "branchstats", database, "seed") if "seed" in scales else {}
