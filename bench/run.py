@@ -350,10 +350,10 @@ def _uvicorn_argv(app: str, port: int) -> list[str]:
 def bench_floor(run: Run, database: str, scale: str) -> None:
     """The framework floor, measured again before each block of rows.
 
-    This VM's speed drifts by up to a third within a run (the floor read 11,156 req/s at
-    the start of the run of 2026-12-05 12:24 and 15,756-17,131 just after it): judged
-    against one floor measured at the start, a whole run's ratios moved with that one
-    moment. Each block is judged against the floor of its own minutes.
+    This VM's speed drifts within a run: measured once at the start of the run of
+    2026-12-05 12:24, the floor read 11,156 req/s, below the server's own `/health` in the
+    same run (11,797-13,210), and every ratio of the run moved with that one moment. Each
+    block is judged against the floor of its own minutes.
     """
     cfg = run.config
     port = free_port()
