@@ -1,8 +1,11 @@
 """The benchmark's verdicts on the targets of issue 7 (bench/targets.py), on made-up runs."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from bench.run import FLOOR as FLOOR_ENDPOINT
+from bench.run import Config, Measurement, Run, markdown
 from bench.targets import Check, checks
 from bench.wrk import WrkResult
 
@@ -23,7 +26,7 @@ class Row:
 
 
 FLOOR = _wrk(6000, 10)
-FLOORS = {("sqlite", "1.0"): FLOOR}
+FLOORS = {("sqlite", "1.0"): [FLOOR]}
 
 
 def _by_target(found: list[Check], database: str) -> dict[str, Check]:
@@ -131,11 +134,42 @@ def test_each_block_is_judged_against_the_floor_measured_for_it() -> None:
     """A list at 1,000 req/s is 1/6 of a 6,000 floor (met) and 1/8 of an 8,000 one (not
     met): the floor of the block's own minutes decides, not another block's."""
     share = "branches of a province, built each time: ≥ 0.15 of the floor (list, scale 1.0)"
-    slower_minutes = {("sqlite", "seed"): _wrk(8000, 10), ("sqlite", "1.0"): FLOOR}
+    slower_minutes = {("sqlite", "seed"): [_wrk(8000, 10)], ("sqlite", "1.0"): [FLOOR]}
     assert _by_target(list(checks(_run(), slower_minutes, [])), "sqlite")[share].met is True
-    faster_minutes = {("sqlite", "seed"): FLOOR, ("sqlite", "1.0"): _wrk(8000, 10)}
+    faster_minutes = {("sqlite", "seed"): [FLOOR], ("sqlite", "1.0"): [_wrk(8000, 10)]}
     found = _by_target(list(checks(_run(), faster_minutes, [])), "sqlite")[share]
     assert found.met is False and found.measured.startswith("0.125")
-    postgresql_only = {("postgresql", "1.0"): FLOOR}
+    postgresql_only = {("postgresql", "1.0"): [FLOOR]}
     unmeasured = _by_target(list(checks(_run(), postgresql_only, [])), "sqlite")[share]
     assert unmeasured.met is None
+
+
+def test_a_block_is_judged_against_the_faster_of_its_floor_readings() -> None:
+    """Read at 6,000 before a block and 8,000 after it (or the other way round), the
+    floor of the block is 8,000: a list at 1,000 req/s is 1/8 of it, not met, though it
+    is 1/6 of the slower reading."""
+    share = "branches of a province, built each time: ≥ 0.15 of the floor (list, scale 1.0)"
+    for readings in ([FLOOR, _wrk(8000, 10)], [_wrk(8000, 10), FLOOR]):
+        found = _by_target(list(checks(_run(), {("sqlite", "1.0"): readings}, [])), "sqlite")
+        assert found[share].met is False and found[share].measured.startswith("0.125")
+
+
+def test_the_printed_tables_give_both_readings_and_leave_out_a_failed_one() -> None:
+    """A block whose reading after it failed is judged against the one before it, and
+    the table says that the other failed."""
+    run = Run(Config(10, 2, 32, 2, "0", "1", 1000, Path("logs")))
+    before, after = (
+        Measurement("sqlite", "1.0", "floor", FLOOR_ENDPOINT.name, None, "ok", _wrk(6000, 10)),
+        Measurement("sqlite", "1.0", "floor", FLOOR_ENDPOINT.name, None, "failed"),
+    )
+    before.note, after.note = "before", "after"
+    run.floors[("sqlite", "1.0")] = [before, after]
+    run.rows = [
+        Measurement(row.database, row.scale, row.server, row.endpoint, None, "ok", row.wrk)
+        for row in _run()
+    ]
+    table = markdown(run)
+    assert "| sqlite, scale 1.0 | 6,000 (10.00 ms p99) | failed | 6,000 |" in table
+    assert "### sqlite, scale 1.0 (floor 6,000 req/s)" in table
+    share = "branches of a province, built each time: ≥ 0.15 of the floor (list, scale 1.0)"
+    assert f"| {share} | sqlite | 0.167 (1,000 req/s) | met |" in table
