@@ -143,8 +143,8 @@ class Run:
     config: Config
     # The floor measured right before and right after each database's scale (its block
     # of rows), by (database, scale): that block's rows are judged against the faster
-    # reading (targets.block_floor).
-    floors: dict[tuple[str, str], list[Measurement]] = field(default_factory=dict)
+    # reading (targets.block_floor). Each block's readings by when: "before", "after".
+    floors: dict[tuple[str, str], dict[str, Measurement]] = field(default_factory=dict)
     rows: list[Measurement] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
     streams: list[dict[str, Any]] = field(default_factory=list)
@@ -364,8 +364,7 @@ def bench_floor(run: Run, database: str, scale: str, when: str) -> None:
         ready_path="/ping", cpu=cfg.server_cpu, log_dir=cfg.log_dir,
     ) as server:  # fmt: skip
         floor = measure(server, FLOOR.name, FLOOR.path, cfg, database=database, scale=scale)
-    floor.note = when
-    run.floors.setdefault((database, scale), []).append(floor)
+    run.floors.setdefault((database, scale), {})[when] = floor
     _show(floor)
 
 
@@ -545,17 +544,19 @@ def _cells(
     )
 
 
-def _floor_readings(floors: list[Measurement]) -> list[WrkResult]:
-    return [floor.wrk for floor in floors if floor.status == "ok" and floor.wrk is not None]
+def _floor_readings(floors: dict[str, Measurement]) -> list[WrkResult]:
+    return [
+        floor.wrk for floor in floors.values() if floor.status == "ok" and floor.wrk is not None
+    ]
 
 
-def _floor_rps(floors: list[Measurement]) -> float | None:
+def _floor_rps(floors: dict[str, Measurement]) -> float | None:
     floor = targets.block_floor(_floor_readings(floors))
     return floor.rps if floor else None
 
 
-def _floor_cell(floors: list[Measurement], when: str) -> str:
-    reading = next((floor for floor in floors if floor.note == when), None)
+def _floor_cell(floors: dict[str, Measurement], when: str) -> str:
+    reading = floors.get(when)
     if reading is None:
         return ""
     w = reading.wrk if reading.status == "ok" else None
@@ -590,7 +591,7 @@ def markdown(run: Run) -> str:
         if r.server == "datasette" and r.wrk and r.status == "ok"
     }
     for (database, scale), rows in groups.items():
-        floor_rps = _floor_rps(run.floors.get((database, scale), []))
+        floor_rps = _floor_rps(run.floors.get((database, scale), {}))
         floor_note = f" (floor {floor_rps:,.0f} req/s)" if floor_rps else " (no floor)"
         out += [f"### {database}, scale {scale}{floor_note}", header]
         for row in rows:
@@ -739,7 +740,11 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(),
         "args": vars(args),
         "environment": env,
-        "floors": [floor.as_dict() for floors in run.floors.values() for floor in floors],
+        "floors": [
+            {**floor.as_dict(), "when": when}
+            for floors in run.floors.values()
+            for when, floor in floors.items()
+        ],
         "targets": run.targets,
         "rows": [row.as_dict() for row in run.rows],
         "streams": run.streams,

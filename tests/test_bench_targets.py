@@ -162,8 +162,7 @@ def test_the_printed_tables_give_both_readings_and_leave_out_a_failed_one() -> N
         Measurement("sqlite", "1.0", "floor", FLOOR_ENDPOINT.name, None, "ok", _wrk(6000, 10)),
         Measurement("sqlite", "1.0", "floor", FLOOR_ENDPOINT.name, None, "failed"),
     )
-    before.note, after.note = "before", "after"
-    run.floors[("sqlite", "1.0")] = [before, after]
+    run.floors[("sqlite", "1.0")] = {"before": before, "after": after}
     run.rows = [
         Measurement(row.database, row.scale, row.server, row.endpoint, None, "ok", row.wrk)
         for row in _run()
