@@ -368,7 +368,7 @@ def bench_floor(run: Run, database: str, scale: str, when: str) -> None:
     _show(floor)
 
 
-def _api_server(
+def api_server(
     target: Target, cfg: Config, *, keep_answers: bool = True
 ) -> AbstractContextManager[Server]:
     """`branchstats serve` as an operator runs it, on the target database."""
@@ -389,7 +389,7 @@ def bench_api(run: Run, target: Target, stream: bool) -> tuple[dict[str, str], d
     """Every endpoint of the table against the real server; returns the values found and
     why any is missing."""
     cfg = run.config
-    with _api_server(target, cfg) as server:
+    with api_server(target, cfg) as server:
         values, notes = discover(server.base_url, cfg.deep_pages)
         print(f"  parameters: {values or '-'} {notes or ''}", flush=True)
         for endpoint in ENDPOINTS:
@@ -420,7 +420,7 @@ def bench_api(run: Run, target: Target, stream: bool) -> tuple[dict[str, str], d
     # The kept answers (ANSWER_CACHE_MB) serve a page or a detail asked again without
     # building it: each row that reads the database is measured again on a server that
     # keeps none.
-    with _api_server(target, cfg, keep_answers=False) as server:
+    with api_server(target, cfg, keep_answers=False) as server:
         for endpoint in ENDPOINTS:
             path = fill(endpoint.path, values)
             if endpoint.path != "/health" and path is not None:

@@ -141,7 +141,7 @@ def pin_process_tree(root_pid: int, cpus: set[int]) -> int:
     Processes forked later inherit the postmaster's affinity. Returns how many were pinned.
     """
     pinned = 0
-    for pid in [root_pid, *_children(root_pid)]:
+    for pid in process_tree(root_pid):
         try:
             os.sched_setaffinity(pid, cpus)
             pinned += 1
@@ -160,3 +160,20 @@ def _children(parent: int) -> list[int]:
         if int(fields[1]) == parent:
             found.append(int(stat.parent.name))
     return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user and system) used so far by these processes (those living)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root_pid: int) -> list[int]:
+    """A process and its children, e.g. a PostgreSQL postmaster and its backends."""
+    return [root_pid, *_children(root_pid)]
