@@ -1,5 +1,7 @@
 """The committed openapi.yaml is what the app serves; every operation is documented."""
 
+from typing import Any
+
 import pytest
 import yaml
 
@@ -63,3 +65,84 @@ def test_errors_are_documented_as_problem_json() -> None:
     assert responses["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
         "/Problem"
     )
+
+
+# JSON Schema 2020-12's keywords, and those OpenAPI 3.1 adds to a schema object.
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "$ref", "$defs", "$schema", "$id", "$comment", "$anchor", "$dynamicRef",
+        "type", "enum", "const", "format", "title", "description", "default", "examples",
+        "deprecated", "readOnly", "writeOnly",
+        "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+        "maxLength", "minLength", "pattern", "contentEncoding", "contentMediaType",
+        "items", "prefixItems", "contains", "maxItems", "minItems", "uniqueItems",
+        "maxContains", "minContains", "unevaluatedItems",
+        "properties", "patternProperties", "additionalProperties", "propertyNames",
+        "required", "maxProperties", "minProperties", "dependentRequired",
+        "dependentSchemas", "unevaluatedProperties",
+        "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+        "discriminator", "xml", "externalDocs", "example",
+    }
+)  # fmt: skip
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+
+
+def _within(where: str, schema: object) -> list[tuple[str, dict[str, object]]]:
+    """A schema and every schema inside it, each with where it is."""
+    if not isinstance(schema, dict):
+        return []  # `true`, `false`
+    found: list[tuple[str, dict[str, object]]] = [(where, schema)]
+    for key in _SUBSCHEMA_MAPS:
+        for name, sub in (schema.get(key) or {}).items():
+            found += _within(f"{where}.{key}.{name}", sub)
+    for key in _SUBSCHEMA_LISTS:
+        for i, sub in enumerate(schema.get(key) or []):
+            found += _within(f"{where}.{key}[{i}]", sub)
+    for key in _SUBSCHEMAS:
+        if key in schema:
+            found += _within(f"{where}.{key}", schema[key])
+    return found
+
+
+def _every_schema(document: dict[str, Any]) -> list[tuple[str, dict[str, object]]]:
+    found = []
+    for name, schema in document["components"]["schemas"].items():
+        found += _within(f"components.schemas.{name}", schema)
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            at = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                found += _within(f"{at} {parameter['name']}", parameter["schema"])
+            bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+            for body in bodies:
+                for media, content in (body.get("content") or {}).items():
+                    found += _within(f"{at} {media}", content.get("schema"))
+    return found
+
+
+def test_every_schema_speaks_json_schema() -> None:
+    """A keyword outside JSON Schema is ignored by validators and client generators: a
+    constraint written so is one they never see (pydantic wrote a day's bounds as `ge`
+    and `le`: the day filters now say their years in a `pattern`)."""
+    schemas = _every_schema(openapi_document())
+    assert len(schemas) > 500
+    unknown = sorted(
+        f"{where}: {key}"
+        for where, schema in schemas
+        for key in schema
+        if key not in SCHEMA_KEYWORDS
+    )
+    assert unknown == []
+
+
+def test_a_day_out_of_range_is_refused_in_the_api_s_own_words(api: Any) -> None:
+    for parameter, path in (("as_of", "/branches"), ("from", "/membership-counts")):
+        for day in ("1899-12-31", "2101-01-01"):
+            response = api.get(f"{path}?{parameter}={day}")
+            assert response.status_code == 422
+            (error,) = response.json()["errors"]
+            assert error["field"] == f"query.{parameter}"
+            assert error["message"] == "Value error, expected a day from 1900-01-01 to 2100-12-31"
+        assert api.get(f"{path}?{parameter}=2100-12-31").status_code == 200

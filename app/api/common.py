@@ -6,7 +6,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
@@ -63,12 +63,29 @@ def _iso_day(value: object) -> object:
     return value
 
 
-IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+# The days a filter takes. JSON Schema has no bounds for a date: given Query(ge=, le=),
+# pydantic wrote them as `ge` and `le` keys, which validators and client generators
+# ignore (and its message named `datetime.date(1900, 1, 1)`). The pattern says the years.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+DAY_PATTERN = r"^(19\d{2}|20\d{2}|2100)-\d{2}-\d{2}$"
+
+
+def _within_range(day: date) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"expected a day from {EARLIEST_DAY} to {LATEST_DAY}")
+    return day
+
+
+IsoDay = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(_within_range),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
 AsOf = Annotated[
     IsoDay | None,
     Query(
-        ge=date(1900, 1, 1),
-        le=date(2100, 12, 31),
         description="Evaluate as of this day, using only evidence dated on or before it "
         "(default: today).",
         examples=["2017-08-01"],

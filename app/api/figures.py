@@ -43,8 +43,6 @@ From = Annotated[
     IsoDay | None,
     Query(
         alias="from",
-        ge=date(1900, 1, 1),
-        le=date(2100, 12, 31),
         description="Figures dated (or periods ending) on or after this day.",
         examples=["2017-01-01"],
     ),
@@ -53,8 +51,6 @@ To = Annotated[
     IsoDay | None,
     Query(
         alias="to",
-        ge=date(1900, 1, 1),
-        le=date(2100, 12, 31),
         description="Figures dated (or periods starting) on or before this day.",
         examples=["2023-12-31"],
     ),
