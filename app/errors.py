@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PAGING_FIELDS = frozenset({"query.limit", "query.cursor"})
+IF_MATCH_FIELD = "header.if-match"
 log = logging.getLogger("branchstats")
 
 
@@ -70,6 +71,16 @@ def not_found(what: str, ident: object) -> ApiError:
     return ApiError(404, f"{what} {ident} does not exist.")
 
 
+def if_match_required(what: str) -> ApiError:
+    """RFC 6585's 428: a change to `what` must name the ETag it was made against."""
+    return ApiError(
+        428,
+        f"Send If-Match with the ETag of GET {what}, so that a change made meanwhile "
+        "by someone else is not overwritten.",
+        errors=[FieldError(field=IF_MATCH_FIELD, message="required", type="missing")],
+    )
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -96,15 +107,22 @@ def problem_response(
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
+    if loc[:1] == ("header",):
+        # Header names are case-insensitive; the ones the services name are lower case.
+        loc = tuple(str(part).lower() for part in loc)
     return ".".join(str(part) for part in loc)
+
+
+def _api_error_response(request: Request, exc: ApiError) -> JSONResponse:
+    return problem_response(
+        request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem_response(
-            request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type
-        )
+        return _api_error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -120,6 +138,10 @@ def install_error_handlers(app: FastAPI) -> None:
             FieldError(field=_field_name(err["loc"]), message=err["msg"], type=err.get("type"))
             for err in exc.errors()
         ]
+        if [(e.field, e.type) for e in errors] == [(IF_MATCH_FIELD, "missing")]:
+            # A write's only fault is the precondition it did not send: 428, as when
+            # it sends a blank one (`check_if_match`), not 422.
+            return _api_error_response(request, if_match_required(request.url.path))
         names = ", ".join(e.field for e in errors)
         # Paging mistakes are a 400 (the page request is malformed); any other invalid
         # parameter is a 422 naming it.

@@ -67,6 +67,21 @@ def test_errors_are_documented_as_problem_json() -> None:
     )
 
 
+def test_every_change_documents_if_match_as_required_with_its_428() -> None:
+    document = openapi_document()
+    changes = [
+        (f"{method.upper()} {path}", operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        if method in ("patch", "delete")
+    ]
+    assert len(changes) >= 10
+    for at, operation in changes:
+        if_match = [p for p in operation.get("parameters", []) if p["name"] == "If-Match"]
+        assert [p["required"] for p in if_match] == [True], at
+        assert {"412", "428"} <= set(operation["responses"]), at
+
+
 # JSON Schema 2020-12's keywords, and those OpenAPI 3.1 adds to a schema object.
 SCHEMA_KEYWORDS = frozenset(
     {

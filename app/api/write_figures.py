@@ -88,7 +88,7 @@ def create_membership_count(
     summary="Change a membership count",
 )
 def update_membership_count(
-    request: Request, count_id: IdPath, body: CountUpdate, caller: Writer, if_match: IfMatch = None
+    request: Request, count_id: IdPath, body: CountUpdate, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Correct a count (If-Match: its ETag); status and risk follow at once."""
     return run(request, caller, update_figure, COUNTS, count_id, body, if_match)
@@ -102,7 +102,7 @@ def update_membership_count(
     summary="Delete a membership count",
 )
 def delete_membership_count(
-    request: Request, count_id: IdPath, caller: Writer, if_match: IfMatch = None
+    request: Request, count_id: IdPath, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Delete a count (If-Match: its ETag); status and risk follow at once."""
     return run(request, caller, delete_figure, COUNTS, count_id, if_match)
@@ -130,7 +130,7 @@ def create_admission(
     summary="Change an event",
 )
 def update_admission(
-    request: Request, event_id: IdPath, body: EventUpdate, caller: Writer, if_match: IfMatch = None
+    request: Request, event_id: IdPath, body: EventUpdate, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Correct an event (If-Match: its ETag); status and risk follow at once."""
     return run(request, caller, update_figure, EVENTS, event_id, body, if_match)
@@ -144,7 +144,7 @@ def update_admission(
     summary="Delete an event",
 )
 def delete_admission(
-    request: Request, event_id: IdPath, caller: Writer, if_match: IfMatch = None
+    request: Request, event_id: IdPath, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Delete an event (If-Match: its ETag); status and risk follow at once."""
     return run(request, caller, delete_figure, EVENTS, event_id, if_match)
@@ -169,7 +169,7 @@ def create_fact(
     "/facts/{fact_id}", response_model=FactOut, responses=CHANGE_ERRORS, summary="Change a fact"
 )
 def update_fact(
-    request: Request, fact_id: IdPath, body: FactUpdate, caller: Writer, if_match: IfMatch = None
+    request: Request, fact_id: IdPath, body: FactUpdate, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Correct a fact (If-Match: its ETag)."""
     return run(request, caller, update_figure, FACTS, fact_id, body, if_match)
@@ -182,8 +182,6 @@ def update_fact(
     responses={**DELETED, **CHANGE_ERRORS},
     summary="Delete a fact",
 )
-def delete_fact(
-    request: Request, fact_id: IdPath, caller: Writer, if_match: IfMatch = None
-) -> Response:
+def delete_fact(request: Request, fact_id: IdPath, caller: Writer, if_match: IfMatch) -> Response:
     """Delete a fact (If-Match: its ETag)."""
     return run(request, caller, delete_figure, FACTS, fact_id, if_match)

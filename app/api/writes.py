@@ -34,11 +34,11 @@ from app.services.writes import (
 )
 
 IfMatch = Annotated[
-    str | None,
+    str,
     Header(
         alias="If-Match",
         max_length=200,
-        description="Required: the ETag of the item as GET returned it. 412 when it changed "
+        description="The ETag of the item as GET returned it, or `*`. 412 when it changed "
         "meanwhile, 428 when missing.",
         examples=['"3f1c0a9b2d4e5f60718293a4b5c6d7e8"'],
     ),
@@ -154,7 +154,7 @@ def update_source(
     source_id: IdPath,
     body: SourceUpdate,
     caller: Writer,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     """Change a source's details or text; a new text must keep every quote drawn from it."""
     return run(request, caller, write_sources.update_source, source_id, body, if_match)
@@ -168,7 +168,7 @@ def update_source(
     summary="Delete a source",
 )
 def delete_source(
-    request: Request, source_id: IdPath, caller: Writer, if_match: IfMatch = None
+    request: Request, source_id: IdPath, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Delete a source that nothing is drawn from any more."""
     return run(request, caller, write_sources.delete_source, source_id, if_match)
@@ -200,7 +200,7 @@ def update_locality(
     locality_id: IdPath,
     body: LocalityUpdate,
     caller: Writer,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     """Change a locality an article named; what lies under it follows a move."""
     return run(request, caller, write_places.update_locality, locality_id, body, if_match)
@@ -214,7 +214,7 @@ def update_locality(
     summary="Delete a locality",
 )
 def delete_locality(
-    request: Request, locality_id: IdPath, caller: Writer, if_match: IfMatch = None
+    request: Request, locality_id: IdPath, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Delete a locality an article named, once nothing lies under it or refers to it."""
     return run(request, caller, write_places.delete_locality, locality_id, if_match)
@@ -246,7 +246,7 @@ def update_branch(
     branch_id: IdPath,
     body: BranchUpdate,
     caller: Writer,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     """Change an organization; its status and risk are recomputed at once."""
     return run(request, caller, write_places.update_branch, branch_id, body, if_match)
@@ -260,7 +260,7 @@ def update_branch(
     summary="Delete a branch",
 )
 def delete_branch(
-    request: Request, branch_id: IdPath, caller: Writer, if_match: IfMatch = None
+    request: Request, branch_id: IdPath, caller: Writer, if_match: IfMatch
 ) -> Response:
     """Delete an organization that has no figures and no organizations under it."""
     return run(request, caller, write_places.delete_branch, branch_id, if_match)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
-from app.errors import ApiError, FieldError
+from app.errors import ApiError, FieldError, if_match_required
 from app.models import IdempotencyRecord, Source
 from app.models.base import utcnow
 from app.services.auth import Caller
@@ -86,12 +86,7 @@ def request_fingerprint(method: str, target: str, content_type: str, body: bytes
 def check_if_match(if_match: str | None, current_etag: str, what: str) -> None:
     """428 without If-Match; 412 unless it names the current ETag (strong comparison)."""
     if if_match is None or not if_match.strip():
-        raise ApiError(
-            428,
-            f"Send If-Match with the ETag of GET {what}, so that a change made meanwhile "
-            "by someone else is not overwritten.",
-            errors=[FieldError(field="header.if-match", message="required", type="missing")],
-        )
+        raise if_match_required(what)
     tags = {tag.strip() for tag in if_match.split(",")}
     if "*" in tags or current_etag in tags:
         return

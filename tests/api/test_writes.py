@@ -35,6 +35,14 @@ def make_key(client: TestClient, name: str = "editor", scope: str = "write") -> 
     return {"Authorization": f"Bearer {made.token}"}
 
 
+def tien_phong_count_path(client: TestClient) -> str:
+    """The path of the seed's count of xóm Tiến Phong's members before the transfer."""
+    count_id = id_of(
+        client, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
+    )
+    return f"/membership-counts/{count_id}"
+
+
 @pytest.fixture
 def editor(write_api: TestClient) -> dict[str, str]:
     return make_key(write_api)
@@ -439,10 +447,7 @@ def test_a_figure_needs_a_source_that_states_it(
 
 
 def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) -> None:
-    count_id = id_of(
-        write_api, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
-    )
-    path = f"/membership-counts/{count_id}"
+    path = tien_phong_count_path(write_api)
     first = etag_of(write_api, path)
 
     missing = write_api.patch(path, json={"note": "x"}, headers=editor)
@@ -471,14 +476,35 @@ def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) ->
     assert star.status_code == 200 and star.json()["note"] is None
 
 
+def test_a_missing_if_match_alone_is_428_and_among_other_faults_422(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    path = tien_phong_count_path(write_api)
+    before = row_counts(write_api)
+
+    alone = write_api.delete(path, headers=editor)
+    assert alone.status_code == 428
+    assert alone.headers["content-type"] == "application/problem+json"
+    assert alone.json()["detail"].startswith(f"Send If-Match with the ETag of GET {path},")
+    assert fields(alone) == ["header.if-match"]
+
+    with_bad_body = write_api.patch(path, json={"value": -1}, headers=editor)
+    assert with_bad_body.status_code == 422
+    assert set(fields(with_bad_body)) == {"header.if-match", "body.value"}
+
+    too_long = write_api.patch(path, json={"note": "x"}, headers={**editor, "If-Match": "x" * 201})
+    assert too_long.status_code == 422 and fields(too_long) == ["header.if-match"]
+
+    blank = write_api.patch(path, json={"note": "x"}, headers={**editor, "If-Match": " "})
+    assert blank.status_code == 428 and blank.json()["detail"] == alone.json()["detail"]
+    assert row_counts(write_api) == before
+
+
 def test_the_etag_of_get_is_the_one_writes_compute(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
     """app.api.responses.json_response and representation_etag must agree."""
-    count_id = id_of(
-        write_api, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
-    )
-    response = write_api.get(f"/membership-counts/{count_id}")
+    response = write_api.get(tien_phong_count_path(write_api))
     assert response.headers["etag"] == representation_etag(response.json())
     branch = id_of(write_api, Branch, TIEN_PHONG)
     same = patch(write_api, f"/branches/{branch}", {}, editor)
@@ -683,10 +709,7 @@ def test_two_sources_disagreeing_are_both_served(
 def test_concurrent_updates_one_wins_one_is_told(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
-    count_id = id_of(
-        write_api, MembershipCount, f"{TIEN_PHONG_SOURCE}#tien-phong-members-before-transfer"
-    )
-    path = f"/membership-counts/{count_id}"
+    path = tien_phong_count_path(write_api)
     tag = etag_of(write_api, path)
     barrier = threading.Barrier(2)
     statuses: list[int] = []
