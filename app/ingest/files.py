@@ -6,7 +6,7 @@ import yaml
 from pydantic import ValidationError
 
 from app.ingest.loader import ImportRejected, RecordProblem
-from app.ingest.records import ArticleFile
+from app.ingest.records import NUL_MESSAGE, ArticleFile
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -69,4 +69,7 @@ def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:
                 )
             ]
         )
-    return article, text_path.read_text(encoding="utf-8"), text_path
+    text = text_path.read_text(encoding="utf-8")
+    if "\x00" in text:
+        raise ImportRejected([RecordProblem(text_path.name, "text", NUL_MESSAGE)])
+    return article, text, text_path

@@ -4,9 +4,17 @@ Unknown fields are errors, so a typo in a file cannot silently drop a figure.
 """
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from app.ingest.periods import PeriodError, parse_period
 from app.models.vocab import (
@@ -34,8 +42,32 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
+NUL_MESSAGE = "contains a NUL character (U+0000), which no text here may hold"
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a text, or one inside a list or mapping, holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    return False
+
+
+def refuse_nul(value: Any) -> Any:
+    """A field validator: PostgreSQL cannot store NUL in text (SQLite can), so no text
+    may hold one on either database, and the refusal names the field, as a 422."""
+    if holds_nul(value):
+        raise PydanticCustomError("nul", NUL_MESSAGE)
+    return value
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
 
 class SourceRecord(Record):

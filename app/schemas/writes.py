@@ -10,9 +10,9 @@ format (seed/FORMAT.md and app.ingest.records).
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.ingest.records import Key, LongText, Quote, RecordId, ShortText
+from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, refuse_nul
 from app.models.vocab import (
     DIMENSIONS,
     METRIC_UNITS,
@@ -58,6 +58,8 @@ D_PERIOD_END = "Last day of the period the figure covers, when the text gives it
 
 class WriteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
 
 # -- Sources ------------------------------------------------------------------------

@@ -247,6 +247,16 @@ def test_one_bad_record_refuses_the_whole_file(
 
     broken = write_api.post("/imports", content="format: [", headers={**editor, **YAML})
     assert broken.status_code == 422 and fields(broken) == ["body.yaml"]
+
+    # YAML writes NUL as "\0"; PostgreSQL cannot store it: refused on both databases.
+    data = article()
+    data["source"]["text"] += "\x00"
+    data["counts"][0]["note"] = "a\x00b"
+    nul = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert "\\0" in as_yaml(data)
+    assert nul.status_code == 422, nul.text
+    assert fields(nul) == ["body.source.text", "body.counts.0.note"]
+    assert all("NUL character" in e["message"] for e in nul.json()["errors"])
     assert row_counts(write_api) == before
 
 

@@ -446,6 +446,23 @@ def test_a_figure_needs_a_source_that_states_it(
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
 
 
+def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[str, str]) -> None:
+    """PostgreSQL cannot store U+0000 (it was a 500 there); SQLite could: both refuse it."""
+    before = row_counts(write_api)
+    body = {"key": "test-nul", "text": "Chi bộ\x00 có 9 đảng viên.", "title": "Tiêu đề\x00"}
+    created = write_api.post("/sources", json=body, headers=editor)
+    assert created.status_code == 422, created.text
+    assert fields(created) == ["body.text", "body.title"]
+    assert {e["type"] for e in created.json()["errors"]} == {"nul"}
+
+    path = tien_phong_count_path(write_api)
+    changed = patch(write_api, path, {"note": "ghi chú\x00"}, editor)
+    assert changed.status_code == 422 and fields(changed) == ["body.note"]
+    assert row_counts(write_api) == before
+    clean = body | {"text": "Chi bộ có 9 đảng viên.", "title": "Tiêu đề"}
+    assert write_api.post("/sources", json=clean, headers=editor).status_code == 201
+
+
 def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) -> None:
     path = tien_phong_count_path(write_api)
     first = etag_of(write_api, path)

@@ -1,8 +1,10 @@
 """The record format refuses what would silently lose or invent data."""
 
+from pathlib import Path
+
 import pytest
 
-from app.ingest.files import parse_article_yaml
+from app.ingest.files import parse_article_yaml, read_article_file
 from app.ingest.loader import ImportRejected
 
 BASE = """
@@ -47,3 +49,24 @@ def test_a_group_of_six_is_valid_without_a_name() -> None:
         BASE + "branches:\n  - {key: org:x, kind: other, group_size: 6, quote: abc}\n", "t"
     )
     assert article.branches[0].name is None and article.branches[0].group_size == 6
+
+
+def test_no_text_may_hold_a_nul_character(tmp_path: Path) -> None:
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(
+            BASE + 'branches:\n  - {key: org:x, kind: other, name: "a\\0b", quote: abc}\n', "t"
+        )
+    assert fields_of(refused.value) == {"branches.0.name"}
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "x.txt").write_text("Chi bộ có 22\x00 đảng viên.", encoding="utf-8")
+    record = articles / "x.yaml"
+    record.write_text(
+        "format: branchstats/article-v1\nsource: {key: test-source, text_file: ../sources/x.txt}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as refused:
+        read_article_file(record)
+    assert [(p.record, p.field) for p in refused.value.problems] == [("x.txt", "text")]
