@@ -28,6 +28,7 @@ from app.errors import install_error_handlers
 from app.heap import startup_heap_frozen
 from app.middleware import install_middleware
 from app.openapi_glossary import describe_fields
+from app.openapi_links import link_items
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
 from app.services.gathered import KeptRankings
@@ -63,12 +64,13 @@ ROUTERS = (
 )
 
 
-def _describe_fields_in_openapi(app: FastAPI) -> None:
+def _complete_openapi(app: FastAPI) -> None:
+    """The document FastAPI builds, its fields described and its items' links added."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = describe_fields(build())
+            app.openapi_schema = link_items(describe_fields(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -133,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_middleware(app)
-    _describe_fields_in_openapi(app)
+    _complete_openapi(app)
     # The routes on the app's own router, not its routers included: FastAPI (since
     # 0.137) matches an included router's routes through a node of its own, each request
     # asking every router in turn, twice (15 µs of a branch's detail, the third router).

@@ -82,6 +82,36 @@ def test_every_change_documents_if_match_as_required_with_its_428() -> None:
         assert {"412", "428"} <= set(operation["responses"]), at
 
 
+def test_every_link_names_an_operation_and_its_parameters() -> None:
+    document = openapi_document()
+    operations = {
+        operation["operationId"]: operation
+        for methods in document["paths"].values()
+        for operation in methods.values()
+    }
+    links = [
+        (f"{method.upper()} {path} {status} {name}", link)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        for status, response in operation["responses"].items()
+        for name, link in (response.get("links") or {}).items()
+    ]
+    changes = {
+        operation["operationId"]
+        for methods in document["paths"].values()
+        for method, operation in methods.items()
+        if method in ("patch", "delete")
+    }
+    assert changes <= {link["operationId"] for _, link in links}
+    for at, link in links:
+        target = operations[link["operationId"]]
+        accepted = {f"{p['in']}.{p['name']}" for p in target.get("parameters", [])}
+        named = {n if "." in n else f"path.{n}" for n in link["parameters"]}
+        assert named <= accepted, at
+        # A change names what it changes and the ETag it was made against.
+        assert (link["operationId"] in changes) == ("header.If-Match" in named), at
+
+
 # JSON Schema 2020-12's keywords, and those OpenAPI 3.1 adds to a schema object.
 SCHEMA_KEYWORDS = frozenset(
     {
