@@ -6,7 +6,7 @@ import yaml
 from pydantic import ValidationError
 
 from app.ingest.loader import ImportRejected, RecordProblem
-from app.ingest.records import NUL_MESSAGE, ArticleFile
+from app.ingest.records import ArticleFile, unstorable
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -53,7 +53,7 @@ def validate_article(data: object, label: str) -> ArticleFile:
 
 def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:
     """Parse a record file and read the text it points to (which must stay beside it)."""
-    article = parse_article_yaml(path.read_text(encoding="utf-8"), path.name)
+    article = parse_article_yaml(_utf8_text(path, "yaml"), path.name)
     if article.source.text is not None:
         return article, article.source.text, path
     assert article.source.text_file is not None
@@ -69,7 +69,18 @@ def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:
                 )
             ]
         )
-    text = text_path.read_text(encoding="utf-8")
-    if "\x00" in text:
-        raise ImportRejected([RecordProblem(text_path.name, "text", NUL_MESSAGE)])
+    text = _utf8_text(text_path, "text")
+    fault = unstorable(text)
+    if fault is not None:
+        raise ImportRejected([RecordProblem(text_path.name, "text", fault)])
     return article, text, text_path
+
+
+def _utf8_text(path: Path, field: str) -> str:
+    """A file's text, or a refusal naming the first byte that is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start : error.start + 1].hex()
+        message = f"not UTF-8 text: byte 0x{bad} at offset {error.start}"
+        raise ImportRejected([RecordProblem(path.name, field, message)]) from None

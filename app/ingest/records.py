@@ -3,6 +3,7 @@
 Unknown fields are errors, so a typo in a file cannot silently drop a figure.
 """
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -43,31 +44,45 @@ LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
 NUL_MESSAGE = "contains a NUL character (U+0000), which no text here may hold"
+SURROGATE_MESSAGE = (
+    "contains a lone surrogate (U+D800 to U+DFFF), which is not a character and cannot be "
+    "stored as UTF-8"
+)
+# What no database here can store as text: NUL (PostgreSQL cannot; SQLite can, so it is
+# refused on both) and lone surrogates (a YAML escape such as "\ud800"; UTF-8
+# cannot encode them).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
-def holds_nul(value: Any) -> bool:
-    """Whether a text, or one inside a list or mapping, holds U+0000."""
+def unstorable(value: Any) -> str | None:
+    """What is wrong with a text, or one inside a list or mapping, if it cannot be stored."""
     if isinstance(value, str):
-        return "\x00" in value
+        found = _UNSTORABLE.search(value)
+        if found is None:
+            return None
+        return NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
     if isinstance(value, (list, tuple)):
-        return any(holds_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-    return False
+        items = value
+    elif isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    else:
+        return None
+    return next((fault for item in items if (fault := unstorable(item))), None)
 
 
-def refuse_nul(value: Any) -> Any:
-    """A field validator: PostgreSQL cannot store NUL in text (SQLite can), so no text
-    may hold one on either database, and the refusal names the field, as a 422."""
-    if holds_nul(value):
-        raise PydanticCustomError("nul", NUL_MESSAGE)
+def refuse_unstorable(value: Any) -> Any:
+    """A field validator: a text that cannot be stored is a 422 naming its field, the same
+    on both databases, rather than a driver's error."""
+    fault = unstorable(value)
+    if fault is not None:
+        raise PydanticCustomError("nul" if fault == NUL_MESSAGE else "surrogate", fault)
     return value
 
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    _no_nul = field_validator("*", mode="after")(refuse_nul)
+    _storable = field_validator("*", mode="after")(refuse_unstorable)
 
 
 class SourceRecord(Record):

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, refuse_nul
+from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, refuse_unstorable
 from app.models.vocab import (
     DIMENSIONS,
     METRIC_UNITS,
@@ -59,7 +59,7 @@ D_PERIOD_END = "Last day of the period the figure covers, when the text gives it
 class WriteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    _no_nul = field_validator("*", mode="after")(refuse_nul)
+    _storable = field_validator("*", mode="after")(refuse_unstorable)
 
 
 # -- Sources ------------------------------------------------------------------------

@@ -257,6 +257,14 @@ def test_one_bad_record_refuses_the_whole_file(
     assert nul.status_code == 422, nul.text
     assert fields(nul) == ["body.source.text", "body.counts.0.note"]
     assert all("NUL character" in e["message"] for e in nul.json()["errors"])
+    # Nor a lone surrogate (YAML's "\uD800"), which UTF-8 cannot encode: it was a 500.
+    data = article()
+    data["source"]["text"] += "\ud800"
+    assert "\\uD800" in as_yaml(data)
+    lone = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert lone.status_code == 422, lone.text
+    assert fields(lone) == ["body.source.text"]
+    assert "lone surrogate" in lone.json()["errors"][0]["message"]
     assert row_counts(write_api) == before
 
 

@@ -51,12 +51,16 @@ def test_a_group_of_six_is_valid_without_a_name() -> None:
     assert article.branches[0].name is None and article.branches[0].group_size == 6
 
 
-def test_no_text_may_hold_a_nul_character(tmp_path: Path) -> None:
+def test_no_text_may_hold_a_nul_or_a_lone_surrogate(tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as refused:
         parse_article_yaml(
             BASE + 'branches:\n  - {key: org:x, kind: other, name: "a\\0b", quote: abc}\n', "t"
         )
     assert fields_of(refused.value) == {"branches.0.name"}
+    lone = 'format: branchstats/article-v1\nsource: {key: test-source, text: "22 \\udfff"}\n'
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(lone, "t")
+    assert fields_of(refused.value) == {"source.text"}
 
     articles = tmp_path / "articles"
     articles.mkdir()
@@ -70,3 +74,24 @@ def test_no_text_may_hold_a_nul_character(tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as refused:
         read_article_file(record)
     assert [(p.record, p.field) for p in refused.value.problems] == [("x.txt", "text")]
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_byte(tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "sources").mkdir()
+    valid = "Chi bộ có ".encode()  # 13 bytes
+    (tmp_path / "sources" / "x.txt").write_bytes(valid + b"\xff 22")
+    record = tmp_path / "articles" / "x.yaml"
+    record.write_bytes(
+        b"format: branchstats/article-v1\nsource: {key: s, text_file: ../sources/x.txt}\n"
+    )
+    with pytest.raises(ImportRejected) as refused:
+        read_article_file(record)
+    (problem,) = refused.value.problems
+    assert (problem.record, problem.field) == ("x.txt", "text")
+    assert problem.message == f"not UTF-8 text: byte 0xff at offset {len(valid)}"
+
+    record.write_bytes(b'format: branchstats/article-v1\nsource: {key: s, text: "\xc3"}\n')
+    with pytest.raises(ImportRejected) as refused:
+        read_article_file(record)
+    assert [(p.record, p.field) for p in refused.value.problems] == [("x.yaml", "yaml")]
