@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 PAGING_FIELDS = frozenset({"query.limit", "query.cursor"})
 IF_MATCH_FIELD = "header.if-match"
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
 log = logging.getLogger("branchstats")
 
 
@@ -127,10 +128,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        errors = None
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}."
+        elif exc.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
+            # FastAPI's words for a body its JSON parser gave up on other than by a syntax
+            # error (those are a 422 at their position): not UTF-8, or nested too deeply.
+            detail = "The body could not be read as JSON: it is not UTF-8, or nests too deeply."
+            errors = [FieldError(field="body", message="unreadable JSON", type="json_invalid")]
         headers = dict(exc.headers) if exc.headers else None
-        return problem_response(request, exc.status_code, detail, headers=headers)
+        return problem_response(request, exc.status_code, detail, errors=errors, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

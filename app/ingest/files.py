@@ -8,9 +8,30 @@ from pydantic import ValidationError
 from app.ingest.loader import ImportRejected, RecordProblem
 from app.ingest.records import ArticleFile, unstorable
 
+# An article file nests four levels (a list of records, their fields); PyYAML composes
+# nodes recursively, so a file of 50,000 "[" ran out of stack (a 500).
+MAX_YAML_DEPTH = 32
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses duplicate mapping keys instead of keeping the last."""
+    """A YAML loader that refuses duplicate mapping keys instead of keeping the last, and
+    nesting deeper than MAX_YAML_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested deeper than {MAX_YAML_DEPTH} levels",
+                self.peek_event().start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:

@@ -247,6 +247,8 @@ def test_one_bad_record_refuses_the_whole_file(
 
     broken = write_api.post("/imports", content="format: [", headers={**editor, **YAML})
     assert broken.status_code == 422 and fields(broken) == ["body.yaml"]
+    deep = write_api.post("/imports", content="[" * 50_000, headers={**editor, **YAML})
+    assert deep.status_code == 422 and fields(deep) == ["body.yaml"]  # it was a 500
 
     # YAML writes NUL as "\0"; PostgreSQL cannot store it: refused on both databases.
     data = article()

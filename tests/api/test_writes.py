@@ -463,6 +463,22 @@ def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[st
     assert write_api.post("/sources", json=clean, headers=editor).status_code == 201
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 50_000 + b"]" * 50_000, b'{"key": "a", "text": "\xff"}'],
+    ids=["nested too deeply", "not UTF-8"],
+)
+def test_an_unreadable_body_is_a_400_naming_the_body(
+    write_api: TestClient, editor: dict[str, str], body: bytes
+) -> None:
+    headers = {**editor, "Content-Type": "application/json"}
+    refused = write_api.post("/sources", content=body, headers=headers)
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert fields(refused) == ["body"]
+    assert refused.json()["detail"].startswith("The body could not be read as JSON")
+
+
 def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) -> None:
     path = tien_phong_count_path(write_api)
     first = etag_of(write_api, path)

@@ -95,3 +95,22 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_byte(tmp_path: Path) -> N
     with pytest.raises(ImportRejected) as refused:
         read_article_file(record)
     assert [(p.record, p.field) for p in refused.value.problems] == [("x.yaml", "yaml")]
+
+
+def test_yaml_nested_past_the_limit_is_refused_not_a_stack_overflow() -> None:
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml("[" * 50_000 + "]" * 50_000, "t")
+    (problem,) = refused.value.problems
+    assert problem.field == "yaml" and "nested deeper than 32 levels" in problem.message
+
+    def nested(levels: int) -> str:
+        """A file whose deepest node (a scalar) is `levels` deep, the file's mapping first."""
+        inner = levels - 2
+        return "format: branchstats/article-v1\nx: " + "{a: " * inner + "1" + "}" * inner + "\n"
+
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(nested(32), "t")  # parsed, then refused as an article
+    assert fields_of(refused.value) == {"source", "x"}  # missing, unknown
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(nested(33), "t")
+    assert fields_of(refused.value) == {"yaml"}
