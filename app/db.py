@@ -265,6 +265,17 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def begin_writing(session: Session) -> None:
+    """Begin `session`'s transaction as a writer's; nothing if it has begun.
+
+    On SQLite with the write lock (BEGIN IMMEDIATE): a transaction that reads and then
+    writes otherwise fails at its first write, at once and whatever busy_timeout says,
+    when another writer committed since its read (its snapshot cannot become a write).
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={BEGIN_IMMEDIATE: True})
+
+
 @contextmanager
 def unpooled_session(engine: Engine) -> Iterator[Session]:
     """A session on one connection throughout (staged rows kept in its temporary tables

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
+from app.db import begin_writing
 from app.errors import ApiError
 from app.models import ApiKey
 from app.models.base import utcnow
@@ -59,6 +60,7 @@ def create_key(session: Session, name: str, scope: str = "write") -> NewKey:
         raise KeyCommandError("a key name is 1 to 100 characters")
     if scope not in ("read", "write"):
         raise KeyCommandError("the scope is read or write")
+    begin_writing(session)
     if session.execute(select(col(ApiKey.id)).where(col(ApiKey.name) == name)).first() is not None:
         # Revoked keys keep their name: the audit log shows who by name.
         raise KeyCommandError(f"a key named {name!r} exists; names are never reused")
@@ -87,6 +89,7 @@ def find_key(session: Session, name_or_id: str) -> ApiKey:
 
 def revoke_key(session: Session, name_or_id: str, now: datetime | None = None) -> ApiKey:
     """Revoke a key (kept, not deleted: the audit log refers to it). Idempotent."""
+    begin_writing(session)
     key = find_key(session, name_or_id)
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()

@@ -1,12 +1,13 @@
 """API keys without HTTP: made, found, revoked; only a hash of the token is stored."""
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from app.db import make_engine
+from app.db import BEGIN_IMMEDIATE, make_engine
 from app.errors import ApiError
 from app.services import auth
 
@@ -72,3 +73,29 @@ def test_key_names_and_scopes_are_checked(keys_engine: Engine) -> None:
         for name, scope in (("", "write"), ("x" * 101, "write"), ("ok", "admin")):
             with pytest.raises(auth.KeyCommandError):
                 auth.create_key(session, name, scope)
+
+
+def test_a_key_is_made_while_another_writer_commits(keys_engine: Engine) -> None:
+    """A key's name is read, then the key written. On SQLite a read that another
+    writer's commit makes stale cannot become a write ("database is locked" at once):
+    making and revoking a key take the write lock first, and wait for the other."""
+    other = keys_engine.connect().execution_options(**{BEGIN_IMMEDIATE: True})
+    other.begin()
+    other.execute(
+        text(
+            "INSERT INTO api_keys (name, prefix, token_sha256, scope, created_at) "
+            "VALUES ('other', 'bs_other', :digest, 'read', CURRENT_TIMESTAMP)"
+        ),
+        {"digest": "0" * 64},
+    )
+    committer = threading.Timer(0.3, other.commit)
+    committer.start()
+    try:
+        with Session(keys_engine) as session:
+            auth.create_key(session, "mine")
+            session.commit()
+    finally:
+        committer.join()
+        other.close()
+    with Session(keys_engine) as session:
+        assert [k.name for k in auth.list_keys(session)] == ["other", "mine"]
