@@ -1,16 +1,14 @@
 """Parameter types and response documentation shared by the routers."""
 
-import re
-from datetime import date
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
 from app.api.query_route import QueryModelRoute
+from app.days import Day
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
@@ -52,39 +50,8 @@ def api_router(**settings: Any) -> APIRouter:
 
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_day(value: object) -> object:
-    # The schema says `format: date`; left alone, pydantic also reads a number such as
-    # `as_of=1700000000` (or `0`) as a Unix time, silently answering for another day.
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
-        raise ValueError("expected a day as YYYY-MM-DD")
-    return value
-
-
-# The days a filter takes. JSON Schema has no bounds for a date: given Query(ge=, le=),
-# pydantic wrote them as `ge` and `le` keys, which validators and client generators
-# ignore (and its message named `datetime.date(1900, 1, 1)`). The pattern says the years.
-EARLIEST_DAY = date(1900, 1, 1)
-LATEST_DAY = date(2100, 12, 31)
-DAY_PATTERN = r"^(19\d{2}|20\d{2}|2100)-\d{2}-\d{2}$"
-
-
-def _within_range(day: date) -> date:
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ValueError(f"expected a day from {EARLIEST_DAY} to {LATEST_DAY}")
-    return day
-
-
-IsoDay = Annotated[
-    date,
-    BeforeValidator(_iso_day),
-    AfterValidator(_within_range),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
-]
 AsOf = Annotated[
-    IsoDay | None,
+    Day | None,
     Query(
         description="Evaluate as of this day, using only evidence dated on or before it "
         "(default: today).",

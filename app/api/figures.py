@@ -8,7 +8,6 @@ from fastapi import Query, Request, Response
 from app.api.common import (
     EXPORTS,
     READ_ERRORS,
-    IsoDay,
     api_router,
     engine_of,
     id_query,
@@ -17,6 +16,7 @@ from app.api.common import (
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import list_response
+from app.days import Day
 from app.errors import bad_request
 from app.models import Fact, MembershipCount, MembershipEvent
 from app.models.vocab import METRIC_UNITS, EventKind, MemberStatus
@@ -40,7 +40,7 @@ Locality = Annotated[
 ]
 SourceId = Annotated[int | None, id_query("Only figures from this source.", 2)]
 From = Annotated[
-    IsoDay | None,
+    Day | None,
     Query(
         alias="from",
         description="Figures dated (or periods ending) on or after this day.",
@@ -48,7 +48,7 @@ From = Annotated[
     ),
 ]
 To = Annotated[
-    IsoDay | None,
+    Day | None,
     Query(
         alias="to",
         description="Figures dated (or periods starting) on or before this day.",

@@ -4,6 +4,8 @@ import calendar
 import re
 from datetime import date
 
+from app.days import EARLIEST_DAY, LATEST_DAY
+
 _YEAR = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -15,7 +17,14 @@ class PeriodError(ValueError):
 
 
 def _bounds(token: str) -> tuple[date, date]:
-    """The first and last day a token covers."""
+    """The first and last day a token covers, within the days the service takes."""
+    first, last = _days_of(token)
+    if first < EARLIEST_DAY or last > LATEST_DAY:
+        raise PeriodError(f"{token!r} is not from {EARLIEST_DAY} to {LATEST_DAY}")
+    return first, last
+
+
+def _days_of(token: str) -> tuple[date, date]:
     try:
         if m := _YEAR.match(token):
             year = int(m[1])

@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.days import Day
 from app.ingest.periods import PeriodError, parse_period
 from app.models.vocab import (
     DIMENSIONS,
@@ -93,7 +94,7 @@ class SourceRecord(Record):
     text: str | None = Field(default=None, description="The full text, inline (for API imports).")
     publisher: ShortText | None = None
     title: LongText | None = None
-    published_on: date | None = None
+    published_on: Day | None = None
     date_note: LongText | None = None
     author: ShortText | None = None
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "vi"
@@ -125,8 +126,8 @@ class BranchRecord(Record):
     description: LongText | None = None
     locality: Key | None = None
     parent: Key | None = None
-    founded_on: date | None = None
-    dissolved_on: date | None = None
+    founded_on: Day | None = None
+    dissolved_on: Day | None = None
     quote: Quote
     note: LongText | None = None
 
@@ -152,7 +153,7 @@ class CountRecord(FigureRecord):
     value: Annotated[int, Field(ge=0, le=10_000_000)]
     value_max: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     status: MemberStatus = "all"
-    as_of: date | None = None
+    as_of: Day | None = None
 
     @model_validator(mode="after")
     def _range(self) -> "CountRecord":
@@ -197,7 +198,7 @@ class FactRecord(FigureRecord):
     unit: str | None = None
     dimension: str | None = None
     period: str | None = None
-    as_of: date | None = None
+    as_of: Day | None = None
 
     @model_validator(mode="after")
     def _valid(self) -> "FactRecord":
@@ -226,7 +227,7 @@ class RoleRecord(FigureRecord):
     person: ShortText
     role: Role
     branch: Key
-    as_of: date | None = None
+    as_of: Day | None = None
 
 
 class ArticleFile(Record):

@@ -7,11 +7,11 @@ fields are refused (a typo must not be dropped silently). Constraints follow the
 format (seed/FORMAT.md and app.ingest.records).
 """
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.days import Day
 from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, refuse_unstorable
 from app.models.vocab import (
     DIMENSIONS,
@@ -72,7 +72,7 @@ class SourceCreate(WriteBody):
         default=None, description="The publisher as the text shows it.", examples=["Báo Yên Bái"]
     )
     title: LongText | None = Field(default=None, description="The headline as printed.")
-    published_on: date | None = Field(
+    published_on: Day | None = Field(
         default=None, description="Only when the text prints a date.", examples=["2024-03-02"]
     )
     date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
@@ -87,7 +87,7 @@ class SourceUpdate(WriteBody):
     text: Text | None = Field(default=None, description="The article's full text.")
     publisher: ShortText | None = Field(default=None, description="The publisher.")
     title: LongText | None = Field(default=None, description="The headline as printed.")
-    published_on: date | None = Field(default=None, description="Only when the text prints a date.")
+    published_on: Day | None = Field(default=None, description="Only when the text prints a date.")
     date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
     author: ShortText | None = Field(default=None, description="The byline as printed.")
     language: Language | None = Field(default=None, description="ISO 639 code of the text.")
@@ -150,8 +150,8 @@ class BranchCreate(WriteBody):
         default=None, description="The most precise place the text gives."
     )
     parent_id: Id | None = Field(default=None, description="The parent organization.")
-    founded_on: date | None = Field(default=None, description="When it was founded, if stated.")
-    dissolved_on: date | None = Field(default=None, description="When it was dissolved, if stated.")
+    founded_on: Day | None = Field(default=None, description="When it was founded, if stated.")
+    dissolved_on: Day | None = Field(default=None, description="When it was dissolved, if stated.")
     source_id: Id = Field(description=D_SOURCE_ID)
     quote: Quote = Field(description=D_QUOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
@@ -170,8 +170,8 @@ class BranchUpdate(WriteBody):
     )
     locality_id: Id | None = Field(default=None, description="The place it was reported under.")
     parent_id: Id | None = Field(default=None, description="The parent organization.")
-    founded_on: date | None = Field(default=None, description="When it was founded.")
-    dissolved_on: date | None = Field(default=None, description="When it was dissolved.")
+    founded_on: Day | None = Field(default=None, description="When it was founded.")
+    dissolved_on: Day | None = Field(default=None, description="When it was dissolved.")
     source_id: Id | None = Field(default=None, description=D_SOURCE_ID)
     quote: Quote | None = Field(default=None, description=D_QUOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
@@ -210,7 +210,7 @@ class CountCreate(FigureCreate):
     value: Count = Field(description="Members (for less_than, the bound).", examples=[22])
     value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
     status: MemberStatus = Field(default="all", description="all, full or probationary members.")
-    as_of: date | None = Field(
+    as_of: Day | None = Field(
         default=None, description="The day the count holds, when the text gives it."
     )
 
@@ -224,7 +224,7 @@ class CountUpdate(FigureUpdate):
     status: MemberStatus | None = Field(
         default=None, description="all, full or probationary members."
     )
-    as_of: date | None = Field(default=None, description="The day the count holds.")
+    as_of: Day | None = Field(default=None, description="The day the count holds.")
 
 
 class EventCreate(FigureCreate):
@@ -238,8 +238,8 @@ class EventCreate(FigureCreate):
         default=None, description="How many; null when the text says it happened without a number."
     )
     value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
-    period_start: date | None = Field(default=None, description=D_PERIOD_START)
-    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+    period_start: Day | None = Field(default=None, description=D_PERIOD_START)
+    period_end: Day | None = Field(default=None, description=D_PERIOD_END)
     reason: LongText | None = Field(
         default=None, description="For departures: what the text gives."
     )
@@ -254,8 +254,8 @@ class EventUpdate(FigureUpdate):
     branch_id: Id | None = Field(default=None, description=D_BRANCH_ID)
     value: Count | None = Field(default=None, description="How many; null when not reported.")
     value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
-    period_start: date | None = Field(default=None, description=D_PERIOD_START)
-    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+    period_start: Day | None = Field(default=None, description=D_PERIOD_START)
+    period_end: Day | None = Field(default=None, description=D_PERIOD_END)
     reason: LongText | None = Field(default=None, description="For departures: the reason.")
 
 
@@ -275,8 +275,8 @@ class FactCreate(FigureCreate):
     dimension: Dimension | None = Field(
         default=None, description="The breakdown of subordinate_organizations, when given."
     )
-    period_start: date | None = Field(default=None, description=D_PERIOD_START)
-    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+    period_start: Day | None = Field(default=None, description=D_PERIOD_START)
+    period_end: Day | None = Field(default=None, description=D_PERIOD_END)
 
 
 class FactUpdate(FigureUpdate):
@@ -291,8 +291,8 @@ class FactUpdate(FigureUpdate):
     value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
     unit: str | None = Field(default=None, max_length=40, description="The metric's unit.")
     dimension: Dimension | None = Field(default=None, description="The breakdown, when given.")
-    period_start: date | None = Field(default=None, description=D_PERIOD_START)
-    period_end: date | None = Field(default=None, description=D_PERIOD_END)
+    period_start: Day | None = Field(default=None, description=D_PERIOD_START)
+    period_end: Day | None = Field(default=None, description=D_PERIOD_END)
 
 
 # -- Imports --------------------------------------------------------------------------

@@ -446,6 +446,26 @@ def test_a_figure_needs_a_source_that_states_it(
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
 
 
+def test_a_day_is_yyyy_mm_dd_from_1900_to_2100(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """As in the filters: a year 9999 count would be the latest for ever, and a number
+    was read as a Unix time."""
+    before = row_counts(write_api)
+    far = write_api.post(
+        "/sources", json={"key": "d-far", "text": "t", "published_on": "9999-12-31"}, headers=editor
+    )
+    assert far.status_code == 422 and fields(far) == ["body.published_on"]
+    assert "expected a day from 1900-01-01 to 2100-12-31" in far.json()["errors"][0]["message"]
+    path = tien_phong_count_path(write_api)
+    unix = patch(write_api, path, {"as_of": 1_700_000_000}, editor)
+    assert unix.status_code == 422 and fields(unix) == ["body.as_of"]
+    assert "expected a day as YYYY-MM-DD" in unix.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    first = patch(write_api, path, {"as_of": "1900-01-01"}, editor)
+    assert first.status_code == 200 and first.json()["as_of"] == "1900-01-01"
+
+
 def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[str, str]) -> None:
     """PostgreSQL cannot store U+0000 (it was a 500 there); SQLite could: both refuse it."""
     before = row_counts(write_api)

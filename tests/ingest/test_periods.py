@@ -22,8 +22,13 @@ def test_periods_as_the_texts_give_them(text: str, start: date | None, end: date
 
 
 @pytest.mark.parametrize(
-    "text", ["2023-02-30", "2019-Q5", "2018/2017", "/", "last year", "2023-13"]
+    "text",
+    ["2023-02-30", "2019-Q5", "2018/2017", "/", "last year", "2023-13", "0001", "9999-12", "1899/"],
 )
 def test_impossible_periods_are_refused(text: str) -> None:
     with pytest.raises(PeriodError):
         parse_period(text)
+
+
+def test_the_service_s_first_and_last_years_are_periods() -> None:
+    assert parse_period("1900/2100") == (date(1900, 1, 1), date(2100, 12, 31))
