@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
+from app.ingest.figure_numbers import unprinted
 from app.ingest.places import (
     branch_search_fields,
     locality_search_fields,
@@ -102,6 +103,12 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
                 and normalize_quote_text(rec.figure) not in quote
             ):
                 problems.append(RecordProblem(label, "figure", "not found in the quote"))
+            if isinstance(rec, FigureRecord) and (
+                fault := unprinted(
+                    rec.figure, getattr(rec, "value", None), getattr(rec, "value_max", None)
+                )
+            ):
+                problems.append(RecordProblem(label, *fault))
     return problems
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from app.errors import ApiError, FieldError
+from app.ingest.figure_numbers import unprinted
 from app.models import (
     Branch,
     BranchStatus,
@@ -112,6 +113,15 @@ def _range_errors(body: Any) -> list[FieldError]:
     return errors
 
 
+def _printed_errors(body: Any) -> list[FieldError]:
+    """The value (and the top of a range) must be numbers the figure prints."""
+    fault = unprinted(body.figure, body.value, body.value_max)
+    if fault is None:
+        return []
+    name, why = fault
+    return [FieldError(field=f"body.{name}", message=why, type="value_not_in_figure")]
+
+
 def _subject_errors(session: Session, kind: FigureKind, body: Any) -> list[FieldError]:
     if kind is not FACTS:
         referenced(session, Branch, body.branch_id, "body.branch_id", "organization")
@@ -141,7 +151,7 @@ def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> d
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
     errors = quote_errors(source, body.quote, body.figure)
     errors += _subject_errors(session, kind, body)
-    errors += _range_errors(body)
+    errors += _range_errors(body) or _printed_errors(body)
     if errors:
         raise invalid(errors)
     assert source is not None

@@ -230,6 +230,11 @@ def test_one_bad_record_refuses_the_whole_file(
     assert fields(bad_quote) == ["body.facts[0].quote", "body.facts[0].figure"]
 
     data = article()
+    data["counts"][0]["value"] = 8  # the quote says 9
+    unprinted = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert unprinted.status_code == 422 and fields(unprinted) == ["body.counts[0].value"]
+
+    data = article()
     data["counts"][0]["branch"] = "org:nowhere"
     unknown = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
     assert unknown.status_code == 422 and fields(unknown) == ["body.counts[0].branch"]

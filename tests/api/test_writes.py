@@ -278,11 +278,25 @@ def test_a_new_village_and_branch_are_listed_and_risk_follows_a_count(
     )
     # The figure must be printed in the quote: 3 is not.
     assert count.status_code == 422 and fields(count) == ["body.figure"]
+    # Nor may the value differ from the figure: the sentence says 9.
     count = write_api.post(
         "/membership-counts", json=count_body(source["id"], branch["id"], value=3), headers=editor
     )
+    assert count.status_code == 422 and fields(count) == ["body.value"]
+    assert count.json()["errors"][0]["message"] == ("3 is not a number the figure '9' prints (9)")
+    later = write_api.post(
+        "/sources",
+        json={
+            "key": "test-thu-nghiem-2",
+            "text": "Chi bộ xóm Thử Nghiệm nay chỉ còn 3 đảng viên.",
+            "published_on": "2024-06-01",
+        },
+        headers=editor,
+    ).json()
+    body = count_body(later["id"], branch["id"], value=3, quote="chỉ còn 3 đảng viên", figure="3")
+    count = write_api.post("/membership-counts", json=body, headers=editor)
     assert count.status_code == 201, count.text
-    assert count.json()["evidence_date"] == "2024-03-02"
+    assert count.json()["evidence_date"] == "2024-06-01"
 
     # Stats and risk reflect the write at once: the list reads the refreshed status.
     detail = write_api.get(f"/branches/{branch['id']}").json()
@@ -507,6 +521,9 @@ def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) ->
     assert missing.status_code == 428 and fields(missing) == ["header.if-match"]
     weak = write_api.patch(path, json={"note": "x"}, headers={**editor, "If-Match": f"W/{first}"})
     assert weak.status_code == 412
+
+    other_value = patch(write_api, path, {"value": 12}, editor)  # its figure prints 13
+    assert other_value.status_code == 422 and fields(other_value) == ["body.value"]
 
     done = write_api.patch(path, json={"note": "checked"}, headers={**editor, "If-Match": first})
     assert done.status_code == 200, done.text

@@ -1,0 +1,68 @@
+"""The numbers a figure prints, so that a record's value is one a reader can find in it.
+
+A figure is the exact characters of the quote that print the number ("6.799", "28
+triệu", "24-25", "trên 90%"). Its value must be printed there: a journalist checks the
+number against the sentence. Read as Vietnamese texts write numbers, and leniently where
+they are ambiguous: "6.799" is 6,799 (a dot groups thousands) or 6.799, "1,5" is 1.5 (a
+comma is the decimal mark) or 15 hundred in an English grouping; "28 triệu" is 28 or 28
+million. A figure in words ("một", "hai") prints no digits and is not checked.
+"""
+
+import re
+import unicodedata
+
+# A number: thousands grouped by dots or commas, or digits with a decimal part.
+_NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
+_SCALES = {"nghìn": 1e3, "ngàn": 1e3, "triệu": 1e6, "tỷ": 1e9, "tỉ": 1e9}
+_SCALE_WORD = re.compile(r"(?<!\w)(" + "|".join(_SCALES) + r")(?!\w)")
+
+
+def printed_numbers(figure: str) -> set[float]:
+    """Every value the figure's digits may stand for (each reading, and each scaled by a
+    scale word the figure prints: "24-25 triệu" is 24 to 25 million)."""
+    figure = unicodedata.normalize("NFC", figure)
+    readings: set[float] = set()
+    for match in _NUMBER.finditer(figure):
+        readings |= _readings(match.group())
+    scales = {_SCALES[word] for word in _SCALE_WORD.findall(figure)}
+    return readings | {reading * scale for reading in readings for scale in scales}
+
+
+def _readings(token: str) -> set[float]:
+    """A number's readings: a dot or a comma may group thousands, or mark decimals."""
+    readings = set()
+    for grouping, decimal in ((".", ","), (",", ".")):
+        parts = token.split(decimal)
+        if len(parts) > 2 or (len(parts) == 2 and grouping in parts[1]):
+            continue
+        groups = parts[0].split(grouping)
+        if all(len(group) == 3 for group in groups[1:]):
+            fraction = "." + parts[1] if len(parts) == 2 else ""
+            readings.add(float("".join(groups) + fraction))
+    return readings
+
+
+def unprinted(
+    figure: str | None, value: float | None, value_max: float | None
+) -> tuple[str, str] | None:
+    """("value" or "value_max", why) for the first of them that is not a number the
+    figure prints; None when each is, or when there is nothing to compare (no figure, no
+    value, a figure in words)."""
+    if not figure or value is None:
+        return None
+    printed = printed_numbers(figure)
+    if not printed:
+        return None
+    for name, number in (("value", value), ("value_max", value_max)):
+        if number is not None and not _among(number, printed):
+            shown = ", ".join(_plain(n) for n in sorted(printed))
+            return name, f"{_plain(number)} is not a number the figure {figure!r} prints ({shown})"
+    return None
+
+
+def _among(value: float, printed: set[float]) -> bool:
+    return any(abs(value - n) <= 1e-9 * max(1.0, abs(n)) for n in printed)
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
