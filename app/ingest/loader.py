@@ -18,7 +18,7 @@ from app.ingest.places import (
     set_locality_ancestors,
     sync_locality_words,
 )
-from app.ingest.records import ArticleFile, FigureRecord
+from app.ingest.records import ArticleFile, EventRecord, FactRecord, FigureRecord
 from app.models import (
     Branch,
     Fact,
@@ -79,6 +79,14 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _first_day(rec: Any) -> tuple[date | None, str]:
+    """The first day a record covers, and the field that gives it (a period may end after
+    the article: a year still running, a term; it cannot begin after it)."""
+    if isinstance(rec, EventRecord) or (isinstance(rec, FactRecord) and rec.as_of is None):
+        return rec.bounds()[0], "period"
+    return getattr(rec, "as_of", None), "as_of"
+
+
 def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
     """Every quote is in the text, every figure is in its quote."""
     problems: list[RecordProblem] = []
@@ -91,9 +99,20 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
         ("facts", list(article.facts)),
         ("roles", list(article.roles)),
     ]
+    published = article.source.published_on
     for section, records in sections:
         for index, rec in enumerate(records):
             label = f"{section}[{index}] {getattr(rec, 'id', None) or rec.key}"
+            first, field = _first_day(rec)
+            if first is not None and published is not None and first > published:
+                problems.append(
+                    RecordProblem(
+                        label,
+                        field,
+                        f"{first} is after the article's publication ({published}), which "
+                        "cannot report it",
+                    )
+                )
             quote = normalize_quote_text(rec.quote)
             if quote not in haystack:
                 problems.append(RecordProblem(label, "quote", "not found in the source text"))

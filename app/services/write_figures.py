@@ -65,6 +65,7 @@ class FigureKind:
     path: str
     create: type[FigureCreate]
     own_date: Callable[[FigureCreate], date | None]
+    first_day: str  # the body's field with the first day the figure covers
 
 
 COUNTS = FigureKind(
@@ -74,6 +75,7 @@ COUNTS = FigureKind(
     "/membership-counts",
     CountCreate,
     lambda body: body.as_of,  # type: ignore[attr-defined]
+    "as_of",
 )
 EVENTS = FigureKind(
     MembershipEvent,
@@ -82,6 +84,7 @@ EVENTS = FigureKind(
     "/admissions",
     EventCreate,
     lambda body: body.period_end,  # type: ignore[attr-defined]
+    "period_start",
 )
 FACTS = FigureKind(
     Fact,
@@ -90,6 +93,7 @@ FACTS = FigureKind(
     "/facts",
     FactCreate,
     lambda body: body.period_end,  # type: ignore[attr-defined]
+    "period_start",
 )
 
 
@@ -111,6 +115,23 @@ def _range_errors(body: Any) -> list[FieldError]:
             FieldError(field="body.period_end", message="the period ends before it starts")
         )
     return errors
+
+
+def _reported_later_errors(kind: FigureKind, body: Any, source: Source | None) -> list[FieldError]:
+    """An article cannot report a count as of a later day, nor a period that began after
+    it was published (a period may end later: a year still running, a term)."""
+    first = getattr(body, kind.first_day)
+    published = source.published_on if source is not None else None
+    if first is None or published is None or first <= published:
+        return []
+    return [
+        FieldError(
+            field=f"body.{kind.first_day}",
+            message=f"{first} is after the source's publication ({published}), which "
+            "cannot report it",
+            type="after_publication",
+        )
+    ]
 
 
 def _printed_errors(body: Any) -> list[FieldError]:
@@ -152,6 +173,7 @@ def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> d
     errors = quote_errors(source, body.quote, body.figure)
     errors += _subject_errors(session, kind, body)
     errors += _range_errors(body) or _printed_errors(body)
+    errors += _reported_later_errors(kind, body, source)
     if errors:
         raise invalid(errors)
     assert source is not None

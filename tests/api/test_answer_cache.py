@@ -347,7 +347,7 @@ def test_a_write_is_seen_in_a_list_page(write_api: TestClient, editor: dict[str,
 
     before = write_api.get(path).json()
     assert write_api.get(path).json() == before
-    source = new_source(write_api, editor)
+    source = new_source(write_api, editor, published_on=date.today().isoformat())
     body = count_body(source["id"], tien_phong, as_of=date.today().isoformat())
     assert write_api.post("/membership-counts", json=body, headers=editor).status_code == 201
     after = write_api.get(path).json()

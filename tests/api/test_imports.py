@@ -235,6 +235,11 @@ def test_one_bad_record_refuses_the_whole_file(
     assert unprinted.status_code == 422 and fields(unprinted) == ["body.counts[0].value"]
 
     data = article()
+    data["counts"][0]["as_of"] = "2024-03-03"  # the article is of 2024-03-02
+    too_late = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert too_late.status_code == 422 and fields(too_late) == ["body.counts[0].as_of"]
+
+    data = article()
     data["counts"][0]["branch"] = "org:nowhere"
     unknown = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
     assert unknown.status_code == 422 and fields(unknown) == ["body.counts[0].branch"]

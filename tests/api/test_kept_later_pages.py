@@ -118,7 +118,7 @@ def test_a_ranking_kept_before_a_write_is_ranked_again(unkept_write_api: TestCli
     members = first["items"][0]["members"]["low"] + 1_000
     editor = make_key(client)
     quote = f"hiện có {members} đảng viên"
-    source = new_source(client, editor, text=f"Chi bộ xóm Thử Nghiệm {quote}.")
+    source = new_source(client, editor, text=f"Chi bộ xóm Thử Nghiệm {quote}.", published_on=DAY)
     body = count_body(
         source["id"], moved, value=members, quote=quote, figure=str(members), as_of=DAY
     )

@@ -283,7 +283,7 @@ def test_a_parent_count_covers_its_branches_after_a_write(
     for branch_id in (branch["id"], committee):
         response = write_api.post(
             "/membership-counts",
-            json=count_body(source["id"], branch_id, as_of="2024-06-01"),
+            json=count_body(source["id"], branch_id, as_of="2024-03-01"),
             headers=editor,
         )
         assert response.status_code == 201, response.text

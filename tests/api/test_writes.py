@@ -480,6 +480,33 @@ def test_a_day_is_yyyy_mm_dd_from_1900_to_2100(
     assert first.status_code == 200 and first.json()["as_of"] == "1900-01-01"
 
 
+def test_a_source_cannot_report_what_began_after_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source = new_source(write_api, editor)  # published 2024-03-02
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    before = row_counts(write_api)
+    later = count_body(source["id"], branch, as_of="2024-03-03")
+    refused = write_api.post("/membership-counts", json=later, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.as_of"]
+    assert refused.json()["errors"][0]["message"].startswith(
+        "2024-03-03 is after the source's publication (2024-03-02)"
+    )
+    admissions = {
+        "source_id": source["id"], "branch_id": branch, "kind": "admission", "value": 2,
+        "quote": "Năm 2023, chi bộ kết nạp 2 đảng viên mới", "figure": "2",
+    }  # fmt: skip
+    begun_later = admissions | {"period_start": "2024-04-01", "period_end": "2024-12-31"}
+    refused = write_api.post("/admissions", json=begun_later, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.period_start"]
+    assert row_counts(write_api) == before
+    # A period may end after the article (a year still running); a count may be of its day.
+    running = admissions | {"period_start": "2024-01-01", "period_end": "2024-12-31"}
+    assert write_api.post("/admissions", json=running, headers=editor).status_code == 201
+    same_day = count_body(source["id"], branch, as_of="2024-03-02")
+    assert write_api.post("/membership-counts", json=same_day, headers=editor).status_code == 201
+
+
 def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[str, str]) -> None:
     """PostgreSQL cannot store U+0000 (it was a 500 there); SQLite could: both refuse it."""
     before = row_counts(write_api)
