@@ -90,6 +90,25 @@ def quotes_lost(session: Session, source_id: int, text: str) -> list[str]:
     return lost
 
 
+def reported_later(session: Session, source_id: int, published: date) -> list[str]:
+    """Figures drawn from the source that begin after `published`: a count as of a later
+    day, a period begun later (as the writes of figures refuse)."""
+    later = []
+    for model in FIGURE_MODELS:
+        first = model.as_of if "as_of" in model.__table__.c else model.period_start
+        rows = session.execute(
+            select(model.id, model.key, first.label("first"))
+            .where(model.source_id == source_id, first > published)
+            .order_by(model.id)
+        )
+        later += [f"{audit.ENTITY_OF[model]} {row.id} ({row.key}, {row.first})" for row in rows]
+    return later
+
+
+def _shown(items: list[str]) -> str:
+    return "; ".join(items[:10]) + (f"; and {len(items) - 10} more" if len(items) > 10 else "")
+
+
 def _redate_figures(session: Session, source: Source) -> set[int]:
     """A figure without a date of its own is dated by its source: follow a new date."""
     touched: set[int] = set()
@@ -119,15 +138,25 @@ def update_source(
     if merged.text != old_text:
         lost = quotes_lost(session, source_id, merged.text)
         if lost:
-            shown = "; ".join(lost[:10]) + (
-                f"; and {len(lost) - 10} more" if len(lost) > 10 else ""
-            )
             raise invalid(
                 [
                     FieldError(
                         field="body.text",
-                        message=f"the new text does not contain the quotes of: {shown}",
+                        message=f"the new text does not contain the quotes of: {_shown(lost)}",
                         type="quote_not_in_source",
+                    )
+                ]
+            )
+    if merged.published_on is not None and merged.published_on != source.published_on:
+        later = reported_later(session, source_id, merged.published_on)
+        if later:
+            raise invalid(
+                [
+                    FieldError(
+                        field="body.published_on",
+                        message=f"an article of {merged.published_on} cannot report what "
+                        f"began after it: {_shown(later)}",
+                        type="after_publication",
                     )
                 ]
             )

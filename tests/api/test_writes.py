@@ -504,7 +504,16 @@ def test_a_source_cannot_report_what_began_after_it(
     running = admissions | {"period_start": "2024-01-01", "period_end": "2024-12-31"}
     assert write_api.post("/admissions", json=running, headers=editor).status_code == 201
     same_day = count_body(source["id"], branch, as_of="2024-03-02")
-    assert write_api.post("/membership-counts", json=same_day, headers=editor).status_code == 201
+    count = write_api.post("/membership-counts", json=same_day, headers=editor).json()
+
+    # Nor may the source be re-dated before what it reports.
+    path = f"/sources/{source['id']}"
+    earlier = patch(write_api, path, {"published_on": "2024-03-01"}, editor)
+    assert earlier.status_code == 422 and fields(earlier) == ["body.published_on"]
+    message = earlier.json()["errors"][0]["message"]
+    assert f"membership_count {count['id']} ({count['key']}, 2024-03-02)" in message
+    assert "membership_event" not in message  # the running year began before 2024-03-01
+    assert patch(write_api, path, {"published_on": "2024-03-05"}, editor).status_code == 200
 
 
 def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[str, str]) -> None:
