@@ -88,7 +88,8 @@ def _first_day(rec: Any) -> tuple[date | None, str]:
 
 
 def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
-    """Every quote is in the text, every figure is in its quote."""
+    """Every quote is in the text, every figure in its quote and its value in the figure;
+    nothing begins after the article was published."""
     problems: list[RecordProblem] = []
     haystack = normalize_quote_text(text)
     sections: list[tuple[str, list[Any]]] = [
