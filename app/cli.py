@@ -218,6 +218,42 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import orjson
+
+    from app.services.data_check import check_stored
+
+    engine = _engine_at_head(Settings())
+    try:
+        with engine.connect() as connection:
+            report = check_stored(connection, keep=args.limit)
+    finally:
+        engine.dispose()
+    if args.json:
+        sys.stdout.write(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 1 if report.total else 0
+    checked = ", ".join(f"{entity} {count:,}" for entity, count in report.checked.items())
+    print(f"rows checked: {checked}")
+    for finding in report.findings:
+        print(f"  {finding.entity} {finding.id} ({finding.key}) {finding.field}: {finding.message}")
+    if report.total > len(report.findings):
+        print(f"  and {report.total - len(report.findings):,} more (--limit)")
+    for rule, count in sorted(report.by_rule.items()):
+        print(f"{rule}: {count:,}")
+    if not report.total:
+        print("no problems")
+    else:
+        print(f"{report.total:,} problem{'' if report.total == 1 else 's'}")
+    return 1 if report.total else 0
+
+
+def _count(text: str) -> int:
+    number = int(text)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{number} is below 0")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="branchstats", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -266,6 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="Show the newest entries of the audit log.")
     audit.add_argument("--limit", type=int, default=20, help="How many entries (default 20).")
     audit.set_defaults(func=cmd_audit)
+
+    check = sub.add_parser(
+        "check",
+        help="Check every stored row against the rules writes enforce (exit 1 if any breaks one).",
+    )
+    check.add_argument(
+        "--limit", type=_count, default=100, help="Findings shown (default 100; all are counted)."
+    )
+    check.add_argument("--json", action="store_true", help="The report as JSON.")
+    check.set_defaults(func=cmd_check)
 
     # Listed for --help; main() hands `synth` its own arguments before parsing.
     sub.add_parser(

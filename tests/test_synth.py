@@ -27,6 +27,7 @@ from app.models import (
 )
 from app.models.localities import CommuneYearlyTotal, LocalityWord, PlaceYearlyTotal
 from app.services.branch_items import stale_items
+from app.services.data_check import check_stored
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
 from app.services.yearly import refresh_totals
@@ -138,6 +139,13 @@ def test_every_figure_quotes_its_source_text(synth_engine: Engine) -> None:
     for source_text, sha in sources:
         assert "not real figures" in source_text
         assert hashlib.sha256(source_text.encode()).hexdigest() == sha
+
+
+def test_synthetic_data_passes_the_check_of_stored_rows(synth_engine: Engine) -> None:
+    with synth_engine.connect() as conn:
+        report = check_stored(conn)
+    assert report.checked["membership_count"] > 0 and report.checked["membership_event"] > 0
+    assert report.findings == []
 
 
 def test_every_row_is_marked_synthetic(synth_engine: Engine) -> None:

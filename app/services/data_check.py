@@ -1,0 +1,253 @@
+"""Every stored row checked against the rules that writes and imports enforce.
+
+Writes (app.services.write_figures, write_places, write_sources) and imports
+(app.ingest.loader.verify_article) refuse a row that breaks a rule. Nothing refuses a
+row stored before its rule existed, or changed behind the service's back (SQL by hand,
+a restored backup, a migration gone wrong). This reads every row once, source by source,
+and names each one whose figure a reader could not check against its sentence:
+
+- a source's text no longer has the SHA-256 it is served with;
+- a quote is not in its source's text, a figure not in its quote (after NFC and
+  whitespace folding, as everywhere);
+- a value (or the top of a range) is not a number its figure prints;
+- a fact's range ends below its start (value_max below value: the tables of counts and
+  events refuse that themselves, as all three refuse a period ending before it starts);
+- a figure begins after its source was published;
+- an evidence_date is not the one its dates give (own date, else the source's
+  publication, else the day the service registered the text): the latest count
+  shown first is picked by it;
+- a fact's unit is not its metric's;
+- a row is synthetic and its source is not, or the other way round.
+
+Memory holds one source's text at a time; rows are streamed.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, null, select
+
+from app.ingest.figure_numbers import unprinted
+from app.ingest.loader import text_sha256
+from app.models import (
+    Branch,
+    Fact,
+    Locality,
+    MembershipCount,
+    MembershipEvent,
+    Officeholder,
+    Source,
+)
+from app.models.vocab import METRIC_UNITS
+from app.services.audit import ENTITY_OF
+from app.services.refs import table
+from app.services.text import normalize_quote_text
+
+STREAM_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One stored row that breaks one rule, named as the API names it."""
+
+    entity: str
+    id: int
+    key: str
+    field: str
+    rule: str
+    message: str
+
+
+@dataclass
+class CheckReport:
+    """Rows read per entity, how many findings per rule, and the first `keep` findings."""
+
+    keep: int
+    checked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENTITY_OF.values(), 0))
+    by_rule: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_rule.values())
+
+    def add(self, finding: Finding) -> None:
+        self.by_rule[finding.rule] = self.by_rule.get(finding.rule, 0) + 1
+        if len(self.findings) < self.keep:
+            self.findings.append(finding)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "problems": self.total,
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "shown": [vars(finding) for finding in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """How a figure table dates its rows: the column of the day it begins, and of its own
+    latest day (what evidence_date is when the text gives one)."""
+
+    first: str
+    own: str
+
+
+FIGURE_DATES: dict[Any, _Dates] = {
+    MembershipCount: _Dates(first="as_of", own="as_of"),
+    MembershipEvent: _Dates(first="period_start", own="period_end"),
+    Fact: _Dates(first="period_start", own="period_end"),
+    Officeholder: _Dates(first="as_of", own="as_of"),
+}
+PLACE_MODELS: tuple[Any, ...] = (Locality, Branch)
+
+
+@dataclass(frozen=True)
+class _SourceFacts:
+    id: int
+    published_on: date | None
+    registered_on: date
+    is_synthetic: bool
+    haystack: str
+
+
+def check_stored(connection: Connection, keep: int = 100) -> CheckReport:
+    """Every source and every row drawn from one, checked; the first `keep` findings kept
+    (all are counted)."""
+    report = CheckReport(keep=keep)
+    for source in _sources(connection, report):
+        rules = _RowRules(source, report)
+        for model in (*PLACE_MODELS, *FIGURE_DATES):
+            for row in _stream(connection, _rows_of(model, source.id)):
+                report.checked[ENTITY_OF[model]] += 1
+                rules.check(model, row)
+    return report
+
+
+def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFacts]:
+    """Each source, its text hash checked; its text read when its rows are."""
+    sources = table(Source)
+    ids = connection.execute(select(sources.c.id).order_by(sources.c.id)).scalars().all()
+    for source_id in ids:
+        row = connection.execute(select(sources).where(sources.c.id == source_id)).one()
+        report.checked["source"] += 1
+        if text_sha256(row.text) != row.text_sha256:
+            report.add(
+                Finding(
+                    "source",
+                    row.id,
+                    row.key,
+                    "text_sha256",
+                    "text_hash_mismatch",
+                    "is not the SHA-256 of the stored text",
+                )
+            )
+        yield _SourceFacts(
+            row.id,
+            row.published_on,
+            row.registered_on,
+            row.is_synthetic,
+            normalize_quote_text(row.text),
+        )
+
+
+PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic")
+FIGURE_COLUMNS = ("figure", "value", "value_max", "evidence_date")
+FACT_COLUMNS = ("metric", "unit")
+
+
+def _rows_of(model: Any, source_id: int) -> Any:
+    """The columns the rules read, the same names for every table (NULL where a table has
+    no such column; `first` and `own` its dates as FIGURE_DATES says)."""
+    rows = table(model)
+
+    def column(name: str) -> Any:
+        return rows.c[name] if name in rows.c else null().label(name)
+
+    columns = [column(name) for name in PLACE_COLUMNS]
+    if model in FIGURE_DATES:
+        dates = FIGURE_DATES[model]
+        columns += [column(name) for name in (*FIGURE_COLUMNS, *FACT_COLUMNS)]
+        columns += [rows.c[dates.first].label("first"), rows.c[dates.own].label("own")]
+    return select(*columns).where(rows.c.source_id == source_id).order_by(rows.c.id)
+
+
+def _stream(connection: Connection, statement: Any) -> Iterator[Any]:
+    result = connection.execution_options(yield_per=STREAM_ROWS).execute(statement)
+    for partition in result.partitions():
+        yield from partition
+
+
+class _RowRules:
+    """The rules of one source's rows. Quotes and figures repeat (a synthetic source's
+    rows share one sentence): each distinct quote is looked up once, each distinct
+    figure and value read once."""
+
+    def __init__(self, source: _SourceFacts, report: CheckReport) -> None:
+        self.source = source
+        self.report = report
+        self.quote_found: Callable[[str], bool] = lru_cache(maxsize=4096)(self._quote_found)
+        self.unprinted = lru_cache(maxsize=4096)(unprinted)
+
+    def _quote_found(self, quote: str) -> bool:
+        return normalize_quote_text(quote) in self.source.haystack
+
+    def check(self, model: Any, row: Any) -> None:
+        entity = ENTITY_OF[model]
+
+        def found(field_name: str, rule: str, message: str) -> None:
+            self.report.add(Finding(entity, row.id, row.key, field_name, rule, message))
+
+        if row.is_synthetic != self.source.is_synthetic:
+            found(
+                "is_synthetic",
+                "synthetic_mismatch",
+                f"{'synthetic' if row.is_synthetic else 'real'} row drawn from a "
+                f"{'synthetic' if self.source.is_synthetic else 'real'} source "
+                f"{self.source.id}",
+            )
+        if not row.quote or not self.quote_found(row.quote):
+            found(
+                "quote",
+                "quote_not_in_source",
+                f"not found in the text of source {self.source.id}",
+            )
+        elif (
+            model in FIGURE_DATES
+            and row.figure is not None
+            and normalize_quote_text(row.figure) not in normalize_quote_text(row.quote)
+        ):
+            found("figure", "figure_not_in_quote", "not found in the quote")
+        if model in FIGURE_DATES:
+            self._check_figure(FIGURE_DATES[model], row, found)
+
+    def _check_figure(
+        self, dates: _Dates, row: Any, found: Callable[[str, str, str], None]
+    ) -> None:
+        value, value_max = row.value, row.value_max
+        if value_max is not None and (value is None or value_max < value):
+            found("value_max", "range_reversed", "needs a value at or below it")
+        elif fault := self.unprinted(row.figure, value, value_max):
+            found(fault[0], "value_not_in_figure", fault[1])
+        first, own = row.first, row.own
+        published = self.source.published_on
+        if first is not None and published is not None and first > published:
+            found(
+                dates.first,
+                "after_publication",
+                f"{first} is after the source's publication ({published}), which cannot report it",
+            )
+        expected = own or published or self.source.registered_on
+        if row.evidence_date != expected:
+            found(
+                "evidence_date",
+                "evidence_date_stale",
+                f"{row.evidence_date} where its dates give {expected}",
+            )
+        unit = METRIC_UNITS.get(row.metric)
+        if row.metric is not None and row.unit != unit:
+            found("unit", "unit_mismatch", f"{row.metric} is measured in {unit}, not {row.unit}")

@@ -1,0 +1,160 @@
+"""The check of stored rows (app.services.data_check), and `branchstats check`: the seed
+breaks no rule; rows changed behind the service's back are each named, and only they."""
+
+from datetime import date, timedelta
+
+import orjson
+import pytest
+from sqlalchemy import Engine, text
+
+from app.cli import main
+from app.services.data_check import CheckReport, check_stored
+
+# Figures of a source with a publication date.
+DATED = "JOIN sources s ON s.id = f.source_id WHERE s.published_on IS NOT NULL"
+
+
+def check(engine: Engine, keep: int = 100) -> CheckReport:
+    with engine.connect() as connection:
+        return check_stored(connection, keep=keep)
+
+
+def named(report: CheckReport) -> set[tuple[str, int, str, str]]:
+    return {(f.entity, f.id, f.field, f.rule) for f in report.findings}
+
+
+def scalar(engine: Engine, sql: str) -> object:
+    with engine.connect() as connection:
+        return connection.execute(text(sql)).scalar_one()
+
+
+def one(engine: Engine, sql: str) -> int:
+    return int(str(scalar(engine, sql)))
+
+
+def change(engine: Engine, sql: str, **values: object) -> None:
+    with engine.begin() as connection:
+        connection.execute(text(sql), values)
+
+
+def test_the_seed_breaks_no_rule_and_every_sourced_row_is_read(shared_engine: Engine) -> None:
+    report = check(shared_engine)
+    assert report.findings == [] and report.total == 0
+    tables = {
+        "source": "sources",
+        "locality": "localities",
+        "branch": "branches",
+        "membership_count": "membership_counts",
+        "membership_event": "membership_events",
+        "fact": "facts",
+        "officeholder": "officeholders",
+    }
+    for entity, table in tables.items():
+        where = "" if table == "sources" else " WHERE source_id IS NOT NULL"
+        assert report.checked[entity] == one(shared_engine, f"SELECT count(*) FROM {table}{where}")
+    assert report.checked["membership_count"] > 0 and report.checked["fact"] > 0
+
+
+def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine) -> None:
+    # A dated source's count whose figure prints its value, and another of that source.
+    count = one(
+        engine,
+        f"SELECT f.id FROM membership_counts f {DATED} AND f.as_of IS NOT NULL "
+        "AND f.value_max IS NULL AND f.figure = CAST(f.value AS VARCHAR(20)) "
+        "ORDER BY f.id LIMIT 1",
+    )
+    source_of_count = f"(SELECT source_id FROM membership_counts WHERE id = {count})"
+    other_count = one(
+        engine,
+        f"SELECT id FROM membership_counts WHERE id <> {count} "
+        f"AND source_id = {source_of_count} ORDER BY id LIMIT 1",
+    )
+    published = scalar(engine, f"SELECT published_on FROM sources WHERE id = {source_of_count}")
+    later = date.fromisoformat(str(published)) + timedelta(days=30)
+    event = one(engine, f"SELECT f.id FROM membership_events f {DATED} ORDER BY f.id LIMIT 1")
+    event_published = scalar(
+        engine,
+        "SELECT published_on FROM sources WHERE id = "
+        f"(SELECT source_id FROM membership_events WHERE id = {event})",
+    )
+    fact, other_fact = (
+        one(engine, f"SELECT id FROM facts WHERE value > 0 ORDER BY id LIMIT 1 OFFSET {n}")
+        for n in (0, 1)
+    )
+    branch = one(engine, "SELECT id FROM branches WHERE source_id IS NOT NULL ORDER BY id LIMIT 1")
+    source = one(engine, "SELECT max(id) FROM sources")
+
+    change(engine, f"UPDATE membership_counts SET value = value + 1 WHERE id = {count}")
+    change(engine, f"UPDATE membership_counts SET as_of = :day WHERE id = {other_count}", day=later)
+    change(
+        engine,
+        f"UPDATE membership_events SET period_start = :day, period_end = :day WHERE id = {event}",
+        day=date.fromisoformat(str(event_published)) + timedelta(days=1),
+    )
+    change(engine, f"UPDATE facts SET unit = 'furlongs' WHERE id = {fact}")
+    change(engine, f"UPDATE facts SET value_max = value / 2 WHERE id = {other_fact}")
+    change(
+        engine,
+        "UPDATE branches SET quote = 'Câu này không có trong bài.', is_synthetic = :yes "
+        f"WHERE id = {branch}",
+        yes=True,
+    )
+    change(engine, f"UPDATE sources SET text = text || ' Thêm.' WHERE id = {source}")
+
+    report = check(engine)
+
+    assert named(report) == {
+        ("membership_count", count, "value", "value_not_in_figure"),
+        ("membership_count", other_count, "as_of", "after_publication"),
+        # Their evidence_date still says the old day: the latest count would be misread.
+        ("membership_count", other_count, "evidence_date", "evidence_date_stale"),
+        ("membership_event", event, "period_start", "after_publication"),
+        ("membership_event", event, "evidence_date", "evidence_date_stale"),
+        ("fact", fact, "unit", "unit_mismatch"),
+        ("fact", other_fact, "value_max", "range_reversed"),
+        ("branch", branch, "quote", "quote_not_in_source"),
+        ("branch", branch, "is_synthetic", "synthetic_mismatch"),
+        ("source", source, "text_sha256", "text_hash_mismatch"),
+    }
+    assert report.total == len(report.findings)
+    messages = {(f.entity, f.id, f.field): f.message for f in report.findings}
+    assert "is not a number the figure" in messages[("membership_count", count, "value")]
+    assert (
+        f"{later} is after the source's publication ({published})"
+        in (messages[("membership_count", other_count, "as_of")])
+    )
+
+
+def test_every_finding_is_counted_and_the_first_are_kept(engine: Engine) -> None:
+    change(engine, "UPDATE membership_counts SET quote = 'Không có.'")
+    counts = one(engine, "SELECT count(*) FROM membership_counts")
+    report = check(engine, keep=2)
+    assert report.total == report.by_rule["quote_not_in_source"] == counts > 2
+    assert len(report.findings) == 2
+
+
+@pytest.fixture
+def cli_engine(engine: Engine, seeded_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("DATABASE_URL", seeded_url)
+    return engine
+
+
+def test_the_command_exits_1_naming_each_row(
+    cli_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("no problems") and "membership_count " in out
+
+    fact = one(cli_engine, "SELECT id FROM facts ORDER BY id LIMIT 1")
+    key = scalar(cli_engine, f"SELECT key FROM facts WHERE id = {fact}")
+    change(cli_engine, f"UPDATE facts SET unit = 'furlongs' WHERE id = {fact}")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert f"fact {fact} ({key}) unit:" in out and "unit_mismatch: 1" in out
+    assert out.rstrip().endswith("1 problem")
+
+    assert main(["check", "--json", "--limit", "0"]) == 1
+    report = orjson.loads(capsys.readouterr().out)
+    assert report["problems"] == 1 and report["by_rule"] == {"unit_mismatch": 1}
+    assert report["shown"] == []
