@@ -223,10 +223,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from app.services.data_check import check_stored
 
-    engine = _engine_at_head(Settings())
+    settings = Settings()
+    engine = _engine_at_head(settings)
     try:
         with engine.connect() as connection:
-            report = check_stored(connection, keep=args.limit)
+            report = check_stored(connection, settings.risk_rules, keep=args.limit)
     finally:
         engine.dispose()
     if args.json:

@@ -18,19 +18,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.config import REPO_ROOT, Settings, normalize_database_url
 from app.db import make_engine
 from app.ingest.seed import load_seed
 from app.main import create_app
 from app.migrate import upgrade_head
-from app.models import Branch, BranchStatus
 from app.reader import Reader, statements_for
 from app.services.branch_items import stale_items
 from app.services.data_version import data_version
+from app.services.status import stale_status_provinces
 
 BACKENDS = ("sqlite", "postgresql")
 _counter = itertools.count()
@@ -232,17 +232,7 @@ def write_api(seeded_url: str) -> Iterator[TestClient]:
         state = client.app.state  # type: ignore[attr-defined]
         with Session(state.engine) as session:
             assert stale_items(session, state.settings.risk_rules) == []
-            assert _stale_status_provinces(session) == []
-
-
-def _stale_status_provinces(session: Session) -> list[int]:
-    """Branches whose status row keeps another province than the branch's own."""
-    moved = (
-        select(BranchStatus.branch_id)
-        .join(Branch, col(Branch.id) == col(BranchStatus.branch_id))
-        .where(col(BranchStatus.province_id).is_distinct_from(col(Branch.province_id)))
-    )
-    return list(session.execute(moved).scalars())
+            assert stale_status_provinces(session) == []
 
 
 class StatementCounter:

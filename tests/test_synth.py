@@ -143,7 +143,7 @@ def test_every_figure_quotes_its_source_text(synth_engine: Engine) -> None:
 
 def test_synthetic_data_passes_the_check_of_stored_rows(synth_engine: Engine) -> None:
     with synth_engine.connect() as conn:
-        report = check_stored(conn)
+        report = check_stored(conn, RiskRules())
     assert report.checked["membership_count"] > 0 and report.checked["membership_event"] > 0
     assert report.findings == []
 

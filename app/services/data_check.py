@@ -17,7 +17,12 @@ and names each one whose figure a reader could not check against its sentence:
   publication, else the day the service registered the text): the latest count
   shown first is picked by it;
 - a fact's unit is not its metric's;
-- a row is synthetic and its source is not, or the other way round.
+- a row is synthetic and its source is not, or the other way round;
+
+and what is stored from them to be served: a branch whose list item (branch_status.item,
+what lists and the detail serve) is not what rendering it now gives, or whose status row
+keeps another province than its own (lists by province read it). Writes refresh both in
+their transaction; a row changed by hand leaves them behind.
 
 Memory holds one source's text at a time; rows are streamed.
 """
@@ -29,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, null, select
+from sqlmodel import Session
 
 from app.ingest.figure_numbers import unprinted
 from app.ingest.loader import text_sha256
@@ -43,7 +49,10 @@ from app.models import (
 )
 from app.models.vocab import METRIC_UNITS
 from app.services.audit import ENTITY_OF
+from app.services.branch_items import stale_items
 from app.services.refs import table
+from app.services.risk_rules import RiskRules
+from app.services.status import stale_status_provinces
 from app.services.text import normalize_quote_text
 
 STREAM_ROWS = 5_000
@@ -115,9 +124,9 @@ class _SourceFacts:
     haystack: str
 
 
-def check_stored(connection: Connection, keep: int = 100) -> CheckReport:
-    """Every source and every row drawn from one, checked; the first `keep` findings kept
-    (all are counted)."""
+def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100) -> CheckReport:
+    """Every source and every row drawn from one, then every branch's stored item and
+    status, checked; the first `keep` findings kept (all are counted)."""
     report = CheckReport(keep=keep)
     for source in _sources(connection, report):
         rules = _RowRules(source, report)
@@ -125,7 +134,33 @@ def check_stored(connection: Connection, keep: int = 100) -> CheckReport:
             for row in _stream(connection, _rows_of(model, source.id)):
                 report.checked[ENTITY_OF[model]] += 1
                 rules.check(model, row)
+    _check_served(connection, risk_rules, report)
     return report
+
+
+def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckReport) -> None:
+    session = Session(bind=connection)
+    stale = {
+        "item": (
+            stale_items(session, risk_rules),
+            "item_stale",
+            "its stored list item is not what its rows give now",
+        ),
+        "province_id": (
+            stale_status_provinces(session),
+            "status_province_stale",
+            "its status row keeps another province than its own",
+        ),
+    }
+    branches = table(Branch)
+    for field_name, (ids, rule, message) in stale.items():
+        # Named only as far as they are shown; all are counted.
+        shown = select(branches.c.id, branches.c.key).where(branches.c.id.in_(ids[: report.keep]))
+        keys = {row.id: row.key for row in connection.execute(shown)}
+        for branch_id in ids:
+            report.add(
+                Finding("branch", branch_id, keys.get(branch_id, ""), field_name, rule, message)
+            )
 
 
 def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFacts]:

@@ -71,6 +71,18 @@ def refresh_current_units(session: Session) -> None:
         )
 
 
+def stale_status_provinces(session: Session) -> list[int]:
+    """Branches whose status row keeps another province than the branch's own (should be
+    none: lists by province read the status row's)."""
+    moved = (
+        select(col(BranchStatus.branch_id))
+        .join(Branch, col(Branch.id) == col(BranchStatus.branch_id))
+        .where(col(BranchStatus.province_id).is_distinct_from(col(Branch.province_id)))
+        .order_by(col(BranchStatus.branch_id))
+    )
+    return list(session.execute(moved).scalars())
+
+
 def lock_data_version(session: Session) -> None:
     """PostgreSQL: lock the data version's row until the transaction ends.
 
