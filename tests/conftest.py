@@ -20,7 +20,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
 from app.config import REPO_ROOT, Settings, normalize_database_url
 from app.db import make_engine
@@ -28,9 +27,8 @@ from app.ingest.seed import load_seed
 from app.main import create_app
 from app.migrate import upgrade_head
 from app.reader import Reader, statements_for
-from app.services.branch_items import stale_items
+from app.services.data_check import check_stored
 from app.services.data_version import data_version
-from app.services.status import stale_status_provinces
 
 BACKENDS = ("sqlite", "postgresql")
 _counter = itertools.count()
@@ -223,16 +221,19 @@ def unkept_write_api(seeded_url: str) -> Iterator[TestClient]:
 def write_api(seeded_url: str) -> Iterator[TestClient]:
     """A client of the app over a fresh seeded database that the test may change.
 
-    Afterwards, whatever the test wrote: the list items kept in branch_status must be
-    what rendering them now gives (a write that forgot some would serve stale items).
+    Afterwards, whatever the test wrote, what is stored passes `branchstats check`
+    (app.services.data_check): every quote in its source, every value printed by its
+    figure, every evidence_date the one its dates give, every list item kept in
+    branch_status what rendering it now gives (a write that forgot some would serve stale
+    items), every status row in its branch's province.
     """
     with make_client(seeded_url) as client:
         announced(client)
         yield client
         state = client.app.state  # type: ignore[attr-defined]
-        with Session(state.engine) as session:
-            assert stale_items(session, state.settings.risk_rules) == []
-            assert stale_status_provinces(session) == []
+        with state.engine.connect() as connection:
+            report = check_stored(connection, state.settings.risk_rules)
+        assert report.findings == []
 
 
 class StatementCounter:
