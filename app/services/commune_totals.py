@@ -30,6 +30,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    except_,
     func,
     insert,
     literal,
@@ -232,6 +233,24 @@ def stage_every_commune(session: Session) -> None:
     session.execute(delete(STAGED))
     for statement in _totals_inserts(STAGED, True, _inside_present(session)):
         session.execute(statement)
+
+
+def stale_communes(session: Session) -> list[int]:
+    """The communes whose stored totals are not what their figures give now (should be
+    none): every commune's computed into STAGED, as a bulk build does, and compared."""
+    stage_every_commune(session)
+    stored = table(CommuneYearlyTotal)
+    stored_rows = select(*(stored.c[n] for n in TOTAL_COLUMNS))
+    staged_rows = select(*(STAGED.c[n] for n in TOTAL_COLUMNS))
+    try:
+        communes: set[int] = set()
+        for only_in_one in (except_(stored_rows, staged_rows), except_(staged_rows, stored_rows)):
+            rows = only_in_one.subquery("only_in_one")
+            communes.update(session.execute(select(rows.c.commune_id).distinct()).scalars())
+        return sorted(communes)
+    finally:
+        for temporary in (*TEMPORARIES, STAGED):
+            session.execute(delete(temporary))
 
 
 def _fill(session: Session, bulk: bool, params: dict[str, Any]) -> None:

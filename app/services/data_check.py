@@ -21,8 +21,10 @@ and names each one whose figure a reader could not check against its sentence:
 
 and what is stored from them to be served: a branch whose list item (branch_status.item,
 what lists and the detail serve) is not what rendering it now gives, or whose status row
-keeps another province than its own (lists by province read it). Writes refresh both in
-their transaction; a row changed by hand leaves them behind.
+keeps another province than its own (lists by province read it); a commune whose yearly
+totals are not what its figures give now, a province or district whose sums are not its
+communes' totals summed (a place's stats read them). Writes refresh all of them in their
+transaction; a row changed by hand leaves them behind.
 
 Memory holds one source's text at a time; rows are streamed.
 """
@@ -50,6 +52,8 @@ from app.models import (
 from app.models.vocab import METRIC_UNITS
 from app.services.audit import ENTITY_OF
 from app.services.branch_items import stale_items
+from app.services.commune_totals import stale_communes
+from app.services.place_totals import stale_places
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
 from app.services.status import stale_status_provinces
@@ -138,28 +142,57 @@ def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100)
     return report
 
 
+@dataclass(frozen=True)
+class _Stale:
+    """Rows of one model whose stored derivation is not what its rows give now."""
+
+    model: Any
+    ids: list[int]
+    field: str
+    rule: str
+    message: str
+
+
 def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckReport) -> None:
     session = Session(bind=connection)
-    stale = {
-        "item": (
+    for stale in (
+        _Stale(
+            Branch,
             stale_items(session, risk_rules),
+            "item",
             "item_stale",
             "its stored list item is not what its rows give now",
         ),
-        "province_id": (
+        _Stale(
+            Branch,
             stale_status_provinces(session),
+            "province_id",
             "status_province_stale",
             "its status row keeps another province than its own",
         ),
-    }
-    branches = table(Branch)
-    for field_name, (ids, rule, message) in stale.items():
+        _Stale(
+            Locality,
+            stale_communes(session),
+            "yearly_totals",
+            "totals_stale",
+            "its stored yearly totals are not what its figures give now",
+        ),
+        _Stale(
+            Locality,
+            stale_places(session),
+            "yearly_totals",
+            "totals_stale",
+            "its stored yearly sums are not its communes' totals summed",
+        ),
+    ):
         # Named only as far as they are shown; all are counted.
-        shown = select(branches.c.id, branches.c.key).where(branches.c.id.in_(ids[: report.keep]))
+        rows = table(stale.model)
+        shown = select(rows.c.id, rows.c.key).where(rows.c.id.in_(stale.ids[: report.keep]))
         keys = {row.id: row.key for row in connection.execute(shown)}
-        for branch_id in ids:
+        entity = ENTITY_OF[stale.model]
+        for ident in stale.ids:
             report.add(
-                Finding("branch", branch_id, keys.get(branch_id, ""), field_name, rule, message)
+                Finding(entity, ident, keys.get(ident, ""), stale.field, stale.rule, stale.message)
             )
 
 
@@ -212,7 +245,8 @@ def _rows_of(model: Any, source_id: int) -> Any:
 
 
 def _stream(connection: Connection, statement: Any) -> Iterator[Any]:
-    result = connection.execution_options(yield_per=STREAM_ROWS).execute(statement)
+    # On the statement: Connection.execution_options would set it for every later one.
+    result = connection.execute(statement, execution_options={"yield_per": STREAM_ROWS})
     for partition in result.partitions():
         yield from partition
 

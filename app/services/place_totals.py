@@ -10,6 +10,7 @@ SAMPLE_SIZE communes' rows with the lowest `min_id` can hold them: any other row
 many rows with a lower id before its own lowest.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,6 +66,30 @@ def places_of(session: Session, communes: Iterable[int]) -> set[int]:
     return {i for row in rows for i in row if i is not None}
 
 
+def place_sums(session: Session, places: list[int] | None) -> list[dict[str, Any]]:
+    """The rows of place_yearly_totals for some provinces and districts (None: all), as
+    their communes' stored totals give them."""
+    return [
+        {
+            "place_id": row[0],
+            **{name: getattr(row, name) for name in _COPIED},
+            "sample": ",".join(map(str, _lowest(row.sample))),
+        }
+        for level in LEVELS
+        for row in session.execute(_sums(level, places))
+    ]
+
+
+def stale_places(session: Session) -> list[int]:
+    """The provinces and districts whose stored sums are not their communes' stored
+    totals summed (should be none)."""
+    t = table(PlaceYearlyTotal)
+    columns = ["place_id", *_COPIED, "sample"]
+    stored = Counter(tuple(row) for row in session.execute(select(*(t.c[n] for n in columns))))
+    summed = Counter(tuple(row[n] for n in columns) for row in place_sums(session, None))
+    return sorted({row[0] for row in (stored - summed) + (summed - stored)})
+
+
 def rebuild_places(session: Session, places: Iterable[int] | None) -> None:
     """Replace the sums of some provinces and districts (None: of all), from the
     communes' totals (which must be current)."""
@@ -75,14 +100,6 @@ def rebuild_places(session: Session, places: Iterable[int] | None) -> None:
     session.execute(
         delete(target).where(target.c.place_id.in_(chosen)) if chosen else delete(target)
     )
-    for level in LEVELS:
-        rows = [
-            {
-                "place_id": row[0],
-                **{name: getattr(row, name) for name in _COPIED},
-                "sample": ",".join(map(str, _lowest(row.sample))),
-            }
-            for row in session.execute(_sums(level, chosen))
-        ]
-        if rows:
-            session.execute(insert(target), rows)
+    rows = place_sums(session, chosen)
+    if rows:
+        session.execute(insert(target), rows)

@@ -20,12 +20,16 @@ def check(engine: Engine, keep: int = 100) -> CheckReport:
         return check_stored(connection, RiskRules(), keep=keep)
 
 
-def named(report: CheckReport, *, items: bool = True) -> set[tuple[str, int, str, str]]:
-    """The findings, those of stale list items left out unless `items`."""
+# The rules of what is stored to be served, derived from the rows.
+SERVED_RULES = {"item_stale", "status_province_stale", "totals_stale"}
+
+
+def named(report: CheckReport, *, served: bool = True) -> set[tuple[str, int, str, str]]:
+    """The findings, those of what is served from the rows left out unless `served`."""
     return {
         (f.entity, f.id, f.field, f.rule)
         for f in report.findings
-        if items or f.rule != "item_stale"
+        if served or f.rule not in SERVED_RULES
     }
 
 
@@ -109,9 +113,9 @@ def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine
 
     report = check(engine)
 
-    # The list items showing those rows are stale too (changed behind the writes' refresh):
+    # What is served from those rows is stale too (changed behind the writes' refresh):
     # the next test.
-    assert named(report, items=False) == {
+    assert named(report, served=False) == {
         ("membership_count", count, "value", "value_not_in_figure"),
         ("membership_count", other_count, "as_of", "after_publication"),
         # Their evidence_date still says the old day: the latest count would be misread.
@@ -166,6 +170,41 @@ def test_what_is_served_from_the_rows_is_checked_against_them(engine: Engine) ->
     } | {("branch", moved, "province_id", "status_province_stale")}
     keys = {f.id: f.key for f in report.findings}
     assert keys[parent] == scalar(engine, f"SELECT key FROM branches WHERE id = {parent}")
+
+
+def test_yearly_totals_are_checked_against_the_figures_and_each_other(engine: Engine) -> None:
+    # A commune's total changed by hand: it is not what its figures give, and its
+    # province's and district's sums are not its totals summed any more.
+    with engine.connect() as connection:
+        total = (
+            connection.execute(
+                text(
+                    "SELECT id, commune_id, district_id, province_id FROM commune_yearly_totals "
+                    "ORDER BY id LIMIT 1"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    change(engine, f"UPDATE commune_yearly_totals SET low = low + 1 WHERE id = {total['id']}")
+    places = {total["province_id"], total["district_id"]} - {None}
+    assert places
+
+    report = check(engine)
+
+    assert named(report) == {("locality", total["commune_id"], "yearly_totals", "totals_stale")} | {
+        ("locality", place, "yearly_totals", "totals_stale") for place in places
+    }
+
+    # Put back, and a province's sum changed instead: only it.
+    change(engine, f"UPDATE commune_yearly_totals SET low = low - 1 WHERE id = {total['id']}")
+    province = total["province_id"]
+    change(
+        engine,
+        "UPDATE place_yearly_totals SET records = records + 1 WHERE id = "
+        f"(SELECT min(id) FROM place_yearly_totals WHERE place_id = {province})",
+    )
+    assert named(check(engine)) == {("locality", province, "yearly_totals", "totals_stale")}
 
 
 def test_every_finding_is_counted_and_the_first_are_kept(engine: Engine) -> None:
