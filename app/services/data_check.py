@@ -129,8 +129,9 @@ class _SourceFacts:
 
 
 def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100) -> CheckReport:
-    """Every source and every row drawn from one, then every branch's stored item and
-    status, checked; the first `keep` findings kept (all are counted)."""
+    """Every source and every row drawn from one, then what is stored from them to be
+    served (list items, status rows, yearly totals), checked; the first `keep` findings
+    kept (all are counted). Writes nothing; one transaction, so one snapshot, throughout."""
     report = CheckReport(keep=keep)
     for source in _sources(connection, report):
         rules = _RowRules(source, report)
