@@ -233,8 +233,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
         return 1 if report.total else 0
-    checked = ", ".join(f"{entity} {count:,}" for entity, count in report.checked.items())
-    print(f"rows checked: {checked}")
+    drawn = ", ".join(
+        f"{entity} {count:,}" for entity, count in report.checked.items() if entity != "source"
+    )
+    print(f"sources checked: {report.checked['source']:,}; rows drawn from them: {drawn}")
     for finding in report.findings:
         print(f"  {finding.entity} {finding.id} ({finding.key}) {finding.field}: {finding.message}")
     if report.total > len(report.findings):

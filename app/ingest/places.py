@@ -3,12 +3,13 @@
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
 from app.models import Branch, Locality
 from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
+from app.services.refs import table
 from app.services.text import fold, lower_exact
 
 
@@ -62,3 +63,34 @@ def sync_locality_words(session: Session, localities: Iterable[Locality]) -> Non
     values = [{"word": w, "locality_id": r.id} for r in rows for w in search_words(r.search_key)]
     if values:
         session.execute(insert(words), values)
+
+
+def stale_search(session: Session) -> dict[str, list[int]]:
+    """The localities and branches whose search fields (search_key, name_lower, and a
+    locality's words) are not what their names give now (should be none), by table."""
+    loc = table(Locality)
+    words = table(LocalityWord)
+    stored_words: dict[int, set[str]] = {}
+    for word, locality_id in session.execute(select(words.c.word, words.c.locality_id)):
+        stored_words.setdefault(locality_id, set()).add(word)
+    localities = session.execute(
+        select(loc.c.id, loc.c.name, loc.c.official_name, loc.c.search_key, loc.c.name_lower)
+    )
+    stale_localities = sorted(
+        row.id
+        for row in localities
+        if (row.search_key, row.name_lower) != locality_search_fields(row.name, row.official_name)
+        or stored_words.pop(row.id, set()) != set(search_words(row.search_key))
+    )
+    b = table(Branch)
+    branches = session.execute(
+        select(b.c.id, b.c.name, b.c.description, b.c.search_key, b.c.name_lower)
+    )
+    stale_branches = sorted(
+        row.id
+        for row in branches
+        if (row.search_key, row.name_lower) != branch_search_fields(row.name, row.description)
+    )
+    # Words left over: a locality's found stale already, or no locality's (the foreign
+    # key cascades, but SQL by hand may have turned it off).
+    return {"localities": sorted({*stale_localities, *stored_words}), "branches": stale_branches}

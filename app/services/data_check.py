@@ -19,7 +19,9 @@ and names each one whose figure a reader could not check against its sentence:
 - a fact's unit is not its metric's;
 - a row is synthetic and its source is not, or the other way round;
 
-and what is stored from them to be served: a branch whose list item (branch_status.item,
+and what is stored from them to be served: a locality or branch whose search fields
+are not what its names give (search would miss it), a locality whose province or commune
+of today is not what its successions give; a branch whose list item (branch_status.item,
 what lists and the detail serve) is not what rendering it now gives, or whose status row
 keeps another province than its own (lists by province read it); a commune whose yearly
 totals are not what its figures give now, a province or district whose sums are not its
@@ -40,6 +42,7 @@ from sqlmodel import Session
 
 from app.ingest.figure_numbers import unprinted
 from app.ingest.loader import text_sha256
+from app.ingest.places import stale_search
 from app.models import (
     Branch,
     Fact,
@@ -56,7 +59,7 @@ from app.services.commune_totals import stale_communes
 from app.services.place_totals import stale_places
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
-from app.services.status import stale_status_provinces
+from app.services.status import stale_current_units, stale_status_provinces
 from app.services.text import normalize_quote_text
 
 STREAM_ROWS = 5_000
@@ -130,8 +133,9 @@ class _SourceFacts:
 
 def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100) -> CheckReport:
     """Every source and every row drawn from one, then what is stored from them to be
-    served (list items, status rows, yearly totals), checked; the first `keep` findings
-    kept (all are counted). Writes nothing; one transaction, so one snapshot, throughout."""
+    served (search fields, today's units, list items, status rows, yearly totals),
+    checked; the first `keep` findings kept (all are counted). Writes nothing; one
+    transaction, so one snapshot, throughout."""
     report = CheckReport(keep=keep)
     for source in _sources(connection, report):
         rules = _RowRules(source, report)
@@ -156,7 +160,29 @@ class _Stale:
 
 def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckReport) -> None:
     session = Session(bind=connection)
+    search = stale_search(session)
     for stale in (
+        _Stale(
+            Locality,
+            search["localities"],
+            "search_key",
+            "search_stale",
+            "its search fields (and words) are not what its names give now",
+        ),
+        _Stale(
+            Branch,
+            search["branches"],
+            "search_key",
+            "search_stale",
+            "its search fields are not what its name and description give now",
+        ),
+        _Stale(
+            Locality,
+            stale_current_units(session),
+            "today",
+            "today_stale",
+            "its stored province or commune of today is not what its successions give now",
+        ),
         _Stale(
             Branch,
             stale_items(session, risk_rules),

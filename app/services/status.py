@@ -5,6 +5,7 @@ Called after every load, import and write, for the branches touched or for all.
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -39,36 +41,56 @@ from app.services.risk_rules import RiskRules
 SAMPLED_ROWS = 1000
 
 
-def refresh_current_units(session: Session) -> None:
-    """Set what each locality's province and commune are today (2025 reform successors).
+CURRENT_LEVELS = ("province", "commune")
 
-    A unit that a succession replaced points to its successor; a unit still valid
-    points to itself; an abolished unit without successor (a district) points nowhere.
-    """
+
+def _unit_today(level: str) -> Any:
+    """What a locality's province or commune (`level`) is today: a unit that a succession
+    replaced, its successor; a unit still valid, itself; an abolished unit without
+    successor (a district), none."""
     loc = table(Locality)
     succ = table(LocalitySuccession)
     current = aliased(Locality)
-    for level in ("province", "commune"):
-        ancestor = loc.c[f"{level}_id"]
-        successor = (
-            select(succ.c.successor_id)
-            .where(succ.c.predecessor_id == ancestor)
-            .order_by(succ.c.successor_id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        itself_if_valid = (
-            select(col(current.id))
-            .where(col(current.id) == ancestor, col(current.valid_to).is_(None))
-            .scalar_subquery()
-        )
-        unit_today = func.coalesce(successor, itself_if_valid)
+    ancestor = loc.c[f"{level}_id"]
+    successor = (
+        select(succ.c.successor_id)
+        .where(succ.c.predecessor_id == ancestor)
+        .order_by(succ.c.successor_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    itself_if_valid = (
+        select(col(current.id))
+        .where(col(current.id) == ancestor, col(current.valid_to).is_(None))
+        .scalar_subquery()
+    )
+    return func.coalesce(successor, itself_if_valid)
+
+
+def refresh_current_units(session: Session) -> None:
+    """Set what each locality's province and commune are today (2025 reform successors)."""
+    loc = table(Locality)
+    for level in CURRENT_LEVELS:
+        unit_today = _unit_today(level)
         stored = loc.c[f"current_{level}_id"]
         # Only the rows that change: after a bulk load every unit is already current, and
         # rewriting all 106,000 localities cost PostgreSQL 21 s at scale 1.0.
         session.execute(
             update(loc).where(stored.is_distinct_from(unit_today)).values({stored: unit_today})
         )
+
+
+def stale_current_units(session: Session) -> list[int]:
+    """The localities whose stored province or commune of today is not what their
+    successions give now (should be none)."""
+    loc = table(Locality)
+    stale = or_(
+        *(
+            loc.c[f"current_{level}_id"].is_distinct_from(_unit_today(level))
+            for level in CURRENT_LEVELS
+        )
+    )
+    return list(session.execute(select(loc.c.id).where(stale).order_by(loc.c.id)).scalars())
 
 
 def stale_status_provinces(session: Session) -> list[int]:

@@ -21,7 +21,13 @@ def check(engine: Engine, keep: int = 100) -> CheckReport:
 
 
 # The rules of what is stored to be served, derived from the rows.
-SERVED_RULES = {"item_stale", "status_province_stale", "totals_stale"}
+SERVED_RULES = {
+    "item_stale",
+    "search_stale",
+    "status_province_stale",
+    "today_stale",
+    "totals_stale",
+}
 
 
 def named(report: CheckReport, *, served: bool = True) -> set[tuple[str, int, str, str]]:
@@ -165,11 +171,32 @@ def test_what_is_served_from_the_rows_is_checked_against_them(engine: Engine) ->
 
     report = check(engine)
 
-    assert named(report) == {("branch", parent, "item", "item_stale")} | {
-        ("branch", child, "item", "item_stale") for child in children
-    } | {("branch", moved, "province_id", "status_province_stale")}
+    assert named(report) == {
+        ("branch", parent, "item", "item_stale"),
+        ("branch", parent, "search_key", "search_stale"),  # searched by its old name
+        ("branch", moved, "province_id", "status_province_stale"),
+    } | {("branch", child, "item", "item_stale") for child in children}
     keys = {f.id: f.key for f in report.findings}
     assert keys[parent] == scalar(engine, f"SELECT key FROM branches WHERE id = {parent}")
+
+
+def test_search_words_and_units_of_today_are_checked_against_the_places(engine: Engine) -> None:
+    # A locality's search words deleted by hand; another's commune of today forgotten.
+    wordless = one(engine, "SELECT min(locality_id) FROM locality_words")
+    forgotten = one(
+        engine,
+        f"SELECT min(id) FROM localities WHERE current_commune_id IS NOT NULL AND id <> {wordless}",
+    )
+    change(engine, f"DELETE FROM locality_words WHERE locality_id = {wordless}")
+    change(engine, f"UPDATE localities SET current_commune_id = NULL WHERE id = {forgotten}")
+
+    report = check(engine)
+
+    # (The list items of branches there show the commune of today: stale too.)
+    assert {n for n in named(report) if n[3] != "item_stale"} == {
+        ("locality", wordless, "search_key", "search_stale"),
+        ("locality", forgotten, "today", "today_stale"),
+    }
 
 
 def test_yearly_totals_are_checked_against_the_figures_and_each_other(engine: Engine) -> None:
