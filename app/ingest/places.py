@@ -1,7 +1,8 @@
 """Keeping a locality's and a branch's denormalized ancestors and search words right."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
@@ -68,29 +69,40 @@ def sync_locality_words(session: Session, localities: Iterable[Locality]) -> Non
 def stale_search(session: Session) -> dict[str, list[int]]:
     """The localities and branches whose search fields (search_key, name_lower, and a
     locality's words) are not what their names give now (should be none), by table."""
-    loc = table(Locality)
     words = table(LocalityWord)
     stored_words: dict[int, set[str]] = {}
     for word, locality_id in session.execute(select(words.c.word, words.c.locality_id)):
         stored_words.setdefault(locality_id, set()).add(word)
-    localities = session.execute(
-        select(loc.c.id, loc.c.name, loc.c.official_name, loc.c.search_key, loc.c.name_lower)
+
+    def words_differ(row: Any) -> bool:
+        return stored_words.pop(row.id, set()) != set(search_words(row.search_key))
+
+    localities = _stale_fields(
+        session, Locality, ("name", "official_name"), locality_search_fields, words_differ
     )
-    stale_localities = sorted(
-        row.id
-        for row in localities
-        if (row.search_key, row.name_lower) != locality_search_fields(row.name, row.official_name)
-        or stored_words.pop(row.id, set()) != set(search_words(row.search_key))
-    )
-    b = table(Branch)
-    branches = session.execute(
-        select(b.c.id, b.c.name, b.c.description, b.c.search_key, b.c.name_lower)
-    )
-    stale_branches = sorted(
-        row.id
-        for row in branches
-        if (row.search_key, row.name_lower) != branch_search_fields(row.name, row.description)
+    branches = _stale_fields(
+        session, Branch, ("name", "description"), branch_search_fields, lambda row: False
     )
     # Words left over: a locality's found stale already, or no locality's (the foreign
     # key cascades, but SQL by hand may have turned it off).
-    return {"localities": sorted({*stale_localities, *stored_words}), "branches": stale_branches}
+    return {"localities": sorted({*localities, *stored_words}), "branches": branches}
+
+
+def _stale_fields(
+    session: Session,
+    model: Any,
+    labels: tuple[str, str],
+    fields_of: Callable[[Any, Any], tuple[str, str]],
+    also_stale: Callable[[Any], bool],
+) -> list[int]:
+    """The rows of `model` whose search fields are not what `fields_of` its `labels`
+    gives, or that `also_stale` says are."""
+    t = table(model)
+    rows = session.execute(
+        select(t.c.id, *(t.c[n] for n in labels), t.c.search_key, t.c.name_lower)
+    )
+    return sorted(
+        row.id
+        for row in rows
+        if (row.search_key, row.name_lower) != fields_of(row[1], row[2]) or also_stale(row)
+    )
