@@ -222,10 +222,11 @@ def write_api(seeded_url: str) -> Iterator[TestClient]:
     """A client of the app over a fresh seeded database that the test may change.
 
     Afterwards, whatever the test wrote, what is stored passes `branchstats check`
-    (app.services.data_check): every quote in its source, every value printed by its
-    figure, every evidence_date the one its dates give, every list item kept in
-    branch_status what rendering it now gives (a write that forgot some would serve stale
-    items), every status row in its branch's province.
+    (app.services.data_check): the rules of every row (its quote in its source, its value
+    printed by its figure, its evidence_date the one its dates give, ...), and everything
+    stored from the rows to be served (search fields, units of today, list items, status
+    rows, yearly totals) what they give now: a write that forgot to refresh some would
+    serve stale answers.
     """
     with make_client(seeded_url) as client:
         announced(client)
