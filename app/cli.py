@@ -250,6 +250,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if report.total else 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    import time
+
+    from sqlmodel import Session
+
+    from app.services.derived import refresh_derived
+    from app.services.status import analyze
+
+    settings = Settings()
+    engine = _engine_at_head(settings)
+    started = time.monotonic()
+    try:
+        with Session(engine) as session:
+            refreshed = refresh_derived(session, settings.risk_rules)
+            session.commit()
+        analyze(engine, sampled=True)
+    finally:
+        engine.dispose()
+    print(
+        f"search fields out of date: localities {refreshed.localities_searched:,}, "
+        f"branches {refreshed.branches_searched:,}; recomputed: units of today, every "
+        f"branch's status and list item, every place's yearly totals "
+        f"({time.monotonic() - started:.1f} s)"
+    )
+    return 0
+
+
 def _count(text: str) -> int:
     number = int(text)
     if number < 0:
@@ -315,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="The report as JSON.")
     check.set_defaults(func=cmd_check)
+
+    sub.add_parser(
+        "refresh",
+        help="Recompute everything stored from the rows to be served (after SQL by hand).",
+    ).set_defaults(func=cmd_refresh)
 
     # Listed for --help; main() hands `synth` its own arguments before parsing.
     sub.add_parser(

@@ -226,15 +226,6 @@ def _insert_status(
     )
 
 
-def refresh_all(engine: Engine, rules: RiskRules | None = None) -> None:
-    """Recompute everything derived, in one transaction, then refresh the statistics."""
-    with Session(engine) as session:
-        refresh_current_units(session)
-        refresh_status(session, rules or RiskRules())
-        session.commit()
-    analyze(engine)
-
-
 def analyze(engine: Engine, *, sampled: bool = False) -> None:
     """Refresh the planner's statistics after a bulk change.
 

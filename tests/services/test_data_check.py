@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from app.cli import main
 from app.services.data_check import CheckReport, check_stored
 from app.services.risk_rules import RiskRules
+from tests.conftest import make_client
 
 # Figures of a source with a publication date.
 DATED = "JOIN sources s ON s.id = f.source_id WHERE s.published_on IS NOT NULL"
@@ -268,3 +269,34 @@ def test_the_command_exits_1_naming_each_row(
     report = orjson.loads(capsys.readouterr().out)
     assert report["problems"] == 1 and report["by_rule"] == {"unit_mismatch": 1}
     assert report["shown"] == []
+
+
+def test_refresh_recomputes_all_that_the_check_finds_stale(
+    cli_engine: Engine, seeded_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    branch = one(cli_engine, "SELECT min(id) FROM branches")
+    wordless = one(cli_engine, "SELECT min(locality_id) FROM locality_words")
+    renamed = one(cli_engine, f"SELECT min(id) FROM localities WHERE id <> {wordless}")
+    change(cli_engine, f"UPDATE branches SET name = 'Đổi tên bằng tay' WHERE id = {branch}")
+    change(cli_engine, f"DELETE FROM locality_words WHERE locality_id = {wordless}")
+    change(
+        cli_engine,
+        f"UPDATE localities SET name = 'Đổi tên', official_name = NULL WHERE id = {renamed}",
+    )
+    change(cli_engine, "UPDATE localities SET current_commune_id = NULL")
+    change(cli_engine, "UPDATE commune_yearly_totals SET low = low + 1")
+    change(cli_engine, "UPDATE branch_status SET province_id = NULL")
+    stale = check(cli_engine)
+    assert set(stale.by_rule) == SERVED_RULES
+    version = one(cli_engine, "SELECT version FROM data_version")
+
+    assert main(["refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "search fields out of date: localities 2, branches 1;" in out
+
+    assert check(cli_engine).findings == []
+    # Servers that keep answers drop them: the refresh is a write like any other.
+    assert one(cli_engine, "SELECT version FROM data_version") > version
+    with make_client(seeded_url) as client:
+        found = client.get("/localities", params={"q": "Đổi tên"}).json()["items"]
+        assert [item["id"] for item in found] == [renamed]
