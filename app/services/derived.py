@@ -5,7 +5,9 @@ the service's back (SQL by hand, a restored backup) leave it behind, which
 `branchstats check` reports (app.services.data_check); this recomputes all of it: the
 search fields and words of every locality and branch whose names changed, every
 locality's units of today, every branch's status and list item, every commune's yearly
-totals and their sums. One transaction, as a writer: other writes wait for it.
+totals and their sums. One transaction, as a writer: other writes wait for it as for
+any writer, up to their timeouts (at national scale it takes longer than those: a
+refresh is for a quiet time, as app.services.status_day explains of a day's refresh).
 """
 
 from collections.abc import Iterator, Sequence
