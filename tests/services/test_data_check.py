@@ -1,5 +1,6 @@
-"""The check of stored rows (app.services.data_check), and `branchstats check`: the seed
-breaks no rule; rows changed behind the service's back are each named, and only they."""
+"""The check of stored rows (app.services.data_check), `branchstats check` and
+`branchstats refresh`: the seed breaks no rule; rows changed behind the service's back
+are each named, and only they; what is stale of what is served, a refresh clears."""
 
 from datetime import date, timedelta
 
