@@ -21,7 +21,9 @@ and names each one whose figure a reader could not check against its sentence:
 
 and what is stored from them to be served: a locality or branch whose search fields
 are not what its names give (search would miss it), a locality whose province or commune
-of today is not what its successions give; a branch whose list item (branch_status.item,
+of today is not what its successions give; a branch whose status row (its latest count
+and its risk) is not what computing it again as of the day it was evaluated on gives, or
+that has none (no list would show it); a branch whose list item (branch_status.item,
 what lists and the detail serve) is not what rendering it now gives, or whose status row
 keeps another province than its own (lists by province read it); a commune whose yearly
 totals are not what its figures give now, a province or district whose sums are not its
@@ -31,7 +33,7 @@ transaction; a row changed by hand leaves them behind.
 Memory holds one source's text at a time; rows are streamed.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -59,7 +61,12 @@ from app.services.commune_totals import stale_communes
 from app.services.place_totals import stale_places
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
-from app.services.status import stale_current_units, stale_status_provinces
+from app.services.status import (
+    StaleStatus,
+    stale_current_units,
+    stale_status_provinces,
+    stale_statuses,
+)
 from app.services.text import normalize_quote_text
 
 STREAM_ROWS = 5_000
@@ -133,7 +140,7 @@ class _SourceFacts:
 
 def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100) -> CheckReport:
     """Every source and every row drawn from one, then what is stored from them to be
-    served (search fields, today's units, list items, status rows, yearly totals),
+    served (search fields, today's units, status rows and list items, yearly totals),
     checked; the first `keep` findings kept (all are counted). Writes nothing; one
     transaction, so one snapshot, throughout."""
     report = CheckReport(keep=keep)
@@ -149,18 +156,21 @@ def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100)
 
 @dataclass(frozen=True)
 class _Stale:
-    """Rows of one model whose stored derivation is not what its rows give now."""
+    """Rows of one model whose stored derivation is not what its rows give now: each id
+    with why (`because`, or `message` for all)."""
 
     model: Any
     ids: list[int]
     field: str
     rule: str
-    message: str
+    message: str = ""
+    because: Mapping[int, str] | None = None
 
 
 def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckReport) -> None:
     session = Session(bind=connection)
     search = stale_search(session)
+    statuses = stale_statuses(session, risk_rules)
     for stale in (
         _Stale(
             Locality,
@@ -182,6 +192,13 @@ def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckRe
             "today",
             "today_stale",
             "its stored province or commune of today is not what its successions give now",
+        ),
+        _Stale(
+            Branch,
+            [status.branch_id for status in statuses],
+            "status",
+            "status_stale",
+            because={status.branch_id: _status_message(status) for status in statuses},
         ),
         _Stale(
             Branch,
@@ -218,9 +235,17 @@ def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckRe
         keys = {row.id: row.key for row in connection.execute(shown)}
         entity = ENTITY_OF[stale.model]
         for ident in stale.ids:
-            report.add(
-                Finding(entity, ident, keys.get(ident, ""), stale.field, stale.rule, stale.message)
-            )
+            why = stale.message if stale.because is None else stale.because[ident]
+            report.add(Finding(entity, ident, keys.get(ident, ""), stale.field, stale.rule, why))
+
+
+def _status_message(status: StaleStatus) -> str:
+    if status.as_of is None:
+        return "has no status row: no list shows it"
+    return (
+        f"its status row evaluated on {status.as_of} has {', '.join(status.columns)} "
+        "other than its rows give as of that day"
+    )
 
 
 def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFacts]:

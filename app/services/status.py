@@ -4,6 +4,7 @@ Called after every load, import and write, for the branches touched or for all.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,10 +12,12 @@ from sqlalchemy import (
     Column,
     Date,
     Engine,
+    Index,
     MetaData,
     Table,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -25,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import aliased
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col
 
@@ -193,6 +196,71 @@ STAGED_STATUS = Table(
     prefixes=["TEMPORARY"],
     postgresql_on_commit="PRESERVE ROWS",
 )
+# Created where the staged rows are joined to the stored ones by branch.
+STAGED_BY_BRANCH = Index("staged_status_branch", STAGED_STATUS.c.branch_id)
+
+# What a status row holds that its branch's rows decide, as of its day (its item is
+# compared by app.services.branch_items.stale_items, its province by
+# stale_status_provinces).
+DECIDED_COLUMNS = (
+    "latest_count_id",
+    "members_low",
+    "members_high",
+    "members_sort",
+    "risk_level",
+    "risk_rank",
+    "criteria_met",
+    "newest_evidence_date",
+    "rules_version",
+)
+
+
+@dataclass(frozen=True)
+class StaleStatus:
+    """A branch whose status row is not what its rows give as of the row's day (`as_of`):
+    `columns` differ; or (`as_of` None) that has no status row, so no list shows it."""
+
+    branch_id: int
+    as_of: date | None
+    columns: tuple[str, ...]
+
+
+def stale_statuses(session: Session, rules: RiskRules) -> list[StaleStatus]:
+    """The branches whose status row (latest count, risk) is not what computing it again
+    as of the day it was evaluated on gives, under `rules` (should be none), and those
+    without one.
+
+    Computed into STAGED_STATUS, as the day's refresh does, once for each day the rows
+    were evaluated on (one, or two while the day turns: a write stores its rows for the
+    new day before the refresh reaches the rest). Rows the day has not reached yet are
+    stale only by date, which the refresh is for: not named.
+    """
+    stored = table(BranchStatus)
+    staged = STAGED_STATUS.c
+    days = session.execute(select(stored.c.evaluated_on).distinct()).scalars().all()
+    found: dict[int, StaleStatus] = {}
+    try:
+        for day in sorted(days):
+            stage_status(session, rules, today=day)
+            session.execute(CreateIndex(STAGED_BY_BRANCH, if_not_exists=True))
+            differs = {
+                name: stored.c[name].is_distinct_from(staged[name]) for name in DECIDED_COLUMNS
+            }
+            query = (
+                select(stored.c.branch_id, *(d.label(name) for name, d in differs.items()))
+                .join(STAGED_STATUS, staged.branch_id == stored.c.branch_id)
+                .where(stored.c.evaluated_on == day, or_(*differs.values()))
+            )
+            for row in session.execute(query):
+                columns = tuple(name for name in DECIDED_COLUMNS if row._mapping[name])
+                found[row.branch_id] = StaleStatus(row.branch_id, day, columns)
+    finally:
+        session.execute(delete(STAGED_STATUS))
+    branches = table(Branch)
+    missing = select(branches.c.id).where(~exists().where(stored.c.branch_id == branches.c.id))
+    for branch_id in session.execute(missing).scalars():
+        found[branch_id] = StaleStatus(branch_id, None, ())
+    return [found[branch_id] for branch_id in sorted(found)]
 
 
 @shared(maxsize=32)

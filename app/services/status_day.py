@@ -28,7 +28,6 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import (
     Date,
     Engine,
-    Index,
     Integer,
     bindparam,
     delete,
@@ -47,7 +46,13 @@ from app.db import BEGIN_IMMEDIATE, make_engine, unpooled_session
 from app.models import BranchStatus
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
-from app.services.status import STAGED_STATUS, lock_data_version, stage_status, vacuum_status
+from app.services.status import (
+    STAGED_BY_BRANCH,
+    STAGED_STATUS,
+    lock_data_version,
+    stage_status,
+    vacuum_status,
+)
 
 log = logging.getLogger("branchstats")
 # Branches stored per transaction: 0.13-0.9 s of lock each at national scale, where all
@@ -57,7 +62,6 @@ STORE_CHUNK = 5_000
 GRACE_S = 60
 # PostgreSQL's advisory lock of the day's refresh (any number unique to this use).
 REFRESHER_LOCK = 0x6272_7374_6474
-_STAGED_BY_BRANCH = Index("staged_status_branch", STAGED_STATUS.c.branch_id)
 
 
 def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:
@@ -145,7 +149,7 @@ def _the_only_refresher(session: Session) -> Iterator[bool]:
 def stage_for_day(session: Session, rules: RiskRules, today: date) -> None:
     """Every branch's status row into STAGED_STATUS, with reads only."""
     stage_status(session, rules, today=today)
-    session.execute(CreateIndex(_STAGED_BY_BRANCH, if_not_exists=True))
+    session.execute(CreateIndex(STAGED_BY_BRANCH, if_not_exists=True))
     session.commit()
 
 

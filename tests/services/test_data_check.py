@@ -7,10 +7,12 @@ from datetime import date, timedelta
 import orjson
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from app.cli import main
 from app.services.data_check import CheckReport, check_stored
 from app.services.risk_rules import RiskRules
+from app.services.status import refresh_status
 from tests.conftest import make_client
 
 # Figures of a source with a publication date.
@@ -27,6 +29,7 @@ SERVED_RULES = {
     "item_stale",
     "search_stale",
     "status_province_stale",
+    "status_stale",
     "today_stale",
     "totals_stale",
 }
@@ -182,6 +185,72 @@ def test_what_is_served_from_the_rows_is_checked_against_them(engine: Engine) ->
     assert keys[parent] == scalar(engine, f"SELECT key FROM branches WHERE id = {parent}")
 
 
+def test_status_rows_are_checked_against_their_risk_computed_again(engine: Engine) -> None:
+    # A branch at risk said to be at none; another's row without its latest count; a
+    # third's row deleted (no list would show it).
+    at_risk = one(engine, "SELECT min(branch_id) FROM branch_status WHERE risk_rank > 1")
+    recounted = one(
+        engine,
+        f"SELECT min(branch_id) FROM branch_status WHERE branch_id <> {at_risk} "
+        "AND latest_count_id IS NOT NULL",
+    )
+    others = f"branch_id NOT IN ({at_risk}, {recounted})"
+    rowless = one(engine, f"SELECT min(branch_id) FROM branch_status WHERE {others}")
+    day = scalar(engine, f"SELECT evaluated_on FROM branch_status WHERE branch_id = {at_risk}")
+    change(
+        engine,
+        "UPDATE branch_status SET risk_level = 'none', risk_rank = 1, criteria_met = '' "
+        f"WHERE branch_id = {at_risk}",
+    )
+    change(
+        engine,
+        "UPDATE branch_status SET latest_count_id = NULL, members_low = NULL, "
+        f"members_high = NULL, members_sort = -1 WHERE branch_id = {recounted}",
+    )
+    change(engine, f"DELETE FROM branch_status WHERE branch_id = {rowless}")
+
+    report = check(engine)
+
+    statuses = {f.id: f.message for f in report.findings if f.rule == "status_stale"}
+    assert set(statuses) == {at_risk, recounted, rowless}
+    assert statuses[at_risk] == (
+        f"its status row evaluated on {day} has risk_level, risk_rank, criteria_met "
+        "other than its rows give as of that day"
+    )
+    recounted_columns = "latest_count_id, members_low, members_high, members_sort"
+    assert f"has {recounted_columns} other" in statuses[recounted]
+    assert statuses[rowless] == "has no status row: no list shows it"
+    # Their items were rendered from the rows as they were: the stored ones still say so.
+    assert {n[3] for n in named(report)} == {"status_stale", "item_stale"}
+
+
+def test_status_rows_of_another_day_are_computed_again_as_of_their_own(engine: Engine) -> None:
+    # A row evaluated on another day than the rest (as while the day turns): the day
+    # before its latest count, so that it shows an older count or none. Each row is
+    # compared with its risk as of its own day, and only the two changed by hand, one of
+    # each day, are stale.
+    other = one(engine, "SELECT min(branch_id) FROM branch_status WHERE latest_count_id > 0")
+    rest = one(engine, f"SELECT max(branch_id) FROM branch_status WHERE branch_id <> {other}")
+    counted = scalar(
+        engine,
+        "SELECT c.evidence_date FROM branch_status s "
+        f"JOIN membership_counts c ON c.id = s.latest_count_id WHERE s.branch_id = {other}",
+    )
+    other_day = date.fromisoformat(str(counted)) - timedelta(days=1)
+    with engine.begin() as connection:
+        refresh_status(Session(bind=connection), RiskRules(), branch_ids=[other], today=other_day)
+    assert one(engine, "SELECT count(DISTINCT evaluated_on) FROM branch_status") == 2
+    assert named(check(engine)) == set()
+
+    change(
+        engine,
+        f"UPDATE branch_status SET risk_rank = risk_rank + 1 WHERE branch_id IN ({other}, {rest})",
+    )
+    statuses = {f.id: f.message for f in check(engine).findings if f.rule == "status_stale"}
+    assert set(statuses) == {other, rest}
+    assert f"evaluated on {other_day} has risk_rank other" in statuses[other]
+
+
 def test_search_words_and_units_of_today_are_checked_against_the_places(engine: Engine) -> None:
     # A locality's search words deleted by hand; another's commune of today forgotten.
     wordless = one(engine, "SELECT min(locality_id) FROM locality_words")
@@ -287,6 +356,7 @@ def test_refresh_recomputes_all_that_the_check_finds_stale(
     change(cli_engine, "UPDATE localities SET current_commune_id = NULL")
     change(cli_engine, "UPDATE commune_yearly_totals SET low = low + 1")
     change(cli_engine, "UPDATE branch_status SET province_id = NULL")
+    change(cli_engine, "UPDATE branch_status SET risk_rank = risk_rank + 1")
     stale = check(cli_engine)
     assert set(stale.by_rule) == SERVED_RULES
     version = one(cli_engine, "SELECT version FROM data_version")
