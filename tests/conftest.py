@@ -29,6 +29,7 @@ from app.migrate import upgrade_head
 from app.reader import Reader, statements_for
 from app.services.data_check import check_stored
 from app.services.data_version import data_version
+from tests.servers import WORKER_FIGURES, add_figures
 
 BACKENDS = ("sqlite", "postgresql")
 _counter = itertools.count()
@@ -292,7 +293,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
     )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker ended: its figures (tests/servers.add_figures) join the summary."""
+    for section, line in node.workeroutput.get(WORKER_FIGURES, []):
+        add_figures(node.config, section, [line])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # In CI the PostgreSQL leg is not optional: a run in which it did not run fails.
+    # Judged by the controller, which sees every worker's reports (a worker, only its own).
+    if hasattr(session.config, "workerinput"):
+        return
     if os.environ.get("CI") and _passed["postgresql"] == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -28,33 +28,50 @@ from app.db import make_engine
 from app.ingest.seed import load_seed
 from app.migrate import upgrade_head
 
-
 # -- Figures, printed in the run's summary ------------------------------------------------
-class Figures:
-    """Figures the issue 8 checks print, shown in the terminal summary of every run.
+FIGURES = "figures (issue 8)"
+# Where an xdist worker leaves its figures for the controller (tests/conftest.py).
+WORKER_FIGURES = "branchstats_figures"
 
-    Registered once per run, by the first say().
+
+class Figures:
+    """Figures that checks print, by section, shown in the terminal summary of every run.
+
+    Registered once per run, by the first say() (on the controller: the workers' are
+    handed over as each worker ends, see `pytest_testnodedown` in tests/conftest.py).
     """
 
     name = "branchstats-figures"
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.sections: dict[str, list[str]] = {}
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.section("figures (issue 8)")
-        for line in self.lines:
-            terminalreporter.write_line(line)
+        for title, lines in self.sections.items():
+            terminalreporter.section(title)
+            # Sorted: the workers' lines arrive worker by worker, each check's together.
+            for line in sorted(lines):
+                terminalreporter.write_line(line)
 
 
-def say(config: pytest.Config, line: str) -> None:
-    """Add a line to the "figures (issue 8)" section (and print it, for -s runs)."""
+def add_figures(config: pytest.Config, section: str, lines: Sequence[str]) -> None:
+    """Lines for the run's summary: kept by this process's Figures, or an xdist worker's
+    handed to the controller, whose terminal summary is the one shown."""
+    handover: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if handover is not None:
+        handover.setdefault(WORKER_FIGURES, []).extend([section, line] for line in lines)
+        return
     plugins = config.pluginmanager
     figures = plugins.get_plugin(Figures.name)
     if figures is None:
         figures = Figures()
         plugins.register(figures, Figures.name)
-    figures.lines.append(line)
+    figures.sections.setdefault(section, []).extend(lines)
+
+
+def say(config: pytest.Config, line: str, section: str = FIGURES) -> None:
+    """Add a line to a section of the run's summary (and print it, for -s runs)."""
+    add_figures(config, section, [line])
     print(line)
 
 

@@ -31,7 +31,7 @@ from app.config import Settings
 from app.db import CONNECT_TIMEOUT_S, make_engine
 from app.errors import PROBLEM_JSON
 from app.main import create_app
-from tests.servers import OwnPostgres, Server
+from tests.servers import OwnPostgres, Server, say
 from tests.servers import own_postgres as own_pg
 
 # The outage scenario, in seconds: load before the stop, during the outage, after recovery.
@@ -51,23 +51,8 @@ READS = (
 
 
 # -- Figures, printed in the run's summary ------------------------------------------------
-class _Figures:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        terminalreporter.section("outage and time limits")
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
 def _figure(config: pytest.Config, line: str) -> None:
-    plugin = config.pluginmanager.get_plugin("outage-figures")
-    if plugin is None:
-        plugin = _Figures()
-        config.pluginmanager.register(plugin, "outage-figures")
-    plugin.lines.append(line)
-    print(line)
+    say(config, line, section="outage and time limits")
 
 
 # -- A PostgreSQL of the test's own -------------------------------------------------------
