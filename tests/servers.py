@@ -37,7 +37,7 @@ WORKER_FIGURES = "branchstats_figures"
 class Figures:
     """Figures that checks print, by section, shown in the terminal summary of every run.
 
-    Registered once per run, by the first say() (on the controller: the workers' are
+    Registered once per run, by the first add_figures() (on the controller: the workers' are
     handed over as each worker ends, see `pytest_testnodedown` in tests/conftest.py).
     """
 
