@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from app.models import Branch, BranchStatus, Locality, MembershipCount, Source
 from app.models.vocab import LEVEL_RANK
-from app.reader import shared
+from app.reader import session_dialect, shared
 from app.services.csv_sql import CsvSql
 from app.services.figures import evidence_basis_sql
 from app.services.json_sql import Flag, JsonSql, Names, Obj
@@ -237,7 +237,7 @@ def refresh_items(
 
 def _render_into_status(session: Session, rules: RiskRules, ids: list[int] | None) -> None:
     b = item_tables().b
-    fresh = decorated_from_status(session.get_bind().dialect, rules, None).add_columns(
+    fresh = decorated_from_status(session_dialect(session), rules, None).add_columns(
         b.c.id.label("branch_id")
     )
     if ids is not None:
@@ -256,7 +256,7 @@ def stale_items(session: Session, rules: RiskRules) -> list[int]:
     risk, _ = status_columns()
     b = item_tables().b
     both = (
-        decorated_from_status(session.get_bind().dialect, rules, None)
+        decorated_from_status(session_dialect(session), rules, None)
         .add_columns(b.c.id.label("branch_id"), risk["item"].label("stored"))
         .subquery("both")
     )

@@ -34,7 +34,7 @@ from sqlmodel import Session, col
 
 from app.models import Branch, BranchStatus, Locality, LocalitySuccession
 from app.models.data_version import DataVersion
-from app.reader import shared
+from app.reader import session_dialect, shared
 from app.services.branch_items import with_items
 from app.services.refs import table
 from app.services.risk import RiskDay, risk_select
@@ -158,7 +158,7 @@ def refresh_status(
     else:
         session.execute(delete(target))
     params = RiskDay.params(today, rules) | ({} if ids is None else {"branch_ids": ids})
-    insert_status = _insert_status(session.get_bind().dialect, rules, scoped=ids is not None)
+    insert_status = _insert_status(session_dialect(session), rules, scoped=ids is not None)
     session.execute(insert_status, params)
 
 
@@ -169,7 +169,7 @@ def stage_status(session: Session, rules: RiskRules, *, today: date | None = Non
     session.execute(CreateTable(STAGED_STATUS, if_not_exists=True))
     session.execute(delete(STAGED_STATUS))
     params = RiskDay.params(today or date.today(), rules)
-    dialect = session.get_bind().dialect
+    dialect = session_dialect(session)
     session.execute(_insert_status(dialect, rules, scoped=False, into=STAGED_STATUS), params)
 
 

@@ -1,15 +1,19 @@
 """A read's connection is taken at its first statement (app.reader.Reader.open), a
-connection lost under it ends the read with the error answered 503, not another, and
-PostgreSQL's reads are sent in its numbered form (app.reader.numbered_placeholders)."""
+connection lost under it ends the read with the error answered 503, not another,
+PostgreSQL's reads are sent in its numbered form (app.reader.numbered_placeholders), and
+every engine of a database builds with one dialect (app.reader.shared_dialect)."""
 
 from typing import Any
 
 import pytest
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import Engine, Integer, bindparam, func, literal_column, select
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
-from app.reader import Reader, numbered_placeholders
+from app.db import make_engine
+from app.reader import Reader, built_once, numbered_placeholders, session_dialect
 
 
 def _end_own_backend() -> Any:
@@ -68,3 +72,27 @@ def test_postgresql_reads_are_sent_numbered_not_parsed_by_psycopg(
         assert reader.scalar(lambda: select(1)) == 1  # connected (which runs statements)
         monkeypatch.setattr(psycopg_queries.PostgresQuery, "convert", parsed)
         assert reader.rows(_twice_and_percent, params={"n": 1}) == [("50%", 2, 2)]
+
+
+def test_engines_of_one_database_build_each_statement_once(seeded_url: str) -> None:
+    """Builders are cached on their arguments, a dialect among them: were it each
+    engine's own, every engine a process made (an application per test scenario) would
+    build every statement again, and keep it."""
+    built: list[Dialect] = []
+
+    @built_once
+    def one_for(dialect: Dialect) -> Any:
+        built.append(dialect)
+        return select(literal_column("1"))
+
+    engines = [make_engine(seeded_url) for _ in range(2)]
+    try:
+        for engine in engines:
+            with Reader.open(engine) as reader:
+                assert reader.rows(one_for, reader.dialect) == [(1,)]
+            with Session(engine) as session:  # a write's builders (app.services.status)
+                one_for(session_dialect(session))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert len(built) == 1
