@@ -126,3 +126,44 @@ def test_0014_gives_its_indexes_statistics_where_the_others_have_some(
     assert bool(has_stats) is analyzed
     assert indexes.issuperset(NEW_IN_0014) is analyzed
     engine.dispose()
+
+
+def test_0015_moves_a_facts_whole_out_of_its_range(databases: DatabaseFactory) -> None:
+    """Before 0015 the whole of "5/10" and "11/19" was kept as value_max, the end of a
+    range everywhere else: 0015 moves it to out_of, leaves the ranges ("24-25 triệu") as
+    they are and raises the data version (kept answers are built again); going down (to
+    get there from the seeded head) puts it back."""
+    engine = make_engine(databases.copy("seeded"))
+    cfg = alembic_config()
+    chosen = (
+        "FROM facts WHERE metric IN "
+        "('branches_with_committee', 'income_per_capita', 'new_rural_criteria_met')"
+    )
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0014")
+    assert "out_of" not in {c["name"] for c in inspect(engine).get_columns("facts")}
+    with engine.connect() as conn:
+        before = conn.execute(text(f"SELECT metric, value_max {chosen}"))
+        assert sorted(before, key=str) == [
+            ("branches_with_committee", 10.0),
+            ("income_per_capita", 25_000_000.0),
+            ("income_per_capita", None),
+            ("new_rural_criteria_met", 19.0),
+        ]
+        version = conn.execute(text("SELECT version FROM data_version")).scalar_one()
+    triggers = _triggers_on(engine, "facts")
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0015")
+    with engine.connect() as conn:
+        after = conn.execute(text(f"SELECT metric, value_max, out_of {chosen}"))
+        assert sorted(after, key=str) == [
+            ("branches_with_committee", None, 10.0),
+            ("income_per_capita", 25_000_000.0, None),
+            ("income_per_capita", None, None),
+            ("new_rural_criteria_met", None, 19.0),
+        ]
+        assert conn.execute(text("SELECT version FROM data_version")).scalar_one() > version
+    assert _triggers_on(engine, "facts") == triggers
+    engine.dispose()

@@ -43,21 +43,32 @@ def _readings(token: str) -> set[float]:
 
 
 def unprinted(
-    figure: str | None, value: float | None, value_max: float | None
+    figure: str | None,
+    value: float | None,
+    value_max: float | None,
+    out_of: float | None = None,
 ) -> tuple[str, str] | None:
-    """("value" or "value_max", why) for the first of them that is not a number the
-    figure prints; None when each is, or when there is nothing to compare (no figure, no
-    value, a figure in words)."""
+    """("value", "value_max" or "out_of", why) for the first of them that is not a
+    number the figure prints; None when each is, or when there is nothing to compare (no
+    figure, no value, a figure in words)."""
     if not figure or value is None:
         return None
     printed = printed_numbers(figure)
     if not printed:
         return None
-    for name, number in (("value", value), ("value_max", value_max)):
+    for name, number in (("value", value), ("value_max", value_max), ("out_of", out_of)):
         if number is not None and not _among(number, printed):
             shown = ", ".join(_plain(n) for n in sorted(printed))
             return name, f"{_plain(number)} is not a number the figure {figure!r} prints ({shown})"
     return None
+
+
+def part_exceeds_whole(value: float | None, value_max: float | None, out_of: float | None) -> bool:
+    """Whether a part (the value, or the top of its range) is more than the whole it is
+    said to be out of ("5/10": 5 of 10)."""
+    if value is None or out_of is None:
+        return False
+    return max(value, value_max if value_max is not None else value) > out_of
 
 
 def _among(value: float, printed: set[float]) -> bool:

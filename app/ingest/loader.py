@@ -125,7 +125,10 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
                 problems.append(RecordProblem(label, "figure", "not found in the quote"))
             if isinstance(rec, FigureRecord) and (
                 fault := unprinted(
-                    rec.figure, getattr(rec, "value", None), getattr(rec, "value_max", None)
+                    rec.figure,
+                    getattr(rec, "value", None),
+                    getattr(rec, "value_max", None),
+                    getattr(rec, "out_of", None),
                 )
             ):
                 problems.append(RecordProblem(label, *fault))
@@ -344,6 +347,7 @@ class _Applier:
                 "locality_id": subject_place.id if subject_place else None,
                 "value": fact.value,
                 "value_max": fact.value_max,
+                "out_of": fact.out_of,
                 "unit": METRIC_UNITS[fact.metric],
                 "dimension": fact.dimension,
                 "period_start": start,

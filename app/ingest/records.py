@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.days import Day
+from app.ingest.figure_numbers import part_exceeds_whole
 from app.ingest.periods import PeriodError, parse_period
 from app.models.vocab import (
     DIMENSIONS,
@@ -195,6 +196,7 @@ class FactRecord(FigureRecord):
     locality: Key | None = None
     value: Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
     value_max: Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)] | None = None
+    out_of: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
     unit: str | None = None
     dimension: str | None = None
     period: str | None = None
@@ -215,6 +217,8 @@ class FactRecord(FigureRecord):
         _check_period(self.period)
         if self.value_max is not None and self.value_max < self.value:
             raise ValueError("value_max is below value")
+        if part_exceeds_whole(self.value, self.value_max, self.out_of):
+            raise ValueError("out_of is below the value: a part is not more than its whole")
         return self
 
     def bounds(self) -> tuple[date | None, date | None]:

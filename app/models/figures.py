@@ -128,6 +128,9 @@ class Fact(FigureBase, table=True):
     locality_id: int | None = Field(default=None, foreign_key="localities.id")
     value: float
     value_max: float | None = Field(default=None, sa_type=Float)
+    # The whole the value is a part of, as the text prints it ("5/10 chi bộ": 10). Not
+    # value_max, which ends a range: 5 of 10 is not "5 to 10".
+    out_of: float | None = Field(default=None, sa_type=Float)
     unit: str = Field(max_length=40)
     dimension: str | None = Field(default=None, max_length=60)
     period_start: date | None = None

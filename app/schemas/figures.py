@@ -55,6 +55,10 @@ class FactOut(Subject):
     dimension: str | None = Field(description="Breakdown of subordinate organizations, when given.")
     value: float = Field(examples=[12])
     value_max: float | None = Field(description="Upper end of a range ('24-25 triệu').")
+    out_of: float | None = Field(
+        description="The whole the value is a part of ('5/10 chi bộ': 10); not a range's end.",
+        examples=[10],
+    )
     unit: str = Field(examples=["percent"])
     period_start: date | None
     period_end: date | None

@@ -31,6 +31,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^\d{2,5}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1_500_000)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Amount = Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+Whole = Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 GroupSize = Annotated[int, Field(gt=1, le=100_000)]
 FigureText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -52,6 +53,7 @@ D_RECORD_ID = (
 )
 D_BRANCH_ID = "The organization the figure is about: GET /branches."
 D_VALUE_MAX = "Upper end of a range ('24-25 triệu')."
+D_OUT_OF = "The whole the value is a part of ('5/10 chi bộ': 10); not a range's end."
 D_PERIOD_START = "First day of the period the figure covers, when the text gives it."
 D_PERIOD_END = "Last day of the period the figure covers, when the text gives it."
 
@@ -269,6 +271,7 @@ class FactCreate(FigureCreate):
     locality_id: Id | None = Field(default=None, description="Or the place it is about.")
     value: Amount = Field(description="The value, in the metric's unit.", examples=[12.5])
     value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
+    out_of: Whole | None = Field(default=None, description=D_OUT_OF)
     unit: str | None = Field(
         default=None, max_length=40, description="The metric's unit; set from the metric."
     )
@@ -289,6 +292,7 @@ class FactUpdate(FigureUpdate):
     locality_id: Id | None = Field(default=None, description="Or the place it is about.")
     value: Amount | None = Field(default=None, description="The value, in the metric's unit.")
     value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
+    out_of: Whole | None = Field(default=None, description=D_OUT_OF)
     unit: str | None = Field(default=None, max_length=40, description="The metric's unit.")
     dimension: Dimension | None = Field(default=None, description="The breakdown, when given.")
     period_start: Day | None = Field(default=None, description=D_PERIOD_START)

@@ -9,9 +9,10 @@ and names each one whose figure a reader could not check against its sentence:
 - a source's text no longer has the SHA-256 it is served with;
 - a quote is not in its source's text, a figure not in its quote (after NFC and
   whitespace folding, as everywhere);
-- a value (or the top of a range) is not a number its figure prints;
+- a value (the top of a range, a fact's whole) is not a number its figure prints;
 - a fact's range ends below its start (value_max below value: the tables of counts and
-  events refuse that themselves, as all three refuse a period ending before it starts);
+  events refuse that themselves, as all three refuse a period ending before it starts),
+  or its part is more than the whole it is out of (out_of below the value);
 - a figure begins after its source was published;
 - an evidence_date is not the one its dates give (own date, else the source's
   publication, else the day the service registered the text): the latest count
@@ -42,7 +43,7 @@ from typing import Any
 from sqlalchemy import Connection, null, select
 from sqlmodel import Session
 
-from app.ingest.figure_numbers import unprinted
+from app.ingest.figure_numbers import part_exceeds_whole, unprinted
 from app.ingest.loader import text_sha256
 from app.ingest.places import stale_search
 from app.models import (
@@ -276,7 +277,7 @@ def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFac
 
 
 PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic")
-FIGURE_COLUMNS = ("figure", "value", "value_max", "evidence_date")
+FIGURE_COLUMNS = ("figure", "value", "value_max", "out_of", "evidence_date")
 FACT_COLUMNS = ("metric", "unit")
 
 
@@ -349,10 +350,12 @@ class _RowRules:
     def _check_figure(
         self, dates: _Dates, row: Any, found: Callable[[str, str, str], None]
     ) -> None:
-        value, value_max = row.value, row.value_max
+        value, value_max, out_of = row.value, row.value_max, row.out_of
         if value_max is not None and (value is None or value_max < value):
             found("value_max", "range_reversed", "needs a value at or below it")
-        elif fault := self.unprinted(row.figure, value, value_max):
+        elif part_exceeds_whole(value, value_max, out_of):
+            found("out_of", "part_exceeds_whole", "is below the value")
+        elif fault := self.unprinted(row.figure, value, value_max, out_of):
             found(fault[0], "value_not_in_figure", fault[1])
         first, own = row.first, row.own
         published = self.source.published_on

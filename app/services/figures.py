@@ -110,6 +110,7 @@ FACT_CSV = [
     *_COMMON_CSV,
     "value",
     "value_max",
+    "out_of",
     "unit",
     "period_start",
     "period_end",
@@ -339,6 +340,7 @@ def render_fact(row: Mapping[str, Any]) -> dict[str, Any]:
         **_subject(row),
         "value": row["value"],
         "value_max": row["value_max"],
+        "out_of": row["out_of"],
         "unit": row["unit"],
         "period_start": row["period_start"],
         "period_end": row["period_end"],
@@ -411,7 +413,7 @@ _LEADING = {
 _TRAILING = {
     MembershipCount: ("value", "value_max", "status", "as_of"),
     MembershipEvent: ("value", "value_max", "period_start", "period_end", "reason"),
-    Fact: ("value", "value_max", "unit", "period_start", "period_end"),
+    Fact: ("value", "value_max", "out_of", "unit", "period_start", "period_end"),
     Officeholder: ("as_of",),
 }
 _OWN_DATE = {

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from app.errors import ApiError, FieldError
-from app.ingest.figure_numbers import unprinted
+from app.ingest.figure_numbers import part_exceeds_whole, unprinted
 from app.models import (
     Branch,
     BranchStatus,
@@ -109,6 +109,9 @@ def _range_errors(body: Any) -> list[FieldError]:
     errors = []
     if body.value_max is not None and (body.value is None or body.value_max < body.value):
         errors.append(FieldError(field="body.value_max", message="needs a value at or below it"))
+    if part_exceeds_whole(body.value, body.value_max, getattr(body, "out_of", None)):
+        message = "is below the value: a part is not more than its whole"
+        errors.append(FieldError(field="body.out_of", message=message))
     start, end = getattr(body, "period_start", None), getattr(body, "period_end", None)
     if start and end and start > end:
         errors.append(
@@ -135,8 +138,9 @@ def _reported_later_errors(kind: FigureKind, body: Any, source: Source | None) -
 
 
 def _printed_errors(body: Any) -> list[FieldError]:
-    """The value (and the top of a range) must be numbers the figure prints."""
-    fault = unprinted(body.figure, body.value, body.value_max)
+    """The value (the top of a range, the whole it is out of) must be numbers the figure
+    prints."""
+    fault = unprinted(body.figure, body.value, body.value_max, getattr(body, "out_of", None))
     if fault is None:
         return []
     name, why = fault

@@ -4,6 +4,8 @@ Every test runs on SQLite and PostgreSQL over a fresh seeded database (`write_ap
 The helpers at the top are shared with the import and audit tests.
 """
 
+import csv
+import io
 import threading
 from typing import Any
 
@@ -709,6 +711,38 @@ def test_events_and_facts(write_api: TestClient, editor: dict[str, str]) -> None
     assert made.json()["unit"] == "percent" and made.json()["locality"]["id"] == village
     assert delete(write_api, made.headers["location"], editor).status_code == 204
     assert write_api.get(made.headers["location"]).status_code == 404
+
+
+def test_a_facts_whole_is_its_own_field(write_api: TestClient, editor: dict[str, str]) -> None:
+    """A part of a whole ("5/10 chi bộ": 5 out of 10) is served with `out_of`, not as a
+    range; a whole below its part, or one the figure does not print, is refused naming
+    `out_of`."""
+    text = "Đến nay xã đã có 5/10 chi bộ có ban chi ủy."
+    source = new_source(write_api, editor, key="test-whole", text=text)
+    commune = id_of(write_api, Branch, "org:vn2004:05251")
+    fact = {
+        "source_id": source["id"],
+        "branch_id": commune,
+        "metric": "branches_with_committee",
+        "value": 5,
+        "quote": text,
+        "figure": "5/10",
+    }
+    before = row_counts(write_api)
+    for whole, why in [(4, "a part more than its whole"), (12, "not printed"), (0, "none")]:
+        refused = write_api.post("/facts", json=fact | {"out_of": whole}, headers=editor)
+        assert refused.status_code == 422, (why, refused.text)
+        assert fields(refused) == ["body.out_of"], why
+    assert row_counts(write_api) == before
+    made = write_api.post("/facts", json=fact | {"out_of": 10}, headers=editor)
+    assert made.status_code == 201, made.text
+    served = write_api.get(made.headers["location"]).json()
+    assert (served["value"], served["value_max"], served["out_of"]) == (5, None, 10)
+    exported = write_api.get("/facts", params={"source": source["id"], "format": "csv"}).text
+    [row] = csv.DictReader(io.StringIO(exported))
+    assert (row["value"], row["value_max"], row["out_of"]) == ("5", "", "10")
+    lowered = patch(write_api, made.headers["location"], {"value": 11}, editor)
+    assert lowered.status_code == 422 and fields(lowered) == ["body.out_of"]
 
 
 def test_counts_are_listed_by_status(write_api: TestClient, editor: dict[str, str]) -> None:

@@ -3,7 +3,7 @@ numbers: a journalist checks the one against the other."""
 
 import pytest
 
-from app.ingest.figure_numbers import printed_numbers, unprinted
+from app.ingest.figure_numbers import part_exceeds_whole, printed_numbers, unprinted
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,28 @@ def test_a_value_the_figure_does_not_print_is_named() -> None:
         "value_max",
         "26 is not a number the figure '24-25' prints (24, 25)",
     )
+
+
+def test_the_whole_a_part_is_out_of_must_be_printed_too() -> None:
+    assert unprinted("5/10", 5, None, 10) is None
+    assert unprinted("5/10", 5, None, 12) == (
+        "out_of",
+        "12 is not a number the figure '5/10' prints (5, 10)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "value_max", "out_of", "exceeds"),
+    [
+        (5, None, 10, False),
+        (10, None, 10, False),  # all of them
+        (11, None, 10, True),
+        (5, 12, 10, True),  # the top of a range counts
+        (5, None, None, False),
+        (None, None, 10, False),  # nothing to compare
+    ],
+)
+def test_a_part_is_not_more_than_its_whole(
+    value: float | None, value_max: float | None, out_of: float | None, exceeds: bool
+) -> None:
+    assert part_exceeds_whole(value, value_max, out_of) is exceeds

@@ -114,3 +114,25 @@ def test_yaml_nested_past_the_limit_is_refused_not_a_stack_overflow() -> None:
     with pytest.raises(ImportRejected) as refused:
         parse_article_yaml(nested(33), "t")
     assert fields_of(refused.value) == {"yaml"}
+
+
+@pytest.mark.parametrize(
+    ("whole", "refused"),
+    [
+        ("out_of: 10", False),
+        ("out_of: 4", True),  # a part more than its whole
+        ("out_of: 0", True),
+        ("value_max: 7, out_of: 6", True),  # the top of the range is the part
+    ],
+)
+def test_a_facts_whole_is_at_least_its_part(whole: str, refused: bool) -> None:
+    fact = (
+        "facts:\n  - {id: f, metric: branches_with_committee, locality: vn2004:17, "
+        f"value: 5, {whole}, quote: abc}}\n"
+    )
+    if not refused:
+        assert parse_article_yaml(BASE + fact, "t").facts[0].out_of == 10
+        return
+    with pytest.raises(ImportRejected) as rejected:
+        parse_article_yaml(BASE + fact, "t")
+    assert any(field.startswith("facts.0") for field in fields_of(rejected.value))

@@ -143,6 +143,19 @@ def test_qualifiers_and_ranges_are_kept(engine: Engine) -> None:
     assert ("branches_rated_excellent", 20.0, None, "more_than") in facts  # "hơn 20%"
 
 
+def test_a_part_of_a_whole_is_not_a_range(engine: Engine) -> None:
+    """A part of a whole ("5/10 chi bộ") is 5 out of 10, not 5 to 10: the whole is
+    `out_of`, `value_max` stays the end of a range."""
+    with Session(engine) as session:
+        facts = {
+            f.metric: (f.value, f.value_max, f.out_of, f.figure)
+            for f in session.exec(select(Fact)).all()
+        }
+    assert facts["branches_with_committee"] == (5.0, None, 10.0, "5/10")
+    assert facts["new_rural_criteria_met"] == (11.0, None, 19.0, "11/19")
+    assert facts["income_per_capita"][2] is None  # a range has no whole
+
+
 def test_thanh_chuong_six_stay_one_unnamed_group(engine: Engine) -> None:
     with Session(engine) as session:
         groups = session.exec(select(Branch).where(Branch.group_size.is_not(None))).all()  # type: ignore[union-attr]

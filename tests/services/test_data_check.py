@@ -76,6 +76,26 @@ def test_the_seed_breaks_no_rule_and_every_sourced_row_is_read(shared_engine: En
     assert report.checked["membership_count"] > 0 and report.checked["fact"] > 0
 
 
+def test_a_facts_whole_below_its_part_or_unprinted_is_named(engine: Engine) -> None:
+    """The seed's "5/10" and "11/19": a whole lowered below its part, and one its figure
+    does not print."""
+    committee, criteria = (
+        one(engine, f"SELECT id FROM facts WHERE metric = '{metric}' AND out_of IS NOT NULL")
+        for metric in ("branches_with_committee", "new_rural_criteria_met")
+    )
+    change(engine, f"UPDATE facts SET out_of = value - 1 WHERE id = {committee}")
+    change(engine, f"UPDATE facts SET out_of = out_of + 1 WHERE id = {criteria}")
+
+    report = check(engine)
+
+    assert named(report) == {
+        ("fact", committee, "out_of", "part_exceeds_whole"),
+        ("fact", criteria, "out_of", "value_not_in_figure"),
+    }
+    message = {f.id: f.message for f in report.findings}[criteria]
+    assert message == "20 is not a number the figure '11/19' prints (11, 19)"
+
+
 def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine) -> None:
     # A dated source's count whose figure prints its value, and another of that source.
     count = one(
