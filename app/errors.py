@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.services.api_index import INDEX_PATH
+
 PROBLEM_JSON = "application/problem+json"
 PAGING_FIELDS = frozenset({"query.limit", "query.cursor"})
 IF_MATCH_FIELD = "header.if-match"
@@ -130,7 +132,8 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         errors = None
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"No resource at {request.url.path}."
+            path = request.url.path
+            detail = f"No resource at {path}; the API's reads are listed at {INDEX_PATH}."
         elif exc.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
             # FastAPI's words for a body its JSON parser gave up on other than by a syntax
             # error (those are a 422 at their position): not UTF-8, or nested too deeply.

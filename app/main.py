@@ -15,6 +15,7 @@ from app.api import (
     figures,
     health,
     imports,
+    index,
     localities,
     risk,
     sources,
@@ -50,6 +51,7 @@ qualifiers of the text ("more than", "about", ranges); a figure the text does no
 
 # In this order: the order of the OpenAPI document.
 ROUTERS = (
+    index.router,
     health.router,
     localities.router,
     branches.router,
