@@ -8,6 +8,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api import (
     audit,
@@ -27,7 +28,7 @@ from app.config import Settings
 from app.db import is_sqlite, make_engine
 from app.errors import install_error_handlers
 from app.heap import startup_heap_frozen
-from app.middleware import install_middleware
+from app.middleware import DOCS_ASSETS, DOCS_PAGE, REDOC_PAGE, install_middleware
 from app.openapi_glossary import describe_fields
 from app.openapi_links import link_items
 from app.ratelimit import RateLimiter
@@ -129,12 +130,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.read_threads.shutdown(wait=False, cancel_futures=True)
             app.state.engine.dispose()
 
-    app = FastAPI(
+    # The documentation's scripts and styles served from the package (fastapi-offline),
+    # not from a CDN: /docs works where the server has no internet, and no third party
+    # sees who reads it.
+    app = FastAPIOffline(
+        docs_url=DOCS_PAGE,
+        redoc_url=REDOC_PAGE,
+        static_url=DOCS_ASSETS,
         title="branchstats",
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
+    # fastapi-offline serves the pages and leaves FastAPI's own attributes unset (FastAPI
+    # would add pages from a CDN); they say where the pages are (app.api.index).
+    app.docs_url, app.redoc_url = DOCS_PAGE, REDOC_PAGE
     install_error_handlers(app)
     install_middleware(app)
     _complete_openapi(app)

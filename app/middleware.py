@@ -17,8 +17,9 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
-# The interactive docs load their own scripts and styles.
-DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+# The interactive docs load their own scripts and styles (served under DOCS_ASSETS).
+DOCS_PAGE, REDOC_PAGE, DOCS_ASSETS = "/docs", "/redoc", "/docs/assets"
+DOCS_PATHS = (DOCS_PAGE, REDOC_PAGE, "/openapi.json")
 MAX_QUERY_BYTES = 4096
 MAX_BODY_BYTES = 2_000_000
 

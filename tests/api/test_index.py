@@ -64,6 +64,24 @@ def test_the_index_names_the_documentation_that_is_served(api: TestClient) -> No
     assert api.get(relations["status"]).json() == {"status": "ok"}
 
 
+def test_the_documentation_pages_load_nothing_from_elsewhere(api: TestClient) -> None:
+    """Served offline: every script, style and icon of the pages comes from this server."""
+    documentation = _index(api)["documentation"]
+    assert isinstance(documentation, dict)
+    served_types = set()
+    for page in (documentation["interactive"], documentation["reference"]):
+        html = api.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert len(assets) >= 2, html
+        for asset in assets:
+            assert asset.startswith("/docs/"), (page, asset)
+            response = api.get(asset)
+            assert response.status_code == 200, asset
+            assert len(response.content) > 1000, asset
+            served_types.add(response.headers["content-type"].split(";")[0])
+    assert served_types == {"text/javascript", "text/css", "image/png"}
+
+
 def test_the_index_lists_a_read_added_later_and_no_documentation_hidden(
     shared_seeded_url: str,
 ) -> None:
