@@ -99,7 +99,9 @@ LOCALITY_CSV = [
     "source.publisher",
     "source.title",
     "source.published_on",
+    "source.url",
     "quote",
+    "note",
 ]
 
 
