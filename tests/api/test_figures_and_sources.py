@@ -24,12 +24,19 @@ def test_counts_under_a_place_with_quotes(api: TestClient) -> None:
 def test_admissions_per_period_and_kind(api: TestClient) -> None:
     body = api.get("/admissions", params={"from": "2017-01-01", "to": "2017-12-31"}).json()
     Page[MembershipEventOut].model_validate(body)
-    values = sorted((e["value"], e["qualifier"]) for e in body["items"])
-    assert (252, "exact") in values and (1, "at_least") in values
-    departures = api.get("/admissions", params={"kind": "departure"}).json()["items"]
-    assert [(d["value"], d["period_start"], d["period_end"]) for d in departures] == [
-        (2, "2016-01-01", "2017-12-31")
+    assert (252, "exact", "252") in [
+        (e["value"], e["qualifier"], e["figure"]) for e in body["items"]
     ]
+    # "ở 6 chi bộ ... đều phát triển được đảng viên mới": each admitted, no number printed.
+    unnumbered = [e for e in body["items"] if e["value"] is None]
+    assert [(e["figure"], e["applies_to_each"]) for e in unnumbered] == [(None, True)]
+    assert "đều phát triển được đảng viên mới" in unnumbered[0]["quote"]
+    departures = api.get("/admissions", params={"kind": "departure"}).json()["items"]
+    # "trung bình mỗi năm có một": an average over 2016 and 2017, so about 2.
+    assert [
+        (d["value"], d["qualifier"], d["figure"], d["period_start"], d["period_end"])
+        for d in departures
+    ] == [(2, "approximate", "một", "2016-01-01", "2017-12-31")]
 
 
 def test_a_reversed_range_is_refused(api: TestClient) -> None:
