@@ -352,6 +352,17 @@ def searches() -> Iterator[Case]:
         yield Case(f"/localities q={label}", url, 200, finds="Lâm Thượng")
     url = _url("/sources", [("q", unicodedata.normalize("NFD", "Lục Yên"))])
     yield Case("/sources q=NFD", url, 200, finds="Giải pháp phát triển đảng viên mới ở Lục Yên")
+    # A search for nothing once folded would match every row: refused, naming q.
+    for label, q in {
+        "space": " ",
+        "no-break-spaces": "\u00a0\u00a0",
+        "zero-width-space": "\u200b",
+        "byte-order-mark": "\ufeff",
+        "combining-acute": "\u0301",
+        "tab-and-soft-hyphen": "\t\u00ad",
+    }.items():
+        for path in ("/branches", "/localities", "/sources"):
+            yield Case(f"{path} q={label} only", _url(path, [("q", q)]), 422, "query.q")
 
 
 def bad_methods() -> Iterator[Case]:

@@ -157,6 +157,21 @@ def test_a_body_sent_as_it_is_says_it_would_be_gzipped(api: TestClient, url: str
     assert {"origin", "accept-encoding"} <= set(_vary(from_a_page))
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["/sources?limit=1", "/branches?limit=500", "/membership-counts", "/facts?format=csv&limit=2"],
+)
+@pytest.mark.parametrize("accept", ["application/json", "text/csv", "application/x-ndjson"])
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_list_varies_on_accept(api: TestClient, url: str, accept: str, encoding: str) -> None:
+    """Its format may come from Accept: a shared cache that kept one client's CSV must not
+    give it to another that asked for JSON (small, large, kept, streamed, gzipped)."""
+    response = api.get(url, headers={"accept": accept, "accept-encoding": encoding})
+    assert response.status_code == 200
+    assert "accept" in _vary(response)
+    assert len(_vary(response)) == len(set(_vary(response)))
+
+
 def test_a_body_too_small_to_gzip_does_not_vary_on_it(api: TestClient) -> None:
     identity = {"accept-encoding": "identity"}
     assert "accept-encoding" not in _vary(api.get("/health", headers=identity))

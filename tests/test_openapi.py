@@ -29,6 +29,23 @@ def test_committed_openapi_matches_the_app() -> None:
         )
 
 
+def test_committed_openapi_is_the_rendered_text() -> None:
+    """Byte for byte: the parsed comparison above cannot see how a scalar is quoted."""
+    committed = (REPO_ROOT / "openapi.yaml").read_text(encoding="utf-8")
+    assert committed == render_openapi(openapi_document())
+
+
+def test_a_text_a_yaml_1_2_reader_would_take_for_a_number_is_quoted() -> None:
+    """A commune's code "04309" written plain is the integer 4309 under YAML 1.2."""
+    texts = ["04309", "-7", "1e3", ".5", "0o17", "0x1F", ".inf", "Lục Yên", "vn2004:04309"]
+    assert render_openapi({"texts": texts}).splitlines() == [
+        "texts:",
+        *(f"- '{t}'" for t in texts[:7]),
+        "- Lục Yên",
+        "- vn2004:04309",
+    ]
+
+
 def test_every_operation_and_parameter_is_described() -> None:
     document = openapi_document()
     operation_ids = []

@@ -4,6 +4,7 @@ from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
+from pydantic import AfterValidator
 
 from app.api.common import (
     EXPORTS,
@@ -19,9 +20,11 @@ from app.api.common import (
     kept_walks_of,
     place_scopes_of,
     rules_of,
+    searchable,
 )
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import answer_response, list_response
+from app.days import Day
 from app.errors import bad_request
 from app.models.vocab import BranchKind
 from app.reader import Reader
@@ -31,6 +34,16 @@ from app.services import branches as service
 from app.services.risk_explain import risk_answer
 
 router = api_router(prefix="/branches", tags=["branches"])
+# A branch's history is whole at any as_of: the day picks its state, not its records.
+BranchAsOf = Annotated[
+    Day | None,
+    Query(
+        description="Its members, latest count and risk as of this day, from evidence dated "
+        "on or before it (default: today). Its counts, events and facts are listed whole, "
+        "each with its evidence_date.",
+        examples=["2017-08-01"],
+    ),
+]
 
 
 @router.get(
@@ -66,6 +79,7 @@ def list_branches(
             description="Search names, with or without diacritics ('dang bo luc yen').",
             examples=["Khéo Lẹng"],
         ),
+        AfterValidator(searchable),
     ] = None,
     min_members: Annotated[
         int | None,
@@ -83,9 +97,12 @@ def list_branches(
         ),
     ] = None,
     risk_level: Annotated[
-        Literal["watch", "high", "critical"],
-        Query(description="The lowest level that risk=true returns."),
-    ] = "watch",
+        Literal["watch", "high", "critical"] | None,
+        Query(
+            description="With risk=true or risk=false: the level that splits them (default "
+            "watch). Refused without either, where it would filter nothing."
+        ),
+    ] = None,
     as_of: AsOf = None,
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "members", "-members", "risk", "relevance"] | None,
@@ -95,6 +112,8 @@ def list_branches(
     """Party organizations and unnamed groups, each with its latest count and risk level."""
     if min_members is not None and max_members is not None and min_members > max_members:
         raise bad_request("query.min_members", "the range ends before it starts", 422)
+    if risk_level is not None and risk not in ("true", "false"):
+        raise bad_request("query.risk_level", "needs risk=true or risk=false", 422)
     filters = service.BranchFilters(
         locality=locality,
         province=province,
@@ -104,7 +123,7 @@ def list_branches(
         min_members=min_members,
         max_members=max_members,
         risk=risk,
-        risk_level=risk_level,
+        risk_level=risk_level or "watch",
         as_of=as_of,
     )
     order = sort or ("relevance" if q else "id")
@@ -135,7 +154,7 @@ def list_branches(
 @router.get(
     "/{branch_id}", response_model=BranchDetail, responses=READ_ERRORS, summary="One branch"
 )
-def get_branch(request: Request, branch_id: IdPath, as_of: AsOf = None) -> Response:
+def get_branch(request: Request, branch_id: IdPath, as_of: BranchAsOf = None) -> Response:
     """A branch with its count history, events, facts, officeholders, children and sources."""
     with Reader.open(engine_of(request)) as reader:
         answer = service.branch_answer(

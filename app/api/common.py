@@ -4,6 +4,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.routing import APIRoute
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
@@ -17,6 +18,7 @@ from app.services.listing import KeptCounts, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
+from app.services.text import fold
 
 MAX_ID = 2_147_483_647
 STRICT = [Depends(reject_unknown_params)]
@@ -58,6 +60,17 @@ AsOf = Annotated[
         examples=["2017-08-01"],
     ),
 ]
+
+
+def searchable(q: str | None) -> str | None:
+    """A search must search for something: one of nothing but spaces, combining marks or
+    invisible characters would match every row, and a filter that filters nothing returns
+    unfiltered data."""
+    if q is not None and not fold(q):
+        raise PydanticCustomError(
+            "nothing_to_search", "nothing to search for: only spaces or invisible characters"
+        )
+    return q
 
 
 def id_query(description: str, example: int) -> Any:

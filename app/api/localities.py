@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
+from pydantic import AfterValidator
 
 from app.api.common import (
     EXPORTS,
@@ -14,6 +15,7 @@ from app.api.common import (
     id_query,
     kept_counts_of,
     place_scopes_of,
+    searchable,
     word_orders_of,
 )
 from app.api.deps import ListParamsDep, secret_of
@@ -57,6 +59,7 @@ def list_localities(
             ),
             examples=["Lâm Thượng"],
         ),
+        AfterValidator(searchable),
     ] = None,
     current: Annotated[
         bool | None, Query(description="true: units that exist today; false: replaced units.")

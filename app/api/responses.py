@@ -21,6 +21,9 @@ from app.services.json_sql import as_plain, etag_of
 from app.services.listing import Page, PageFetcher
 
 CACHE_CONTROL = "public, max-age=60"
+# A list's format may come from the Accept header: a shared cache must not hand the CSV
+# it kept for one client to another that asked for JSON.
+NEGOTIATED = {"Vary": "Accept"}
 EXPORT_BATCH = 5000
 
 
@@ -47,7 +50,8 @@ def answer_response(
     if len(answer.body) >= MINIMUM_SIZE and accepts_gzip(request.headers):
         # Compressed here, once for a kept answer, rather than by the middleware on
         # every request; the same ETag, as the middleware leaves it.
-        common.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        vary = ", ".join(filter(None, (common.get("Vary"), "Accept-Encoding")))
+        common.update({"Content-Encoding": "gzip", "Vary": vary})
         return Response(answer.gzipped, media_type=answer.media_type, headers=common)
     return Response(answer.body, media_type=answer.media_type, headers=common)
 
@@ -116,7 +120,7 @@ def list_response(
 
     with Reader.open(engine) as reader:
         answer = kept(reader, answers_of(request), key, make)
-    return answer_response(request, answer)
+    return answer_response(request, answer, headers=NEGOTIATED)
 
 
 def _link(request: Request, page: Page) -> dict[str, str]:
@@ -192,6 +196,7 @@ def _export(
         headers={
             "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',
             "Cache-Control": CACHE_CONTROL,
+            **NEGOTIATED,
         },
     )
 

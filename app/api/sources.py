@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import AfterValidator
 
-from app.api.common import EXPORTS, READ_ERRORS, IdPath, api_router, engine_of
+from app.api.common import EXPORTS, READ_ERRORS, IdPath, api_router, engine_of, searchable
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import CACHE_CONTROL, json_response, list_response
 from app.reader import Reader
@@ -30,6 +31,7 @@ def list_sources(
             description="Search title, publisher and author.",
             examples=["Lục Yên"],
         ),
+        AfterValidator(searchable),
     ] = None,
     publisher: Annotated[str | None, Query(max_length=300, description="Exact publisher.")] = None,
     sort: Annotated[Literal["id", "-id"], Query(description="Order.")] = "id",

@@ -89,10 +89,15 @@ class BranchDetail(BranchOut):
     sources: list[SourceRef]
 
 
+D_RULE_ID = "The rule's id: a word, the same in every version of the rules."
+D_RULE_TITLE = "The rule's name."
+D_RULE_DESCRIPTION = "What the rule checks, and on which figures."
+
+
 class Criterion(Schema):
-    id: str = Field(examples=["too_few_members"])
-    title: str
-    description: str
+    id: str = Field(description=D_RULE_ID, examples=["too_few_members"])
+    title: str = Field(description=D_RULE_TITLE)
+    description: str = Field(description=D_RULE_DESCRIPTION)
     status: str = Field(description="met, not_met or unknown.", examples=["met"])
     value: object = Field(description="What the rule read.")
     threshold: dict[str, object]
@@ -121,8 +126,12 @@ class RiskExplanation(Schema):
 
 class ProvinceRisk(Schema):
     province: LocalityRef | None
-    levels: dict[str, int]
-    organizations_by_level: dict[str, int] = Field(description="Groups count with their size.")
+    levels: dict[str, int] = Field(
+        description="Named organizations and unnamed groups by risk level, a group counting once."
+    )
+    organizations_by_level: dict[str, int] = Field(
+        description="Organizations by risk level, an unnamed group counting as its size."
+    )
     at_risk: int
 
 
@@ -138,13 +147,13 @@ class RiskSummary(Schema):
 
 
 class RuleOut(Schema):
-    id: str
-    title: str
-    description: str
+    id: str = Field(description=D_RULE_ID, examples=["too_few_members"])
+    title: str = Field(description=D_RULE_TITLE)
+    description: str = Field(description=D_RULE_DESCRIPTION)
 
 
 class RiskRulesOut(Schema):
     version: str
     thresholds: dict[str, int]
     rules: list[RuleOut]
-    levels: dict[str, str]
+    levels: dict[str, str] = Field(description="What each risk level means.")

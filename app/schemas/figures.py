@@ -40,7 +40,7 @@ class MembershipEventOut(Subject):
     value: int | None = Field(
         description="Null: the text says it happened without a number.", examples=[216]
     )
-    value_max: int | None
+    value_max: int | None = Field(description="Upper end of a range ('3-5'); null otherwise.")
     period_start: date | None = Field(examples=["2023-01-01"])
     period_end: date | None = Field(examples=["2023-12-31"])
     reason: str | None = Field(description="For departures, the reason the text gives.")

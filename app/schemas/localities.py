@@ -25,7 +25,9 @@ class LocalityOut(Schema):
     id: int = Field(examples=[20])
     key: str = Field(examples=["vn2004:02803"])
     kind: LocalityKind = Field(examples=["commune"])
-    name: str = Field(examples=["Thào Chư Phìn"])
+    name: str = Field(
+        description="Proper name as written, with diacritics.", examples=["Thào Chư Phìn"]
+    )
     official_name: str | None = Field(examples=["Xã Thào Chư Phìn"])
     code: str | None = Field(examples=["02803"])
     parent_id: int | None
@@ -44,12 +46,17 @@ class LocalityOut(Schema):
     synthetic: bool
 
 
+_ONCE = "(a group counts once)"
+
+
 class RiskLevels(Schema):
-    critical: int
-    high: int
-    watch: int
-    none: int
-    unknown: int
+    """Named organizations and unnamed groups by risk level, a group counting once."""
+
+    critical: int = Field(description=f"At level critical {_ONCE}.")
+    high: int = Field(description=f"At level high {_ONCE}.")
+    watch: int = Field(description=f"At level watch {_ONCE}.")
+    none: int = Field(description=f"Assessed and not at risk {_ONCE}.")
+    unknown: int = Field(description=f"Too little evidence to assess {_ONCE}.")
 
 
 class MembersSum(Schema):
@@ -66,7 +73,10 @@ class LocalitySummary(Schema):
     unnamed_groups: int
     organizations_in_unnamed_groups: int
     members: MembersSum
-    risk_levels: RiskLevels
+    risk_levels: RiskLevels = Field(
+        description="Named organizations and unnamed groups by risk level, a group counting "
+        "once (its organizations: organizations_in_unnamed_groups)."
+    )
 
 
 class LocalityDetail(LocalityOut):

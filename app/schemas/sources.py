@@ -40,7 +40,7 @@ class SourceTotals(Schema):
 
     localities: int
     branches: int
-    counts: int
+    counts: int = Field(description="Membership counts.")
     events: int
     facts: int
     officeholders: int

@@ -107,8 +107,8 @@ def authenticate(session: Session, token: str | None) -> Caller:
     """The caller a bearer token identifies; 401 when missing, unknown or revoked."""
     if not token:
         raise unauthorized(
-            "Writes need an API key: send `Authorization: Bearer <token>` "
-            "(keys are made with `branchstats keys create`)."
+            "This needs an API key (writes and the audit log): send `Authorization: Bearer "
+            "<token>` (keys are made with `branchstats keys create`)."
         )
     invalid = unauthorized("The API key is not valid, or was revoked.", "invalid_token")
     if not token.startswith(TOKEN_PREFIX) or len(token) != TOKEN_LENGTH:
@@ -132,7 +132,8 @@ def require_scope(caller: Caller, scope: str = "write") -> Caller:
     if caller.scope != scope:
         raise ApiError(
             403,
-            f"The key {caller.name!r} is read-only; writing needs a key with scope {scope}.",
+            f"The key {caller.name!r} is read-only; writes and the audit log need a key with "
+            f"scope {scope}.",
             headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'},
         )
     return caller

@@ -203,6 +203,8 @@ def risk_select(
         "admissions_low": of_kind("admission", low),
         "admissions_high": of_kind("admission", func.coalesce(high, 0)),
         "admissions_unbounded": of_kind("admission", unbounded),
+        # Evidence like the counts and facts: a departure is the newest of it at times.
+        "window_evidence_date": func.max(w.c.evidence_date),
     }
     in_window = and_(
         w.c.branch_id == ids_cte.c.branch_id,
@@ -262,6 +264,7 @@ def risk_select(
                 stall.c.evidence_date,
                 rep.c.evidence_date,
                 ids_cte.c.last_admission,
+                dict(zip(sums, window_columns, strict=True))["window_evidence_date"],
             ).label("newest_evidence_date"),
         )
         .select_from(ids_cte)

@@ -30,6 +30,16 @@ def test_risk_level_threshold_and_the_rest(api: TestClient) -> None:
     assert "Chi bộ thôn Thâm Pất" in {b["name"] for b in unknown}  # named, no figures
 
 
+def test_a_risk_level_without_risk_true_or_false_is_refused(api: TestClient) -> None:
+    """Alone (or with risk=unknown) it filtered nothing: every branch came back."""
+    below_high = api.get("/branches", params={"risk": "false", "risk_level": "high"}).json()
+    assert "Chi bộ xóm Tiền Phong" in {b["name"] for b in below_high["items"]}  # watch
+    for params in ({"risk_level": "critical"}, {"risk": "unknown", "risk_level": "high"}):
+        response = api.get("/branches", params=params)
+        assert response.status_code == 422, params
+        assert [e["field"] for e in response.json()["errors"]] == ["query.risk_level"]
+
+
 def test_thanh_chuong_six_before_and_after_their_2017_admissions(api: TestClient) -> None:
     six = group(api)
     before = api.get(f"/branches/{six['id']}/risk", params={"as_of": "2017-01-01"}).json()
@@ -82,6 +92,18 @@ def test_before_any_evidence_nothing_is_known(api: TestClient) -> None:
     six = group(api)
     early = api.get(f"/branches/{six['id']}/risk", params={"as_of": "2010-01-01"}).json()
     assert early["level"] == "unknown" and early["newest_evidence_date"] is None
+
+
+def test_a_departure_can_be_the_newest_evidence(api: TestClient) -> None:
+    """Before its 2018 figures, Tiền Phong's newest evidence is its departures of
+    2016-2017 (shown under attrition): the explanation had said it had none."""
+    tien_phong = branch(api, "Chi bộ xóm Tiền Phong")
+    early = api.get(f"/branches/{tien_phong['id']}/risk", params={"as_of": "2018-06-01"}).json()
+    attrition = next(c for c in early["criteria"] if c["id"] == "attrition")
+    assert [e["kind"] for e in attrition["evidence"]] == ["departure"]
+    assert early["newest_evidence_date"] == attrition["evidence"][0]["evidence_date"]
+    assert early["newest_evidence_date"] == "2017-12-31"
+    assert early["evidence_age_days"] == 152
 
 
 def test_tien_phong_attrition_shows_its_departures_and_admission(api: TestClient) -> None:
