@@ -213,7 +213,9 @@ class _Applier:
             "text_path": text_path,
         }
         existing = self.session.exec(select(Source).where(Source.key == rec.key)).first()
-        if existing is None:
+        if rec.registered_on is not None:
+            values["registered_on"] = rec.registered_on
+        elif existing is None:
             values["registered_on"] = today
         self.source = self.upsert(Source, rec.key, values, f"source {rec.key}")
         return self.source
@@ -434,9 +436,15 @@ def apply_article(
                 )
             ]
         )
+    today = today or date.today()
+    held = article.source.registered_on
+    if held is not None and held > today:
+        raise ImportRejected(
+            [RecordProblem("source", "registered_on", f"{held} is after today ({today})")]
+        )
     report = ImportReport(source=article.source.key, dry_run=dry_run)
     applier = _Applier(session, article, report)
-    applier.apply_source(text, text_path, today or date.today())
+    applier.apply_source(text, text_path, today)
     applier.apply_localities()
     applier.apply_branches()
     kept = applier.apply_figures()

@@ -100,11 +100,26 @@ class SourceRecord(Record):
     author: ShortText | None = None
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "vi"
     url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = None
+    registered_on: Day | None = Field(
+        default=None,
+        description="The day the dataset first held the article: the upper bound of its "
+        "undated figures' days. Default: the day it is first loaded.",
+    )
 
     @model_validator(mode="after")
     def _one_text(self) -> "SourceRecord":
         if (self.text is None) == (self.text_file is None):
             raise ValueError("give exactly one of text_file and text")
+        return self
+
+    @model_validator(mode="after")
+    def _held_after_published(self) -> "SourceRecord":
+        held, published = self.registered_on, self.published_on
+        if held is not None and published is not None and held < published:
+            raise ValueError(
+                f"registered_on {held} is before published_on {published}: the dataset "
+                "cannot have held the article before it was published"
+            )
         return self
 
 

@@ -22,7 +22,10 @@ class SourceOut(Schema):
     url: str | None
     text_sha256: str = Field(description="SHA-256 of the stored text (GET /sources/{id}/text).")
     text_path: str | None
-    registered_on: date = Field(description="The day the service first held the text.")
+    registered_on: date = Field(
+        description="The day the dataset first held the text: the upper bound of its "
+        "undated figures' days (evidence_date_basis registered)."
+    )
     synthetic: bool
 
 

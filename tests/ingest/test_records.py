@@ -136,3 +136,13 @@ def test_a_facts_whole_is_at_least_its_part(whole: str, refused: bool) -> None:
     with pytest.raises(ImportRejected) as rejected:
         parse_article_yaml(BASE + fact, "t")
     assert any(field.startswith("facts.0") for field in fields_of(rejected.value))
+
+
+def test_an_article_is_not_held_before_it_was_published() -> None:
+    source = 'source: {key: s, published_on: 2023-12-18, registered_on: %s, text: "x"}\n'
+    held = parse_article_yaml("format: branchstats/article-v1\n" + source % "2023-12-18", "t")
+    assert held.source.registered_on == held.source.published_on
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml("format: branchstats/article-v1\n" + source % "2023-12-17", "t")
+    assert fields_of(refused.value) == {"source"}
+    assert "before published_on" in str(refused.value)

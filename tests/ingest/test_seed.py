@@ -1,5 +1,6 @@
 """The seed: every quote verified, facts as the articles state them, loads repeatable."""
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from app.ingest.files import read_article_file
 from app.ingest.loader import ImportRejected, apply_article, verify_article
 from app.ingest.seed import load_seed
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Source
+from app.services.data_check import check_stored
+from app.services.risk_rules import RiskRules
 from app.services.text import quote_in_text
 
 SEED = REPO_ROOT / "seed"
@@ -175,6 +178,63 @@ def test_undated_articles_keep_an_unknown_date(engine: Engine) -> None:
     assert dates["baonghean-2017-thanh-chuong"] is None
     assert str(dates["baoyenbai-2023-luc-yen"]) == "2023-12-18"
     assert str(dates["muong-bang-2020"]) == "2020-01-21"
+
+
+AFTER_TRANSFER = "hbdt-tien-phong#tien-phong-members-after-transfer"
+
+
+def _after_transfer(session: Session) -> MembershipCount:
+    return session.exec(select(MembershipCount).where(MembershipCount.key == AFTER_TRANSFER)).one()
+
+
+def test_undated_figures_are_bounded_by_the_day_the_dataset_held_them(engine: Engine) -> None:
+    """Not the day a server happened to load the seed: the same on every deployment."""
+    held = {
+        article.source.key: article.source.registered_on
+        for article, _, _ in map(read_article_file, ARTICLES)
+    }
+    assert set(held.values()) == {date(2026, 11, 21)}
+    with Session(engine) as session:
+        stored = {s.key: s.registered_on for s in session.exec(select(Source)).all()}
+        count = session.exec(
+            select(MembershipCount).where(MembershipCount.key == AFTER_TRANSFER)
+        ).one()
+    assert stored == held
+    # "nâng tổng số đảng viên của chi bộ từ 13 lên 15": no date printed, none published.
+    assert (count.value, count.as_of, count.evidence_date) == (15, None, date(2026, 11, 21))
+
+
+def test_a_database_loaded_before_the_files_said_when_is_brought_to_their_day(
+    engine: Engine,
+) -> None:
+    """An older release registered each article on the day it loaded it, and dated the
+    undated figures by that day: loading the files again moves both to the files' day."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sources SET registered_on = '2026-12-06'"))
+        conn.execute(
+            text("UPDATE membership_counts SET evidence_date = '2026-12-06' WHERE key = :key"),
+            {"key": AFTER_TRANSFER},
+        )
+    report = load_seed(engine, SEED)
+    assert report.changes >= len(ARTICLES) + 1
+    with Session(engine) as session:
+        held = {s.registered_on for s in session.exec(select(Source)).all()}
+        count = session.exec(
+            select(MembershipCount).where(MembershipCount.key == AFTER_TRANSFER)
+        ).one()
+    assert held == {date(2026, 11, 21)}
+    assert count.evidence_date == date(2026, 11, 21)
+    with engine.connect() as conn:
+        assert check_stored(conn, RiskRules()).findings == []
+
+
+def test_an_article_held_after_today_is_refused(engine: Engine) -> None:
+    article, text_, _ = read_article_file(ARTICLES[0])
+    with Session(engine) as session, pytest.raises(ImportRejected) as refused:
+        apply_article(session, article, text_, today=date(2026, 11, 20))
+    assert [(p.field, p.message) for p in refused.value.problems] == [
+        ("registered_on", "2026-11-21 is after today (2026-11-20)")
+    ]
 
 
 def test_successors_come_from_the_reference(engine: Engine) -> None:
