@@ -37,6 +37,8 @@ class FigureBase(SQLModel):
 
 # The counts that the status indexes hold (the condition services name, app.services.figures).
 NOT_ALL = "status <> 'all'"
+# The counts whose day no text states, which a place's yearly stats list apart.
+UNDATED = "as_of IS NULL"
 
 
 class MembershipCount(FigureBase, table=True):
@@ -66,6 +68,14 @@ class MembershipCount(FigureBase, table=True):
             "id",
             sqlite_where=text(NOT_ALL),
             postgresql_where=text(NOT_ALL),
+        ),
+        # Those in no year (migration 0016): few, and a province's stats find them here
+        # rather than through each of its branches' counts.
+        Index(
+            "ix_membership_counts_undated_id",
+            "id",
+            sqlite_where=text(UNDATED),
+            postgresql_where=text(UNDATED),
         ),
     )
 

@@ -4,7 +4,7 @@ from pydantic import Field
 
 from app.models.vocab import LocalityKind, SuccessionKind
 from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
-from app.schemas.figures import MembershipEventOut
+from app.schemas.figures import MembershipCountOut, MembershipEventOut
 
 
 class SuccessionLink(Schema):
@@ -110,7 +110,10 @@ class LocalityStats(Schema):
     locality: LocalityRef
     covers: list[int] = Field(description="Ids of the unit and the units it replaced.")
     years: list[YearStats]
+    undated_counts: list[MembershipCountOut] = Field(
+        description="Membership counts whose day no text states, so in no year (the first 200)."
+    )
     not_in_a_single_year: list[MembershipEventOut] = Field(
-        description="Events over several years or with an open end."
+        description="Events over several years or with an open end (the first 200)."
     )
     method: str

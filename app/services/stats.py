@@ -1,8 +1,9 @@
 """Per-year members and admissions under a place, computed in SQL.
 
 Only figures whose date the text states are placed in a year; the others are listed
-apart. Within a year, an organization whose parent (under the same place) reports the
-same measure is left out of the sum, because the parent's figure already includes it.
+apart (counts without a day; events over several years or with an open end). Within a
+year, an organization whose parent (under the same place) reports the same measure is
+left out of the sum, because the parent's figure already includes it.
 """
 
 from dataclasses import dataclass
@@ -98,12 +99,17 @@ def locality_stats(
         for year, measure in per_year:
             year_entry(year)[name] = measure
     spanning = _spanning_event_ids(reader, scope, by_commune)
+    undated = [
+        row[0]
+        for row in reader.rows(_undated_count_ids, scope_levels(scope), params=scope_params(scope))
+    ]
     return {
         "locality": {
             field: place[field] for field in ("id", "key", "kind", "name", "official_name", "code")
         },
         "covers": sorted(i for ids in scope.values() for i in ids),
         "years": [years[y] for y in sorted(years)],
+        "undated_counts": list(figures_by_id(reader, MembershipCount, undated).values()),
         "not_in_a_single_year": list(figures_by_id(reader, MembershipEvent, spanning).values()),
         "method": __doc__.strip() if __doc__ else "",
     }
@@ -361,6 +367,19 @@ def _spanning_ids(levels: tuple[str, ...], in_communes: bool | None) -> Any:
         .join(b, b.c.id == ev.c.branch_id)
         .where(where, not_(single_year(ev)))
         .order_by(ev.c.id)
+        .limit(SPANNING_LISTED)
+    )
+
+
+def _undated_count_ids(levels: tuple[str, ...]) -> Any:
+    """The first counts under the place whose day no text states (in no year)."""
+    b = table(Branch)
+    mc = table(MembershipCount)
+    return (
+        select(mc.c.id)
+        .join(b, b.c.id == mc.c.branch_id)
+        .where(mc.c.as_of.is_(None), in_bound_scope(b, levels))
+        .order_by(mc.c.id)
         .limit(SPANNING_LISTED)
     )
 

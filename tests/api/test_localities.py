@@ -64,6 +64,21 @@ def test_yearly_stats_for_lam_thuong_and_luc_yen(api: TestClient) -> None:
     assert year["admissions"]["records"][0]["quote"].startswith("Năm 2023, Lục Yên kết nạp 216")
 
 
+def test_stats_list_the_counts_no_text_dates(api: TestClient) -> None:
+    """Thào Chư Phìn's 101 members are dated by no text: in no year, but not left out."""
+    thao_chu_phin = locality(api, "02803", current=False)
+    stats = api.get(f"/localities/{thao_chu_phin['id']}/stats").json()
+    LocalityStats.model_validate(stats)
+    assert stats["years"] == []
+    [undated] = stats["undated_counts"]
+    assert (undated["value"], undated["as_of"], undated["figure"]) == (101, None, "101")
+    assert "101" in undated["quote"]
+    # Above it, the province's stats list it too, beside Tiền Phong's undated 15 in theirs.
+    province = api.get(f"/localities/{thao_chu_phin['id']}").json()["parents"][-1]
+    above = api.get(f"/localities/{province['id']}/stats").json()["undated_counts"]
+    assert [c["value"] for c in above] == [101]
+
+
 def test_stats_set_multi_year_periods_apart(api: TestClient) -> None:
     mai_ha = locality(api, "05251", current=False)
     stats = api.get(f"/localities/{mai_ha['id']}/stats").json()

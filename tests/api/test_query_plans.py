@@ -392,6 +392,24 @@ def test_counts_of_a_status_are_read_from_its_own_index(
     assert "USE TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
+def test_a_provinces_undated_counts_are_read_from_their_own_index(
+    synthetic: tuple[Engine, TestClient],
+) -> None:
+    """The counts a place's stats place in no year come from the partial index that holds
+    only them (migration 0016), not from each of the province's branches' counts."""
+    engine, client = synthetic
+    with captured_statements(engine) as captured:
+        response = client.get(f"/localities/{_province(client)}/stats")
+    assert response.status_code == 200, response.text
+    [statement] = [s for s in captured if "as_of IS NULL" in s.sql]
+    with Session(engine) as session:
+        if engine.dialect.name == "sqlite":
+            plan = query_plan(session, statement)
+        else:
+            plan = " ".join(generic_plan_rows(session, statement))
+    assert "ix_membership_counts_undated_id" in plan, plan
+
+
 def test_a_branch_as_of_a_day_has_its_risk_evaluated_alone(
     synthetic: tuple[Engine, TestClient],
 ) -> None:
