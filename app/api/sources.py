@@ -8,11 +8,15 @@ from pydantic import AfterValidator
 
 from app.api.common import EXPORTS, READ_ERRORS, IdPath, api_router, engine_of, searchable
 from app.api.deps import ListParamsDep, secret_of
-from app.api.responses import CACHE_CONTROL, json_response, list_response
+from app.api.responses import answer_response, json_response, list_response
 from app.reader import Reader
 from app.schemas.common import Page
 from app.schemas.sources import SourceDetail, SourceOut
 from app.services import sources as service
+from app.services.answer_cache import Answer
+from app.services.json_sql import etag_of
+
+PLAIN_TEXT = "text/plain; charset=utf-8"
 
 router = api_router(prefix="/sources", tags=["sources"])
 
@@ -66,8 +70,10 @@ def get_source(request: Request, source_id: IdPath) -> Response:
     responses=READ_ERRORS,
     summary="The source text",
 )
-def get_source_text(request: Request, source_id: IdPath) -> PlainTextResponse:
+def get_source_text(request: Request, source_id: IdPath) -> Response:
     """The article's text exactly as stored: every quote is a substring of it."""
     with Reader.open(engine_of(request)) as reader:
-        text = service.source_text(reader, source_id)
-    return PlainTextResponse(text, headers={"Cache-Control": CACHE_CONTROL})
+        body = service.source_text(reader, source_id).encode()
+    # With an ETag, as every read: a newsroom checking its quotes asks again for a text
+    # that does not change, and gets a 304.
+    return answer_response(request, Answer(body, etag_of(body), media_type=PLAIN_TEXT))

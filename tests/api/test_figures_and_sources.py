@@ -1,6 +1,7 @@
 """/membership-counts, /admissions, /facts and /sources: every figure with its sentence."""
 
 import csv
+import hashlib
 import io
 
 import pytest
@@ -75,8 +76,13 @@ def test_source_detail_lists_everything_drawn_from_it(api: TestClient) -> None:
         "Chi bộ thôn Thâm Pất",
         "Chi bộ thôn Khéo Lẹng",
     }
-    text = api.get(f"/sources/{sources[0]['id']}/text").text
-    assert "6.799" in text and len(text) > 1000
+    response = api.get(f"/sources/{sources[0]['id']}/text")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert "6.799" in response.text and len(response.text) > 1000
+    assert detail["text_sha256"] == hashlib.sha256(response.content).hexdigest()
+    # A text that does not change is not sent again.
+    again = {"If-None-Match": response.headers["etag"]}
+    assert api.get(f"/sources/{sources[0]['id']}/text", headers=again).status_code == 304
 
 
 def test_a_source_detail_says_how_many_and_lists_up_to_its_cap(
