@@ -32,6 +32,7 @@ from app.services.figure_documents import figures_by_id
 from app.services.localities import require_locality
 from app.services.place_scopes import scope_of
 from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
+from app.services.sqlfuncs import not_indexed
 from app.services.summary import MAX_DEPTH, with_ancestors
 from app.services.yearly_rows import (
     SAMPLE_SIZE,
@@ -375,9 +376,13 @@ def _undated_count_ids(levels: tuple[str, ...]) -> Any:
     """The first counts under the place whose day no text states (in no year)."""
     b = table(Branch)
     mc = table(MembershipCount)
+    # From the index of the undated counts, each then looked up in its branch. SQLite
+    # (3.40) went the other way, through every branch of the province and its counts, and
+    # sorted: 17 ms a province at scale 1.0 (its statistics hold no row for an empty
+    # index), against 0.04 ms this way.
     return (
         select(mc.c.id)
-        .join(b, b.c.id == mc.c.branch_id)
+        .join(b, b.c.id == not_indexed(mc.c.branch_id))
         .where(mc.c.as_of.is_(None), in_bound_scope(b, levels))
         .order_by(mc.c.id)
         .limit(SPANNING_LISTED)
