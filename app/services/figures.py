@@ -73,6 +73,7 @@ _COMMON_CSV = [
     "locality.id",
     "locality.name",
     "locality.kind",
+    "locality.code",
 ]
 _PROVENANCE_CSV = [
     "qualifier",

@@ -64,6 +64,9 @@ def test_counts_export_as_csv_with_source_columns(api: TestClient) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {"value", "qualifier", "source_title", "source_published_on", "quote"} <= set(rows[0])
     assert any(r["value"] == "6799" and "6.799" in r["quote"] for r in rows)
+    # The official code of the place, to join with other statistics by unit.
+    luc_yen = next(r for r in rows if r["value"] == "6799")
+    assert (luc_yen["locality_name"], luc_yen["locality_code"]) == ("Lục Yên", "135")
 
 
 def test_source_detail_lists_everything_drawn_from_it(api: TestClient) -> None:
