@@ -72,6 +72,7 @@ from app.services.refs import (
     scope_levels,
     scope_params,
     search,
+    source_columns,
     table,
 )
 from app.services.risk import RiskDay, risk_select
@@ -125,11 +126,7 @@ BRANCH_CSV = [
     "latest_count.evidence_date_basis",
     "latest_count.date_note",
     "latest_count.applies_to_each",
-    "latest_count.source.id",
-    "latest_count.source.publisher",
-    "latest_count.source.title",
-    "latest_count.source.published_on",
-    "latest_count.source.url",
+    *source_columns("latest_count.source"),
     "latest_count.quote",
     "latest_count.figure",
     "risk.level",
@@ -137,11 +134,7 @@ BRANCH_CSV = [
     "risk.criteria_met",
     "risk.as_of",
     "risk.rules_version",
-    "source.id",
-    "source.publisher",
-    "source.title",
-    "source.published_on",
-    "source.url",
+    *source_columns(),
     "quote",
     "note",
 ]

@@ -49,6 +49,7 @@ from app.services.refs import (
     scope_levels,
     scope_params,
     search,
+    source_columns,
     table,
 )
 from app.services.summary import locality_summary
@@ -95,11 +96,7 @@ LOCALITY_CSV = [
     "today.commune.code",
     "successors",
     "predecessors",
-    "source.id",
-    "source.publisher",
-    "source.title",
-    "source.published_on",
-    "source.url",
+    *source_columns(),
     "quote",
     "note",
 ]

@@ -29,6 +29,13 @@ def alias(model: Any, name: str) -> Any:
 
 SOURCE_FIELDS = ("id", "key", "publisher", "title", "published_on", "url")
 LOCALITY_FIELDS = ("id", "key", "kind", "name", "official_name", "code")
+# What a row's source adds to its CSV line: enough to cite it beside the quote.
+SOURCE_CSV_FIELDS = ("id", "publisher", "title", "published_on", "url")
+
+
+def source_columns(path: str = "source") -> list[str]:
+    """The CSV columns of the source at `path` ("source", "latest_count.source")."""
+    return [f"{path}.{field}" for field in SOURCE_CSV_FIELDS]
 
 
 def with_source(query: Select[Any], source_id: ColumnElement[Any], prefix: str) -> Select[Any]:

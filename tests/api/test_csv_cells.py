@@ -74,11 +74,7 @@ PROVENANCE = [
     "evidence_date",
     "evidence_date_basis",
     "date_note",
-    "source.id",
-    "source.publisher",
-    "source.title",
-    "source.published_on",
-    "source.url",
+    *(f"source.{field}" for field in ("id", "publisher", "title", "published_on", "url")),
     "quote",
     "figure",
 ]
