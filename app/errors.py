@@ -70,8 +70,13 @@ def bad_request(field: str, message: str, status: int = 400) -> ApiError:
     )
 
 
-def not_found(what: str, ident: object) -> ApiError:
-    return ApiError(404, f"{what} {ident} does not exist.")
+def not_found(what: str, ident: object, field: str | None = None) -> ApiError:
+    """No such record; `field`, when given, is the input that named it (query.parent)."""
+    message = f"{what} {ident} does not exist."
+    if field is None:
+        return ApiError(404, message)
+    errors = [FieldError(field=field, message=message, type="not_found")]
+    return ApiError(404, f"{field}: {message}", errors=errors)
 
 
 def if_match_required(what: str) -> ApiError:

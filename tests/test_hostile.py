@@ -93,6 +93,12 @@ BAD_LIMITS = {
     "exponent": "1e3",
     "hex": "0x10",
     "empty": "",
+    # Python's int() reads these; a URL's number has one spelling (app/api/numbers.py).
+    "underscore": "1_0",
+    "plus": "+5",
+    "padded": " 5 ",
+    "whole-float": "10.0",
+    "arabic-indic": "\u0661",
 }
 BAD_DATES = {
     "feb-30": "2023-02-30",
@@ -117,7 +123,15 @@ BAD_IDS = {
     "blank": "%20",
     "nul": "1%00",
     "dot-dot": "%2e%2e",
+    # Percent-encoded, as a path segment or a query value is sent.
+    "underscore": "1_0",
+    "plus": "%2B1",
+    "padded": "%201%20",
+    "whole-float": "1.0",
+    "fullwidth": "%EF%BC%91",
 }
+# Read by pydantic as an integer, refused by the service: one spelling per number.
+LAX_IDS = ("underscore", "plus", "padded", "whole-float", "fullwidth")
 # Path traversal in a path segment: an encoded `/` makes it another path, which no route has.
 TRAVERSALS = {"slashes": "..%2F..%2Fetc%2Fpasswd", "dots-slashes": "%2e%2e%2f%2e%2e%2fetc%2fpasswd"}
 UNKNOWN_PARAMS = {
@@ -205,6 +219,12 @@ def bad_dates() -> Iterator[Case]:
     yield Case("/branches reversed min-max members", url, 422, field="query.min_members")
 
 
+def bad_codes() -> Iterator[Case]:
+    # An official code is ASCII digits; `\d` would also take these for the code "04".
+    for label, code in {"arabic-indic": "\u0660\u0664", "fullwidth": "\uff10\uff14"}.items():
+        yield _bad_value("/localities", "code", CODE, code, f"code-{label}")
+
+
 def bad_enums() -> Iterator[Case]:
     for path, name, kind in _query_params():
         if kind == ENUM:
@@ -230,12 +250,16 @@ def bad_ids() -> Iterator[Case]:
             yield Case(f"{template} id=traversal-{label}", template.format(value), 404)
         yield Case(f"{template} id=missing", template.format(99_999_999), 404)
     for path, name, kind in _query_params():
-        if kind == ID:
-            for label in ("zero", "negative", "2-pow-63", "word", "float"):
-                yield _bad_value(path, name, kind, BAD_IDS[label], label)
-    for path, name in (("/branches", "locality"), ("/branches", "province"),
-                       ("/localities", "within"), ("/facts", "locality")):  # fmt: skip
-        yield Case(f"{path} {name}=missing", _url(path, [(name, "99999999")]), 404)
+        if kind != ID:
+            continue
+        for label in ("zero", "negative", "2-pow-63", "word", "float"):
+            yield _bad_value(path, name, kind, BAD_IDS[label], label)
+        for label in LAX_IDS:
+            url = _url(path, f"{name}={BAD_IDS[label]}")
+            yield Case(f"{path} {name}={label}", url, 422, field=f"query.{name}")
+        # A record that does not exist: named, not an empty page read as "none reported".
+        missing = _url(path, [(name, "99999999")])
+        yield Case(f"{path} {name}=missing", missing, 404, field=f"query.{name}")
 
 
 def bad_names() -> Iterator[Case]:
@@ -386,6 +410,7 @@ CATALOGUE: list[Case] = [
     *bad_limits(),
     *bad_dates(),
     *bad_enums(),
+    *bad_codes(),
     *bad_ids(),
     *bad_names(),
     *oversized(),

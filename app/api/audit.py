@@ -8,6 +8,7 @@ from fastapi import Query, Request, Response
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import api_router, engine_of, id_query
 from app.api.deps import secret_of
+from app.api.numbers import DIGITS_ONLY
 from app.api.responses import page_body
 from app.reader import Reader
 from app.schemas.audit import AuditEntryOut
@@ -48,7 +49,9 @@ def get_audit(
     request: Request,
     caller: Writer,
     entity: Entity = None,
-    entity_id: Annotated[int | None, id_query("Only entries about this record id.", 3)] = None,
+    entity_id: Annotated[
+        int | None, id_query("Only entries about this record id.", 3), DIGITS_ONLY
+    ] = None,
     key: Annotated[
         str | None, Query(max_length=120, description="Only entries by this key (its name).")
     ] = None,
@@ -60,7 +63,9 @@ def get_audit(
             description="Only the entries of one request (an import and its records).",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size, 1 to 500.")] = 50,
+    limit: Annotated[
+        int, Query(ge=1, le=500, description="Page size, 1 to 500."), DIGITS_ONLY
+    ] = 50,
     cursor: Annotated[
         str | None,
         Query(max_length=1000, description="Opaque cursor from the previous page's next_cursor."),

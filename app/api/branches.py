@@ -23,6 +23,7 @@ from app.api.common import (
     searchable,
 )
 from app.api.deps import ListParamsDep, secret_of
+from app.api.numbers import DIGITS_ONLY
 from app.api.responses import answer_response, list_response
 from app.days import Day
 from app.errors import bad_request
@@ -58,6 +59,7 @@ def list_branches(
     locality: Annotated[
         int | None,
         id_query("Everything reported under this locality, the units it replaced, and below.", 13),
+        DIGITS_ONLY,
     ] = None,
     province: Annotated[
         int | None,
@@ -66,11 +68,14 @@ def list_branches(
             "(today's Lào Cai covers old Yên Bái and old Lào Cai).",
             13,
         ),
+        DIGITS_ONLY,
     ] = None,
     kind: Annotated[
         BranchKind | None, Query(description="Only this kind.", examples=["village_branch"])
     ] = None,
-    parent: Annotated[int | None, id_query("Only organizations under this one.", 3)] = None,
+    parent: Annotated[
+        int | None, id_query("Only organizations under this one.", 3), DIGITS_ONLY
+    ] = None,
     q: Annotated[
         str | None,
         Query(
@@ -84,10 +89,12 @@ def list_branches(
     min_members: Annotated[
         int | None,
         Query(ge=0, le=10_000_000, description="Latest count is at least this (its lower bound)."),
+        DIGITS_ONLY,
     ] = None,
     max_members: Annotated[
         int | None,
         Query(ge=0, le=10_000_000, description="Latest count is at most this (its upper bound)."),
+        DIGITS_ONLY,
     ] = None,
     risk: Annotated[
         Literal["true", "false", "unknown"] | None,
@@ -148,6 +155,7 @@ def list_branches(
         fetch_cells=lambda reader, page, total: listed(
             reader, page=page, with_total=total, cells=tuple(service.BRANCH_CSV)
         ),
+        references=filters.references(),
     )
 
 

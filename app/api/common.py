@@ -8,6 +8,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
+from app.api.numbers import DIGITS_ONLY
 from app.api.query_route import QueryModelRoute
 from app.days import Day
 from app.errors import PROBLEM_JSON, Problem
@@ -51,7 +52,7 @@ def api_router(**settings: Any) -> APIRouter:
     )
 
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id."), DIGITS_ONLY]
 AsOf = Annotated[
     Day | None,
     Query(
@@ -87,7 +88,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _problem("Bad request: an unknown or repeated parameter, a bad cursor or limit."),
-    404: _problem("Not found."),
+    404: _problem("Not found: the record in the path, or one a filter names (`errors` names it)."),
     414: _problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
     422: _problem("A parameter is invalid; `errors` names it."),
     503: _problem("The database is busy or unavailable; retry after Retry-After seconds."),

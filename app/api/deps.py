@@ -6,6 +6,7 @@ from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from app.api.numbers import DIGITS_ONLY
 from app.errors import ApiError, FieldError
 from app.services.pagination import PageRequest, filters_digest
 
@@ -92,6 +93,7 @@ class ListParams:
                 ),
                 examples=[50],
             ),
+            DIGITS_ONLY,
         ] = None,
         cursor: Annotated[
             str | None,

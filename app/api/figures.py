@@ -15,6 +15,7 @@ from app.api.common import (
     place_scopes_of,
 )
 from app.api.deps import ListParamsDep, secret_of
+from app.api.numbers import DIGITS_ONLY
 from app.api.responses import list_response
 from app.days import Day
 from app.errors import bad_request
@@ -33,12 +34,13 @@ from app.services.figures import (
 
 router = api_router(tags=["figures"])
 
-Branch = Annotated[int | None, id_query("Only figures about this organization.", 3)]
+Branch = Annotated[int | None, id_query("Only figures about this organization.", 3), DIGITS_ONLY]
 Locality = Annotated[
     int | None,
     id_query("Only figures under this locality (and the units it replaced).", 13),
+    DIGITS_ONLY,
 ]
-SourceId = Annotated[int | None, id_query("Only figures from this source.", 2)]
+SourceId = Annotated[int | None, id_query("Only figures from this source.", 2), DIGITS_ONLY]
 From = Annotated[
     Day | None,
     Query(
@@ -91,6 +93,7 @@ def _list(
         fetch_cells=lambda reader, page, total: list_figure_lines(
             model, reader, filters, page, secret, total, tuple(columns)
         ),
+        references=filters.references(),
     )
 
 

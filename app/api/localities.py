@@ -19,6 +19,7 @@ from app.api.common import (
     word_orders_of,
 )
 from app.api.deps import ListParamsDep, secret_of
+from app.api.numbers import DIGITS_ONLY
 from app.api.responses import answer_response, list_response
 from app.models.vocab import LocalityKind
 from app.reader import Reader
@@ -42,10 +43,12 @@ def list_localities(
     kind: Annotated[
         LocalityKind | None, Query(description="Only this kind.", examples=["commune"])
     ] = None,
-    parent: Annotated[int | None, id_query("Only the children of this locality.", 4)] = None,
+    parent: Annotated[
+        int | None, id_query("Only the children of this locality.", 4), DIGITS_ONLY
+    ] = None,
     code: Annotated[
         str | None,
-        Query(pattern=r"^\d{2,5}$", description="Official statistics code.", examples=["04309"]),
+        Query(pattern=r"^[0-9]{2,5}$", description="Official statistics code.", examples=["04309"]),
     ] = None,
     q: Annotated[
         str | None,
@@ -67,6 +70,7 @@ def list_localities(
     within: Annotated[
         int | None,
         id_query("Everything under this locality and the units it replaced.", 13),
+        DIGITS_ONLY,
     ] = None,
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "relevance"] | None,
@@ -90,6 +94,7 @@ def list_localities(
         service.LOCALITY_CSV,
         order,
         "localities",
+        references=filters.references(),
     )
 
 

@@ -1,7 +1,7 @@
 """Building responses: answers and list pages with ETag and Link, kept until the data
 changes; CSV and NDJSON exports that stream."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from itertools import chain
 from typing import Any
@@ -19,6 +19,7 @@ from app.reader import Reader
 from app.services.answer_cache import Answer, kept
 from app.services.json_sql import as_plain, etag_of
 from app.services.listing import Page, PageFetcher
+from app.services.references import Reference, require_references
 
 CACHE_CONTROL = "public, max-age=60"
 # A list's format may come from the Accept header: a shared cache must not hand the CSV
@@ -88,18 +89,20 @@ def list_response(
     filename: str,
     *,
     fetch_cells: PageFetcher | None = None,
+    references: Sequence[Reference] = (),
 ) -> Response:
     """A JSON page, a CSV/NDJSON page, or a streamed CSV/NDJSON export of everything.
 
     `fetch_cells`, when given, fetches the same rows as CSV lines of `columns`, written
     by the database (app.services.line_pages): CSV then skips building and flattening
-    nested items.
+    nested items. `references`: the records the filters name, which an empty answer
+    checks exist (app.services.references).
     """
     flat = params.format == "csv" and fetch_cells is not None
     if fetch_cells is not None and flat:
         fetch = fetch_cells
     if params.streams_all:
-        return _export(engine, fetch, params, columns, sort, filename, flat=flat)
+        return _export(engine, fetch, params, columns, sort, filename, flat, references)
     # A page is kept until the data changes, like a detail (app.services.answer_cache):
     # the page at risk and a province's first page are what every front end asks first,
     # a province's CSV page what a newsroom downloads again. The path and the query
@@ -110,6 +113,8 @@ def list_response(
 
     def make() -> Answer:
         page = fetch(reader, params.page(sort), True)
+        if not page.items:
+            require_references(reader, references)
         if params.format == "json":
             document = page_body(request, page)  # its `next` is the Link's URL too
             return Answer.of(document, _link_to(document["next"]))
@@ -163,8 +168,8 @@ def _export(
     columns: list[str],
     sort: str,
     filename: str,
-    *,
     flat: bool,
+    references: Sequence[Reference],
 ) -> StreamingResponse:
     """Stream every row, a keyset batch at a time: memory stays flat however large."""
     first = params.page(sort)
@@ -178,6 +183,8 @@ def _export(
     # unavailable database (503) is still answered with a problem, not a cut stream.
     with Reader.open(engine) as reader:
         head = batch(reader, first.cursor)
+        if not head.items:
+            require_references(reader, references)
 
     def batches() -> Iterator[list[Any]]:
         yield head.items

@@ -128,7 +128,7 @@ class LocalityRecord(Record):
     kind: LocalityKind
     name: ShortText
     title: ShortText | None = None
-    code: Annotated[str, StringConstraints(pattern=r"^\d{2,5}$")] | None = None
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")] | None = None
     parent: Key | None = None
     quote: Quote
     note: LongText | None = None

@@ -64,6 +64,7 @@ from app.services.place_scopes import (
     reads_kept,
     scoped_page,
 )
+from app.services.references import Reference
 from app.services.refs import (
     SOURCE_FIELDS,
     SearchTerms,
@@ -95,6 +96,10 @@ class BranchFilters:
     risk: RiskFilter | None = None
     risk_level: str = "watch"
     as_of: date | None = None
+
+    def references(self) -> list[Reference]:
+        """The record a filter names, which an empty page checks exists."""
+        return [Reference("query.parent", Branch, self.parent)]
 
 
 BRANCH_CSV = [
@@ -164,14 +169,14 @@ class BranchListShape:
 
 
 def _places(
-    filters: BranchFilters, scope_of: Callable[[int], PlaceScope]
+    filters: BranchFilters, scope_of: Callable[[int, str], PlaceScope]
 ) -> dict[str, dict[str, list[int]]]:
     """The units each place filter covers (itself and all it replaced), by level."""
     places = {}
     for name, ident in (("locality", filters.locality), ("province", filters.province)):
         if ident is None:
             continue
-        place = scope_of(ident)
+        place = scope_of(ident, f"query.{name}")
         if name == "province" and place.kind not in ("province", "city_province"):
             raise bad_request(
                 "query.province", f"locality {ident} is a {place.kind}, not a province", 422
@@ -186,11 +191,11 @@ def _list_parameters(
     sort: str,
     rules: RiskRules,
     cells: tuple[str, ...] | None,
-    scope_of: Callable[[int], PlaceScope] | None = None,
+    scope_of: Callable[[int, str], PlaceScope] | None = None,
 ) -> tuple[BranchListShape, dict[str, Any]]:
     """A branch list's shape, and the values its statement binds; places' scopes from
     `scope_of`, or read now."""
-    places = _places(filters, scope_of or (lambda ident: place_scope(reader, ident)))
+    places = _places(filters, scope_of or partial(place_scope, reader))
     terms = SearchTerms.of(filters.q) if filters.q else None
     if sort == "relevance" and terms is None:
         raise bad_request("query.sort", "relevance needs a search term q")

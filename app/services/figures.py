@@ -35,6 +35,7 @@ from app.services.place_scopes import (
     scope_of,
     scoped_page,
 )
+from app.services.references import Reference
 from app.services.refs import (
     LOCALITY_FIELDS,
     SOURCE_FIELDS,
@@ -62,6 +63,13 @@ class FigureFilters:
     kind: str | None = None  # events: admission, departure, transfer_in, transfer_out
     metric: str | None = None  # facts
     status: str | None = None  # counts: all, full, probationary
+
+    def references(self) -> list[Reference]:
+        """The records the filters name, which an empty page checks exist."""
+        return [
+            Reference("query.branch", Branch, self.branch),
+            Reference("query.source", Source, self.source),
+        ]
 
 
 FIGURE_SORTS = ("id", "-id", "date", "-date")
@@ -199,7 +207,8 @@ def _figure_parameters(
     `lookup`, or read now."""
     scope = None
     if filters.locality is not None:
-        scope = lookup(filters.locality).units if lookup else scope_of(reader, filters.locality)
+        place, field = filters.locality, "query.locality"
+        scope = lookup(place, field).units if lookup else scope_of(reader, place, field)
     return FigureListShape.of(model, filters, scope, sort), {
         "branch": filters.branch,
         "source": filters.source,

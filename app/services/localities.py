@@ -37,6 +37,7 @@ from app.services.place_scopes import (
     scope_of,
     scoped_page,
 )
+from app.services.references import Reference
 from app.services.refs import (
     LOCALITY_FIELDS,
     SOURCE_FIELDS,
@@ -75,6 +76,10 @@ class LocalityFilters:
     q: str | None = None
     current: bool | None = None
     within: int | None = None
+
+    def references(self) -> list[Reference]:
+        """The record a filter names, which an empty page checks exists."""
+        return [Reference("query.parent", Locality, self.parent)]
 
 
 LOCALITY_SORTS = ("id", "-id", "name", "-name", "relevance")
@@ -298,7 +303,8 @@ def _locality_page(
     }
     within = None
     if filters.within is not None:
-        scope = lookup(filters.within).units if lookup else scope_of(reader, filters.within)
+        place, field = filters.within, "query.within"
+        scope = lookup(place, field).units if lookup else scope_of(reader, place, field)
         within = scope_levels(scope)
         params.update(scope_params(scope, "within"))
     words = None

@@ -40,26 +40,31 @@ class PlaceScope:
     units: dict[str, list[int]]
 
 
-def place_scope(reader: Reader, locality_id: int) -> PlaceScope:
-    """A unit and every unit it replaced (transitively), grouped by level; 404 if none.
+def place_scope(reader: Reader, locality_id: int, field: str | None = None) -> PlaceScope:
+    """A unit and every unit it replaced (transitively), grouped by level; 404 if none,
+    naming `field`, the input that asked for it (query.province), when given.
 
     Today's Lào Cai province covers old Yên Bái and old Lào Cai: figures reported
     under either are "in" today's Lào Cai. One statement: lists filtered by place ask
     this on every request.
     """
     return _scope(
-        reader.rows(_covered_units, False, params={"locality_id": locality_id}), locality_id
+        reader.rows(_covered_units, False, params={"locality_id": locality_id}),
+        locality_id,
+        field,
     )
 
 
-def place_scope_at(reader: Reader, locality_id: int) -> tuple[PlaceScope, int | None]:
+def place_scope_at(
+    reader: Reader, locality_id: int, field: str | None = None
+) -> tuple[PlaceScope, int | None]:
     """place_scope, and the data version it was read at (for PlaceScopes)."""
     rows = reader.rows(_covered_units, True, params={"locality_id": locality_id})
     # Every row carries the version, the same: the one the statement read.
-    return _scope(rows, locality_id), rows[0][2]
+    return _scope(rows, locality_id, field), rows[0][2]
 
 
-def _scope(rows: list[Row], locality_id: int) -> PlaceScope:
+def _scope(rows: list[Row], locality_id: int, field: str | None) -> PlaceScope:
     kind = None
     units: dict[str, list[int]] = defaultdict(list)
     for ident, unit_kind, *_ in rows:
@@ -67,12 +72,12 @@ def _scope(rows: list[Row], locality_id: int) -> PlaceScope:
         if ident == locality_id:
             kind = unit_kind
     if kind is None:
-        raise not_found("Locality", locality_id)
+        raise not_found("Locality", locality_id, field)
     return PlaceScope(kind, dict(units))
 
 
-def scope_of(reader: Reader, locality_id: int) -> dict[str, list[int]]:
-    return place_scope(reader, locality_id).units
+def scope_of(reader: Reader, locality_id: int, field: str | None = None) -> dict[str, list[int]]:
+    return place_scope(reader, locality_id, field).units
 
 
 def _covered_units(versioned: bool) -> Select[Any]:
@@ -107,10 +112,10 @@ class ScopeLookup:
         self.kept = kept
         self.versions: set[int | None] = set()
 
-    def __call__(self, locality_id: int) -> PlaceScope:
+    def __call__(self, locality_id: int, field: str | None = None) -> PlaceScope:
         found = self.scopes.get(locality_id) if self.kept else None
         if found is None:
-            scope, version = place_scope_at(self.reader, locality_id)  # 404 if none
+            scope, version = place_scope_at(self.reader, locality_id, field)  # 404 if none
             if version is not None:  # no version row (deleted by hand): nothing is kept
                 self.scopes.put(locality_id, version, scope)
         else:

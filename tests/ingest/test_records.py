@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from app.ingest.files import parse_article_yaml, read_article_file
 from app.ingest.loader import ImportRejected
+from app.schemas.writes import LocalityCreate
 
 BASE = """
 format: branchstats/article-v1
@@ -146,3 +148,23 @@ def test_an_article_is_not_held_before_it_was_published() -> None:
         parse_article_yaml("format: branchstats/article-v1\n" + source % "2023-12-17", "t")
     assert fields_of(refused.value) == {"source"}
     assert "before published_on" in str(refused.value)
+
+
+@pytest.mark.parametrize(("code", "refused"), [("04309", False), ("٠٤", True), ("０４", True)])
+def test_an_official_code_is_in_ascii_digits(code: str, refused: bool) -> None:
+    """`\\d` takes Arabic-Indic and fullwidth digits too: stored, such a code would match
+    no official statistics table and no `?code=` filter. Refused in a file and in a write."""
+    place = f'{{key: "vn2004:x", kind: commune, name: X, code: "{code}", quote: abc}}'
+    body = {"key": "vn2004:x", "kind": "commune", "name": "X", "code": code}
+    try:
+        LocalityCreate.model_validate(body)
+        fields: set[tuple[object, ...]] = set()
+    except ValidationError as error:
+        fields = {tuple(e["loc"]) for e in error.errors()}
+    assert (("code",) in fields) == refused
+    if not refused:
+        assert parse_article_yaml(BASE + f"localities:\n  - {place}\n", "t").localities[0].code
+        return
+    with pytest.raises(ImportRejected) as refusal:
+        parse_article_yaml(BASE + f"localities:\n  - {place}\n", "t")
+    assert fields_of(refusal.value) == {"localities.0.code"}

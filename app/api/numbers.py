@@ -1,0 +1,28 @@
+"""Integers in a URL, written in plain decimal digits.
+
+Pydantic reads an integer from text as Python does and more: "1_0", "+1", " 1 " and
+"1.0" are all read, so /branches/1.0 served branch 1 and ?limit=1_0 a page of 10 under
+URLs of their own (each kept apart by the answer cache, each a different ETag'd page
+to a shared cache). One spelling per number: anything but [0-9] after an optional
+minus is refused, as other malformed numbers are.
+"""
+
+import re
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def _decimal_digits(value: object) -> object:
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise PydanticCustomError(
+            "int_parsing", "Input should be a whole number in decimal digits, like 12"
+        )
+    return value
+
+
+# Placed after the parameter's Query or Path in its Annotated: its bounds then stay JSON
+# Schema's minimum and maximum (before them, pydantic writes them as unknown keywords).
+DIGITS_ONLY = BeforeValidator(_decimal_digits)
