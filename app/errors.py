@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.services.api_index import INDEX_PATH
 
@@ -127,6 +128,21 @@ def _api_error_response(request: Request, exc: ApiError) -> JSONResponse:
     )
 
 
+def _methods_at(request: Request) -> list[str]:
+    """Every method some route answers at this path. Starlette's 405 names only the first
+    route that matched the path (`Allow: GET` on /branches/2, which PATCH and DELETE
+    change too)."""
+    methods: set[str] = set()
+    scope = {**request.scope, "method": "GET"}
+    for route in request.app.router.routes:
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")  # the guard answers HEAD as GET (app/middleware.py)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -145,6 +161,10 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = "The body could not be read as JSON: it is not UTF-8, or nests too deeply."
             errors = [FieldError(field="body", message="unreadable JSON", type="json_invalid")]
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            allowed = _methods_at(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}."
         return problem_response(request, exc.status_code, detail, errors=errors, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -20,6 +20,8 @@ SECURITY_HEADERS = [
 # The interactive docs load their own scripts and styles (served under DOCS_ASSETS).
 DOCS_PAGE, REDOC_PAGE, DOCS_ASSETS = "/docs", "/redoc", "/docs/assets"
 DOCS_PATHS = (DOCS_PAGE, REDOC_PAGE, "/openapi.json")
+# Reads are open to every origin, never with credentials (install_middleware).
+ANY_ORIGIN = b"*"
 MAX_QUERY_BYTES = 4096
 MAX_BODY_BYTES = 2_000_000
 
@@ -99,6 +101,9 @@ async def _problem(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
+                # Answered before CORS runs: without its header a browser's fetch() sees
+                # an opaque network error, not this problem.
+                (b"access-control-allow-origin", ANY_ORIGIN),
                 *SECURITY_HEADERS,
             ],
         }
@@ -185,12 +190,13 @@ def install_middleware(app: FastAPI) -> None:
     app.add_middleware(ZlibNgGZipMiddleware, minimum_size=MINIMUM_SIZE, compresslevel=LEVEL)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=["*"],
+        allow_origins=[ANY_ORIGIN.decode()],
         # Editors' browser apps send Bearer keys; never cookies (no credentials).
         allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
         allow_credentials=False,
         expose_headers=[
+            "Content-Disposition",  # a CSV's file name
             "ETag",
             "Link",
             "Location",

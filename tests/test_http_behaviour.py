@@ -7,6 +7,7 @@ errors; and error bodies that never carry a traceback or SQL.
 
 import gzip
 import json
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import PROBLEM_JSON
 from app.middleware import SECURITY_HEADERS
+from app.openapi import openapi_document
 from app.services import sources as sources_service
 
 HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
@@ -74,7 +76,9 @@ def test_docs_keep_the_other_headers_without_csp(api: TestClient) -> None:
 
 # -- CORS ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("origin", [ORIGIN, "null", "http://localhost:3000"])
-@pytest.mark.parametrize("url", ["/branches?limit=1", "/branches/99999999", "/health"])
+@pytest.mark.parametrize(
+    "url", ["/branches?limit=1", "/branches/99999999", "/health", "/branches?q=" + "a" * 5000]
+)
 def test_cors_allows_any_origin_without_credentials(api: TestClient, origin: str, url: str) -> None:
     # A cookie or an Authorization header does not make the answer credentialed.
     response = api.get(
@@ -82,7 +86,22 @@ def test_cors_allows_any_origin_without_credentials(api: TestClient, origin: str
     )
     assert response.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in response.headers
-    assert "etag" in response.headers["access-control-expose-headers"].lower()
+    if response.status_code != 414:  # answered before routing: nothing to expose
+        assert "etag" in response.headers["access-control-expose-headers"].lower()
+
+
+def test_a_browser_reads_an_oversized_requests_problem_and_a_csvs_file_name(
+    api: TestClient,
+) -> None:
+    """The guard answers 413 and 414 before CORS runs; fetch() must still read them."""
+    body = b"x" * 2_000_001
+    headers = {"origin": ORIGIN, "content-type": "application/json"}
+    too_large = api.post("/sources", content=body, headers=headers)
+    assert too_large.status_code == 413
+    assert too_large.headers["access-control-allow-origin"] == "*"
+    csv = api.get("/branches?format=csv&limit=1", headers={"origin": ORIGIN})
+    exposed = csv.headers["access-control-expose-headers"].lower().split(", ")
+    assert "content-disposition" in exposed and "attachment" in csv.headers["content-disposition"]
 
 
 @pytest.mark.parametrize("request_headers", ["authorization", "authorization, cookie", ""])
@@ -193,7 +212,8 @@ def test_etag_and_304(api: TestClient, url: str) -> None:
     etag = first.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"')
     assert api.get(url).headers["etag"] == etag  # stable
-    for sent in (etag, f"W/{etag}", f'"other", {etag}'):
+    # "*" matches any current representation (RFC 9110 13.1.2).
+    for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
         again = api.get(url, headers={"if-none-match": sent})
         assert again.status_code == 304, sent
         assert again.content == b""
@@ -280,3 +300,17 @@ def test_a_database_error_is_a_503_without_its_sql(
     response = api.get("/sources/1/text")
     _assert_clean_problem(response, 503)
     assert response.headers["retry-after"] == "1"
+
+
+def test_a_405_allows_every_method_the_path_answers(api: TestClient) -> None:
+    """Starlette's own 405 named the first route that matched (Allow: GET on an item
+    that PATCH and DELETE change too): Allow lists what the OpenAPI lists for the path."""
+    for path, operations in openapi_document()["paths"].items():
+        allowed = {method.upper() for method in operations}
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        url = re.sub(r"\{[a-z_]+\}", "1", path)
+        response = api.put(url)  # no route of the API takes PUT
+        assert response.status_code == 405, url
+        assert response.headers["allow"].split(", ") == sorted(allowed), url
+        assert response.json()["detail"].startswith("PUT is not allowed here"), url

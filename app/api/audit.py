@@ -8,8 +8,8 @@ from fastapi import Query, Request, Response
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import api_router, engine_of, id_query
 from app.api.deps import secret_of
-from app.api.numbers import DIGITS_ONLY
 from app.api.responses import page_body
+from app.api.spellings import DIGITS_ONLY
 from app.reader import Reader
 from app.schemas.audit import AuditEntryOut
 from app.schemas.common import Page

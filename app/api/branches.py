@@ -23,8 +23,8 @@ from app.api.common import (
     searchable,
 )
 from app.api.deps import ListParamsDep, secret_of
-from app.api.numbers import DIGITS_ONLY
 from app.api.responses import answer_response, list_response
+from app.api.spellings import DIGITS_ONLY
 from app.days import Day
 from app.errors import bad_request
 from app.models.vocab import BranchKind
@@ -66,7 +66,7 @@ def list_branches(
         id_query(
             "A province id; today's provinces include the old ones they replaced "
             "(today's Lào Cai covers old Yên Bái and old Lào Cai).",
-            13,
+            4,
         ),
         DIGITS_ONLY,
     ] = None,
@@ -113,7 +113,11 @@ def list_branches(
     as_of: AsOf = None,
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "members", "-members", "risk", "relevance"] | None,
-        Query(description="Order; risk puts the most at risk first. Default relevance with q."),
+        Query(
+            description="Order, ties by id. members: by the latest count's least, unknown "
+            "counts below every count; risk: the most at risk first, ties by the highest id. "
+            "A leading - reverses the whole order, ties included. Default relevance with q."
+        ),
     ] = None,
 ) -> Response:
     """Party organizations and unnamed groups, each with its latest count and risk level."""

@@ -8,8 +8,8 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 
 from app.api.deps import reject_unknown_params
-from app.api.numbers import DIGITS_ONLY
 from app.api.query_route import QueryModelRoute
+from app.api.spellings import DIGITS_ONLY
 from app.days import Day
 from app.errors import PROBLEM_JSON, Problem
 from app.middleware import MAX_QUERY_BYTES
@@ -52,7 +52,7 @@ def api_router(**settings: Any) -> APIRouter:
     )
 
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id."), DIGITS_ONLY]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.", examples=[1]), DIGITS_ONLY]
 AsOf = Annotated[
     Day | None,
     Query(

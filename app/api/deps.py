@@ -6,7 +6,7 @@ from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from app.api.numbers import DIGITS_ONLY
+from app.api.spellings import DIGITS_ONLY, TRUE_OR_FALSE
 from app.errors import ApiError, FieldError
 from app.services.pagination import PageRequest, filters_digest
 
@@ -114,6 +114,7 @@ class ListParams:
         bom: Annotated[
             bool,
             Query(description="CSV only: start with a UTF-8 byte order mark, for Excel."),
+            TRUE_OR_FALSE,
         ] = False,
     ) -> None:
         self.request = request

@@ -15,8 +15,8 @@ from app.api.common import (
     place_scopes_of,
 )
 from app.api.deps import ListParamsDep, secret_of
-from app.api.numbers import DIGITS_ONLY
 from app.api.responses import list_response
+from app.api.spellings import DIGITS_ONLY
 from app.days import Day
 from app.errors import bad_request
 from app.models import Fact, MembershipCount, MembershipEvent

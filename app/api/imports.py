@@ -6,6 +6,7 @@ from fastapi import Depends, Query, Request, Response
 
 from app.api.auth import Writer, problem
 from app.api.common import api_router
+from app.api.spellings import TRUE_OR_FALSE
 from app.api.writes import CREATE_ERRORS, Idempotency, run
 from app.ingest.records import ArticleFile
 from app.schemas.writes import ImportReportOut
@@ -83,6 +84,7 @@ def import_article(
             description="true: report what would be added, changed, removed or in "
             "conflict, and write nothing."
         ),
+        TRUE_OR_FALSE,
     ] = False,
     force: Annotated[
         bool,
@@ -90,6 +92,7 @@ def import_article(
             description="true: the file wins over records changed through the API since "
             "they were imported (logged in the audit)."
         ),
+        TRUE_OR_FALSE,
     ] = False,
 ) -> Response:
     """Add or update one article and everything drawn from it, in one transaction.

@@ -19,8 +19,8 @@ from app.api.common import (
     word_orders_of,
 )
 from app.api.deps import ListParamsDep, secret_of
-from app.api.numbers import DIGITS_ONLY
 from app.api.responses import answer_response, list_response
+from app.api.spellings import DIGITS_ONLY, TRUE_OR_FALSE
 from app.models.vocab import LocalityKind
 from app.reader import Reader
 from app.schemas.common import Page
@@ -65,7 +65,9 @@ def list_localities(
         AfterValidator(searchable),
     ] = None,
     current: Annotated[
-        bool | None, Query(description="true: units that exist today; false: replaced units.")
+        bool | None,
+        Query(description="true: units that exist today; false: replaced units."),
+        TRUE_OR_FALSE,
     ] = None,
     within: Annotated[
         int | None,

@@ -46,7 +46,9 @@ def answer_response(
         **dict(answer.headers),
         **(headers or {}),
     }
-    if answer.etag in _if_none_match(request):
+    held = _if_none_match(request)
+    # "*": any current representation (RFC 9110 13.1.2); every answer here is one.
+    if answer.etag in held or "*" in held:
         return Response(status_code=304, headers=common)
     if len(answer.body) >= MINIMUM_SIZE and accepts_gzip(request.headers):
         # Compressed here, once for a kept answer, rather than by the middleware on

@@ -44,7 +44,10 @@ ROLES: tuple[str, ...] = get_args(Role)
 
 # Risk levels, lowest first; a branch is at risk at `watch` or above. Ranks are their
 # positions, kept in branch_status (risk_rank) for lists to filter and sort on.
-LEVELS: tuple[str, ...] = ("unknown", "none", "watch", "high", "critical")
+RiskLevel = Literal["unknown", "none", "watch", "high", "critical"]
+# What a rule found for a branch: met, not met, or too little evidence to say.
+CriterionStatus = Literal["met", "not_met", "unknown"]
+LEVELS: tuple[str, ...] = get_args(RiskLevel)
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 AT_RISK_LEVELS: tuple[str, ...] = LEVELS[LEVEL_RANK["watch"] :]
 

@@ -2,7 +2,7 @@ from datetime import date
 
 from pydantic import Field
 
-from app.models.vocab import BranchKind, MemberStatus, Qualifier
+from app.models.vocab import BranchKind, CriterionStatus, MemberStatus, Qualifier, RiskLevel
 from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut, OfficeholderOut
 
@@ -41,7 +41,9 @@ class LatestCountWithAlternatives(LatestCount):
 
 
 class RiskBrief(Schema):
-    level: str = Field(description="critical, high, watch, none or unknown.", examples=["high"])
+    level: RiskLevel = Field(
+        description="critical, high, watch, none or unknown.", examples=["high"]
+    )
     at_risk: bool = Field(description="Level watch or above.")
     criteria_met: list[str] = Field(examples=[["too_few_members", "ageing", "reported"]])
     as_of: date
@@ -98,7 +100,7 @@ class Criterion(Schema):
     id: str = Field(description=D_RULE_ID, examples=["too_few_members"])
     title: str = Field(description=D_RULE_TITLE)
     description: str = Field(description=D_RULE_DESCRIPTION)
-    status: str = Field(description="met, not_met or unknown.", examples=["met"])
+    status: CriterionStatus = Field(description="met, not_met or unknown.", examples=["met"])
     value: object = Field(description="What the rule read.")
     threshold: dict[str, object]
     evidence: list[dict[str, object]] = Field(description="The figures, with source and quote.")
@@ -107,7 +109,7 @@ class Criterion(Schema):
 class RiskExplanation(Schema):
     branch_id: int
     as_of: date
-    level: str
+    level: RiskLevel
     at_risk: bool
     rules_version: str
     newest_evidence_date: date | None

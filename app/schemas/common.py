@@ -102,7 +102,10 @@ class BranchMini(Schema):
 
 class Page(Schema, Generic[T]):
     items: list[T]
-    next: str | None = Field(description="URL of the next page; null on the last page.")
+    next: str | None = Field(
+        description="URL of the next page, relative to the API's origin (resolve it against "
+        "the request's URL; the Link header carries the same); null on the last page."
+    )
     next_cursor: str | None = Field(description="Cursor for the next page.")
     total: int | None = Field(
         description="Number of matching rows, on the first page; null above 1,000 "

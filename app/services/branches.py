@@ -198,7 +198,7 @@ def _list_parameters(
     places = _places(filters, scope_of or partial(place_scope, reader))
     terms = SearchTerms.of(filters.q) if filters.q else None
     if sort == "relevance" and terms is None:
-        raise bad_request("query.sort", "relevance needs a search term q")
+        raise bad_request("query.sort", "relevance needs a search term q", 422)
     shape = BranchListShape(
         locality=scope_levels(places["locality"]) if "locality" in places else None,
         province=scope_levels(places["province"]) if "province" in places else None,

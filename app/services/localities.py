@@ -272,7 +272,7 @@ def list_localities(
     (app.services.listing.fetch_page)."""
     terms = SearchTerms.of(filters.q) if filters.q else None
     if page.sort == "relevance" and terms is None:
-        raise bad_request("query.sort", "relevance needs a search term q")
+        raise bad_request("query.sort", "relevance needs a search term q", 422)
 
     def page_with(lookup: ScopeLookup | None) -> Page:
         kept = _KeptLookups(lookup, word_orders, counts)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    null,
     or_,
     select,
 )
@@ -374,10 +375,23 @@ def risk_select(
         charter.label("below_charter_minimum"),
         attrition.label("attrition"),
         reported.label("reported"),
-        *(i[name] for name in INPUT_COLUMNS),
+        *(_shown(inputs, name) for name in INPUT_COLUMNS),
     ).subquery("risk")
     rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()), else_=0)
     return select(statuses, rank.label("rank"))
+
+
+def _shown(inputs: Any, name: str) -> ColumnElement[Any]:
+    """An input as a risk explanation shows it. A window's sum with an unbounded figure
+    in it ("at least", or an admission whose number is not printed) has no most: NULL,
+    not the sum of its bounded figures that the rules compare only when there is none
+    (shown, an admission reported without a number read 1 to 0)."""
+    kind = name.removesuffix("_high")
+    if name.endswith("_high") and kind in ("admissions", "departures"):
+        unbounded = inputs.c[f"{kind}_unbounded"]
+        return case((unbounded > 0, null()), else_=inputs.c[name]).label(name)
+    column: ColumnElement[Any] = inputs.c[name]
+    return column
 
 
 INPUT_COLUMNS = (

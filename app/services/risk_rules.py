@@ -8,10 +8,8 @@ Phong case (article 000: more members leaving than joining) the fifth.
 
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Literal
 
 RULES_VERSION = "2026.11"
-Status = Literal["met", "not_met", "unknown"]
 
 
 @dataclass(frozen=True)

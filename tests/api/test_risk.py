@@ -1,5 +1,7 @@
 """/branches?risk=true on the seed: every flag with reasons a reader can check."""
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -147,3 +149,24 @@ def test_branch_lists_in_a_province_carry_risk(api: TestClient) -> None:
     nghe_an = locality(api, "40", current=True)
     items = api.get("/branches", params={"province": nghe_an["id"], "risk": "true"}).json()["items"]
     assert [b["group_size"] for b in items] == [6]
+
+
+def test_an_admission_without_a_number_leaves_the_window_without_a_most(
+    api: TestClient,
+) -> None:
+    """ "đều phát triển được đảng viên mới": each of the six admitted, no number printed.
+    Their window's admissions are at least 1 with no most (the rules compare a most
+    only when there is one), never "1 to 0"; and no bound anywhere exceeds its most."""
+    attrition = _criterion(api, group(api)["id"], "attrition")
+    assert attrition["value"]["admissions"] == {"low": 1, "high": None}
+    assert attrition["status"] == "unknown"
+    for item in api.get("/branches", params={"limit": "500"}).json()["items"]:
+        value = _criterion(api, item["id"], "attrition")["value"]
+        for bounds in (value["admissions"], value["departures"]):
+            low, high = bounds["low"], bounds["high"]
+            assert low is None or high is None or low <= high, (item["id"], bounds)
+
+
+def _criterion(api: TestClient, branch_id: int, name: str) -> dict[str, Any]:
+    explanation = api.get(f"/branches/{branch_id}/risk").json()
+    return next(c for c in explanation["criteria"] if c["id"] == name)
