@@ -23,9 +23,13 @@ SERVER_LOOP = "asyncio"
 def _migrate(settings: Settings) -> None:
     from app.db import make_engine
     from app.migrate import upgrade_head
+    from app.services.status_day import refresh_if_stale
 
     engine = make_engine(settings.effective_database_url)
     upgrade_head(engine)
+    # A migration may mark status rows to compute again (0017): done now, not left to
+    # the next day's refresh, so that `check` after `migrate` finds them current.
+    refresh_if_stale(engine, settings.risk_rules)
     engine.dispose()
 
 

@@ -30,6 +30,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.vocab import METRIC_UNITS
+from app.services.evidence_dates import evidence_day
 from app.services.text import normalize_quote_text
 from app.services.yearly import note_stale
 
@@ -283,13 +284,14 @@ class _Applier:
 
     def evidence_date(self, own: date | None) -> date:
         assert self.source is not None
-        return own or self.source.published_on or self.source.registered_on
+        return evidence_day(own, self.source.published_on, self.source.registered_on)
 
     def figure_values(self, rec: FigureRecord) -> dict[str, Any]:
         assert self.source is not None
         return {
             "qualifier": rec.qualifier,
             "applies_to_each": rec.applies_to_each,
+            "date_derived": rec.date_derived,
             "date_note": rec.date_note,
             "source_id": self.source.id,
             "quote": rec.quote,

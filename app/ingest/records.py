@@ -162,6 +162,19 @@ class FigureRecord(Record):
     applies_to_each: bool = False
     note: LongText | None = None
     date_note: LongText | None = None
+    # The own date (as_of, period) is worked out from the text, not printed.
+    date_derived: bool = False
+
+    @model_validator(mode="after")
+    def _derived_date_is_explained(self) -> "FigureRecord":
+        if not self.date_derived:
+            return self
+        dated = any(getattr(self, name, None) is not None for name in ("as_of", "period"))
+        if not dated:
+            raise ValueError("date_derived needs a date of its own (as_of or period)")
+        if self.date_note is None:
+            raise ValueError("date_derived needs a date_note saying how the date was worked out")
+        return self
 
 
 class CountRecord(FigureRecord):

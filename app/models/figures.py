@@ -8,7 +8,7 @@ source's publication date, else the day the service first held the source). Risk
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Float, Index, Text, text
+from sqlalchemy import CheckConstraint, Float, Index, Text, false, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import in_list, utcnow
@@ -25,6 +25,9 @@ class FigureBase(SQLModel):
     )
     # Indexed with the id by each table (ix_<table>_evidence_date_id): lists by date.
     evidence_date: date
+    # The own date (as_of, period) is worked out from the text, not printed (date_note
+    # says how): evidence_date_basis `derived`, not `stated`.
+    date_derived: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     date_note: str | None = Field(default=None, sa_type=Text)
     source_id: int = Field(foreign_key="sources.id", index=True)
     quote: str = Field(sa_type=Text)

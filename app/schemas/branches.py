@@ -118,7 +118,9 @@ class RiskExplanation(Schema):
         "undated figures)."
     )
     newest_stated_date: date | None = Field(
-        description="The newest date the sources themselves state for any evidence."
+        description="The newest date the sources themselves give for any evidence (not "
+        "one worked out from the text: evidence_date_basis derived), none after the article "
+        "that reports it."
     )
     stated_age_days: int | None = Field(
         description="Days between as_of and newest_stated_date: stale data shows here."

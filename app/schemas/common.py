@@ -74,8 +74,11 @@ class Provenance(Schema):
         examples=["2023-12-18"],
     )
     evidence_date_basis: str = Field(
-        description="stated (the text dates the figure), published (the article's date) "
-        "or registered (the day the service first held the article: an upper bound).",
+        description="stated (the text prints the figure's date), derived (worked out from "
+        "the text, not printed: date_note says how), published (the article's date: the "
+        "figure has no date of its own, or one on or after the article's, as a year still "
+        "running when it appeared) or registered (the day the service first held an undated "
+        "article: an upper bound).",
         examples=["stated"],
     )
     date_note: str | None = Field(description="How the date was read from the text.")

@@ -47,6 +47,10 @@ D_NOTE = "Anything a reader should know about this record."
 D_DATE_NOTE = "How the date was read from the text, when it is not printed as such."
 D_QUALIFIER = "exact, approximate, at_least, more_than, at_most or less_than, as the text says."
 D_EACH = "For an unnamed group: the figure holds for each of its members."
+D_DATE_DERIVED = (
+    "true: the figure's own date (as_of, period) is worked out from the text, not printed; "
+    "date_note says how. Its evidence_date_basis then reads `derived`, not `stated`."
+)
 D_RECORD_ID = (
     "The record id within its source; the figure's key is `<source key>#<record_id>`. "
     "Default: a generated one."
@@ -189,6 +193,7 @@ class FigureCreate(WriteBody):
     figure: FigureText | None = Field(default=None, description=D_FIGURE)
     qualifier: Qualifier = Field(default="exact", description=D_QUALIFIER)
     applies_to_each: bool = Field(default=False, description=D_EACH)
+    date_derived: bool = Field(default=False, description=D_DATE_DERIVED)
     date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
 
@@ -201,6 +206,7 @@ class FigureUpdate(WriteBody):
     figure: FigureText | None = Field(default=None, description=D_FIGURE)
     qualifier: Qualifier | None = Field(default=None, description=D_QUALIFIER)
     applies_to_each: bool | None = Field(default=None, description=D_EACH)
+    date_derived: bool | None = Field(default=None, description=D_DATE_DERIVED)
     date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
 

@@ -26,7 +26,7 @@ from app.models import Branch, BranchStatus, Locality, MembershipCount, Source
 from app.models.vocab import LEVEL_RANK
 from app.reader import session_dialect, shared
 from app.services.csv_sql import CsvSql
-from app.services.figures import evidence_basis_sql
+from app.services.evidence_dates import evidence_basis_sql
 from app.services.json_sql import Flag, JsonSql, Names, Obj
 from app.services.refs import LOCALITY_FIELDS, SOURCE_FIELDS, alias, locality_alias, table
 from app.services.risk_rules import RiskRules
@@ -159,7 +159,9 @@ def item_shape(
         "status": lc.c.status,
         "as_of": lc.c.as_of,
         "evidence_date": lc.c.evidence_date,
-        "evidence_date_basis": evidence_basis_sql(lc.c.as_of, t.lcsrc.c.published_on),
+        "evidence_date_basis": evidence_basis_sql(
+            lc.c.as_of, lc.c.date_derived, t.lcsrc.c.published_on
+        ),
         "applies_to_each": Flag(lc.c.applies_to_each),
         "date_note": lc.c.date_note,
         "source": source(t.lcsrc),

@@ -59,6 +59,7 @@ from app.models.vocab import METRIC_UNITS
 from app.services.audit import ENTITY_OF
 from app.services.branch_items import stale_items
 from app.services.commune_totals import stale_communes
+from app.services.evidence_dates import evidence_day
 from app.services.place_totals import stale_places
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
@@ -365,7 +366,7 @@ class _RowRules:
                 "after_publication",
                 f"{first} is after the source's publication ({published}), which cannot report it",
             )
-        expected = own or published or self.source.registered_on
+        expected = evidence_day(own, published, self.source.registered_on)
         if row.evidence_date != expected:
             found(
                 "evidence_date",

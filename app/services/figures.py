@@ -12,7 +12,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     func,
     literal_column,
     select,
@@ -24,6 +23,7 @@ from app.models import Branch, Fact, MembershipCount, MembershipEvent, Officehol
 from app.models.vocab import MEMBER_STATUSES
 from app.reader import Reader, built_once, shared
 from app.services.csv_sql import CsvSql
+from app.services.evidence_dates import evidence_basis, evidence_basis_sql
 from app.services.json_sql import Flag, JsonSql, Obj, Shape
 from app.services.line_pages import copy_lines, fetch_lines
 from app.services.listing import KeptCounts, ListQuery, Page, fetch_page, mapped
@@ -265,30 +265,14 @@ def _keys(sort: str, t: Any) -> tuple[SortKey, ...]:
     return (SortKey(t.c.id, int, descending),)
 
 
-def evidence_basis(own_date: date | None, row: Mapping[str, Any]) -> str:
-    """How a figure's evidence_date was set: stated in the text, or bounded by the source."""
-    if own_date is not None:
-        return "stated"
-    return "published" if row["src_published_on"] is not None else "registered"
-
-
-def evidence_basis_sql(
-    own_date: ColumnElement[Any], published_on: ColumnElement[Any]
-) -> ColumnElement[str]:
-    """evidence_basis() in SQL, for rows rendered by the database."""
-    return case(
-        (own_date.is_not(None), literal_column("'stated'")),
-        (published_on.is_not(None), literal_column("'published'")),
-        else_=literal_column("'registered'"),
-    )
-
-
 def _provenance(row: Mapping[str, Any], own_date: date | None) -> dict[str, Any]:
     return {
         "qualifier": row["qualifier"],
         "applies_to_each": row["applies_to_each"],
         "evidence_date": row["evidence_date"],
-        "evidence_date_basis": evidence_basis(own_date, row),
+        "evidence_date_basis": evidence_basis(
+            own_date, row["date_derived"], row["src_published_on"]
+        ),
         "date_note": row["date_note"],
         "note": row["note"],
         "source": source_ref(row, "src"),
@@ -453,7 +437,9 @@ def figure_shape(model: Any) -> Obj:
             "qualifier": t.c.qualifier,
             "applies_to_each": Flag(t.c.applies_to_each),
             "evidence_date": t.c.evidence_date,
-            "evidence_date_basis": evidence_basis_sql(t.c[_OWN_DATE[model]], src.c.published_on),
+            "evidence_date_basis": evidence_basis_sql(
+                t.c[_OWN_DATE[model]], t.c.date_derived, src.c.published_on
+            ),
             "date_note": t.c.date_note,
             "note": t.c.note,
             "source": Obj({f: src.c[f] for f in SOURCE_FIELDS}, present=src.c.id),

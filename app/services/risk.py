@@ -96,7 +96,13 @@ def _latest(model: Any, branch_id: Col[Any], as_of: Col[date], *conditions: Any)
 
 
 def _event_end(event: Any) -> Col[Any]:
-    return func.coalesce(event.period_end, event.period_start, event.evidence_date)
+    """The last day an event can have happened on, as far as its article knows: its
+    period's end, but not after the article ("Năm 2023" reported on 18 December is
+    known up to that day: as of 20 December its last admission is not in the future)."""
+    return case(
+        (event.period_end > event.evidence_date, event.evidence_date),
+        else_=func.coalesce(event.period_end, event.period_start, event.evidence_date),
+    )
 
 
 def admission_or_departure(event: Any) -> Col[bool]:

@@ -136,12 +136,15 @@ def _newest_stated(criteria: list[dict[str, Any]]) -> date | None:
     """The newest date the texts themselves give for any evidence.
 
     An undated figure's evidence_date is only an upper bound (the day the article was
-    published or registered); this shows how old the data really is known to be.
+    published or registered); this shows how old the data really is known to be. A date
+    worked out from the text (`derived`) is not one it gives; and none is later than the
+    article that reports it (a year still running when it appeared counts to that day).
     """
     dates = [
-        d
+        min(d, e["evidence_date"])
         for criterion in criteria
         for e in criterion["evidence"]
+        if e["evidence_date_basis"] != "derived"
         for d in (e.get("as_of"), e.get("period_end"), e.get("period_start"))
         if d is not None
     ]

@@ -1,7 +1,9 @@
 """Per-year members and admissions under a place, computed in SQL.
 
-Only figures whose date the text states are placed in a year; the others are listed
-apart (counts without a day; events over several years or with an open end). Within a
+Only figures with a date of their own are placed in a year (printed, worked out from
+the text, or the article's day for a count in the present tense: each record's
+evidence_date_basis and date_note say which); the others are listed apart (counts
+without a day; events over several years or with an open end). Within a
 year, an organization whose parent (under the same place) reports the same measure is
 left out of the sum, because the parent's figure already includes it.
 """

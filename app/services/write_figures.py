@@ -38,6 +38,7 @@ from app.schemas.writes import (
     FigureUpdate,
 )
 from app.services import audit
+from app.services.evidence_dates import evidence_day
 from app.services.figures import figures_by_ids
 from app.services.json_sql import representation_etag
 from app.services.writes import (
@@ -137,6 +138,19 @@ def _reported_later_errors(kind: FigureKind, body: Any, source: Source | None) -
     ]
 
 
+def _derived_date_errors(kind: FigureKind, body: Any) -> list[FieldError]:
+    """A date worked out from the text must be there, and say how it was worked out."""
+    if not body.date_derived:
+        return []
+    if kind.own_date(body) is None:
+        why, kind_of = "needs a date of its own (as_of, or a period's end)", "missing_date"
+    elif body.date_note is None:
+        why, kind_of = "needs a date_note saying how the date was worked out", "missing_note"
+    else:
+        return []
+    return [FieldError(field="body.date_derived", message=why, type=kind_of)]
+
+
 def _printed_errors(body: Any) -> list[FieldError]:
     """The value (the top of a range, the whole it is out of) must be numbers the figure
     prints."""
@@ -178,13 +192,13 @@ def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> d
     errors += _subject_errors(session, kind, body)
     errors += _range_errors(body) or _printed_errors(body)
     errors += _reported_later_errors(kind, body, source)
+    errors += _derived_date_errors(kind, body)
     if errors:
         raise invalid(errors)
     assert source is not None
     values = body.model_dump(exclude={"record_id"})
-    # Dated by the text when it dates the figure, else bounded by the article (the
-    # loader's rule, so imported and written figures compare alike).
-    values["evidence_date"] = kind.own_date(body) or source.published_on or source.registered_on
+    own = kind.own_date(body)
+    values["evidence_date"] = evidence_day(own, source.published_on, source.registered_on)
     if kind is FACTS:
         values["unit"] = METRIC_UNITS[values["metric"]]
     return values

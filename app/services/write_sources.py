@@ -20,6 +20,7 @@ from app.models import (
 from app.reader import Reader
 from app.schemas.writes import SourceCreate, SourceUpdate
 from app.services import audit
+from app.services.evidence_dates import evidence_day
 from app.services.json_sql import representation_etag
 from app.services.sources import source_detail
 from app.services.text import normalize_quote_text
@@ -112,10 +113,9 @@ def _shown(items: list[str]) -> str:
 def _redate_figures(session: Session, source: Source) -> set[int]:
     """A figure without a date of its own is dated by its source: follow a new date."""
     touched: set[int] = set()
-    fallback = source.published_on or source.registered_on
     for model in FIGURE_MODELS:
         for row in session.execute(select(model).where(model.source_id == source.id)).scalars():
-            wanted = own_date(row) or fallback
+            wanted = evidence_day(own_date(row), source.published_on, source.registered_on)
             if row.evidence_date != wanted:
                 row.evidence_date = wanted
                 session.add(row)

@@ -3,7 +3,7 @@
 branch_status.item holds the JSON document of the branch as of today. Rendering those
 documents took most of a list request (SQLite's json_object over a page's joins, and
 PostgreSQL's planning of json_build_object with sixty arguments); lists now read them as
-they are. Filled here for the existing rows, and kept on write.
+they are. Filled for the existing rows after the migration (below), and kept on write.
 
 Revision ID: 0005
 Revises: 0004
@@ -24,15 +24,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("branch_status", schema=None) as batch_op:
         batch_op.add_column(sa.Column("item", sa.Text(), nullable=True))
-    # The items come from the service that keeps them (its SQL is the definition), under
-    # the default rules; a server with other rules recomputes the status, items included,
-    # when it starts (app.services.status.refresh_if_stale).
-    from sqlmodel import Session
-
-    from app.services.branch_items import refresh_items
-    from app.services.risk_rules import RiskRules
-
-    refresh_items(Session(bind=op.get_bind()), RiskRules())
+    # The items came from the service that keeps them (its SQL is the definition). That
+    # SQL is today's, which reads columns later revisions add (0017's date_derived), so
+    # it is not run here: 0017 marks every status row for the refresher, which renders
+    # the items, as any status it computes, right after the migration
+    # (app.services.status_day.refresh_if_stale, run by every command that migrates).
 
 
 def downgrade() -> None:

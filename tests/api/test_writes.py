@@ -504,7 +504,13 @@ def test_a_source_cannot_report_what_began_after_it(
     assert row_counts(write_api) == before
     # A period may end after the article (a year still running); a count may be of its day.
     running = admissions | {"period_start": "2024-01-01", "period_end": "2024-12-31"}
-    assert write_api.post("/admissions", json=running, headers=editor).status_code == 201
+    year = write_api.post("/admissions", json=running, headers=editor)
+    assert year.status_code == 201
+    # ... evidence up to the article's day, not the year's end.
+    assert (year.json()["evidence_date"], year.json()["evidence_date_basis"]) == (
+        "2024-03-02",
+        "published",
+    )
     same_day = count_body(source["id"], branch, as_of="2024-03-02")
     count = write_api.post("/membership-counts", json=same_day, headers=editor).json()
 
@@ -516,6 +522,32 @@ def test_a_source_cannot_report_what_began_after_it(
     assert f"membership_count {count['id']} ({count['key']}, 2024-03-02)" in message
     assert "membership_event" not in message  # the running year began before 2024-03-01
     assert patch(write_api, path, {"published_on": "2024-03-05"}, editor).status_code == 200
+    # The running year follows its article's new day.
+    year_path = f"/admissions/{year.json()['id']}"
+    assert write_api.get(year_path).json()["evidence_date"] == "2024-03-05"
+
+
+def test_a_date_worked_out_from_the_text_is_written_as_derived(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source = new_source(write_api, editor)  # published 2024-03-02
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    before = row_counts(write_api)
+    for missing, why in (({}, "missing_date"), ({"as_of": "2023-12-31"}, "missing_note")):
+        body = count_body(source["id"], branch, date_derived=True) | missing
+        refused = write_api.post("/membership-counts", json=body, headers=editor)
+        assert refused.status_code == 422 and fields(refused) == ["body.date_derived"]
+        assert refused.json()["errors"][0]["type"] == why
+    assert row_counts(write_api) == before
+    body = count_body(
+        source["id"], branch, as_of="2023-12-31", date_derived=True, date_note="before 2024"
+    )
+    count = write_api.post("/membership-counts", json=body, headers=editor)
+    assert count.status_code == 201, count.text
+    assert count.json()["evidence_date_basis"] == "derived"
+    path = f"/membership-counts/{count.json()['id']}"
+    printed = patch(write_api, path, {"date_derived": False}, editor)
+    assert printed.status_code == 200 and printed.json()["evidence_date_basis"] == "stated"
 
 
 def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[str, str]) -> None:

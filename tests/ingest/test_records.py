@@ -168,3 +168,24 @@ def test_an_official_code_is_in_ascii_digits(code: str, refused: bool) -> None:
     with pytest.raises(ImportRejected) as refusal:
         parse_article_yaml(BASE + f"localities:\n  - {place}\n", "t")
     assert fields_of(refusal.value) == {"localities.0.code"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ("as_of: 2016-12-31, date_note: before those admissions", False),
+        ("date_note: before those admissions", True),  # no date of its own to derive
+        ("as_of: 2016-12-31", True),  # not saying how it was worked out
+    ],
+)
+def test_a_derived_date_is_there_and_explained(fields: str, refused: bool) -> None:
+    count = (
+        "counts:\n  - {id: c, branch: org:x, value: 4, quote: abc, date_derived: true, "
+        f"{fields}}}\n"
+    )
+    if not refused:
+        assert parse_article_yaml(BASE + count, "t").counts[0].date_derived
+        return
+    with pytest.raises(ImportRejected) as refusal:
+        parse_article_yaml(BASE + count, "t")
+    assert fields_of(refusal.value) == {"counts.0"}

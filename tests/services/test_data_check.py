@@ -127,10 +127,12 @@ def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine
 
     change(engine, f"UPDATE membership_counts SET value = value + 1 WHERE id = {count}")
     change(engine, f"UPDATE membership_counts SET as_of = :day WHERE id = {other_count}", day=later)
+    # A year before its article: its evidence_date (the article's day, or its period's
+    # end) is now another day than its dates give.
     change(
         engine,
         f"UPDATE membership_events SET period_start = :day, period_end = :day WHERE id = {event}",
-        day=date.fromisoformat(str(event_published)) + timedelta(days=1),
+        day=date.fromisoformat(str(event_published)) - timedelta(days=365),
     )
     change(engine, f"UPDATE facts SET unit = 'furlongs' WHERE id = {fact}")
     change(engine, f"UPDATE facts SET value_max = value / 2 WHERE id = {other_fact}")
@@ -148,10 +150,9 @@ def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine
     # the next test.
     assert named(report, served=False) == {
         ("membership_count", count, "value", "value_not_in_figure"),
+        # Its evidence_date stays the article's day: no figure is evidence of a later one.
         ("membership_count", other_count, "as_of", "after_publication"),
-        # Their evidence_date still says the old day: the latest count would be misread.
-        ("membership_count", other_count, "evidence_date", "evidence_date_stale"),
-        ("membership_event", event, "period_start", "after_publication"),
+        # Its evidence_date still says the old day: the newest evidence would be misread.
         ("membership_event", event, "evidence_date", "evidence_date_stale"),
         ("fact", fact, "unit", "unit_mismatch"),
         ("fact", other_fact, "value_max", "range_reversed"),
