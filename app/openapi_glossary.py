@@ -12,7 +12,9 @@ FIELD_GLOSSARY: dict[str, str] = {
     "key": "Stable text key (sources: a slug; places: vn2004:/vn2025:<code>; "
     "organizations: org:<place key>; figures: <source key>#<record id>).",
     "kind": "What sort of thing it is (see the enum).",
-    "name": "Name as written in the source, with diacritics; null for an unnamed group.",
+    "name": "Name as written in the source, with diacritics; null for an unnamed group. An "
+    "organization the text names only by its committee ('Huyện ủy', 'Đảng ủy xã') is named "
+    "from its place, and its note says so.",
     "official_name": "Name with its kind word, as written (Xã Mai Hạ, thôn Khéo Lẹng).",
     "code": "Official statistics code; villages have none.",
     "parent": "The parent organization.",
@@ -22,7 +24,9 @@ FIELD_GLOSSARY: dict[str, str] = {
     "today": "What the unit it was reported under is today (after the 2025 reform).",
     "province": "A province.",
     "locality": "A locality.",
-    "members": "Least and most members the latest count allows (qualifiers kept).",
+    "members": "Least and most members the latest count allows (qualifiers kept); for an "
+    "unnamed group whose count holds for each (latest_count.applies_to_each), those of each "
+    "of its organizations.",
     "latest_count": "The count shown first: newest evidence date, then the most recently "
     "added; null when no count is known.",
     "risk": "Risk level as of the evaluation day, with the criteria met.",
@@ -38,7 +42,7 @@ FIELD_GLOSSARY: dict[str, str] = {
     "applies_to_each": "For an unnamed group: the figure holds for each of its members.",
     "as_of": "The day the figure or evaluation holds.",
     "evidence_date": "The latest day the figure can describe (used by as_of).",
-    "evidence_date_basis": "stated, published or registered: how evidence_date was set.",
+    "evidence_date_basis": "stated, derived, published or registered: how evidence_date was set.",
     "value": "The number as the text gives it (a bound for more/less than).",
     "value_max": "Upper end of a range ('24-25 triệu'); null otherwise.",
     "unit": "The unit of the value.",

@@ -63,6 +63,13 @@ class MembersSum(Schema):
     low: int | None = Field(description="Least total the sources allow.")
     high: int | None = Field(description="Most total; null when a figure is open-ended.")
     organizations_counted: int
+    earliest_evidence_date: date | None = Field(
+        description="The oldest of the counts added: a sum of counts of different days."
+    )
+    latest_evidence_date: date | None = Field(description="The newest of the counts added.")
+    counts_without_a_day: int = Field(
+        description="Counts added that no text dates (dated by their article, an upper bound)."
+    )
     note: str
 
 

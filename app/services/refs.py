@@ -29,8 +29,10 @@ def alias(model: Any, name: str) -> Any:
 
 SOURCE_FIELDS = ("id", "key", "publisher", "title", "published_on", "url")
 LOCALITY_FIELDS = ("id", "key", "kind", "name", "official_name", "code")
-# What a row's source adds to its CSV line: enough to cite it beside the quote.
-SOURCE_CSV_FIELDS = ("id", "publisher", "title", "published_on", "url")
+# What a row's source adds to its CSV line: all of the reference, enough to cite it
+# beside the quote, and its key, which names it alike in every copy of the dataset (ids
+# are one database's).
+SOURCE_CSV_FIELDS = SOURCE_FIELDS
 
 
 def source_columns(path: str = "source") -> list[str]:

@@ -36,11 +36,13 @@ def top_counted_members(levels: tuple[str, ...]) -> Select[Any]:
     lc = alias(MembershipCount, "lc")
     # A group's count "for each" of its members counts group_size times in a sum.
     times = case((lc.c.applies_to_each, func.coalesce(b.c.group_size, 1)), else_=1)
-    query = (
+    query: Select[Any] = (
         select(
             b.c.id,
             (st.c.members_low * times).label("members_low"),
             (st.c.members_high * times).label("members_high"),
+            lc.c.evidence_date,
+            lc.c.as_of,
         )
         .select_from(b)
         .join(st, st.c.branch_id == b.c.id)
@@ -88,6 +90,9 @@ def _summary(levels: tuple[str, ...]) -> Select[Any]:
         func.sum(top.c.members_low).label("low"),
         func.sum(top.c.members_high).label("high"),
         func.count(top.c.members_high).label("bounded"),
+        func.min(top.c.evidence_date).label("earliest"),
+        func.max(top.c.evidence_date).label("latest"),
+        func.count(case((top.c.as_of.is_(None), 1))).label("undated"),
     )
     both = organizations.subquery("o"), members.subquery("m")
     return select(*both[0].c, *both[1].c)
@@ -105,10 +110,16 @@ def locality_summary(reader: Reader, scope: dict[str, list[int]]) -> dict[str, A
             "low": row["low"],
             "high": high,
             "organizations_counted": row["counted"],
+            "earliest_evidence_date": row["earliest"],
+            "latest_evidence_date": row["latest"],
+            "counts_without_a_day": row["undated"],
             "note": (
-                "Sum of the latest count of each organization under this place whose "
-                "parent organizations here have no count of their own; low and high "
-                "keep the qualifiers of the sources ('fewer than 5' is 0 to 4)."
+                "Sum of the latest count of each organization the sources name under this "
+                "place whose parent organizations here have no count of their own: not the "
+                "place's whole membership. Counts of different days are added (from "
+                "earliest_evidence_date to latest_evidence_date; a count without a day of "
+                "its own is dated by its article, an upper bound). Low and high keep the "
+                "qualifiers of the sources ('fewer than 5' is 0 to 4)."
             ),
         },
         "risk_levels": {level: row[f"level_{level}"] for level in reversed(LEVELS)},

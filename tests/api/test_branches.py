@@ -289,3 +289,31 @@ def test_detail_runs_a_fixed_number_of_statements(unkept_api: TestClient) -> Non
             assert unkept_api.get(f"/branches/{ident}").status_code == 200
         counts.add(counter.count)
     assert counts == {1}
+
+
+def test_a_name_the_texts_do_not_print_is_explained(api: TestClient) -> None:
+    """ "Name as written in the source", unless the text names only the committee
+    ('Đảng ủy xã Mai Hạ'): then the organization is named from its place, and its note
+    says so. Names compared as quotes are (NFC, case and whitespace folded)."""
+
+    def folded(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+    texts: dict[int, str] = {}
+    unprinted = []
+    for item in api.get("/branches", params={"limit": 500}).json()["items"]:
+        if item["name"] is None:
+            continue
+        sources = [s["id"] for s in api.get(f"/branches/{item['id']}").json()["sources"]]
+        for source in sources:
+            if source not in texts:
+                texts[source] = folded(api.get(f"/sources/{source}/text").text)
+        if not any(folded(item["name"]) in texts[s] for s in sources):
+            unprinted.append(item["name"])
+            # The note names the committee the text prints (Đảng ủy xã ..., Huyện ủy).
+            assert item["note"] and "ủy" in item["note"], item["name"]
+    assert sorted(unprinted) == [
+        "Đảng bộ huyện Mai Sơn",
+        "Đảng bộ xã Lâm Thượng",
+        "Đảng bộ xã Mai Hạ",
+    ]

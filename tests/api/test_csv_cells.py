@@ -74,7 +74,7 @@ PROVENANCE = [
     "evidence_date",
     "evidence_date_basis",
     "date_note",
-    *(f"source.{field}" for field in ("id", "publisher", "title", "published_on", "url")),
+    *(f"source.{field}" for field in ("id", "key", "publisher", "title", "published_on", "url")),
     "quote",
     "figure",
 ]

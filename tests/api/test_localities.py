@@ -47,6 +47,18 @@ def test_detail_summary_does_not_double_count(api: TestClient) -> None:
     assert (members["low"], members["high"], members["organizations_counted"]) == (6799, 6799, 1)
 
 
+def test_a_sum_of_counts_of_different_days_says_so(api: TestClient) -> None:
+    """Today's Lào Cai: Lục Yên's 6,799 of 18/12/2023 and Thào Chư Phìn's 101, which no
+    text dates (its article is undated: the day the dataset first held it bounds it)."""
+    lao_cai = locality(api, "15", current=True)
+    members = api.get(f"/localities/{lao_cai['id']}").json()["summary"]["members"]
+    assert (members["low"], members["organizations_counted"]) == (6799 + 101, 2)
+    assert members["earliest_evidence_date"] == "2023-12-18"
+    assert members["latest_evidence_date"] == "2026-11-21"
+    assert members["counts_without_a_day"] == 1
+    assert "not the place's whole membership" in members["note"]
+
+
 def test_group_members_count_for_each_of_the_six(api: TestClient) -> None:
     thanh_chuong = locality(api, "428", current=False)
     members = api.get(f"/localities/{thanh_chuong['id']}").json()["summary"]["members"]
