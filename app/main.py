@@ -30,6 +30,7 @@ from app.errors import install_error_handlers
 from app.heap import startup_heap_frozen
 from app.middleware import DOCS_ASSETS, DOCS_PAGE, REDOC_PAGE, install_middleware
 from app.openapi_glossary import describe_fields
+from app.openapi_http import describe_http
 from app.openapi_links import link_items
 from app.ratelimit import RateLimiter
 from app.services.answer_cache import AnswerCache
@@ -73,7 +74,7 @@ def _complete_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = link_items(describe_fields(build()))
+            app.openapi_schema = describe_http(link_items(describe_fields(build())))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,5 +1,6 @@
 """The committed openapi.yaml is what the app serves; every operation is documented."""
 
+import re
 from typing import Any
 
 import pytest
@@ -7,6 +8,7 @@ import yaml
 
 from app.config import REPO_ROOT
 from app.openapi import openapi_document, render_openapi
+from app.openapi_http import UNCACHED
 
 
 def test_committed_openapi_matches_the_app() -> None:
@@ -236,3 +238,29 @@ def test_every_example_of_a_read_is_answered(api: Any, url: str, name: str, exam
     answers (a province example that was a district's id answered 422)."""
     response = api.get(url, params={name: example})
     assert response.status_code == 200, response.text[:300]
+
+
+def test_every_kept_read_documents_its_validators_and_its_304(api: Any) -> None:
+    """What the document says a read answers with (ETag, Cache-Control, a 304 on
+    If-None-Match, a list's Link and Vary), each read answers with; the reads it leaves
+    out send no ETag."""
+    document = openapi_document()
+    for path, operations in document["paths"].items():
+        read = operations.get("get")
+        if read is None or path == "/audit":  # the audit log needs a key
+            continue
+        url = re.sub(r"\{[a-z_]+\}", "1", path)
+        response = api.get(url)
+        assert response.status_code == 200, url
+        documented = read["responses"]["200"].get("headers", {})
+        if path in UNCACHED:
+            assert "etag" not in response.headers and not documented, url
+            continue
+        assert {"ETag", "Cache-Control"} <= set(documented), url
+        assert "etag" in response.headers and "cache-control" in response.headers, url
+        if "Vary" in documented:
+            assert "Accept" in response.headers["vary"], url
+        held = {"If-None-Match": response.headers["etag"]}
+        assert api.get(url, headers=held).status_code == 304, url
+        assert "304" in read["responses"], url
+    assert "&id0" not in (REPO_ROOT / "openapi.yaml").read_text(encoding="utf-8")
