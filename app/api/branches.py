@@ -159,7 +159,7 @@ def list_branches(
         fetch_cells=lambda reader, page, total: listed(
             reader, page=page, with_total=total, cells=tuple(service.BRANCH_CSV)
         ),
-        references=filters.references(),
+        references=filters.references,
     )
 
 

@@ -93,7 +93,7 @@ def _list(
         fetch_cells=lambda reader, page, total: list_figure_lines(
             model, reader, filters, page, secret, total, tuple(columns)
         ),
-        references=filters.references(),
+        references=filters.references,
     )
 
 

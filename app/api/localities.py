@@ -96,7 +96,7 @@ def list_localities(
         service.LOCALITY_CSV,
         order,
         "localities",
-        references=filters.references(),
+        references=filters.references,
     )
 
 

@@ -91,14 +91,14 @@ def list_response(
     filename: str,
     *,
     fetch_cells: PageFetcher | None = None,
-    references: Sequence[Reference] = (),
+    references: Callable[[], Sequence[Reference]] | None = None,
 ) -> Response:
     """A JSON page, a CSV/NDJSON page, or a streamed CSV/NDJSON export of everything.
 
     `fetch_cells`, when given, fetches the same rows as CSV lines of `columns`, written
     by the database (app.services.line_pages): CSV then skips building and flattening
-    nested items. `references`: the records the filters name, which an empty answer
-    checks exist (app.services.references).
+    nested items. `references()`: the records the filters name, which an empty answer
+    checks exist (app.services.references); asked only then.
     """
     flat = params.format == "csv" and fetch_cells is not None
     if fetch_cells is not None and flat:
@@ -115,8 +115,8 @@ def list_response(
 
     def make() -> Answer:
         page = fetch(reader, params.page(sort), True)
-        if not page.items:
-            require_references(reader, references)
+        if not page.items and references is not None:
+            require_references(reader, references())
         if params.format == "json":
             document = page_body(request, page)  # its `next` is the Link's URL too
             return Answer.of(document, _link_to(document["next"]))
@@ -171,7 +171,7 @@ def _export(
     sort: str,
     filename: str,
     flat: bool,
-    references: Sequence[Reference],
+    references: Callable[[], Sequence[Reference]] | None,
 ) -> StreamingResponse:
     """Stream every row, a keyset batch at a time: memory stays flat however large."""
     first = params.page(sort)
@@ -185,8 +185,8 @@ def _export(
     # unavailable database (503) is still answered with a problem, not a cut stream.
     with Reader.open(engine) as reader:
         head = batch(reader, first.cursor)
-        if not head.items:
-            require_references(reader, references)
+        if not head.items and references is not None:
+            require_references(reader, references())
 
     def batches() -> Iterator[list[Any]]:
         yield head.items
