@@ -76,7 +76,12 @@ def list_localities(
     ] = None,
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "relevance"] | None,
-        Query(description="Order; default relevance when q is given, else id."),
+        Query(
+            description="Order, ties by id. name: by the name with its kind word "
+            "(official_name: 'Huyện Mai Châu', 'Xã Mai Hạ'), lower-cased, in Unicode code "
+            "point order, not Vietnamese alphabetical order (Hạnh after Hoa). Default "
+            "relevance when q is given, else id."
+        ),
     ] = None,
 ) -> Response:
     """Localities: provinces, districts, communes and villages, with their successors."""
