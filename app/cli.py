@@ -28,7 +28,9 @@ def _migrate(settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     upgrade_head(engine)
     # A migration may mark status rows to compute again (0017): done now, not left to
-    # the next day's refresh, so that `check` after `migrate` finds them current.
+    # the next day's refresh, so that `check` after `migrate` finds them current (but for
+    # the first minute after midnight, when the day's refresh waits for the old day's
+    # writes to end: then the server's refresher does it, a minute later).
     refresh_if_stale(engine, settings.risk_rules)
     engine.dispose()
 

@@ -162,7 +162,10 @@ def install_error_handlers(app: FastAPI) -> None:
             errors = [FieldError(field="body", message="unreadable JSON", type="json_invalid")]
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:
-            allowed = _methods_at(request)
+            # Starlette's own list where no route says its methods (the docs' assets).
+            allowed = _methods_at(request) or [
+                m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()
+            ]
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
             detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}."
         return problem_response(request, exc.status_code, detail, errors=errors, headers=headers)

@@ -56,6 +56,10 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
         headers = {"ETag": _etag(), "Cache-Control": _cache_control()}
         names = {parameter["name"] for parameter in read.get("parameters", [])}
         if "cursor" in names:  # a list
+            headers["ETag"] = _header(
+                "Strong validator of this page (a streamed export, CSV or NDJSON without a "
+                "limit, sends none): send it back in If-None-Match, 304 while it holds."
+            )
             headers["Link"] = _header(
                 'RFC 8288: <URL of the next page>; rel="next", when there is one.'
             )

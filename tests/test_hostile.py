@@ -99,6 +99,7 @@ BAD_LIMITS = {
     "padded": " 5 ",
     "whole-float": "10.0",
     "arabic-indic": "\u0661",
+    "leading-zero": "010",
 }
 BAD_DATES = {
     "feb-30": "2023-02-30",
@@ -129,9 +130,10 @@ BAD_IDS = {
     "padded": "%201%20",
     "whole-float": "1.0",
     "fullwidth": "%EF%BC%91",
+    "leading-zero": "01",
 }
 # Read by pydantic as an integer, refused by the service: one spelling per number.
-LAX_IDS = ("underscore", "plus", "padded", "whole-float", "fullwidth")
+LAX_IDS = ("underscore", "plus", "padded", "whole-float", "fullwidth", "leading-zero")
 # Path traversal in a path segment: an encoded `/` makes it another path, which no route has.
 TRAVERSALS = {"slashes": "..%2F..%2Fetc%2Fpasswd", "dots-slashes": "%2e%2e%2f%2e%2e%2fetc%2fpasswd"}
 UNKNOWN_PARAMS = {

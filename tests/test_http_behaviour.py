@@ -314,3 +314,6 @@ def test_a_405_allows_every_method_the_path_answers(api: TestClient) -> None:
         assert response.status_code == 405, url
         assert response.headers["allow"].split(", ") == sorted(allowed), url
         assert response.json()["detail"].startswith("PUT is not allowed here"), url
+    # The docs' assets are served by a mount, whose routes say no methods: Starlette's.
+    asset = api.post("/docs/assets/swagger-ui.css")
+    assert asset.status_code == 405 and "GET" in asset.headers["allow"].split(", ")

@@ -135,6 +135,7 @@ def get_locality_stats(
                 "many figures it adds up (`records_total`)."
             ),
         ),
+        DIGITS_ONLY,
     ] = DEFAULT_RECORDS,
 ) -> Response:
     """Per year: members and admissions, departures and transfers under the place, with sources."""

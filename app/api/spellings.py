@@ -1,7 +1,7 @@
 """One spelling per value in a URL: integers in decimal digits, booleans true or false.
 
-Pydantic reads an integer from text as Python does and more: "1_0", "+1", " 1 " and
-"1.0" are all read, so /branches/1.0 served branch 1 and ?limit=1_0 a page of 10 under
+Pydantic reads an integer from text as Python does and more: "1_0", "+1", " 1 ", "01"
+and "1.0" are all read, so /branches/1.0 served branch 1 and ?limit=1_0 a page of 10 under
 URLs of their own (each kept apart by the answer cache, each a different ETag'd page
 to a shared cache). It reads a boolean from "yes", "on", "1", "t" and more, where
 `risk=` takes only true and false. Anything else is refused, as other malformed values
@@ -17,7 +17,8 @@ import re
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-_DECIMAL = re.compile(r"-?[0-9]+")
+# No leading zero either: /branches/01 is /branches/1 under another URL.
+_DECIMAL = re.compile(r"0|-?[1-9][0-9]*")
 
 
 def _decimal_digits(value: object) -> object:

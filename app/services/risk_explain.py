@@ -166,7 +166,12 @@ def _criterion(
 
 
 def _event_end(event: dict[str, Any]) -> date:
-    return event["period_end"] or event["period_start"] or event["evidence_date"]
+    """app.services.risk._event_end, for an event's document: its period's end, but not
+    after its article (the evidence shown must be the evidence the rules read)."""
+    end, known = event["period_end"], event["evidence_date"]
+    if end is not None and end > known:
+        return known
+    return end or event["period_start"] or known
 
 
 def _event_year(event: dict[str, Any]) -> int:

@@ -53,6 +53,8 @@ def test_a_year_still_running_counts_up_to_its_articles_day(api: TestClient) -> 
     stalled = _criterion(explanation.json(), "stalled")
     assert stalled["status"] == "not_met"
     assert stalled["value"]["last_admission"] == "2023-12-18"
+    # ... and shows the admission it read, with its sentence.
+    assert [e["figure"] for e in stalled["evidence"]] == ["216"]
     assert explanation.json()["newest_evidence_date"] == "2023-12-18"
 
 
