@@ -42,17 +42,34 @@ def _readings(token: str) -> set[float]:
     return readings
 
 
+# "5/10 chi bộ", "11/19 tiêu chí": a part of a whole, not a range.
+_PART_OF_WHOLE = re.compile(r"\d\s*/\s*\d")
+
+
 def unprinted(
     figure: str | None,
     value: float | None,
     value_max: float | None,
     out_of: float | None = None,
+    *,
+    figure_optional: bool = False,
 ) -> tuple[str, str] | None:
-    """("value", "value_max" or "out_of", why) for the first of them that is not a
-    number the figure prints; None when each is, or when there is nothing to compare (no
-    figure, no value, a figure in words)."""
-    if not figure or value is None:
+    """("figure", "value", "value_max" or "out_of", why) for the first that is not as
+    the figure prints it; None when each is, or when there is nothing to compare (no
+    value, a figure in words). A value needs its figure: without one it is a number the
+    text does not print ("not reported" is a null value), unless `figure_optional`: a
+    flag (a fact the text states, 1, such as "at risk"), or generated benchmark data."""
+    if value is None:
         return None
+    if not figure:
+        if figure_optional:
+            return None
+        return "figure", "a value needs the figure that prints it (not printed: value null)"
+    if value_max is not None and out_of is None and _PART_OF_WHOLE.search(figure):
+        return "value_max", (
+            f"the figure {figure!r} prints a part of a whole: the whole is out_of, not the "
+            "top of a range"
+        )
     printed = printed_numbers(figure)
     if not printed:
         return None

@@ -31,6 +31,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.vocab import METRIC_UNITS
 from app.services.evidence_dates import evidence_day
+from app.services.status import release_counts
 from app.services.text import normalize_quote_text
 from app.services.yearly import note_stale
 
@@ -101,7 +102,9 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
         ("facts", list(article.facts)),
         ("roles", list(article.roles)),
     ]
-    published = article.source.published_on
+    # An undated article existed by the day the dataset first held it (when the file
+    # says it): nothing it reports began later.
+    published = article.source.published_on or article.source.registered_on
     for section, records in sections:
         for index, rec in enumerate(records):
             label = f"{section}[{index}] {getattr(rec, 'id', None) or rec.key}"
@@ -130,6 +133,7 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
                     getattr(rec, "value", None),
                     getattr(rec, "value_max", None),
                     getattr(rec, "out_of", None),
+                    figure_optional=METRIC_UNITS.get(getattr(rec, "metric", "")) == "flag",
                 )
             ):
                 problems.append(RecordProblem(label, *fault))
@@ -383,10 +387,12 @@ class _Applier:
             rows = self.session.exec(
                 select(model).where(model.source_id == self.source.id)  # type: ignore[attr-defined]
             ).all()
-            for row in rows:
-                if row.key not in kept:  # type: ignore[attr-defined]
-                    self.session.delete(row)
-                    self.report.removed.append(row.key)  # type: ignore[attr-defined]
+            dropped = [row for row in rows if row.key not in kept]  # type: ignore[attr-defined]
+            if model is MembershipCount:
+                release_counts(self.session, [row.id for row in dropped])  # type: ignore[attr-defined]
+            for row in dropped:
+                self.session.delete(row)
+                self.report.removed.append(row.key)  # type: ignore[attr-defined]
         self.session.flush()
 
     def find_conflicting_reports(self) -> None:
@@ -443,6 +449,11 @@ def apply_article(
     if held is not None and held > today:
         raise ImportRejected(
             [RecordProblem("source", "registered_on", f"{held} is after today ({today})")]
+        )
+    published = article.source.published_on
+    if published is not None and published > today:
+        raise ImportRejected(
+            [RecordProblem("source", "published_on", f"{published} is after today ({today})")]
         )
     report = ImportReport(source=article.source.key, dry_run=dry_run)
     applier = _Applier(session, article, report)

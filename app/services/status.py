@@ -318,3 +318,15 @@ def vacuum_status(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM (ANALYZE) branch_status")
+
+
+def release_counts(session: Session, count_ids: Iterable[int]) -> None:
+    """Status rows stop pointing at these counts, about to be deleted (latest_count_id
+    is a foreign key); the refresh of their branches names each one's new latest."""
+    ids = list(count_ids)
+    if ids:
+        session.execute(
+            update(BranchStatus)
+            .where(col(BranchStatus.latest_count_id).in_(ids))
+            .values(latest_count_id=None)
+        )

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.errors import ApiError, FieldError
 from app.ingest.figure_numbers import part_exceeds_whole, unprinted
 from app.models import (
     Branch,
-    BranchStatus,
     Fact,
     Locality,
     MembershipCount,
@@ -41,6 +39,7 @@ from app.services import audit
 from app.services.evidence_dates import evidence_day
 from app.services.figures import figures_by_ids
 from app.services.json_sql import representation_etag
+from app.services.status import release_counts
 from app.services.writes import (
     Outcome,
     WriteContext,
@@ -123,16 +122,19 @@ def _range_errors(body: Any) -> list[FieldError]:
 
 def _reported_later_errors(kind: FigureKind, body: Any, source: Source | None) -> list[FieldError]:
     """An article cannot report a count as of a later day, nor a period that began after
-    it was published (a period may end later: a year still running, a term)."""
+    it was published (a period may end later: a year still running, a term); an undated
+    one, after the day the dataset first held it (it existed by then)."""
     first = getattr(body, kind.first_day)
-    published = source.published_on if source is not None else None
-    if first is None or published is None or first <= published:
+    if first is None or source is None:
         return []
+    bound = source.published_on or source.registered_on
+    if first <= bound:
+        return []
+    held = "publication" if source.published_on else "first day in the dataset"
     return [
         FieldError(
             field=f"body.{kind.first_day}",
-            message=f"{first} is after the source's publication ({published}), which "
-            "cannot report it",
+            message=f"{first} is after the source's {held} ({bound}), which cannot report it",
             type="after_publication",
         )
     ]
@@ -154,7 +156,9 @@ def _derived_date_errors(kind: FigureKind, body: Any) -> list[FieldError]:
 def _printed_errors(body: Any) -> list[FieldError]:
     """The value (the top of a range, the whole it is out of) must be numbers the figure
     prints."""
-    fault = unprinted(body.figure, body.value, body.value_max, getattr(body, "out_of", None))
+    flag = METRIC_UNITS.get(getattr(body, "metric", None) or "") == "flag"
+    out_of = getattr(body, "out_of", None)
+    fault = unprinted(body.figure, body.value, body.value_max, out_of, figure_optional=flag)
     if fault is None:
         return []
     name, why = fault
@@ -284,12 +288,7 @@ def delete_figure(
         before=audit.snapshot(row),
     )
     if kind is COUNTS:
-        # branch_status points at the latest count: let go of it before it goes.
-        session.execute(
-            update(BranchStatus)
-            .where(col(BranchStatus.latest_count_id) == ident)
-            .values(latest_count_id=None)
-        )
+        release_counts(session, [ident])
     branch_id = row.branch_id
     session.delete(row)
     refresh(session, ctx, [branch_id])

@@ -53,8 +53,25 @@ def _path(source_id: int) -> str:
     return f"/sources/{source_id}"
 
 
+def _published_errors(published_on: date | None, held: date) -> list[FieldError]:
+    """An article is not published after the day the dataset first holds it (its
+    registered_on: today, for a new one)."""
+    if published_on is None or published_on <= held:
+        return []
+    return [
+        FieldError(
+            field="body.published_on",
+            message=f"{published_on} is after the day the dataset first held the article "
+            f"({held}): it was not published yet",
+            type="after_registration",
+        )
+    ]
+
+
 def create_source(session: Session, ctx: WriteContext, body: SourceCreate) -> Outcome:
     taken(session, Source, body.key, "body.key")
+    if errors := _published_errors(body.published_on, ctx.today or date.today()):
+        raise invalid(errors)
     source = Source.model_validate(
         body.model_dump()
         | {"text_sha256": text_sha256(body.text), "registered_on": ctx.today or date.today()}
@@ -147,6 +164,10 @@ def update_source(
                     )
                 ]
             )
+    if merged.published_on != source.published_on and (
+        errors := _published_errors(merged.published_on, source.registered_on)
+    ):
+        raise invalid(errors)
     if merged.published_on is not None and merged.published_on != source.published_on:
         later = reported_later(session, source_id, merged.published_on)
         if later:

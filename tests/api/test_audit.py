@@ -34,7 +34,8 @@ def test_every_write_is_logged_with_who_and_before_and_after(
 ) -> None:
     path = f"/membership-counts/{id_of(write_api, MembershipCount, COUNT_KEY)}"
     original = write_api.get(path).json()
-    assert patch(write_api, path, {"value": 12, "figure": None}, editor).status_code == 200
+    # "từ 13 lên 15": the other number its quote prints.
+    assert patch(write_api, path, {"value": 15, "figure": "15"}, editor).status_code == 200
     colleague = make_key(write_api, "editor-minh")
     assert delete(write_api, path, colleague).status_code == 204
 
@@ -45,10 +46,10 @@ def test_every_write_is_logged_with_who_and_before_and_after(
         "editor-minh",
         None,
     )
-    assert deleted["before"]["value"] == 12 and deleted["entity_key"] == COUNT_KEY
+    assert deleted["before"]["value"] == 15 and deleted["entity_key"] == COUNT_KEY
     assert updated["action"] == "update" and updated["key"]["name"] == "editor-lan"
     assert updated["before"]["value"] == original["value"] == 13
-    assert updated["after"]["value"] == 12
+    assert updated["after"]["value"] == 15
     assert {"value", "figure"} <= set(updated["changed"])
     assert updated["before"]["quote"] == original["quote"]
     assert deleted["id"] > updated["id"] and deleted["at"] >= updated["at"]

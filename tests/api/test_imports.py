@@ -381,3 +381,28 @@ def test_the_value_shown_first_names_its_alternatives(
     assert [(a["value"], a["source"]["key"]) for a in latest["alternatives"]] == [
         (22, "muong-bang-2020")
     ]
+
+
+def test_a_file_may_drop_a_branchs_latest_count(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The count a branch's status names as its latest went with a foreign key error
+    (409 on both databases, dry run included): a file could not take back a wrong figure
+    that the API could delete."""
+    done = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML})
+    assert done.status_code == 200, done.text
+    branch = id_of(write_api, Branch, "org:vn2004:05251/xom-thu-nghiem")
+    assert write_api.get(f"/branches/{branch}").json()["latest_count"]["value"] == 9
+    without = article() | {"counts": []}
+    for dry_run in ("true", "false"):
+        dropped = write_api.post(
+            "/imports",
+            params={"dry_run": dry_run},
+            content=as_yaml(without),
+            headers={**editor, **YAML},
+        )
+        assert dropped.status_code == 200, dropped.text
+        assert dropped.json()["removed"] == ["test-2024-thu-nghiem#members-2024"]
+    detail = write_api.get(f"/branches/{branch}").json()
+    assert detail["latest_count"] is None and detail["counts"] == []
+    assert detail["risk"]["level"] == "unknown"

@@ -676,20 +676,29 @@ def test_a_correction_changes_status_and_risk_at_once(
     response = patch(
         write_api, f"/membership-counts/{latest['id']}", {"value": 4, "figure": "4"}, editor
     )
-    # The quote ("từ 13 lên 15") does not print a 4.
+    # The quote ("từ 13 lên 15") does not print a 4; and a value no figure prints is
+    # not reported, never a number.
     assert response.status_code == 422 and fields(response) == ["body.figure"]
-    fixed = patch(
+    unprinted = patch(
         write_api, f"/membership-counts/{latest['id']}", {"value": 4, "figure": None}, editor
     )
-    assert fixed.status_code == 200
+    assert unprinted.status_code == 422 and fields(unprinted) == ["body.figure"]
+    # A later article that prints it (undated: held from today, after the seed's day).
+    later = new_source(
+        write_api, editor, key="test-con-4", text="Chi bộ nay chỉ còn 4 đảng viên.",
+        published_on=None,
+    )  # fmt: skip
+    body = count_body(later["id"], branch, value=4, quote="chỉ còn 4 đảng viên", figure="4")
+    four = write_api.post("/membership-counts", json=body, headers=editor)
+    assert four.status_code == 201, four.text
     detail = write_api.get(f"/branches/{branch}").json()
     assert detail["members"] == {"low": 4, "high": 4}
     assert "too_few_members" in detail["risk"]["criteria_met"]
 
-    assert delete(write_api, f"/membership-counts/{latest['id']}", editor).status_code == 204
+    assert delete(write_api, f"/membership-counts/{four.json()['id']}", editor).status_code == 204
     after = write_api.get(f"/branches/{branch}").json()
-    assert after["latest_count"]["value"] == 13  # the older count is now the latest
-    assert latest["id"] not in [c["id"] for c in after["counts"]]
+    assert after["latest_count"]["value"] == 15  # the one before is the latest again
+    assert four.json()["id"] not in [c["id"] for c in after["counts"]]
 
 
 def test_events_and_facts(write_api: TestClient, editor: dict[str, str]) -> None:
@@ -898,3 +907,52 @@ def test_concurrent_updates_one_wins_one_is_told(
         thread.join()
     assert sorted(statuses) == [200, 412]
     assert write_api.get(path).json()["note"] in ("first", "second")
+
+
+def test_a_value_the_text_does_not_print_is_refused(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """ "Not reported" is a null value, never 0 or a number the quote does not print; a
+    part of a whole ("11/19") is out_of, not the top of a range. From an editor's audit:
+    each was stored."""
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    before = row_counts(write_api)
+    unprinted = count_body(source["id"], branch, value=0) | {"figure": None}
+    refused = write_api.post("/membership-counts", json=unprinted, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.figure"]
+    assert row_counts(write_api) == before
+    text = "Đến nay xã đã có 11/19 tiêu chí nông thôn mới."
+    whole = new_source(write_api, editor, key="test-tieu-chi", text=text)
+    criteria = {
+        "source_id": whole["id"], "metric": "new_rural_criteria_met", "value": 11,
+        "value_max": 19, "quote": "11/19 tiêu chí", "figure": "11/19",
+        "locality_id": id_of(write_api, Locality, "vn2004:05251"),
+    }  # fmt: skip
+    before = row_counts(write_api)
+    refused = write_api.post("/facts", json=criteria, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.value_max"]
+    assert "out_of" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    as_whole = criteria | {"value_max": None, "out_of": 19}
+    assert write_api.post("/facts", json=as_whole, headers=editor).status_code == 201
+
+
+def test_no_article_is_published_or_reports_after_the_dataset_holds_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    future = write_api.post(
+        "/sources",
+        json={"key": "test-future", "text": NEW_TEXT, "published_on": "2099-01-01"},
+        headers=editor,
+    )
+    assert future.status_code == 422 and fields(future) == ["body.published_on"]
+    undated = new_source(write_api, editor, published_on=None)  # held from today
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    later = count_body(undated["id"], branch, as_of="2099-01-01")
+    refused = write_api.post("/membership-counts", json=later, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.as_of"]
+    assert "first day in the dataset" in refused.json()["errors"][0]["message"]
+    dated = new_source(write_api, editor, key="test-dated")  # published 2024-03-02
+    moved = patch(write_api, f"/sources/{dated['id']}", {"published_on": "2099-01-01"}, editor)
+    assert moved.status_code == 422 and fields(moved) == ["body.published_on"]

@@ -28,7 +28,16 @@ def test_the_numbers_a_figure_prints(figure: str, numbers: set[float]) -> None:
 def test_a_value_the_figure_does_not_print_is_named() -> None:
     assert unprinted("6.799", 6799, None) is None
     assert unprinted("24-25 triệu", 24_000_000, 25_000_000) is None
-    assert unprinted("một", 1, None) is None and unprinted(None, 3, None) is None
+    assert unprinted("một", 1, None) is None and unprinted(None, None, None) is None
+    # A value no figure prints is a number the text does not give (a flag needs none).
+    assert unprinted(None, 3, None) == (
+        "figure",
+        "a value needs the figure that prints it (not printed: value null)",
+    )
+    assert unprinted(None, 1, None, figure_optional=True) is None
+    # "11/19": a part of a whole, not a range.
+    assert unprinted("11/19", 11, 19)[0] == "value_max"  # type: ignore[index]
+    assert unprinted("11/19", 11, None, 19) is None
     assert unprinted("9", 8, None) == ("value", "8 is not a number the figure '9' prints (9)")
     assert unprinted("24-25", 24, 26) == (
         "value_max",

@@ -45,6 +45,10 @@ def assess(
             record.setdefault("id", f"r{i}-{len(quotes)}")
             record.setdefault("branch", f"org:test-{n}")
             record["quote"] = f"figure number {len(quotes)} of case {n}"
+            if record.get("value") is not None and "figure" not in record:
+                # A value needs the figure that prints it (seed/FORMAT.md).
+                record["figure"] = _printed(record["value"], record.get("value_max"))
+                record["quote"] += f": {record['figure']}"
             quotes.append(record["quote"])
     article = validate_article(
         {
@@ -67,6 +71,13 @@ def assess(
         session.commit()
         branch_id = session.exec(select(Branch.id).where(Branch.key == f"org:test-{n}")).one()
         return explain_risk(Reader.on(session), branch_id, RULES, as_of)
+
+
+def _printed(value: float, value_max: float | None) -> str:
+    def plain(n: float) -> str:
+        return str(int(n)) if float(n).is_integer() else str(n)
+
+    return plain(value) + (f"-{plain(value_max)}" if value_max is not None else "")
 
 
 def status(result: dict[str, Any], rule: str) -> str:
