@@ -114,8 +114,8 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
                     RecordProblem(
                         label,
                         field,
-                        f"{first} is after the article's publication ({published}), which "
-                        "cannot report it",
+                        f"{first} is after the article's day ({published}: its publication, "
+                        "else the day the dataset first held it), which cannot report it",
                     )
                 )
             quote = normalize_quote_text(rec.quote)

@@ -212,6 +212,8 @@ class EventRecord(FigureRecord):
         _check_period(self.period)
         if self.value_max is not None and (self.value is None or self.value_max < self.value):
             raise ValueError("value_max needs a value at or below it")
+        if self.value is None and self.qualifier != "exact":
+            raise ValueError("an unreported value (null) takes no qualifier: leave it exact")
         return self
 
     def bounds(self) -> tuple[date | None, date | None]:

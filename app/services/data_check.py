@@ -367,11 +367,14 @@ class _RowRules:
             found(fault[0], "value_not_in_figure", fault[1])
         first, own = row.first, row.own
         published = self.source.published_on
-        if first is not None and published is not None and first > published:
+        # An undated source existed by the day the dataset first held it (as writes say).
+        bound = published or self.source.registered_on
+        if first is not None and first > bound:
+            held = "publication" if published else "first day in the dataset"
             found(
                 dates.first,
                 "after_publication",
-                f"{first} is after the source's publication ({published}), which cannot report it",
+                f"{first} is after the source's {held} ({bound}), which cannot report it",
             )
         expected = evidence_day(own, published, self.source.registered_on)
         if row.evidence_date != expected:

@@ -956,3 +956,21 @@ def test_no_article_is_published_or_reports_after_the_dataset_holds_it(
     dated = new_source(write_api, editor, key="test-dated")  # published 2024-03-02
     moved = patch(write_api, f"/sources/{dated['id']}", {"published_on": "2099-01-01"}, editor)
     assert moved.status_code == 422 and fields(moved) == ["body.published_on"]
+
+
+def test_an_unreported_value_takes_no_qualifier(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source = new_source(write_api, editor)
+    admissions = {
+        "source_id": source["id"], "branch_id": id_of(write_api, Branch, TIEN_PHONG),
+        "kind": "admission", "value": None, "quote": "Năm 2023, chi bộ kết nạp 2 đảng viên mới",
+        "period_start": "2023-01-01", "period_end": "2023-12-31",
+    }  # fmt: skip
+    before = row_counts(write_api)
+    about = write_api.post(
+        "/admissions", json=admissions | {"qualifier": "approximate"}, headers=editor
+    )
+    assert about.status_code == 422 and fields(about) == ["body.qualifier"]
+    assert row_counts(write_api) == before
+    assert write_api.post("/admissions", json=admissions, headers=editor).status_code == 201

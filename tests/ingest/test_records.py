@@ -189,3 +189,14 @@ def test_a_derived_date_is_there_and_explained(fields: str, refused: bool) -> No
     with pytest.raises(ImportRejected) as refusal:
         parse_article_yaml(BASE + count, "t")
     assert fields_of(refusal.value) == {"counts.0"}
+
+
+def test_an_unreported_event_takes_no_qualifier() -> None:
+    event = (
+        "events:\n  - {id: e, kind: admission, branch: org:x, period: '2017', quote: abc, "
+        "qualifier: approximate}\n"
+    )
+    with pytest.raises(ImportRejected) as refusal:
+        parse_article_yaml(BASE + event, "t")
+    assert fields_of(refusal.value) == {"events.0"}
+    assert parse_article_yaml(BASE + event.replace("approximate", "exact"), "t").events

@@ -392,3 +392,26 @@ def test_refresh_recomputes_all_that_the_check_finds_stale(
     with make_client(seeded_url) as client:
         found = client.get("/localities", params={"q": "Đổi tên"}).json()["items"]
         assert [item["id"] for item in found] == [renamed]
+
+
+def test_an_undated_source_reports_nothing_begun_after_the_dataset_held_it(
+    engine: Engine,
+) -> None:
+    """As the writes and the loader refuse: the article existed by its registered_on."""
+    count = one(
+        engine,
+        "SELECT f.id FROM membership_counts f JOIN sources s ON s.id = f.source_id "
+        "WHERE s.published_on IS NULL ORDER BY f.id LIMIT 1",
+    )
+    change(
+        engine,
+        f"UPDATE membership_counts SET as_of = :day WHERE id = {count}",
+        day=date(2099, 1, 1),
+    )
+    report = check(engine)
+    assert ("membership_count", count, "as_of", "after_publication") in named(report, served=False)
+    messages = {(f.entity, f.id, f.field): f.message for f in report.findings}
+    assert (
+        "after the source's first day in the dataset"
+        in messages[("membership_count", count, "as_of")]
+    )
