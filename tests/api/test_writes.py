@@ -87,14 +87,19 @@ def fields(response: httpx.Response) -> list[str]:
     return [e["field"] for e in response.json().get("errors", [])]
 
 
-def new_source(client: TestClient, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
+def post_source(client: TestClient, headers: dict[str, str], **extra: Any) -> httpx.Response:
+    """POST /sources of a test article (NEW_TEXT, published 2024-03-02), or as `extra` says."""
     body = {
         "key": "test-thu-nghiem",
         "text": NEW_TEXT,
         "publisher": "Báo Thử Nghiệm",
         "published_on": "2024-03-02",
     } | extra
-    response = client.post("/sources", json=body, headers=headers)
+    return client.post("/sources", json=body, headers=headers)
+
+
+def new_source(client: TestClient, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
+    response = post_source(client, headers, **extra)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -151,11 +156,7 @@ def test_a_revoked_key_is_refused(write_api: TestClient) -> None:
 def test_a_new_source_is_served_with_its_etag_and_location(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
-    created = write_api.post(
-        "/sources",
-        json={"key": "test-thu-nghiem", "text": NEW_TEXT, "published_on": "2024-03-02"},
-        headers=editor,
-    )
+    created = post_source(write_api, editor)
     assert created.status_code == 201, created.text
     location = created.headers["location"]
     assert location == f"/sources/{created.json()['id']}"
@@ -941,11 +942,7 @@ def test_a_value_the_text_does_not_print_is_refused(
 def test_no_article_is_published_or_reports_after_the_dataset_holds_it(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
-    future = write_api.post(
-        "/sources",
-        json={"key": "test-future", "text": NEW_TEXT, "published_on": "2099-01-01"},
-        headers=editor,
-    )
+    future = post_source(write_api, editor, key="test-future", published_on="2099-01-01")
     assert future.status_code == 422 and fields(future) == ["body.published_on"]
     undated = new_source(write_api, editor, published_on=None)  # held from today
     branch = id_of(write_api, Branch, TIEN_PHONG)
