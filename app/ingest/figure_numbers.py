@@ -94,3 +94,94 @@ def _among(value: float, printed: set[float]) -> bool:
 
 def _plain(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+# The words a figure qualifies its number with, and the qualifiers each allows. A word
+# qualifies the number it stands before ("dưới 5", "khoảng từ 20% đến 40%"), or, for
+# "trở lên" and "trở xuống", the number before it ("150 đảng viên trở lên"): in "3 đảng
+# viên trên 60 tuổi" "trên" qualifies the age, not the 3, and "5 trên 10" is 5 out of
+# 10. Longer phrases are read first ("không dưới" is at least, "trên dưới" about). Words
+# that qualify in some texts only ("hàng năm" is yearly) are left out: a figure without
+# such words takes any qualifier (its qualifying words may stand outside it).
+_ABOVE = ("more_than", "at_least")
+_BELOW = ("less_than", "at_most")
+_QUALIFYING_WORDS: dict[str, tuple[str, ...]] = {
+    "trên dưới": ("approximate",),
+    "hơn kém": ("approximate",),
+    "không dưới": ("at_least",),
+    "không ít hơn": ("at_least",),
+    "không quá": ("at_most",),
+    "không vượt quá": ("at_most",),
+    "không đến": ("less_than",),
+    "không tới": ("less_than",),
+    "chưa đến": ("less_than",),
+    "chưa tới": ("less_than",),
+    "chưa đầy": ("less_than",),
+    "ít nhất": ("at_least",),
+    "tối thiểu": ("at_least",),
+    "tối đa": ("at_most",),
+    "nhiều nhất": ("at_most",),
+    "ít hơn": ("less_than",),
+    "nhiều hơn": ("more_than",),
+    "trên": _ABOVE,
+    "hơn": _ABOVE,
+    "dưới": _BELOW,
+    "khoảng": ("approximate",),
+    "chừng": ("approximate",),
+    "xấp xỉ": ("approximate",),
+    "ước tính": ("approximate",),
+    "ước": ("approximate",),
+    "gần": ("approximate", *_BELOW),
+    "ngót": ("approximate", *_BELOW),
+}
+_AFTER_WORDS: dict[str, tuple[str, ...]] = {"trở lên": _ABOVE, "trở xuống": _BELOW}
+
+
+def _words(words: dict[str, tuple[str, ...]]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+# A word, then (after "từ", "from") the number it qualifies.
+_BEFORE_NUMBER = re.compile(
+    rf"(?<!\w)({_words(_QUALIFYING_WORDS)})(?!\w)(?:\s+từ)?\s*({_NUMBER.pattern})?",
+    re.IGNORECASE,
+)
+# A number, a few words ("đảng viên"), then the word.
+_AFTER_NUMBER = re.compile(
+    rf"({_NUMBER.pattern})(?:\s+[^\W\d]+){{0,3}}\s+({_words(_AFTER_WORDS)})(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def misqualified(
+    figure: str | None, value: float | None, value_max: float | None, qualifier: str
+) -> str | None:
+    """Why the qualifier is not one the figure's words give its value ("dưới 5" read as
+    exactly 5 would count a branch of four as one of five), or None when it is, or when
+    no word of the figure qualifies the value."""
+    if value is None or not figure:
+        return None
+    figure = unicodedata.normalize("NFC", figure)
+    values = {value} if value_max is None else {value, value_max}
+    scales = {_SCALES[word] for word in _SCALE_WORD.findall(figure)}
+
+    def is_value(number: str | None) -> bool:
+        if number is None:  # a number in words ("hơn một"): the figure's, if it has no other
+            return not _NUMBER.search(figure)
+        readings = _readings(number)
+        readings |= {reading * scale for reading in readings for scale in scales}
+        return any(_among(v, readings) for v in values)
+
+    allowed: dict[str, tuple[str, ...]] = {}
+    for match in _BEFORE_NUMBER.finditer(figure):
+        word, number = match.group(1).lower(), match.group(2)
+        if is_value(number):
+            allowed[word] = _QUALIFYING_WORDS[word]
+    for match in _AFTER_NUMBER.finditer(figure):
+        word = match.group(2).lower()
+        if is_value(match.group(1)):
+            allowed[word] = _AFTER_WORDS[word]
+    if not allowed or any(qualifier in given for given in allowed.values()):
+        return None
+    words = ", ".join(f"{word!r}: {' or '.join(q)}" for word, q in allowed.items())
+    return f"the figure {figure!r} qualifies its value ({words}), not {qualifier}"

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
-from app.ingest.figure_numbers import unprinted
+from app.ingest.figure_numbers import misqualified, unprinted
 from app.ingest.places import (
     branch_search_fields,
     locality_search_fields,
@@ -137,6 +137,15 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
                 )
             ):
                 problems.append(RecordProblem(label, *fault))
+            elif isinstance(rec, FigureRecord) and (
+                why := misqualified(
+                    rec.figure,
+                    getattr(rec, "value", None),
+                    getattr(rec, "value_max", None),
+                    rec.qualifier,
+                )
+            ):
+                problems.append(RecordProblem(label, "qualifier", why))
     return problems
 
 

@@ -9,7 +9,8 @@ and names each one whose figure a reader could not check against its sentence:
 - a source's text no longer has the SHA-256 it is served with;
 - a quote is not in its source's text, a figure not in its quote (after NFC and
   whitespace folding, as everywhere);
-- a value (the top of a range, a fact's whole) is not a number its figure prints;
+- a value (the top of a range, a fact's whole) is not a number its figure prints, or
+  its qualifier not one its figure's words give ("dưới 5" stored as exactly 5);
 - a fact's range ends below its start (value_max below value: the tables of counts and
   events refuse that themselves, as all three refuse a period ending before it starts),
   or its part is more than the whole it is out of (out_of below the value);
@@ -43,7 +44,7 @@ from typing import Any
 from sqlalchemy import Connection, null, select
 from sqlmodel import Session
 
-from app.ingest.figure_numbers import part_exceeds_whole, unprinted
+from app.ingest.figure_numbers import misqualified, part_exceeds_whole, unprinted
 from app.ingest.loader import text_sha256
 from app.ingest.places import stale_search
 from app.models import (
@@ -278,7 +279,7 @@ def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFac
 
 
 PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic")
-FIGURE_COLUMNS = ("figure", "value", "value_max", "out_of", "evidence_date")
+FIGURE_COLUMNS = ("figure", "value", "value_max", "out_of", "qualifier", "evidence_date")
 FACT_COLUMNS = ("metric", "unit")
 
 
@@ -315,6 +316,7 @@ class _RowRules:
         self.report = report
         self.quote_found: Callable[[str], bool] = lru_cache(maxsize=4096)(self._quote_found)
         self.unprinted = lru_cache(maxsize=4096)(unprinted)
+        self.misqualified = lru_cache(maxsize=4096)(misqualified)
 
     def _quote_found(self, quote: str) -> bool:
         return normalize_quote_text(quote) in self.source.haystack
@@ -365,6 +367,8 @@ class _RowRules:
             figure_optional=row.is_synthetic or getattr(row, "unit", None) == "flag",
         ):
             found(fault[0], "value_not_in_figure", fault[1])
+        elif why := self.misqualified(row.figure, value, value_max, row.qualifier):
+            found("qualifier", "qualifier_not_in_figure", why)
         first, own = row.first, row.own
         published = self.source.published_on
         # An undated source existed by the day the dataset first held it (as writes say).

@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.errors import ApiError, FieldError
-from app.ingest.figure_numbers import part_exceeds_whole, unprinted
+from app.ingest.figure_numbers import misqualified, part_exceeds_whole, unprinted
 from app.models import (
     Branch,
     Fact,
@@ -159,14 +159,15 @@ def _derived_date_errors(kind: FigureKind, body: Any) -> list[FieldError]:
 
 def _printed_errors(body: Any) -> list[FieldError]:
     """The value (the top of a range, the whole it is out of) must be numbers the figure
-    prints."""
+    prints, qualified as its words qualify them."""
     flag = METRIC_UNITS.get(getattr(body, "metric", None) or "") == "flag"
     out_of = getattr(body, "out_of", None)
-    fault = unprinted(body.figure, body.value, body.value_max, out_of, figure_optional=flag)
-    if fault is None:
-        return []
-    name, why = fault
-    return [FieldError(field=f"body.{name}", message=why, type="value_not_in_figure")]
+    if fault := unprinted(body.figure, body.value, body.value_max, out_of, figure_optional=flag):
+        name, why = fault
+        return [FieldError(field=f"body.{name}", message=why, type="value_not_in_figure")]
+    if words := misqualified(body.figure, body.value, body.value_max, body.qualifier):
+        return [FieldError(field="body.qualifier", message=words, type="qualifier_not_in_figure")]
+    return []
 
 
 def _subject_errors(session: Session, kind: FigureKind, body: Any) -> list[FieldError]:

@@ -235,6 +235,16 @@ def test_one_bad_record_refuses_the_whole_file(
     assert unprinted.status_code == 422 and fields(unprinted) == ["body.counts[0].value"]
 
     data = article()
+    data["source"]["text"] = data["source"]["text"].replace("có 9", "có dưới 10")
+    data["counts"][0] |= {"value": 10, "quote": "hiện có dưới 10 đảng viên", "figure": "dưới 10"}
+    exact = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert exact.status_code == 422 and fields(exact) == ["body.counts[0].qualifier"]
+    data["counts"][0]["qualifier"] = "less_than"
+    dry = {"dry_run": "true"}
+    less = write_api.post("/imports", params=dry, content=as_yaml(data), headers={**editor, **YAML})
+    assert less.status_code == 200, less.text
+
+    data = article()
     data["counts"][0]["as_of"] = "2024-03-03"  # the article is of 2024-03-02
     too_late = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
     assert too_late.status_code == 422 and fields(too_late) == ["body.counts[0].as_of"]

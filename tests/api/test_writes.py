@@ -939,6 +939,42 @@ def test_a_value_the_text_does_not_print_is_refused(
     assert write_api.post("/facts", json=as_whole, headers=editor).status_code == 201
 
 
+def test_a_qualifier_is_one_its_figures_words_give(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Thanh Chương's six branches have "dưới 5" members: read as exactly 5, none of them
+    would be a branch under five. From an editor's audit: `exact` was stored."""
+    path = "/membership-counts/" + str(
+        id_of(write_api, MembershipCount, "baonghean-2017-thanh-chuong#six-at-risk-members-under-5")
+    )
+    before = row_counts(write_api)
+    refused = patch(write_api, path, {"qualifier": "exact"}, editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.qualifier"]
+    assert refused.json()["errors"][0]["message"] == (
+        "the figure 'dưới 5' qualifies its value ('dưới': less_than or at_most), not exact"
+    )
+    assert row_counts(write_api) == before
+    assert write_api.get(path).json()["qualifier"] == "less_than"
+    # "At most 5" is what "dưới" may mean too.
+    accepted = patch(write_api, path, {"qualifier": "at_most"}, editor)
+    assert accepted.status_code == 200 and accepted.json()["qualifier"] == "at_most"
+
+    text = "Chi bộ có trên 20 đảng viên, trong đó 3 đảng viên trên 60 tuổi."
+    source = new_source(write_api, editor, key="test-tren", text=text)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    over_20 = count_body(source["id"], branch, value=20, quote=text, figure="trên 20")
+    refused = write_api.post("/membership-counts", json=over_20, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.qualifier"]
+    more_than = over_20 | {"qualifier": "more_than"}
+    assert write_api.post("/membership-counts", json=more_than, headers=editor).status_code == 201
+    # "trên" there qualifies the age, not the 3: exactly 3 members are over 60.
+    over_60 = {
+        "source_id": source["id"], "branch_id": branch, "metric": "members_over_60",
+        "value": 3, "quote": text, "figure": "3 đảng viên trên 60 tuổi",
+    }  # fmt: skip
+    assert write_api.post("/facts", json=over_60, headers=editor).status_code == 201
+
+
 def test_no_article_is_published_or_reports_after_the_dataset_holds_it(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:

@@ -3,7 +3,7 @@ numbers: a journalist checks the one against the other."""
 
 import pytest
 
-from app.ingest.figure_numbers import part_exceeds_whole, printed_numbers, unprinted
+from app.ingest.figure_numbers import misqualified, part_exceeds_whole, printed_numbers, unprinted
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,47 @@ def test_a_part_is_not_more_than_its_whole(
     value: float | None, value_max: float | None, out_of: float | None, exceeds: bool
 ) -> None:
     assert part_exceeds_whole(value, value_max, out_of) is exceeds
+
+
+@pytest.mark.parametrize(
+    ("figure", "value", "value_max", "allowed"),
+    [
+        ("dưới 5", 5, None, {"less_than", "at_most"}),
+        ("Trên 90%", 90, None, {"more_than", "at_least"}),
+        ("hơn 28 triệu", 28_000_000, None, {"more_than", "at_least"}),
+        ("150 đảng viên trở lên", 150, None, {"more_than", "at_least"}),
+        ("khoảng từ 20% đến 40%", 20, 40, {"approximate"}),
+        ("không dưới 20", 20, None, {"at_least"}),  # "not under": a longer phrase
+        ("không quá 3", 3, None, {"at_most"}),
+        ("chưa đến 10", 10, None, {"less_than"}),
+        ("trên dưới 30", 30, None, {"approximate"}),  # "above below": about
+        ("gần 100", 100, None, {"approximate", "less_than", "at_most"}),
+        ("hơn một", 1, None, {"more_than", "at_least"}),  # a number in words
+    ],
+)
+def test_a_qualifier_is_one_the_figures_words_give(
+    figure: str, value: float, value_max: float | None, allowed: set[str]
+) -> None:
+    qualifiers = ("exact", "approximate", "at_least", "more_than", "at_most", "less_than")
+    refused = {q for q in qualifiers if misqualified(figure, value, value_max, q)}
+    assert set(qualifiers) - refused == allowed
+
+
+@pytest.mark.parametrize(
+    ("figure", "value"),
+    [
+        ("216", 216),  # no word: any qualifier (the words may stand outside the figure)
+        ("3 đảng viên trên 60 tuổi", 3),  # "trên" qualifies the age
+        ("5 trên 10", 5),  # 5 out of 10
+        ("trên 60 tuổi có 3", 3),
+        ("hơn 20 chi bộ, 7", 7),
+        ("một", 2),
+    ],
+)
+def test_a_word_before_another_number_does_not_qualify_the_value(figure: str, value: float) -> None:
+    assert misqualified(figure, value, None, "exact") is None
+
+
+def test_an_unreported_value_is_not_compared() -> None:
+    assert misqualified("dưới 5", None, None, "exact") is None
+    assert misqualified(None, 5, None, "exact") is None

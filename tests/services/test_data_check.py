@@ -96,6 +96,27 @@ def test_a_facts_whole_below_its_part_or_unprinted_is_named(engine: Engine) -> N
     assert message == "20 is not a number the figure '11/19' prints (11, 19)"
 
 
+def test_a_qualifier_its_figure_does_not_give_is_named(engine: Engine) -> None:
+    """Thanh Chương's "dưới 5" members and "trên 5" years without an admission, stored
+    as exactly 5 (the risk rules would read them so)."""
+    under_5 = one(engine, "SELECT id FROM membership_counts WHERE figure = 'dưới 5'")
+    over_5 = one(engine, "SELECT id FROM facts WHERE figure = 'trên 5'")
+    change(engine, f"UPDATE membership_counts SET qualifier = 'exact' WHERE id = {under_5}")
+    change(engine, f"UPDATE facts SET qualifier = 'less_than' WHERE id = {over_5}")
+
+    report = check(engine)
+
+    assert named(report, served=False) == {
+        ("membership_count", under_5, "qualifier", "qualifier_not_in_figure"),
+        ("fact", over_5, "qualifier", "qualifier_not_in_figure"),
+    }
+    message = {f.id: f.message for f in report.findings}[over_5]
+    assert (
+        message
+        == "the figure 'trên 5' qualifies its value ('trên': more_than or at_least), not less_than"
+    )
+
+
 def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine) -> None:
     # A dated source's count whose figure prints its value, and another of that source.
     count = one(
