@@ -71,15 +71,17 @@ class Effect:
 
 # -- Parsing a request body --------------------------------------------------------
 def _record_field(record: str) -> str:
-    """`counts[2] some-id` -> `body.counts[2]`; `source <key>` -> `body.source`."""
+    """`counts[2] some-id` -> `body.counts.2` (as a fault of the file's schema is named,
+    and every field of the API); `source <key>` -> `body.source`."""
     first = record.split(" ", 1)[0]
-    if "[" in first and first.endswith("]"):
-        return f"body.{first}"
+    section, bracket, index = first.partition("[")
+    if bracket and index.endswith("]"):
+        return f"body.{section}.{index[:-1]}"
     return "body.source" if first == "source" else "body"
 
 
 def _problem_field(problem: RecordProblem) -> str:
-    """`counts[2] some-id` + `quote` -> `body.counts[2].quote`; paths stay paths."""
+    """`counts[2] some-id` + `quote` -> `body.counts.2.quote`; paths stay paths."""
     return f"{_record_field(problem.record)}.{problem.field}"
 
 

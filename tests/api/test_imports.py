@@ -173,7 +173,7 @@ def test_an_editor_adds_an_article_and_corrects_it(
     after_fix = row_counts(write_api)
     refused = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML})
     assert refused.status_code == 409
-    assert fields(refused) == ["body.counts[0]"]
+    assert fields(refused) == ["body.counts.0"]
     assert "qualifier" in refused.json()["errors"][0]["message"]
     assert row_counts(write_api) == after_fix
     dry_again = write_api.post(
@@ -227,18 +227,18 @@ def test_one_bad_record_refuses_the_whole_file(
     bad_quote = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
     assert bad_quote.status_code == 422
     # The quote is not in the text, and the figure ("12%") is not in the quote.
-    assert fields(bad_quote) == ["body.facts[0].quote", "body.facts[0].figure"]
+    assert fields(bad_quote) == ["body.facts.0.quote", "body.facts.0.figure"]
 
     data = article()
     data["counts"][0]["value"] = 8  # the quote says 9
     unprinted = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
-    assert unprinted.status_code == 422 and fields(unprinted) == ["body.counts[0].value"]
+    assert unprinted.status_code == 422 and fields(unprinted) == ["body.counts.0.value"]
 
     data = article()
     data["source"]["text"] = data["source"]["text"].replace("có 9", "có dưới 10")
     data["counts"][0] |= {"value": 10, "quote": "hiện có dưới 10 đảng viên", "figure": "dưới 10"}
     exact = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
-    assert exact.status_code == 422 and fields(exact) == ["body.counts[0].qualifier"]
+    assert exact.status_code == 422 and fields(exact) == ["body.counts.0.qualifier"]
     data["counts"][0]["qualifier"] = "less_than"
     dry = {"dry_run": "true"}
     less = write_api.post("/imports", params=dry, content=as_yaml(data), headers={**editor, **YAML})
@@ -247,12 +247,12 @@ def test_one_bad_record_refuses_the_whole_file(
     data = article()
     data["counts"][0]["as_of"] = "2024-03-03"  # the article is of 2024-03-02
     too_late = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
-    assert too_late.status_code == 422 and fields(too_late) == ["body.counts[0].as_of"]
+    assert too_late.status_code == 422 and fields(too_late) == ["body.counts.0.as_of"]
 
     data = article()
     data["counts"][0]["branch"] = "org:nowhere"
     unknown = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
-    assert unknown.status_code == 422 and fields(unknown) == ["body.counts[0].branch"]
+    assert unknown.status_code == 422 and fields(unknown) == ["body.counts.0.branch"]
 
     data = article()
     data["counts"][0]["colour"] = "red"
