@@ -1,5 +1,6 @@
 """One Alembic chain for both databases, and no drift between it and the models."""
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -205,4 +206,23 @@ def test_0017_dates_no_figure_after_its_article_and_has_every_status_computed_ag
     with engine.connect() as conn:
         current = set(conn.execute(text("SELECT rules_version FROM branch_status")).scalars())
     assert current == {RiskRules().version}
+    engine.dispose()
+
+
+def test_0018_renders_every_item_again_with_its_branchs_dates(databases: DatabaseFactory) -> None:
+    """A branch's founded_on and dissolved_on, stored since 0001, are in its list item
+    from 0018: every status row is marked, and the next refresh renders them all."""
+    engine = make_engine(databases.copy("seeded"))
+    _migrate_to(engine, command.downgrade, "0017")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE branches SET founded_on = '1975-05-01' WHERE id = 1"))
+    _migrate_to(engine, command.upgrade, "0018")
+    with engine.connect() as conn:
+        marked = set(conn.execute(text("SELECT rules_version FROM branch_status")).scalars())
+    assert marked == {"before-0018"}
+    assert refresh_if_stale(engine, RiskRules(), datetime.now().replace(hour=12))
+    with engine.connect() as conn:
+        items = conn.execute(text("SELECT branch_id, item FROM branch_status")).all()
+    founded = {branch: json.loads(item)["founded_on"] for branch, item in items}
+    assert founded[1] == "1975-05-01" and set(founded.values()) == {None, "1975-05-01"}
     engine.dispose()

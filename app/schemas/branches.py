@@ -61,6 +61,13 @@ class BranchOut(Schema):
         description="For an unnamed group: how many organizations.", examples=[6]
     )
     description: str | None = Field(description="For a group: the words of the text.")
+    founded_on: date | None = Field(
+        description="When it was founded, as its source states (null: not reported)."
+    )
+    dissolved_on: date | None = Field(
+        description="When it was dissolved or merged away, as its source states (null: not "
+        "reported, or it still exists). Risk is computed from its figures all the same."
+    )
     parent: ParentRef | None
     locality: LocalityRef | None = Field(description="The unit it was reported under.")
     today: TodayUnits

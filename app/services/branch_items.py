@@ -176,6 +176,8 @@ def item_shape(
             "name": b.c.name,
             "group_size": b.c.group_size,
             "description": b.c.description,
+            "founded_on": b.c.founded_on,
+            "dissolved_on": b.c.dissolved_on,
             "parent": Obj({"id": b.c.parent_id, "name": t.parent.c.name}, present=b.c.parent_id),
             "locality": locality(t.loc),
             "today": Obj({"province": locality(t.tp), "commune": locality(t.tc)}),

@@ -109,6 +109,8 @@ BRANCH_CSV = [
     "name",
     "group_size",
     "description",
+    "founded_on",
+    "dissolved_on",
     "parent.id",
     "parent.name",
     "locality.id",

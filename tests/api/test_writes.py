@@ -404,6 +404,31 @@ def test_a_renamed_branch_is_renamed_in_the_items_of_its_children(
     assert _listed(write_api, child.json()["id"])["parent"]["name"] == "Chi bộ Thử Nghiệm"
 
 
+def test_a_branchs_founding_and_dissolution_are_shown_where_it_is(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From an editor's audit: the two dates were written and audited, but shown nowhere,
+    and the branch's ETag did not change with them."""
+    _, _, branch = _village_and_branch(write_api, editor)
+    path = f"/branches/{branch['id']}"
+    assert _listed(write_api, branch["id"])["founded_on"] is None
+    before = etag_of(write_api, path)
+    dated = patch(
+        write_api, path, {"founded_on": "1975-05-01", "dissolved_on": "2025-07-01"}, editor
+    )
+    assert dated.status_code == 200, dated.text
+    assert (dated.json()["founded_on"], dated.json()["dissolved_on"]) == (
+        "1975-05-01",
+        "2025-07-01",
+    )
+    listed = _listed(write_api, branch["id"])
+    assert (listed["founded_on"], listed["dissolved_on"]) == ("1975-05-01", "2025-07-01")
+    assert etag_of(write_api, path) != before
+    rows = csv.DictReader(io.StringIO(write_api.get("/branches", params={"format": "csv"}).text))
+    [line] = [row for row in rows if row["id"] == str(branch["id"])]
+    assert (line["founded_on"], line["dissolved_on"]) == ("1975-05-01", "2025-07-01")
+
+
 def test_a_retitled_source_is_retitled_in_the_items_that_cite_it(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
