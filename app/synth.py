@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from app.db import unpooled_session
-from app.ingest.places import locality_search_fields, search_words
+from app.ingest.places import branch_search_fields, locality_search_fields, search_words
 from app.models.data_version import RAISE_DATA_VERSION
 from app.services.risk_rules import RiskRules
 from app.services.status import (
@@ -52,7 +52,6 @@ from app.services.status import (
     stage_status,
     store_staged_status,
 )
-from app.services.text import fold, lower_exact
 from app.services.yearly import stage_totals, store_staged_totals
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025
@@ -112,11 +111,11 @@ SOURCE_COLS = (
 LOCALITY_COLS = (
     "id", "key", "kind", "name", "official_name", "parent_id", "province_id", "district_id",
     "commune_id", "current_province_id", "current_commune_id", "valid_from", "search_key",
-    "name_lower", "source_id", "quote", "is_synthetic",
+    "name_lower", "name_order", "source_id", "quote", "is_synthetic",
 )  # fmt: skip
 BRANCH_COLS = (
     "id", "key", "kind", "name", "locality_id", "province_id", "district_id", "commune_id",
-    "parent_id", "search_key", "name_lower", "source_id", "quote", "is_synthetic",
+    "parent_id", "search_key", "name_lower", "name_order", "source_id", "quote", "is_synthetic",
 )  # fmt: skip
 FIGURE_COLS = (
     "id", "key", "qualifier", "applies_to_each", "evidence_date", "source_id", "quote",
@@ -340,13 +339,14 @@ class _Province:
         province = province or locality_id  # a province is its own province
         if kind == "commune":
             commune = locality_id
-        search_key, name_lower = locality_search_fields(name, official_name)
+        names = locality_search_fields(name, official_name)
         self.rows["localities"].append((
             locality_id, key, kind, name, official_name, parent, province, None, commune,
-            province, commune, valid_from, search_key, name_lower, self.source_id, self.quote,
-            True,
+            province, commune, valid_from, *names, self.source_id, self.quote, True,
         ))  # fmt: skip
-        self.rows["locality_words"] += ((word, locality_id) for word in search_words(search_key))
+        self.rows["locality_words"] += (
+            (word, locality_id) for word in search_words(names.search_key)
+        )
         return locality_id
 
     def _commune(self, top: _Org, number: int) -> _Org:
@@ -444,7 +444,7 @@ class _Province:
             parent.children.append(org)
         self.rows["branches"].append((
             org.id, f"syn:org:{tail}", kind, name, locality_id, self.province_id, None,
-            commune_id, parent.id if parent else None, fold(name), lower_exact(name),
+            commune_id, parent.id if parent else None, *branch_search_fields(name, None),
             self.source_id, self.quote, True,
         ))  # fmt: skip
         return org

@@ -101,26 +101,39 @@ NEW_IN_0014 = {
 }
 
 
+NEW_IN_0019 = {
+    "ix_localities_name_order_id",
+    "ix_localities_kind_name_order_id",
+    "ix_branches_name_order_id",
+    "ix_branches_province_name_order_id",
+    "ix_branches_search_key_name_lower_order_id",
+}
+
+
 @pytest.mark.parametrize("analyzed", [True, False])
-def test_0014_gives_its_indexes_statistics_where_the_others_have_some(
-    databases: DatabaseFactory, analyzed: bool
+@pytest.mark.parametrize(
+    ("before", "revision", "new"), [("0013", "0014", NEW_IN_0014), ("0018", "0019", NEW_IN_0019)]
+)
+def test_new_indexes_get_statistics_where_the_others_have_some(
+    databases: DatabaseFactory, analyzed: bool, before: str, revision: str, new: set[str]
 ) -> None:
     """SQLite plans with its last ANALYZE: an index it has no statistics for beside
     indexes it has some for was taken as the most selective (a province's page by id read
-    from the index by name and sorted). Upgraded to 0014, the new indexes get theirs where
-    the database has statistics, and a database without any is left without."""
+    from the index by name and sorted). Upgraded to 0014 (or 0019), the new indexes get
+    theirs where the database has statistics, and a database without any is left
+    without."""
     if databases.backend != "sqlite":
         pytest.skip("SQLite's statistics (PostgreSQL's are of the columns)")
     engine = make_engine(databases.copy("seeded"))
     cfg = alembic_config()
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0013")
+        command.downgrade(cfg, before)
         if analyzed:
             connection.exec_driver_sql("ANALYZE")
         else:
             connection.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
-        command.upgrade(cfg, "0014")
+        command.upgrade(cfg, revision)
     with engine.connect() as conn:
         has_stats = conn.execute(
             text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
@@ -131,7 +144,7 @@ def test_0014_gives_its_indexes_statistics_where_the_others_have_some(
             else set()
         )
     assert bool(has_stats) is analyzed
-    assert indexes.issuperset(NEW_IN_0014) is analyzed
+    assert indexes.issuperset(new) is analyzed
     engine.dispose()
 
 
@@ -226,3 +239,31 @@ def test_0018_renders_every_item_again_with_its_branchs_dates(databases: Databas
     founded = {branch: json.loads(item)["founded_on"] for branch, item in items}
     assert founded[1] == "1975-05-01" and set(founded.values()) == {None, "1975-05-01"}
     engine.dispose()
+
+
+def test_0019_keeps_each_names_place_in_vietnamese_order(databases: DatabaseFactory) -> None:
+    """Each branch and locality gets the key its name gives (as writes compute it), and
+    the indexes by name are by it; downgraded, the indexes by name_lower come back."""
+    engine = make_engine(databases.copy("seeded"))
+    with engine.connect() as conn:
+        written = dict(conn.execute(text("SELECT key, name_order FROM localities")).all())
+        written |= dict(conn.execute(text("SELECT key, name_order FROM branches")).all())
+    _migrate_to(engine, command.downgrade, "0018")
+    assert "name_order" not in {c["name"] for c in inspect(engine).get_columns("branches")}
+    assert "ix_branches_province_name_lower_id" in _indexes_of(engine, "branches")
+    triggers = _triggers_on(engine, "branches")
+    _migrate_to(engine, command.upgrade, "0019")
+    with engine.connect() as conn:
+        migrated = dict(conn.execute(text("SELECT key, name_order FROM localities")).all())
+        migrated |= dict(conn.execute(text("SELECT key, name_order FROM branches")).all())
+    assert migrated == written and "" not in migrated.values()
+    assert {"ix_branches_name_order_id", "ix_branches_province_name_order_id"} <= _indexes_of(
+        engine, "branches"
+    )
+    assert "ix_branches_province_name_lower_id" not in _indexes_of(engine, "branches")
+    assert _triggers_on(engine, "branches") == triggers
+    engine.dispose()
+
+
+def _indexes_of(engine: Engine, table: str) -> set[str]:
+    return {index["name"] for index in inspect(engine).get_indexes(table)}

@@ -9,6 +9,7 @@ from pydantic import AfterValidator
 from app.api.common import (
     EXPORTS,
     READ_ERRORS,
+    VIETNAMESE_ORDER,
     AsOf,
     IdPath,
     answers_of,
@@ -114,11 +115,11 @@ def list_branches(
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "members", "-members", "risk", "relevance"] | None,
         Query(
-            description="Order, ties by id. name: by the name (or a group's description), "
-            "lower-cased, in Unicode code point order, not Vietnamese alphabetical order; "
-            "members: by the latest count's least, unknown counts below every count; risk: "
-            "the most at risk first, ties by the highest id. A leading - reverses the whole "
-            "order, ties included. Default relevance with q."
+            description="Order, ties by id. name: by the name (and a group's description), "
+            f"{VIETNAMESE_ORDER}; members: by the latest count's least, unknown counts "
+            "below every count; risk: the most at risk first, ties by the highest id. A "
+            "leading - reverses the whole order, ties included. Default relevance with q "
+            "(ties in the order of name)."
         ),
     ] = None,
 ) -> Response:

@@ -22,6 +22,12 @@ from app.services.risk_rules import RiskRules
 from app.services.text import fold
 
 MAX_ID = 2_147_483_647
+# How sort=name orders (app.services.collation), in both lists' descriptions.
+VIETNAMESE_ORDER = (
+    "in Vietnamese alphabetical order (a ă â b c d đ e ê ... o ô ơ ... u ư ...; a word's "
+    "tones decide only between names of the same letters: ma, mà, mả, mã, má, mạ; numbers "
+    "as numbers: Thôn 2 before Thôn 10; case ignored)"
+)
 STRICT = [Depends(reject_unknown_params)]
 # Any operation may answer a problem (errors.install_error_handlers).
 PROBLEM_DEFAULT: dict[int | str, dict[str, Any]] = {

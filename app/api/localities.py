@@ -8,6 +8,7 @@ from pydantic import AfterValidator
 from app.api.common import (
     EXPORTS,
     READ_ERRORS,
+    VIETNAMESE_ORDER,
     IdPath,
     answers_of,
     api_router,
@@ -78,9 +79,8 @@ def list_localities(
         Literal["id", "-id", "name", "-name", "relevance"] | None,
         Query(
             description="Order, ties by id. name: by the name with its kind word "
-            "(official_name: 'Huyện Mai Châu', 'Xã Mai Hạ'), lower-cased, in Unicode code "
-            "point order, not Vietnamese alphabetical order (Hạnh after Hoa). Default "
-            "relevance when q is given, else id."
+            f"(official_name: 'Huyện Mai Châu', 'Xã Mai Hạ'), {VIETNAMESE_ORDER}. Default "
+            "relevance when q is given (ties in the order of name), else id."
         ),
     ] = None,
 ) -> Response:

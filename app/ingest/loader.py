@@ -241,15 +241,13 @@ class _Applier:
             parent = self.locality(rec.parent, label, "parent") if rec.parent else None
             if rec.parent and parent is None:
                 continue
-            search_key, name_lower = locality_search_fields(rec.name, rec.title)
             values = {
                 "kind": rec.kind,
                 "name": rec.name,
                 "official_name": rec.title,
                 "code": rec.code,
                 "parent_id": parent.id if parent else None,
-                "search_key": search_key,
-                "name_lower": name_lower,
+                **locality_search_fields(rec.name, rec.title)._asdict(),
                 "source_id": self.source.id,
                 "quote": rec.quote,
                 "note": rec.note,
@@ -268,7 +266,6 @@ class _Applier:
             parent = self.branch(rec.parent, label, "parent") if rec.parent else None
             if (rec.locality and locality is None) or (rec.parent and parent is None):
                 continue
-            search_key, name_lower = branch_search_fields(rec.name, rec.description)
             values = {
                 "kind": rec.kind,
                 "name": rec.name,
@@ -277,8 +274,7 @@ class _Applier:
                 "parent_id": parent.id if parent else None,
                 "founded_on": rec.founded_on,
                 "dissolved_on": rec.dissolved_on,
-                "search_key": search_key,
-                "name_lower": name_lower,
+                **branch_search_fields(rec.name, rec.description)._asdict(),
                 "source_id": self.source.id,
                 "quote": rec.quote,
                 "note": rec.note,

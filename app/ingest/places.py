@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
@@ -10,6 +10,7 @@ from sqlmodel import Session
 from app.models import Branch, Locality
 from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
+from app.services.collation import name_order
 from app.services.refs import table
 from app.services.text import fold, lower_exact
 
@@ -35,14 +36,25 @@ def set_branch_place(branch: Branch, locality: Locality | None) -> None:
     branch.commune_id = locality.commune_id if locality else None
 
 
-def locality_search_fields(name: str, official_name: str | None) -> tuple[str, str]:
-    label = official_name or name
-    return fold(label), lower_exact(label)
+class NameFields(NamedTuple):
+    """What a name is searched (folded, and with its diacritics) and sorted by, stored
+    beside it."""
+
+    search_key: str
+    name_lower: str
+    name_order: str
+
+    @classmethod
+    def of(cls, label: str) -> "NameFields":
+        return cls(fold(label), lower_exact(label), name_order(label))
 
 
-def branch_search_fields(name: str | None, description: str | None) -> tuple[str, str]:
-    label = " ".join(part for part in (name, description) if part)
-    return fold(label), lower_exact(label)
+def locality_search_fields(name: str, official_name: str | None) -> NameFields:
+    return NameFields.of(official_name or name)
+
+
+def branch_search_fields(name: str | None, description: str | None) -> NameFields:
+    return NameFields.of(" ".join(part for part in (name, description) if part))
 
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits (no "_": it sorts apart in some collations)
@@ -67,8 +79,8 @@ def sync_locality_words(session: Session, localities: Iterable[Locality]) -> Non
 
 
 def stale_search(session: Session) -> dict[str, list[int]]:
-    """The localities and branches whose search fields (search_key, name_lower, and a
-    locality's words) are not what their names give now (should be none), by table."""
+    """The localities and branches whose search fields (NameFields, and a locality's
+    words) are not what their names give now (should be none), by table."""
     words = table(LocalityWord)
     stored_words: dict[int, set[str]] = {}
     for word, locality_id in session.execute(select(words.c.word, words.c.locality_id)):
@@ -92,17 +104,15 @@ def _stale_fields(
     session: Session,
     model: Any,
     labels: tuple[str, str],
-    fields_of: Callable[[Any, Any], tuple[str, str]],
+    fields_of: Callable[[Any, Any], NameFields],
     also_stale: Callable[[Any], bool],
 ) -> list[int]:
     """The rows of `model` whose search fields are not what `fields_of` its `labels`
     gives, or that `also_stale` says are."""
     t = table(model)
     rows = session.execute(
-        select(t.c.id, *(t.c[n] for n in labels), t.c.search_key, t.c.name_lower)
+        select(t.c.id, *(t.c[n] for n in labels), *(t.c[n] for n in NameFields._fields))
     )
     return sorted(
-        row.id
-        for row in rows
-        if (row.search_key, row.name_lower) != fields_of(row[1], row[2]) or also_stale(row)
+        row.id for row in rows if tuple(row[3:]) != fields_of(row[1], row[2]) or also_stale(row)
     )

@@ -123,7 +123,6 @@ def _ensure(
     parent = None
     if parent_key:
         parent = session.exec(select(Locality).where(Locality.key == parent_key)).one()
-    search_key, name_lower = locality_search_fields(name, official_name)
     locality = Locality(
         key=key,
         kind=kind,
@@ -134,8 +133,7 @@ def _ensure(
         valid_from=valid_from,
         valid_to=valid_to,
         legal_basis=legal_basis,
-        search_key=search_key,
-        name_lower=name_lower,
+        **locality_search_fields(name, official_name)._asdict(),
     )
     session.add(locality)
     session.flush()

@@ -14,6 +14,9 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
+# The width of a name's sort key (app.services.collation.name_order cuts a longer one).
+NAME_ORDER_LENGTH = 2400
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

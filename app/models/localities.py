@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import in_list
+from app.models.base import NAME_ORDER_LENGTH, in_list
 from app.models.vocab import LOCALITY_KINDS, SUCCESSION_KINDS
 
 
@@ -20,9 +20,10 @@ class Locality(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(in_list("kind", LOCALITY_KINDS), name="kind"),
         Index("ix_localities_kind_id", "kind", "id"),
-        # Lists by name (sort=name, -name), of every kind or of one (migration 0010).
-        Index("ix_localities_name_lower_id", "name_lower", "id"),
-        Index("ix_localities_kind_name_lower_id", "kind", "name_lower", "id"),
+        # Lists by name (sort=name, -name), of every kind or of one, in Vietnamese
+        # alphabetical order (migrations 0010, 0019).
+        Index("ix_localities_name_order_id", "name_order", "id"),
+        Index("ix_localities_kind_name_order_id", "kind", "name_order", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -46,6 +47,8 @@ class Locality(SQLModel, table=True):
     legal_basis: str | None = Field(default=None, max_length=300)
     search_key: str = Field(max_length=400, index=True)
     name_lower: str = Field(max_length=400)
+    # Its place in Vietnamese alphabetical order (app.ingest.collation).
+    name_order: str = Field(max_length=NAME_ORDER_LENGTH, sa_column_kwargs={"server_default": ""})
     source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
     quote: str | None = Field(default=None, sa_type=Text)
     note: str | None = Field(default=None, sa_type=Text)

@@ -548,9 +548,9 @@ def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[So
         assert shape.search is not None  # checked with the parameters
         rank = search(b.c.search_key, b.c.name_lower, shape.search)[1]
         ascending_id = SortKey(b.c.id, int, same_as=risk["branch_id"])
-        return (SortKey(rank, int), SortKey(b.c.name_lower, str), ascending_id)
+        return (SortKey(rank, int), SortKey(b.c.name_order, str), ascending_id)
     if name == "name":
-        return (SortKey(b.c.name_lower, str, descending), branch_id)
+        return (SortKey(b.c.name_order, str, descending), branch_id)
     # Orders on status columns end with the status table's own branch_id, so that its
     # (key, branch_id) index gives the order and a page reads ~limit rows; a province's,
     # found on the status (_province_on_status), its (province, key, branch_id) index

@@ -180,14 +180,14 @@ def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckRe
             search["localities"],
             "search_key",
             "search_stale",
-            "its search fields (and words) are not what its names give now",
+            "its search and sort fields (and words) are not what its names give now",
         ),
         _Stale(
             Branch,
             search["branches"],
             "search_key",
             "search_stale",
-            "its search fields are not what its name and description give now",
+            "its search and sort fields are not what its name and description give now",
         ),
         _Stale(
             Locality,

@@ -49,7 +49,8 @@ def refresh_derived(session: Session, rules: RiskRules) -> Refreshed:
     stale = stale_search(session)
     localities = _refresh_locality_search(session, stale["localities"])
     for branch in _rows(session, Branch, stale["branches"]):
-        branch.search_key, branch.name_lower = branch_search_fields(branch.name, branch.description)
+        fields = branch_search_fields(branch.name, branch.description)
+        branch.search_key, branch.name_lower, branch.name_order = fields
     refresh_current_units(session)
     refresh_status(session, rules)
     refresh_totals(session)
@@ -61,9 +62,8 @@ def _refresh_locality_search(session: Session, ids: list[int]) -> int:
     ids that are no locality's, deleted. How many localities were refreshed."""
     refreshed = []
     for locality in _rows(session, Locality, ids):
-        locality.search_key, locality.name_lower = locality_search_fields(
-            locality.name, locality.official_name
-        )
+        fields = locality_search_fields(locality.name, locality.official_name)
+        locality.search_key, locality.name_lower, locality.name_order = fields
         refreshed.append(locality)
     sync_locality_words(session, refreshed)
     orphaned = sorted(set(ids) - {locality.id for locality in refreshed})

@@ -497,10 +497,10 @@ def _word_matches(words: int, rare_first: bool) -> Any:
 
 def _sort_keys(sort: str, loc: Any, rank: Any) -> tuple[SortKey, ...]:
     if sort == "relevance":
-        return (SortKey(rank, int), SortKey(loc.c.name_lower, str), SortKey(loc.c.id, int))
+        return (SortKey(rank, int), SortKey(loc.c.name_order, str), SortKey(loc.c.id, int))
     descending = sort.startswith("-")
     if sort.lstrip("-") == "name":
-        return (SortKey(loc.c.name_lower, str, descending), SortKey(loc.c.id, int, descending))
+        return (SortKey(loc.c.name_order, str, descending), SortKey(loc.c.id, int, descending))
     return (SortKey(loc.c.id, int, descending),)
 
 
@@ -547,7 +547,7 @@ def _children() -> Select[Any]:
     return (
         select(*locality_columns(children, "ch"))
         .where(children.c.parent_id == bindparam("locality_id"))
-        .order_by(children.c.name_lower, children.c.id)
+        .order_by(children.c.name_order, children.c.id)
         .limit(1000)
     )
 

@@ -82,8 +82,8 @@ def _locality_values(session: Session, body: LocalityCreate) -> tuple[dict[str, 
     errors = quote_errors(source, body.quote)
     if errors:
         raise invalid(errors)
-    search_key, name_lower = locality_search_fields(body.name, body.official_name)
-    values = body.model_dump(exclude={"key"}) | {"search_key": search_key, "name_lower": name_lower}
+    names = locality_search_fields(body.name, body.official_name)
+    values = body.model_dump(exclude={"key"}) | names._asdict()
     return values, parent
 
 
@@ -261,8 +261,8 @@ def _branch_values(session: Session, body: BranchCreate) -> tuple[dict[str, Any]
         errors.append(FieldError(field="body.dissolved_on", message="before founded_on"))
     if errors:
         raise invalid(errors)
-    search_key, name_lower = branch_search_fields(body.name, body.description)
-    values = body.model_dump(exclude={"key"}) | {"search_key": search_key, "name_lower": name_lower}
+    names = branch_search_fields(body.name, body.description)
+    values = body.model_dump(exclude={"key"}) | names._asdict()
     return values, locality
 
 

@@ -24,3 +24,14 @@ def group(api: TestClient) -> dict[str, Any]:
     items = api.get("/branches", params={"q": "6 chi bộ thuộc 4 xã"}).json()["items"]
     assert [i["group_size"] for i in items] == [6]
     return items[0]
+
+
+def walk(api: TestClient, url: str) -> list[dict[str, Any]]:
+    """Every item of a list, page after page by its `next` links."""
+    items: list[dict[str, Any]] = []
+    page: str | None = url
+    while page:
+        body = api.get(page).json()
+        items += body["items"]
+        page = body["next"]
+    return items

@@ -13,7 +13,7 @@ from app.schemas.branches import BranchDetail, BranchOut
 from app.schemas.common import Page
 from app.services.listing import KeptCounts
 from app.services.text import lower_exact
-from tests.api.helpers import branch, group, locality
+from tests.api.helpers import branch, group, locality, walk
 from tests.conftest import StatementCounter
 
 
@@ -159,12 +159,7 @@ def test_a_places_pages_by_a_status_column_keep_their_order(api: TestClient, sor
     query = f"province={provinces.most_common(1)[0][0]}&sort={sort}"
     whole = api.get(f"/branches?{query}&limit=500").json()["items"]
     assert len(whole) > 2
-    seen: list[int] = []
-    url: str | None = f"/branches?{query}&limit=2"
-    while url:
-        body = api.get(url).json()
-        seen += [b["id"] for b in body["items"]]
-        url = body["next"]
+    seen = [b["id"] for b in walk(api, f"/branches?{query}&limit=2")]
     assert seen == [b["id"] for b in whole]
     if sort == "risk":
         ranks = [LEVEL_RANK[b["risk"]["level"]] for b in whole]
@@ -186,13 +181,8 @@ def test_a_provinces_branches_at_risk_are_its_branches_at_risk(api: TestClient) 
         expected = [b["id"] for b in listed if b["risk"]["at_risk"]]
         assert [b["id"] for b in at_risk["items"]] == expected, province["name"]
         assert at_risk["total"] == len(expected)
-        seen: list[int] = []
-        url: str | None = f"/branches?province={province['id']}&risk=true&limit=1"
-        while url:
-            body = api.get(url).json()
-            seen += [b["id"] for b in body["items"]]
-            url = body["next"]
-        assert seen == expected
+        walked = walk(api, f"/branches?province={province['id']}&risk=true&limit=1")
+        assert [b["id"] for b in walked] == expected
         found += len(expected)
     assert found > 1
 

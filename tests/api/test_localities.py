@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
-from tests.api.helpers import locality
+from tests.api.helpers import locality, walk
 from tests.conftest import StatementCounter
 
 
@@ -184,3 +184,21 @@ def test_a_place_is_current_from_the_day_it_comes_into_force(write_api: TestClie
     assert in_force_from(today + timedelta(days=1)) == (False, False)
     assert in_force_from(today) == (True, True)
     assert in_force_from(today - timedelta(days=400)) == (True, True)
+
+
+def test_names_are_listed_in_vietnamese_alphabetical_order(api: TestClient) -> None:
+    """Đ after D, Hạnh before Hoa (code points put them after Z and after Hoa), the same
+    on both databases, page by page and reversed."""
+    whole = api.get("/localities", params={"kind": "commune", "sort": "name", "limit": 500})
+    names = [item["official_name"] for item in whole.json()["items"]]
+    for earlier, later in [
+        ("Xã Chiềng Mung", "Xã Đại Đồng"),
+        ("Xã Đồng Văn", "Xã Hạnh Lâm"),
+        ("Xã Hạnh Lâm", "Xã Hoa Quân"),
+        ("Xã Thanh An", "Xã Thanh Đức"),
+        ("Xã Thanh Đức", "Xã Thanh Hà"),
+    ]:
+        assert names.index(earlier) < names.index(later), (earlier, later)
+    for sort, expected in (("name", names), ("-name", names[::-1])):
+        walked = walk(api, f"/localities?kind=commune&sort={sort}&limit=7")
+        assert [item["official_name"] for item in walked] == expected, sort

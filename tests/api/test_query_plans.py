@@ -273,7 +273,7 @@ def test_postgresql_orders_a_places_branches_at_risk_from_its_own(
         ("-members", "ix_branch_status_province_members"),
         ("members", "ix_branch_status_province_members"),
         ("risk", "ix_branch_status_province_rank"),
-        ("-name", "ix_branches_province_name_lower_id"),
+        ("-name", "ix_branches_province_name_order_id"),
     ],
 )
 def test_a_provinces_branches_in_any_order_are_read_from_its_index_in_that_order(

@@ -302,6 +302,9 @@ def test_search_words_and_units_of_today_are_checked_against_the_places(engine: 
     )
     change(engine, f"DELETE FROM locality_words WHERE locality_id = {wordless}")
     change(engine, f"UPDATE localities SET current_commune_id = NULL WHERE id = {forgotten}")
+    # A branch's sort key in code point order (before 0019): sort=name would misplace it.
+    unsorted = one(engine, "SELECT min(id) FROM branches WHERE name IS NOT NULL")
+    change(engine, f"UPDATE branches SET name_order = name_lower WHERE id = {unsorted}")
 
     report = check(engine)
 
@@ -309,6 +312,7 @@ def test_search_words_and_units_of_today_are_checked_against_the_places(engine: 
     assert {n for n in named(report) if n[3] != "item_stale"} == {
         ("locality", wordless, "search_key", "search_stale"),
         ("locality", forgotten, "today", "today_stale"),
+        ("branch", unsorted, "search_key", "search_stale"),
     }
 
 

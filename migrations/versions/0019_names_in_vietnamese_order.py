@@ -1,0 +1,117 @@
+"""names in Vietnamese alphabetical order: a sort key stored beside each name
+
+`sort=name` ordered names by their lower-cased code points: "Đ" after "Z", and "Ă",
+"Â", "Ê", "Ô", "Ơ", "Ư" after every Latin letter; "Thôn 10" before "Thôn 2"; and on a
+PostgreSQL database of another collation than C, in that collation's order. Each
+branch and locality now keeps `name_order` (app.services.collation.name_order: letters
+in the Vietnamese alphabet's order, then tones, numbers as numbers, in [0-9a-z] only),
+and the indexes by name are by it. name_lower stays: a search matches exact diacritics
+in it.
+
+The new indexes get statistics where the database has some, as 0014's did: SQLite plans
+with its last ANALYZE, and takes an index it knows nothing of as the most selective.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-06 12:30:00
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from app.services.collation import name_order
+
+revision: str = "0019"
+down_revision: str | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The width of app.models.base.NAME_ORDER_LENGTH when this was written.
+WIDTH = 2400
+# What each table's name is ordered by, as app.ingest.places labels it: a locality by
+# its official name (with its kind word), else its name; a branch by its name and the
+# words that describe an unnamed group.
+LABELS = {
+    "localities": ("official_name", "name"),
+    "branches": ("name", "description"),
+}
+NEW = {
+    "ix_localities_name_order_id": ("localities", ["name_order", "id"]),
+    "ix_localities_kind_name_order_id": ("localities", ["kind", "name_order", "id"]),
+    "ix_branches_name_order_id": ("branches", ["name_order", "id"]),
+    "ix_branches_province_name_order_id": ("branches", ["province_id", "name_order", "id"]),
+    "ix_branches_search_key_name_lower_order_id": (
+        "branches",
+        ["search_key", "name_lower", "name_order", "id"],
+    ),
+}
+OLD = {
+    "ix_localities_name_lower_id": ("localities", ["name_lower", "id"]),
+    "ix_localities_kind_name_lower_id": ("localities", ["kind", "name_lower", "id"]),
+    "ix_branches_name_lower_id": ("branches", ["name_lower", "id"]),
+    "ix_branches_province_name_lower_id": ("branches", ["province_id", "name_lower", "id"]),
+    "ix_branches_search_key_name_lower_id": ("branches", ["search_key", "name_lower", "id"]),
+}
+CHUNK = 5000
+SAMPLED_ROWS = 1000
+
+
+def _chunks(rows: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
+
+
+def _label(table: str, first: str | None, second: str | None) -> str:
+    if table == "localities":
+        return first or second or ""
+    return " ".join(part for part in (first, second) if part)
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    for table, columns in LABELS.items():
+        # Not in batch mode: on SQLite a batch may copy the table, which would drop its
+        # data version triggers (0008). ADD COLUMN keeps them.
+        op.add_column(
+            table,
+            sa.Column("name_order", sa.String(WIDTH), nullable=False, server_default=""),
+        )
+        rows = bind.execute(sa.text(f"SELECT id, {', '.join(columns)} FROM {table}"))
+        keys = [{"row_id": ident, "key": name_order(_label(table, a, b))} for ident, a, b in rows]
+        update = sa.text(f"UPDATE {table} SET name_order = :key WHERE id = :row_id")
+        for chunk in _chunks(keys):
+            bind.execute(update, chunk)
+    for name, (table, _) in OLD.items():
+        op.drop_index(name, table_name=table)
+    for name, (table, columns) in NEW.items():
+        op.create_index(name, table, columns)
+    _analyze(bind, NEW)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    for name, (table, _) in NEW.items():
+        op.drop_index(name, table_name=table)
+    for name, (table, columns) in OLD.items():
+        op.create_index(name, table, columns)
+    for table in LABELS:
+        # SQLite drops a column in place (3.35+), its triggers kept; a batch would copy it.
+        op.drop_column(table, "name_order")
+    _analyze(bind, OLD)
+
+
+def _analyze(bind: Any, indexes: dict[str, Any]) -> None:
+    """Statistics for these indexes, where SQLite has statistics (see 0014)."""
+    if bind.dialect.name != "sqlite":
+        return  # PostgreSQL's statistics are of the columns, which it has
+    analyzed = bind.execute(
+        sa.text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+    ).scalar()
+    if analyzed:
+        bind.execute(sa.text(f"PRAGMA analysis_limit={SAMPLED_ROWS}"))
+        for name in indexes:
+            bind.execute(sa.text(f"ANALYZE {name}"))
+        bind.execute(sa.text("PRAGMA analysis_limit=0"))

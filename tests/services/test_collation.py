@@ -1,0 +1,46 @@
+"""Vietnamese alphabetical order as a key that sorts by its bytes (sort=name)."""
+
+import re
+import unicodedata
+
+import pytest
+
+from app.models.base import NAME_ORDER_LENGTH
+from app.services.collation import name_order
+
+# Each list in the order a Vietnamese dictionary gives.
+ORDERS = {
+    "letters": ["An", "Ăn", "Ân", "Bản", "Dương", "Đại", "Em", "Êm", "Hạnh", "Hoa", "Ôn", "Ơn"],
+    "u and ư": ["Uyên", "Ưng", "Vân", "Xuân", "Yên"],
+    "tones after letters": ["ma", "mà", "mả", "mã", "má", "mạ", "mac"],
+    "words": ["an", "an b", "anh"],  # a shorter word first, then its word break
+    "numbers": ["Thôn 1", "Thôn 2", "Thôn 02b", "Thôn 10", "Thôn 10 A", "Thôn A"],
+    "seed communes": ["Xã Cát Văn", "Xã Chiềng Mung", "Xã Đại Đồng", "Xã Hạnh Lâm", "Xã Hoa Quân"],
+    "within a word": ["Xã Thanh An", "Xã Thanh Đức", "Xã Thanh Hà", "Xã Thanh Xuân"],
+}
+
+
+@pytest.mark.parametrize("names", ORDERS.values(), ids=ORDERS.keys())
+def test_names_sort_in_vietnamese_alphabetical_order(names: list[str]) -> None:
+    assert sorted(reversed(names), key=name_order) == names
+    keys = [name_order(n) for n in names]
+    assert len(set(keys)) == len(keys)
+
+
+def test_case_spacing_and_normal_form_do_not_change_the_key() -> None:
+    key = name_order("Xã Đại Đồng")
+    assert name_order("XÃ ĐẠI ĐỒNG") == key
+    assert name_order("  xã   đại đồng ") == key
+    assert name_order(unicodedata.normalize("NFD", "Xã Đại Đồng")) == key
+
+
+def test_a_key_is_digits_and_lowercase_ascii_that_any_collation_orders_by_bytes() -> None:
+    for name in [*(n for names in ORDERS.values() for n in names), "Бản 1", "chi bộ (cũ) - 2"]:
+        assert re.fullmatch(r"[0-9a-z]+", name_order(name)), name
+
+
+def test_a_key_fits_its_column() -> None:
+    """Cut: names that differ only past the cut are ordered by id."""
+    assert len(name_order("Ж" * 1000)) == NAME_ORDER_LENGTH
+    assert name_order("Ж" * 1000) == name_order("Ж" * 999 + "З")
+    assert name_order("Ж" * 300) < name_order("Ж" * 299 + "З")
