@@ -118,8 +118,7 @@ def list_branches(
             description="Order, ties by id. name: by the name (and a group's description), "
             f"{VIETNAMESE_ORDER}; members: by the latest count's least, unknown counts "
             "below every count; risk: the most at risk first, ties by the highest id. A "
-            "leading - reverses the whole order, ties included. Default relevance with q "
-            "(ties in the order of name)."
+            "leading - reverses the whole order, ties included. Default relevance with q."
         ),
     ] = None,
 ) -> Response:

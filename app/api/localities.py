@@ -80,7 +80,7 @@ def list_localities(
         Query(
             description="Order, ties by id. name: by the name with its kind word "
             f"(official_name: 'Huyện Mai Châu', 'Xã Mai Hạ'), {VIETNAMESE_ORDER}. Default "
-            "relevance when q is given (ties in the order of name), else id."
+            "relevance when q is given, else id."
         ),
     ] = None,
 ) -> Response:

@@ -11,6 +11,8 @@ million. A figure in words ("một", "hai") prints no digits and is not checked.
 import re
 import unicodedata
 
+from app.services.text import normalize_quote_text
+
 # A number: thousands grouped by dots or commas, or digits with a decimal part.
 _NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
 _SCALES = {"nghìn": 1e3, "ngàn": 1e3, "triệu": 1e6, "tỷ": 1e9, "tỉ": 1e9}
@@ -98,11 +100,10 @@ def _plain(number: float) -> str:
 
 # The words a figure qualifies its number with, and the qualifiers each allows. A word
 # qualifies the number it stands before ("dưới 5", "khoảng từ 20% đến 40%"), or, for
-# "trở lên" and "trở xuống", the number before it ("150 đảng viên trở lên"): in "3 đảng
-# viên trên 60 tuổi" "trên" qualifies the age, not the 3, and "5 trên 10" is 5 out of
-# 10. Longer phrases are read first ("không dưới" is at least, "trên dưới" about). Words
-# that qualify in some texts only ("hàng năm" is yearly) are left out: a figure without
-# such words takes any qualifier (its qualifying words may stand outside it).
+# "trở lên" and "trở xuống", the number before it ("150 đảng viên trở lên"). Longer
+# phrases are read first ("không dưới" is at least, "trên dưới" about). The list is of
+# the common words, not every one: a figure whose words it does not know takes any
+# qualifier, as does one whose qualifying words stand outside it.
 _ABOVE = ("more_than", "at_least")
 _BELOW = ("less_than", "at_most")
 _QUALIFYING_WORDS: dict[str, tuple[str, ...]] = {
@@ -141,15 +142,17 @@ def _words(words: dict[str, tuple[str, ...]]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-# A word, then (after "từ", "from") the number it qualifies.
-_BEFORE_NUMBER = re.compile(
-    rf"(?<!\w)({_words(_QUALIFYING_WORDS)})(?!\w)(?:\s+từ)?\s*({_NUMBER.pattern})?",
-    re.IGNORECASE,
+# The word right before a number (then "từ", "from"); "12 trên 12" is 12 out of 12.
+_WORD_BEFORE = re.compile(
+    rf"(?<![\w.,])(\d[\d.,]*\s*)?({_words(_QUALIFYING_WORDS)})(?:\s+từ)?\s*$", re.IGNORECASE
 )
-# A number, a few words ("đảng viên"), then the word.
-_AFTER_NUMBER = re.compile(
-    rf"({_NUMBER.pattern})(?:\s+[^\W\d]+){{0,3}}\s+({_words(_AFTER_WORDS)})(?!\w)",
-    re.IGNORECASE,
+# A few words ("đảng viên") after a number, then the word.
+_WORD_AFTER = re.compile(
+    rf"^(?:\s+[^\W\d]+){{0,3}}\s+({_words(_AFTER_WORDS)})(?!\w)", re.IGNORECASE
+)
+# A qualifying word anywhere: in a figure in words ("hơn một"), the number's.
+_ANY_WORD = re.compile(
+    rf"(?<!\w)({_words(_QUALIFYING_WORDS)}|{_words(_AFTER_WORDS)})(?!\w)", re.IGNORECASE
 )
 
 
@@ -158,30 +161,32 @@ def misqualified(
 ) -> str | None:
     """Why the qualifier is not one the figure's words give its value ("dưới 5" read as
     exactly 5 would count a branch of four as one of five), or None when it is, or when
-    no word of the figure qualifies the value."""
+    no word of the figure qualifies the value: where the figure prints the value more
+    than once ("12 trên 12", "3 chi bộ có dưới 3 đảng viên"), when any of them is
+    unqualified. A range is qualified by the words of its first number ("khoảng từ 20%
+    đến 40%"). `value_max` is not read."""
     if value is None or not figure:
         return None
-    figure = unicodedata.normalize("NFC", figure)
-    values = {value} if value_max is None else {value, value_max}
+    figure = normalize_quote_text(figure)
     scales = {_SCALES[word] for word in _SCALE_WORD.findall(figure)}
-
-    def is_value(number: str | None) -> bool:
-        if number is None:  # a number in words ("hơn một"): the figure's, if it has no other
-            return not _NUMBER.search(figure)
-        readings = _readings(number)
+    words: list[str] = []
+    if not _NUMBER.search(figure):  # in words: any qualifying word is the number's
+        words = [match.group(1).lower() for match in _ANY_WORD.finditer(figure)]
+    for number in _NUMBER.finditer(figure):
+        readings = _readings(number.group())
         readings |= {reading * scale for reading in readings for scale in scales}
-        return any(_among(v, readings) for v in values)
-
-    allowed: dict[str, tuple[str, ...]] = {}
-    for match in _BEFORE_NUMBER.finditer(figure):
-        word, number = match.group(1).lower(), match.group(2)
-        if is_value(number):
-            allowed[word] = _QUALIFYING_WORDS[word]
-    for match in _AFTER_NUMBER.finditer(figure):
-        word = match.group(2).lower()
-        if is_value(match.group(1)):
-            allowed[word] = _AFTER_WORDS[word]
+        if not _among(value, readings):
+            continue
+        before = _WORD_BEFORE.search(figure[: number.start()])
+        after = _WORD_AFTER.search(figure[number.end() :])
+        if before and not before.group(1):
+            words.append(before.group(2).lower())
+        elif after:
+            words.append(after.group(1).lower())
+        else:
+            return None  # the value printed without a word that qualifies it
+    allowed = {word: _QUALIFYING_WORDS.get(word) or _AFTER_WORDS[word] for word in words}
     if not allowed or any(qualifier in given for given in allowed.values()):
         return None
-    words = ", ".join(f"{word!r}: {' or '.join(q)}" for word, q in allowed.items())
-    return f"the figure {figure!r} qualifies its value ({words}), not {qualifier}"
+    named = ", ".join(f"{word!r}: {' or '.join(q)}" for word, q in allowed.items())
+    return f"the figure {figure!r} qualifies its value ({named}), not {qualifier}"

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from sqlalchemy import String
 from sqlmodel import SQLModel
 
 NAMING_CONVENTION = {
@@ -14,8 +15,13 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
-# The width of a name's sort key (app.services.collation.name_order cuts a longer one).
-NAME_ORDER_LENGTH = 2400
+# A name's sort key (app.services.collation.name_order cuts a longer one): narrow enough
+# for PostgreSQL's index rows (2,704 bytes) with a kind or province and an id beside it,
+# and compared by its bytes there as on SQLite, whatever the database's collation.
+NAME_ORDER_LENGTH = 2000
+NAME_ORDER_TYPE = String(NAME_ORDER_LENGTH).with_variant(
+    String(NAME_ORDER_LENGTH, collation="C"), "postgresql"
+)
 
 
 def utcnow() -> datetime:

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import NAME_ORDER_LENGTH, in_list
+from app.models.base import NAME_ORDER_TYPE, in_list
 from app.models.vocab import BRANCH_KINDS
 
 
@@ -27,15 +27,8 @@ class Branch(SQLModel, table=True):
         Index("ix_branches_name_order_id", "name_order", "id"),
         # A province's branches by name (migrations 0014, 0019).
         Index("ix_branches_province_name_order_id", "province_id", "name_order", "id"),
-        # A search reads every folded name, and ranks by the name with its diacritics,
-        # then by its order (migrations 0011, 0019).
-        Index(
-            "ix_branches_search_key_name_lower_order_id",
-            "search_key",
-            "name_lower",
-            "name_order",
-            "id",
-        ),
+        # A search reads every folded name, and ranks by the name (migration 0011).
+        Index("ix_branches_search_key_name_lower_id", "search_key", "name_lower", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,7 +48,7 @@ class Branch(SQLModel, table=True):
     search_key: str = Field(max_length=600)
     name_lower: str = Field(max_length=600)
     # Its place in Vietnamese alphabetical order (app.ingest.collation).
-    name_order: str = Field(max_length=NAME_ORDER_LENGTH, sa_column_kwargs={"server_default": ""})
+    name_order: str = Field(sa_type=NAME_ORDER_TYPE, sa_column_kwargs={"server_default": ""})
     source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
     quote: str | None = Field(default=None, sa_type=Text)
     note: str | None = Field(default=None, sa_type=Text)

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import NAME_ORDER_LENGTH, in_list
+from app.models.base import NAME_ORDER_TYPE, in_list
 from app.models.vocab import LOCALITY_KINDS, SUCCESSION_KINDS
 
 
@@ -48,7 +48,7 @@ class Locality(SQLModel, table=True):
     search_key: str = Field(max_length=400, index=True)
     name_lower: str = Field(max_length=400)
     # Its place in Vietnamese alphabetical order (app.ingest.collation).
-    name_order: str = Field(max_length=NAME_ORDER_LENGTH, sa_column_kwargs={"server_default": ""})
+    name_order: str = Field(sa_type=NAME_ORDER_TYPE, sa_column_kwargs={"server_default": ""})
     source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
     quote: str | None = Field(default=None, sa_type=Text)
     note: str | None = Field(default=None, sa_type=Text)

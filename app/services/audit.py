@@ -43,10 +43,10 @@ ENTITY_OF: dict[type[SQLModel], str] = {
 DIRECT_ACTIONS = ("create", "update", "delete")
 IMPORT_ACTIONS = ("import", "import.create", "import.update", "import.delete")
 ACTIONS = DIRECT_ACTIONS + IMPORT_ACTIONS
-# Columns derived from others (search folding) or too large to copy on every entry
+# Columns derived from others (search folding, sort keys) or too large to copy on every entry
 # (a source's text: its SHA-256 is in the snapshot; the texts themselves are logged
 # only when they change, see write_sources).
-NOT_SNAPSHOTTED = frozenset({"search_key", "name_lower", "text"})
+NOT_SNAPSHOTTED = frozenset({"search_key", "name_lower", "name_order", "text"})
 
 
 def snapshot(row: SQLModel) -> dict[str, Any]:

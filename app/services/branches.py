@@ -109,8 +109,6 @@ BRANCH_CSV = [
     "name",
     "group_size",
     "description",
-    "founded_on",
-    "dissolved_on",
     "parent.id",
     "parent.name",
     "locality.id",
@@ -144,6 +142,9 @@ BRANCH_CSV = [
     *source_columns(),
     "quote",
     "note",
+    # Added after the rest (2026-12-06): a reader of columns by position keeps reading.
+    "founded_on",
+    "dissolved_on",
 ]
 
 
@@ -548,7 +549,7 @@ def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[So
         assert shape.search is not None  # checked with the parameters
         rank = search(b.c.search_key, b.c.name_lower, shape.search)[1]
         ascending_id = SortKey(b.c.id, int, same_as=risk["branch_id"])
-        return (SortKey(rank, int), SortKey(b.c.name_order, str), ascending_id)
+        return (SortKey(rank, int), SortKey(b.c.name_lower, str), ascending_id)
     if name == "name":
         return (SortKey(b.c.name_order, str, descending), branch_id)
     # Orders on status columns end with the status table's own branch_id, so that its

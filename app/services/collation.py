@@ -8,11 +8,14 @@ tones after the letters: a word's tones decide only between names of the same le
 (ngang, huyền, hỏi, ngã, sắc, nặng: "ma" < "mà" < "mả" < "mã" < "má" < "mạ"). Numbers
 are read as numbers ("Thôn 2" before "Thôn 10"), and case is ignored.
 
-The key is made of [0-9a-z] only, in which byte order and the usual collations (C, or a
-language's, such as en_US.UTF-8) agree: the letters' codes, then a separator lower than
-any, then one tone digit per letter.
+The key is the letters' codes, then a separator lower than any, then one tone digit per
+syllable (wherever its mark sits: "Hoà" and "Hòa" are one name). It is made of [0-9a-z]
+only, and compared in the C collation on PostgreSQL (the column's own), as by its bytes
+on SQLite. A change to the key needs a migration that computes every stored key again
+(as 0019 did).
 """
 
+import re
 import string
 import unicodedata
 from functools import lru_cache
@@ -31,7 +34,7 @@ def _code(rank: int) -> str:
 
 
 _END = "00"  # lower than any code: "an" before "anh", before "an b"
-_SPACE = _code(1)  # spaces, punctuation and symbols: one word break
+_SPACE = _code(1)  # spaces, punctuation and symbols between words: one word break
 _NUMBER = 2  # then a number's count of digits (a code), then its digits (codes 2-11)
 _LETTER = {letter: _code(12 + rank) for rank, letter in enumerate(_ALPHABET)}
 _OTHER = "zz"  # a letter of another script: by its code point (four base-36 digits)
@@ -45,34 +48,37 @@ def _letter_and_tone(char: str) -> tuple[str, str]:
     return unicodedata.normalize("NFC", letter), tone
 
 
+# A number (ASCII digits), or a syllable: a run of letters. What stands between two is a
+# word break.
+_TOKENS = re.compile(r"[0-9]+|[^\W\d_]+")
+
+
 def name_order(name: str) -> str:
     """The key of a name in Vietnamese alphabetical order (see the module's docstring),
     cut to the column's width (a longer name is ordered by what is kept, then by id)."""
-    text = unicodedata.normalize("NFC", name).lower()
+    # "Ð" (U+00D0, Icelandic eth) is often typed for "Đ".
+    text = unicodedata.normalize("NFC", name).lower().replace("ð", "đ")
     letters: list[str] = []
     tones: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char.isdecimal() and char.isascii():
-            end = index
-            while end < len(text) and text[end].isdecimal() and text[end].isascii():
-                end += 1
-            digits = text[index:end].lstrip("0") or "0"
+    end = 0
+    for token in _TOKENS.finditer(text):
+        if letters and token.start() > end:
+            letters.append(_SPACE)
+        end = token.end()
+        word = token.group()
+        if word.isdigit():
+            digits = word.lstrip("0") or "0"
             letters.append(_code(_NUMBER) + _code(min(len(digits), 1295)))
             letters.extend(_code(_NUMBER + int(d)) for d in digits)
-            index = end
             continue
-        index += 1
-        letter, tone = _letter_and_tone(char)
-        if letter in _LETTER:
-            letters.append(_LETTER[letter])
-            tones.append(tone)
-        elif char.isalpha():
-            letters.append(_OTHER + _code(ord(char) // 1296) + _code(ord(char) % 1296))
-            tones.append("0")
-        elif letters and letters[-1] != _SPACE:
-            letters.append(_SPACE)
-    while letters and letters[-1] == _SPACE:
-        letters.pop()
+        # One tone a syllable, whichever of its vowels carries the mark ("Hoà", "Hòa").
+        tone = "0"
+        for char in word:
+            letter, mark = _letter_and_tone(char)
+            code = _LETTER.get(letter)
+            if code is None:
+                code = _OTHER + _code(ord(char) // 1296) + _code(ord(char) % 1296)
+            letters.append(code)
+            tone = mark if tone == "0" else tone
+        tones.append(tone)
     return ("".join(letters) + _END + "".join(tones))[:NAME_ORDER_LENGTH]

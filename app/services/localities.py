@@ -497,7 +497,7 @@ def _word_matches(words: int, rare_first: bool) -> Any:
 
 def _sort_keys(sort: str, loc: Any, rank: Any) -> tuple[SortKey, ...]:
     if sort == "relevance":
-        return (SortKey(rank, int), SortKey(loc.c.name_order, str), SortKey(loc.c.id, int))
+        return (SortKey(rank, int), SortKey(loc.c.name_lower, str), SortKey(loc.c.id, int))
     descending = sort.startswith("-")
     if sort.lstrip("-") == "name":
         return (SortKey(loc.c.name_order, str, descending), SortKey(loc.c.id, int, descending))

@@ -65,12 +65,20 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
+# What a cursor's values are of. Raised when a sort comes to read other values under
+# the same name: 2 since migration 0019 (a name's position is its name_order, where
+# cursors of before held its name_lower, which would be compared with name_order and
+# silently end a walk).
+CURSOR_VALUES = 2
+
+
 def encode_cursor(values: list[Any], page: PageRequest, secret: bytes) -> str:
     payload = orjson.dumps(
         {
             "v": [v.isoformat() if isinstance(v, date) else v for v in values],
             "s": page.sort,
             "f": page.filters_digest,
+            "k": CURSOR_VALUES,
         }
     )
     signature = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
@@ -91,6 +99,10 @@ def decode_cursor(
     if not hmac.compare_digest(signature, expected):
         raise error
     data = orjson.loads(payload)
+    if data.get("k") != CURSOR_VALUES:
+        raise bad_request(
+            "query.cursor", "this cursor is of an earlier version of the service; start again"
+        )
     if data.get("s") != page.sort or data.get("f") != page.filters_digest:
         raise bad_request("query.cursor", "this cursor belongs to another sort or other filters")
     values = data.get("v")

@@ -5,8 +5,9 @@
 PostgreSQL database of another collation than C, in that collation's order. Each
 branch and locality now keeps `name_order` (app.services.collation.name_order: letters
 in the Vietnamese alphabet's order, then tones, numbers as numbers, in [0-9a-z] only),
-and the indexes by name are by it. name_lower stays: a search matches exact diacritics
-in it.
+and the indexes by name are by it, compared by their bytes on PostgreSQL too (the C
+collation). name_lower stays: a search matches exact diacritics in it, and ranks ties
+by it (its index, 0011, is left as it is).
 
 The new indexes get statistics where the database has some, as 0014's did: SQLite plans
 with its last ANALYZE, and takes an index it knows nothing of as the most selective.
@@ -29,8 +30,9 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The width of app.models.base.NAME_ORDER_LENGTH when this was written.
-WIDTH = 2400
+# app.models.base.NAME_ORDER_TYPE when this was written: compared by its bytes on both.
+WIDTH = 2000
+NAME_ORDER_TYPE = sa.String(WIDTH).with_variant(sa.String(WIDTH, collation="C"), "postgresql")
 # What each table's name is ordered by, as app.ingest.places labels it: a locality by
 # its official name (with its kind word), else its name; a branch by its name and the
 # words that describe an unnamed group.
@@ -43,17 +45,12 @@ NEW = {
     "ix_localities_kind_name_order_id": ("localities", ["kind", "name_order", "id"]),
     "ix_branches_name_order_id": ("branches", ["name_order", "id"]),
     "ix_branches_province_name_order_id": ("branches", ["province_id", "name_order", "id"]),
-    "ix_branches_search_key_name_lower_order_id": (
-        "branches",
-        ["search_key", "name_lower", "name_order", "id"],
-    ),
 }
 OLD = {
     "ix_localities_name_lower_id": ("localities", ["name_lower", "id"]),
     "ix_localities_kind_name_lower_id": ("localities", ["kind", "name_lower", "id"]),
     "ix_branches_name_lower_id": ("branches", ["name_lower", "id"]),
     "ix_branches_province_name_lower_id": ("branches", ["province_id", "name_lower", "id"]),
-    "ix_branches_search_key_name_lower_id": ("branches", ["search_key", "name_lower", "id"]),
 }
 CHUNK = 5000
 SAMPLED_ROWS = 1000
@@ -77,7 +74,7 @@ def upgrade() -> None:
         # data version triggers (0008). ADD COLUMN keeps them.
         op.add_column(
             table,
-            sa.Column("name_order", sa.String(WIDTH), nullable=False, server_default=""),
+            sa.Column("name_order", NAME_ORDER_TYPE, nullable=False, server_default=""),
         )
         rows = bind.execute(sa.text(f"SELECT id, {', '.join(columns)} FROM {table}"))
         keys = [{"row_id": ident, "key": name_order(_label(table, a, b))} for ident, a, b in rows]

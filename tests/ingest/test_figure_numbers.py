@@ -84,6 +84,9 @@ def test_a_part_is_not_more_than_its_whole(
         ("trên dưới 30", 30, None, {"approximate"}),  # "above below": about
         ("gần 100", 100, None, {"approximate", "less_than", "at_most"}),
         ("hơn một", 1, None, {"more_than", "at_least"}),  # a number in words
+        # Spaces as quotes print them (non-breaking ones too).
+        ("trên\xa0dưới 100", 100, None, {"approximate"}),
+        ("150\xa0đảng viên trở\xa0lên", 150, None, {"more_than", "at_least"}),
     ],
 )
 def test_a_qualifier_is_one_the_figures_words_give(
@@ -103,6 +106,10 @@ def test_a_qualifier_is_one_the_figures_words_give(
         ("trên 60 tuổi có 3", 3),
         ("hơn 20 chi bộ, 7", 7),
         ("một", 2),
+        # The value printed unqualified too: the qualified one is another number.
+        ("12 trên 12", 12),  # 12 out of 12
+        ("3 chi bộ có dưới 3 đảng viên", 3),
+        ("hơn 5 năm, kết nạp 5 đảng viên", 5),
     ],
 )
 def test_a_word_before_another_number_does_not_qualify_the_value(figure: str, value: float) -> None:
