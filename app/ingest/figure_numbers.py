@@ -156,15 +156,13 @@ _ANY_WORD = re.compile(
 )
 
 
-def misqualified(
-    figure: str | None, value: float | None, value_max: float | None, qualifier: str
-) -> str | None:
+def misqualified(figure: str | None, value: float | None, qualifier: str) -> str | None:
     """Why the qualifier is not one the figure's words give its value ("dưới 5" read as
     exactly 5 would count a branch of four as one of five), or None when it is, or when
     no word of the figure qualifies the value: where the figure prints the value more
     than once ("12 trên 12", "3 chi bộ có dưới 3 đảng viên"), when any of them is
     unqualified. A range is qualified by the words of its first number ("khoảng từ 20%
-    đến 40%"). `value_max` is not read."""
+    đến 40%"), the top of a range by them too."""
     if value is None or not figure:
         return None
     figure = normalize_quote_text(figure)

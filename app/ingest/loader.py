@@ -138,12 +138,7 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
             ):
                 problems.append(RecordProblem(label, *fault))
             elif isinstance(rec, FigureRecord) and (
-                why := misqualified(
-                    rec.figure,
-                    getattr(rec, "value", None),
-                    getattr(rec, "value_max", None),
-                    rec.qualifier,
-                )
+                why := misqualified(rec.figure, getattr(rec, "value", None), rec.qualifier)
             ):
                 problems.append(RecordProblem(label, "qualifier", why))
     return problems

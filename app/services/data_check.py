@@ -367,7 +367,7 @@ class _RowRules:
             figure_optional=row.is_synthetic or getattr(row, "unit", None) == "flag",
         ):
             found(fault[0], "value_not_in_figure", fault[1])
-        elif why := self.misqualified(row.figure, value, value_max, row.qualifier):
+        elif why := self.misqualified(row.figure, value, row.qualifier):
             found("qualifier", "qualifier_not_in_figure", why)
         first, own = row.first, row.own
         published = self.source.published_on

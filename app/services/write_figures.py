@@ -165,7 +165,7 @@ def _printed_errors(body: Any) -> list[FieldError]:
     if fault := unprinted(body.figure, body.value, body.value_max, out_of, figure_optional=flag):
         name, why = fault
         return [FieldError(field=f"body.{name}", message=why, type="value_not_in_figure")]
-    if words := misqualified(body.figure, body.value, body.value_max, body.qualifier):
+    if words := misqualified(body.figure, body.value, body.qualifier):
         return [FieldError(field="body.qualifier", message=words, type="qualifier_not_in_figure")]
     return []
 
