@@ -17,7 +17,7 @@ Revises: 0018
 Create Date: 2026-12-06 12:30:00
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,13 +52,12 @@ OLD = {
     "ix_branches_name_lower_id": ("branches", ["name_lower", "id"]),
     "ix_branches_province_name_lower_id": ("branches", ["province_id", "name_lower", "id"]),
 }
-CHUNK = 5000
 SAMPLED_ROWS = 1000
-
-
-def _chunks(rows: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
+# The keys computed here, written to the table in one UPDATE: an UPDATE a row raised the
+# data version once a statement on PostgreSQL (0008's trigger, and 0013's NOTIFY), the
+# same row some 380,000 times in one transaction at scale 1.0, each slower than the last
+# (stopped after 10 minutes; SQLite, whose triggers are of rows, took 5 s).
+KEYS = sa.table("name_order_keys", sa.column("row_id", sa.Integer), sa.column("name_key"))
 
 
 def _label(table: str, first: str | None, second: str | None) -> str:
@@ -67,8 +66,29 @@ def _label(table: str, first: str | None, second: str | None) -> str:
     return " ".join(part for part in (first, second) if part)
 
 
+def _set_keys(bind: Any, table: str) -> None:
+    """Each row's key, from the keys table, in one statement."""
+    if bind.dialect.name == "postgresql":
+        statement = (
+            f"UPDATE {table} SET name_order = k.name_key FROM name_order_keys k "
+            f"WHERE k.row_id = {table}.id"
+        )
+    else:  # UPDATE ... FROM is SQLite's from 3.33 only
+        statement = (
+            f"UPDATE {table} SET name_order = "
+            f"(SELECT k.name_key FROM name_order_keys k WHERE k.row_id = {table}.id)"
+        )
+    bind.execute(sa.text(statement))
+
+
 def upgrade() -> None:
     bind = op.get_bind()
+    bind.execute(
+        sa.text(
+            "CREATE TEMPORARY TABLE name_order_keys "
+            f"(row_id INTEGER PRIMARY KEY, name_key VARCHAR({WIDTH}) NOT NULL)"
+        )
+    )
     for table, columns in LABELS.items():
         # Not in batch mode: on SQLite a batch may copy the table, which would drop its
         # data version triggers (0008). ADD COLUMN keeps them.
@@ -76,11 +96,13 @@ def upgrade() -> None:
             table,
             sa.Column("name_order", NAME_ORDER_TYPE, nullable=False, server_default=""),
         )
-        rows = bind.execute(sa.text(f"SELECT id, {', '.join(columns)} FROM {table}"))
-        keys = [{"row_id": ident, "key": name_order(_label(table, a, b))} for ident, a, b in rows]
-        update = sa.text(f"UPDATE {table} SET name_order = :key WHERE id = :row_id")
-        for chunk in _chunks(keys):
-            bind.execute(update, chunk)
+        rows = bind.execute(sa.text(f"SELECT id, {', '.join(columns)} FROM {table}")).all()
+        bind.execute(sa.delete(KEYS))
+        if rows:
+            keys = [{"row_id": i, "name_key": name_order(_label(table, a, b))} for i, a, b in rows]
+            bind.execute(sa.insert(KEYS), keys)
+            _set_keys(bind, table)
+    bind.execute(sa.text("DROP TABLE name_order_keys"))
     for name, (table, _) in OLD.items():
         op.drop_index(name, table_name=table)
     for name, (table, columns) in NEW.items():
