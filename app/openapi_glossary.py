@@ -39,7 +39,8 @@ FIELD_GLOSSARY: dict[str, str] = {
     "synthetic": "True for generated benchmark data, never for real figures.",
     "qualifier": "How the text qualifies the value: exact, approximate, at_least, more_than, "
     "at_most or less_than (exact when the value is null: not reported).",
-    "applies_to_each": "For an unnamed group: the figure holds for each of its members.",
+    "applies_to_each": "For an unnamed group: the figure holds for each of its organizations, "
+    "not for the group as a whole.",
     "as_of": "The day the figure or evaluation holds.",
     "evidence_date": "The latest day the figure can describe (used by as_of).",
     "evidence_date_basis": "stated, derived, published or registered: how evidence_date was set.",

@@ -45,7 +45,9 @@ From = Annotated[
     Day | None,
     Query(
         alias="from",
-        description="Figures dated (or periods ending) on or after this day.",
+        description="Figures dated (or periods ending) on or after this day. Not a figure "
+        "whose date is only bounded by the day the service first held its undated article "
+        "(evidence_date_basis registered), unless its period starts on or after the day.",
         examples=["2017-01-01"],
     ),
 ]

@@ -71,7 +71,8 @@ def get_source(request: Request, source_id: IdPath) -> Response:
     summary="The source text",
 )
 def get_source_text(request: Request, source_id: IdPath) -> Response:
-    """The article's text exactly as stored: every quote is a substring of it."""
+    """The article's text exactly as stored: every quote is in it, after Unicode NFC and
+    whitespace folding (a line break of the text may be a space in a quote)."""
     with Reader.open(engine_of(request)) as reader:
         body = service.source_text(reader, source_id).encode()
     # With an ETag, as every read: a newsroom checking its quotes asks again for a text

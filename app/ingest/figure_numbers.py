@@ -129,6 +129,8 @@ _QUALIFYING_WORDS: dict[str, tuple[str, ...]] = {
     "dưới": _BELOW,
     "khoảng": ("approximate",),
     "chừng": ("approximate",),
+    "tầm": ("approximate",),
+    "cỡ": ("approximate",),
     "xấp xỉ": ("approximate",),
     "ước tính": ("approximate",),
     "ước": ("approximate",),

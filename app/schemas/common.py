@@ -67,7 +67,8 @@ class Provenance(Schema):
         examples=["less_than"],
     )
     applies_to_each: bool = Field(
-        description="For an unnamed group: the figure holds for each of its members."
+        description="For an unnamed group: the figure holds for each of its organizations, "
+        "not for the group as a whole."
     )
     evidence_date: date = Field(
         description="The latest day the figure can describe (used by as_of).",

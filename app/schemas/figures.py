@@ -38,7 +38,8 @@ class MembershipEventOut(Subject):
     key: str
     kind: EventKind = Field(examples=["admission"])
     value: int | None = Field(
-        description="Null: the text says it happened without a number.", examples=[216]
+        description="How many; null when the text says it happened without a number.",
+        examples=[216],
     )
     value_max: int | None = Field(description="Upper end of a range ('3-5'); null otherwise.")
     period_start: date | None = Field(examples=["2023-01-01"])

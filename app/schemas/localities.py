@@ -79,7 +79,11 @@ class LocalitySummary(Schema):
     )
     unnamed_groups: int
     organizations_in_unnamed_groups: int
-    members: MembersSum
+    members: MembersSum = Field(
+        description="A sum over the place: each organization's latest count, an unnamed "
+        "group's counting once for each of its organizations, and none counted twice (an "
+        "organization whose count a counted one above it includes adds nothing)."
+    )
     risk_levels: RiskLevels = Field(
         description="Named organizations and unnamed groups by risk level, a group counting "
         "once (its organizations: organizations_in_unnamed_groups)."
@@ -106,7 +110,11 @@ class YearMeasure(Schema):
 
 class YearStats(Schema):
     year: int
-    members: YearMeasure | None
+    members: YearMeasure | None = Field(
+        description="A sum over the place: each organization's latest count dated in the "
+        "year (all members), an unnamed group's once for each of its organizations, none "
+        "counted twice (see method); null when no count is dated in the year."
+    )
     admissions: YearMeasure | None
     departures: YearMeasure | None
     transfers_in: YearMeasure | None

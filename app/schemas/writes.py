@@ -46,7 +46,10 @@ D_FIGURE = "The exact characters of the quote that print the number."
 D_NOTE = "Anything a reader should know about this record."
 D_DATE_NOTE = "How the date was read from the text, when it is not printed as such."
 D_QUALIFIER = "exact, approximate, at_least, more_than, at_most or less_than, as the text says."
-D_EACH = "For an unnamed group: the figure holds for each of its members."
+D_EACH = (
+    "For an unnamed group: the figure holds for each of its organizations, not for the group "
+    "as a whole."
+)
 D_DATE_DERIVED = (
     "true: the figure's own date (as_of, period) is worked out from the text, not printed; "
     "date_note says how. Its evidence_date_basis then reads `derived`, not `stated`."

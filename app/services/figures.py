@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    or_,
     select,
     union,
 )
@@ -235,7 +236,9 @@ def _figure_list(shape: FigureListShape) -> ListQuery:
     else:
         end = start = t.c.evidence_date
     if shape.date_from:
-        query = query.where(end >= bindparam("date_from", type_=Date))
+        # `end` bounds the date from above (a count's is indexed).
+        date_from = bindparam("date_from", type_=Date)
+        query = query.where(end >= date_from, _ends_known(t, shape.model, date_from))
     if shape.date_to:
         query = query.where(start <= bindparam("date_to", type_=Date))
     if shape.kind:
@@ -245,6 +248,16 @@ def _figure_list(shape: FigureListShape) -> ListQuery:
     if shape.status:
         query = query.where(_is_status(t, shape.status))
     return ListQuery(query, _keys(shape.sort, t))
+
+
+def _ends_known(t: Any, model: Any, date_from: Any) -> ColumnElement[bool]:
+    """The figure's date is known to be on or after `date_from`, not only bounded by the
+    day the service first held its undated article (evidence_date_basis registered): an
+    article of 2019 registered in 2026 must not answer "from 2026". A period with no end
+    the text gives is known to end on or after the day it starts."""
+    src = alias(Source, "src")
+    known = or_(t.c[_OWN_DATE[model]].is_not(None), src.c.published_on.is_not(None))
+    return or_(known, t.c.period_start >= date_from) if "period_start" in t.c else known
 
 
 def _is_status(t: Any, status: str) -> ColumnElement[bool]:

@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import io
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -105,3 +106,46 @@ def test_a_source_detail_says_how_many_and_lists_up_to_its_cap(
     assert cut["totals"] == whole["totals"]
     for name in lists:
         assert cut[name] == whole[name][:1], name
+
+
+def _tien_phong(api: TestClient, path: str, **params: str) -> list[dict[str, Any]]:
+    items = api.get(path, params={"limit": "200", **params}).json()["items"]
+    return [i for i in items if i["branch"] and i["branch"]["name"] == "Chi bộ xóm Tiền Phong"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "value"),
+    [
+        ("/membership-counts", {}, 15),  # "nâng tổng số đảng viên ... lên 15"
+        ("/admissions", {"kind": "transfer_in"}, 2),  # after the letter of 7/9/2018
+    ],
+)
+def test_from_does_not_match_a_date_only_bounded_by_registration(
+    api: TestClient, path: str, params: dict[str, str], value: float
+) -> None:
+    """An undated article's figures are dated by the day the service first held it, an
+    upper bound: Tiền Phong's article is of 2019 or later, held since 2026-11-21."""
+    (figure,) = [f for f in _tien_phong(api, path, **params) if f["value"] == value]
+    assert figure["evidence_date_basis"] == "registered"
+    day = figure["evidence_date"]
+    assert figure not in _tien_phong(api, path, **params, **{"from": day})
+    assert figure in _tien_phong(api, path, **params, to=day)  # the bound holds
+
+
+def test_from_matches_a_period_starting_on_or_after_it(api: TestClient) -> None:
+    """The transfer's period starts on 2018-09-07; its end no text gives."""
+    transfer = {"kind": "transfer_in"}
+    assert [
+        e["value"] for e in _tien_phong(api, "/admissions", **transfer, **{"from": "2018-09-07"})
+    ] == [2]
+    assert _tien_phong(api, "/admissions", **transfer, **{"from": "2018-09-08"}) == []
+
+
+def test_from_matches_dates_the_text_or_its_article_gives(api: TestClient) -> None:
+    counts = _tien_phong(api, "/membership-counts", **{"from": "2018-09-07"})
+    assert [(c["value"], c["evidence_date_basis"]) for c in counts] == [(13, "derived")]
+    published = api.get("/membership-counts", params={"from": "2023-12-18"}).json()["items"]
+    assert {(c["value"], c["evidence_date_basis"]) for c in published} == {
+        (6799, "published"),
+        (38, "published"),
+    }

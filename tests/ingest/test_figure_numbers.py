@@ -83,6 +83,8 @@ def test_a_part_is_not_more_than_its_whole(
         ("chưa đến 10", 10, {"less_than"}),
         ("trên dưới 30", 30, {"approximate"}),  # "above below": about
         ("gần 100", 100, {"approximate", "less_than", "at_most"}),
+        ("tầm 40 đảng viên", 40, {"approximate"}),  # colloquial "about"
+        ("cỡ 15%", 15, {"approximate"}),
         ("hơn một", 1, {"more_than", "at_least"}),  # a number in words
         # Spaces as quotes print them (non-breaking ones too).
         ("trên\xa0dưới 100", 100, {"approximate"}),
@@ -106,6 +108,7 @@ def test_a_qualifier_is_one_the_figures_words_give(
         ("trên 60 tuổi có 3", 3),
         ("hơn 20 chi bộ, 7", 7),
         ("một", 2),
+        ("tầm quan trọng của 12 chi bộ", 12),  # "tầm" is "about" only before a number
         # The value printed unqualified too: the qualified one is another number.
         ("12 trên 12", 12),  # 12 out of 12
         ("3 chi bộ có dưới 3 đảng viên", 3),
