@@ -31,6 +31,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.vocab import METRIC_UNITS
 from app.services.evidence_dates import evidence_day
+from app.services.place_tree import loops, misplaced, misplaced_children
 from app.services.status import release_counts
 from app.services.text import normalize_quote_text
 from app.services.yearly import note_stale
@@ -173,6 +174,21 @@ class _Applier:
             self.branches[key] = found
         return self.branches[key]
 
+    def placed(self, model: Any, existing: Any, kind: str, parent: Any, label: str) -> bool:
+        """Whether a record's row may sit under its parent and above its children, and
+        not under itself (app.services.place_tree); a problem named when not."""
+        row_id = existing.id if existing is not None else None
+        problem = None
+        if parent is not None and loops(self.session, model, row_id, parent.id):
+            problem = RecordProblem(label, "parent", "it would sit under itself")
+        elif parent is not None and (why := misplaced(model, kind, parent.kind)):
+            problem = RecordProblem(label, "parent", why)
+        elif row_id is not None and (why := misplaced_children(self.session, model, row_id, kind)):
+            problem = RecordProblem(label, "kind", why)
+        if problem is not None:
+            self.problems.append(problem)
+        return problem is None
+
     # -- upsert --------------------------------------------------------------------
     def upsert(self, model: type[Row], key: str, values: dict[str, Any], label: str) -> Row:
         existing = self.session.exec(select(model).where(model.key == key)).first()  # type: ignore[attr-defined]
@@ -236,6 +252,19 @@ class _Applier:
             parent = self.locality(rec.parent, label, "parent") if rec.parent else None
             if rec.parent and parent is None:
                 continue
+            existing = self.session.exec(select(Locality).where(Locality.key == rec.key)).first()
+            if existing is not None and existing.source_id is None:
+                self.problems.append(
+                    RecordProblem(
+                        label,
+                        "key",
+                        f"{rec.key!r} is an official unit from seed/reference: an article "
+                        "names it as a parent, it does not redefine it",
+                    )
+                )
+                continue
+            if not self.placed(Locality, existing, rec.kind, parent, label):
+                continue
             values = {
                 "kind": rec.kind,
                 "name": rec.name,
@@ -279,6 +308,8 @@ class _Applier:
                 "commune_id": locality.commune_id if locality else None,
             }
             existing = self.session.exec(select(Branch).where(Branch.key == rec.key)).first()
+            if not self.placed(Branch, existing, rec.kind, parent, label):
+                continue
             if existing is not None:  # it may move: its old commune's totals go stale
                 note_stale(self.session, [existing.commune_id])
             branch = self.upsert(Branch, rec.key, values, label)

@@ -50,6 +50,14 @@ D_EACH = (
     "For an unnamed group: the figure holds for each of its organizations, not for the group "
     "as a whole."
 )
+D_PARENT_PLACE = (
+    "The locality it lies in, of a higher level (a village in a commune, a commune in a "
+    "district or a province)."
+)
+D_PARENT_ORGANIZATION = (
+    "The parent organization, of a higher level where both kinds say one (a village_branch "
+    "under a commune_committee); agency_committee and other sit anywhere."
+)
 D_DATE_DERIVED = (
     "true: the figure's own date (as_of, period) is worked out from the text, not printed; "
     "date_note says how. Its evidence_date_basis then reads `derived`, not `stated`."
@@ -117,7 +125,7 @@ class LocalityCreate(WriteBody):
         default=None, description="The name with its kind word.", examples=["thôn Khéo Lẹng"]
     )
     code: Code | None = Field(default=None, description="Official statistics code, if any.")
-    parent_id: Id | None = Field(default=None, description="The locality it lies in.")
+    parent_id: Id | None = Field(default=None, description=D_PARENT_PLACE)
     source_id: Id = Field(description=D_SOURCE_ID)
     quote: Quote = Field(description=D_QUOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
@@ -132,7 +140,7 @@ class LocalityUpdate(WriteBody):
         default=None, description="The name with its kind word."
     )
     code: Code | None = Field(default=None, description="Official statistics code, if any.")
-    parent_id: Id | None = Field(default=None, description="The locality it lies in.")
+    parent_id: Id | None = Field(default=None, description=D_PARENT_PLACE)
     source_id: Id | None = Field(default=None, description=D_SOURCE_ID)
     quote: Quote | None = Field(default=None, description=D_QUOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
@@ -158,7 +166,7 @@ class BranchCreate(WriteBody):
     locality_id: Id | None = Field(
         default=None, description="The most precise place the text gives."
     )
-    parent_id: Id | None = Field(default=None, description="The parent organization.")
+    parent_id: Id | None = Field(default=None, description=D_PARENT_ORGANIZATION)
     founded_on: Day | None = Field(default=None, description="When it was founded, if stated.")
     dissolved_on: Day | None = Field(default=None, description="When it was dissolved, if stated.")
     source_id: Id = Field(description=D_SOURCE_ID)
@@ -178,7 +186,7 @@ class BranchUpdate(WriteBody):
         default=None, description="For a group: the words of the text."
     )
     locality_id: Id | None = Field(default=None, description="The place it was reported under.")
-    parent_id: Id | None = Field(default=None, description="The parent organization.")
+    parent_id: Id | None = Field(default=None, description=D_PARENT_ORGANIZATION)
     founded_on: Day | None = Field(default=None, description="When it was founded.")
     dissolved_on: Day | None = Field(default=None, description="When it was dissolved.")
     source_id: Id | None = Field(default=None, description=D_SOURCE_ID)

@@ -21,6 +21,9 @@ and names each one whose figure a reader could not check against its sentence:
 - a fact's unit is not its metric's;
 - a row is synthetic and its source is not, or the other way round;
 
+- a place or organization is its own ancestor, or sits under one of a kind it may not (a
+  province under a village: app.services.place_tree);
+
 and what is stored from them to be served: a locality or branch whose search fields
 are not what its names give (search would miss it), a locality whose province or commune
 of today is not what its successions give; a branch whose status row (its latest count
@@ -62,6 +65,7 @@ from app.services.branch_items import stale_items
 from app.services.commune_totals import stale_communes
 from app.services.evidence_dates import evidence_day
 from app.services.place_totals import stale_places
+from app.services.place_tree import stored_tree_problems
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
 from app.services.status import (
@@ -174,7 +178,12 @@ def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckRe
     session = Session(bind=connection)
     search = stale_search(session)
     statuses = stale_statuses(session, risk_rules)
+    trees = {model: stored_tree_problems(connection, model) for model in PLACE_MODELS}
     for stale in (
+        *(
+            _Stale(model, list(trees[model]), "parent_id", "misplaced", because=trees[model])
+            for model in PLACE_MODELS
+        ),
         _Stale(
             Locality,
             search["localities"],

@@ -30,6 +30,7 @@ from app.services import audit
 from app.services.branches import branch_detail
 from app.services.json_sql import representation_etag
 from app.services.localities import locality_detail
+from app.services.place_tree import loops, misplaced, misplaced_children
 from app.services.writes import (
     Outcome,
     WriteContext,
@@ -44,21 +45,6 @@ from app.services.writes import (
     taken,
 )
 from app.services.yearly import note_stale
-
-MAX_DEPTH = 12  # deeper than any administrative or party tree; stops a corrupt loop
-
-
-def _loops(session: Session, model: Any, row_id: int | None, parent_id: int | None) -> bool:
-    """True when parent_id is the row itself or lies under it."""
-    seen = 0
-    while parent_id is not None and seen < MAX_DEPTH:
-        if parent_id == row_id:
-            return True
-        parent_id = session.execute(
-            select(model.parent_id).where(model.id == parent_id)
-        ).scalar_one_or_none()
-        seen += 1
-    return parent_id is not None
 
 
 def _refusal(what: str, ident: int, using: list[str]) -> ApiError:
@@ -76,10 +62,35 @@ def _locality_path(ident: int) -> str:
     return f"/localities/{ident}"
 
 
-def _locality_values(session: Session, body: LocalityCreate) -> tuple[dict[str, Any], Any]:
+def _tree_errors(
+    session: Session, model: Any, row_id: int | None, kind: str, parent: Any, field: str
+) -> list[FieldError]:
+    """The row of `kind` under `parent`, and above its children (app.services.place_tree)."""
+    errors = []
+    if parent is not None and (why := misplaced(model, kind, parent.kind)):
+        errors.append(FieldError(field=field, message=why))
+    if row_id is not None and (why := misplaced_children(session, model, row_id, kind)):
+        errors.append(FieldError(field="body.kind", message=why))
+    return errors
+
+
+def _placing_field(patch: LocalityUpdate | BranchUpdate | None) -> str:
+    """The field a misplacement is named by: the kind, when a change gives it alone."""
+    if patch is not None and "kind" in patch.model_fields_set:
+        return "body.parent_id" if "parent_id" in patch.model_fields_set else "body.kind"
+    return "body.parent_id"
+
+
+def _locality_values(
+    session: Session,
+    body: LocalityCreate,
+    row_id: int | None = None,
+    patch: LocalityUpdate | None = None,
+) -> tuple[dict[str, Any], Any]:
     parent = referenced(session, Locality, body.parent_id, "body.parent_id", "locality")
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
     errors = quote_errors(source, body.quote)
+    errors += _tree_errors(session, Locality, row_id, body.kind, parent, _placing_field(patch))
     if errors:
         raise invalid(errors)
     names = locality_search_fields(body.name, body.official_name)
@@ -164,11 +175,11 @@ def update_locality(
 ) -> Outcome:
     locality = _editable_locality(session, ident, if_match)
     merged = merge(LocalityCreate, locality.model_dump(), patch)
-    if _loops(session, Locality, ident, merged.parent_id):
+    if loops(session, Locality, ident, merged.parent_id):
         raise invalid(
             [FieldError(field="body.parent_id", message="would put the locality inside itself")]
         )
-    values, parent = _locality_values(session, merged)
+    values, parent = _locality_values(session, merged, ident, patch)
     before = audit.snapshot(locality)
     moved = values["parent_id"] != locality.parent_id or values["kind"] != locality.kind
     if assign(locality, values):
@@ -244,11 +255,17 @@ def _branch_path(ident: int) -> str:
     return f"/branches/{ident}"
 
 
-def _branch_values(session: Session, body: BranchCreate) -> tuple[dict[str, Any], Any]:
+def _branch_values(
+    session: Session,
+    body: BranchCreate,
+    row_id: int | None = None,
+    patch: BranchUpdate | None = None,
+) -> tuple[dict[str, Any], Any]:
     locality = referenced(session, Locality, body.locality_id, "body.locality_id", "locality")
-    referenced(session, Branch, body.parent_id, "body.parent_id", "organization")
+    parent = referenced(session, Branch, body.parent_id, "body.parent_id", "organization")
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
     errors = quote_errors(source, body.quote)
+    errors += _tree_errors(session, Branch, row_id, body.kind, parent, _placing_field(patch))
     if body.name is None and body.group_size is None:
         errors.append(
             FieldError(
@@ -306,11 +323,11 @@ def update_branch(
 ) -> Outcome:
     branch = _locked_branch(session, ctx, ident, if_match)
     merged = merge(BranchCreate, branch.model_dump(), patch)
-    if _loops(session, Branch, ident, merged.parent_id):
+    if loops(session, Branch, ident, merged.parent_id):
         raise invalid(
             [FieldError(field="body.parent_id", message="would put the organization under itself")]
         )
-    values, locality = _branch_values(session, merged)
+    values, locality = _branch_values(session, merged, ident, patch)
     before = audit.snapshot(branch)
     note_stale(session, [branch.commune_id])  # if it moves, its old commune's totals change
     if assign(branch, values):

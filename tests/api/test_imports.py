@@ -8,7 +8,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.models import Branch
+from app.models import Branch, Locality
 from tests.api.test_writes import (  # shared helpers and fixtures
     TIEN_PHONG,
     fields,
@@ -416,3 +416,52 @@ def test_a_file_may_drop_a_branchs_latest_count(
     detail = write_api.get(f"/branches/{branch}").json()
     assert detail["latest_count"] is None and detail["counts"] == []
     assert detail["risk"]["level"] == "unknown"
+
+
+def _imported(client: TestClient, data: dict[str, Any], headers: dict[str, str]) -> Any:
+    return client.post("/imports", content=as_yaml(data), headers={**headers, **YAML})
+
+
+def test_an_import_does_not_redefine_an_official_unit(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Mai Hạ comes from seed/reference: an article names it as a parent, nothing more."""
+    data = article()
+    data["localities"].insert(
+        0,
+        {"key": "vn2004:05251", "kind": "village", "name": "Thử Nghiệm",
+         "parent": "vn2004:125", "quote": "xóm Thử Nghiệm"},
+    )  # fmt: skip
+    before = row_counts(write_api)
+    refused = _imported(write_api, data, editor)
+    assert refused.status_code == 422
+    assert fields(refused) == ["body.localities.0.key"]
+    assert "official unit" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    mai_ha = write_api.get(f"/localities/{id_of(write_api, Locality, 'vn2004:05251')}").json()
+    assert (mai_ha["kind"], mai_ha["name"], mai_ha["source"]) == ("commune", "Mai Hạ", None)
+
+
+def test_an_import_keeps_each_tree_in_order(write_api: TestClient, editor: dict[str, str]) -> None:
+    data = article()
+    assert _imported(write_api, data, editor).status_code == 200
+    before = row_counts(write_api)
+    # The branch under itself: in the second import of its file.
+    itself = copy.deepcopy(data)
+    itself["branches"][0]["parent"] = itself["branches"][0]["key"]
+    refused = _imported(write_api, itself, editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.branches.0.parent"]
+    assert "under itself" in refused.json()["errors"][0]["message"]
+    # A commune under the village; the village's chi bộ become a province's đảng bộ.
+    misplaced = copy.deepcopy(data)
+    misplaced["localities"].append(
+        {"key": "test:under-village", "kind": "commune", "name": "Thử Nghiệm",
+         "parent": data["localities"][0]["key"], "quote": "xóm Thử Nghiệm"}
+    )  # fmt: skip
+    misplaced["branches"][0]["kind"] = "province_committee"
+    refused = _imported(write_api, misplaced, editor)
+    assert refused.status_code == 422
+    assert fields(refused) == ["body.localities.1.parent", "body.branches.0.parent"]
+    assert row_counts(write_api) == before
+    branch = write_api.get(f"/branches/{id_of(write_api, Branch, data['branches'][0]['key'])}")
+    assert branch.json()["parent"]["id"] == id_of(write_api, Branch, "org:vn2004:05251")

@@ -347,6 +347,55 @@ def test_no_loops_in_the_trees(write_api: TestClient, editor: dict[str, str]) ->
     assert itself.status_code == 422
 
 
+def test_a_place_sits_under_a_place_of_a_higher_level(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source, village, _ = _village_and_branch(write_api, editor)
+    before = row_counts(write_api)
+
+    def place(key: str, kind: str, parent_id: int) -> httpx.Response:
+        body = {"key": key, "kind": kind, "name": "Thử Nghiệm", "parent_id": parent_id,
+                "source_id": source["id"], "quote": "xóm Thử Nghiệm"}  # fmt: skip
+        return write_api.post("/localities", json=body, headers=editor)
+
+    for kind in ("province", "commune", "village"):  # under a village
+        refused = place(f"test:under-village-{kind}", kind, village["id"])
+        assert refused.status_code == 422 and fields(refused) == ["body.parent_id"], kind
+        assert "cannot sit under one of kind village" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    # A change of kind alone is named by its kind: a commune under the commune of Mai Hạ.
+    path = f"/localities/{village['id']}"
+    renamed = patch(write_api, path, {"kind": "commune"}, editor)
+    assert renamed.status_code == 422 and fields(renamed) == ["body.kind"]
+    # A town (a district's level) under the province, a commune under it: the town may not
+    # become a village above its commune.
+    province = write_api.get("/localities/" + str(village["parent_id"])).json()["parents"][-1]
+    town = place("test:town", "town", province["id"])
+    assert town.status_code == 201, town.text
+    commune = place("test:town/commune", "commune", town.json()["id"])
+    assert commune.status_code == 201, commune.text
+    lowered = patch(write_api, f"/localities/{town.json()['id']}", {"kind": "village"}, editor)
+    assert lowered.status_code == 422 and fields(lowered) == ["body.kind"]
+    assert "its child" in lowered.json()["errors"][0]["message"]
+
+
+def test_an_organization_sits_under_one_of_a_higher_level(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    source, _, branch = _village_and_branch(write_api, editor)
+    path = f"/branches/{branch['id']}"
+    raised = patch(write_api, path, {"kind": "province_committee"}, editor)
+    assert raised.status_code == 422 and fields(raised) == ["body.kind"]
+    body = {"key": "test:committee-under-branch", "kind": "commune_committee",
+            "name": "Đảng bộ Thử Nghiệm", "parent_id": branch["id"],
+            "source_id": source["id"], "quote": "Chi bộ xóm Thử Nghiệm"}  # fmt: skip
+    under = write_api.post("/branches", json=body, headers=editor)
+    assert under.status_code == 422 and fields(under) == ["body.parent_id"]
+    # A kind that says no level (an unnamed group's `other`) sits anywhere.
+    cell = write_api.post("/branches", json=body | {"kind": "other"}, headers=editor)
+    assert cell.status_code == 201, cell.text
+
+
 def test_moving_a_village_moves_its_branches(write_api: TestClient, editor: dict[str, str]) -> None:
     _, village, branch = _village_and_branch(write_api, editor)
     other_commune = write_api.get("/localities", params={"kind": "commune", "q": "Thào Chư Phìn"})

@@ -117,6 +117,34 @@ def test_a_qualifier_its_figure_does_not_give_is_named(engine: Engine) -> None:
     )
 
 
+def test_a_tree_out_of_order_is_named(engine: Engine) -> None:
+    """Two organizations each the other's parent (a loop drops their members from every
+    sum), a village made a province under its commune, a chi bộ a province's đảng bộ."""
+    tien_phong = "org:vn2004:05251/xom-tien-phong"
+    branch = one(engine, f"SELECT id FROM branches WHERE key = '{tien_phong}'")
+    commune = one(engine, "SELECT id FROM branches WHERE key = 'org:vn2004:05251'")
+    village = one(engine, "SELECT id FROM localities WHERE key = 'vn2004:05251/xom-tien-phong'")
+    khe_leng = one(engine, "SELECT id FROM branches WHERE name = 'Chi bộ thôn Khéo Lẹng'")
+    change(engine, f"UPDATE branches SET parent_id = {branch} WHERE id = {commune}")
+    change(engine, f"UPDATE localities SET kind = 'province' WHERE id = {village}")
+    change(engine, f"UPDATE branches SET kind = 'province_committee' WHERE id = {khe_leng}")
+
+    report = check(engine)
+
+    misplaced = {
+        (f.entity, f.id, f.field, f.message) for f in report.findings if f.rule == "misplaced"
+    }
+    assert misplaced == {
+        ("branch", branch, "parent_id", "it is its own ancestor"),
+        ("branch", commune, "parent_id", "it is its own ancestor"),
+        ("locality", village, "parent_id",
+         "a place of kind province cannot sit under one of kind commune"),
+        ("branch", khe_leng, "parent_id",
+         "an organization of kind province_committee cannot sit under one of kind "
+         "commune_committee"),
+    }  # fmt: skip
+
+
 def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine) -> None:
     # A dated source's count whose figure prints its value, and another of that source.
     count = one(
