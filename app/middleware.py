@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,12 +39,14 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
-            await _problem(send, 414, f"The query string is longer than {MAX_QUERY_BYTES} bytes.")
+            await _problem(
+                send, 414, f"The query string is longer than {MAX_QUERY_BYTES} bytes.", scope
+            )
             return
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            await _problem(send, 413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+            await _problem(send, 413, BodyTooLarge.detail_text, scope)
             return
         docs = scope["path"].startswith(DOCS_PATHS)
         # HEAD is GET without the body (RFC 9110 9.3.2; CORS allows it), but the routes
@@ -73,15 +76,23 @@ class GuardMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except BodyTooLarge:
-            await _problem(send, 413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        except BodyTooLarge:  # raised where no handler of the app's answered it
+            await _problem(send, 413, BodyTooLarge.detail_text, scope)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """A body read past MAX_BODY_BYTES (one sent in chunks, without a Content-Length).
+
+    An HTTP exception, so that the app's handler answers it: FastAPI reads a JSON body
+    inside `except Exception`, which made any other a 400 "error parsing the body"."""
+
+    detail_text = f"The body is larger than {MAX_BODY_BYTES} bytes."
+
+    def __init__(self) -> None:
+        super().__init__(413, self.detail_text)
 
 
-async def _problem(send: Send, status: int, detail: str) -> None:
+async def _problem(send: Send, status: int, detail: str, scope: Scope) -> None:
     from http import HTTPStatus
 
     import orjson
@@ -92,6 +103,7 @@ async def _problem(send: Send, status: int, detail: str) -> None:
             "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
+            "instance": scope.get("path"),
         }
     )
     await send(

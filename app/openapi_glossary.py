@@ -8,7 +8,8 @@ of every schema to end up described.
 from typing import Any
 
 FIELD_GLOSSARY: dict[str, str] = {
-    "id": "Numeric id, stable for the life of the record.",
+    "id": "Numeric id, stable for the life of the record, never given to another after it "
+    "is deleted.",
     "key": "Stable text key (sources: a slug; places: vn2004:/vn2025:<code>; "
     "organizations: org:<place key>; figures: <source key>#<record id>).",
     "kind": "What sort of thing it is (see the enum).",

@@ -106,8 +106,9 @@ class ListParams:
             Format | None,
             Query(
                 description=(
-                    "json (default), csv or ndjson. Also chosen by the Accept header "
-                    "(text/csv, application/x-ndjson)."
+                    "json (default), csv or ndjson. Without it, chosen by the Accept header "
+                    "(application/json, text/csv, application/x-ndjson, with their q "
+                    "values; */* is JSON)."
                 )
             ),
         ] = None,
@@ -138,13 +139,44 @@ class ListParams:
         )
 
 
+# The media types each list format answers in (for Accept).
+FORMAT_TYPES: dict[Format, tuple[str, ...]] = {
+    "json": ("application/json",),
+    "csv": ("text/csv",),
+    "ndjson": ("application/x-ndjson", "application/ndjson"),
+}
+
+
 def _format_from_accept(accept: str) -> Format:
-    accept = accept.lower()
-    if "text/csv" in accept:
-        return "csv"
-    if "application/x-ndjson" in accept or "application/ndjson" in accept:
-        return "ndjson"
-    return "json"
+    """The format Accept prefers (RFC 9110, 12.5.1): a format's quality is that of the
+    most specific range matching its media type; the highest wins, then the one whose
+    range is listed first, then JSON; JSON too when none is acceptable (q=0 only)."""
+    ranges = [_media_range(part, n) for n, part in enumerate(accept.lower().split(","))]
+    best: tuple[float, int, Format] = (0.0, 0, "json")
+    for fmt, media_types in FORMAT_TYPES.items():
+        for media_type in media_types:
+            wild = media_type.split("/")[0] + "/*"
+            matching = [r for r in ranges if r[0] in (media_type, wild, "*/*")]
+            if matching:
+                _, q, n = max(matching, key=lambda r: (r[0] == media_type, r[0] == wild))
+                best = max(best, (q, -n, fmt), key=lambda b: b[:2])
+    return best[2] if best[0] > 0 else "json"
+
+
+def _media_range(part: str, position: int) -> tuple[str, float, int]:
+    """A range of Accept: its media type, its q (1 unless given; 0 when unreadable), and
+    where it stands."""
+    media, *params = (piece.strip() for piece in part.split(";"))
+    q = 1.0
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+            q = q if 0.0 <= q <= 1.0 else 0.0  # NaN too
+    return media, q, position
 
 
 ListParamsDep = Annotated[ListParams, Depends()]

@@ -6,6 +6,7 @@ from app.models.branches import Branch
 from app.models.data_version import DataVersion
 from app.models.figures import Fact, MembershipCount, MembershipEvent, Officeholder
 from app.models.localities import Locality, LocalitySuccession
+from app.models.retired_ids import RetiredId
 from app.models.sources import Source
 from app.models.status import BranchStatus
 
@@ -22,6 +23,7 @@ __all__ = [
     "MembershipCount",
     "MembershipEvent",
     "Officeholder",
+    "RetiredId",
     "Source",
     "metadata",
 ]

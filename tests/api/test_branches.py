@@ -219,6 +219,26 @@ def test_accept_header_chooses_csv_and_ndjson(api: TestClient) -> None:
     assert len(lines) == 12 and all(line.startswith("{") for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("application/json, text/csv;q=0.1", "application/json"),  # by quality
+        ("text/csv;q=0", "application/json"),  # not acceptable at all
+        ("application/json;q=1, application/x-ndjson;q=0.001", "application/json"),
+        ("text/csv;q=0.5, */*", "application/json"),  # */* is JSON's, and preferred here
+        ("text/csv, application/json", "text/csv"),  # equal: the first listed
+        ("text/*", "text/csv"),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/json"),
+        ("application/ndjson;q=0.9, text/csv;q=0.8", "application/x-ndjson"),
+        ("text/csv;q=x", "application/json"),  # an unreadable quality accepts nothing
+    ],
+)
+def test_accept_is_read_with_its_qualities(api: TestClient, accept: str, media_type: str) -> None:
+    response = api.get("/branches", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+
+
 def test_a_mistyped_filter_is_refused_not_ignored(api: TestClient) -> None:
     response = api.get("/branches", params={"provnce": 1})
     assert response.status_code == 400

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -658,6 +659,24 @@ def test_an_unreadable_body_is_a_400_naming_the_body(
     assert refused.json()["detail"].startswith("The body could not be read as JSON")
 
 
+@pytest.mark.parametrize("path", ["/sources", "/imports"])
+def test_a_body_too_large_sent_in_chunks_is_a_413(
+    write_api: TestClient, editor: dict[str, str], path: str
+) -> None:
+    """Without a Content-Length the size is known only as the body is read: past the
+    limit, the same 413 as a declared length gets, not a 400 for an unreadable body."""
+    before = row_counts(write_api)
+    text = "x" * 2_100_000
+    body = orjson.dumps({"key": "test-large", "text": text})
+    chunks = (body[i : i + 65_536] for i in range(0, len(body), 65_536))
+    content_type = "application/json" if path == "/sources" else "application/yaml"
+    refused = write_api.post(path, content=chunks, headers={**editor, "Content-Type": content_type})
+    assert refused.status_code == 413, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["instance"] == path
+    assert row_counts(write_api) == before
+
+
 def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) -> None:
     path = tien_phong_count_path(write_api)
     first = etag_of(write_api, path)
@@ -920,6 +939,29 @@ def test_a_retried_post_does_not_insert_twice(
     colleague = {**make_key(write_api, "colleague"), "Idempotency-Key": "7b0c2f4e-retry"}
     assert write_api.post("/membership-counts", json=body, headers=colleague).status_code == 201
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
+
+
+def test_an_id_is_never_given_twice(write_api: TestClient, editor: dict[str, str]) -> None:
+    """The newest count deleted, the next one created: its id is another, so that a
+    replay's Location, the audit log and a reader's link still name the deleted one."""
+    source = new_source(write_api, editor)
+    body = count_body(source["id"], id_of(write_api, Branch, TIEN_PHONG))
+    key = {**editor, "Idempotency-Key": "count-then-deleted"}
+    first = write_api.post("/membership-counts", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    assert delete(write_api, first.headers["location"], editor).status_code == 204
+    second = write_api.post("/membership-counts", json=body, headers=editor)
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] > first.json()["id"]
+    assert write_api.get(first.headers["location"]).status_code == 404
+    replayed = write_api.post("/membership-counts", json=body, headers=key)
+    assert replayed.headers["location"] == first.headers["location"]
+    audit = write_api.get(
+        "/audit",
+        params={"entity": "membership_count", "entity_id": first.json()["id"]},
+        headers=editor,
+    ).json()["items"]
+    assert [e["action"] for e in audit] == ["delete", "create"]
 
 
 def test_two_sources_disagreeing_are_both_served(
