@@ -1,5 +1,6 @@
 """HTTP concerns around every request: CORS, compression, security headers, size limits."""
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +26,12 @@ DOCS_PATHS = (DOCS_PAGE, REDOC_PAGE, "/openapi.json")
 ANY_ORIGIN = b"*"
 MAX_QUERY_BYTES = 4096
 MAX_BODY_BYTES = 2_000_000
+# The writes whose body is JSON: POST to a collection, PATCH to one of its items (an
+# import's may be YAML: app.api.imports answers its own 415). With any other
+# Content-Type, or none, FastAPI read no JSON and answered a 422 about the body.
+JSON_WRITES = re.compile(
+    r"^/(?:sources|localities|branches|membership-counts|admissions|facts)(?P<item>/[^/]+)?$"
+)
 
 
 class GuardMiddleware:
@@ -47,6 +54,15 @@ class GuardMiddleware:
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             await _problem(send, 413, BodyTooLarge.detail_text, scope)
+            return
+        if _not_json_for_a_json_write(scope, headers.get(b"content-type", b"")):
+            await _problem(
+                send,
+                415,
+                "The body of this write is JSON: send Content-Type: application/json (in UTF-8).",
+                scope,
+                field="header.content-type",
+            )
             return
         docs = scope["path"].startswith(DOCS_PATHS)
         # HEAD is GET without the body (RFC 9110 9.3.2; CORS allows it), but the routes
@@ -92,7 +108,21 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, self.detail_text)
 
 
-async def _problem(send: Send, status: int, detail: str, scope: Scope) -> None:
+def _not_json_for_a_json_write(scope: Scope, content_type: bytes) -> bool:
+    if scope["method"] not in ("POST", "PATCH"):  # every read: no pattern matched
+        return False
+    write = JSON_WRITES.match(scope["path"])
+    if write is None or scope["method"] != ("PATCH" if write["item"] else "POST"):
+        return False
+    media, *params = (p.strip() for p in content_type.decode("latin-1").lower().split(";"))
+    charsets = [p.partition("=")[2].strip('" ') for p in params if p.startswith("charset")]
+    json = media == "application/json" or media.endswith("+json")
+    return not json or any(charset not in ("utf-8", "utf8") for charset in charsets)
+
+
+async def _problem(
+    send: Send, status: int, detail: str, scope: Scope, field: str | None = None
+) -> None:
     from http import HTTPStatus
 
     import orjson
@@ -104,6 +134,11 @@ async def _problem(send: Send, status: int, detail: str, scope: Scope) -> None:
             "status": status,
             "detail": detail,
             "instance": scope.get("path"),
+            **(
+                {"errors": [{"field": field, "message": detail, "type": "media_type"}]}
+                if field
+                else {}
+            ),
         }
     )
     await send(

@@ -151,6 +151,8 @@ def _format_from_accept(accept: str) -> Format:
     """The format Accept prefers (RFC 9110, 12.5.1): a format's quality is that of the
     most specific range matching its media type; the highest wins, then the one whose
     range is listed first, then JSON; JSON too when none is acceptable (q=0 only)."""
+    if not accept or accept == "*/*":  # most clients: nothing to weigh
+        return "json"
     ranges = [_media_range(part, n) for n, part in enumerate(accept.lower().split(","))]
     best: tuple[float, int, Format] = (0.0, 0, "json")
     for fmt, media_types in FORMAT_TYPES.items():

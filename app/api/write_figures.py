@@ -98,7 +98,7 @@ def update_membership_count(
     "/membership-counts/{count_id}",
     status_code=204,
     response_class=Response,
-    responses={**DELETED, **CHANGE_ERRORS},
+    responses=DELETED,
     summary="Delete a membership count",
 )
 def delete_membership_count(
@@ -140,7 +140,7 @@ def update_admission(
     "/admissions/{event_id}",
     status_code=204,
     response_class=Response,
-    responses={**DELETED, **CHANGE_ERRORS},
+    responses=DELETED,
     summary="Delete an event",
 )
 def delete_admission(
@@ -179,7 +179,7 @@ def update_fact(
     "/facts/{fact_id}",
     status_code=204,
     response_class=Response,
-    responses={**DELETED, **CHANGE_ERRORS},
+    responses=DELETED,
     summary="Delete a fact",
 )
 def delete_fact(request: Request, fact_id: IdPath, caller: Writer, if_match: IfMatch) -> Response:

@@ -74,6 +74,7 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
     409: problem("The key exists already, or the write conflicts with stored data."),
     413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
+    415: problem("The body is not JSON (its Content-Type), or not in UTF-8."),
     422: problem(
         "A field is invalid (a quote not in its source, a missing source...): "
         "`errors` names it. Nothing was written."
@@ -86,7 +87,11 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     412: problem("If-Match is not the item's current ETag: someone changed it meanwhile."),
     428: problem("If-Match is missing."),
 }
-DELETED: dict[int | str, dict[str, Any]] = {204: {"description": "Deleted."}}
+# A DELETE takes no body to be JSON.
+DELETED: dict[int | str, dict[str, Any]] = {
+    204: {"description": "Deleted."},
+    **{status: answer for status, answer in CHANGE_ERRORS.items() if status != 415},
+}
 
 
 def run(
@@ -164,7 +169,7 @@ def update_source(
     "/sources/{source_id}",
     status_code=204,
     response_class=Response,
-    responses={**DELETED, **CHANGE_ERRORS},
+    responses=DELETED,
     summary="Delete a source",
 )
 def delete_source(
@@ -210,7 +215,7 @@ def update_locality(
     "/localities/{locality_id}",
     status_code=204,
     response_class=Response,
-    responses={**DELETED, **CHANGE_ERRORS},
+    responses=DELETED,
     summary="Delete a locality",
 )
 def delete_locality(
@@ -256,7 +261,7 @@ def update_branch(
     "/branches/{branch_id}",
     status_code=204,
     response_class=Response,
-    responses={**DELETED, **CHANGE_ERRORS},
+    responses=DELETED,
     summary="Delete a branch",
 )
 def delete_branch(

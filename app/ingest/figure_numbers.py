@@ -11,6 +11,7 @@ million. A figure in words ("một", "hai") prints no digits and is not checked.
 import re
 import unicodedata
 
+from app.models.vocab import METRIC_MAXIMA, METRIC_UNITS
 from app.services.text import normalize_quote_text
 
 # A number: thousands grouped by dots or commas, or digits with a decimal part.
@@ -88,6 +89,18 @@ def part_exceeds_whole(value: float | None, value_max: float | None, out_of: flo
     if value is None or out_of is None:
         return False
     return max(value, value_max if value_max is not None else value) > out_of
+
+
+def above_metric_maximum(
+    metric: str | None, value: float | None, value_max: float | None
+) -> str | None:
+    """Why the value (or the top of its range) is more than its metric can be (a rate
+    of 120%), or None."""
+    most = METRIC_MAXIMA.get(metric or "")
+    top = value_max if value_max is not None else value
+    if most is None or top is None or top <= most:
+        return None
+    return f"{metric} is at most {most:g} ({METRIC_UNITS[metric or '']}), not {top:g}"
 
 
 def _among(value: float, printed: set[float]) -> bool:

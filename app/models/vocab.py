@@ -90,6 +90,17 @@ METRIC_UNITS: dict[str, str] = {
     "admissions_in_one_branch": "members",
     "meeting_day_of_month": "day",
 }
+# The most a metric's value can be: a share of a whole is at most all of it (a plan's
+# completion is not a share: 130% of a plan is done), a day of the month at most 31.
+METRIC_MAXIMA: dict[str, float] = {
+    "poverty_rate": 100,
+    "youth_participation_rate": 100,
+    "meeting_attendance_rate": 100,
+    "branches_rated_excellent": 100,
+    "branches_rated_good": 100,
+    "cultural_family_rate": 100,
+    "meeting_day_of_month": 31,
+}
 DIMENSIONS: tuple[str, ...] = (
     "all",
     "grassroots_organizations",

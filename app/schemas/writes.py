@@ -9,7 +9,7 @@ format (seed/FORMAT.md and app.ingest.records).
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 
 from app.days import Day
 from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, refuse_unstorable
@@ -29,11 +29,13 @@ Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")]
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1_500_000)]
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
-Amount = Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
-Whole = Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)]
-Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
-GroupSize = Annotated[int, Field(gt=1, le=100_000)]
+# Numbers and flags as JSON types them (Strict): `true` is not 1, nor "9" nine.
+Count = Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
+Amount = Annotated[float, Strict(), Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+Whole = Annotated[float, Strict(), Field(gt=0, le=1e15, allow_inf_nan=False)]
+Id = Annotated[int, Strict(), Field(ge=1, le=2_147_483_647)]
+GroupSize = Annotated[int, Strict(), Field(gt=1, le=100_000)]
+Flag = Annotated[bool, Strict()]
 FigureText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 D_KEY = "Stable slug, unique across the dataset (seed/FORMAT.md, Keys)."
@@ -203,8 +205,8 @@ class FigureCreate(WriteBody):
     quote: Quote = Field(description=D_QUOTE)
     figure: FigureText | None = Field(default=None, description=D_FIGURE)
     qualifier: Qualifier = Field(default="exact", description=D_QUALIFIER)
-    applies_to_each: bool = Field(default=False, description=D_EACH)
-    date_derived: bool = Field(default=False, description=D_DATE_DERIVED)
+    applies_to_each: Flag = Field(default=False, description=D_EACH)
+    date_derived: Flag = Field(default=False, description=D_DATE_DERIVED)
     date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
 
@@ -216,8 +218,8 @@ class FigureUpdate(WriteBody):
     quote: Quote | None = Field(default=None, description=D_QUOTE)
     figure: FigureText | None = Field(default=None, description=D_FIGURE)
     qualifier: Qualifier | None = Field(default=None, description=D_QUALIFIER)
-    applies_to_each: bool | None = Field(default=None, description=D_EACH)
-    date_derived: bool | None = Field(default=None, description=D_DATE_DERIVED)
+    applies_to_each: Flag | None = Field(default=None, description=D_EACH)
+    date_derived: Flag | None = Field(default=None, description=D_DATE_DERIVED)
     date_note: LongText | None = Field(default=None, description=D_DATE_NOTE)
     note: LongText | None = Field(default=None, description=D_NOTE)
 

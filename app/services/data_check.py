@@ -14,11 +14,12 @@ and names each one whose figure a reader could not check against its sentence:
 - a fact's range ends below its start (value_max below value: the tables of counts and
   events refuse that themselves, as all three refuse a period ending before it starts),
   or its part is more than the whole it is out of (out_of below the value);
-- a figure begins after its source was published;
+- a figure begins, or a branch was founded or dissolved, after its source was published;
 - an evidence_date is not the one its dates give (own date, else the source's
   publication, else the day the service registered the text): the latest count
   shown first is picked by it;
-- a fact's unit is not its metric's;
+- a fact's unit is not its metric's, or its value more than its metric can be (a rate
+  above 100%);
 - a row is synthetic and its source is not, or the other way round;
 
 - a place or organization is its own ancestor, or sits under one of a kind it may not (a
@@ -47,7 +48,12 @@ from typing import Any
 from sqlalchemy import Connection, null, select
 from sqlmodel import Session
 
-from app.ingest.figure_numbers import misqualified, part_exceeds_whole, unprinted
+from app.ingest.figure_numbers import (
+    above_metric_maximum,
+    misqualified,
+    part_exceeds_whole,
+    unprinted,
+)
 from app.ingest.loader import text_sha256
 from app.ingest.places import stale_search
 from app.models import (
@@ -287,7 +293,7 @@ def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFac
         )
 
 
-PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic")
+PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic", "founded_on", "dissolved_on")
 FIGURE_COLUMNS = ("figure", "value", "value_max", "out_of", "qualifier", "evidence_date")
 FACT_COLUMNS = ("metric", "unit")
 
@@ -356,8 +362,21 @@ class _RowRules:
             and normalize_quote_text(row.figure) not in normalize_quote_text(row.quote)
         ):
             found("figure", "figure_not_in_quote", "not found in the quote")
+        for name in ("founded_on", "dissolved_on"):  # a branch's (a locality's are NULL)
+            if (why := self.reported_later(getattr(row, name))) is not None:
+                found(name, "after_publication", why)
         if model in FIGURE_DATES:
             self._check_figure(FIGURE_DATES[model], row, found)
+
+    def reported_later(self, day: date | None) -> str | None:
+        """Why the source cannot report `day`: after its publication (an undated one's
+        first day in the dataset, when it existed), or None."""
+        published = self.source.published_on
+        bound = published or self.source.registered_on
+        if day is None or day <= bound:
+            return None
+        held = "publication" if published else "first day in the dataset"
+        return f"{day} is after the source's {held} ({bound}), which cannot report it"
 
     def _check_figure(
         self, dates: _Dates, row: Any, found: Callable[[str, str, str], None]
@@ -378,17 +397,12 @@ class _RowRules:
             found(fault[0], "value_not_in_figure", fault[1])
         elif why := self.misqualified(row.figure, value, row.qualifier):
             found("qualifier", "qualifier_not_in_figure", why)
+        if why := above_metric_maximum(row.metric, value, value_max):
+            found("value", "above_metric_maximum", why)
         first, own = row.first, row.own
         published = self.source.published_on
-        # An undated source existed by the day the dataset first held it (as writes say).
-        bound = published or self.source.registered_on
-        if first is not None and first > bound:
-            held = "publication" if published else "first day in the dataset"
-            found(
-                dates.first,
-                "after_publication",
-                f"{first} is after the source's {held} ({bound}), which cannot report it",
-            )
+        if (why := self.reported_later(first)) is not None:
+            found(dates.first, "after_publication", why)
         expected = evidence_day(own, published, self.source.registered_on)
         if row.evidence_date != expected:
             found(

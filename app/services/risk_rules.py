@@ -40,7 +40,8 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
         RuleInfo(
             "too_few_members",
             "Too few members",
-            f"The latest count is below {rules.min_members} members (Nghệ An, article 004).",
+            f"The latest count is below {rules.min_members} members (Nghệ An, article 004). "
+            "Read as its text gives it: admissions recorded after it are not added to it.",
         ),
         RuleInfo(
             "ageing",
@@ -52,7 +53,9 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "No admissions",
             f"A source states more than {rules.stall_years} years without an admission, and "
             "no admission is recorded after that statement (Nghệ An, article 004). Not met "
-            f"when an admission is recorded within {rules.stall_years} years before as_of.",
+            f"when an admission is recorded within {rules.stall_years} years before as_of; "
+            "unknown otherwise (an admission after the statement, older than that: the "
+            "branch may have stalled again since).",
         ),
         RuleInfo(
             "below_charter_minimum",

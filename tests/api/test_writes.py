@@ -397,6 +397,23 @@ def test_an_organization_sits_under_one_of_a_higher_level(
     assert cell.status_code == 201, cell.text
 
 
+def test_an_article_does_not_report_a_founding_after_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The test article is of 2024-03-02: it cannot say a branch it names was founded the
+    next day, nor dissolved in 2099."""
+    _, _, branch = _village_and_branch(write_api, editor)
+    path = f"/branches/{branch['id']}"
+    later = patch(
+        write_api, path, {"founded_on": "2024-03-03", "dissolved_on": "2099-01-01"}, editor
+    )
+    assert later.status_code == 422
+    assert fields(later) == ["body.founded_on", "body.dissolved_on"]
+    assert "after the source's publication (2024-03-02)" in later.json()["errors"][0]["message"]
+    on_the_day = patch(write_api, path, {"founded_on": "2024-03-02"}, editor)
+    assert on_the_day.status_code == 200, on_the_day.text
+
+
 def test_moving_a_village_moves_its_branches(write_api: TestClient, editor: dict[str, str]) -> None:
     _, village, branch = _village_and_branch(write_api, editor)
     other_commune = write_api.get("/localities", params={"kind": "commune", "q": "Thào Chư Phìn"})
@@ -464,19 +481,19 @@ def test_a_branchs_founding_and_dissolution_are_shown_where_it_is(
     assert _listed(write_api, branch["id"])["founded_on"] is None
     before = etag_of(write_api, path)
     dated = patch(
-        write_api, path, {"founded_on": "1975-05-01", "dissolved_on": "2025-07-01"}, editor
+        write_api, path, {"founded_on": "1975-05-01", "dissolved_on": "2024-01-01"}, editor
     )
     assert dated.status_code == 200, dated.text
     assert (dated.json()["founded_on"], dated.json()["dissolved_on"]) == (
         "1975-05-01",
-        "2025-07-01",
+        "2024-01-01",
     )
     listed = _listed(write_api, branch["id"])
-    assert (listed["founded_on"], listed["dissolved_on"]) == ("1975-05-01", "2025-07-01")
+    assert (listed["founded_on"], listed["dissolved_on"]) == ("1975-05-01", "2024-01-01")
     assert etag_of(write_api, path) != before
     rows = csv.DictReader(io.StringIO(write_api.get("/branches", params={"format": "csv"}).text))
     [line] = [row for row in rows if row["id"] == str(branch["id"])]
-    assert (line["founded_on"], line["dissolved_on"]) == ("1975-05-01", "2025-07-01")
+    assert (line["founded_on"], line["dissolved_on"]) == ("1975-05-01", "2024-01-01")
 
 
 def test_a_retitled_source_is_retitled_in_the_items_that_cite_it(
@@ -880,6 +897,25 @@ def test_a_facts_whole_is_its_own_field(write_api: TestClient, editor: dict[str,
     assert lowered.status_code == 422 and fields(lowered) == ["body.out_of"]
 
 
+def test_a_share_is_at_most_its_whole(write_api: TestClient, editor: dict[str, str]) -> None:
+    """A poverty rate of 120% is a mistake wherever it is printed; a plan done to 130%
+    is not (no share of a whole)."""
+    text = "Tỷ lệ hộ nghèo của xóm là 120%, đạt 130% kế hoạch."
+    source = new_source(write_api, editor, key="test-shares", text=text)
+    village = id_of(write_api, Locality, "vn2004:05251/xom-tien-phong")
+    fact = {"source_id": source["id"], "locality_id": village, "quote": text}
+    before = row_counts(write_api)
+    rate = fact | {"metric": "poverty_rate", "value": 120, "figure": "120%"}
+    refused = write_api.post("/facts", json=rate, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.value"]
+    assert (
+        refused.json()["errors"][0]["message"] == "poverty_rate is at most 100 (percent), not 120"
+    )
+    assert row_counts(write_api) == before
+    plan = fact | {"metric": "plan_completion", "value": 130, "figure": "130%"}
+    assert write_api.post("/facts", json=plan, headers=editor).status_code == 201
+
+
 def test_counts_are_listed_by_status(write_api: TestClient, editor: dict[str, str]) -> None:
     """Counts of full or probationary members only: read from their own indexes
     (migration 0012), by id or by date, and never among the counts of all members."""
@@ -939,6 +975,56 @@ def test_a_retried_post_does_not_insert_twice(
     colleague = {**make_key(write_api, "colleague"), "Idempotency-Key": "7b0c2f4e-retry"}
     assert write_api.post("/membership-counts", json=body, headers=colleague).status_code == 201
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"value": True}, "body.value"),
+        ({"value": "9"}, "body.value"),
+        ({"value": 9.0}, "body.value"),
+        ({"branch_id": "5"}, "body.branch_id"),
+        ({"applies_to_each": 1}, "body.applies_to_each"),
+        ({"applies_to_each": "true"}, "body.applies_to_each"),
+    ],
+)
+def test_numbers_and_flags_are_taken_as_json_types_them(
+    write_api: TestClient, editor: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    """`true` is not 1 and "9" is not nine: a client's mistake, refused, not stored."""
+    source = new_source(write_api, editor)
+    body = count_body(source["id"], id_of(write_api, Branch, TIEN_PHONG)) | change
+    before = row_counts(write_api)
+    refused = write_api.post("/membership-counts", json=body, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == [field]
+    assert row_counts(write_api) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-16"],
+)
+def test_a_write_of_another_media_type_is_a_415(
+    write_api: TestClient, editor: dict[str, str], content_type: str | None
+) -> None:
+    """What `curl -d` and a browser's fetch() send by default: said, not a 422 about a
+    body that is "not a valid dictionary"."""
+    body = orjson.dumps({"key": "test-media", "text": "Chi bộ có 9 đảng viên."})
+    before = row_counts(write_api)
+    typed = {"Content-Type": content_type} if content_type else {}
+    refused = write_api.post("/sources", content=body, headers={**editor, **typed})
+    assert refused.status_code == 415 and fields(refused) == ["header.content-type"]
+    assert row_counts(write_api) == before
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=UTF-8", "application/x+json"])
+def test_a_json_write_reads_json(
+    write_api: TestClient, editor: dict[str, str], content_type: str
+) -> None:
+    body = orjson.dumps({"key": "test-media", "text": "Chi bộ có 9 đảng viên."})
+    typed = {"Content-Type": content_type}
+    created = write_api.post("/sources", content=body, headers={**editor, **typed})
+    assert created.status_code == 201, created.text
 
 
 def test_an_id_is_never_given_twice(write_api: TestClient, editor: dict[str, str]) -> None:

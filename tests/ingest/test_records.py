@@ -140,6 +140,29 @@ def test_a_facts_whole_is_at_least_its_part(whole: str, refused: bool) -> None:
     assert any(field.startswith("facts.0") for field in fields_of(rejected.value))
 
 
+@pytest.mark.parametrize(
+    ("metric", "value", "refused"),
+    [
+        ("poverty_rate", "100", False),
+        ("poverty_rate", "120", True),  # a share is at most its whole
+        ("poverty_rate", "40, value_max: 101", True),
+        ("plan_completion", "130", False),  # not a share
+        ("meeting_day_of_month", "32", True),
+    ],
+)
+def test_a_value_is_at_most_what_its_metric_can_be(metric: str, value: str, refused: bool) -> None:
+    fact = (
+        f"facts:\n  - {{id: f, metric: {metric}, locality: vn2004:17, value: {value}, "
+        "quote: abc}\n"
+    )
+    if not refused:
+        assert parse_article_yaml(BASE + fact, "t").facts[0].metric == metric
+        return
+    with pytest.raises(ImportRejected) as rejected:
+        parse_article_yaml(BASE + fact, "t")
+    assert "is at most" in str(rejected.value)
+
+
 def test_an_article_is_not_held_before_it_was_published() -> None:
     source = 'source: {key: s, published_on: 2023-12-18, registered_on: %s, text: "x"}\n'
     held = parse_article_yaml("format: branchstats/article-v1\n" + source % "2023-12-18", "t")
