@@ -21,7 +21,6 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Where the SQLite file lives.")
     seed_dir: Path = Field(default=REPO_ROOT / "seed", description="Seed articles and references.")
-    environment: str = Field(default="production", description="production or development.")
     log_level: str = "info"
     cursor_secret: str = Field(
         default="branchstats-cursors",
@@ -35,9 +34,6 @@ class Settings(BaseSettings):
     risk_attrition_years: int = 3
     # Reads: a statement running longer than this is cancelled (seconds).
     statement_timeout_s: float = 5.0
-    # Requests: bodies above this many bytes are refused with 413.
-    max_body_bytes: int = 2_000_000
-    max_query_string_bytes: int = 4096
     # Writes: each API key may make this many a minute, in bursts of as many (per server
     # process; see app/ratelimit.py). Over it, 429 with Retry-After.
     write_rate_per_minute: int = Field(default=60, ge=1)

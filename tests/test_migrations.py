@@ -14,6 +14,7 @@ from sqlmodel import Session
 from app.db import make_engine
 from app.migrate import alembic_config, current_revision, head_revision, upgrade_head
 from app.models import Fact
+from app.models.retired_ids import NEVER_REUSED
 from app.services.risk_rules import RiskRules
 from app.services.status_day import refresh_if_stale
 from tests.conftest import DatabaseFactory
@@ -312,3 +313,21 @@ def test_0020_keeps_ids_deleted_before_it_from_being_given_again(
         session.commit()
         assert again.id is not None and again.id > copy_id
     engine.dispose()
+
+
+def test_every_table_that_loses_rows_keeps_its_largest_deleted_id(
+    databases: DatabaseFactory,
+) -> None:
+    """On SQLite a batch migration re-creates a table without its triggers: one that lost
+    `<table>_retired_id` would give a deleted id again, silently."""
+    engine = make_engine(databases.copy("seeded"))
+    if engine.dialect.name != "sqlite":
+        engine.dispose()
+        pytest.skip("PostgreSQL's sequences never go back")
+    missing = [
+        model.__tablename__
+        for model in NEVER_REUSED
+        if f"{model.__tablename__}_retired_id" not in _triggers_on(engine, model.__tablename__)
+    ]
+    engine.dispose()
+    assert missing == []

@@ -11,7 +11,7 @@ million. A figure in words ("một", "hai") prints no digits and is not checked.
 import re
 import unicodedata
 
-from app.models.vocab import METRIC_MAXIMA, METRIC_UNITS
+from app.models.vocab import METRIC_RANGE_DEFAULT, METRIC_RANGES, METRIC_UNITS
 from app.services.text import normalize_quote_text
 
 # A number: thousands grouped by dots or commas, or digits with a decimal part.
@@ -91,16 +91,21 @@ def part_exceeds_whole(value: float | None, value_max: float | None, out_of: flo
     return max(value, value_max if value_max is not None else value) > out_of
 
 
-def above_metric_maximum(
+def outside_metric_range(
     metric: str | None, value: float | None, value_max: float | None
 ) -> str | None:
-    """Why the value (or the top of its range) is more than its metric can be (a rate
-    of 120%), or None."""
-    most = METRIC_MAXIMA.get(metric or "")
-    top = value_max if value_max is not None else value
-    if most is None or top is None or top <= most:
+    """Why the value, or the top of its range, is not one its metric can be (a rate of
+    120%, a count of -3), or None."""
+    if metric is None or value is None:
         return None
-    return f"{metric} is at most {most:g} ({METRIC_UNITS[metric or '']}), not {top:g}"
+    least, most = METRIC_RANGES.get(metric, METRIC_RANGE_DEFAULT)
+    unit = METRIC_UNITS[metric]
+    if value < least:
+        return f"{metric} is at least {least:g} ({unit}), not {value:g}"
+    top = value_max if value_max is not None else value
+    if most is not None and top > most:
+        return f"{metric} is at most {most:g} ({unit}), not {top:g}"
+    return None
 
 
 def _among(value: float, printed: set[float]) -> bool:

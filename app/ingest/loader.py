@@ -18,13 +18,7 @@ from app.ingest.places import (
     set_locality_ancestors,
     sync_locality_words,
 )
-from app.ingest.records import (
-    ArticleFile,
-    BranchRecord,
-    EventRecord,
-    FactRecord,
-    FigureRecord,
-)
+from app.ingest.records import ArticleFile, EventRecord, FactRecord, FigureRecord
 from app.models import (
     Branch,
     Fact,
@@ -88,15 +82,12 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _days_reported(rec: Any) -> list[tuple[date | None, str]]:
-    """The days a record says something was so or began, each with the field that gives
-    it (a period may end after the article: a year still running, a term; it cannot
-    begin after it)."""
+def _first_day(rec: Any) -> tuple[date | None, str]:
+    """The first day a record covers, and the field that gives it (a period may end after
+    the article: a year still running, a term; it cannot begin after it)."""
     if isinstance(rec, EventRecord) or (isinstance(rec, FactRecord) and rec.as_of is None):
-        return [(rec.bounds()[0], "period")]
-    if isinstance(rec, BranchRecord):
-        return [(rec.founded_on, "founded_on"), (rec.dissolved_on, "dissolved_on")]
-    return [(getattr(rec, "as_of", None), "as_of")]
+        return rec.bounds()[0], "period"
+    return getattr(rec, "as_of", None), "as_of"
 
 
 def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
@@ -118,17 +109,16 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
     for section, records in sections:
         for index, rec in enumerate(records):
             label = f"{section}[{index}] {getattr(rec, 'id', None) or rec.key}"
-            for first, given_by in _days_reported(rec):
-                if first is not None and published is not None and first > published:
-                    problems.append(
-                        RecordProblem(
-                            label,
-                            given_by,
-                            f"{first} is after the article's day ({published}: its "
-                            "publication, else the day the dataset first held it), which "
-                            "cannot report it",
-                        )
+            first, field = _first_day(rec)
+            if first is not None and published is not None and first > published:
+                problems.append(
+                    RecordProblem(
+                        label,
+                        field,
+                        f"{first} is after the article's day ({published}: its publication, "
+                        "else the day the dataset first held it), which cannot report it",
                     )
+                )
             quote = normalize_quote_text(rec.quote)
             if quote not in haystack:
                 problems.append(RecordProblem(label, "quote", "not found in the source text"))

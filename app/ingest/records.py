@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.days import Day
-from app.ingest.figure_numbers import above_metric_maximum, part_exceeds_whole
+from app.ingest.figure_numbers import outside_metric_range, part_exceeds_whole
 from app.ingest.periods import PeriodError, parse_period
 from app.models.vocab import (
     DIMENSIONS,
@@ -249,7 +249,7 @@ class FactRecord(FigureRecord):
             raise ValueError("value_max is below value")
         if part_exceeds_whole(self.value, self.value_max, self.out_of):
             raise ValueError("out_of is below the value: a part is not more than its whole")
-        if why := above_metric_maximum(self.metric, self.value, self.value_max):
+        if why := outside_metric_range(self.metric, self.value, self.value_max):
             raise ValueError(why)
         return self
 

@@ -6,6 +6,8 @@ created): once the row with the largest id was deleted, the next row took its id
 idempotent replay's Location, an audit entry's entity_id or a reader's link to
 /admissions/11 named another record. Triggers (migration 0020) keep each table's largest
 deleted id here; before a flush, the new rows of those tables are given ids above both.
+A synthetic database emptied by `branchstats synth --replace` starts its ids again, as
+PostgreSQL's TRUNCATE ... RESTART IDENTITY does there: nothing of it is kept to link to.
 """
 
 from collections import defaultdict

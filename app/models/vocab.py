@@ -90,16 +90,18 @@ METRIC_UNITS: dict[str, str] = {
     "admissions_in_one_branch": "members",
     "meeting_day_of_month": "day",
 }
-# The most a metric's value can be: a share of a whole is at most all of it (a plan's
-# completion is not a share: 130% of a plan is done), a day of the month at most 31.
-METRIC_MAXIMA: dict[str, float] = {
-    "poverty_rate": 100,
-    "youth_participation_rate": 100,
-    "meeting_attendance_rate": 100,
-    "branches_rated_excellent": 100,
-    "branches_rated_good": 100,
-    "cultural_family_rate": 100,
-    "meeting_day_of_month": 31,
+# What a metric's value can be, least and most (None: no most): every metric counts or
+# measures something, none below 0; a share of a whole is at most all of it (a plan's
+# completion is not a share: 130% of a plan is done); a day of the month is 1 to 31.
+METRIC_RANGE_DEFAULT: tuple[float, float | None] = (0, None)
+METRIC_RANGES: dict[str, tuple[float, float | None]] = {
+    "poverty_rate": (0, 100),
+    "youth_participation_rate": (0, 100),
+    "meeting_attendance_rate": (0, 100),
+    "branches_rated_excellent": (0, 100),
+    "branches_rated_good": (0, 100),
+    "cultural_family_rate": (0, 100),
+    "meeting_day_of_month": (1, 31),
 }
 DIMENSIONS: tuple[str, ...] = (
     "all",

@@ -14,26 +14,25 @@ and names each one whose figure a reader could not check against its sentence:
 - a fact's range ends below its start (value_max below value: the tables of counts and
   events refuse that themselves, as all three refuse a period ending before it starts),
   or its part is more than the whole it is out of (out_of below the value);
-- a figure begins, or a branch was founded or dissolved, after its source was published;
+- a figure begins after its source was published;
 - an evidence_date is not the one its dates give (own date, else the source's
   publication, else the day the service registered the text): the latest count
   shown first is picked by it;
-- a fact's unit is not its metric's, or its value more than its metric can be (a rate
+- a fact's unit is not its metric's, or its value outside what its metric can be (a rate
   above 100%);
 - a row is synthetic and its source is not, or the other way round;
 
-- a place or organization is its own ancestor, or sits under one of a kind it may not (a
-  province under a village: app.services.place_tree);
-
-and what is stored from them to be served: a locality or branch whose search fields
-are not what its names give (search would miss it), a locality whose province or commune
-of today is not what its successions give; a branch whose status row (its latest count
-and its risk) is not what computing it again as of the day it was evaluated on gives, or
-that has none (no list would show it); a branch whose list item (branch_status.item,
-what lists and the detail serve) is not what rendering it now gives, or whose status row
-keeps another province than its own (lists by province read it); a commune whose yearly
-totals are not what its figures give now, a province or district whose sums are not its
-communes' totals summed (a place's stats read them). Writes refresh all of them in their
+then, of the whole tables, a place or organization that is its own ancestor or sits under
+one of a kind it may not (a province under a village: app.services.place_tree); and what
+is stored from them to be served: a locality or branch whose search fields are not what
+its names give (search would miss it), a locality whose province or commune of today is
+not what its successions give; a branch whose status row (its latest count and its risk)
+is not what computing it again as of the day it was evaluated on gives, or that has none
+(no list would show it); a branch whose list item (branch_status.item, what lists and
+the detail serve) is not what rendering it now gives, or whose status row keeps another
+province than its own (lists by province read it); a commune whose yearly totals are not
+what its figures give now, a province or district whose sums are not its communes'
+totals summed (a place's stats read them). Writes refresh all of them in their
 transaction; a row changed by hand leaves them behind.
 
 Memory holds one source's text at a time; rows are streamed.
@@ -49,8 +48,8 @@ from sqlalchemy import Connection, null, select
 from sqlmodel import Session
 
 from app.ingest.figure_numbers import (
-    above_metric_maximum,
     misqualified,
+    outside_metric_range,
     part_exceeds_whole,
     unprinted,
 )
@@ -186,6 +185,7 @@ def _check_served(connection: Connection, risk_rules: RiskRules, report: CheckRe
     statuses = stale_statuses(session, risk_rules)
     trees = {model: stored_tree_problems(connection, model) for model in PLACE_MODELS}
     for stale in (
+        # Not derived rows gone stale, but named the same way: each row with why.
         *(
             _Stale(model, list(trees[model]), "parent_id", "misplaced", because=trees[model])
             for model in PLACE_MODELS
@@ -293,7 +293,7 @@ def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFac
         )
 
 
-PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic", "founded_on", "dissolved_on")
+PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic")
 FIGURE_COLUMNS = ("figure", "value", "value_max", "out_of", "qualifier", "evidence_date")
 FACT_COLUMNS = ("metric", "unit")
 
@@ -362,21 +362,8 @@ class _RowRules:
             and normalize_quote_text(row.figure) not in normalize_quote_text(row.quote)
         ):
             found("figure", "figure_not_in_quote", "not found in the quote")
-        for name in ("founded_on", "dissolved_on"):  # a branch's (a locality's are NULL)
-            if (why := self.reported_later(getattr(row, name))) is not None:
-                found(name, "after_publication", why)
         if model in FIGURE_DATES:
             self._check_figure(FIGURE_DATES[model], row, found)
-
-    def reported_later(self, day: date | None) -> str | None:
-        """Why the source cannot report `day`: after its publication (an undated one's
-        first day in the dataset, when it existed), or None."""
-        published = self.source.published_on
-        bound = published or self.source.registered_on
-        if day is None or day <= bound:
-            return None
-        held = "publication" if published else "first day in the dataset"
-        return f"{day} is after the source's {held} ({bound}), which cannot report it"
 
     def _check_figure(
         self, dates: _Dates, row: Any, found: Callable[[str, str, str], None]
@@ -397,12 +384,19 @@ class _RowRules:
             found(fault[0], "value_not_in_figure", fault[1])
         elif why := self.misqualified(row.figure, value, row.qualifier):
             found("qualifier", "qualifier_not_in_figure", why)
-        if why := above_metric_maximum(row.metric, value, value_max):
-            found("value", "above_metric_maximum", why)
+        if why := outside_metric_range(row.metric, value, value_max):
+            found("value", "outside_metric_range", why)
         first, own = row.first, row.own
         published = self.source.published_on
-        if (why := self.reported_later(first)) is not None:
-            found(dates.first, "after_publication", why)
+        # An undated source existed by the day the dataset first held it (as writes say).
+        bound = published or self.source.registered_on
+        if first is not None and first > bound:
+            held = "publication" if published else "first day in the dataset"
+            found(
+                dates.first,
+                "after_publication",
+                f"{first} is after the source's {held} ({bound}), which cannot report it",
+            )
         expected = evidence_day(own, published, self.source.registered_on)
         if row.evidence_date != expected:
             found(

@@ -18,8 +18,8 @@ from sqlmodel import Session
 
 from app.errors import ApiError, FieldError
 from app.ingest.figure_numbers import (
-    above_metric_maximum,
     misqualified,
+    outside_metric_range,
     part_exceeds_whole,
     unprinted,
 )
@@ -56,7 +56,6 @@ from app.services.writes import (
     quote_errors,
     referenced,
     refresh,
-    reported_later_errors,
     taken,
 )
 
@@ -130,6 +129,26 @@ def _range_errors(body: Any) -> list[FieldError]:
     return errors
 
 
+def _reported_later_errors(kind: FigureKind, body: Any, source: Source | None) -> list[FieldError]:
+    """An article cannot report a count as of a later day, nor a period that began after
+    it was published (a period may end later: a year still running, a term); an undated
+    one, after the day the dataset first held it (it existed by then)."""
+    first = getattr(body, kind.first_day)
+    if first is None or source is None:
+        return []
+    bound = source.published_on or source.registered_on
+    if first <= bound:
+        return []
+    held = "publication" if source.published_on else "first day in the dataset"
+    return [
+        FieldError(
+            field=f"body.{kind.first_day}",
+            message=f"{first} is after the source's {held} ({bound}), which cannot report it",
+            type="after_publication",
+        )
+    ]
+
+
 def _derived_date_errors(kind: FigureKind, body: Any) -> list[FieldError]:
     """A date worked out from the text must be there, and say how it was worked out."""
     if not body.date_derived:
@@ -177,10 +196,10 @@ def _subject_errors(session: Session, kind: FigureKind, body: Any) -> list[Field
                 message=f"{body.metric} is measured in {METRIC_UNITS[body.metric]}",
             )
         ]
-    if why := above_metric_maximum(body.metric, body.value, body.value_max):
-        value_itself = above_metric_maximum(body.metric, body.value, None)
-        field = "body.value" if value_itself else "body.value_max"
-        return [FieldError(field=field, message=why, type="above_metric_maximum")]
+    if why := outside_metric_range(body.metric, body.value, body.value_max):
+        own_fault = outside_metric_range(body.metric, body.value, None)  # or its range's top
+        field = "body.value" if own_fault else "body.value_max"
+        return [FieldError(field=field, message=why, type="outside_metric_range")]
     return []
 
 
@@ -190,9 +209,7 @@ def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> d
     errors = quote_errors(source, body.quote, body.figure)
     errors += _subject_errors(session, kind, body)
     errors += _range_errors(body) or _printed_errors(body)
-    # A count as of a later day, or a period begun later (one may end later: a year still
-    # running, a term).
-    errors += reported_later_errors(source, {kind.first_day: getattr(body, kind.first_day)})
+    errors += _reported_later_errors(kind, body, source)
     errors += _derived_date_errors(kind, body)
     if errors:
         raise invalid(errors)

@@ -42,7 +42,6 @@ from app.services.writes import (
     quote_errors,
     referenced,
     refresh,
-    reported_later_errors,
     taken,
 )
 from app.services.yearly import note_stale
@@ -267,9 +266,6 @@ def _branch_values(
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
     errors = quote_errors(source, body.quote)
     errors += _tree_errors(session, Branch, row_id, body.kind, parent, _placing_field(patch))
-    errors += reported_later_errors(
-        source, {"founded_on": body.founded_on, "dissolved_on": body.dissolved_on}
-    )
     if body.name is None and body.group_size is None:
         errors.append(
             FieldError(

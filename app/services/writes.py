@@ -175,25 +175,6 @@ def referenced(
     return row
 
 
-def reported_later_errors(source: Source | None, days: dict[str, date | None]) -> list[FieldError]:
-    """An article cannot report what was so, or began, after it was published (an undated
-    one, after the day the dataset first held it: it existed by then). `days`: each body
-    field to hold to it, with its day."""
-    if source is None:
-        return []
-    bound = source.published_on or source.registered_on
-    held = "publication" if source.published_on else "first day in the dataset"
-    return [
-        FieldError(
-            field=f"body.{name}",
-            message=f"{day} is after the source's {held} ({bound}), which cannot report it",
-            type="after_publication",
-        )
-        for name, day in days.items()
-        if day is not None and day > bound
-    ]
-
-
 def quote_errors(
     source: Source | None,
     quote: str | None,

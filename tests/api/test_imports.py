@@ -465,14 +465,3 @@ def test_an_import_keeps_each_tree_in_order(write_api: TestClient, editor: dict[
     assert row_counts(write_api) == before
     branch = write_api.get(f"/branches/{id_of(write_api, Branch, data['branches'][0]['key'])}")
     assert branch.json()["parent"]["id"] == id_of(write_api, Branch, "org:vn2004:05251")
-
-
-def test_an_import_does_not_report_a_founding_after_its_article(
-    write_api: TestClient, editor: dict[str, str]
-) -> None:
-    data = article()  # published 2024-03-02
-    data["branches"][0]["founded_on"] = "2024-03-03"
-    before = row_counts(write_api)
-    refused = _imported(write_api, data, editor)
-    assert refused.status_code == 422 and fields(refused) == ["body.branches.0.founded_on"]
-    assert row_counts(write_api) == before

@@ -148,6 +148,9 @@ def test_a_facts_whole_is_at_least_its_part(whole: str, refused: bool) -> None:
         ("poverty_rate", "40, value_max: 101", True),
         ("plan_completion", "130", False),  # not a share
         ("meeting_day_of_month", "32", True),
+        ("meeting_day_of_month", "0", True),
+        ("households", "-3", True),  # nothing counted is below 0
+        ("households", "250000", False),
     ],
 )
 def test_a_value_is_at_most_what_its_metric_can_be(metric: str, value: str, refused: bool) -> None:
@@ -160,7 +163,7 @@ def test_a_value_is_at_most_what_its_metric_can_be(metric: str, value: str, refu
         return
     with pytest.raises(ImportRejected) as rejected:
         parse_article_yaml(BASE + fact, "t")
-    assert "is at most" in str(rejected.value)
+    assert f"{metric} is at " in str(rejected.value)
 
 
 def test_an_article_is_not_held_before_it_was_published() -> None:

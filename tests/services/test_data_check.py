@@ -145,30 +145,6 @@ def test_a_tree_out_of_order_is_named(engine: Engine) -> None:
     }  # fmt: skip
 
 
-def test_a_branch_founded_after_its_article_is_named(engine: Engine) -> None:
-    """Lục Yên's article is of 2023-12-18: it cannot report a founding in 2024."""
-    luc_yen = one(engine, "SELECT id FROM branches WHERE name = 'Đảng bộ huyện Lục Yên'")
-    change(engine, f"UPDATE branches SET founded_on = '2024-01-01' WHERE id = {luc_yen}")
-
-    report = check(engine)
-
-    assert named(report, served=False) == {("branch", luc_yen, "founded_on", "after_publication")}
-
-
-def test_a_rate_above_its_whole_is_named(engine: Engine) -> None:
-    """Mường Bằng's poverty rate of 12%, stored as 120: also a value its figure does not
-    print, which is named beside it."""
-    rate = one(engine, "SELECT id FROM facts WHERE metric = 'poverty_rate' AND value = 12")
-    change(engine, f"UPDATE facts SET value = 120 WHERE id = {rate}")
-
-    report = check(engine)
-
-    assert named(report, served=False) == {
-        ("fact", rate, "value", "value_not_in_figure"),
-        ("fact", rate, "value", "above_metric_maximum"),
-    }
-
-
 def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine) -> None:
     # A dated source's count whose figure prints its value, and another of that source.
     count = one(
