@@ -25,6 +25,10 @@ def _etag() -> dict[str, Any]:
     )
 
 
+def _next_link() -> dict[str, Any]:
+    return _header('RFC 8288: <URL of the next page>; rel="next", when there is one.')
+
+
 def _cache_control() -> dict[str, Any]:
     return _header("public, max-age=60.")
 
@@ -51,18 +55,20 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
                 retry = _header("Seconds to wait before trying again.")
                 busy.setdefault("headers", {})["Retry-After"] = retry
         read = operations.get("get")
-        if read is None or path in UNCACHED:
+        if read is None:
+            continue
+        names = {parameter["name"] for parameter in read.get("parameters", [])}
+        if path in UNCACHED:
+            if "cursor" in names:  # the audit log's pages
+                read["responses"]["200"].setdefault("headers", {})["Link"] = _next_link()
             continue
         headers = {"ETag": _etag(), "Cache-Control": _cache_control()}
-        names = {parameter["name"] for parameter in read.get("parameters", [])}
         if "cursor" in names:  # a list
             headers["ETag"] = _header(
                 "Strong validator of this page (a streamed export, CSV or NDJSON without a "
                 "limit, sends none): send it back in If-None-Match, 304 while it holds."
             )
-            headers["Link"] = _header(
-                'RFC 8288: <URL of the next page>; rel="next", when there is one.'
-            )
+            headers["Link"] = _next_link()
             headers["Vary"] = _header("Accept (a list's format may come from it), Accept-Encoding.")
         read["responses"]["200"].setdefault("headers", {}).update(headers)
         read["responses"]["304"] = {

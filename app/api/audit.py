@@ -8,7 +8,7 @@ from fastapi import Query, Request, Response
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import api_router, engine_of, id_query
 from app.api.deps import secret_of
-from app.api.responses import page_body
+from app.api.responses import link_to_next, page_body
 from app.api.spellings import DIGITS_ONLY
 from app.reader import Reader
 from app.schemas.audit import AuditEntryOut
@@ -80,9 +80,10 @@ def get_audit(
     )
     with Reader.open(engine_of(request)) as reader:
         result = list_audit(reader, filters, page, secret_of(request))
+    document = page_body(request, result)
     # Private: the log is for writers, so no shared cache may keep it.
     return Response(
-        orjson.dumps(page_body(request, result)),
+        orjson.dumps(document),
         media_type="application/json",
-        headers={"Cache-Control": "private, no-store"},
+        headers={"Cache-Control": "private, no-store", **link_to_next(document["next"])},
     )

@@ -119,7 +119,7 @@ def list_response(
             require_references(reader, references())
         if params.format == "json":
             document = page_body(request, page)  # its `next` is the Link's URL too
-            return Answer.of(document, _link_to(document["next"]))
+            return Answer.of(document, link_to_next(document["next"]))
         body = b"".join(_render(iter(page.items), params, columns, flat=flat))
         disposition = f'attachment; filename="{filename}.{params.format}"'
         headers = {**_link(request, page), "Content-Disposition": disposition}
@@ -131,10 +131,10 @@ def list_response(
 
 
 def _link(request: Request, page: Page) -> dict[str, str]:
-    return _link_to(next_url(request, page.next_cursor) if page.next_cursor else None)
+    return link_to_next(next_url(request, page.next_cursor) if page.next_cursor else None)
 
 
-def _link_to(url: str | None) -> dict[str, str]:
+def link_to_next(url: str | None) -> dict[str, str]:
     return {"Link": f'<{url}>; rel="next"'} if url else {}
 
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -191,12 +192,17 @@ class CountRecord(FigureRecord):
         return self
 
 
-def _check_period(period: str | None) -> None:
-    if period is not None:
-        try:
-            parse_period(period)
-        except PeriodError as exc:
-            raise ValueError(str(exc)) from None
+def _readable_period(period: str) -> str:
+    """A period app.ingest.periods reads ("2018", "7 tháng đầu năm 2017", ...); its
+    error names the period field itself."""
+    try:
+        parse_period(period)
+    except PeriodError as exc:
+        raise ValueError(str(exc)) from None
+    return period
+
+
+Period = Annotated[str, AfterValidator(_readable_period)]
 
 
 class EventRecord(FigureRecord):
@@ -204,12 +210,11 @@ class EventRecord(FigureRecord):
     branch: Key
     value: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     value_max: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    period: str | None = None
+    period: Period | None = None
     reason: LongText | None = None
 
     @model_validator(mode="after")
     def _valid(self) -> "EventRecord":
-        _check_period(self.period)
         if self.value_max is not None and (self.value is None or self.value_max < self.value):
             raise ValueError("value_max needs a value at or below it")
         if self.value is None and self.qualifier != "exact":
@@ -229,7 +234,7 @@ class FactRecord(FigureRecord):
     out_of: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
     unit: str | None = None
     dimension: str | None = None
-    period: str | None = None
+    period: Period | None = None
     as_of: Day | None = None
 
     @model_validator(mode="after")
@@ -244,7 +249,6 @@ class FactRecord(FigureRecord):
             raise ValueError(f"unknown dimension {self.dimension!r}")
         if self.period is not None and self.as_of is not None:
             raise ValueError("give a period or an as_of date, not both")
-        _check_period(self.period)
         if self.value_max is not None and self.value_max < self.value:
             raise ValueError("value_max is below value")
         if part_exceeds_whole(self.value, self.value_max, self.out_of):

@@ -275,7 +275,12 @@ def _branch_values(
             )
         )
     if body.founded_on and body.dissolved_on and body.dissolved_on < body.founded_on:
-        errors.append(FieldError(field="body.dissolved_on", message="before founded_on"))
+        # Named by the date the change sent, when it sent one of them only.
+        sent = patch.model_fields_set if patch is not None else set()
+        if "founded_on" in sent and "dissolved_on" not in sent:
+            errors.append(FieldError(field="body.founded_on", message="after dissolved_on"))
+        else:
+            errors.append(FieldError(field="body.dissolved_on", message="before founded_on"))
     if errors:
         raise invalid(errors)
     names = branch_search_fields(body.name, body.description)

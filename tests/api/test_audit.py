@@ -67,10 +67,14 @@ def test_pages_newest_first_and_filters(write_api: TestClient, editor: dict[str,
     path = f"/membership-counts/{id_of(write_api, MembershipCount, COUNT_KEY)}"
     for note in ("a", "b", "c"):
         assert patch(write_api, path, {"note": note}, editor).status_code == 200
-    first = write_api.get("/audit", params={"limit": 2}, headers=editor).json()
+    page = write_api.get("/audit", params={"limit": 2}, headers=editor)
+    first = page.json()
     assert [e["after"]["note"] for e in first["items"]] == ["c", "b"] and first["total"] == 3
-    second = write_api.get(first["next"], headers=editor).json()
+    assert page.headers["link"] == f'<{first["next"]}>; rel="next"'  # as every list says it
+    last = write_api.get(first["next"], headers=editor)
+    second = last.json()
     assert [e["after"]["note"] for e in second["items"]] == ["a"] and second["next"] is None
+    assert "link" not in last.headers
 
     assert write_api.get("/audit", params={"entity": "branch"}, headers=editor).json()["total"] == 0
     by_key = write_api.get("/audit", params={"key": "editor-lan"}, headers=editor).json()

@@ -465,3 +465,12 @@ def test_an_import_keeps_each_tree_in_order(write_api: TestClient, editor: dict[
     assert row_counts(write_api) == before
     branch = write_api.get(f"/branches/{id_of(write_api, Branch, data['branches'][0]['key'])}")
     assert branch.json()["parent"]["id"] == id_of(write_api, Branch, "org:vn2004:05251")
+
+
+def test_an_unreadable_period_is_named_by_its_field(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    data = article()
+    data["events"][0]["period"] = "mùa xuân năm ngoái"  # "last spring": no period read
+    refused = _imported(write_api, data, editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.events.0.period"]

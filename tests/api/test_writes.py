@@ -479,6 +479,19 @@ def test_a_branchs_founding_and_dissolution_are_shown_where_it_is(
     assert (line["founded_on"], line["dissolved_on"]) == ("1975-05-01", "2025-07-01")
 
 
+def test_dates_out_of_order_are_named_by_the_one_sent(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    _, _, branch = _village_and_branch(write_api, editor)
+    path = f"/branches/{branch['id']}"
+    assert patch(write_api, path, {"dissolved_on": "2010-01-01"}, editor).status_code == 200
+    founded = patch(write_api, path, {"founded_on": "2020-01-01"}, editor)
+    assert founded.status_code == 422 and fields(founded) == ["body.founded_on"]
+    reversed_dates = {"founded_on": "2020-01-01", "dissolved_on": "2019-01-01"}
+    both = patch(write_api, path, reversed_dates, editor)
+    assert both.status_code == 422 and fields(both) == ["body.dissolved_on"]
+
+
 def test_a_retitled_source_is_retitled_in_the_items_that_cite_it(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
