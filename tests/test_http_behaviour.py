@@ -222,6 +222,26 @@ def test_etag_and_304(api: TestClient, url: str) -> None:
     assert api.get(url, headers={"if-none-match": '"other"'}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("url", "missing_filter"),
+    [
+        ("/branches?format=csv", "province=999999"),
+        ("/membership-counts?format=ndjson", "source=999999"),
+    ],
+)
+def test_a_streamed_export_is_not_modified_for_any_tag(
+    api: TestClient, url: str, missing_filter: str
+) -> None:
+    """A stream sends no ETag: no tag matches it but "*", which any current answer does;
+    a filter naming a missing record is still its 404."""
+    assert "etag" not in api.get(url).headers
+    held = api.get(url, headers={"if-none-match": "*"})
+    assert held.status_code == 304 and held.content == b""
+    assert api.get(url, headers={"if-none-match": '"other"'}).status_code == 200
+    missing = api.get(f"{url}&{missing_filter}", headers={"if-none-match": "*"})
+    assert missing.status_code == 404
+
+
 def test_etag_differs_between_queries(api: TestClient) -> None:
     one = api.get("/branches?limit=1").headers["etag"]
     two = api.get("/branches?limit=2").headers["etag"]
