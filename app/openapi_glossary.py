@@ -71,7 +71,7 @@ FIELD_GLOSSARY: dict[str, str] = {
     "text_path": "Where the text is kept in the repository, for seed articles.",
     "legal_basis": "The act that created, merged or abolished the unit.",
     "effective_on": "The day the succession took effect.",
-    "level": "critical, high, watch, none or unknown.",
+    "level": "critical, high, watch, none, unknown or dissolved.",
     "levels": "Counts by risk level.",
     "at_risk": "Level watch or above (for a province: organizations at risk).",
     "criteria": "Each criterion: met, not met or unknown, with value, threshold, evidence.",

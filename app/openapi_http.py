@@ -1,9 +1,11 @@
-"""HTTP in the OpenAPI document: the headers reads answer with, and their 304.
+"""HTTP in the OpenAPI document: the headers reads and writes answer with, and the 304.
 
 FastAPI documents bodies only. A generated client, or an integrator reading the
 document, also needs what caching rests on: each read's ETag and Cache-Control, the 304
-that If-None-Match earns, a list's Link to its next page, and the Retry-After of a 503.
-Added to the document as it is built, from its own paths.
+that If-None-Match earns, a list's Link to its next page, and the Retry-After of a 503;
+and what a write answers with: the new record's Location, the ETag its next change sends
+in If-Match, the key's rate limit. Added to the document as it is built, from its own
+paths.
 """
 
 from typing import Any
@@ -45,15 +47,65 @@ def _if_none_match() -> dict[str, Any]:
     }
 
 
+def _rate_limit() -> dict[str, Any]:
+    """The headers of app.ratelimit, on every answer to a write."""
+    return {
+        "RateLimit-Limit": _header("Writes a minute this key may make (its bucket's size)."),
+        "RateLimit-Remaining": _header("Writes it may make now."),
+        "RateLimit-Reset": _header("Seconds until its bucket is full again."),
+    }
+
+
+def _write_headers(method: str, responses: dict[str, Any]) -> None:
+    """What each answer to a write carries beyond its body (app.api.writes, app.ratelimit,
+    app.services.auth)."""
+    created = responses.get("201")
+    if created is not None:
+        created.setdefault("headers", {}).update(
+            {
+                "Location": _header("The new record's URL."),
+                "ETag": _header("The new record's: send it in If-Match to change it."),
+                "Idempotent-Replayed": _header(
+                    "true when this is the stored answer to an Idempotency-Key sent before."
+                ),
+                **_rate_limit(),
+            }
+        )
+    if method == "post" and "200" in responses:  # an import
+        responses["200"].setdefault("headers", {}).update(_rate_limit())
+    if method == "patch":
+        responses["200"].setdefault("headers", {}).update(
+            {"ETag": _header("The record's new ETag, for its next If-Match."), **_rate_limit()}
+        )
+    if "204" in responses:
+        responses["204"].setdefault("headers", {}).update(_rate_limit())
+
+
+def _error_headers(responses: dict[str, Any]) -> None:
+    for status, headers in (
+        ("401", {"WWW-Authenticate": _header("Bearer, with the reason (RFC 6750).")}),
+        ("412", {"ETag": _header("The record's current ETag.")}),
+        (
+            "429",
+            {"Retry-After": _header("Seconds until the next write is allowed."), **_rate_limit()},
+        ),
+    ):
+        if status in responses:
+            responses[status].setdefault("headers", {}).update(headers)
+
+
 def describe_http(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the caching headers of every kept read, and Retry-After to every 503, to
-    `document` (an OpenAPI 3.1 dict), in place."""
+    """Add the caching headers of every kept read, the headers of every write's answers,
+    and Retry-After to every 503, to `document` (an OpenAPI 3.1 dict), in place."""
     for path, operations in document["paths"].items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             busy = operation["responses"].get("503")
             if busy is not None:
                 retry = _header("Seconds to wait before trying again.")
                 busy.setdefault("headers", {})["Retry-After"] = retry
+            if method in ("post", "patch", "delete"):
+                _write_headers(method, operation["responses"])
+            _error_headers(operation["responses"])
         read = operations.get("get")
         if read is None:
             continue

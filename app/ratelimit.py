@@ -103,7 +103,7 @@ def limit_writes(request: Request, key: Hashable) -> None:
         raise ApiError(
             429,
             f"Too many writes with this API key: at most {decision.limit} a minute. "
-            f"Retry after {decision.retry_after_s} seconds.",
+            f"Retry after {decision.retry_after_s} s.",
             headers={**headers, "Retry-After": str(decision.retry_after_s)},
         )
     setattr(request.state, _HEADERS, headers)

@@ -100,8 +100,8 @@ def list_branches(
     risk: Annotated[
         Literal["true", "false", "unknown"] | None,
         Query(
-            description="true: level risk_level or above; false: assessed and below it; "
-            "unknown: too little evidence to assess.",
+            description="true: level risk_level or above; false: assessed and below it "
+            "(dissolved included); unknown: too little evidence to assess.",
         ),
     ] = None,
     risk_level: Annotated[
@@ -118,7 +118,8 @@ def list_branches(
             description="Order, ties by id. name: by the name (and a group's description), "
             f"{VIETNAMESE_ORDER}; members: by the latest count's least, unknown counts "
             "below every count; risk: the most at risk first, ties by the highest id. A "
-            "leading - reverses the whole order, ties included. Default relevance with q."
+            "leading - reverses the whole order, ties included (id, name and members). "
+            "Default relevance with q, which relevance needs."
         ),
     ] = None,
 ) -> Response:

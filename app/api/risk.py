@@ -24,7 +24,13 @@ def get_risk_summary(request: Request, as_of: AsOf = None) -> Response:
         return json_response(request, risk_summary(reader, rules_of(request), as_of, kept))
 
 
-@router.get("/rules", response_model=RiskRulesOut, responses=READ_ERRORS, summary="The risk rules")
+@router.get(
+    "/rules",
+    response_model=RiskRulesOut,
+    # No record and no parameter of its own: neither 404 nor 422.
+    responses={status: READ_ERRORS[status] for status in (400, 414, 503)},
+    summary="The risk rules",
+)
 def get_risk_rules(request: Request) -> Response:
     """The rule set: each rule's id and meaning, the thresholds in force, the version."""
     rules = rules_of(request)

@@ -31,6 +31,8 @@ BranchKind = Literal[
 Qualifier = Literal["exact", "approximate", "at_least", "more_than", "at_most", "less_than"]
 EventKind = Literal["admission", "departure", "transfer_in", "transfer_out"]
 MemberStatus = Literal["all", "full", "probationary"]
+# Where a figure's evidence_date comes from (app.services.evidence_dates).
+DateBasis = Literal["stated", "derived", "published", "registered"]
 SuccessionKind = Literal["continued", "merged_into"]
 Role = Literal["secretary", "deputy_secretary", "head_of_organization_board"]
 
@@ -43,13 +45,22 @@ SUCCESSION_KINDS: tuple[str, ...] = get_args(SuccessionKind)
 ROLES: tuple[str, ...] = get_args(Role)
 
 # Risk levels, lowest first; a branch is at risk at `watch` or above. Ranks are their
-# positions, kept in branch_status (risk_rank) for lists to filter and sort on.
-RiskLevel = Literal["unknown", "none", "watch", "high", "critical"]
+# positions counted from -1, kept in branch_status (risk_rank) for lists to filter and
+# sort on: `dissolved` (a branch that has ceased to exist is not at risk of it) came
+# after the others, below them, so that their ranks and the indexes on them held.
+RiskLevel = Literal["dissolved", "unknown", "none", "watch", "high", "critical"]
+# The risk rules' ids (app.services.risk_rules), the same in every version of the rules.
+RuleId = Literal[
+    "too_few_members", "ageing", "stalled", "below_charter_minimum", "attrition", "reported"
+]
 # What a rule found for a branch: met, not met, or too little evidence to say.
 CriterionStatus = Literal["met", "not_met", "unknown"]
 LEVELS: tuple[str, ...] = get_args(RiskLevel)
-LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
-AT_RISK_LEVELS: tuple[str, ...] = LEVELS[LEVEL_RANK["watch"] :]
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=-1)}
+RANK_LEVEL = {rank: level for level, rank in LEVEL_RANK.items()}
+AT_RISK_LEVELS: tuple[str, ...] = tuple(
+    level for level in LEVELS if LEVEL_RANK[level] >= LEVEL_RANK["watch"]
+)
 
 # Which ancestor column a locality kind fills: a subtree query on a unit of this kind
 # filters on that column (see Locality.province_id and friends).

@@ -2,7 +2,15 @@ from datetime import date
 
 from pydantic import Field
 
-from app.models.vocab import BranchKind, CriterionStatus, MemberStatus, Qualifier, RiskLevel
+from app.models.vocab import (
+    BranchKind,
+    CriterionStatus,
+    DateBasis,
+    MemberStatus,
+    Qualifier,
+    RiskLevel,
+    RuleId,
+)
 from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut, OfficeholderOut
 
@@ -25,7 +33,7 @@ class LatestCount(Schema):
     status: MemberStatus
     as_of: date | None
     evidence_date: date
-    evidence_date_basis: str
+    evidence_date_basis: DateBasis
     applies_to_each: bool
     date_note: str | None
     source: SourceRef | None
@@ -42,12 +50,14 @@ class LatestCountWithAlternatives(LatestCount):
 
 class RiskBrief(Schema):
     level: RiskLevel = Field(
-        description="critical, high, watch, none or unknown.", examples=["high"]
+        description="critical, high, watch, none, unknown or dissolved (as of as_of; "
+        "GET /risk/rules describes each).",
+        examples=["high"],
     )
     at_risk: bool = Field(description="Level watch or above.")
-    criteria_met: list[str] = Field(examples=[["too_few_members", "ageing", "reported"]])
+    criteria_met: list[RuleId] = Field(examples=[["too_few_members", "ageing", "reported"]])
     as_of: date
-    rules_version: str = Field(examples=["2026.11"])
+    rules_version: str = Field(examples=["2026.12"])
 
 
 class BranchOut(Schema):
@@ -58,7 +68,7 @@ class BranchOut(Schema):
     kind: BranchKind = Field(examples=["village_branch"])
     name: str | None = Field(examples=["Chi bộ bản Bó"])
     group_size: int | None = Field(
-        description="For an unnamed group: how many organizations.", examples=[6]
+        description="For an unnamed group: how many organizations (null for one)."
     )
     description: str | None = Field(description="For a group: the words of the text.")
     founded_on: date | None = Field(
@@ -66,7 +76,7 @@ class BranchOut(Schema):
     )
     dissolved_on: date | None = Field(
         description="When it was dissolved or merged away, as its source states (null: not "
-        "reported, or it still exists). Risk is computed from its figures all the same."
+        "reported, or it still exists). From that day its risk level is dissolved."
     )
     parent: ParentRef | None
     locality: LocalityRef | None = Field(description="The unit it was reported under.")
@@ -104,13 +114,22 @@ D_RULE_DESCRIPTION = "What the rule checks, and on which figures."
 
 
 class Criterion(Schema):
-    id: str = Field(description=D_RULE_ID, examples=["too_few_members"])
+    id: RuleId = Field(description=D_RULE_ID, examples=["too_few_members"])
     title: str = Field(description=D_RULE_TITLE)
     description: str = Field(description=D_RULE_DESCRIPTION)
     status: CriterionStatus = Field(description="met, not_met or unknown.", examples=["met"])
-    value: object = Field(description="What the rule read.")
+    value: object = Field(
+        description="What the rule read, by rule: too_few_members {low, high} of the latest "
+        "count; ageing the members over 60 as printed (the evidence gives its qualifier); "
+        "stalled {stated_years_without_admission, last_admission}; below_charter_minimum "
+        "{full_members: {low, high}, members: {low, high}}; attrition {departures: {low, "
+        "high}, admissions: {low, high}, window_years: [first, last]}; reported the flag "
+        "(1); null when nothing is recorded."
+    )
     threshold: dict[str, object]
-    evidence: list[dict[str, object]] = Field(description="The figures, with source and quote.")
+    evidence: list[MembershipCountOut | MembershipEventOut | FactOut] = Field(
+        description="The figures the rule read, with source and quote."
+    )
 
 
 class RiskExplanation(Schema):
@@ -158,7 +177,7 @@ class RiskSummary(Schema):
 
 
 class RuleOut(Schema):
-    id: str = Field(description=D_RULE_ID, examples=["too_few_members"])
+    id: RuleId = Field(description=D_RULE_ID, examples=["too_few_members"])
     title: str = Field(description=D_RULE_TITLE)
     description: str = Field(description=D_RULE_DESCRIPTION)
 

@@ -1,17 +1,29 @@
 """Shapes shared by every resource: references, provenance, pages."""
 
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models.vocab import LocalityKind, Qualifier
+from app.models.vocab import DateBasis, LocalityKind, Qualifier
 
 T = TypeVar("T")
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def examples_of(**record: object) -> ConfigDict:
+    """A schema's examples, field by field, from one record of the seed (a test checks
+    them against it). Set on the fields of a shared base class, they combined records:
+    a count of 6,799 shown with an admission's quote that prints 216."""
+
+    def set_examples(schema: dict[str, Any]) -> None:
+        for name, value in record.items():
+            schema["properties"][name]["examples"] = [value]
+
+    return ConfigDict(extra="forbid", json_schema_extra=set_examples)
 
 
 class SourceRef(Schema):
@@ -33,7 +45,7 @@ class SourceRef(Schema):
 
 
 class LocalityRef(Schema):
-    id: int = Field(examples=[4])
+    id: int = Field(examples=[11])
     key: str = Field(
         description="vn2004:<code> before the 2025 reform, vn2025:<code> after; "
         "villages: their commune's key/slug.",
@@ -64,7 +76,6 @@ class Provenance(Schema):
     qualifier: Qualifier = Field(
         description="exact, approximate, at_least, more_than, at_most or less_than, "
         "as the text says.",
-        examples=["less_than"],
     )
     applies_to_each: bool = Field(
         description="For an unnamed group: the figure holds for each of its organizations, "
@@ -72,26 +83,21 @@ class Provenance(Schema):
     )
     evidence_date: date = Field(
         description="The latest day the figure can describe (used by as_of).",
-        examples=["2023-12-18"],
     )
-    evidence_date_basis: str = Field(
+    evidence_date_basis: DateBasis = Field(
         description="stated (the text prints the figure's date), derived (worked out from "
         "the text, not printed: date_note says how), published (the article's date: the "
         "figure has no date of its own, or one on or after the article's, as a year still "
         "running when it appeared) or registered (the day the service first held an undated "
         "article: an upper bound).",
-        examples=["stated"],
     )
     date_note: str | None = Field(description="How the date was read from the text.")
     note: str | None = Field(description="Anything a reader should know about this figure.")
     source: SourceRef | None
     quote: str = Field(
         description="The sentence that states the figure, verbatim.",
-        examples=["Năm 2023, Lục Yên kết nạp 216 đảng viên mới, đạt 100% kế hoạch"],
     )
-    figure: str | None = Field(
-        description="The characters of the quote that print the number.", examples=["216"]
-    )
+    figure: str | None = Field(description="The characters of the quote that print the number.")
     synthetic: bool = Field(
         description="True for generated benchmark data, never for real figures."
     )

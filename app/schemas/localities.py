@@ -22,7 +22,7 @@ class SuccessionLink(Schema):
 class LocalityOut(Schema):
     """A province, district, commune or village, valid over a period."""
 
-    id: int = Field(examples=[20])
+    id: int = Field(examples=[19])
     key: str = Field(examples=["vn2004:02803"])
     kind: LocalityKind = Field(examples=["commune"])
     name: str = Field(
@@ -57,6 +57,7 @@ class RiskLevels(Schema):
     watch: int = Field(description=f"At level watch {_ONCE}.")
     none: int = Field(description=f"Assessed and not at risk {_ONCE}.")
     unknown: int = Field(description=f"Too little evidence to assess {_ONCE}.")
+    dissolved: int = Field(description=f"Dissolved or merged away {_ONCE}.")
 
 
 class MembersSum(Schema):
@@ -100,7 +101,7 @@ class YearMeasure(Schema):
     low: int | None
     high: int | None
     records_total: int
-    records: list[dict[str, object]] = Field(
+    records: list[MembershipCountOut | MembershipEventOut] = Field(
         description=(
             "Contributing figures with source and quote: the first `records` (5 unless "
             "asked, at most 25) of the records_total."

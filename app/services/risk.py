@@ -153,6 +153,7 @@ def risk_select(
     #    dates that anchor the admission rules.
     ids = select(
         b.c.id.label("branch_id"),
+        b.c.dissolved_on,
         _latest(mc.c, b.c.id, as_of, mc.c.status == "all").label("count_id"),
         _latest(mc.c, b.c.id, as_of, mc.c.status == "full").label("full_count_id"),
         _latest(fact.c, b.c.id, as_of, fact.c.metric == "members_over_60").label("over_60_id"),
@@ -309,9 +310,14 @@ def risk_select(
         (and_(i.over_60_high.is_not(None), i.over_60_high < rules.ageing_members), NOT_MET),
         else_=UNKNOWN,
     )
+    # "trên 5 năm" is more than 5; "dưới 10 năm" (less than 10, at most 10) proves no
+    # stall of any length, however large its number.
     stated_stall = or_(
         and_(i.stall_qualifier == "more_than", i.stall_years >= rules.stall_years),
-        i.stall_years > rules.stall_years,
+        and_(
+            i.stall_qualifier.not_in(("less_than", "at_most")),
+            i.stall_years > rules.stall_years,
+        ),
     )
     stalled = case(
         (
@@ -354,6 +360,7 @@ def risk_select(
         return case((status == "met", 1), else_=0)
 
     level = case(
+        (i.dissolved_on <= as_of, literal("dissolved")),
         (or_(met(charter), and_(met(too_few), met(ageing), met(stalled))), literal("critical")),
         (
             or_(met(reported), met(too_few), (one(ageing) + one(stalled) + one(attrition)) >= 2),
@@ -408,8 +415,11 @@ INPUT_COLUMNS = (
     "reported_fact_id",
     "last_admission",
     "attrition_anchor_year",
+    "dissolved_on",
     "members_low",
     "members_high",
+    "full_low",
+    "full_high",
     "departures_low",
     "departures_high",
     "admissions_low",

@@ -93,7 +93,11 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
         _criterion(
             info["below_charter_minimum"],
             row["below_charter_minimum"],
-            members,
+            # Both counts it reads: the full members', else all members' below the minimum.
+            {
+                "full_members": {"low": row["full_low"], "high": row["full_high"]},
+                "members": members,
+            },
             {"fewer_than_full_members": rules.charter_min_full_members},
             pick(row["full_count_id"], counts) or pick(row["count_id"], counts),
         ),

@@ -9,7 +9,7 @@ Phong case (article 000: more members leaving than joining) the fifth.
 from dataclasses import dataclass, fields
 from functools import cached_property
 
-RULES_VERSION = "2026.11"
+RULES_VERSION = "2026.12"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
         RuleInfo(
             "reported",
             "Reported at risk",
-            "A source says the branch, or the group, is at risk of ceasing to exist.",
+            "A source says the branch, or the group, is at risk of ceasing to exist; not "
+            "met otherwise (never unknown: the rule is whether a source says it).",
         ),
     ]
 
@@ -84,4 +85,6 @@ LEVEL_DESCRIPTIONS = {
     "watch": "One of ageing, stalled or attrition.",
     "none": "No criterion met, and the member count is known.",
     "unknown": "No criterion met, and the member count is unknown.",
+    "dissolved": "Dissolved or merged away on or before as_of (its dissolved_on): it has "
+    "ceased to exist, so it is not at risk of it. Its criteria are still evaluated.",
 }

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from app.models import Branch, BranchStatus, Locality
-from app.models.vocab import LEVEL_RANK, LEVELS
+from app.models.vocab import LEVEL_RANK, LEVELS, RANK_LEVEL
 from app.reader import Reader
 from app.services.branches import day_rows_as_of
 from app.services.gathered import KeptRankings
@@ -52,7 +52,7 @@ def risk_summary(
         {
             "grouping": grouping,
             **provinces.get(province, _NO_PROVINCE),
-            "level": LEVELS[rank],
+            "level": RANK_LEVEL[rank],
             "rows": rows,
             "organizations": organizations,
         }

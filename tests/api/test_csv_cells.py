@@ -299,3 +299,35 @@ def test_csv_days_are_iso_whatever_the_databases_datestyle(seeded_url: str, back
             assert re.search(r",\d{4}-\d{2}-\d{2},", expected)  # days as the JSON writes them
             assert client.get(f"{path}?format=csv&limit=500").text == expected
             assert client.get(f"{path}?format=csv").text == expected
+
+
+LARGE_VALUES = [999_999_999_999_999.0, 1e15, 2_147_483_648.0, -2_147_483_649.0, 0.5]
+
+
+@pytest.fixture
+def large_figures_api(seeded_url: str) -> Iterator[TestClient]:
+    """Facts as large as a write takes (10^15), beyond a 32-bit integer."""
+    engine = make_engine(seeded_url)
+    with engine.begin() as conn:
+        ids = conn.execute(text("SELECT id FROM facts ORDER BY id")).scalars().all()
+        for ident, value in zip(ids, LARGE_VALUES, strict=False):
+            conn.execute(
+                text("UPDATE facts SET value = :v, value_max = NULL, out_of = :v WHERE id = :i"),
+                {"v": value, "i": ident},
+            )
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=seeded_url))) as client:
+        yield client
+
+
+def test_large_figures_in_csv_are_the_json_flattened(large_figures_api: TestClient) -> None:
+    """From a parity audit: on PostgreSQL every CSV of facts was a 500 once one fact
+    held more than 2^31 - 1 (its whole-number test cast to a 32-bit INTEGER)."""
+    items = _all_items(large_figures_api, "/facts", "")
+    expected = "".join(csv_lines(items, FACT_CSV))
+    assert "999999999999999," in expected and "2147483648," in expected
+    for query in ("format=csv", "format=csv&limit=500", "format=csv&metric=households"):
+        response = large_figures_api.get(f"/facts?{query}")
+        assert response.status_code == 200, response.text
+    assert large_figures_api.get("/facts?format=csv").text == expected
+    assert _csv_pages(large_figures_api, "/facts?format=csv&limit=3") == expected

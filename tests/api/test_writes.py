@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.models import Branch, Locality, MembershipCount, Source, metadata
+from app.openapi import openapi_document
 from app.services.auth import create_key, revoke_key
 from app.services.json_sql import representation_etag
 
@@ -479,6 +480,39 @@ def test_a_branchs_founding_and_dissolution_are_shown_where_it_is(
     assert (line["founded_on"], line["dissolved_on"]) == ("1975-05-01", "2025-07-01")
 
 
+def test_a_dissolved_branch_leaves_the_branches_at_risk(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From a journalist's audit: a branch merged away was still served as at risk of
+    ceasing to exist. From its dissolution on it is `dissolved`, in every answer."""
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    path = f"/branches/{branch}"
+
+    def at_risk(**params: str) -> list[int]:
+        items = write_api.get("/branches", params={"risk": "true", **params}).json()["items"]
+        return [b["id"] for b in items]
+
+    assert branch in at_risk()
+    assert patch(write_api, path, {"dissolved_on": "2025-07-01"}, editor).status_code == 200
+    assert branch not in at_risk()
+    assert branch in at_risk(as_of="2025-06-30")  # at risk until then
+    assert write_api.get(path).json()["risk"]["level"] == "dissolved"
+    explained = write_api.get(f"{path}/risk").json()
+    assert (explained["level"], explained["at_risk"]) == ("dissolved", False)
+    assert [c["status"] for c in explained["criteria"] if c["id"] == "attrition"] == ["met"]
+    last = write_api.get("/branches", params={"sort": "risk", "limit": 500}).json()["items"][-1]
+    assert last["id"] == branch  # the least at risk of all
+    rows = csv.DictReader(io.StringIO(write_api.get("/branches", params={"format": "csv"}).text))
+    assert [r["risk_level"] for r in rows if r["id"] == str(branch)] == ["dissolved"]
+    [hoa_binh] = [
+        p
+        for p in write_api.get("/risk/summary").json()["reported_provinces"]
+        if p["province"]["key"] == "vn2004:17"
+    ]
+    assert (hoa_binh["levels"]["dissolved"], hoa_binh["levels"]["watch"]) == (1, 0)
+    assert hoa_binh["at_risk"] == 0
+
+
 def test_dates_out_of_order_are_named_by_the_one_sent(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
@@ -688,6 +722,36 @@ def test_a_body_too_large_sent_in_chunks_is_a_413(
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["instance"] == path
     assert row_counts(write_api) == before
+
+
+def test_a_writes_answers_send_the_headers_the_openapi_documents(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From an integrator's audit: Location, ETag and the rate limit were sent, and named
+    nowhere in the document a client is generated from."""
+    operations = openapi_document()["paths"]
+
+    def documented(path: str, method: str, status: int) -> set[str]:
+        headers = operations[path][method]["responses"][str(status)].get("headers", {})
+        return {name.lower() for name in headers} - {"idempotent-replayed"}  # on a replay
+
+    created = post_source(write_api, editor)
+    assert created.status_code == 201
+    assert documented("/sources", "post", 201) >= {"location", "etag", "ratelimit-limit"}
+    assert documented("/sources", "post", 201) <= set(created.headers)
+    path = created.headers["location"]
+    changed = patch(write_api, path, {"title": "Thử"}, editor)
+    assert changed.status_code == 200
+    assert documented("/sources/{source_id}", "patch", 200) <= set(changed.headers)
+    stale = write_api.patch(path, json={"title": "x"}, headers={**editor, "If-Match": '"old"'})
+    assert stale.status_code == 412
+    assert documented("/sources/{source_id}", "patch", 412) <= set(stale.headers)
+    deleted = delete(write_api, path, editor)
+    assert deleted.status_code == 204
+    assert documented("/sources/{source_id}", "delete", 204) <= set(deleted.headers)
+    anonymous = write_api.get("/audit")
+    assert anonymous.status_code == 401
+    assert documented("/audit", "get", 401) == {"www-authenticate"} <= set(anonymous.headers)
 
 
 def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) -> None:

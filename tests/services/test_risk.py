@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from sqlalchemy import Engine, bindparam
@@ -12,10 +12,11 @@ from app.db import make_engine
 from app.ingest.files import validate_article
 from app.ingest.loader import apply_article
 from app.models import Branch, BranchStatus
+from app.models.vocab import LEVELS, RuleId
 from app.reader import Reader
 from app.services.risk import RiskDay, risk_select
 from app.services.risk_explain import explain_risk
-from app.services.risk_rules import RiskRules
+from app.services.risk_rules import LEVEL_DESCRIPTIONS, RiskRules, describe_rules
 from app.services.status import refresh_status
 from tests.conftest import DatabaseFactory
 
@@ -33,9 +34,14 @@ def engine(databases: DatabaseFactory) -> Iterator[Engine]:
 
 
 def assess(
-    engine: Engine, *, as_of: date = TODAY, **sections: list[dict[str, Any]]
+    engine: Engine,
+    *,
+    as_of: date = TODAY,
+    branch: dict[str, Any] | None = None,
+    **sections: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Load one branch with the given figures (quotes made up to be in the text), explain it."""
+    """Load one branch (`branch`: more of its fields) with the given figures (quotes made
+    up to be in the text), explain it."""
     n = next(_counter)
     # Parametrized records are shared between the two database runs: work on copies.
     sections = {name: [dict(r) for r in records] for name, records in sections.items()}
@@ -60,6 +66,7 @@ def assess(
                     "kind": "village_branch",
                     "name": f"Chi bộ thử {n}",
                     "quote": "Chi bộ thử.",
+                    **(branch or {}),
                 }
             ],
             **sections,
@@ -132,6 +139,11 @@ def test_ageing(engine: Engine, facts: list[dict[str, Any]], expected: str) -> N
     [
         ([fact("years_without_admission", 5, "more_than")], [], "met"),  # "trên 5 năm"
         ([fact("years_without_admission", 5)], [], "unknown"),  # exactly 5 is not "more than 5"
+        ([fact("years_without_admission", 6)], [], "met"),
+        # "dưới 10 năm", "nhiều nhất 10 năm": 0 to 9 or 10 years, no stall proved
+        ([fact("years_without_admission", 10, "less_than")], [], "unknown"),
+        ([fact("years_without_admission", 10, "at_most")], [], "unknown"),
+        ([fact("years_without_admission", 6, "at_least")], [], "met"),
         ([fact("years_without_admission", 6)], [event("admission", 1, "2025")], "not_met"),
         ([], [event("admission", 1, "2022")], "not_met"),  # within 5 years of as_of
         ([], [event("admission", 1, "2019")], "unknown"),  # old, and absence is not evidence
@@ -157,6 +169,19 @@ def test_stalled(
 )
 def test_below_charter_minimum(engine: Engine, counts: list[dict[str, Any]], expected: str) -> None:
     assert status(assess(engine, counts=counts), "below_charter_minimum") == expected
+
+
+def test_below_charter_minimum_shows_the_full_members_it_read(engine: Engine) -> None:
+    """A front end shows the value beside the threshold: "fewer than 3 full members" met
+    must show the full members' count ("dưới 3": 0 to 2), not all members' 4."""
+    result = assess(engine, counts=[count(4), count(3, "less_than", status="full")])
+    criterion = next(c for c in result["criteria"] if c["id"] == "below_charter_minimum")
+    assert criterion["status"] == "met"
+    assert criterion["value"] == {
+        "full_members": {"low": 0, "high": 2},
+        "members": {"low": 4, "high": 4},
+    }
+    assert [e["status"] for e in criterion["evidence"]] == ["full"]
 
 
 @pytest.mark.parametrize(
@@ -217,9 +242,31 @@ def test_as_of_uses_only_earlier_evidence(engine: Engine) -> None:
     )
 
 
+def test_a_dissolved_branch_is_not_at_risk_of_ceasing_to_exist(engine: Engine) -> None:
+    """Its criteria are still read from the evidence; its level says it has ceased to
+    exist, from its dissolution on (as of the day before, it was at risk)."""
+    dissolved = {"dissolved_on": "2025-07-01"}
+    result = assess(engine, branch=dissolved, counts=[count(2)])
+    assert (result["level"], result["at_risk"]) == ("dissolved", False)
+    assert status(result, "too_few_members") == "met"
+    with Session(engine) as session:
+        before = explain_risk(Reader.on(session), result["branch_id"], RULES, date(2025, 6, 30))
+        on_the_day = explain_risk(Reader.on(session), result["branch_id"], RULES, date(2025, 7, 1))
+    assert (before["level"], before["at_risk"]) == ("critical", True)
+    assert on_the_day["level"] == "dissolved"
+
+
+def test_the_rules_published_are_the_rules_evaluated(engine: Engine) -> None:
+    """The ids the OpenAPI lists (RuleId) are those of the rule set and of an explanation."""
+    published = [rule.id for rule in describe_rules(RULES)]
+    assert published == list(get_args(RuleId))
+    assert [c["id"] for c in assess(engine)["criteria"]] == published
+    assert set(LEVEL_DESCRIPTIONS) == set(LEVELS)
+
+
 def test_thresholds_are_configurable(engine: Engine) -> None:
     strict = RiskRules(min_members=10)
-    assert strict.version.endswith("+custom") and RULES.version == "2026.11"
+    assert strict.version.endswith("+custom") and RULES.version == "2026.12"
     result = assess(engine, counts=[count(8)])
     with Session(engine) as session:
         assert (
