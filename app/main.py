@@ -50,6 +50,39 @@ qualifiers of the text ("more than", "about", ranges); a figure the text does no
 `null`, never `0`.
 """
 
+# The operations' groups, as the documentation pages show them, in this order.
+OPENAPI_TAGS = [
+    {"name": "index", "description": "Where to start: every read, and the documentation."},
+    {"name": "health", "description": "Liveness and readiness, for probes."},
+    {
+        "name": "localities",
+        "description": "Provinces, districts, communes and villages, with their 2025 "
+        "successors; a place's summary and its members by year.",
+    },
+    {
+        "name": "branches",
+        "description": "Party organizations and unnamed groups of them, each with its "
+        "latest count and risk; why a branch is at risk.",
+    },
+    {
+        "name": "figures",
+        "description": "Membership counts, admissions, departures, transfers and other "
+        "facts, each with its source and the sentence that states it.",
+    },
+    {"name": "sources", "description": "The articles, and the text every quote is in."},
+    {"name": "risk", "description": "The risk rules, and risk by province."},
+    {
+        "name": "writes",
+        "description": "Creating, changing and deleting records: an API key with the "
+        "write scope, If-Match on changes, an Idempotency-Key on creates if wanted.",
+    },
+    {
+        "name": "imports",
+        "description": "A whole article in the record format, all or nothing, or a dry "
+        "run of it (an API key with the write scope).",
+    },
+    {"name": "audit", "description": "Who changed what, and when (an API key)."},
+]
 
 # In this order: the order of the OpenAPI document.
 ROUTERS = (
@@ -109,6 +142,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_threads = ThreadPoolExecutor(
             active.worker_threads, thread_name_prefix="read"
         )
+        # Whole exports stream on threads of their own: on the reads', a few exports held
+        # every page back; on anyio's, writes queued for the writer lock held them.
+        app.state.export_threads = ThreadPoolExecutor(
+            max(1, active.worker_threads // 2), thread_name_prefix="export"
+        )
         inline = is_sqlite(app.state.engine) and active.inline_read_budget_ms > 0
         app.state.inline_reads = (
             InlineReads(active.inline_read_budget_ms / 1000) if inline else None
@@ -129,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if watch is not None:
                 watch.stop()
             app.state.read_threads.shutdown(wait=False, cancel_futures=True)
+            app.state.export_threads.shutdown(wait=False, cancel_futures=True)
             app.state.engine.dispose()
 
     # The documentation's scripts and styles served from the package (fastapi-offline),
@@ -141,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="branchstats",
         version="0.1.0",
         description=API_DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
     )
     # fastapi-offline serves the pages and leaves FastAPI's own attributes unset (FastAPI

@@ -10,6 +10,8 @@ paths.
 
 from typing import Any
 
+from app.errors import PROBLEM_JSON
+
 # Reads that describe the moment (liveness, readiness) or one caller (the audit log,
 # for writers): neither kept nor validated, so no ETag.
 UNCACHED = ("/health", "/ready", "/audit")
@@ -56,23 +58,26 @@ def _rate_limit() -> dict[str, Any]:
     }
 
 
-def _write_headers(method: str, responses: dict[str, Any]) -> None:
+def _write_headers(path: str, method: str, responses: dict[str, Any]) -> None:
     """What each answer to a write carries beyond its body (app.api.writes, app.ratelimit,
     app.services.auth)."""
+    replayed = {
+        "Idempotent-Replayed": _header(
+            "true when this is the stored answer to an Idempotency-Key sent before."
+        )
+    }
     created = responses.get("201")
     if created is not None:
         created.setdefault("headers", {}).update(
             {
                 "Location": _header("The new record's URL."),
                 "ETag": _header("The new record's: send it in If-Match to change it."),
-                "Idempotent-Replayed": _header(
-                    "true when this is the stored answer to an Idempotency-Key sent before."
-                ),
+                **replayed,
                 **_rate_limit(),
             }
         )
-    if method == "post" and "200" in responses:  # an import
-        responses["200"].setdefault("headers", {}).update(_rate_limit())
+    if path == "/imports":
+        responses["200"].setdefault("headers", {}).update({**replayed, **_rate_limit()})
     if method == "patch":
         responses["200"].setdefault("headers", {}).update(
             {"ETag": _header("The record's new ETag, for its next If-Match."), **_rate_limit()}
@@ -99,12 +104,17 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
     and Retry-After to every 503, to `document` (an OpenAPI 3.1 dict), in place."""
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
+            # A problem is sent as problem+json only; FastAPI adds the route's own media
+            # type to the default answer (application/json, text/plain for a text).
+            default = operation["responses"].get("default", {}).get("content", {})
+            if PROBLEM_JSON in default:
+                operation["responses"]["default"]["content"] = {PROBLEM_JSON: default[PROBLEM_JSON]}
             busy = operation["responses"].get("503")
             if busy is not None:
                 retry = _header("Seconds to wait before trying again.")
                 busy.setdefault("headers", {})["Retry-After"] = retry
             if method in ("post", "patch", "delete"):
-                _write_headers(method, operation["responses"])
+                _write_headers(path, method, operation["responses"])
             _error_headers(operation["responses"])
         read = operations.get("get")
         if read is None:

@@ -50,12 +50,14 @@ def test_a_text_a_yaml_1_2_reader_would_take_for_a_number_is_quoted() -> None:
 
 def test_every_operation_and_parameter_is_described() -> None:
     document = openapi_document()
+    described_tags = {tag["name"] for tag in document["tags"] if tag.get("description")}
     operation_ids = []
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             operation_ids.append(operation["operationId"])
             assert operation.get("description") or operation.get("summary"), (path, method)
             assert operation.get("tags"), (path, method)
+            assert set(operation["tags"]) <= described_tags, (path, method)
             for parameter in operation.get("parameters", []):
                 assert parameter.get("description") or parameter["schema"].get("description"), (
                     path,
@@ -84,6 +86,27 @@ def test_errors_are_documented_as_problem_json() -> None:
     assert responses["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
         "/Problem"
     )
+
+
+def test_every_error_is_problem_json_only_and_every_operation_refuses_parameters(
+    api: Any,
+) -> None:
+    """From an integrator's audit: `default` also said application/json (text/plain on a
+    source's text), which no error is sent as; the 400 of an unknown parameter, which
+    every operation answers, was not listed on writes, /health and /ready."""
+    document = openapi_document()
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            at = f"{method.upper()} {path}"
+            for status, answer in operation["responses"].items():
+                schemas = [c.get("schema", {}) for c in answer.get("content", {}).values()]
+                if any(s.get("$ref", "").endswith("/Problem") for s in schemas):
+                    assert set(answer["content"]) == {"application/problem+json"}, (at, status)
+            assert "400" in operation["responses"], at
+            if method == "get" and "{" not in path:
+                refused = api.get(path, params={"no_such_parameter": "1"})
+                assert refused.status_code == 400, at
+                assert refused.headers["content-type"] == "application/problem+json", at
 
 
 def test_every_change_documents_if_match_as_required_with_its_428() -> None:
@@ -283,11 +306,32 @@ def test_a_schemas_examples_are_one_served_record(api: Any, schema: str, path: s
     """From an integrator's audit: the examples of a figure made a count of 6,799 quoted
     by a sentence printing 216, "less_than" and "stated" that it is not; a journalist
     reading the documentation checks the figure against the quote."""
-    properties = openapi_document()["components"]["schemas"][schema]["properties"]
-    examples = {
-        name: prop["examples"][0] for name, prop in properties.items() if "examples" in prop
-    }
+    schemas = openapi_document()["components"]["schemas"]
+
+    def examples_of(schema: str) -> dict[str, Any]:
+        properties = schemas[schema]["properties"]
+        return {name: p["examples"][0] for name, p in properties.items() if "examples" in p}
+
+    examples = examples_of(schema)
     assert "key" in examples and len(examples) >= 3
     items = api.get(path, params={"limit": 500}).json()["items"]
     [record] = [item for item in items if item["key"] == examples["key"]]
     assert {name: record[name] for name in examples} == examples
+    # The documentation builds one example of the whole: its source and place too.
+    properties = schemas[schema]["properties"]
+    for name in ("source", "locality"):
+        refs = [r["$ref"] for r in properties.get(name, {}).get("anyOf", []) if "$ref" in r]
+        for ref in refs if record.get(name) is not None else []:  # an official unit's none
+            assert record[name]["key"] == examples_of(ref.rsplit("/", 1)[1])["key"], name
+
+
+@pytest.mark.parametrize(
+    "path", ["/branches", "/localities", "/sources", "/membership-counts", "/admissions", "/facts"]
+)
+def test_a_lists_csv_columns_are_documented_as_sent(api: Any, path: str) -> None:
+    """From an integrator's audit: a CSV was `type: string` and nothing more."""
+    csv_doc = openapi_document()["paths"][path]["get"]["responses"]["200"]["content"]["text/csv"]
+    documented = re.search(r"Columns: (.*?)\. Each", csv_doc["schema"]["description"])
+    assert documented is not None
+    header = api.get(path, params={"format": "csv", "limit": 1}).text.split("\r\n", 1)[0]
+    assert header.split(",") == documented.group(1).split(", ")

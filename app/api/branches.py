@@ -7,7 +7,6 @@ from fastapi import Query, Request, Response
 from pydantic import AfterValidator
 
 from app.api.common import (
-    EXPORTS,
     READ_ERRORS,
     VIETNAMESE_ORDER,
     AsOf,
@@ -15,6 +14,7 @@ from app.api.common import (
     answers_of,
     api_router,
     engine_of,
+    exports,
     id_query,
     kept_counts_of,
     kept_rankings_of,
@@ -51,7 +51,7 @@ BranchAsOf = Annotated[
 @router.get(
     "",
     response_model=Page[BranchOut],
-    responses={**READ_ERRORS, **EXPORTS},
+    responses={**READ_ERRORS, **exports(service.BRANCH_CSV)},
     summary="List branches",
 )
 def list_branches(
@@ -117,7 +117,8 @@ def list_branches(
         Query(
             description="Order, ties by id. name: by the name (and a group's description), "
             f"{VIETNAMESE_ORDER}; members: by the latest count's least, unknown counts "
-            "below every count; risk: the most at risk first, ties by the highest id. A "
+            "below every count; risk: the most at risk first, dissolved branches last, ties by "
+            "the highest id. A "
             "leading - reverses the whole order, ties included (id, name and members). "
             "Default relevance with q, which relevance needs."
         ),

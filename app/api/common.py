@@ -1,5 +1,6 @@
 """Parameter types and response documentation shared by the routers."""
 
+from collections.abc import Sequence
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -12,6 +13,7 @@ from app.api.query_route import QueryModelRoute
 from app.api.spellings import DIGITS_ONLY
 from app.days import Day
 from app.errors import PROBLEM_JSON, Problem
+from app.formats import csv_header
 from app.middleware import MAX_QUERY_BYTES
 from app.services.answer_cache import AnswerCache
 from app.services.gathered import KeptRankings
@@ -99,16 +101,42 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     422: _problem("A parameter is invalid; `errors` names it."),
     503: _problem("The database is busy or unavailable; retry after Retry-After seconds."),
 }
-EXPORTS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "JSON page; or CSV / NDJSON (format= or Accept), streamed in full "
-        "when no limit is given.",
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-        },
+
+
+def read_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Those of READ_ERRORS an operation can answer (one with no record or parameter of
+    its own has no 404 nor 422; one that reads no database, no 503)."""
+    return {status: READ_ERRORS[status] for status in statuses}
+
+
+def exports(csv_columns: Sequence[str]) -> dict[int | str, dict[str, Any]]:
+    """A list's 200 in CSV and NDJSON beside its JSON page, the CSV's columns named: a
+    journalist's script reads them before any row."""
+    return {
+        200: {
+            "description": "JSON page; or CSV / NDJSON (format= or Accept), streamed in "
+            "full when no limit is given.",
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "A header line, then one line an item. Columns: "
+                        + ", ".join(csv_header(csv_columns))
+                        + ". Each is the JSON item's field of that name (a_b: field b of "
+                        "object a): empty where null, booleans as true or false, lists "
+                        "joined by '; ', days as YYYY-MM-DD; UTF-8, with a BOM when "
+                        "bom=true.",
+                    }
+                },
+                "application/x-ndjson": {
+                    "schema": {
+                        "type": "string",
+                        "description": "One JSON item a line, as in the page's items.",
+                    }
+                },
+            },
+        }
     }
-}
 
 
 # What the app factory built (app.main.create_app), as each route needs it.

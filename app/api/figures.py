@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Request, Response
 
 from app.api.common import (
-    EXPORTS,
     READ_ERRORS,
     api_router,
     engine_of,
+    exports,
     id_query,
     kept_counts_of,
     place_scopes_of,
@@ -102,7 +102,7 @@ def _list(
 @router.get(
     "/membership-counts",
     response_model=Page[MembershipCountOut],
-    responses={**READ_ERRORS, **EXPORTS},
+    responses={**READ_ERRORS, **exports(COUNT_CSV)},
     summary="Membership counts",
 )
 def list_membership_counts(
@@ -126,7 +126,7 @@ def list_membership_counts(
 @router.get(
     "/admissions",
     response_model=Page[MembershipEventOut],
-    responses={**READ_ERRORS, **EXPORTS},
+    responses={**READ_ERRORS, **exports(EVENT_CSV)},
     summary="Admissions, departures and transfers",
 )
 def list_admissions(
@@ -153,7 +153,7 @@ def list_admissions(
 @router.get(
     "/facts",
     response_model=Page[FactOut],
-    responses={**READ_ERRORS, **EXPORTS},
+    responses={**READ_ERRORS, **exports(FACT_CSV)},
     summary="Other figures",
 )
 def list_facts(

@@ -3,7 +3,7 @@
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.common import api_router
+from app.api.common import api_router, read_errors
 from app.errors import Problem
 from app.schemas.health import Health, Readiness
 from app.services import health as health_service
@@ -14,7 +14,11 @@ router = api_router(tags=["health"])
 HEALTHY = Health(status="ok").model_dump_json().encode()
 
 
-@router.get("/health", response_model=Health, summary="Liveness")
+# Their parameters are refused as any operation's are (none is taken).
+PARAMETER_ERRORS = read_errors(400, 414)
+
+
+@router.get("/health", response_model=Health, responses=PARAMETER_ERRORS, summary="Liveness")
 async def get_health() -> Response:
     """The process is up. Does not touch the database."""
     # async and pre-encoded: probes are frequent, and this answer never changes.
@@ -24,7 +28,7 @@ async def get_health() -> Response:
 @router.get(
     "/ready",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Not ready"}},
+    responses={**PARAMETER_ERRORS, 503: {"model": Readiness, "description": "Not ready"}},
     summary="Readiness",
 )
 def get_ready(request: Request) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI, Request, Response
 
-from app.api.common import READ_ERRORS, api_router
+from app.api.common import api_router, read_errors
 from app.api.responses import json_response
 from app.schemas.index import ApiIndex
 from app.services.api_index import INDEX_PATH, read_operations
@@ -13,7 +13,7 @@ router = api_router(tags=["index"])
 @router.get(
     INDEX_PATH,
     response_model=ApiIndex,
-    responses={400: READ_ERRORS[400]},
+    responses=read_errors(400, 414),
     summary="The API's index",
 )
 def get_index(request: Request) -> Response:

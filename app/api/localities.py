@@ -6,13 +6,13 @@ from fastapi import Query, Request, Response
 from pydantic import AfterValidator
 
 from app.api.common import (
-    EXPORTS,
     READ_ERRORS,
     VIETNAMESE_ORDER,
     IdPath,
     answers_of,
     api_router,
     engine_of,
+    exports,
     id_query,
     kept_counts_of,
     place_scopes_of,
@@ -35,7 +35,7 @@ router = api_router(prefix="/localities", tags=["localities"])
 @router.get(
     "",
     response_model=Page[LocalityOut],
-    responses={**READ_ERRORS, **EXPORTS},
+    responses={**READ_ERRORS, **exports(service.LOCALITY_CSV)},
     summary="List localities",
 )
 def list_localities(

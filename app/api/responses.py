@@ -3,7 +3,7 @@ changes; CSV and NDJSON exports that stream."""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from itertools import chain
 from typing import Any
@@ -207,7 +207,7 @@ def _export(
 
     chunks = _render_batches(batches(), params, columns, flat=flat)
     return StreamingResponse(
-        _on_read_threads(chunks, params.request.app.state.read_threads),
+        _on_export_threads(chunks, params.request.app.state.export_threads),
         media_type=_media_type(params),
         headers={
             "Content-Disposition": f'attachment; filename="{filename}.{params.format}"',
@@ -221,16 +221,20 @@ def _export(
 STREAM_CHUNK = 1 << 20
 
 
-async def _on_read_threads(chunks: Iterator[bytes], threads: Executor) -> AsyncIterator[bytes]:
-    """A stream's bytes, made on the read threads (app.main) a megabyte at a time.
+async def _on_export_threads(
+    chunks: Iterator[bytes], threads: ThreadPoolExecutor
+) -> AsyncIterator[bytes]:
+    """A stream's bytes, made on the export threads (app.main) a megabyte at a time.
 
     Starlette iterates a plain iterator on anyio's threads, where FastAPI also runs the
     writes: writes queued for the writer lock held them, and a whole export stalled until
-    they gave up (2.8-5 s on PostgreSQL, 8 s on SQLite, from a concurrency audit). A
-    hop per chunk also cost NDJSON, one chunk a line, a hop a line: 30 times CSV's time.
+    they gave up (2.8-5 s on PostgreSQL, 8 s on SQLite, from a concurrency audit). On the
+    read threads, a few exports would hold the pages back instead. A hop per chunk also
+    cost NDJSON, one chunk a line, a hop a line: 30 times CSV's time.
     """
-    loop = asyncio.get_running_loop()
-    while chunk := await loop.run_in_executor(threads, _take, chunks, STREAM_CHUNK):
+    # Left early (the client gone), the batches are dropped with this generator: none is
+    # read after the step running, and none holds a connection between steps.
+    while chunk := await asyncio.wrap_future(threads.submit(_take, chunks, STREAM_CHUNK)):
         yield chunk
 
 

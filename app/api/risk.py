@@ -4,7 +4,15 @@ from dataclasses import asdict
 
 from fastapi import Request, Response
 
-from app.api.common import READ_ERRORS, AsOf, api_router, engine_of, kept_rankings_of, rules_of
+from app.api.common import (
+    READ_ERRORS,
+    AsOf,
+    api_router,
+    engine_of,
+    kept_rankings_of,
+    read_errors,
+    rules_of,
+)
 from app.api.responses import json_response
 from app.reader import Reader
 from app.schemas.branches import RiskRulesOut, RiskSummary
@@ -27,8 +35,8 @@ def get_risk_summary(request: Request, as_of: AsOf = None) -> Response:
 @router.get(
     "/rules",
     response_model=RiskRulesOut,
-    # No record and no parameter of its own: neither 404 nor 422.
-    responses={status: READ_ERRORS[status] for status in (400, 414, 503)},
+    # No record, no parameter of its own, no database read.
+    responses=read_errors(400, 414),
     summary="The risk rules",
 )
 def get_risk_rules(request: Request) -> Response:

@@ -6,7 +6,7 @@ from fastapi import Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator
 
-from app.api.common import EXPORTS, READ_ERRORS, IdPath, api_router, engine_of, searchable
+from app.api.common import READ_ERRORS, IdPath, api_router, engine_of, exports, searchable
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import answer_response, json_response, list_response
 from app.reader import Reader
@@ -22,7 +22,10 @@ router = api_router(prefix="/sources", tags=["sources"])
 
 
 @router.get(
-    "", response_model=Page[SourceOut], responses={**READ_ERRORS, **EXPORTS}, summary="List sources"
+    "",
+    response_model=Page[SourceOut],
+    responses={**READ_ERRORS, **exports(service.SOURCE_CSV)},
+    summary="List sources",
 )
 def list_sources(
     request: Request,

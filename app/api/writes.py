@@ -72,9 +72,13 @@ Idempotency = Annotated[IdempotencyRequest | None, Depends(idempotency_of)]
 
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
+    400: problem(
+        "An unknown query parameter, or a body that cannot be read as JSON (bytes that are "
+        "not UTF-8, nesting too deep)."
+    ),
     409: problem("The key exists already, or the write conflicts with stored data."),
     413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
-    415: problem("The body is not JSON (its Content-Type), or not in UTF-8."),
+    415: problem("The Content-Type is not JSON, or declares a charset other than UTF-8."),
     422: problem(
         "A field is invalid (a quote not in its source, a missing source...): "
         "`errors` names it. Nothing was written."

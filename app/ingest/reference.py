@@ -5,6 +5,7 @@ A code alone never identifies a unit: the reform reused codes for new territorie
 """
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ class ReferenceReport:
     added: int = 0
     unchanged: int = 0
     successions_added: int = 0
+    successions_changed: int = 0
     keys: dict[str, int] = field(default_factory=dict)
 
 
@@ -53,6 +55,9 @@ def load_reference(session: Session, csv_path: Path) -> ReferenceReport:
     # Parents before children: provinces, then districts, then communes.
     order = {"province": 0, "district": 1, "commune": 2}
     rows.sort(key=lambda row: order[row["level"]])
+    # A unit that others merged into is a new unit, though it keeps one's code and name
+    # (the new xã Hạnh Lâm took in Thanh Đức): none of them continued.
+    constituents = Counter((row["level"], row["new_code"]) for row in rows if row["new_code"])
     for row in rows:
         effective = date.fromisoformat(row["effective"])
         level = row["level"]
@@ -84,7 +89,11 @@ def load_reference(session: Session, csv_path: Path) -> ReferenceReport:
             valid_to=None,
             legal_basis=row["legal_basis"],
         )
-        same = row["old_code"] == row["new_code"] and row["old_name"] == row["new_name"]
+        same = (
+            row["old_code"] == row["new_code"]
+            and row["old_name"] == row["new_name"]
+            and constituents[level, row["new_code"]] == 1
+        )
         _ensure_succession(
             session,
             report,
@@ -172,3 +181,7 @@ def _ensure_succession(
             )
         )
         report.successions_added += 1
+    elif exists.kind != kind:  # as loaded before the rule above
+        exists.kind = kind
+        session.add(exists)
+        report.successions_changed += 1

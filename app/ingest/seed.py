@@ -25,6 +25,7 @@ class SeedReport:
         return (
             self.reference.added
             + self.reference.successions_added
+            + self.reference.successions_changed
             + sum(a.changes for a in self.articles)
         )
 

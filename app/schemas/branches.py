@@ -63,10 +63,10 @@ class RiskBrief(Schema):
 class BranchOut(Schema):
     """A party organization, or an unnamed group of them (group_size set, name null)."""
 
-    id: int = Field(examples=[10])
-    key: str = Field(examples=["org:vn2004:04111/ban-bo"])
-    kind: BranchKind = Field(examples=["village_branch"])
-    name: str | None = Field(examples=["Chi bộ bản Bó"])
+    id: int = Field(examples=[3])
+    key: str = Field(examples=["org:vn2004:135"])
+    kind: BranchKind = Field(examples=["district_committee"])
+    name: str | None = Field(examples=["Đảng bộ huyện Lục Yên"])
     group_size: int | None = Field(
         description="For an unnamed group: how many organizations (null for one)."
     )
@@ -120,11 +120,11 @@ class Criterion(Schema):
     status: CriterionStatus = Field(description="met, not_met or unknown.", examples=["met"])
     value: object = Field(
         description="What the rule read, by rule: too_few_members {low, high} of the latest "
-        "count; ageing the members over 60 as printed (the evidence gives its qualifier); "
-        "stalled {stated_years_without_admission, last_admission}; below_charter_minimum "
+        "count; ageing {low, high} of the members over 60; stalled "
+        "{stated_years_without_admission, stated_qualifier, last_admission}; below_charter_minimum "
         "{full_members: {low, high}, members: {low, high}}; attrition {departures: {low, "
-        "high}, admissions: {low, high}, window_years: [first, last]}; reported the flag "
-        "(1); null when nothing is recorded."
+        "high}, admissions: {low, high}, window_years: [first, last]}: nulls inside where "
+        "nothing is recorded; reported the flag (1), or null when no source says it."
     )
     threshold: dict[str, object]
     evidence: list[MembershipCountOut | MembershipEventOut | FactOut] = Field(

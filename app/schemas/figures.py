@@ -72,18 +72,18 @@ class FactOut(Subject):
     """Any other figure: households, poverty rate, targets, ratings..."""
 
     model_config = examples_of(
-        id=2,
-        key="hbdt-tien-phong#tien-phong-poverty-rate-2018",
-        metric="poverty_rate",
-        value=1.0,
+        id=5,
+        key="baoyenbai-2023-luc-yen#luc-yen-plan-completion-2023",
+        metric="plan_completion",
+        value=100.0,
         unit="percent",
-        period_start="2018-01-01",
-        period_end="2018-12-31",
-        qualifier="more_than",
-        evidence_date="2018-12-31",
-        evidence_date_basis="stated",
-        quote="tỷ lệ hộ nghèo của xóm còn trên 1%",
-        figure="trên 1%",
+        period_start="2023-01-01",
+        period_end="2023-12-31",
+        qualifier="exact",
+        evidence_date="2023-12-18",
+        evidence_date_basis="published",
+        quote="Năm 2023, Lục Yên kết nạp 216 đảng viên mới, đạt 100% kế hoạch",
+        figure="100%",
     )
 
     id: int

@@ -12,7 +12,8 @@ class SuccessionLink(Schema):
 
     locality: LocalityRef
     kind: SuccessionKind = Field(
-        description="continued (same unit, same code and name) or merged_into.",
+        description="continued (the same code and name, and no other unit of the "
+        "reference merged into it) or merged_into.",
         examples=["merged_into"],
     )
     effective_on: date = Field(examples=["2025-07-01"])
@@ -57,7 +58,7 @@ class RiskLevels(Schema):
     watch: int = Field(description=f"At level watch {_ONCE}.")
     none: int = Field(description=f"Assessed and not at risk {_ONCE}.")
     unknown: int = Field(description=f"Too little evidence to assess {_ONCE}.")
-    dissolved: int = Field(description=f"Dissolved or merged away {_ONCE}.")
+    dissolved: int = Field(description=f"Dissolved or merged away by the day evaluated {_ONCE}.")
 
 
 class MembersSum(Schema):

@@ -195,12 +195,12 @@ class JsonSql:
             return self._leaf_cell(Flag(leaf))
         if isinstance(leaf.type, Float):
             # A whole number without its ".0", as the JSON flattened writes it. Tested
-            # on 64-bit integers, and only within the doubles' exact integers: cast to
-            # PostgreSQL's 32-bit INTEGER, a fact of 10^15 households failed every CSV
-            # of facts (a 500); CASE tries the cast only where the bound holds.
+            # on a 64-bit integer, and only within its range: cast to PostgreSQL's 32-bit
+            # INTEGER, a fact of 10^15 households failed every CSV of facts (a 500);
+            # CASE tries the cast only where the bound holds.
             whole = cast(leaf, BigInteger)
             return case(
-                (func.abs(leaf) >= literal_column(str(2**53)), cast(leaf, String)),
+                (func.abs(leaf) >= literal_column(str(2**63)), cast(leaf, String)),
                 (leaf == whole, cast(whole, String)),
                 else_=cast(leaf, String),
             )

@@ -311,7 +311,8 @@ def risk_select(
         else_=UNKNOWN,
     )
     # "trên 5 năm" is more than 5; "dưới 10 năm" (less than 10, at most 10) proves no
-    # stall of any length, however large its number.
+    # stall of any length, however large its number. Not lower_bound's "+ 1", which
+    # holds for whole counts: "trên 4,5 năm" proves no stall of more than 5 years.
     stated_stall = or_(
         and_(i.stall_qualifier == "more_than", i.stall_years >= rules.stall_years),
         and_(
@@ -390,7 +391,7 @@ def risk_select(
         reported.label("reported"),
         *(_shown(inputs, name) for name in INPUT_COLUMNS),
     ).subquery("risk")
-    rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()), else_=0)
+    rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()))
     return select(statuses, rank.label("rank"))
 
 
@@ -420,6 +421,10 @@ INPUT_COLUMNS = (
     "members_high",
     "full_low",
     "full_high",
+    "over_60_low",
+    "over_60_high",
+    "stall_years",
+    "stall_qualifier",
     "departures_low",
     "departures_high",
     "admissions_low",

@@ -61,7 +61,7 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
         return [pool[ident]] if ident in pool else []
 
     info = {r.id: r for r in describe_rules(rules)}
-    members = {"low": row["members_low"], "high": row["members_high"]}
+    members = _bounds(row, "members")
     criteria = [
         _criterion(
             info["too_few_members"],
@@ -73,7 +73,8 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
         _criterion(
             info["ageing"],
             row["ageing"],
-            facts.get(row["over_60_id"], {}).get("value"),
+            # Bounds, as the rule reads them: "trên 2" is at least 3, with no most.
+            _bounds(row, "over_60"),
             {"at_least": rules.ageing_members},
             pick(row["over_60_id"], facts),
         ),
@@ -81,7 +82,10 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
             info["stalled"],
             row["stalled"],
             {
-                "stated_years_without_admission": facts.get(row["stall_fact_id"], {}).get("value"),
+                "stated_years_without_admission": _whole(row["stall_years"]),
+                # "trên 5 năm" (more_than) proves a stall of more than 5 years;
+                # "dưới 10 năm" none.
+                "stated_qualifier": row["stall_qualifier"],
                 "last_admission": row["last_admission"],
             },
             {
@@ -95,11 +99,12 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
             row["below_charter_minimum"],
             # Both counts it reads: the full members', else all members' below the minimum.
             {
-                "full_members": {"low": row["full_low"], "high": row["full_high"]},
+                "full_members": _bounds(row, "full"),
                 "members": members,
             },
             {"fewer_than_full_members": rules.charter_min_full_members},
-            pick(row["full_count_id"], counts) or pick(row["count_id"], counts),
+            # Both: it may be met through the count of all members.
+            pick(row["full_count_id"], counts) + pick(row["count_id"], counts),
         ),
         _criterion(
             info["attrition"],
@@ -115,7 +120,7 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
         _criterion(
             info["reported"],
             row["reported"],
-            facts.get(row["reported_fact_id"], {}).get("value"),
+            _whole(facts.get(row["reported_fact_id"], {}).get("value")),
             {"reported": True},
             pick(row["reported_fact_id"], facts),
         ),
@@ -134,6 +139,15 @@ def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) 
         "stated_age_days": (as_of - stated).days if stated else None,
         "criteria": criteria,
     }
+
+
+def _bounds(row: Any, name: str) -> dict[str, Any]:
+    return {"low": _whole(row[f"{name}_low"]), "high": _whole(row[f"{name}_high"])}
+
+
+def _whole(number: Any) -> Any:
+    """A fact's whole number of people or years as an integer: 3, not 3.0."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
 def _newest_stated(criteria: list[dict[str, Any]]) -> date | None:

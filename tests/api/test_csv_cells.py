@@ -301,7 +301,7 @@ def test_csv_days_are_iso_whatever_the_databases_datestyle(seeded_url: str, back
             assert client.get(f"{path}?format=csv").text == expected
 
 
-LARGE_VALUES = [999_999_999_999_999.0, 1e15, 2_147_483_648.0, -2_147_483_649.0, 0.5]
+LARGE_VALUES = [999_999_999_999_999.0, 1e15, 2_147_483_648.0, -2_147_483_649.0, 0.5, 2.0**60]
 
 
 @pytest.fixture

@@ -23,6 +23,19 @@ def test_thao_chu_phin_became_sin_cheng(api: TestClient) -> None:
     )
 
 
+def test_a_commune_others_merged_into_did_not_continue(api: TestClient) -> None:
+    """From a reform audit: the new xã Hạnh Lâm (17722) took in Thanh Đức; the old Hạnh
+    Lâm, of the same code and name, was said to have continued. A unit that others merged
+    into is a new unit; one that no other joined, of the same code and name, continued."""
+    kinds = {
+        p["locality"]["official_name"]: p["kind"]
+        for p in locality(api, "17722", current=True)["predecessors"]
+    }
+    assert kinds == {"Xã Hạnh Lâm": "merged_into", "Xã Thanh Đức": "merged_into"}
+    [son_la] = locality(api, "14", current=True)["predecessors"]
+    assert (son_la["locality"]["official_name"], son_la["kind"]) == ("Tỉnh Sơn La", "continued")
+
+
 def test_todays_lao_cai_lists_both_old_provinces(api: TestClient) -> None:
     lao_cai = locality(api, "15", current=True)
     before = {p["locality"]["official_name"] for p in lao_cai["predecessors"]}

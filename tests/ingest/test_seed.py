@@ -250,6 +250,25 @@ def test_successors_come_from_the_reference(engine: Engine) -> None:
     assert tuple(row) == ("1673/NQ-UBTVQH15", "Xã Sín Chéng", "02824")
 
 
+def test_a_succession_loaded_under_the_old_rule_is_corrected(engine: Engine) -> None:
+    """A database seeded before the rule (a unit others merged into did not continue)
+    held the old Hạnh Lâm as continued: loading the seed again corrects it."""
+    by_old_key = """
+        UPDATE locality_successions SET kind = 'continued' WHERE predecessor_id =
+        (SELECT id FROM localities WHERE key = 'vn2004:17722')
+    """
+    kind = """
+        SELECT s.kind FROM locality_successions s
+        JOIN localities old ON old.id = s.predecessor_id WHERE old.key = 'vn2004:17722'
+    """
+    with engine.begin() as conn:
+        conn.execute(text(by_old_key))
+    report = load_seed(engine, SEED)
+    assert (report.reference.successions_changed, report.changes) == (1, 1)
+    with engine.connect() as conn:
+        assert conn.execute(text(kind)).scalar_one() == "merged_into"
+
+
 def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     tables = [
         "sources",

@@ -181,7 +181,7 @@ def test_below_charter_minimum_shows_the_full_members_it_read(engine: Engine) ->
         "full_members": {"low": 0, "high": 2},
         "members": {"low": 4, "high": 4},
     }
-    assert [e["status"] for e in criterion["evidence"]] == ["full"]
+    assert [e["status"] for e in criterion["evidence"]] == ["full", "all"]
 
 
 @pytest.mark.parametrize(
@@ -240,6 +240,25 @@ def test_as_of_uses_only_earlier_evidence(engine: Engine) -> None:
         status(assess(engine, facts=facts, events=events, as_of=date(2025, 1, 1)), "stalled")
         == "not_met"
     )
+
+
+def test_each_value_shows_what_its_rule_read_with_its_qualifier(engine: Engine) -> None:
+    """From a front end's audit: ageing showed "3.0" and stalled "10.0" for "dưới 10 năm"
+    (read as no stall), the qualifier only inside the evidence."""
+    over_60 = fact("members_over_60", 2, "more_than")  # "trên 2": at least 3
+    stall = fact("years_without_admission", 10, "less_than")  # "dưới 10 năm"
+    result = assess(engine, facts=[over_60, stall])
+    values = {c["id"]: c["value"] for c in result["criteria"]}
+    assert values["ageing"] == {"low": 3, "high": None}
+    assert status(result, "ageing") == "met"
+    assert values["stalled"] == {
+        "stated_years_without_admission": 10,
+        "stated_qualifier": "less_than",
+        "last_admission": None,
+    }
+    assert status(result, "stalled") == "unknown"
+    nothing = {c["id"]: c["value"] for c in assess(engine)["criteria"]}
+    assert nothing["ageing"] == {"low": None, "high": None}  # none over 60 recorded
 
 
 def test_a_dissolved_branch_is_not_at_risk_of_ceasing_to_exist(engine: Engine) -> None:
