@@ -92,7 +92,8 @@ FIELD_GLOSSARY: dict[str, str] = {
     "risk_levels": "Organizations by risk level.",
     "unnamed_groups": "Unnamed groups of organizations an article counts.",
     "organizations_in_unnamed_groups": "Organizations inside those groups.",
-    "organizations_counted": "Organizations whose counts make up the sum.",
+    "organizations_counted": "Counts that make up the sum: an unnamed group's is one, "
+    "added once for each of its organizations when it applies to each.",
     "records_total": "How many figures make up the sum.",
     "year": "Calendar year.",
     "years": "One entry per year with dated figures.",

@@ -38,9 +38,14 @@ class LocalityOut(Schema):
     )
     legal_basis: str | None = Field(description="The act that created, merged or abolished it.")
     is_current: bool = Field(description="The unit exists today.")
-    today: TodayUnits
+    today: TodayUnits = Field(
+        description="What the unit is today, after the 2025 reform: itself if current."
+    )
     successors: list[SuccessionLink] = Field(description="Units that replaced it.")
-    predecessors: list[SuccessionLink] = Field(description="Units it replaced.")
+    predecessors: list[SuccessionLink] = Field(
+        description="Units it replaced, of those the reference holds: the units the "
+        "articles name, not every constituent."
+    )
     source: SourceRef | None = Field(description="The article that names it (villages).")
     quote: str | None
     note: str | None

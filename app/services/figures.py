@@ -84,6 +84,8 @@ _COMMON_CSV = [
     "locality.name",
     "locality.kind",
     "locality.code",
+    # The key says the period: a code alone is not a unit (the reform reused codes).
+    "locality.key",
 ]
 _PROVENANCE_CSV = [
     "qualifier",

@@ -6,6 +6,7 @@ import unicodedata
 _WHITESPACE = re.compile(r"\s+")
 # Zero-width and formatting characters that a pasted query may carry invisibly.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_D = str.maketrans("đĐðÐ", "dDdD")
 
 
 def normalize_quote_text(text: str) -> str:
@@ -18,7 +19,8 @@ def fold(text: str) -> str:
     text = text.translate(_INVISIBLE)
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    stripped = stripped.replace("đ", "d").replace("Đ", "D")
+    # Ð (U+00D0), the Icelandic eth, stands for Đ in text from legacy input methods.
+    stripped = stripped.translate(_D)
     return _WHITESPACE.sub(" ", stripped.casefold()).strip()
 
 

@@ -35,6 +35,7 @@ def names(response) -> list[str | None]:  # type: ignore[no-untyped-def]
         ("dang bo luc yen", "Đảng bộ huyện Lục Yên"),
         (unicodedata.normalize("NFD", "Khéo Lẹng"), "Chi bộ thôn Khéo Lẹng"),
         ("Kh\u200béo Lẹng", "Chi bộ thôn Khéo Lẹng"),
+        ("\u00d0ảng bộ huyện Lục Yên", "Đảng bộ huyện Lục Yên"),  # Ð, a legacy look-alike
     ],
 )
 def test_search_folds_vietnamese_both_ways(api: TestClient, q: str, expected: str) -> None:

@@ -6,6 +6,8 @@ items with app.formats.csv_lines must give the same text, byte for byte, on both
 databases: nulls, booleans, dates, qualifiers, nested sources and all.
 """
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 
@@ -331,3 +333,14 @@ def test_large_figures_in_csv_are_the_json_flattened(large_figures_api: TestClie
         assert response.status_code == 200, response.text
     assert large_figures_api.get("/facts?format=csv").text == expected
     assert _csv_pages(large_figures_api, "/facts?format=csv&limit=3") == expected
+
+
+def test_a_csv_place_has_its_key_beside_its_code(api: TestClient) -> None:
+    """From a reform audit: old Lâm Thượng and today's bore the same code, 04309, and a
+    CSV row said nothing else of either: a journalist joining on it joins two units."""
+    rows = list(csv.DictReader(io.StringIO(api.get("/branches?format=csv").text)))
+    [lam_thuong] = [r for r in rows if r["locality_key"] == "vn2004:04309"]
+    assert lam_thuong["locality_code"] == lam_thuong["today_commune_code"] == "04309"
+    assert lam_thuong["today_commune_key"] == "vn2025:04309"
+    counts = csv.DictReader(io.StringIO(api.get("/membership-counts?format=csv").text))
+    assert all(r["locality_key"].startswith(("vn2004:", "vn2025:")) for r in counts)
