@@ -154,10 +154,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     settings = Settings()
     article, text, text_path = read_article_file(Path(args.file))
+    stored_path: str | None
     try:
         stored_path = str(text_path.resolve().relative_to(REPO_ROOT))
     except ValueError:
-        stored_path = str(text_path.resolve())
+        # Outside the repository: its path would show every reader of /sources the
+        # server's directories (the text itself is stored, as an API import's is).
+        stored_path = None
     engine = _engine_at_head(settings)
     ctx = WriteContext(caller=cli_caller(), rules=settings.risk_rules)
     try:

@@ -71,6 +71,12 @@ def test_import_dry_run_then_for_real_then_again(
     lines = out.strip().splitlines()
     assert len(lines) == 3 and all("cli:" in line for line in lines)
     assert "import.create" in lines[0]
+    # From a security review: a file outside the repository had its absolute path, the
+    # server's directories, served to every reader of /sources.
+    with make_client(cli_db) as client:
+        sources = client.get("/sources", params={"limit": 100}).json()["items"]
+        [imported] = [s for s in sources if s["key"] == "test-2024-thu-nghiem"]
+        assert imported["text_path"] is None
 
 
 def test_a_refused_file_writes_nothing(

@@ -10,7 +10,7 @@ from app.api.spellings import TRUE_OR_FALSE
 from app.api.writes import CREATE_ERRORS, Idempotency, run
 from app.ingest.records import ArticleFile
 from app.schemas.writes import ImportReportOut
-from app.services.imports import import_body
+from app.services.imports import import_body, parse_body
 
 router = api_router(tags=["imports"])
 
@@ -99,13 +99,11 @@ def import_article(
 
     The same file sent again changes nothing.
     """
-    content_type = request.headers.get("content-type", "")
+    article = parse_body(body, request.headers.get("content-type", ""))
     return run(
         request,
         caller,
-        lambda session, ctx: import_body(
-            session, ctx, body, content_type, dry_run=dry_run, force=force
-        ),
+        lambda session, ctx: import_body(session, ctx, article, dry_run=dry_run, force=force),
         idempotency=idempotency,
         dry_run=dry_run,
     )

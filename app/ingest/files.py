@@ -1,5 +1,7 @@
 """Reading record files from disk."""
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -51,12 +53,59 @@ _UniqueKeyLoader.add_constructor(
     _construct_mapping,
 )
 
+# Plain scalars read as YAML 1.1 reads them, but for base 60 and timestamps. "1:0:0..."
+# was a base-60 integer, in time quadratic in its length (a 2 MB body: some 100 s);
+# "2024-02-30" a timestamp whose ValueError was a 500. Days stay text, which the record
+# format reads as days, naming the field of one that is not.
+_INT, _FLOAT, _TIMESTAMP = (f"tag:yaml.org,2002:{t}" for t in ("int", "float", "timestamp"))
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT, _TIMESTAMP)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    _INT,
+    re.compile(r"^[-+]?(?:0b[0-1_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _refuse_base_60(
+    construct: Callable[[yaml.SafeLoader, yaml.ScalarNode], object],
+) -> Callable[[yaml.SafeLoader, yaml.ScalarNode], object]:
+    """The same for a number tagged !!int or !!float."""
+
+    def constructor(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+        if ":" in str(node.value):
+            raise yaml.constructor.ConstructorError(
+                None, None, "base-60 numbers are not read", node.start_mark
+            )
+        return construct(loader, node)
+
+    return constructor
+
+
+_UniqueKeyLoader.add_constructor(_INT, _refuse_base_60(yaml.SafeLoader.construct_yaml_int))
+_UniqueKeyLoader.add_constructor(_FLOAT, _refuse_base_60(yaml.SafeLoader.construct_yaml_float))
+
 
 def parse_article_yaml(content: str, label: str) -> ArticleFile:
     try:
         data = yaml.load(content, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ImportRejected([RecordProblem(label, "yaml", str(exc).replace("\n", " "))]) from None
+    except (ValueError, AttributeError, TypeError) as exc:
+        # What PyYAML's constructors raise for a tagged value they cannot read
+        # ("!!timestamp foo", "!!int abc", an integer of more digits than Python reads).
+        problem = str(exc) if isinstance(exc, ValueError) else "a value unreadable as its tag"
+        raise ImportRejected([RecordProblem(label, "yaml", problem)]) from None
     return validate_article(data, label)
 
 

@@ -365,13 +365,12 @@ def import_article(
 def import_body(
     session: Session,
     ctx: WriteContext,
-    content: bytes,
-    content_type: str,
+    article: ArticleFile,
     *,
     dry_run: bool = False,
     force: bool = False,
 ) -> Outcome:
-    """POST /imports: parse the body, then import it."""
-    article = parse_body(content, content_type)
+    """POST /imports: an article of the body (parse_body, before the transaction: a large
+    file took seconds to parse, each of them holding the write lock), imported."""
     assert article.source.text is not None
     return import_article(session, ctx, article, article.source.text, dry_run=dry_run, force=force)

@@ -8,7 +8,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from app.api import imports as imports_api
 from app.models import Branch, Locality
+from app.services import writes as writes_service
 from tests.api.test_writes import (  # shared helpers and fixtures
     TIEN_PHONG,
     fields,
@@ -474,3 +476,35 @@ def test_an_unreadable_period_is_named_by_its_field(
     data["events"][0]["period"] = "mùa xuân năm ngoái"  # "last spring": no period read
     refused = _imported(write_api, data, editor)
     assert refused.status_code == 422 and fields(refused) == ["body.events.0.period"]
+
+
+def test_a_body_is_read_before_the_write_lock_is_taken(
+    write_api: TestClient, editor: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a security review: the YAML was parsed in the transaction, holding the write
+    lock (SQLite's, or the data version's row on PostgreSQL) while a large file was read:
+    every other key's writes waited, then got 503s."""
+    steps: list[str] = []
+    parse, begin = imports_api.parse_body, writes_service._begin
+
+    def parsed(*args: Any) -> Any:
+        steps.append("parse")
+        return parse(*args)
+
+    def began(*args: Any) -> None:
+        steps.append("begin")
+        begin(*args)
+
+    monkeypatch.setattr(imports_api, "parse_body", parsed)
+    monkeypatch.setattr(writes_service, "_begin", began)
+    dry = {"dry_run": "true"}
+    assert (
+        write_api.post(
+            "/imports", params=dry, content=ARTICLE_YAML, headers={**editor, **YAML}
+        ).status_code
+        == 200
+    )
+    assert steps == ["parse", "begin"]
+    steps.clear()
+    unreadable = write_api.post("/imports", content="format: [", headers={**editor, **YAML})
+    assert unreadable.status_code == 422 and steps == ["parse"]

@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
-from app.ingest.files import parse_article_yaml, read_article_file
+from app.ingest.files import _UniqueKeyLoader, parse_article_yaml, read_article_file
 from app.ingest.loader import ImportRejected
 from app.schemas.writes import LocalityCreate
 
@@ -226,3 +227,43 @@ def test_an_unreported_event_takes_no_qualifier() -> None:
         parse_article_yaml(BASE + event, "t")
     assert fields_of(refusal.value) == {"events.0"}
     assert parse_article_yaml(BASE + event.replace("approximate", "exact"), "t").events
+
+
+SOURCE = "format: branchstats/article-v1\nsource:\n  key: k\n  text: abc\n"
+
+
+@pytest.mark.parametrize(
+    ("tail", "field"),
+    [
+        ("  published_on: 2024-02-30\n", "source.published_on"),  # read as a day, named
+        ("  published_on: !!timestamp foo\n", "yaml"),
+        ("x: !!int abc\n", "yaml"),
+        ("x: " + "9" * 5000 + "\n", "yaml"),  # past Python's digits for an int
+        ("x: !!int 1:0:0\n", "yaml"),  # base 60, tagged
+    ],
+)
+def test_a_yaml_value_that_cannot_be_read_is_a_refusal(tail: str, field: str) -> None:
+    """From a security review: each was a 500 through POST /imports (PyYAML raised
+    ValueError or AttributeError, not YAMLError), and a traceback from the command."""
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(SOURCE + tail, "t")
+    assert field in fields_of(refused.value)
+
+
+def test_base_60_and_timestamps_are_text_and_other_numbers_numbers() -> None:
+    """ "1:0:0:..." was a YAML 1.1 base-60 integer, read in time quadratic in its length:
+    800 KB of it took 17 s, with the write lock held (a 2 MB body: some 100 s)."""
+    loaded = yaml.load(
+        "a: 1:0:0\nb: 2024-02-29\nc: 12\nd: -3.5\ne: 1_000\nf: 0x1F\ng: .inf\nh: 1e3",
+        Loader=_UniqueKeyLoader,
+    )
+    assert loaded == {
+        "a": "1:0:0",
+        "b": "2024-02-29",
+        "c": 12,
+        "d": -3.5,
+        "e": 1000,
+        "f": 31,
+        "g": float("inf"),
+        "h": "1e3",  # YAML 1.1: no dot, no float
+    }
