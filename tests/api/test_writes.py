@@ -692,8 +692,15 @@ def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[st
 
 @pytest.mark.parametrize(
     "body",
-    [b"[" * 50_000 + b"]" * 50_000, b'{"key": "a", "text": "\xff"}'],
-    ids=["nested too deeply", "not UTF-8"],
+    [
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"key": "a", "text": "\xff"}',
+        # From a security review: Python's JSON reader took these, and a source was made.
+        '{"key": "utf-16", "text": "văn bản"}'.encode("utf-16"),
+        '{"key": "utf-16", "text": "văn bản"}'.encode("utf-16-le"),
+        '{"key": "utf-32", "text": "văn bản"}'.encode("utf-32-be"),
+    ],
+    ids=["nested too deeply", "not UTF-8", "UTF-16", "UTF-16 without its mark", "UTF-32"],
 )
 def test_an_unreadable_body_is_a_400_naming_the_body(
     write_api: TestClient, editor: dict[str, str], body: bytes
