@@ -305,15 +305,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve = sub.add_parser("serve", help="Migrate, seed and serve the API with uvicorn.")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1)."
+    )
+    serve.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="Server processes (default 1; see README)."
+    )
     serve.add_argument("--access-log", action="store_true", help="Log every request.")
     serve.add_argument("--no-prepare", action="store_true", help="Skip the migrate and seed steps.")
     serve.set_defaults(func=cmd_serve)
 
     openapi = sub.add_parser("openapi", help="Write the OpenAPI document as YAML.")
-    openapi.add_argument("--output", default=str(REPO_ROOT / "openapi.yaml"))
+    openapi.add_argument(
+        "--output",
+        default=str(REPO_ROOT / "openapi.yaml"),
+        help="Where to write it (default: the repository's openapi.yaml, replaced).",
+    )
     openapi.set_defaults(func=cmd_openapi)
 
     keys = sub.add_parser("keys", help="API keys for writers: create, list, revoke.")

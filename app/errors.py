@@ -3,6 +3,7 @@
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -90,6 +91,24 @@ def if_match_required(what: str) -> ApiError:
     )
 
 
+# RFC 9110's names where Python's http module (3.11) still has RFC 7231's: a problem's
+# title is the status's phrase (RFC 9457 4.2.1).
+RFC_9110_PHRASES = {413: "Content Too Large", 414: "URI Too Long", 422: "Unprocessable Content"}
+# A problem describes one moment (a record missing now may be created the next): a cache
+# keeps none. 404, 405 and 414 are cacheable by default (RFC 9110 15.1).
+PROBLEM_CACHE_CONTROL = "no-store"
+
+
+def status_title(status: int) -> str:
+    return RFC_9110_PHRASES.get(status) or HTTPStatus(status).phrase
+
+
+def instance_of(path: str) -> str:
+    """The request's path as a URI reference (RFC 9457 3.1.5): the decoded path may hold
+    spaces, "%" or any character, which a URI does not."""
+    return quote(path, safe="/:@!$&'()*+,;=-._~")
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -101,17 +120,17 @@ def problem_response(
 ) -> JSONResponse:
     body = Problem(
         type=type_,
-        title=HTTPStatus(status).phrase,
+        title=status_title(status),
         status=status,
         detail=detail,
-        instance=request.url.path,
+        instance=instance_of(request.url.path),
         errors=errors,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers={"Cache-Control": PROBLEM_CACHE_CONTROL, **(headers or {})},
     )
 
 
@@ -150,7 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
         errors = None
         if exc.status_code == 404 and detail == "Not Found":
             path = request.url.path

@@ -194,6 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # asking every router in turn, twice (15 µs of a branch's detail, the third router).
     for router in ROUTERS:
         app.router.routes.extend(router.routes)
+    # A resource has one URL: /branches/ is a 404 naming the index, not a 307 to an
+    # absolute URL built from the request's Host header.
+    app.router.redirect_slashes = False
     return app
 
 

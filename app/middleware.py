@@ -1,7 +1,7 @@
 """HTTP concerns around every request: CORS, compression, security headers, size limits."""
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -11,7 +11,8 @@ from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compression import LEVEL, MINIMUM_SIZE, accepts_gzip, gzip_stream
-from app.errors import PROBLEM_JSON
+from app.errors import PROBLEM_CACHE_CONTROL, PROBLEM_JSON, instance_of, status_title
+from app.services.json_sql import gzip_etag
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -50,19 +51,15 @@ class GuardMiddleware:
                 send, 414, f"The query string is longer than {MAX_QUERY_BYTES} bytes.", scope
             )
             return
+        scope = _list_fields_combined(scope)
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             await _problem(send, 413, BodyTooLarge.detail_text, scope)
             return
-        if _not_json_for_a_json_write(scope, headers.get(b"content-type", b"")):
-            await _problem(
-                send,
-                415,
-                "The body of this write is JSON: send Content-Type: application/json (in UTF-8).",
-                scope,
-                field="header.content-type",
-            )
+        unsupported = _unsupported_body(scope, headers)
+        if unsupported is not None:
+            await _problem(send, 415, unsupported.detail, scope, **unsupported.problem)
             return
         docs = scope["path"].startswith(DOCS_PATHS)
         # HEAD is GET without the body (RFC 9110 9.3.2; CORS allows it), but the routes
@@ -101,6 +98,22 @@ class GuardMiddleware:
             await _problem(send, 413, BodyTooLarge.detail_text, scope)
 
 
+# Fields that are lists: sent in several lines, they are one list (RFC 9110 5.3), where a
+# read of one header takes the first line alone.
+LIST_FIELDS = (b"if-match", b"if-none-match")
+
+
+def _list_fields_combined(scope: Scope) -> Scope:
+    raw = scope.get("headers", [])
+    names = [name for name, _ in raw if name in LIST_FIELDS]
+    if len(names) == len(set(names)):
+        return scope
+    headers = [(name, value) for name, value in raw if name not in LIST_FIELDS]
+    for field in dict.fromkeys(names):
+        headers.append((field, b", ".join(value for name, value in raw if name == field)))
+    return {**scope, "headers": headers}
+
+
 class BodyTooLarge(HTTPException):
     """A body read past MAX_BODY_BYTES (one sent in chunks, without a Content-Length).
 
@@ -127,6 +140,40 @@ def _not_utf8_json(start: bytes) -> bool:
     return start[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in start[:4]
 
 
+class _Unsupported(NamedTuple):
+    detail: str
+    problem: dict[str, Any]  # _problem's field, headers and error_type
+
+
+def _unsupported_body(scope: Scope, headers: dict[bytes, bytes]) -> _Unsupported | None:
+    """A 415's reason: a write's body in a coding (RFC 9110 15.5.16: with the codings
+    that would have been taken), or a JSON write's body not said to be JSON."""
+    if _encoded_write(scope, headers.get(b"content-encoding", b"")):
+        return _Unsupported(
+            "A write's body is sent as it is: no Content-Encoding.",
+            {
+                "field": "header.content-encoding",
+                "headers": [(b"accept-encoding", b"identity")],
+                "error_type": "content_coding",
+            },
+        )
+    if _not_json_for_a_json_write(scope, headers.get(b"content-type", b"")):
+        return _Unsupported(
+            "The body of this write is JSON: send Content-Type: application/json (in UTF-8).",
+            {"field": "header.content-type"},
+        )
+    return None
+
+
+def _encoded_write(scope: Scope, content_encoding: bytes) -> bool:
+    """A write's body in gzip (or any coding) was read as it came: a 400 about its bytes,
+    or, sent plain under the header, taken. None is decoded here."""
+    if scope["method"] not in ("POST", "PATCH", "PUT", "DELETE"):
+        return False
+    codings = {c.strip().lower() for c in content_encoding.split(b",")} - {b"", b"identity"}
+    return bool(codings)
+
+
 def _not_json_for_a_json_write(scope: Scope, content_type: bytes) -> bool:
     if not _is_json_write(scope):
         return False
@@ -137,21 +184,25 @@ def _not_json_for_a_json_write(scope: Scope, content_type: bytes) -> bool:
 
 
 async def _problem(
-    send: Send, status: int, detail: str, scope: Scope, field: str | None = None
+    send: Send,
+    status: int,
+    detail: str,
+    scope: Scope,
+    field: str | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    error_type: str = "media_type",
 ) -> None:
-    from http import HTTPStatus
-
     import orjson
 
     body = orjson.dumps(
         {
             "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
+            "title": status_title(status),
             "status": status,
             "detail": detail,
-            "instance": scope.get("path"),
+            "instance": instance_of(scope.get("path", "")),
             **(
-                {"errors": [{"field": field, "message": detail, "type": "media_type"}]}
+                {"errors": [{"field": field, "message": detail, "type": error_type}]}
                 if field
                 else {}
             ),
@@ -164,10 +215,12 @@ async def _problem(
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
+                (b"cache-control", PROBLEM_CACHE_CONTROL.encode()),
                 # Answered before CORS runs: without its header a browser's fetch() sees
                 # an opaque network error, not this problem.
                 (b"access-control-allow-origin", ANY_ORIGIN),
                 *SECURITY_HEADERS,
+                *(headers or []),
             ],
         }
     )
@@ -175,7 +228,17 @@ async def _problem(
 
 
 class ZlibNgResponder(GZipResponder):
-    """Starlette's gzip responder, its deflate done by zlib-ng (app.compression)."""
+    """Starlette's gzip responder, its deflate done by zlib-ng (app.compression); a
+    response it compresses names the gzip encoding's ETag (a write's answer: a read's
+    arrives compressed and tagged by app.api.responses)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_gzip_etag(message: Message) -> None:
+            if message["type"] == "http.response.start" and not self.content_encoding_set:
+                message["headers"] = _gzip_etag_if_compressed(message["headers"])
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_gzip_etag)
 
     @property
     def compressor(self) -> Any:
@@ -221,7 +284,7 @@ class ZlibNgGZipMiddleware(GZipMiddleware):
         """Whether ZlibNgResponder compresses the response this starts: not one already
         encoded, partial, of an excluded type, or with a body shorter than minimum_size
         (one without a Content-Length is streamed: compressed whatever its length)."""
-        if start["status"] == 206:
+        if start["status"] in (204, 206, 304):  # no body, or a part of one
             return False
         length: int | None = None
         media_type = ""
@@ -238,12 +301,23 @@ class ZlibNgGZipMiddleware(GZipMiddleware):
         return media_types.isdisjoint(self.exclude_content_types)
 
 
+def _gzip_etag_if_compressed(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    if not any(name == b"content-encoding" for name, _ in headers):
+        return headers
+    return [
+        (name, gzip_etag(value.decode("latin-1")).encode("latin-1") if name == b"etag" else value)
+        for name, value in headers
+    ]
+
+
 def _with_vary(headers: list[tuple[bytes, bytes]], field: bytes) -> list[tuple[bytes, bytes]]:
-    """The headers with `field` added to Vary (its values joined, as Starlette's
-    MutableHeaders.add_vary_header joins them)."""
+    """The headers with `field` added to Vary unless it is there (its values joined, as
+    Starlette's MutableHeaders.add_vary_header joins them)."""
     vary = [value for name, value in headers if name == b"vary"]
     if not vary:
         return [*headers, (b"vary", field)]
+    if field.lower() in {v.strip().lower() for value in vary for v in value.split(b",")}:
+        return headers
     others = [(name, value) for name, value in headers if name != b"vary"]
     return [*others, (b"vary", b", ".join([*vary, field]))]
 

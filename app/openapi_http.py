@@ -25,7 +25,8 @@ def _header(description: str) -> dict[str, Any]:
 def _etag() -> dict[str, Any]:
     return _header(
         "Strong validator of this answer: send it back in If-None-Match (304 while it "
-        "holds) or, to change the item, in If-Match."
+        "holds) or, to change the item, in If-Match. The gzip encoding's ends in -gzip "
+        "inside the quotes (its own representation); either is taken back."
     )
 
 

@@ -1178,13 +1178,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="branchstats synth",
         description="Load synthetic national data into a database of its own.",
     )
-    parser.add_argument("--scale", type=float, default=0.01, help="1.0 is Vietnam today.")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--scale", type=float, default=0.01, help="1.0 is Vietnam today (default 0.01)."
+    )
+    parser.add_argument(
+        "--seed", type=int, default=42, help="The same seed, the same data (default 42)."
+    )
     parser.add_argument("--database-url", help="The target; else DATABASE_URL (one is required).")
     parser.add_argument(
         "--replace", action="store_true", help="Empty a database of earlier synthetic data first."
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     args = parser.parse_args(argv)
     settings = Settings()
     if not (args.database_url or settings.database_url):

@@ -10,6 +10,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from app.errors import PROBLEM_JSON
 from app.middleware import SECURITY_HEADERS
 from app.openapi import openapi_document
 from app.services import sources as sources_service
+from app.services.json_sql import gzip_etag
 
 HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
 ORIGIN = "https://example.org"
@@ -247,6 +249,49 @@ def test_etag_and_304(api: TestClient, url: str) -> None:
     assert api.get(url, headers={"if-none-match": '"other"'}).status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/branches?limit=50", "/branches/1", "/sources/1/text"])
+def test_each_encoding_is_a_representation_with_its_own_etag(api: TestClient, url: str) -> None:
+    """RFC 9110 8.8.3: a strong tag names one representation's bytes, and the gzip and
+    the plain body are two. A client holding either is sent a 304 naming the one it holds
+    (the stored response a cache refreshes, RFC 9111 4.3.4), whatever it asks for now."""
+    plain = api.get(url, headers={"accept-encoding": "identity"})
+    zipped = api.get(url, headers={"accept-encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["etag"] == gzip_etag(plain.headers["etag"]) != plain.headers["etag"]
+    for held in (plain.headers["etag"], zipped.headers["etag"]):
+        for encoding in ("identity", "gzip"):
+            again = api.get(url, headers={"accept-encoding": encoding, "if-none-match": held})
+            assert again.status_code == 304, (held, encoding)
+            assert again.headers["etag"] == held
+            assert "accept-encoding" in _vary(again)
+            assert len(_vary(again)) == len(set(_vary(again)))
+    star = api.get(url, headers={"accept-encoding": "gzip", "if-none-match": "*"})
+    assert star.status_code == 304 and star.headers["etag"] == zipped.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    "url", ["/facts/1", "/branches/1", "/branches?limit=50", "/membership-counts?format=csv"]
+)
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_304_varies_as_its_200(api: TestClient, url: str, encoding: str) -> None:
+    """RFC 9110 15.4.5: a cache copies a 304's headers onto the response it stored, which
+    would lose its Vary: Accept-Encoding (gzip served to any client), or gain one."""
+    full = api.get(url, headers={"accept-encoding": encoding})
+    held = full.headers.get("etag", "*")  # a whole export sends none: "*" stands for it
+    again = api.get(url, headers={"accept-encoding": encoding, "if-none-match": held})
+    assert again.status_code == 304
+    assert _vary(again) == _vary(full)
+
+
+def test_a_list_field_sent_in_several_lines_is_one_list(api: TestClient) -> None:
+    """RFC 9110 5.3: If-None-Match in two lines is the list of both, not the first."""
+    url = "/branches/1"
+    etag = api.get(url).headers["etag"]
+    for lines in ([('"other"', etag)], [(etag, '"other"')]):
+        sent = [("if-none-match", tag) for pair in lines for tag in pair]
+        assert api.get(url, headers=sent).status_code == 304, sent
+
+
 @pytest.mark.parametrize(
     ("url", "missing_filter"),
     [
@@ -293,11 +338,33 @@ def test_reads_carry_cache_control(api: TestClient, url: str) -> None:
 @pytest.mark.parametrize(
     "url", ["/branches/99999999", "/branches?limt=1", "/facts?from=2023-02-30", "/nowhere"]
 )
-def test_errors_are_not_cached_publicly(api: TestClient, url: str) -> None:
+def test_errors_are_not_cached(api: TestClient, url: str) -> None:
+    """404, 405 and 414 are cacheable by default (RFC 9110 15.1): a record missing now may
+    be created the next minute."""
     response = api.get(url)
     assert response.status_code >= 400
-    assert "public" not in response.headers.get("cache-control", "")
+    assert response.headers["cache-control"] == "no-store"
     assert "etag" not in response.headers
+
+
+@pytest.mark.parametrize("url", ["/health", "/ready"])
+def test_probes_are_never_answered_by_a_cache(api: TestClient, url: str) -> None:
+    assert api.get(url).headers["cache-control"] == "no-store"
+
+
+def test_a_trailing_slash_is_not_a_redirect_built_from_the_host(api: TestClient) -> None:
+    """A resource has one URL; Starlette answered /branches/ with a 307 to an absolute URL
+    made of the Host header the client sent."""
+    response = api.get("/branches/", headers={"host": "evil.example"}, follow_redirects=False)
+    problem = _assert_clean_problem(response, 404)
+    assert "location" not in response.headers
+    assert problem["instance"] == "/branches/"
+
+
+def test_a_problems_instance_is_a_uri_reference(api: TestClient) -> None:
+    """RFC 9457 3.1.5: the decoded path held a space, "%" and non-ASCII letters."""
+    problem = _assert_clean_problem(api.get("/no%20such/%25/%C3%BC"), 404)
+    assert problem["instance"] == "/no%20such/%25/%C3%BC"
 
 
 # -- Error bodies -------------------------------------------------------------------------
@@ -310,8 +377,15 @@ def _assert_clean_problem(response: Any, status: int) -> dict[str, Any]:
     for leak in LEAKS:
         assert leak not in response.text, leak
     problem: dict[str, Any] = json.loads(response.text)
-    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert problem["status"] == status and problem["detail"]
+    # RFC 9110's phrase (RFC 9457 4.2.1): "Content Too Large", not RFC 7231's "Request
+    # Entity Too Large", which Python's http module still gives.
+    assert problem["title"] == RFC_9110_TITLES.get(status, HTTPStatus(status).phrase)
+    assert response.headers["cache-control"] == "no-store"
     return problem
+
+
+RFC_9110_TITLES = {413: "Content Too Large", 414: "URI Too Long", 422: "Unprocessable Content"}
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ router = api_router(tags=["health"])
 
 
 HEALTHY = Health(status="ok").model_dump_json().encode()
+# A probe asks the server, never a cache on the way.
+NOT_STORED = {"Cache-Control": "no-store"}
 
 
 # Their parameters are refused as any operation's are (none is taken).
@@ -22,7 +24,7 @@ PARAMETER_ERRORS = read_errors(400, 414)
 async def get_health() -> Response:
     """The process is up. Does not touch the database."""
     # async and pre-encoded: probes are frequent, and this answer never changes.
-    return Response(HEALTHY, media_type="application/json")
+    return Response(HEALTHY, media_type="application/json", headers=NOT_STORED)
 
 
 @router.get(
@@ -34,7 +36,8 @@ async def get_health() -> Response:
 def get_ready(request: Request) -> JSONResponse:
     """The database answers and its schema is at the latest migration."""
     readiness = health_service.readiness(request.app.state.engine)
-    return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)
+    status = 200 if readiness.ready else 503
+    return JSONResponse(readiness.model_dump(), status_code=status, headers=NOT_STORED)
 
 
 __all__ = ["Problem", "router"]

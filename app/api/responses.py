@@ -19,7 +19,7 @@ from app.compression import MINIMUM_SIZE, accepts_gzip
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
 from app.services.answer_cache import Answer, kept
-from app.services.json_sql import as_plain, etag_of
+from app.services.json_sql import as_plain, etag_of, gzip_etag
 from app.services.listing import Page, PageFetcher
 from app.services.references import Reference, require_references
 
@@ -41,22 +41,31 @@ def answer_response(
     request: Request, answer: Answer, *, headers: dict[str, str] | None = None
 ) -> Response:
     """An encoded answer; 304 when the client already has it."""
-    # Strong, so that writes can send it back in If-Match; gzip sends Vary: Accept-Encoding.
+    # Strong, so that writes can send it back in If-Match; the gzip encoding has its own.
+    gzipped = len(answer.body) >= MINIMUM_SIZE and accepts_gzip(request.headers)
+    tags = (answer.etag, gzip_etag(answer.etag))
     common = {
-        "ETag": answer.etag,
+        "ETag": tags[gzipped],
         "Cache-Control": CACHE_CONTROL,
         **dict(answer.headers),
         **(headers or {}),
     }
+    if len(answer.body) >= MINIMUM_SIZE:
+        # Its 304 too says so (RFC 9110 15.4.5): the ETag it names depends on the encoding.
+        common["Vary"] = ", ".join(filter(None, (common.get("Vary"), "Accept-Encoding")))
     held = _if_none_match(request)
-    # "*": any current representation (RFC 9110 13.1.2); every answer here is one.
-    if answer.etag in held or "*" in held:
-        return Response(status_code=304, headers=common)
-    if len(answer.body) >= MINIMUM_SIZE and accepts_gzip(request.headers):
+    # Either encoding the client holds is still current: the 304 names the one it has, the
+    # stored response a cache then refreshes (RFC 9111 4.3.4). "*": any current
+    # representation (RFC 9110 13.1.2); every answer here is one.
+    matched = [tag for tag in tags if tag in held]
+    if matched or "*" in held:
+        return Response(
+            status_code=304, headers={**common, "ETag": next(iter(matched), tags[gzipped])}
+        )
+    if gzipped:
         # Compressed here, once for a kept answer, rather than by the middleware on
-        # every request; the same ETag, as the middleware leaves it.
-        vary = ", ".join(filter(None, (common.get("Vary"), "Accept-Encoding")))
-        common.update({"Content-Encoding": "gzip", "Vary": vary})
+        # every request.
+        common["Content-Encoding"] = "gzip"
         return Response(answer.gzipped, media_type=answer.media_type, headers=common)
     return Response(answer.body, media_type=answer.media_type, headers=common)
 
@@ -192,7 +201,9 @@ def _export(
     # "*": any current representation (RFC 9110 13.1.2), which the filters, checked by the
     # first batch, have; a stream sends no ETag that another tag could match.
     if "*" in _if_none_match(params.request):
-        return Response(status_code=304, headers={"Cache-Control": CACHE_CONTROL, **NEGOTIATED})
+        # The Vary of the stream it stands for, which is gzipped to a client that asks.
+        vary = {"Vary": NEGOTIATED["Vary"] + ", Accept-Encoding"}
+        return Response(status_code=304, headers={"Cache-Control": CACHE_CONTROL, **vary})
 
     def batches() -> Iterator[list[Any]]:
         yield head.items

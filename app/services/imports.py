@@ -100,10 +100,11 @@ def parse_body(content: bytes, content_type: str) -> ArticleFile:
     """An article file sent as JSON or YAML; its text must be inline (source.text)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES + YAML_TYPES:
+        message = "Send the article as application/json or application/yaml"
         raise ApiError(
             415,
-            "Send the article as application/json or application/yaml "
-            "(the record format of seed/FORMAT.md).",
+            f"{message} (the record format of seed/FORMAT.md).",
+            errors=[FieldError(field="header.content-type", message=message, type="media_type")],
         )
     try:
         text = content.decode("utf-8")

@@ -107,6 +107,15 @@ def etag_of(body: bytes) -> str:
     return '"' + xxhash.xxh3_128_hexdigest(body) + '"'
 
 
+def gzip_etag(etag: str) -> str:
+    """The strong ETag of a representation's gzip encoding: its identity's, "-gzip"
+    inside the quotes. Two encodings are two representations, each with a validator of
+    its own (RFC 9110 8.8.3): a cache must not take one's bytes for the other's, nor a
+    range of one for the other. If-None-Match and If-Match take either: a browser, which
+    always asks for gzip, sends back the one it was given."""
+    return etag[:-1] + '-gzip"'
+
+
 def representation_etag(data: Any) -> str:
     """The ETag of data served as JSON."""
     return etag_of(encode_json(data))

@@ -19,12 +19,12 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
-from app.errors import ApiError, FieldError, if_match_required
+from app.errors import IF_MATCH_FIELD, ApiError, FieldError, if_match_required
 from app.models import IdempotencyRecord, Source
 from app.models.base import utcnow
 from app.services.auth import Caller
 from app.services.branch_items import branches_showing, refresh_items
-from app.services.json_sql import encode_json, etag_of
+from app.services.json_sql import encode_json, etag_of, gzip_etag
 from app.services.risk_rules import RiskRules
 from app.services.status import lock_data_version, refresh_current_units, refresh_status
 from app.services.text import normalize_quote_text
@@ -88,12 +88,24 @@ def check_if_match(if_match: str | None, current_etag: str, what: str) -> None:
     if if_match is None or not if_match.strip():
         raise if_match_required(what)
     tags = {tag.strip() for tag in if_match.split(",")}
-    if "*" in tags or current_etag in tags:
+    # The tag of either encoding: a client that read the item in gzip holds that one.
+    if "*" in tags or current_etag in tags or gzip_etag(current_etag) in tags:
         return
+    if all(tag.startswith("W/") for tag in tags):
+        # A weak tag never matches If-Match (strong comparison, RFC 9110 13.1.1): saying
+        # the item changed would send the client round a loop of GETs.
+        message = "a weak ETag (W/) never matches: send the ETag as GET gave it"
+        detail = f"If-Match: {message}."
+    else:
+        message = "not the current ETag"
+        detail = (
+            f"{what} changed since you read it: GET it again, reapply your change, and "
+            "send the new ETag in If-Match."
+        )
     raise ApiError(
         412,
-        f"{what} changed since you read it: GET it again, reapply your change, and send "
-        "the new ETag in If-Match.",
+        detail,
+        errors=[FieldError(field=IF_MATCH_FIELD, message=message, type="precondition_failed")],
         headers={"ETag": current_etag},
     )
 

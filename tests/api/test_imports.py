@@ -218,6 +218,7 @@ def test_json_and_yaml_are_the_same_import(write_api: TestClient, editor: dict[s
     assert as_json.json() == as_yaml_.json()
     odd = write_api.post("/imports", content=b"x", headers={**editor, "Content-Type": "text/plain"})
     assert odd.status_code == 415 and odd.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in odd.json()["errors"]] == ["header.content-type"]
 
 
 def test_one_bad_record_refuses_the_whole_file(

@@ -5,6 +5,7 @@ The helpers at the top are shared with the import and audit tests.
 """
 
 import csv
+import gzip
 import io
 import threading
 from typing import Any
@@ -19,7 +20,7 @@ from sqlmodel import Session
 from app.models import Branch, Locality, MembershipCount, Source, metadata
 from app.openapi import openapi_document
 from app.services.auth import create_key, revoke_key
-from app.services.json_sql import representation_etag
+from app.services.json_sql import gzip_etag, representation_etag
 
 TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
 TIEN_PHONG_SOURCE = "hbdt-tien-phong"
@@ -768,7 +769,9 @@ def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) ->
     missing = write_api.patch(path, json={"note": "x"}, headers=editor)
     assert missing.status_code == 428 and fields(missing) == ["header.if-match"]
     weak = write_api.patch(path, json={"note": "x"}, headers={**editor, "If-Match": f"W/{first}"})
-    assert weak.status_code == 412
+    # Not "it changed since you read it": a weak tag never matches (strong comparison).
+    assert weak.status_code == 412 and fields(weak) == ["header.if-match"]
+    assert "weak" in weak.json()["detail"] and "changed" not in weak.json()["detail"]
 
     other_value = patch(write_api, path, {"value": 12}, editor)  # its figure prints 13
     assert other_value.status_code == 422 and fields(other_value) == ["body.value"]
@@ -781,8 +784,11 @@ def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) ->
     stale = write_api.patch(
         path, json={"note": "lost update"}, headers={**editor, "If-Match": first}
     )
-    assert stale.status_code == 412
-    assert stale.headers["etag"] == done.headers["etag"]
+    assert stale.status_code == 412 and fields(stale) == ["header.if-match"]
+    assert "changed since you read it" in stale.json()["detail"]
+    # The current item's tag (the problem itself is not gzipped): either is taken.
+    assert stale.headers["etag"] == representation_etag(done.json())
+    assert done.headers["etag"] == gzip_etag(stale.headers["etag"])
     assert write_api.get(path).json()["note"] == "checked"
 
     gone = write_api.delete(path, headers={**editor, "If-Match": first})
@@ -792,6 +798,11 @@ def test_updates_take_if_match(write_api: TestClient, editor: dict[str, str]) ->
 
     star = write_api.patch(path, json={"note": None}, headers={**editor, "If-Match": "*"})
     assert star.status_code == 200 and star.json()["note"] is None
+
+    # Two lines of If-Match are one list (RFC 9110 5.3): the current tag is in it.
+    current = star.headers["etag"]
+    lines = [*editor.items(), ("If-Match", '"other"'), ("If-Match", current)]
+    assert write_api.patch(path, json={"note": "two lines"}, headers=lines).status_code == 200
 
 
 def test_a_missing_if_match_alone_is_428_and_among_other_faults_422(
@@ -822,8 +833,11 @@ def test_the_etag_of_get_is_the_one_writes_compute(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
     """app.api.responses.json_response and representation_etag must agree."""
-    response = write_api.get(tien_phong_count_path(write_api))
+    path = tien_phong_count_path(write_api)
+    response = write_api.get(path, headers={"accept-encoding": "identity"})
     assert response.headers["etag"] == representation_etag(response.json())
+    zipped = write_api.get(path, headers={"accept-encoding": "gzip"})
+    assert zipped.headers["etag"] == gzip_etag(representation_etag(response.json()))
     branch = id_of(write_api, Branch, TIEN_PHONG)
     same = patch(write_api, f"/branches/{branch}", {}, editor)
     assert same.status_code == 200
@@ -1082,6 +1096,24 @@ def test_a_write_of_another_media_type_is_a_415(
     refused = write_api.post("/sources", content=body, headers={**editor, **typed})
     assert refused.status_code == 415 and fields(refused) == ["header.content-type"]
     assert row_counts(write_api) == before
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+@pytest.mark.parametrize("path", ["/sources", "/imports"])
+def test_a_write_with_a_content_encoding_is_a_415(
+    write_api: TestClient, editor: dict[str, str], zipped: bool, path: str
+) -> None:
+    """None is decoded: a gzipped body was a 400 about its bytes, and a plain one sent
+    under the header was taken as it came (RFC 9110 15.5.16: 415, with Accept-Encoding)."""
+    body = orjson.dumps({"key": "test-coding", "text": "Chi bộ có 9 đảng viên."})
+    before = row_counts(write_api)
+    headers = {**editor, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    refused = write_api.post(path, content=gzip.compress(body) if zipped else body, headers=headers)
+    assert refused.status_code == 415 and fields(refused) == ["header.content-encoding"]
+    assert refused.headers["accept-encoding"] == "identity"
+    assert row_counts(write_api) == before
+    identity = {**headers, "Content-Encoding": "identity"}
+    assert write_api.post("/sources", content=body, headers=identity).status_code == 201
 
 
 @pytest.mark.parametrize("content_type", ["application/json; charset=UTF-8", "application/x+json"])
