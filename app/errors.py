@@ -5,7 +5,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -159,6 +159,8 @@ def _methods_at(request: Request) -> list[str]:
             methods |= getattr(route, "methods", None) or set()
     if "GET" in methods:
         methods.add("HEAD")  # the guard answers HEAD as GET (app/middleware.py)
+    if methods:
+        methods.add("OPTIONS")  # answered with this list (and CORS preflights)
     return sorted(methods)
 
 
@@ -168,7 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _api_error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
         errors = None
         if exc.status_code == 404 and detail == "Not Found":
@@ -186,6 +188,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()
             ]
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            if request.method == "OPTIONS" and "OPTIONS" in allowed:
+                # What the path allows (RFC 9110 9.3.7); a CORS preflight never gets here.
+                return Response(status_code=204, headers=headers)
             detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}."
         return problem_response(request, exc.status_code, detail, errors=errors, headers=headers)
 

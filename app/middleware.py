@@ -3,11 +3,13 @@
 import re
 from typing import Any, NamedTuple
 
+import orjson
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compression import LEVEL, MINIMUM_SIZE, accepts_gzip, gzip_stream
@@ -192,8 +194,6 @@ async def _problem(
     headers: list[tuple[bytes, bytes]] | None = None,
     error_type: str = "media_type",
 ) -> None:
-    import orjson
-
     body = orjson.dumps(
         {
             "type": "about:blank",
@@ -322,17 +322,56 @@ def _with_vary(headers: list[tuple[bytes, bytes]], field: bytes) -> list[tuple[b
     return [*others, (b"vary", b", ".join([*vary, field]))]
 
 
+# What each refusal of Starlette's preflight is about: the request header that asked it.
+PREFLIGHT_FIELDS = {
+    "origin": "header.origin",
+    "method": "header.access-control-request-method",
+    "headers": "header.access-control-request-headers",
+    "private-network": "header.access-control-request-private-network",
+}
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, a preflight it refuses (a method no route takes) answered as
+    every error is, problem+json naming the header, not its text/plain line."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        failures = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        detail = f"This preflight asks for what CORS here does not allow: {', '.join(failures)}."
+        problem = {
+            "type": "about:blank",
+            "title": status_title(400),
+            "status": 400,
+            "detail": detail,
+            "errors": [
+                {"field": PREFLIGHT_FIELDS.get(failure, "header"), "message": "not allowed"}
+                for failure in failures
+            ],
+        }
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in ("content-type", "content-length")
+        }
+        headers["Cache-Control"] = PROBLEM_CACHE_CONTROL
+        return Response(orjson.dumps(problem), 400, headers, media_type=PROBLEM_JSON)
+
+
 def install_middleware(app: FastAPI) -> None:
     # Starlette runs the last added first: guard, then CORS, then gzip.
     app.add_middleware(ZlibNgGZipMiddleware, minimum_size=MINIMUM_SIZE, compresslevel=LEVEL)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=[ANY_ORIGIN.decode()],
         # Editors' browser apps send Bearer keys; never cookies (no credentials).
         allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
         allow_credentials=False,
         expose_headers=[
+            "Allow",  # a 405's, and OPTIONS's
             "Content-Disposition",  # a CSV's file name
             "ETag",
             "Link",

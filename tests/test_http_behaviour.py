@@ -121,6 +121,19 @@ def test_cors_preflight_never_allows_credentials(api: TestClient, request_header
     assert "GET" in response.headers["access-control-allow-methods"]
 
 
+def test_a_refused_preflight_is_a_problem_naming_its_header(api: TestClient) -> None:
+    headers = {"origin": ORIGIN, "access-control-request-method": "PUT"}
+    problem = _assert_clean_problem(api.options("/branches", headers=headers), 400)
+    assert [e["field"] for e in problem["errors"]] == ["header.access-control-request-method"]
+
+
+def test_a_browser_script_reads_a_405s_allow(api: TestClient) -> None:
+    response = api.put("/branches", headers={"origin": ORIGIN})
+    assert response.status_code == 405
+    exposed = response.headers["access-control-expose-headers"].lower().split(",")
+    assert "allow" in [name.strip() for name in exposed]
+
+
 def test_cors_preflight_for_a_write_allows_bearer_keys_never_credentials(api: TestClient) -> None:
     # A browser editor may send a Bearer key from another origin: keys are not ambient
     # credentials (no cookies), so a foreign page cannot borrow a user's rights.
@@ -425,7 +438,7 @@ def test_a_405_allows_every_method_the_path_answers(api: TestClient) -> None:
     """Starlette's own 405 named the first route that matched (Allow: GET on an item
     that PATCH and DELETE change too): Allow lists what the OpenAPI lists for the path."""
     for path, operations in openapi_document()["paths"].items():
-        allowed = {method.upper() for method in operations}
+        allowed = {method.upper() for method in operations} | {"OPTIONS"}
         if "GET" in allowed:
             allowed.add("HEAD")
         url = re.sub(r"\{[a-z_]+\}", "1", path)
@@ -433,6 +446,9 @@ def test_a_405_allows_every_method_the_path_answers(api: TestClient) -> None:
         assert response.status_code == 405, url
         assert response.headers["allow"].split(", ") == sorted(allowed), url
         assert response.json()["detail"].startswith("PUT is not allowed here"), url
+        # Asked without a preflight's headers, OPTIONS answers the same list.
+        options = api.options(url)
+        assert options.status_code == 204 and options.headers["allow"] == response.headers["allow"]
     # The docs' assets are served by a mount, whose routes say no methods: Starlette's.
     asset = api.post("/docs/assets/swagger-ui.css")
     assert asset.status_code == 405 and "GET" in asset.headers["allow"].split(", ")

@@ -1,6 +1,8 @@
 """Shared request parsing: strict query parameters, pages, formats."""
 
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -42,38 +44,80 @@ async def reject_unknown_params(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     allowed = _allowed_for(route)
-    unknown = sorted({name for name in request.query_params if name not in allowed})
+    params = request.query_params
+    unknown = sorted({name for name in params if name not in allowed})
     if unknown:
-        raise ApiError(
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise _refused(
             400,
-            f"Unknown query parameter(s): {', '.join(unknown)}. "
-            f"Accepted: {', '.join(sorted(allowed)) or 'none'}.",
-            errors=[
-                FieldError(field=f"query.{n}", message="unknown parameter", type="unknown")
-                for n in unknown
-            ],
+            "Unknown query parameter(s)",
+            unknown,
+            "unknown parameter",
+            "unknown",
+            f"Accepted: {accepted}.",
         )
-    repeated = sorted({k for k in request.query_params if len(request.query_params.getlist(k)) > 1})
-    if repeated:
-        raise ApiError(
+    undecodable = _not_utf8(request.scope.get("query_string", b""))
+    if undecodable:
+        raise _refused(
             400,
-            f"Query parameter(s) given more than once: {', '.join(repeated)}.",
-            errors=[
-                FieldError(field=f"query.{n}", message="given more than once", type="repeated")
-                for n in repeated
-            ],
+            "Query parameter(s) not percent-encoded UTF-8",
+            undecodable,
+            "not percent-encoded UTF-8",
+            "encoding",
+        )
+    repeated = sorted({k for k in params if len(params.getlist(k)) > 1})
+    if repeated:
+        raise _refused(
+            400,
+            "Query parameter(s) given more than once",
+            repeated,
+            "given more than once",
+            "repeated",
         )
     # PostgreSQL text cannot hold NUL: left to the driver, `q=%00` was a 500 there.
-    with_nul = sorted({k for k, v in request.query_params.multi_items() if "\x00" in v})
+    with_nul = sorted({k for k, v in params.multi_items() if "\x00" in v})
     if with_nul:
-        raise ApiError(
+        raise _refused(
             422,
-            f"Query parameter(s) containing a NUL character: {', '.join(with_nul)}.",
-            errors=[
-                FieldError(field=f"query.{n}", message="contains a NUL character", type="nul")
-                for n in with_nul
-            ],
+            "Query parameter(s) containing a NUL character",
+            with_nul,
+            "contains a NUL character",
+            "nul",
         )
+
+
+def _refused(
+    status: int, summary: str, names: list[str], message: str, kind: str, more: str = ""
+) -> ApiError:
+    """Query parameters refused for one reason, each named (`query.<name>`)."""
+    return ApiError(
+        status,
+        " ".join(filter(None, (f"{summary}: {', '.join(names)}.", more))),
+        errors=[FieldError(field=f"query.{n}", message=message, type=kind) for n in names],
+    )
+
+
+# "%" not followed by two hex digits (RFC 3986 2.1).
+_STRAY_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _not_utf8(query: bytes) -> list[str]:
+    """The names whose value is not percent-encoded UTF-8 ("%C3" alone, a stray "%"):
+    read with replacement characters or as typed, `q=%C3` searched for something else and
+    answered an empty page, which reads as "none"."""
+    if b"%" not in query and query.isascii():  # nothing escaped: nothing to decode
+        return []
+    names = []
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        value = value.replace(b"+", b" ")
+        try:
+            if _STRAY_PERCENT.search(value):
+                raise ValueError(value)
+            unquote_to_bytes(value).decode("utf-8")
+        except ValueError:  # UnicodeDecodeError is one
+            names.append(unquote_to_bytes(name).decode("utf-8", "replace"))
+    return sorted(set(names))
 
 
 class ListParams:
