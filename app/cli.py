@@ -36,21 +36,41 @@ def _migrate(settings: Settings) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.db import make_engine
+    from app.migrate import preparing
+
     settings = Settings()
-    _migrate(settings)
+    engine = make_engine(settings.effective_database_url)
+    with preparing(engine):
+        _migrate(settings)
+    engine.dispose()
     print(f"migrated {settings.effective_database_url.split('@')[-1]} to head")
     return 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    return _prepare(serving=False)
+
+
+def _prepare(*, serving: bool) -> int:
+    """Migrate, then load the seed, one process at a time. A server starting on a
+    database of synthetic data (branchstats synth) serves it as it is: real articles are
+    never loaded beside it; `seed` says so and fails."""
     from app.db import make_engine
-    from app.ingest.seed import load_seed
+    from app.ingest.seed import holds_synthetic, load_seed
+    from app.migrate import preparing
 
     settings = Settings()
-    _migrate(settings)
     engine = make_engine(settings.effective_database_url)
-    report = load_seed(engine, settings.seed_dir)
-    engine.dispose()
+    try:
+        with preparing(engine):
+            _migrate(settings)
+            if serving and holds_synthetic(engine):
+                print("synthetic data (branchstats synth): the seed is not loaded into it")
+                return 0
+            report = load_seed(engine, settings.seed_dir)
+    finally:
+        engine.dispose()
     print(report.summary())
     return 0
 
@@ -60,7 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if not args.no_prepare:
-        cmd_seed(args)
+        _prepare(serving=True)
     uvicorn.run(
         "app.main:app",
         host=args.host,
@@ -293,6 +313,13 @@ def _count(text: str) -> int:
     return number
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is below 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="branchstats", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -347,7 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.set_defaults(func=cmd_import)
 
     audit = sub.add_parser("audit", help="Show the newest entries of the audit log.")
-    audit.add_argument("--limit", type=int, default=20, help="How many entries (default 20).")
+    audit.add_argument(
+        "--limit", type=_positive, default=20, help="How many entries, 1 or more (default 20)."
+    )
     audit.set_defaults(func=cmd_audit)
 
     check = sub.add_parser(
@@ -373,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from app.ingest.loader import ImportRejected
 
     argv = sys.argv[1:] if argv is None else argv
@@ -387,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         print("refused, nothing was written:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:  # e.g. PostgreSQL not up yet: said, not a traceback
+        print(f"the database is unavailable: {exc.orig}".strip(), file=sys.stderr)
         return 1
 
 

@@ -123,7 +123,7 @@ def problem_response(
         title=status_title(status),
         status=status,
         detail=detail,
-        instance=instance_of(request.url.path),
+        instance=instance_of(request.scope["path"]),  # request.url.path escapes "?" already
         errors=errors,
     )
     return JSONResponse(

@@ -32,6 +32,7 @@ MAX_BODY_BYTES = 2_000_000
 # The writes whose body is JSON: POST to a collection, PATCH to one of its items (an
 # import's may be YAML: app.api.imports answers its own 415). With any other
 # Content-Type, or none, FastAPI read no JSON and answered a 422 about the body.
+IMPORTS_PATH = "/imports"  # a write whose body may be YAML (app.api.imports)
 JSON_WRITES = re.compile(
     r"^/(?:sources|localities|branches|membership-counts|admissions|facts)(?P<item>/[^/]+)?$"
 )
@@ -101,8 +102,8 @@ class GuardMiddleware:
 
 
 # Fields that are lists: sent in several lines, they are one list (RFC 9110 5.3), where a
-# read of one header takes the first line alone.
-LIST_FIELDS = (b"if-match", b"if-none-match")
+# read of one header takes one line alone (the first, or in a dict the last).
+LIST_FIELDS = (b"content-encoding", b"if-match", b"if-none-match")
 
 
 def _list_fields_combined(scope: Scope) -> Scope:
@@ -169,8 +170,10 @@ def _unsupported_body(scope: Scope, headers: dict[bytes, bytes]) -> _Unsupported
 
 def _encoded_write(scope: Scope, content_encoding: bytes) -> bool:
     """A write's body in gzip (or any coding) was read as it came: a 400 about its bytes,
-    or, sent plain under the header, taken. None is decoded here."""
-    if scope["method"] not in ("POST", "PATCH", "PUT", "DELETE"):
+    or, sent plain under the header, taken. None is decoded here. (Another path or method
+    is answered as it would be: 404, 405.)"""
+    is_import = scope["method"] == "POST" and scope["path"] == IMPORTS_PATH
+    if not (is_import or _is_json_write(scope)):
         return False
     codings = {c.strip().lower() for c in content_encoding.split(b",")} - {b"", b"identity"}
     return bool(codings)
@@ -347,7 +350,11 @@ class ProblemCORSMiddleware(CORSMiddleware):
             "status": 400,
             "detail": detail,
             "errors": [
-                {"field": PREFLIGHT_FIELDS.get(failure, "header"), "message": "not allowed"}
+                {
+                    "field": PREFLIGHT_FIELDS.get(failure, "header"),
+                    "message": "not allowed",
+                    "type": "cors",
+                }
                 for failure in failures
             ],
         }

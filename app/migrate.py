@@ -1,12 +1,15 @@
 """Run the Alembic chain from code (the CLI, the serve command and the tests use this)."""
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from app.config import REPO_ROOT
 
@@ -30,3 +33,33 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+# Any constant, the same in every process that prepares a database ("bsprep").
+PREPARE_LOCK_KEY = 0x627370726570
+
+
+@contextmanager
+def preparing(engine: Engine) -> Iterator[None]:
+    """Held while a process migrates or seeds the database: replicas started at once take
+    turns, and the second finds the work done. Unheld, both created alembic_version, or
+    the same rows, and one stopped on a unique violation (PostgreSQL, from an operations
+    audit). PostgreSQL: a session advisory lock; SQLite: a lock on a file beside the
+    database's (an in-memory database has no other process to wait for)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(select(func.pg_advisory_lock(PREPARE_LOCK_KEY)))
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(select(func.pg_advisory_unlock(PREPARE_LOCK_KEY)))
+                connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.prepare-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield

@@ -10,11 +10,15 @@ paths.
 
 from typing import Any
 
-from app.errors import PROBLEM_JSON
+from app.errors import PROBLEM_CACHE_CONTROL, PROBLEM_JSON
 
 # Reads that describe the moment (liveness, readiness) or one caller (the audit log,
 # for writers): neither kept nor validated, so no ETag.
-UNCACHED = ("/health", "/ready", "/audit")
+UNCACHED = {
+    "/health": "no-store: a probe asks the server.",
+    "/ready": "no-store: a probe asks the server.",
+    "/audit": "private, no-store.",
+}
 
 
 def _header(description: str) -> dict[str, Any]:
@@ -88,6 +92,9 @@ def _write_headers(path: str, method: str, responses: dict[str, Any]) -> None:
 
 
 def _error_headers(responses: dict[str, Any]) -> None:
+    for response in responses.values():
+        if PROBLEM_JSON in response.get("content", {}):  # app.errors
+            response.setdefault("headers", {})["Cache-Control"] = {"$ref": PROBLEM_CACHE_REF}
     for status, headers in (
         ("401", {"WWW-Authenticate": _header("Bearer, with the reason (RFC 6750).")}),
         ("412", {"ETag": _header("The record's current ETag.")}),
@@ -100,9 +107,17 @@ def _error_headers(responses: dict[str, Any]) -> None:
             responses[status].setdefault("headers", {}).update(headers)
 
 
+# Every problem's, described once.
+PROBLEM_CACHE_HEADER = "ProblemCacheControl"
+PROBLEM_CACHE_REF = f"#/components/headers/{PROBLEM_CACHE_HEADER}"
+
+
 def describe_http(document: dict[str, Any]) -> dict[str, Any]:
     """Add the caching headers of every kept read, the headers of every write's answers,
     and Retry-After to every 503, to `document` (an OpenAPI 3.1 dict), in place."""
+    document.setdefault("components", {}).setdefault("headers", {})[PROBLEM_CACHE_HEADER] = _header(
+        f"{PROBLEM_CACHE_CONTROL}: a problem describes one moment, which no cache keeps."
+    )
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             # A problem is sent as problem+json only; FastAPI adds the route's own media
@@ -124,6 +139,10 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
         if path in UNCACHED:
             if "cursor" in names:  # the audit log's pages
                 read["responses"]["200"].setdefault("headers", {})["Link"] = _next_link()
+            for status in ("200", "503"):  # /ready's 503 is a Readiness, not a problem
+                response = read["responses"].get(status)
+                if response is not None and PROBLEM_JSON not in response.get("content", {}):
+                    response.setdefault("headers", {})["Cache-Control"] = _header(UNCACHED[path])
             continue
         headers = {"ETag": _etag(), "Cache-Control": _cache_control()}
         if "cursor" in names:  # a list
@@ -136,7 +155,11 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
         read["responses"]["200"].setdefault("headers", {}).update(headers)
         read["responses"]["304"] = {
             "description": "Not Modified: an ETag sent in If-None-Match is current.",
-            "headers": {"ETag": _etag(), "Cache-Control": _cache_control()},
+            "headers": {
+                "ETag": _header("The tag sent that is current (of either encoding)."),
+                "Cache-Control": _cache_control(),
+                "Vary": _header("As the 200's would be (RFC 9110 15.4.5)."),
+            },
         }
         read.setdefault("parameters", []).append(_if_none_match())
     return document

@@ -124,7 +124,9 @@ def test_cors_preflight_never_allows_credentials(api: TestClient, request_header
 def test_a_refused_preflight_is_a_problem_naming_its_header(api: TestClient) -> None:
     headers = {"origin": ORIGIN, "access-control-request-method": "PUT"}
     problem = _assert_clean_problem(api.options("/branches", headers=headers), 400)
-    assert [e["field"] for e in problem["errors"]] == ["header.access-control-request-method"]
+    assert [(e["field"], e["type"]) for e in problem["errors"]] == [
+        ("header.access-control-request-method", "cors")
+    ]
 
 
 def test_a_browser_script_reads_a_405s_allow(api: TestClient) -> None:
@@ -280,6 +282,20 @@ def test_each_encoding_is_a_representation_with_its_own_etag(api: TestClient, ur
             assert len(_vary(again)) == len(set(_vary(again)))
     star = api.get(url, headers={"accept-encoding": "gzip", "if-none-match": "*"})
     assert star.status_code == 304 and star.headers["etag"] == zipped.headers["etag"]
+    # Holding both, the client is told of the one it asks for.
+    both = f"{plain.headers['etag']}, {zipped.headers['etag']}"
+    for encoding, response in (("identity", plain), ("gzip", zipped)):
+        again = api.get(url, headers={"accept-encoding": encoding, "if-none-match": both})
+        assert again.status_code == 304 and again.headers["etag"] == response.headers["etag"]
+
+
+def test_a_body_too_small_to_gzip_has_one_tag(api: TestClient) -> None:
+    """Never gzipped, it is never sent with the gzip tag, which then matches nothing."""
+    small = api.get("/facts/1", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+    tag = small.headers["etag"]
+    assert api.get("/facts/1", headers={"if-none-match": gzip_etag(tag)}).status_code == 200
+    assert api.get("/facts/1", headers={"if-none-match": tag}).status_code == 304
 
 
 @pytest.mark.parametrize(
@@ -378,6 +394,9 @@ def test_a_problems_instance_is_a_uri_reference(api: TestClient) -> None:
     """RFC 9457 3.1.5: the decoded path held a space, "%" and non-ASCII letters."""
     problem = _assert_clean_problem(api.get("/no%20such/%25/%C3%BC"), 404)
     assert problem["instance"] == "/no%20such/%25/%C3%BC"
+    # Encoded once: Starlette's request.url.path has "?" escaped already.
+    problem = _assert_clean_problem(api.get("/no/a%3Fb"), 404)
+    assert problem["instance"] == "/no/a%3Fb"
 
 
 # -- Error bodies -------------------------------------------------------------------------

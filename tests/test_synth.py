@@ -1,6 +1,7 @@
 """The synthetic data generator: deterministic, provenance-complete, never mixed with real data,
 and shaped so that every risk rule has a branch to fire on."""
 
+import argparse
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, Table, func, select, text, update
 from sqlmodel import Session
 
+from app import cli
 from app.config import REPO_ROOT
 from app.db import make_engine
 from app.ingest.loader import ImportRejected
@@ -387,4 +389,25 @@ def test_real_articles_are_never_loaded_beside_synthetic_data(databases: Databas
     run_synth(engine, scale=0.001, seed=7, progress=False)
     with pytest.raises(ImportRejected, match="synthetic"):
         load_seed(engine, REPO_ROOT / "seed")
+    engine.dispose()
+
+
+def test_a_server_starts_on_synthetic_data_without_the_seed(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` migrates and loads the seed first: on a synthetic database it stopped there
+    (the loader refuses real articles beside generated ones), and only --no-prepare, which
+    skips the migrations too, started it. `seed` itself still refuses."""
+    url = databases.copy("migrated")
+    engine = make_engine(url)
+    run_synth(engine, scale=0.001, seed=7, progress=False)
+    sources = _count(engine, "SELECT COUNT(*) FROM sources")
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli._prepare(serving=True) == 0
+    assert "the seed is not loaded" in capsys.readouterr().out
+    with pytest.raises(ImportRejected, match="synthetic"):
+        cli.cmd_seed(argparse.Namespace())
+    engine = make_engine(url)
+    assert _count(engine, "SELECT COUNT(*) FROM sources") == sources
     engine.dispose()

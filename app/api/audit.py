@@ -41,7 +41,9 @@ Action = Annotated[
     responses={
         # Reading the log spends none of a key's writes: never a 429.
         **{status: error for status, error in AUTH_ERRORS.items() if status != 429},
-        400: problem("An unknown or repeated parameter, or a bad cursor."),
+        400: problem(
+            "An unknown or repeated parameter, a value not percent-encoded UTF-8, or a bad cursor."
+        ),
         422: problem("A parameter is invalid; `errors` names it."),
     },
     summary="The audit log",

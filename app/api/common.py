@@ -95,7 +95,10 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem("Bad request: an unknown or repeated parameter, a bad cursor or limit."),
+    400: _problem(
+        "Bad request: an unknown or repeated parameter, a value not percent-encoded UTF-8, "
+        "a bad cursor or limit."
+    ),
     404: _problem("Not found: the record in the path, or one a filter names (`errors` names it)."),
     414: _problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
     422: _problem("A parameter is invalid; `errors` names it."),

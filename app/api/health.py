@@ -36,8 +36,11 @@ async def get_health() -> Response:
 def get_ready(request: Request) -> JSONResponse:
     """The database answers and its schema is at the latest migration."""
     readiness = health_service.readiness(request.app.state.engine)
-    status = 200 if readiness.ready else 503
-    return JSONResponse(readiness.model_dump(), status_code=status, headers=NOT_STORED)
+    if readiness.ready:
+        return JSONResponse(readiness.model_dump(), headers=NOT_STORED)
+    # As every 503 here says (and the OpenAPI documents): try again shortly.
+    headers = {**NOT_STORED, "Retry-After": "1"}
+    return JSONResponse(readiness.model_dump(), status_code=503, headers=headers)
 
 
 __all__ = ["Problem", "router"]

@@ -64,7 +64,10 @@ async def raw_body(request: Request) -> bytes:
             "The file would undo an edit made through the API (use force=true to let the "
             "file win); or it conflicts with stored data. Nothing was written."
         ),
-        415: problem("The body is neither application/json nor application/yaml."),
+        415: problem(
+            "The body is neither application/json nor application/yaml, or has a "
+            "Content-Encoding (none is read)."
+        ),
         422: problem(
             "A record is invalid or its quote is not in the text; `errors` names "
             "each. Nothing was written."

@@ -42,26 +42,27 @@ def answer_response(
 ) -> Response:
     """An encoded answer; 304 when the client already has it."""
     # Strong, so that writes can send it back in If-Match; the gzip encoding has its own.
-    gzipped = len(answer.body) >= MINIMUM_SIZE and accepts_gzip(request.headers)
-    tags = (answer.etag, gzip_etag(answer.etag))
+    # A body too small to compress has one representation, one tag.
+    compressible = len(answer.body) >= MINIMUM_SIZE
+    gzipped = compressible and accepts_gzip(request.headers)
+    sent = gzip_etag(answer.etag) if gzipped else answer.etag
     common = {
-        "ETag": tags[gzipped],
+        "ETag": sent,
         "Cache-Control": CACHE_CONTROL,
         **dict(answer.headers),
         **(headers or {}),
     }
-    if len(answer.body) >= MINIMUM_SIZE:
+    if compressible:
         # Its 304 too says so (RFC 9110 15.4.5): the ETag it names depends on the encoding.
         common["Vary"] = ", ".join(filter(None, (common.get("Vary"), "Accept-Encoding")))
     held = _if_none_match(request)
-    # Either encoding the client holds is still current: the 304 names the one it has, the
-    # stored response a cache then refreshes (RFC 9111 4.3.4). "*": any current
-    # representation (RFC 9110 13.1.2); every answer here is one.
-    matched = [tag for tag in tags if tag in held]
+    # Either encoding the client holds is still current: the 304 names the one it has (the
+    # one it asks for when it holds both), the stored response a cache then refreshes (RFC
+    # 9111 4.3.4). "*": any current representation (RFC 9110 13.1.2); every answer is one.
+    other = (answer.etag if gzipped else gzip_etag(answer.etag)) if compressible else None
+    matched = [tag for tag in (sent, other) if tag in held]
     if matched or "*" in held:
-        return Response(
-            status_code=304, headers={**common, "ETag": next(iter(matched), tags[gzipped])}
-        )
+        return Response(status_code=304, headers={**common, "ETag": next(iter(matched), sent)})
     if gzipped:
         # Compressed here, once for a kept answer, rather than by the middleware on
         # every request.

@@ -78,7 +78,10 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     ),
     409: problem("The key exists already, or the write conflicts with stored data."),
     413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
-    415: problem("The Content-Type is not JSON, or declares a charset other than UTF-8."),
+    415: problem(
+        "The Content-Type is not JSON, or declares a charset other than UTF-8; or the body "
+        "has a Content-Encoding (none is read: the answer says Accept-Encoding: identity)."
+    ),
     422: problem(
         "A field is invalid (a quote not in its source, a missing source...): "
         "`errors` names it. Nothing was written."
@@ -88,7 +91,10 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **CREATE_ERRORS,
     404: problem("Not found."),
     409: problem("The item is in use, or is managed elsewhere; nothing was written."),
-    412: problem("If-Match is not the item's current ETag: someone changed it meanwhile."),
+    412: problem(
+        "If-Match is not the item's current ETag: someone changed it meanwhile (or the tag "
+        "was sent weak, W/, which never matches)."
+    ),
     428: problem("If-Match is missing."),
 }
 # A DELETE takes no body to be JSON.

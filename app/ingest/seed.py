@@ -4,12 +4,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.config import REPO_ROOT
 from app.ingest.files import read_article_file
-from app.ingest.loader import ImportReport, apply_article
+from app.ingest.loader import ImportReport
 from app.ingest.reference import ReferenceReport, load_reference
+from app.models import Source
+from app.services.imports import apply_unless_edited
 from app.services.risk_rules import RiskRules
 from app.services.status import analyze, refresh_current_units, refresh_status
 from app.services.yearly import refresh_totals
@@ -19,6 +21,8 @@ from app.services.yearly import refresh_totals
 class SeedReport:
     reference: ReferenceReport
     articles: list[ImportReport] = field(default_factory=list)
+    # Source key -> what the file would undo of the changes made through the API.
+    left_as_edited: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def changes(self) -> int:
@@ -38,6 +42,12 @@ class SeedReport:
                 f"{article.source}: {len(article.added)} added, {len(article.changed)} changed, "
                 f"{len(article.removed)} removed, {article.unchanged} unchanged"
             )
+        for source, conflicts in self.left_as_edited.items():
+            lines.append(
+                f"{source}: left as edited through the API, not loaded again "
+                f"(`branchstats import --force` of its file lets the file win):"
+            )
+            lines.extend(f"  {conflict}" for conflict in conflicts)
         return "\n".join(lines)
 
 
@@ -48,17 +58,29 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def holds_synthetic(engine: Engine) -> bool:
+    """Whether the database holds data of `branchstats synth`, which the seed never joins."""
+    with Session(engine) as session:
+        synthetic = select(Source.id).where(col(Source.is_synthetic)).limit(1)
+        return session.exec(synthetic).first() is not None
+
+
 def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules | None = None) -> SeedReport:
-    """One transaction: a bad quote anywhere means nothing is loaded."""
+    """One transaction: a bad quote anywhere means nothing is loaded. An article whose
+    records were changed through the API since it was loaded is left as edited."""
     with Session(engine) as session:
         report = SeedReport(
             load_reference(session, seed_dir / "reference" / "units-2025-reform.csv")
         )
         for path in sorted((seed_dir / "articles").glob("*.yaml")):
             article, text, text_path = read_article_file(path)
-            report.articles.append(
-                apply_article(session, article, text, text_path=_relative(text_path))
+            applied, conflicts = apply_unless_edited(
+                session, article, text, text_path=_relative(text_path)
             )
+            if applied is None:
+                report.left_as_edited[article.source.key] = [c["message"] for c in conflicts]
+            else:
+                report.articles.append(applied)
         refresh_current_units(session)
         refresh_status(session, rules or RiskRules())
         refresh_totals(session)

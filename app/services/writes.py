@@ -85,15 +85,16 @@ def request_fingerprint(method: str, target: str, content_type: str, body: bytes
 
 def check_if_match(if_match: str | None, current_etag: str, what: str) -> None:
     """428 without If-Match; 412 unless it names the current ETag (strong comparison)."""
-    if if_match is None or not if_match.strip():
+    tags = {tag.strip() for tag in (if_match or "").split(",")} - {""}
+    if not tags:
         raise if_match_required(what)
-    tags = {tag.strip() for tag in if_match.split(",")}
     # The tag of either encoding: a client that read the item in gzip holds that one.
-    if "*" in tags or current_etag in tags or gzip_etag(current_etag) in tags:
+    current = {current_etag, gzip_etag(current_etag)}
+    if "*" in tags or tags & current:
         return
-    if all(tag.startswith("W/") for tag in tags):
-        # A weak tag never matches If-Match (strong comparison, RFC 9110 13.1.1): saying
-        # the item changed would send the client round a loop of GETs.
+    if {tag.removeprefix("W/") for tag in tags} & current:
+        # The current tag sent weak, which never matches If-Match (strong comparison,
+        # RFC 9110 13.1.1): saying the item changed would send the client round GETs.
         message = "a weak ETag (W/) never matches: send the ETag as GET gave it"
         detail = f"If-Match: {message}."
     else:

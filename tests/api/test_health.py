@@ -23,3 +23,6 @@ def test_not_ready_before_migrations(databases: DatabaseFactory) -> None:
         response = client.get("/ready")
     assert response.status_code == 503
     assert response.json()["ready"] is False
+    # What the OpenAPI documents for every 503 (from an operations audit: it was missing).
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["cache-control"] == "no-store"

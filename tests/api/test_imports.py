@@ -9,15 +9,19 @@ import yaml
 from fastapi.testclient import TestClient
 
 from app.api import imports as imports_api
-from app.models import Branch, Locality
+from app.config import REPO_ROOT
+from app.ingest.seed import load_seed
+from app.models import Branch, Fact, Locality
 from app.services import writes as writes_service
 from tests.api.test_writes import (  # shared helpers and fixtures
     TIEN_PHONG,
+    delete,
     fields,
     id_of,
     make_key,
     patch,
     row_counts,
+    tien_phong_count_path,
 )
 
 ARTICLE_YAML = """\
@@ -509,3 +513,28 @@ def test_a_body_is_read_before_the_write_lock_is_taken(
     steps.clear()
     unreadable = write_api.post("/imports", content="format: [", headers={**editor, **YAML})
     assert unreadable.status_code == 422 and steps == ["parse"]
+
+
+def test_loading_the_seed_again_keeps_what_editors_changed(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """`branchstats serve` loads the seed at every start. From an operations audit: it
+    applied each file as it was, reverting a corrected note and bringing a deleted fact
+    back, with no audit entry. An article edited through the API is left as edited (an
+    import with force lets the file win); the others load as before, changing nothing."""
+    engine = write_api.app.state.engine  # type: ignore[attr-defined]
+    count = tien_phong_count_path(write_api)
+    assert patch(write_api, count, {"note": "checked by the desk"}, editor).status_code == 200
+    fact = f"/facts/{id_of(write_api, Fact, 'hbdt-tien-phong#tien-phong-income-2018')}"
+    assert delete(write_api, fact, editor).status_code == 204
+    before = row_counts(write_api)
+
+    report = load_seed(engine, REPO_ROOT / "seed")
+
+    assert list(report.left_as_edited) == ["hbdt-tien-phong"]
+    assert len(report.left_as_edited["hbdt-tien-phong"]) == 2
+    assert "left as edited through the API" in report.summary()
+    assert report.changes == 0 and len(report.articles) == 4
+    assert write_api.get(count).json()["note"] == "checked by the desk"
+    assert write_api.get(fact).status_code == 404
+    assert row_counts(write_api) == before

@@ -291,7 +291,8 @@ def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
 def test_a_second_load_changes_nothing(engine: Engine) -> None:
     before = _snapshot(engine)
     report = load_seed(engine, SEED)
-    assert report.changes == 0
+    assert report.changes == 0 and report.left_as_edited == {}
+    assert len(report.articles) == len(ARTICLES)
     assert _snapshot(engine) == before
 
 
