@@ -143,7 +143,7 @@ Row = tuple[Any, ...]
 
 OWN_DATABASE = (
     "Synthetic data goes in a database of its own, e.g. --database-url "
-    "sqlite:///data/synth-1.0.sqlite3 (or DATABASE_URL=...)."
+    "sqlite:///data/synth-1.0.sqlite3 or postgresql://.../synth (or DATABASE_URL=...)."
 )
 
 

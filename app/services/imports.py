@@ -222,9 +222,10 @@ def _conflicts(session: Session, effects: list[Effect]) -> list[dict[str, Any]]:
             entry = edits.get(effect.key)
             if entry is None:
                 continue
-            undoing = {"delete": "would bring back", "create": "would change or remove"}.get(
-                entry.action, "would undo"
-            )
+            undoing = {
+                "delete": "would bring it back",
+                "create": "would change or remove it",
+            }.get(entry.action, "would undo it")
             fields = audit.changed_fields(effect.before, effect.after)
             conflicts.append(
                 {
@@ -233,7 +234,7 @@ def _conflicts(session: Session, effects: list[Effect]) -> list[dict[str, Any]]:
                     "key": effect.key,
                     "audit_id": entry.id,
                     "message": f"{entity} {effect.key} was {entry.action}d through the API by "
-                    f"{entry.key_name} (audit {entry.id}); the file {undoing} it"
+                    f"{entry.key_name} (audit {entry.id}); the file {undoing}"
                     + (f" ({', '.join(fields)})" if fields else ""),
                 }
             )
