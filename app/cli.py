@@ -68,7 +68,7 @@ def _prepare(*, serving: bool) -> int:
             if serving and holds_synthetic(engine):
                 print("synthetic data (branchstats synth): the seed is not loaded into it")
                 return 0
-            report = load_seed(engine, settings.seed_dir)
+            report = load_seed(engine, settings.seed_dir, settings.risk_rules)
     finally:
         engine.dispose()
     print(report.summary())
@@ -402,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     from app.ingest.loader import ImportRejected
 
@@ -421,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OperationalError as exc:  # e.g. PostgreSQL not up yet: said, not a traceback
         print(f"the database is unavailable: {exc.orig}".strip(), file=sys.stderr)
+        return 1
+    except ArgumentError as exc:  # DATABASE_URL unreadable, or of no file
+        print(f"DATABASE_URL cannot be used: {exc}", file=sys.stderr)
         return 1
 
 

@@ -9,13 +9,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.pool import NullPool, PoolProxiedConnection, QueuePool
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlmodel import Session
 
 CONNECT_TIMEOUT_S = 5
@@ -53,15 +52,17 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database in (None, "", ":memory:"):
+            # Each connection would open a new, empty database: the server's threads,
+            # its status refresher and the migrations would each see another one.
+            raise ArgumentError("an in-memory SQLite database cannot be served: name a file")
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
             hide_parameters=True,
-            # One connection per checkout is cheap in SQLite, and avoids sharing a
-            # connection's transaction state between threads.
-            poolclass=NullPool if parsed.database in (None, "", ":memory:") else None,
+            # SQLAlchemy's default pool (QueuePool): a checkout is one thread's until it
+            # is returned, and the connections, with their pragmas, are reused.
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
@@ -249,20 +250,6 @@ class ThreadsOnlyPool(QueuePool):
     def connect(self) -> PoolProxiedConnection:
         wait_only_on_a_thread()
         return super().connect()
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: commit on success, roll back on any error."""
-    with Session(request.app.state.engine) as session:
-        try:
-            yield session
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def begin_writing(session: Session) -> None:

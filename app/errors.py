@@ -109,6 +109,25 @@ def instance_of(path: str) -> str:
     return quote(path, safe="/:@!$&'()*+,;=-._~")
 
 
+def problem_body(
+    status: int,
+    detail: str | None,
+    *,
+    path: str | None,
+    errors: list[FieldError] | None = None,
+    type_: str = "about:blank",
+) -> dict[str, Any]:
+    """The one shape of every problem, as JSON: the handlers' and the middleware's."""
+    return Problem(
+        type=type_,
+        title=status_title(status),
+        status=status,
+        detail=detail,
+        instance=None if path is None else instance_of(path),
+        errors=errors,
+    ).model_dump(exclude_none=True)
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -118,16 +137,10 @@ def problem_response(
     headers: dict[str, str] | None = None,
     type_: str = "about:blank",
 ) -> JSONResponse:
-    body = Problem(
-        type=type_,
-        title=status_title(status),
-        status=status,
-        detail=detail,
-        instance=instance_of(request.scope["path"]),  # request.url.path escapes "?" already
-        errors=errors,
-    )
+    # The scope's path: request.url.path escapes "?" already.
+    body = problem_body(status, detail, path=request.scope["path"], errors=errors, type_=type_)
     return JSONResponse(
-        body.model_dump(exclude_none=True),
+        body,
         status_code=status,
         media_type=PROBLEM_JSON,
         headers={"Cache-Control": PROBLEM_CACHE_CONTROL, **(headers or {})},
@@ -142,8 +155,17 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def _api_error_response(request: Request, exc: ApiError) -> JSONResponse:
+    detail, errors = exc.detail, exc.errors
+    path_params = request.scope.get("path_params") or {}
+    if exc.status == 404 and errors is None and len(path_params) == 1:
+        # The record the path names (/branches/{branch_id}) is missing: the services say
+        # which record, the route knows the parameter, named as a filter's 404 names its
+        # own (query.parent).
+        field = f"path.{next(iter(path_params))}"
+        errors = [FieldError(field=field, message=detail, type="not_found")]
+        detail = f"{field}: {detail}"
     return problem_response(
-        request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type
+        request, exc.status, detail, errors=errors, headers=exc.headers, type_=exc.type
     )
 
 

@@ -11,12 +11,9 @@ import orjson
 UTF8_BOM = "\ufeff"
 
 
-def dig(row: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path ('latest_count.source.title'); None when absent."""
-    return _dig(row, tuple(path.split(".")))
-
-
 def _dig(row: dict[str, Any], parts: tuple[str, ...]) -> Any:
+    """The value at a dotted path, split ('latest_count', 'source', 'title'); None when
+    absent."""
     value: Any = row
     for part in parts:
         if not isinstance(value, dict):
@@ -69,8 +66,8 @@ def csv_lines(
 def csv_cells(
     rows: Iterable[Sequence[Any]], columns: Sequence[str], *, bom: bool = False
 ) -> Iterator[str]:
-    """csv_lines for rows that are already cells in the columns' order (rendered by the
-    database: app.services.json_sql.JsonSql.cells)."""
+    """The CSV of rows already flattened to cells, in the columns' order (csv_lines
+    flattens its rows to them)."""
     yield _header(columns, bom)
     writer = _Writer()
     chunk: list[Sequence[Any]] = []

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compression import LEVEL, MINIMUM_SIZE, accepts_gzip, gzip_stream
-from app.errors import PROBLEM_CACHE_CONTROL, PROBLEM_JSON, instance_of, status_title
+from app.errors import PROBLEM_CACHE_CONTROL, PROBLEM_JSON, FieldError, problem_body
 from app.services.json_sql import gzip_etag
 
 SECURITY_HEADERS = [
@@ -197,20 +197,8 @@ async def _problem(
     headers: list[tuple[bytes, bytes]] | None = None,
     error_type: str = "media_type",
 ) -> None:
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": status_title(status),
-            "status": status,
-            "detail": detail,
-            "instance": instance_of(scope.get("path", "")),
-            **(
-                {"errors": [{"field": field, "message": detail, "type": error_type}]}
-                if field
-                else {}
-            ),
-        }
-    )
+    errors = [FieldError(field=field, message=detail, type=error_type)] if field else None
+    body = orjson.dumps(problem_body(status, detail, path=scope.get("path", ""), errors=errors))
     await send(
         {
             "type": "http.response.start",
@@ -344,20 +332,14 @@ class ProblemCORSMiddleware(CORSMiddleware):
             return response
         failures = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
         detail = f"This preflight asks for what CORS here does not allow: {', '.join(failures)}."
-        problem = {
-            "type": "about:blank",
-            "title": status_title(400),
-            "status": 400,
-            "detail": detail,
-            "errors": [
-                {
-                    "field": PREFLIGHT_FIELDS.get(failure, "header"),
-                    "message": "not allowed",
-                    "type": "cors",
-                }
-                for failure in failures
-            ],
-        }
+        errors = [
+            FieldError(
+                field=PREFLIGHT_FIELDS.get(failure, "header"), message="not allowed", type="cors"
+            )
+            for failure in failures
+        ]
+        # Starlette hands this method the headers only: no path for `instance`.
+        problem = problem_body(400, detail, path=None, errors=errors)
         headers = {
             name: value
             for name, value in response.headers.items()

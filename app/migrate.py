@@ -56,10 +56,7 @@ def preparing(engine: Engine) -> Iterator[None]:
                 connection.execute(select(func.pg_advisory_unlock(PREPARE_LOCK_KEY)))
                 connection.commit()
         return
-    database = engine.url.database
-    if not database or database == ":memory:":
-        yield
-        return
+    database = engine.url.database  # a file's: app.db.make_engine refuses any other
     with open(f"{database}.prepare-lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
         yield

@@ -42,6 +42,21 @@ def _cache_control() -> dict[str, Any]:
     return _header("public, max-age=60.")
 
 
+def _vary(varies_on: str) -> dict[str, Any]:
+    return _header(f"{varies_on}, Origin (CORS: its headers are sent to a browser's request).")
+
+
+def _service_links() -> dict[str, Any]:
+    return _header(
+        "RFC 8288: the OpenAPI document (service-desc), the docs page (service-doc), /health "
+        "(status)."
+    )
+
+
+def _no_store() -> dict[str, Any]:
+    return _header("no-store: an answer to one write, which no cache keeps.")
+
+
 def _if_none_match() -> dict[str, Any]:
     return {
         "name": "If-None-Match",
@@ -77,15 +92,22 @@ def _write_headers(path: str, method: str, responses: dict[str, Any]) -> None:
             {
                 "Location": _header("The new record's URL."),
                 "ETag": _header("The new record's: send it in If-Match to change it."),
+                "Cache-Control": _no_store(),
                 **replayed,
                 **_rate_limit(),
             }
         )
     if path == "/imports":
-        responses["200"].setdefault("headers", {}).update({**replayed, **_rate_limit()})
+        responses["200"].setdefault("headers", {}).update(
+            {"Cache-Control": _no_store(), **replayed, **_rate_limit()}
+        )
     if method == "patch":
         responses["200"].setdefault("headers", {}).update(
-            {"ETag": _header("The record's new ETag, for its next If-Match."), **_rate_limit()}
+            {
+                "ETag": _header("The record's new ETag, for its next If-Match."),
+                "Cache-Control": _no_store(),
+                **_rate_limit(),
+            }
         )
     if "204" in responses:
         responses["204"].setdefault("headers", {}).update(_rate_limit())
@@ -97,6 +119,10 @@ def _error_headers(responses: dict[str, Any]) -> None:
             response.setdefault("headers", {})["Cache-Control"] = {"$ref": PROBLEM_CACHE_REF}
     for status, headers in (
         ("401", {"WWW-Authenticate": _header("Bearer, with the reason (RFC 6750).")}),
+        (
+            "403",
+            {"WWW-Authenticate": _header('Bearer, error="insufficient_scope" (RFC 6750).')},
+        ),
         ("412", {"ETag": _header("The record's current ETag.")}),
         (
             "429",
@@ -144,21 +170,32 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
                 if response is not None and PROBLEM_JSON not in response.get("content", {}):
                     response.setdefault("headers", {})["Cache-Control"] = _header(UNCACHED[path])
             continue
-        headers = {"ETag": _etag(), "Cache-Control": _cache_control()}
+        headers = {
+            "ETag": _etag(),
+            "Cache-Control": _cache_control(),
+            "Vary": _vary("Accept-Encoding"),
+        }
+        links: dict[str, Any] = {}
         if "cursor" in names:  # a list
             headers["ETag"] = _header(
                 "Strong validator of this page (a streamed export, CSV or NDJSON without a "
                 "limit, sends none): send it back in If-None-Match, 304 while it holds."
             )
-            headers["Link"] = _next_link()
-            headers["Vary"] = _header("Accept (a list's format may come from it), Accept-Encoding.")
-        read["responses"]["200"].setdefault("headers", {}).update(headers)
+            links["Link"] = _next_link()
+            headers["Vary"] = _vary("Accept (a list's format may come from it), Accept-Encoding")
+            headers["Content-Disposition"] = _header(
+                'CSV and NDJSON: attachment; filename="<list>.csv" (or .ndjson).'
+            )
+        elif path == "/":
+            links["Link"] = _service_links()
+        read["responses"]["200"].setdefault("headers", {}).update({**headers, **links})
         read["responses"]["304"] = {
             "description": "Not Modified: an ETag sent in If-None-Match is current.",
             "headers": {
                 "ETag": _header("The tag sent that is current (of either encoding)."),
                 "Cache-Control": _cache_control(),
                 "Vary": _header("As the 200's would be (RFC 9110 15.4.5)."),
+                **{name: _header("As the 200's.") for name in links},
             },
         }
         read.setdefault("parameters", []).append(_if_none_match())

@@ -1059,9 +1059,16 @@ def _batches(rows: Sequence[Row]) -> Iterator[list[Row]]:
 
 
 def run_synth(
-    engine: Engine, *, scale: float, seed: int, progress: bool = True, replace: bool = False
+    engine: Engine,
+    *,
+    scale: float,
+    seed: int,
+    rules: RiskRules,
+    progress: bool = True,
+    replace: bool = False,
 ) -> SynthReport:
-    """Load synthetic data into a migrated database of its own (see the module docstring)."""
+    """Load synthetic data into a migrated database of its own (see the module docstring),
+    its status rows computed under `rules` (the server's settings)."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     started = time.perf_counter()
@@ -1100,11 +1107,11 @@ def run_synth(
         raise
     elapsed = time.perf_counter() - started
     report = SynthReport(float(scale), seed, counts, members, elapsed)
-    report.refresh_s = _refresh(engine)
+    report.refresh_s = _refresh(engine, rules)
     return report
 
 
-def _refresh(engine: Engine) -> float:
+def _refresh(engine: Engine, rules: RiskRules) -> float:
     """Derive what the service keeps beside the data (issue 7), then ANALYZE: current
     units, each branch's status and item; the yearly totals.
 
@@ -1119,7 +1126,6 @@ def _refresh(engine: Engine) -> float:
     """
     started = time.perf_counter()
     postgres = engine.dialect.name == "postgresql"
-    rules = RiskRules()
     with unpooled_session(engine) as totals:
         with ThreadPoolExecutor(max_workers=1) as beside:
             staged = beside.submit(_stage_totals, totals)
@@ -1204,6 +1210,7 @@ def main(argv: list[str] | None = None) -> int:
             engine,
             scale=args.scale,
             seed=args.seed,
+            rules=settings.risk_rules,
             progress=not args.no_progress,
             replace=args.replace,
         )

@@ -148,7 +148,14 @@ def _synthesize(url: str, scale: str, seed: int) -> dict[str, Any]:
     try:
         upgrade_head(engine)
         with every_cpu():
-            report = run_synth(engine, scale=float(scale), seed=seed, progress=True, replace=True)
+            report = run_synth(  # the rules the benchmark's servers run on: the default
+                engine,
+                scale=float(scale),
+                seed=seed,
+                rules=RiskRules(),
+                progress=True,
+                replace=True,
+            )
     finally:
         engine.dispose()
     print(report.summary(), flush=True)

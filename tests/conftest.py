@@ -29,6 +29,7 @@ from app.migrate import upgrade_head
 from app.reader import Reader, statements_for
 from app.services.data_check import check_stored
 from app.services.data_version import data_version
+from app.services.risk_rules import RiskRules
 from tests.servers import WORKER_FIGURES, add_figures
 
 BACKENDS = ("sqlite", "postgresql")
@@ -98,7 +99,7 @@ class DatabaseFactory:
             engine = make_engine(url)
             upgrade_head(engine)
             if kind == "seeded":
-                load_seed(engine, REPO_ROOT / "seed")
+                load_seed(engine, REPO_ROOT / "seed", RiskRules())
             engine.dispose()
             if self.backend == "sqlite":
                 # Fold the WAL into the main file so that a file copy is complete.

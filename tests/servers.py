@@ -27,6 +27,7 @@ from app.config import REPO_ROOT
 from app.db import make_engine
 from app.ingest.seed import load_seed
 from app.migrate import upgrade_head
+from app.services.risk_rules import RiskRules
 
 # -- Figures, printed in the run's summary ------------------------------------------------
 FIGURES = "figures (issue 8)"
@@ -127,7 +128,7 @@ class OwnPostgres:
         engine = make_engine(url)
         upgrade_head(engine)
         if seeded:
-            load_seed(engine, REPO_ROOT / "seed")
+            load_seed(engine, REPO_ROOT / "seed", RiskRules())
         engine.dispose()
         return url
 

@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app import cli
+from app.config import Settings
 from app.db import make_engine
 from app.migrate import current_revision, head_revision
-from app.models import Locality, Source
+from app.models import BranchStatus, Locality, Source
+from app.services.risk_rules import RiskRules
 from tests.conftest import DatabaseFactory
 
 JOIN_S = 120  # one takes some 5 s
@@ -45,3 +47,34 @@ def test_replicas_starting_together_take_turns(
     engine.dispose()
     assert sources == 5  # the seed's articles, once
     assert len(keys) == len(set(keys))
+
+
+def test_a_start_computes_the_status_under_the_servers_rules(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a code review: the seed computed every status row under the default rules,
+    so a server whose settings change a threshold served the default's risk until the
+    day's refresh (and `branchstats seed` left it so)."""
+    url = databases.blank()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("RISK_MIN_MEMBERS", "6")
+    rules = Settings().risk_rules
+    assert rules.version != RiskRules().version
+    assert cli._prepare(serving=True) == 0
+    engine = make_engine(url)
+    with Session(engine) as session:
+        versions = set(session.execute(select(BranchStatus.rules_version)).scalars())
+    engine.dispose()
+    assert versions == {rules.version}
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "not a url"])
+def test_a_database_url_of_no_file_is_one_line(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An in-memory SQLite database gave each connection a new, empty one: the server's
+    threads and its status refresher would each see another database."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(["migrate"]) == 1
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("DATABASE_URL cannot be used: ") and "\n" not in said

@@ -263,16 +263,48 @@ def test_every_example_of_a_read_is_answered(api: Any, url: str, name: str, exam
     assert response.status_code == 200, response.text[:300]
 
 
+# Headers every answer has, or that say how it was sent rather than what it is: the
+# document names the others, each a client may act on.
+_GENERIC = {
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "date",
+    "server",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "content-security-policy",
+}
+
+
+def _specific(headers: Any) -> set[str]:
+    return {name.lower() for name in headers} - _GENERIC
+
+
+def _lower(documented: dict[str, Any]) -> set[str]:
+    return {name.lower() for name in documented}
+
+
+def url_parameters(operation: dict[str, Any]) -> set[str]:
+    return {parameter["name"] for parameter in operation.get("parameters", [])}
+
+
 def test_every_kept_read_documents_its_validators_and_its_304(api: Any) -> None:
-    """What the document says a read answers with (ETag, Cache-Control, a 304 on
-    If-None-Match, a list's Link and Vary), each read answers with; the reads it leaves
-    out send no ETag."""
+    """What the document says a read answers with (ETag, Cache-Control, Vary, a 304 on
+    If-None-Match, a list's Link, the index's), each read answers with, and no header
+    beyond them that a client may act on (an integrator's audit found Link,
+    Content-Disposition and Vary sent, undocumented); the reads it leaves out send no
+    ETag."""
     document = openapi_document()
     for path, operations in document["paths"].items():
         read = operations.get("get")
         if read is None or path == "/audit":  # the audit log needs a key
             continue
         url = re.sub(r"\{[a-z_]+\}", "1", path)
+        listed = "cursor" in url_parameters(read)
+        if listed:  # a page of one, which has a next (and so its Link)
+            url += "?limit=1"
         response = api.get(url)
         assert response.status_code == 200, url
         documented = read["responses"]["200"].get("headers", {})
@@ -280,13 +312,18 @@ def test_every_kept_read_documents_its_validators_and_its_304(api: Any) -> None:
             assert "etag" not in response.headers and set(documented) == {"Cache-Control"}, url
             assert response.headers["cache-control"] == "no-store", url
             continue
-        assert {"ETag", "Cache-Control"} <= set(documented), url
-        assert "etag" in response.headers and "cache-control" in response.headers, url
-        if "Vary" in documented:
-            assert "Accept" in response.headers["vary"], url
+        assert {"ETag", "Cache-Control", "Vary"} <= set(documented), url
+        # A JSON page is shown, not saved: its file name is a CSV's or NDJSON's.
+        assert _specific(response.headers) == _lower(documented) - {"content-disposition"}, url
+        varies_on = {name.strip() for name in response.headers["vary"].split(",")}
+        assert ("Accept" in varies_on) == listed, url
         held = {"If-None-Match": response.headers["etag"]}
-        assert api.get(url, headers=held).status_code == 304, url
-        assert "304" in read["responses"], url
+        not_modified = api.get(url, headers=held)
+        assert not_modified.status_code == 304, url
+        assert _specific(not_modified.headers) == _lower(read["responses"]["304"]["headers"]), url
+        if listed:  # and as CSV, with the file's name
+            exported = api.get(f"{url}&format=csv")
+            assert _specific(exported.headers) == _lower(documented), url
     assert "&id0" not in (REPO_ROOT / "openapi.yaml").read_text(encoding="utf-8")
 
 

@@ -49,7 +49,7 @@ def _table(model: Any) -> Table:
 
 def _load(url: str, seed: int = 7) -> Engine:
     engine = make_engine(url)
-    run_synth(engine, scale=SCALE, seed=seed, progress=False)
+    run_synth(engine, scale=SCALE, seed=seed, rules=RiskRules(), progress=False)
     return engine
 
 
@@ -328,7 +328,7 @@ def test_a_load_raises_the_data_version(databases: DatabaseFactory) -> None:
     """Answers kept by a server on this database (app.services.answer_cache) are rebuilt."""
     engine = make_engine(databases.copy("migrated"))
     before = _data_version(engine)
-    run_synth(engine, scale=SCALE, seed=7, progress=False)
+    run_synth(engine, scale=SCALE, seed=7, rules=RiskRules(), progress=False)
     assert _data_version(engine) > before
     engine.dispose()
 
@@ -346,7 +346,7 @@ def test_a_failed_load_leaves_the_schema_as_migrated(
     for loader in ("_SqliteLoader", "_PostgresLoader"):
         monkeypatch.setattr(f"app.synth.{loader}.write", fail)
     with pytest.raises(RuntimeError, match="disk is full"):
-        run_synth(engine, scale=SCALE, seed=7, progress=False)
+        run_synth(engine, scale=SCALE, seed=7, rules=RiskRules(), progress=False)
     assert _schema(engine) == schema
     engine.dispose()
 
@@ -355,7 +355,7 @@ def test_a_failed_load_leaves_the_schema_as_migrated(
 def test_refuses_a_database_with_real_data(seeded_url: str) -> None:
     engine = make_engine(seeded_url)
     with pytest.raises(SynthRefused, match="real"):
-        run_synth(engine, scale=SCALE, seed=1, progress=False)
+        run_synth(engine, scale=SCALE, seed=1, rules=RiskRules(), progress=False)
     assert _count(engine, "SELECT COUNT(*) FROM sources WHERE is_synthetic") == 0
     engine.dispose()
     assert main(["--scale", str(SCALE), "--database-url", seeded_url, "--no-progress"]) == 2
@@ -386,9 +386,9 @@ def test_refuses_the_implicit_default_database(
 
 def test_real_articles_are_never_loaded_beside_synthetic_data(databases: DatabaseFactory) -> None:
     engine = make_engine(databases.copy("migrated"))
-    run_synth(engine, scale=0.001, seed=7, progress=False)
+    run_synth(engine, scale=0.001, seed=7, rules=RiskRules(), progress=False)
     with pytest.raises(ImportRejected, match="synthetic"):
-        load_seed(engine, REPO_ROOT / "seed")
+        load_seed(engine, REPO_ROOT / "seed", RiskRules())
     engine.dispose()
 
 
@@ -400,7 +400,7 @@ def test_a_server_starts_on_synthetic_data_without_the_seed(
     skips the migrations too, started it. `seed` itself still refuses."""
     url = databases.copy("migrated")
     engine = make_engine(url)
-    run_synth(engine, scale=0.001, seed=7, progress=False)
+    run_synth(engine, scale=0.001, seed=7, rules=RiskRules(), progress=False)
     sources = _count(engine, "SELECT COUNT(*) FROM sources")
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", url)

@@ -5,8 +5,8 @@ from typing import Annotated
 import orjson
 from fastapi import Query, Request, Response
 
-from app.api.auth import AUTH_ERRORS, Writer, problem
-from app.api.common import api_router, engine_of, id_query
+from app.api.auth import AUTH_ERRORS, Writer
+from app.api.common import api_router, engine_of, id_query, problem
 from app.api.deps import secret_of
 from app.api.responses import link_to_next, page_body
 from app.api.spellings import DIGITS_ONLY

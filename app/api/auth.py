@@ -11,8 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from app.api.common import engine_of
-from app.errors import PROBLEM_JSON, Problem
+from app.api.common import engine_of, problem
 from app.middleware import MAX_QUERY_BYTES
 from app.ratelimit import limit_writes
 from app.services.auth import Caller, authenticate, require_scope
@@ -39,12 +38,6 @@ def require_writer(
 
 
 Writer = Annotated[Caller, Depends(require_writer)]
-
-
-def problem(description: str) -> dict[str, Any]:
-    """An error response documented as problem+json only (as app.api.common does)."""
-    schema = {"$ref": f"#/components/schemas/{Problem.__name__}"}
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
 
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -86,7 +86,7 @@ def id_query(description: str, example: int) -> Any:
     return Query(ge=1, le=MAX_ID, description=description, examples=[example])
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem(description: str) -> dict[str, Any]:
     # Errors are sent as application/problem+json only. With `model=`, FastAPI would also
     # declare the route's own media type (application/json, text/plain) for them, and leave
     # problem+json without a schema. The Problem component comes from the app's `default`.
@@ -95,14 +95,14 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem(
+    400: problem(
         "Bad request: an unknown or repeated parameter, a value not percent-encoded UTF-8, "
         "a bad cursor or limit."
     ),
-    404: _problem("Not found: the record in the path, or one a filter names (`errors` names it)."),
-    414: _problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
-    422: _problem("A parameter is invalid; `errors` names it."),
-    503: _problem("The database is busy or unavailable; retry after Retry-After seconds."),
+    404: problem("Not found: the record in the path, or one a filter names (`errors` names it)."),
+    414: problem(f"The query string is longer than {MAX_QUERY_BYTES} bytes."),
+    422: problem("A parameter is invalid; `errors` names it."),
+    503: problem("The database is busy or unavailable; retry after Retry-After seconds."),
 }
 
 
@@ -127,8 +127,10 @@ def exports(csv_columns: Sequence[str]) -> dict[int | str, dict[str, Any]]:
                         + ", ".join(csv_header(csv_columns))
                         + ". Each is the JSON item's field of that name (a_b: field b of "
                         "object a): empty where null, booleans as true or false, lists "
-                        "joined by '; ', days as YYYY-MM-DD; UTF-8, with a BOM when "
-                        "bom=true.",
+                        "of names joined by '; ', lists of objects (a locality's "
+                        "successors and predecessors) as their JSON array, days as "
+                        "YYYY-MM-DD, codes as text (keep their leading zeros: 04309); "
+                        "UTF-8, with a BOM when bom=true.",
                     }
                 },
                 "application/x-ndjson": {

@@ -65,7 +65,7 @@ Sort = Annotated[
 
 
 def _filters(
-    request: Request, date_from: date | None, date_to: date | None, locality: int | None, **kw: Any
+    date_from: date | None, date_to: date | None, locality: int | None, **kw: Any
 ) -> FigureFilters:
     if date_from and date_to and date_from > date_to:
         raise bad_request("query.from", "the range ends before it starts", 422)
@@ -117,9 +117,7 @@ def list_membership_counts(
     sort: Sort = "id",
 ) -> Response:
     """How many members an organization had, as of a date, each with its sentence."""
-    filters = _filters(
-        request, date_from, date_to, locality, branch=branch, source=source, status=status
-    )
+    filters = _filters(date_from, date_to, locality, branch=branch, source=source, status=status)
     return _list(request, params, MembershipCount, filters, COUNT_CSV, sort, "membership-counts")
 
 
@@ -144,9 +142,7 @@ def list_admissions(
     sort: Sort = "id",
 ) -> Response:
     """Admission events (kết nạp), and departures and transfers through `kind`."""
-    filters = _filters(
-        request, date_from, date_to, locality, branch=branch, source=source, kind=kind
-    )
+    filters = _filters(date_from, date_to, locality, branch=branch, source=source, kind=kind)
     return _list(request, params, MembershipEvent, filters, EVENT_CSV, sort, "admissions")
 
 
@@ -174,7 +170,5 @@ def list_facts(
     sort: Sort = "id",
 ) -> Response:
     """Households, poverty rates, incomes, targets, ratings and other figures the articles give."""
-    filters = _filters(
-        request, date_from, date_to, locality, branch=branch, source=source, metric=metric
-    )
+    filters = _filters(date_from, date_to, locality, branch=branch, source=source, metric=metric)
     return _list(request, params, Fact, filters, FACT_CSV, sort, "facts")

@@ -4,7 +4,6 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api.common import api_router, read_errors
-from app.errors import Problem
 from app.schemas.health import Health, Readiness
 from app.services import health as health_service
 
@@ -41,6 +40,3 @@ def get_ready(request: Request) -> JSONResponse:
     # As every 503 here says (and the OpenAPI documents): try again shortly.
     headers = {**NOT_STORED, "Retry-After": "1"}
     return JSONResponse(readiness.model_dump(), status_code=503, headers=headers)
-
-
-__all__ = ["Problem", "router"]

@@ -260,6 +260,3 @@ def _take(chunks: Iterator[bytes], size: int) -> bytes:
         if length >= size:
             break
     return b"".join(taken)
-
-
-Fetcher = Callable[..., Page]

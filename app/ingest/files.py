@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from app.ingest.loader import ImportRejected, RecordProblem
-from app.ingest.records import ArticleFile, unstorable
+from app.ingest.records import ArticleFile, in_nfc, unstorable
 
 # An article file nests four levels (a list of records, their fields); PyYAML composes
 # nodes recursively, so a file of 50,000 "[" ran out of stack (a 500).
@@ -143,7 +143,7 @@ def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:
     fault = unstorable(text)
     if fault is not None:
         raise ImportRejected([RecordProblem(text_path.name, "text", fault)])
-    return article, text, text_path
+    return article, in_nfc(text), text_path
 
 
 def _utf8_text(path: Path, field: str) -> str:

@@ -4,6 +4,7 @@ Unknown fields are errors, so a typo in a file cannot silently drop a figure.
 """
 
 import re
+import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -73,19 +74,33 @@ def unstorable(value: Any) -> str | None:
     return next((fault for item in items if (fault := unstorable(item))), None)
 
 
-def refuse_unstorable(value: Any) -> Any:
+def in_nfc(value: Any) -> Any:
+    """A text (or the texts in a list or mapping) in Unicode NFC."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(in_nfc(item) for item in value)
+    if isinstance(value, dict):
+        return {in_nfc(name): in_nfc(item) for name, item in value.items()}
+    return value
+
+
+def storable(value: Any) -> Any:
     """A field validator: a text that cannot be stored is a 422 naming its field, the same
-    on both databases, rather than a driver's error."""
+    on both databases, rather than a driver's error; one that can is stored in NFC. A name
+    typed with combining marks (NFD, as some keyboards send it) then exports, sorts and
+    compares as the same name typed precomposed: a spreadsheet's lookup or a reader's
+    search for "Khéo Lẹng" would miss the other spelling, which looks identical."""
     fault = unstorable(value)
     if fault is not None:
         raise PydanticCustomError("nul" if fault == NUL_MESSAGE else "surrogate", fault)
-    return value
+    return in_nfc(value)
 
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    _storable = field_validator("*", mode="after")(refuse_unstorable)
+    _storable = field_validator("*", mode="after")(storable)
 
 
 class SourceRecord(Record):

@@ -65,9 +65,11 @@ def holds_synthetic(engine: Engine) -> bool:
         return session.exec(synthetic).first() is not None
 
 
-def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules | None = None) -> SeedReport:
+def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules) -> SeedReport:
     """One transaction: a bad quote anywhere means nothing is loaded. An article whose
-    records were changed through the API since it was loaded is left as edited."""
+    records were changed through the API since it was loaded is left as edited. The
+    status rows are computed under `rules`, the server's (its settings): under others,
+    every start would serve the default thresholds until the day's refresh."""
     with Session(engine) as session:
         report = SeedReport(
             load_reference(session, seed_dir / "reference" / "units-2025-reform.csv")
@@ -82,7 +84,7 @@ def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules | None = None) ->
             else:
                 report.articles.append(applied)
         refresh_current_units(session)
-        refresh_status(session, rules or RiskRules())
+        refresh_status(session, rules)
         refresh_totals(session)
         session.commit()
     if report.changes:

@@ -47,7 +47,7 @@ class Branch(SQLModel, table=True):
     dissolved_on: date | None = None
     search_key: str = Field(max_length=600)
     name_lower: str = Field(max_length=600)
-    # Its place in Vietnamese alphabetical order (app.ingest.collation).
+    # Its place in Vietnamese alphabetical order (app.services.collation.name_order).
     name_order: str = Field(sa_type=NAME_ORDER_TYPE, sa_column_kwargs={"server_default": ""})
     source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
     quote: str | None = Field(default=None, sa_type=Text)

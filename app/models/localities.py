@@ -47,7 +47,7 @@ class Locality(SQLModel, table=True):
     legal_basis: str | None = Field(default=None, max_length=300)
     search_key: str = Field(max_length=400, index=True)
     name_lower: str = Field(max_length=400)
-    # Its place in Vietnamese alphabetical order (app.ingest.collation).
+    # Its place in Vietnamese alphabetical order (app.services.collation.name_order).
     name_order: str = Field(sa_type=NAME_ORDER_TYPE, sa_column_kwargs={"server_default": ""})
     source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
     quote: str | None = Field(default=None, sa_type=Text)

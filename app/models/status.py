@@ -45,6 +45,9 @@ class BranchStatus(SQLModel, table=True):
             sqlite_where=text(f"risk_rank >= {LEVEL_RANK['watch']}"),
             postgresql_where=text(f"risk_rank >= {LEVEL_RANK['watch']}"),
         ),
+        # Whether any row is of another day or rule set (app.services.status_day.is_stale,
+        # migration 0021): a seek, not a scan of every row.
+        Index("ix_branch_status_evaluated_on_rules_version", "evaluated_on", "rules_version"),
     )
 
     branch_id: int = Field(foreign_key="branches.id", primary_key=True)

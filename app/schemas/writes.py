@@ -7,12 +7,13 @@ fields are refused (a typo must not be dropped silently). Constraints follow the
 format (seed/FORMAT.md and app.ingest.records).
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
+from pydantic.config import JsonDict
 
 from app.days import Day
-from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, refuse_unstorable
+from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, storable
 from app.models.vocab import (
     DIMENSIONS,
     METRIC_UNITS,
@@ -71,6 +72,9 @@ D_RECORD_ID = (
 D_BRANCH_ID = "The organization the figure is about: GET /branches."
 D_VALUE_MAX = "Upper end of a range ('24-25 triệu')."
 D_OUT_OF = "The whole the value is a part of ('5/10 chi bộ': 10); not a range's end."
+D_UNIT = "The metric's unit, set from the metric (another is refused): " + "; ".join(
+    f"{metric}: {unit}" for metric, unit in METRIC_UNITS.items()
+)
 D_PERIOD_START = "First day of the period the figure covers, when the text gives it."
 D_PERIOD_END = "Last day of the period the figure covers, when the text gives it."
 
@@ -78,7 +82,40 @@ D_PERIOD_END = "Last day of the period the figure covers, when the text gives it
 class WriteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    _storable = field_validator("*", mode="after")(refuse_unstorable)
+    _storable = field_validator("*", mode="after")(storable)
+
+
+def _takes_null(body: type[BaseModel], name: str) -> bool:
+    annotation = body.model_fields[name].annotation
+    return annotation is None or type(None) in get_args(annotation)
+
+
+def _null_only_where_it_clears(schema: JsonDict, update: type[Any]) -> None:
+    """Drop `null` from the schema of every field the create body requires a value for."""
+    properties = schema.get("properties")
+    assert isinstance(properties, dict)
+    for name, field in properties.items():
+        assert isinstance(field, dict)
+        options = field.get("anyOf")
+        if not isinstance(options, list) or _takes_null(update.creates, name):
+            continue
+        values = [option for option in options if option != {"type": "null"}]
+        if len(values) == 1 and isinstance(values[0], dict):
+            del field["anyOf"]
+            field.update(values[0])
+        else:
+            field["anyOf"] = values
+
+
+class UpdateBody(WriteBody):
+    """A PATCH body. Its fields are optional (none sent, none changed), but `null` clears a
+    field only where the create body takes one (a note, a range's end); elsewhere the
+    merged validation refuses it, 422 naming the field. So the schema offers `null` only
+    there, and a client generated from it types the others as "omit, or give a value"."""
+
+    model_config = ConfigDict(json_schema_extra=_null_only_where_it_clears)
+
+    creates: ClassVar[type[WriteBody]]
 
 
 # -- Sources ------------------------------------------------------------------------
@@ -100,8 +137,10 @@ class SourceCreate(WriteBody):
     url: Url | None = Field(default=None, description="Where the article was published.")
 
 
-class SourceUpdate(WriteBody):
+class SourceUpdate(UpdateBody):
     """Changes to a source. A new text must still contain every quote drawn from it."""
+
+    creates: ClassVar[type[WriteBody]] = SourceCreate
 
     text: Text | None = Field(default=None, description="The article's full text.")
     publisher: ShortText | None = Field(default=None, description="The publisher.")
@@ -133,8 +172,10 @@ class LocalityCreate(WriteBody):
     note: LongText | None = Field(default=None, description=D_NOTE)
 
 
-class LocalityUpdate(WriteBody):
+class LocalityUpdate(UpdateBody):
     """Changes to a locality named by an article (reference units come from the CSV)."""
+
+    creates: ClassVar[type[WriteBody]] = LocalityCreate
 
     kind: LocalityKind | None = Field(default=None, description="The kind of unit.")
     name: ShortText | None = Field(default=None, description="The proper name, as written.")
@@ -176,8 +217,10 @@ class BranchCreate(WriteBody):
     note: LongText | None = Field(default=None, description=D_NOTE)
 
 
-class BranchUpdate(WriteBody):
+class BranchUpdate(UpdateBody):
     """Changes to an organization."""
+
+    creates: ClassVar[type[WriteBody]] = BranchCreate
 
     kind: BranchKind | None = Field(default=None, description="The kind of organization.")
     name: ShortText | None = Field(default=None, description="The name as written.")
@@ -211,9 +254,11 @@ class FigureCreate(WriteBody):
     note: LongText | None = Field(default=None, description=D_NOTE)
 
 
-class FigureUpdate(WriteBody):
+class FigureUpdate(UpdateBody):
     """Changes to a figure. Its source and key do not change: delete and create to
     attribute a figure to another source."""
+
+    creates: ClassVar[type[WriteBody]] = FigureCreate
 
     quote: Quote | None = Field(default=None, description=D_QUOTE)
     figure: FigureText | None = Field(default=None, description=D_FIGURE)
@@ -238,6 +283,8 @@ class CountCreate(FigureCreate):
 
 class CountUpdate(FigureUpdate):
     """Changes to a membership count."""
+
+    creates: ClassVar[type[WriteBody]] = CountCreate
 
     branch_id: Id | None = Field(default=None, description=D_BRANCH_ID)
     value: Count | None = Field(default=None, description="Members.")
@@ -269,6 +316,8 @@ class EventCreate(FigureCreate):
 class EventUpdate(FigureUpdate):
     """Changes to an admission, departure or transfer."""
 
+    creates: ClassVar[type[WriteBody]] = EventCreate
+
     kind: EventKind | None = Field(
         default=None, description="admission, departure, transfer_in or transfer_out."
     )
@@ -291,9 +340,7 @@ class FactCreate(FigureCreate):
     value: Amount = Field(description="The value, in the metric's unit.", examples=[12.5])
     value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
     out_of: Whole | None = Field(default=None, description=D_OUT_OF)
-    unit: str | None = Field(
-        default=None, max_length=40, description="The metric's unit; set from the metric."
-    )
+    unit: str | None = Field(default=None, max_length=40, description=D_UNIT, examples=["percent"])
     dimension: Dimension | None = Field(
         default=None, description="The breakdown of subordinate_organizations, when given."
     )
@@ -304,6 +351,8 @@ class FactCreate(FigureCreate):
 class FactUpdate(FigureUpdate):
     """Changes to a fact."""
 
+    creates: ClassVar[type[WriteBody]] = FactCreate
+
     metric: Metric | None = Field(  # type: ignore[valid-type]
         default=None, description="The metric."
     )
@@ -312,7 +361,7 @@ class FactUpdate(FigureUpdate):
     value: Amount | None = Field(default=None, description="The value, in the metric's unit.")
     value_max: Amount | None = Field(default=None, description=D_VALUE_MAX)
     out_of: Whole | None = Field(default=None, description=D_OUT_OF)
-    unit: str | None = Field(default=None, max_length=40, description="The metric's unit.")
+    unit: str | None = Field(default=None, max_length=40, description=D_UNIT)
     dimension: Dimension | None = Field(default=None, description="The breakdown, when given.")
     period_start: Day | None = Field(default=None, description=D_PERIOD_START)
     period_end: Day | None = Field(default=None, description=D_PERIOD_END)

@@ -82,7 +82,15 @@ def find_key(session: Session, name_or_id: str) -> ApiKey:
     if name_or_id.isdigit():
         condition = or_(condition, col(ApiKey.id) == int(name_or_id))
     rows = list(session.execute(select(ApiKey).where(condition)).scalars())
-    if len(rows) != 1:
+    if len(rows) > 1:  # a key named "1" and the key numbered 1
+        named = next(row for row in rows if row.name == name_or_id)
+        other = next(row for row in rows if row is not named)
+        raise KeyCommandError(
+            f"{name_or_id!r} is the name of key {named.id} and the number of key "
+            f"{other.id} ({other.name!r}): give key {named.id}'s number, or key "
+            f"{other.id}'s name"
+        )
+    if not rows:
         raise KeyCommandError(f"no key named or numbered {name_or_id!r}")
     return rows[0]
 

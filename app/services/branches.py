@@ -80,7 +80,6 @@ from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
 from app.services.sqlfuncs import in_bound_ids
 
-BRANCH_SORTS = ("id", "-id", "name", "-name", "members", "-members", "risk", "relevance")
 RiskFilter = str  # "true" | "false" | "unknown"
 
 

@@ -73,8 +73,6 @@ class FigureFilters:
         ]
 
 
-FIGURE_SORTS = ("id", "-id", "date", "-date")
-
 _COMMON_CSV = [
     "branch.id",
     "branch.name",

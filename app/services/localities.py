@@ -82,7 +82,6 @@ class LocalityFilters:
         return [Reference("query.parent", Locality, self.parent)]
 
 
-LOCALITY_SORTS = ("id", "-id", "name", "-name", "relevance")
 LOCALITY_CSV = [
     "id",
     "key",

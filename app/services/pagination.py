@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
+from sqlalchemy import ColumnElement, and_, or_, tuple_
 
 from app.errors import bad_request
 
@@ -144,13 +144,3 @@ def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]
 
 def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
     return [k.column.desc() if k.descending else k.column.asc() for k in keys]
-
-
-def apply_page(
-    query: Select[Any], keys: Sequence[SortKey], page: PageRequest, secret: bytes
-) -> Select[Any]:
-    """Order, start after the cursor, and fetch one row more than the page to see if
-    there is a next page."""
-    if page.cursor:
-        query = query.where(after(keys, decode_cursor(page.cursor, keys, page, secret)))
-    return query.order_by(*order_by(keys)).limit(page.limit + 1)

@@ -123,12 +123,6 @@ def search(
     return match, rank
 
 
-def in_scope(table: Table | Any, scope: dict[str, list[int]]) -> ColumnElement[bool]:
-    """Rows whose ancestor at some level is one of the scope's units."""
-    clauses = [_level_column(table, level).in_(ids) for level, ids in scope.items() if ids]
-    return or_(*clauses) if clauses else literal(False)
-
-
 def scope_levels(scope: dict[str, list[int]]) -> tuple[str, ...]:
     """The levels a scope has units at: the shape of in_bound_scope's clause."""
     return tuple(sorted(level for level, ids in scope.items() if ids))
@@ -137,8 +131,9 @@ def scope_levels(scope: dict[str, list[int]]) -> tuple[str, ...]:
 def in_bound_scope(
     table: Table | Any, levels: tuple[str, ...], name: str = "scope"
 ) -> ColumnElement[bool]:
-    """in_scope with the units bound at execution (`scope_params`), for statements
-    built once per shape of scope."""
+    """Rows whose ancestor at one of `levels` is one of the scope's units there, the
+    units bound at execution (`scope_params`): a statement built once per shape of
+    scope."""
     clauses = [
         _level_column(table, level).in_(bindparam(f"{name}_{level}", expanding=True))
         for level in levels

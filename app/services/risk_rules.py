@@ -3,7 +3,8 @@
 The Nghệ An definition (article 004: "tổng số đảng viên dưới 5, trong đó có 3 đảng viên
 trên 60 tuổi và trên 5 năm không phát triển được đảng viên") gives the first three rules;
 the Party Charter's minimum of 3 full members for a branch gives the fourth; the Tiền
-Phong case (article 000: more members leaving than joining) the fifth.
+Phong case (article 000: more members leaving than joining) the fifth; a source saying a
+branch is at risk ("có nguy cơ không còn chi bộ") the sixth.
 """
 
 from dataclasses import dataclass, fields

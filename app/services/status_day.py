@@ -29,8 +29,10 @@ from sqlalchemy import (
     Date,
     Engine,
     Integer,
+    and_,
     bindparam,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -65,18 +67,22 @@ REFRESHER_LOCK = 0x6272_7374_6474
 
 
 def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:
-    """branch_status was computed for another day or another rule set.
+    """Some branch_status row was computed for another day or another rule set.
 
-    Reads the row of the lowest branch id: the chunks are stored from the highest ids
-    down, so that row is current only once all are, and a refresh cut short is seen.
+    Any row: a write stores the rows of the branches it changes for its own day, so one
+    row of the new day says nothing of the others (the lowest id's, read alone here
+    before, made a write to that branch on a new day hide the day's refresh). Four seeks
+    on the index by day and rules, each finding no row when all are current.
     """
+    day, version = col(BranchStatus.evaluated_on), col(BranchStatus.rules_version)
+    other = (
+        day < today,
+        day > today,
+        and_(day == today, version < rules.version),
+        and_(day == today, version > rules.version),
+    )
     with Session(engine) as session:
-        row = session.execute(
-            select(col(BranchStatus.evaluated_on), col(BranchStatus.rules_version))
-            .order_by(col(BranchStatus.branch_id))
-            .limit(1)
-        ).first()
-    return row is not None and (row.evaluated_on != today or row.rules_version != rules.version)
+        return bool(session.execute(select(or_(*(exists().where(o) for o in other)))).scalar())
 
 
 def refresh_if_stale(engine: Engine, rules: RiskRules, now: datetime | None = None) -> bool:
@@ -130,10 +136,7 @@ def _the_only_refresher(session: Session) -> Iterator[bool]:
                 session.execute(select(func.pg_advisory_unlock(REFRESHER_LOCK)))
                 session.commit()
         return
-    database = connection.engine.url.database
-    if not database or database == ":memory:":
-        yield True  # no other process sees this database
-        return
+    database = connection.engine.url.database  # a file's (app.db.make_engine)
     with open(f"{database}.status-day.lock", "a+b") as lock_file:
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -29,12 +29,3 @@ def lower_exact(text: str) -> str:
     return _WHITESPACE.sub(
         " ", unicodedata.normalize("NFC", text.translate(_INVISIBLE)).casefold()
     ).strip()
-
-
-def slug(text: str) -> str:
-    """A folded, hyphenated slug: 'thôn Khéo Lẹng' -> 'thon-kheo-leng'."""
-    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")
-
-
-def quote_in_text(quote: str, text: str) -> bool:
-    return normalize_quote_text(quote) in normalize_quote_text(text)

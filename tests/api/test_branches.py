@@ -280,7 +280,7 @@ def test_a_cursor_of_an_earlier_version_is_a_400(api: TestClient) -> None:
 def test_unknown_branch_is_a_problem_404(api: TestClient) -> None:
     response = api.get("/branches/999999")
     assert response.status_code == 404
-    assert response.json()["detail"] == "Branch 999999 does not exist."
+    assert response.json()["detail"] == "path.branch_id: Branch 999999 does not exist."
 
 
 def test_etag_gives_304(api: TestClient) -> None:

@@ -13,6 +13,7 @@ from app.config import REPO_ROOT
 from app.ingest.seed import load_seed
 from app.models import Branch, Fact, Locality
 from app.services import writes as writes_service
+from app.services.risk_rules import RiskRules
 from tests.api.test_writes import (  # shared helpers and fixtures
     TIEN_PHONG,
     delete,
@@ -529,7 +530,7 @@ def test_loading_the_seed_again_keeps_what_editors_changed(
     assert delete(write_api, fact, editor).status_code == 204
     before = row_counts(write_api)
 
-    report = load_seed(engine, REPO_ROOT / "seed")
+    report = load_seed(engine, REPO_ROOT / "seed", RiskRules())
 
     assert list(report.left_as_edited) == ["hbdt-tien-phong"]
     assert len(report.left_as_edited["hbdt-tien-phong"]) == 2

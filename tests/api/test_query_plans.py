@@ -25,6 +25,7 @@ from app.main import create_app
 from app.services import gathered, listing
 from app.services.gathered import KeptRankings
 from app.services.listing import KeptCounts, KeptWalks
+from app.services.risk_rules import RiskRules
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import (
@@ -70,7 +71,7 @@ SORTED = {
 def synthetic(databases: DatabaseFactory) -> Iterator[tuple[Engine, TestClient]]:
     url = databases.copy("migrated")
     engine = make_engine(url)
-    run_synth(engine, scale=SCALE, seed=42, progress=False)
+    run_synth(engine, scale=SCALE, seed=42, rules=RiskRules(), progress=False)
     # Keeping no answers: each read here is planned and run, however often it was asked.
     settings = Settings(database_url=url, answer_cache_mb=0)
     with TestClient(create_app(settings)) as client:

@@ -22,6 +22,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.models.vocab import LEVEL_RANK
 from app.services import gathered, listing
+from app.services.risk_rules import RiskRules
 from app.synth import run_synth
 from tests.conftest import DatabaseFactory
 from tests.plans import captured_statements
@@ -70,7 +71,7 @@ FILTERS: dict[str, tuple[dict[str, str], Callable[[Item], bool]]] = {
 def synthetic(databases: DatabaseFactory) -> Iterator[tuple[Engine, TestClient]]:
     url = databases.copy("migrated")
     engine = make_engine(url)
-    run_synth(engine, scale=0.01, seed=42, progress=False)
+    run_synth(engine, scale=0.01, seed=42, rules=RiskRules(), progress=False)
     with TestClient(create_app(Settings(database_url=url, answer_cache_mb=0))) as client:
         yield engine, client
     engine.dispose()

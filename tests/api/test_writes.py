@@ -348,6 +348,13 @@ def test_no_loops_in_the_trees(write_api: TestClient, editor: dict[str, str]) ->
     assert response.status_code == 422 and fields(response) == ["body.parent_id"]
     itself = patch(write_api, f"/branches/{village}", {"parent_id": village}, editor)
     assert itself.status_code == 422
+    # Kinds that sit anywhere pass the levels' rule, and meet the loops' own: Thanh
+    # Chương's group ("other") is under its district committee, which may not go under it.
+    group = id_of(write_api, Branch, "org:vn2004:428/six-branches-at-risk")
+    district = write_api.get(f"/branches/{group}").json()["parent"]["id"]
+    looped = patch(write_api, f"/branches/{district}", {"parent_id": group}, editor)
+    assert looped.status_code == 422 and fields(looped) == ["body.parent_id"], looped.text
+    assert "itself" in looped.json()["errors"][0]["message"]
 
 
 def test_a_place_sits_under_a_place_of_a_higher_level(
@@ -584,6 +591,24 @@ def test_a_figure_needs_a_source_that_states_it(
     )
     assert ok.status_code == 201, ok.text
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
+    # Stored as one spelling (NFC), the spaces as sent: a quote is verbatim.
+    assert ok.json()["quote"] == unicodedata.normalize("NFC", loose) != loose
+
+
+def test_text_is_stored_in_nfc(write_api: TestClient, editor: dict[str, str]) -> None:
+    """A name or note typed with combining marks is served, and exported, precomposed."""
+    import unicodedata
+
+    branch = f"/branches/{id_of(write_api, Branch, TIEN_PHONG)}"
+    typed = "Chi bộ xóm Tiền Phong (Mai Hạ), ghi chú: đã kiểm tra"
+    decomposed = unicodedata.normalize("NFD", typed)
+    assert decomposed != typed
+    response = patch(write_api, branch, {"note": decomposed}, editor)
+    assert response.status_code == 200, response.text
+    assert response.json()["note"] == typed
+    assert write_api.get(branch).json()["note"] == typed
+    exported = write_api.get("/branches", params={"format": "csv", "q": "Tiền Phong"}).text
+    assert typed in exported and decomposed not in exported
 
 
 def test_a_day_is_yyyy_mm_dd_from_1900_to_2100(
@@ -923,6 +948,10 @@ def test_events_and_facts(write_api: TestClient, editor: dict[str, str]) -> None
         headers=editor,
     )
     assert backwards.status_code == 422 and fields(backwards) == ["body.period_end"]
+    # A range's top needs its bottom: not reported (null) below a stated 5 is no range.
+    topless = event | {"kind": "admission", "value": None, "value_max": 5, "figure": None}
+    unreported = write_api.post("/admissions", json=topless, headers=editor)
+    assert unreported.status_code == 422 and fields(unreported) == ["body.value_max"]
     created = write_api.post("/admissions", json=event | {"kind": "admission"}, headers=editor)
     assert created.status_code == 201, created.text
     assert created.json()["evidence_date"] == "2023-12-31"

@@ -14,7 +14,7 @@ from app.ingest.seed import load_seed
 from app.models import Branch, Fact, MembershipCount, MembershipEvent, Source
 from app.services.data_check import check_stored
 from app.services.risk_rules import RiskRules
-from app.services.text import quote_in_text
+from app.services.text import normalize_quote_text
 
 SEED = REPO_ROOT / "seed"
 SHARED = REPO_ROOT.parent / "shared" / "seeds"
@@ -37,7 +37,7 @@ def test_every_quote_is_in_its_article(path: Path) -> None:
     ]
     assert records
     for record in records:
-        assert quote_in_text(record.quote, body), record
+        assert normalize_quote_text(record.quote) in normalize_quote_text(body), record
 
 
 def test_source_texts_are_unchanged_copies() -> None:
@@ -57,6 +57,18 @@ def test_a_wrong_quote_refuses_the_whole_file() -> None:
     problems = verify_article(bad, text_)
     assert {p.field for p in problems} == {"quote", "figure"}  # "22" is not in it either
     assert article.counts[0].id in problems[0].record
+
+
+def test_a_quote_is_found_whatever_its_whitespace() -> None:
+    """seed/FORMAT.md: found after whitespace folding (a quote copied across a line
+    break, or with a non-breaking space, is the article's sentence)."""
+    article, text_, _ = read_article_file(SEED / "articles" / "003_muong_bang.yaml")
+    count = article.counts[0]
+    words = count.quote.split(" ")
+    assert len(words) > 3
+    loose = " \n".join(words[:2]) + "\u00a0" + "  ".join(words[2:])
+    relaxed = article.model_copy(update={"counts": [count.model_copy(update={"quote": loose})]})
+    assert verify_article(relaxed, text_) == []
 
 
 def _scalar(engine: Engine, sql: str, **params: object) -> object:
@@ -215,7 +227,7 @@ def test_a_database_loaded_before_the_files_said_when_is_brought_to_their_day(
             text("UPDATE membership_counts SET evidence_date = '2026-12-06' WHERE key = :key"),
             {"key": AFTER_TRANSFER},
         )
-    report = load_seed(engine, SEED)
+    report = load_seed(engine, SEED, RiskRules())
     assert report.changes >= len(ARTICLES) + 1
     with Session(engine) as session:
         held = {s.registered_on for s in session.exec(select(Source)).all()}
@@ -263,7 +275,7 @@ def test_a_succession_loaded_under_the_old_rule_is_corrected(engine: Engine) -> 
     """
     with engine.begin() as conn:
         conn.execute(text(by_old_key))
-    report = load_seed(engine, SEED)
+    report = load_seed(engine, SEED, RiskRules())
     assert (report.reference.successions_changed, report.changes) == (1, 1)
     with engine.connect() as conn:
         assert conn.execute(text(kind)).scalar_one() == "merged_into"
@@ -290,7 +302,7 @@ def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
 
 def test_a_second_load_changes_nothing(engine: Engine) -> None:
     before = _snapshot(engine)
-    report = load_seed(engine, SEED)
+    report = load_seed(engine, SEED, RiskRules())
     assert report.changes == 0 and report.left_as_edited == {}
     assert len(report.articles) == len(ARTICLES)
     assert _snapshot(engine) == before

@@ -99,3 +99,18 @@ def test_a_key_is_made_while_another_writer_commits(keys_engine: Engine) -> None
         other.close()
     with Session(keys_engine) as session:
         assert [k.name for k in auth.list_keys(session)] == ["other", "mine"]
+
+
+def test_a_name_that_is_another_keys_number_is_not_taken_for_either(keys_engine: Engine) -> None:
+    """From a code review: `keys revoke 1` said "no key named or numbered '1'" when both
+    a key named "1" and the key numbered 1 existed: it names both now, and acts on none."""
+    with Session(keys_engine) as session:
+        alpha = auth.create_key(session, "alpha").key
+        one = auth.create_key(session, str(alpha.id)).key
+        session.commit()
+        with pytest.raises(auth.KeyCommandError, match=f"key {one.id}.*key {alpha.id}"):
+            auth.revoke_key(session, str(alpha.id))
+        session.rollback()
+        assert auth.find_key(session, str(one.id)).id == one.id
+        assert auth.find_key(session, "alpha").id == alpha.id
+        assert all(key.revoked_at is None for key in auth.list_keys(session))

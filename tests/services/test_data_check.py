@@ -96,6 +96,19 @@ def test_a_facts_whole_below_its_part_or_unprinted_is_named(engine: Engine) -> N
     assert message == "20 is not a number the figure '11/19' prints (11, 19)"
 
 
+def test_a_figure_not_in_its_quote_is_named(engine: Engine) -> None:
+    """A figure changed behind the service to characters its quote does not print (its
+    value still one the figure prints): a journalist could not find it in the sentence."""
+    fact = one(
+        engine,
+        "SELECT id FROM facts WHERE figure IS NOT NULL AND value_max IS NULL "
+        "AND out_of IS NULL ORDER BY id LIMIT 1",
+    )
+    change(engine, f"UPDATE facts SET figure = figure || ' xyz' WHERE id = {fact}")
+
+    assert named(check(engine), served=False) == {("fact", fact, "figure", "figure_not_in_quote")}
+
+
 def test_a_qualifier_its_figure_does_not_give_is_named(engine: Engine) -> None:
     """Thanh Chương's "dưới 5" members and "trên 5" years without an admission, stored
     as exactly 5 (the risk rules would read them so)."""

@@ -114,12 +114,30 @@ def event(kind: str, value: int | None, period: str) -> dict[str, Any]:
         ([count(5)], "not_met"),  # exactly at the threshold: "fewer than 5" is not met
         ([count(5, "less_than")], "met"),  # "dưới 5"
         ([count(3, "more_than")], "unknown"),  # 4 or 40
+        ([count(3, "at_least")], "unknown"),  # "3 trở lên": 3 or 30
+        ([count(8, "at_most")], "unknown"),  # "nhiều nhất 8": 0 to 8
         ([count(8, "approximate")], "not_met"),
         ([], "unknown"),  # no count is not zero
+        # The newest count is read, whatever the order they were written in.
+        ([count(10, as_of="2020-01-01"), count(4)], "met"),
+        ([count(4, as_of="2020-01-01"), count(10)], "not_met"),
+        # Two of one day: the one written last (README: the highest id).
+        ([count(10), count(4)], "met"),
+        ([count(4), count(10)], "not_met"),
     ],
 )
 def test_too_few_members(engine: Engine, counts: list[dict[str, Any]], expected: str) -> None:
     assert status(assess(engine, counts=counts), "too_few_members") == expected
+
+
+def test_a_count_of_a_later_day_is_not_read_before_it(engine: Engine) -> None:
+    counts = [count(10, as_of="2020-01-01"), count(4, as_of="2025-01-01")]
+    assert status(assess(engine, counts=counts), "too_few_members") == "met"
+    before = assess(engine, counts=counts, as_of=date(2024, 12, 31))
+    assert status(before, "too_few_members") == "not_met"
+    # The day itself is in: a figure as of a day describes that day.
+    on_the_day = assess(engine, counts=counts, as_of=date(2025, 1, 1))
+    assert status(on_the_day, "too_few_members") == "met"
 
 
 @pytest.mark.parametrize(
@@ -127,6 +145,7 @@ def test_too_few_members(engine: Engine, counts: list[dict[str, Any]], expected:
     [
         ([fact("members_over_60", 3)], "met"),
         ([fact("members_over_60", 2)], "not_met"),
+        ([fact("members_over_60", 3, "at_most")], "unknown"),  # 0 to 3
         ([], "unknown"),
     ],
 )
@@ -148,6 +167,7 @@ def test_ageing(engine: Engine, facts: list[dict[str, Any]], expected: str) -> N
         ([], [event("admission", 1, "2022")], "not_met"),  # within 5 years of as_of
         ([], [event("admission", 1, "2019")], "unknown"),  # old, and absence is not evidence
         ([], [event("admission", 0, "2024")], "unknown"),  # a stated zero is not an admission
+        ([], [event("admission", 0, "2024") | {"qualifier": "more_than"}], "not_met"),  # "hơn 0"
         ([], [], "unknown"),
     ],
 )
@@ -158,12 +178,39 @@ def test_stalled(
 
 
 @pytest.mark.parametrize(
+    ("admitted", "expected"),
+    [
+        ("2021-06-15", "not_met"),  # 5 years to the day before as_of: within them
+        ("2021-06-14", "unknown"),  # a day earlier: outside, and absence proves nothing
+    ],
+)
+def test_the_stall_window_is_five_years_to_the_day(
+    engine: Engine, admitted: str, expected: str
+) -> None:
+    """README: not met when an admission is recorded within 5 years before as_of."""
+    events = [event("admission", 1, admitted)]
+    result = assess(engine, events=events, as_of=date(2026, 6, 15))
+    assert status(result, "stalled") == expected
+
+
+def test_a_stall_stated_after_an_admission_still_holds(engine: Engine) -> None:
+    """ "Trên 5 năm không kết nạp" stated at the end of 2023: an admission earlier that
+    year (before the statement) does not undo it."""
+    stall = fact("years_without_admission", 5, "more_than", as_of="2023-12-31")
+    result = assess(
+        engine, facts=[stall], events=[event("admission", 1, "2023")], as_of=date(2024, 1, 1)
+    )
+    assert status(result, "stalled") == "met"
+
+
+@pytest.mark.parametrize(
     ("counts", "expected"),
     [
         ([count(2)], "met"),
         ([count(3, status="full"), count(10)], "not_met"),
         ([count(2, status="full"), count(10)], "met"),
         ([count(10)], "unknown"),  # 10 members, but how many full members?
+        ([count(3)], "unknown"),  # 3 members: 0 to 3 of them full
         ([], "unknown"),
     ],
 )
@@ -194,11 +241,29 @@ def test_below_charter_minimum_shows_the_full_members_it_read(engine: Engine) ->
             [event("departure", 3, "2012"), event("admission", 1, "2018")],
             "unknown",
         ),  # out of window
+        # The window is 3 calendar years up to the latest, 2016 to 2018: 2015 is outside.
+        ([event("departure", 3, "2015"), event("admission", 1, "2018")], "unknown"),
+        ([event("departure", 3, "2016"), event("admission", 1, "2018")], "met"),
+        # A number not reported may be any: more, or fewer.
+        ([event("departure", 2, "2018"), event("admission", None, "2018")], "unknown"),
+        ([event("departure", None, "2018"), event("admission", 1, "2018")], "unknown"),
         ([], "unknown"),
     ],
 )
 def test_attrition(engine: Engine, events: list[dict[str, Any]], expected: str) -> None:
     assert status(assess(engine, events=events), "attrition") == expected
+
+
+def test_the_attritions_evidence_is_its_window(engine: Engine) -> None:
+    """The events shown are those the rule read: 2016 to 2018, not 2015's."""
+    events = [
+        event("departure", 3, "2015"),
+        event("departure", 1, "2016"),
+        event("admission", 1, "2018"),
+    ]
+    criterion = next(c for c in assess(engine, events=events)["criteria"] if c["id"] == "attrition")
+    shown = sorted((e["kind"], e["period_start"].year) for e in criterion["evidence"])
+    assert shown == [("admission", 2018), ("departure", 2016)]
 
 
 def test_reported(engine: Engine) -> None:
@@ -217,7 +282,16 @@ def test_levels(engine: Engine) -> None:
     assert (
         assess(engine, counts=[count(10)], facts=[fact("members_over_60", 4)])["level"] == "watch"
     )
+    watch = assess(engine, counts=[count(10)], facts=[fact("members_over_60", 4)])
+    assert watch["at_risk"] is True  # watch is at risk: /branches?risk=true lists it
     assert assess(engine, counts=[count(4)])["level"] == "high"
+    assert assess(engine, counts=[count(3)])["level"] == "high"  # full members unknown
+    # Reported at risk, alone; two of ageing, stalled and attrition: high.
+    assert (
+        assess(engine, counts=[count(10)], facts=[fact("at_risk_reported", 1)])["level"] == "high"
+    )
+    two = [fact("members_over_60", 3), fact("years_without_admission", 5, "more_than")]
+    assert assess(engine, counts=[count(10)], facts=two)["level"] == "high"
     assert assess(engine, counts=[count(2)])["level"] == "critical"
     critical = assess(
         engine,

@@ -39,6 +39,26 @@ def test_a_new_day_or_new_rules_make_the_status_stale(engine: Engine) -> None:
     assert is_stale(engine, RiskRules(min_members=10), date.today())
 
 
+@pytest.mark.parametrize("rules_written", [RiskRules(), RiskRules(min_members=10)])
+def test_a_write_before_the_days_refresh_does_not_hide_it(
+    engine: Engine, rules_written: RiskRules
+) -> None:
+    """From a code review: a write stores its branches' rows for its own day (or rules),
+    and one to the lowest branch id, the row read alone, made the whole status look
+    current: every other branch kept yesterday's risk for the day."""
+    rules, tomorrow = RiskRules(), date.today() + timedelta(days=1)
+    with Session(engine) as session:
+        lowest = session.exec(select(func.min(BranchStatus.branch_id))).one()
+        refresh_status(session, rules_written, branch_ids=[lowest], today=tomorrow)
+        session.commit()
+    assert is_stale(engine, rules, tomorrow)
+    assert refresh_if_stale(engine, rules, datetime.combine(tomorrow, time(12))) is True
+    with Session(engine) as session:
+        stamps = set(session.exec(select(BranchStatus.evaluated_on, BranchStatus.rules_version)))
+    assert stamps == {(tomorrow, rules.version)}
+    assert not is_stale(engine, rules, tomorrow)
+
+
 def test_refresh_if_stale_recomputes_for_today(engine: Engine) -> None:
     with Session(engine) as session:
         session.execute(update(BranchStatus).values(evaluated_on=date(2000, 1, 1)))
