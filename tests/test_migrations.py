@@ -110,11 +110,17 @@ NEW_IN_0019 = {
     "ix_branches_name_order_id",
     "ix_branches_province_name_order_id",
 }
+NEW_IN_0021 = {"ix_branch_status_evaluated_on_rules_version"}
 
 
 @pytest.mark.parametrize("analyzed", [True, False])
 @pytest.mark.parametrize(
-    ("before", "revision", "new"), [("0013", "0014", NEW_IN_0014), ("0018", "0019", NEW_IN_0019)]
+    ("before", "revision", "new"),
+    [
+        ("0013", "0014", NEW_IN_0014),
+        ("0018", "0019", NEW_IN_0019),
+        ("0020", "0021", NEW_IN_0021),
+    ],
 )
 def test_new_indexes_get_statistics_where_the_others_have_some(
     databases: DatabaseFactory, analyzed: bool, before: str, revision: str, new: set[str]
@@ -331,3 +337,29 @@ def test_every_table_that_loses_rows_keeps_its_largest_deleted_id(
     ]
     engine.dispose()
     assert missing == []
+
+
+def test_word_ranges_and_name_orders_are_compared_by_their_bytes(
+    databases: DatabaseFactory,
+) -> None:
+    """A search's range of words, and a name's sort key, hold in the order of bytes: on
+    PostgreSQL the columns say so (collation C), whatever the database's own collation,
+    which this machine's (C) would not reveal (from a code review)."""
+    if databases.backend != "postgresql":
+        pytest.skip("SQLite compares text by its bytes")
+    engine = make_engine(databases.copy("migrated"))
+    with engine.connect() as conn:
+        collations = dict(
+            conn.execute(
+                text(
+                    "SELECT table_name || '.' || column_name, collation_name "
+                    "FROM information_schema.columns WHERE column_name IN ('word', 'name_order')"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert collations == {
+        "locality_words.word": "C",
+        "localities.name_order": "C",
+        "branches.name_order": "C",
+    }

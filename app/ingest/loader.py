@@ -238,6 +238,10 @@ class _Applier:
             "text_path": text_path,
         }
         existing = self.session.exec(select(Source).where(Source.key == rec.key)).first()
+        if existing is not None and text_path is None and existing.text == text:
+            # The same text sent inline (an import through the API of a file the seed
+            # loaded): it is still where it was read from, and the import changes nothing.
+            values["text_path"] = existing.text_path
         if rec.registered_on is not None:
             values["registered_on"] = rec.registered_on
         elif existing is None:

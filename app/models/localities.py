@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Index, Text
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import NAME_ORDER_TYPE, in_list
@@ -72,6 +72,9 @@ class LocalitySuccession(SQLModel, table=True):
     legal_basis: str = Field(max_length=300)
 
 
+WORD_TYPE = String(400).with_variant(String(400, collation="C"), "postgresql")
+
+
 class LocalityWord(SQLModel, table=True):
     """One folded word of a locality's search_key: search by word prefix is a range scan
     of the primary key, not a LIKE over every locality (issue 7). Kept with search_key."""
@@ -79,7 +82,9 @@ class LocalityWord(SQLModel, table=True):
     __tablename__ = "locality_words"
     __table_args__ = (Index("ix_locality_words_locality_id_word", "locality_id", "word"),)
 
-    word: str = Field(max_length=400, primary_key=True)
+    # Compared by its bytes on PostgreSQL too: a prefix's range ends at the prefix with its
+    # last character raised, an order of bytes (migration 0022).
+    word: str = Field(sa_type=WORD_TYPE, primary_key=True)
     locality_id: int = Field(foreign_key="localities.id", primary_key=True, ondelete="CASCADE")
 
 

@@ -193,6 +193,27 @@ def test_an_editor_adds_an_article_and_corrects_it(
     )
 
 
+def test_a_seed_file_sent_with_its_text_inline_changes_nothing(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From an integrator's audit: a dry run of a file the seed loaded, its text sent
+    inline (as the API takes it), reported the source changed (where its text was read
+    from), so it could not confirm the database is in step with the file."""
+    path = REPO_ROOT / "seed" / "articles" / "003_muong_bang.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    text_file = data["source"].pop("text_file")
+    data["source"]["text"] = (path.parent / text_file).read_text(encoding="utf-8")
+    for dry_run in ("true", "false"):
+        sent = write_api.post(
+            "/imports",
+            params={"dry_run": dry_run},
+            content=as_yaml(data),
+            headers={**editor, **YAML},
+        )
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["changes"] == 0 and sent.json()["changed"] == [], sent.json()
+
+
 def test_force_lets_the_file_win_and_says_so(write_api: TestClient, editor: dict[str, str]) -> None:
     done = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML}).json()
     source = {"source": done["source_id"]}
