@@ -407,12 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     from app.ingest.loader import ImportRejected
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["synth"]:  # synth has its own options, --help included
-        from app.synth import main as synth_main
-
-        return synth_main(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv[:1] == ["synth"]:  # synth has its own options, --help included
+            from app.synth import main as synth_main
+
+            return synth_main(argv[1:])
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except ImportRejected as exc:
         print("refused, nothing was written:", file=sys.stderr)

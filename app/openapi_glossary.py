@@ -79,7 +79,10 @@ FIELD_GLOSSARY: dict[str, str] = {
     "threshold": "The threshold the rule compares with.",
     "thresholds": "The thresholds in force.",
     "rules": "The rules of the rule set.",
-    "rules_version": "Version of the rule set (with +custom when thresholds differ).",
+    "rules_version": (
+        "Version of the rule set (with +custom-<5 hex digits of the thresholds> when they "
+        "differ from the defaults)."
+    ),
     "version": "Version of the rule set.",
     "newest_evidence_date": "The newest evidence_date among the evidence.",
     "branch_id": "Id of the organization.",

@@ -43,7 +43,10 @@ def _cache_control() -> dict[str, Any]:
 
 
 def _vary(varies_on: str) -> dict[str, Any]:
-    return _header(f"{varies_on}, Origin (CORS: its headers are sent to a browser's request).")
+    return _header(
+        f"{varies_on}, Origin (CORS: its headers are sent to a browser's request). "
+        "Accept-Encoding only on an answer large enough to be compressed (1,000 bytes)."
+    )
 
 
 def _service_links() -> dict[str, Any]:

@@ -3,6 +3,7 @@ of a deployment start together. From an operations audit: on PostgreSQL the seco
 stopped on a unique violation (alembic_version, a place's search words, a reference unit)."""
 
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -68,13 +69,28 @@ def test_a_start_computes_the_status_under_the_servers_rules(
     assert versions == {rules.version}
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "not a url"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:memdb1?mode=memory&cache=shared&uri=true",
+        "not a url",
+    ],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["synth", "--scale", "0.001"]])
 def test_a_database_url_of_no_file_is_one_line(
-    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    url: str,
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """An in-memory SQLite database gave each connection a new, empty one: the server's
     threads and its status refresher would each see another database."""
+    monkeypatch.chdir(tmp_path)  # a lock file beside a database of no file would land here
     monkeypatch.setenv("DATABASE_URL", url)
-    assert cli.main(["migrate"]) == 1
+    assert cli.main(command) == 1
     said = capsys.readouterr().err.strip()
     assert said.startswith("DATABASE_URL cannot be used: ") and "\n" not in said
+    assert list(tmp_path.iterdir()) == []

@@ -75,7 +75,12 @@ def unstorable(value: Any) -> str | None:
 
 
 def in_nfc(value: Any) -> Any:
-    """A text (or the texts in a list or mapping) in Unicode NFC."""
+    """A text (or the texts in a list or mapping) in Unicode NFC. As a field validator,
+    before the field's own (its length is the stored text's: a few characters grow under
+    NFC, U+FB2C into three, and a name of 300 must not become one of 450). A name typed
+    with combining marks (NFD, as some keyboards send it) then exports, sorts and
+    compares as the same name typed precomposed: a spreadsheet's lookup or a reader's
+    search for "Khéo Lẹng" would miss the other spelling, which looks identical."""
     if isinstance(value, str):
         return unicodedata.normalize("NFC", value)
     if isinstance(value, (list, tuple)):
@@ -85,22 +90,20 @@ def in_nfc(value: Any) -> Any:
     return value
 
 
-def storable(value: Any) -> Any:
+def refuse_unstorable(value: Any) -> Any:
     """A field validator: a text that cannot be stored is a 422 naming its field, the same
-    on both databases, rather than a driver's error; one that can is stored in NFC. A name
-    typed with combining marks (NFD, as some keyboards send it) then exports, sorts and
-    compares as the same name typed precomposed: a spreadsheet's lookup or a reader's
-    search for "Khéo Lẹng" would miss the other spelling, which looks identical."""
+    on both databases, rather than a driver's error."""
     fault = unstorable(value)
     if fault is not None:
         raise PydanticCustomError("nul" if fault == NUL_MESSAGE else "surrogate", fault)
-    return in_nfc(value)
+    return value
 
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    _storable = field_validator("*", mode="after")(storable)
+    _nfc = field_validator("*", mode="before")(in_nfc)
+    _storable = field_validator("*", mode="after")(refuse_unstorable)
 
 
 class SourceRecord(Record):

@@ -16,6 +16,10 @@ from app.services.risk_rules import RiskRules
 from app.services.status import analyze, refresh_current_units, refresh_status
 from app.services.yearly import refresh_totals
 
+# Changes held back named in a start's summary (`branchstats import --dry-run` of the
+# file lists them all).
+HELD_BACK_SHOWN = 10
+
 
 @dataclass
 class SeedReport:
@@ -23,6 +27,9 @@ class SeedReport:
     articles: list[ImportReport] = field(default_factory=list)
     # Source key -> what the file would undo of the changes made through the API.
     left_as_edited: dict[str, list[str]] = field(default_factory=dict)
+    # Source key -> every change the file would make, none made (the undoing ones, and
+    # any a new release brings to the file, such as a date now marked derived).
+    held_back: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def changes(self) -> int:
@@ -48,6 +55,15 @@ class SeedReport:
                 f"(`branchstats import --force` of its file lets the file win):"
             )
             lines.extend(f"  {conflict}" for conflict in conflicts)
+            held = self.held_back.get(source, [])
+            shown = "; ".join(held[:HELD_BACK_SHOWN])
+            more = (
+                f"; and {len(held) - HELD_BACK_SHOWN} more" if len(held) > HELD_BACK_SHOWN else ""
+            )
+            lines.append(
+                f"  held back with them, every change the file makes ({len(held)}): "
+                f"{shown}{more}; make the ones to keep through the API"
+            )
         return "\n".join(lines)
 
 
@@ -79,8 +95,13 @@ def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules) -> SeedReport:
             applied, conflicts = apply_unless_edited(
                 session, article, text, text_path=_relative(text_path)
             )
-            if applied is None:
+            if conflicts:
                 report.left_as_edited[article.source.key] = [c["message"] for c in conflicts]
+                report.held_back[article.source.key] = [
+                    *(f"add {what}" for what in applied.added),
+                    *(f"change {what}" for what in applied.changed),
+                    *(f"remove {what}" for what in applied.removed),
+                ]
             else:
                 report.articles.append(applied)
         refresh_current_units(session)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, fi
 from pydantic.config import JsonDict
 
 from app.days import Day
-from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, storable
+from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, in_nfc, refuse_unstorable
 from app.models.vocab import (
     DIMENSIONS,
     METRIC_UNITS,
@@ -82,7 +82,8 @@ D_PERIOD_END = "Last day of the period the figure covers, when the text gives it
 class WriteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    _storable = field_validator("*", mode="after")(storable)
+    _nfc = field_validator("*", mode="before")(in_nfc)
+    _storable = field_validator("*", mode="after")(refuse_unstorable)
 
 
 def _takes_null(body: type[BaseModel], name: str) -> bool:

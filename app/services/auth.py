@@ -79,7 +79,7 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 def find_key(session: Session, name_or_id: str) -> ApiKey:
     condition = col(ApiKey.name) == name_or_id
-    if name_or_id.isdigit():
+    if name_or_id.isascii() and name_or_id.isdigit():  # "２" and "²" are names
         condition = or_(condition, col(ApiKey.id) == int(name_or_id))
     rows = list(session.execute(select(ApiKey).where(condition)).scalars())
     if len(rows) > 1:  # a key named "1" and the key numbered 1

@@ -243,12 +243,14 @@ def _conflicts(session: Session, effects: list[Effect]) -> list[dict[str, Any]]:
 
 def apply_unless_edited(
     session: Session, article: ArticleFile, text: str, *, text_path: str | None
-) -> tuple[ImportReport | None, list[dict[str, Any]]]:
+) -> tuple[ImportReport, list[dict[str, Any]]]:
     """Apply a seed article in the caller's transaction, unless it would undo what was
-    changed through the API since it was loaded: then nothing of it is applied and the
-    conflicts are returned. The seed is loaded at every server start; re-applied as it
-    was, it reverted editors' corrections, brought deleted records back and removed
-    records added to its sources, with no audit entry (from an operations audit)."""
+    changed through the API since it was loaded: then nothing of it is applied, and the
+    conflicts are returned beside what the file would have changed (a new release's own
+    corrections to the file among them, held back too). The seed is loaded at every
+    server start; re-applied as it was, it reverted editors' corrections, brought deleted
+    records back and removed records added to its sources, with no audit entry (from an
+    operations audit)."""
     before = _state(session, article)
     savepoint = session.begin_nested()
     report = apply_article(session, article, text, text_path=text_path)
@@ -256,7 +258,7 @@ def apply_unless_edited(
     conflicts = _conflicts(session, _effects(before, _state(session, article), _labels(article)))
     if conflicts:
         savepoint.rollback()
-        return None, conflicts
+        return report, conflicts
     savepoint.commit()
     return report, []
 

@@ -7,6 +7,7 @@ Phong case (article 000: more members leaving than joining) the fifth; a source 
 branch is at risk ("có nguy cơ không còn chi bộ") the sixth.
 """
 
+import hashlib
 from dataclasses import dataclass, fields
 from functools import cached_property
 
@@ -25,8 +26,15 @@ class RiskRules:
 
     @cached_property
     def version(self) -> str:
-        custom = any(getattr(self, f.name) != f.default for f in fields(self))
-        return f"{RULES_VERSION}+custom" if custom else RULES_VERSION
+        """The rule set's version; with other thresholds, `+custom-` and five hex digits
+        of them: the status rows stored under one set of thresholds are then seen as
+        stale under another (app.services.status_day.is_stale), a custom set included.
+        20 characters at most (branch_status.rules_version)."""
+        thresholds = tuple(getattr(self, f.name) for f in fields(self))
+        if all(value == f.default for value, f in zip(thresholds, fields(self), strict=True)):
+            return RULES_VERSION
+        digest = hashlib.sha256(repr(thresholds).encode()).hexdigest()[:5]
+        return f"{RULES_VERSION}+custom-{digest}"
 
 
 @dataclass(frozen=True)

@@ -556,6 +556,13 @@ def test_loading_the_seed_again_keeps_what_editors_changed(
     assert list(report.left_as_edited) == ["hbdt-tien-phong"]
     assert len(report.left_as_edited["hbdt-tien-phong"]) == 2
     assert "left as edited through the API" in report.summary()
+    # What the file would change, none of it made: here the two undoings.
+    held = report.held_back["hbdt-tien-phong"]
+    assert sorted(held) == [
+        "add facts[0] tien-phong-income-2018",
+        "change counts[0] tien-phong-members-before-transfer",
+    ], held
+    assert "held back with them, every change the file makes (2)" in report.summary()
     assert report.changes == 0 and len(report.articles) == 4
     assert write_api.get(count).json()["note"] == "checked by the desk"
     assert write_api.get(fact).status_code == 404

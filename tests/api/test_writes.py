@@ -609,6 +609,13 @@ def test_text_is_stored_in_nfc(write_api: TestClient, editor: dict[str, str]) ->
     assert write_api.get(branch).json()["note"] == typed
     exported = write_api.get("/branches", params={"format": "csv", "q": "Tiền Phong"}).text
     assert typed in exported and decomposed not in exported
+    # The length checked is the stored one: U+FB2C is three characters in NFC, so 150 of
+    # them are a name of 450, over the 300 a name may have (a 500 when checked before).
+    grown = patch(write_api, branch, {"name": "\ufb2c" * 150}, editor)
+    assert grown.status_code == 422 and fields(grown) == ["body.name"], grown.text
+    assert len(unicodedata.normalize("NFC", "\ufb2c" * 100)) == 300
+    fits = patch(write_api, branch, {"name": "\ufb2c" * 100}, editor)
+    assert fits.status_code == 200, fits.text
 
 
 def test_a_day_is_yyyy_mm_dd_from_1900_to_2100(

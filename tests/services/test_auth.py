@@ -113,4 +113,10 @@ def test_a_name_that_is_another_keys_number_is_not_taken_for_either(keys_engine:
         session.rollback()
         assert auth.find_key(session, str(one.id)).id == one.id
         assert auth.find_key(session, "alpha").id == alpha.id
+        # Digits of other scripts are a name's characters, not a number.
+        wide = auth.create_key(session, "\uff12").key  # full-width 2
+        session.commit()
+        assert auth.find_key(session, "\uff12").id == wide.id
+        with pytest.raises(auth.KeyCommandError, match="no key"):
+            auth.find_key(session, "\u00b2")  # superscript 2: isdigit(), not int()
         assert all(key.revoked_at is None for key in auth.list_keys(session))

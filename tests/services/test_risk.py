@@ -359,7 +359,16 @@ def test_the_rules_published_are_the_rules_evaluated(engine: Engine) -> None:
 
 def test_thresholds_are_configurable(engine: Engine) -> None:
     strict = RiskRules(min_members=10)
-    assert strict.version.endswith("+custom") and RULES.version == "2026.12"
+    assert strict.version.startswith("2026.12+custom-") and RULES.version == "2026.12"
+    # Each set of thresholds its own: rows stored under one are stale under another.
+    assert len({strict.version, RiskRules(min_members=11).version, RULES.version}) == 3
+    assert (
+        max(
+            len(RiskRules(**{f: 10**6 for f in ("min_members", "stall_years")}).version),
+            len(strict.version),
+        )
+        <= 20
+    )
     result = assess(engine, counts=[count(8)])
     with Session(engine) as session:
         assert (

@@ -59,6 +59,18 @@ def test_a_write_before_the_days_refresh_does_not_hide_it(
     assert not is_stale(engine, rules, tomorrow)
 
 
+def test_one_custom_rule_set_after_another_makes_the_status_stale(engine: Engine) -> None:
+    """From a regression review: every custom set had one version ("+custom"), so a
+    server started with other thresholds over rows stored under custom ones (synthetic
+    data, which loads no seed) kept serving the old ones."""
+    before, after = RiskRules(min_members=7), RiskRules(min_members=30)
+    with Session(engine) as session:
+        refresh_status(session, before)
+        session.commit()
+    assert not is_stale(engine, before, date.today())
+    assert is_stale(engine, after, date.today())
+
+
 def test_refresh_if_stale_recomputes_for_today(engine: Engine) -> None:
     with Session(engine) as session:
         session.execute(update(BranchStatus).values(evaluated_on=date(2000, 1, 1)))
