@@ -195,13 +195,16 @@ def cmd_import(args: argparse.Namespace) -> int:
                 text_path=stored_path,
                 dry_run=args.dry_run,
                 force=args.force,
+                force_option="--force",
             ),
             dry_run=args.dry_run,
         )
     except ApiError as exc:
         print(f"refused, nothing was written: {exc.detail}", file=sys.stderr)
         for error in exc.errors or []:
-            print(f"  {error.field}: {error.message}", file=sys.stderr)
+            # The file's fields: the API's names, without the body that carries the file.
+            field = error.field.removeprefix("body.")
+            print(f"  {field}: {error.message}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
@@ -402,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from app.ingest.loader import ImportRejected
@@ -424,6 +428,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ArgumentError as exc:  # DATABASE_URL unreadable, or of no file
         print(f"DATABASE_URL cannot be used: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # The environment's names, as they were set; one line for each fault.
+        for error in exc.errors():
+            name = "_".join(map(str, error["loc"])).upper()
+            print(f"{name} cannot be used: {error['msg']}", file=sys.stderr)
         return 1
 
 

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     risk_charter_min_full_members: int = 3
     risk_attrition_years: int = 3
     # Reads: a statement running longer than this is cancelled (seconds).
-    statement_timeout_s: float = 5.0
+    statement_timeout_s: float = Field(default=5.0, ge=0)
     # Writes: each API key may make this many a minute, in bursts of as many (per server
     # process; see app/ratelimit.py). Over it, 429 with Retry-After.
     write_rate_per_minute: int = Field(default=60, ge=1)

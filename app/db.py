@@ -52,11 +52,16 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+        database = parsed.database or ""
+        if (
+            database in ("", ":memory:")
+            or database.startswith("file::memory:")
+            or parsed.query.get("mode") == "memory"
+        ):
             # Each connection would open a new, empty database: the server's threads,
             # its status refresher and the migrations would each see another one.
             raise ArgumentError("an in-memory SQLite database cannot be served: name a file")
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},

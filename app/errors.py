@@ -72,6 +72,18 @@ def bad_request(field: str, message: str, status: int = 400) -> ApiError:
     )
 
 
+UNREADABLE_BODY = "The body could not be read as JSON: it is not UTF-8, or nests too deeply."
+
+
+def unreadable_body(
+    detail: str = UNREADABLE_BODY, message: str = "unreadable JSON", kind: str = "json_invalid"
+) -> ApiError:
+    """A 400 naming `body`: one that cannot be read at all, as opposed to a syntax error
+    at a position of it (a 422 naming `body.<offset>`)."""
+    errors = [FieldError(field="body", message=message, type=kind)]
+    return ApiError(400, detail, errors=errors)
+
+
 def not_found(what: str, ident: object, field: str | None = None) -> ApiError:
     """No such record; `field`, when given, is the input that named it (query.parent)."""
     message = f"{what} {ident} does not exist."
@@ -201,8 +213,7 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
             # FastAPI's words for a body its JSON parser gave up on other than by a syntax
             # error (those are a 422 at their position): not UTF-8, or nested too deeply.
-            detail = "The body could not be read as JSON: it is not UTF-8, or nests too deeply."
-            errors = [FieldError(field="body", message="unreadable JSON", type="json_invalid")]
+            return _api_error_response(request, unreadable_body())
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:
             # Starlette's own list where no route says its methods (the docs' assets).

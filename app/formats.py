@@ -58,9 +58,14 @@ def csv_lines(
 ) -> Iterator[str]:
     """CSV text in chunks: a header, then up to CSV_CHUNK_ROWS rows a chunk (RFC 4180,
     CRLF line ends)."""
+    return csv_cells(row_cells(rows, columns), columns, bom=bom)
+
+
+def row_cells(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[list[str]]:
+    """Nested rows as their cells in the columns' order (dotted paths, as in
+    'latest_count.source.title')."""
     paths = [tuple(c.split(".")) for c in columns]
-    flat = ([cell(_dig(row, p)) for p in paths] for row in rows)
-    return csv_cells(flat, columns, bom=bom)
+    return ([cell(_dig(row, p)) for p in paths] for row in rows)
 
 
 def csv_cells(

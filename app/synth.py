@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from app.db import unpooled_session
-from app.ingest.places import branch_search_fields, locality_search_fields, search_words
+from app.ingest.places import branch_search_fields, locality_search_fields
 from app.models.data_version import RAISE_DATA_VERSION
 from app.services.risk_rules import RiskRules
 from app.services.status import (
@@ -52,6 +52,7 @@ from app.services.status import (
     stage_status,
     store_staged_status,
 )
+from app.services.text import search_words
 from app.services.yearly import stage_totals, store_staged_totals
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025

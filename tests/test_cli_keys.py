@@ -8,6 +8,7 @@ import yaml
 from app.cli import main
 from app.config import REPO_ROOT
 from tests.api.test_imports import ARTICLE_YAML
+from tests.api.test_writes import make_key, patch
 from tests.conftest import make_client
 
 
@@ -89,6 +90,27 @@ def test_a_refused_file_writes_nothing(
     code, _, err = run(capsys, "import", str(article))
     assert code == 1 and "nothing was written" in err and "events[0]" in err
     assert "empty" in run(capsys, "audit")[1]
+
+
+def test_a_file_that_would_undo_an_api_edit_names_the_commands_option(
+    cli_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The command line says --force and the file's fields (the API's answer said
+    force=true and body.counts.0)."""
+    article = tmp_path / "thu_nghiem.yaml"
+    article.write_text(ARTICLE_YAML, encoding="utf-8")
+    assert run(capsys, "import", str(article))[0] == 0
+    with make_client(cli_db) as client:
+        [source] = client.get("/sources", params={"q": "Thử Nghiệm"}).json()["items"]
+        counts = client.get("/membership-counts", params={"source": source["id"]}).json()
+        path = f"/membership-counts/{counts['items'][0]['id']}"
+        edited = patch(client, path, {"note": "sửa qua API"}, make_key(client))
+        assert edited.status_code == 200, edited.text
+    code, _, err = run(capsys, "import", str(article))
+    assert code == 1 and "import with --force to let the file win" in err
+    assert "\n  counts.0: " in err and "force=true" not in err and "body." not in err
+    code, out, _ = run(capsys, "import", str(article), "--force")
+    assert code == 0 and "1 changed" in out
 
 
 def test_reimporting_a_seed_file_changes_nothing(

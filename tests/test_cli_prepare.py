@@ -75,6 +75,7 @@ def test_a_start_computes_the_status_under_the_servers_rules(
         "sqlite://",
         "sqlite:///:memory:",
         "sqlite:///file:memdb1?mode=memory&cache=shared&uri=true",
+        "sqlite:///file::memory:?uri=true",
         "not a url",
     ],
 )
@@ -93,4 +94,25 @@ def test_a_database_url_of_no_file_is_one_line(
     assert cli.main(command) == 1
     said = capsys.readouterr().err.strip()
     assert said.startswith("DATABASE_URL cannot be used: ") and "\n" not in said
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STATEMENT_TIMEOUT_S", "-1"), ("WORKER_THREADS", "0"), ("RISK_MIN_MEMBERS", "five")],
+)
+def test_an_invalid_setting_is_one_line_naming_it(
+    name: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A negative statement limit was taken, and every read was then a 503; any other
+    invalid setting was a traceback."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite3")
+    monkeypatch.setenv(name, value)
+    assert cli.main(["migrate"]) == 1
+    said = capsys.readouterr().err.strip()
+    assert said.startswith(f"{name} cannot be used: ") and "\n" not in said
     assert list(tmp_path.iterdir()) == []

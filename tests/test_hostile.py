@@ -58,6 +58,10 @@ LISTS: dict[str, dict[str, str]] = {
         "sort": ENUM, **PAGING,
     },
     "/sources": {"q": TEXT, "publisher": EXACT, "sort": ENUM, **PAGING},
+    "/risk/evidence": {
+        "locality": ID, "province": ID, "kind": ENUM, "risk_level": ENUM, "as_of": DATE,
+        **PAGING,
+    },
 }  # fmt: skip
 # Endpoints with a path id: (template, path parameter, query parameters).
 DETAILS: list[tuple[str, str, dict[str, str]]] = [
@@ -387,6 +391,9 @@ def searches() -> Iterator[Case]:
         yield Case(f"/localities q={label}", url, 200, finds="Lâm Thượng")
     url = _url("/sources", [("q", unicodedata.normalize("NFD", "Lục Yên"))])
     yield Case("/sources q=NFD", url, 200, finds="Giải pháp phát triển đảng viên mới ở Lục Yên")
+    for label, q in {"comma": "Lâm Thượng,", "quotes": '"Lâm Thượng"'}.items():
+        url = _url("/localities", [("q", q)])
+        yield Case(f"/localities q={label}", url, 200, finds="Lâm Thượng")
     # A search for nothing once folded would match every row: refused, naming q.
     for label, q in {
         "space": " ",
@@ -395,6 +402,7 @@ def searches() -> Iterator[Case]:
         "byte-order-mark": "\ufeff",
         "combining-acute": "\u0301",
         "tab-and-soft-hyphen": "\t\u00ad",
+        "punctuation": ",.-",
     }.items():
         for path in ("/branches", "/localities", "/sources"):
             yield Case(f"{path} q={label} only", _url(path, [("q", q)]), 422, "query.q")

@@ -16,7 +16,6 @@ from app import cli
 from app.config import REPO_ROOT
 from app.db import make_engine
 from app.ingest.loader import ImportRejected
-from app.ingest.places import search_words
 from app.ingest.seed import load_seed
 from app.models import (
     Branch,
@@ -32,6 +31,7 @@ from app.services.branch_items import stale_items
 from app.services.data_check import check_stored
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
+from app.services.text import search_words
 from app.services.yearly import refresh_totals
 from app.synth import DATA_TABLES, SynthRefused, _Plan, generate, in_child, main, run_synth
 from tests.conftest import DatabaseFactory

@@ -11,6 +11,9 @@ from app.api.common import (
     VIETNAMESE_ORDER,
     AsOf,
     IdPath,
+    KindFilter,
+    LocalityFilter,
+    ProvinceFilter,
     answers_of,
     api_router,
     engine_of,
@@ -28,7 +31,6 @@ from app.api.responses import answer_response, list_response
 from app.api.spellings import DIGITS_ONLY
 from app.days import Day
 from app.errors import bad_request
-from app.models.vocab import BranchKind
 from app.reader import Reader
 from app.schemas.branches import BranchDetail, BranchOut, RiskExplanation
 from app.schemas.common import Page
@@ -57,25 +59,13 @@ BranchAsOf = Annotated[
 def list_branches(
     request: Request,
     params: ListParamsDep,
-    locality: Annotated[
-        int | None,
-        id_query("Everything reported under this locality, the units it replaced, and below.", 13),
-        DIGITS_ONLY,
-    ] = None,
-    province: Annotated[
-        int | None,
-        id_query(
-            "A province id; today's provinces include the old ones they replaced "
-            "(today's Lào Cai covers old Yên Bái and old Lào Cai).",
-            4,
-        ),
-        DIGITS_ONLY,
-    ] = None,
-    kind: Annotated[
-        BranchKind | None, Query(description="Only this kind.", examples=["village_branch"])
-    ] = None,
+    locality: LocalityFilter = None,
+    province: ProvinceFilter = None,
+    kind: KindFilter = None,
     parent: Annotated[
-        int | None, id_query("Only organizations under this one.", 3), DIGITS_ONLY
+        int | None,
+        id_query("Only the organizations directly under this one (its children, not theirs).", 3),
+        DIGITS_ONLY,
     ] = None,
     q: Annotated[
         str | None,

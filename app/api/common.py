@@ -15,13 +15,14 @@ from app.days import Day
 from app.errors import PROBLEM_JSON, Problem
 from app.formats import csv_header
 from app.middleware import MAX_QUERY_BYTES
+from app.models.vocab import BranchKind
 from app.services.answer_cache import AnswerCache
 from app.services.gathered import KeptRankings
 from app.services.listing import KeptCounts, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
-from app.services.text import fold
+from app.services.text import fold, search_words
 
 MAX_ID = 2_147_483_647
 # How sort=name orders (app.services.collation), in both lists' descriptions.
@@ -72,18 +73,38 @@ AsOf = Annotated[
 
 
 def searchable(q: str | None) -> str | None:
-    """A search must search for something: one of nothing but spaces, combining marks or
-    invisible characters would match every row, and a filter that filters nothing returns
-    unfiltered data."""
-    if q is not None and not fold(q):
+    """A search must search for something: one of nothing but spaces, punctuation,
+    combining marks or invisible characters would match every row (its words are its
+    letters and digits), and a filter that filters nothing returns unfiltered data."""
+    if q is not None and not search_words(fold(q)):
         raise PydanticCustomError(
-            "nothing_to_search", "nothing to search for: only spaces or invisible characters"
+            "nothing_to_search", "nothing to search for: no letter or digit in it"
         )
     return q
 
 
 def id_query(description: str, example: int) -> Any:
     return Query(ge=1, le=MAX_ID, description=description, examples=[example])
+
+
+# The filters on a branch's place and kind, which /risk/evidence takes too.
+LocalityFilter = Annotated[
+    int | None,
+    id_query("Everything reported under this locality, the units it replaced, and below.", 13),
+    DIGITS_ONLY,
+]
+ProvinceFilter = Annotated[
+    int | None,
+    id_query(
+        "A province id; today's provinces include the old ones they replaced "
+        "(today's Lào Cai covers old Yên Bái and old Lào Cai).",
+        4,
+    ),
+    DIGITS_ONLY,
+]
+KindFilter = Annotated[
+    BranchKind | None, Query(description="Only this kind.", examples=["village_branch"])
+]
 
 
 def problem(description: str) -> dict[str, Any]:
@@ -112,7 +133,9 @@ def read_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: READ_ERRORS[status] for status in statuses}
 
 
-def exports(csv_columns: Sequence[str]) -> dict[int | str, dict[str, Any]]:
+def exports(
+    csv_columns: Sequence[str], lines: str = "one line an item"
+) -> dict[int | str, dict[str, Any]]:
     """A list's 200 in CSV and NDJSON beside its JSON page, the CSV's columns named: a
     journalist's script reads them before any row."""
     return {
@@ -123,7 +146,7 @@ def exports(csv_columns: Sequence[str]) -> dict[int | str, dict[str, Any]]:
                 "text/csv": {
                     "schema": {
                         "type": "string",
-                        "description": "A header line, then one line an item. Columns: "
+                        "description": f"A header line, then {lines}. Columns: "
                         + ", ".join(csv_header(csv_columns))
                         + ". Each is the JSON item's field of that name (a_b: field b of "
                         "object a): empty where null, booleans as true or false, lists "

@@ -59,7 +59,10 @@ async def raw_body(request: Request) -> bytes:
     response_model=ImportReportOut,
     responses={
         **CREATE_ERRORS,
-        400: problem("An unknown or repeated query parameter."),
+        400: problem(
+            "An unknown or repeated query parameter, or a body that cannot be read (bytes "
+            "that are not UTF-8; JSON nested too deep)."
+        ),
         409: problem(
             "The file would undo an edit made through the API (use force=true to let the "
             "file win); or it conflicts with stored data. Nothing was written."
@@ -69,8 +72,8 @@ async def raw_body(request: Request) -> bytes:
             "Content-Encoding (none is read)."
         ),
         422: problem(
-            "A record is invalid or its quote is not in the text; `errors` names "
-            "each. Nothing was written."
+            "A record is invalid or its quote is not in the text, or the JSON has a syntax "
+            "error (`body.<offset>`); `errors` names each. Nothing was written."
         ),
     },
     openapi_extra=IMPORT_BODY,

@@ -104,8 +104,10 @@ def list_response(
     *,
     fetch_cells: PageFetcher | None = None,
     references: Callable[[], Sequence[Reference]] | None = None,
+    export_batch: int | None = None,
 ) -> Response:
-    """A JSON page, a CSV/NDJSON page, or a streamed CSV/NDJSON export of everything.
+    """A JSON page, a CSV/NDJSON page, or a streamed CSV/NDJSON export of everything,
+    `export_batch` items a batch (EXPORT_BATCH unless given).
 
     `fetch_cells`, when given, fetches the same rows as CSV lines of `columns`, written
     by the database (app.services.line_pages): CSV then skips building and flattening
@@ -116,7 +118,10 @@ def list_response(
     if fetch_cells is not None and flat:
         fetch = fetch_cells
     if params.streams_all:
-        return _export(engine, fetch, params, columns, sort, filename, flat, references)
+        return _export(
+            engine, fetch, params, columns, sort, filename, flat, references,
+            export_batch or EXPORT_BATCH,
+        )  # fmt: skip
     # A page is kept until the data changes, like a detail (app.services.answer_cache):
     # the page at risk and a province's first page are what every front end asks first,
     # a province's CSV page what a newsroom downloads again. The path and the query
@@ -184,13 +189,14 @@ def _export(
     filename: str,
     flat: bool,
     references: Callable[[], Sequence[Reference]] | None,
+    export_batch: int,
 ) -> Response:
     """Stream every row, a keyset batch at a time: memory stays flat however large."""
     first = params.page(sort)
 
     def batch(reader: Reader, cursor: str | None) -> Page:
         return fetch(
-            reader, type(first)(EXPORT_BATCH, cursor, first.sort, first.filters_digest), False
+            reader, type(first)(export_batch, cursor, first.sort, first.filters_digest), False
         )
 
     # The first batch runs before the response starts, so that a bad cursor (400) or an

@@ -1,21 +1,34 @@
-"""/risk: the rule set and counts by province."""
+"""/risk: the rule set, counts by province, and the evidence of the branches at risk."""
 
 from dataclasses import asdict
+from functools import partial
+from typing import Annotated, Literal
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 
 from app.api.common import (
     READ_ERRORS,
     AsOf,
+    KindFilter,
+    LocalityFilter,
+    ProvinceFilter,
     api_router,
     engine_of,
+    exports,
+    kept_counts_of,
     kept_rankings_of,
+    kept_walks_of,
+    place_scopes_of,
     read_errors,
     rules_of,
 )
-from app.api.responses import json_response
+from app.api.deps import ListParamsDep, secret_of
+from app.api.responses import json_response, list_response
 from app.reader import Reader
-from app.schemas.branches import RiskRulesOut, RiskSummary
+from app.schemas.branches import BranchRiskEvidence, RiskRulesOut, RiskSummary
+from app.schemas.common import Page
+from app.services.branches import BranchFilters
+from app.services.risk_evidence import EVIDENCE_BATCH, EVIDENCE_CSV, KeptLists, evidence_page
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
 from app.services.risk_summary import risk_summary
 
@@ -50,4 +63,70 @@ def get_risk_rules(request: Request) -> Response:
             "rules": [asdict(r) for r in describe_rules(rules)],
             "levels": LEVEL_DESCRIPTIONS,
         },
+    )
+
+
+@router.get(
+    "/evidence",
+    response_model=Page[BranchRiskEvidence],
+    responses={
+        **READ_ERRORS,
+        **exports(
+            EVIDENCE_CSV,
+            "one line for each evidence record of each criterion of each branch (a criterion "
+            "without any: one line, its record_ columns empty), criterion_ columns the "
+            "criterion's and record_ columns the record's, record_path its own URL path",
+        ),
+    },
+    summary="Evidence of the branches at risk",
+)
+def list_risk_evidence(
+    request: Request,
+    params: ListParamsDep,
+    locality: LocalityFilter = None,
+    province: ProvinceFilter = None,
+    kind: KindFilter = None,
+    risk_level: Annotated[
+        Literal["watch", "high", "critical"],
+        Query(description="The lowest level listed (as /branches?risk=true&risk_level=)."),
+    ] = "watch",
+    as_of: AsOf = None,
+) -> Response:
+    """The branches /branches?risk=true lists with these filters, in the order of their
+    ids, each with why it is at risk: every criterion with its value, threshold and
+    evidence (the records and their quotes), as /branches/{id}/risk explains one. A page
+    holds `limit` branches; as CSV, each branch is a line a quote."""
+    filters = BranchFilters(
+        locality=locality,
+        province=province,
+        kind=kind,
+        risk="true",
+        risk_level=risk_level,
+        as_of=as_of,
+    )
+    listed = partial(
+        evidence_page,
+        filters=filters,
+        secret=secret_of(request),
+        rules=rules_of(request),
+        kept=KeptLists(
+            scopes=place_scopes_of(request),
+            counts=kept_counts_of(request),
+            rankings=kept_rankings_of(request),
+            walks=kept_walks_of(request),
+        ),
+    )
+    return list_response(
+        request,
+        params,
+        engine_of(request),
+        lambda reader, page, total: listed(reader, page=page, with_total=total),
+        EVIDENCE_CSV,
+        "id",
+        "risk-evidence",
+        fetch_cells=lambda reader, page, total: listed(
+            reader, page=page, with_total=total, cells=True
+        ),
+        references=filters.references,
+        export_batch=EVIDENCE_BATCH,
     )

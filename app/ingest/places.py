@@ -1,6 +1,5 @@
 """Keeping a locality's and a branch's denormalized ancestors and search words right."""
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -12,7 +11,7 @@ from app.models.localities import LocalityWord
 from app.models.vocab import LEVEL_OF_KIND
 from app.services.collation import name_order
 from app.services.refs import table
-from app.services.text import fold, lower_exact
+from app.services.text import fold, lower_exact, search_words
 
 
 def set_locality_ancestors(locality: Locality, parent: Locality | None) -> None:
@@ -55,14 +54,6 @@ def locality_search_fields(name: str, official_name: str | None) -> NameFields:
 
 def branch_search_fields(name: str | None, description: str | None) -> NameFields:
     return NameFields.of(" ".join(part for part in (name, description) if part))
-
-
-_WORD = re.compile(r"[^\W_]+")  # letters and digits (no "_": it sorts apart in some collations)
-
-
-def search_words(folded: str) -> list[str]:
-    """The distinct words of a folded text ('xa thu nghiem 0105'), in order."""
-    return list(dict.fromkeys(_WORD.findall(folded)))
 
 
 def sync_locality_words(session: Session, localities: Iterable[Locality]) -> None:

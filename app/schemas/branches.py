@@ -154,6 +154,16 @@ class RiskExplanation(Schema):
     criteria: list[Criterion]
 
 
+class BranchRiskEvidence(Schema):
+    """A branch at risk as /branches lists it, and why, as /branches/{id}/risk explains it."""
+
+    branch: BranchOut = Field(description="The branch, as /branches lists it.")
+    risk: RiskExplanation = Field(
+        description="Each criterion with its value, threshold and evidence, as of the "
+        "list's day (as_of, default today)."
+    )
+
+
 class ProvinceRisk(Schema):
     province: LocalityRef | None
     levels: dict[str, int] = Field(

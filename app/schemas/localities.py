@@ -13,7 +13,9 @@ class SuccessionLink(Schema):
     locality: LocalityRef
     kind: SuccessionKind = Field(
         description="continued (the same code and name, and no other unit of the "
-        "reference merged into it) or merged_into.",
+        "reference merged into it; the reference lists only the units the articles name, so "
+        "this does not say that no unit outside it merged in: its territory may be new) or "
+        "merged_into.",
         examples=["merged_into"],
     )
     effective_on: date = Field(examples=["2025-07-01"])

@@ -247,10 +247,14 @@ def _read_day_rows(
     reader: Reader, listing: "ListQuery", values: Mapping[str, Any]
 ) -> tuple[int | None, DayRows]:
     """The day's rows of a gathered list, read a range at a time, and the data version
-    they were read at (None if the ranges read different ones)."""
+    they were read at (None if the ranges read different ones).
+
+    A range with rows says its version, an empty one none: the data's before the span
+    and after the last range bound those (PostgreSQL reads each apart: a write between
+    two of them made ranges read before it kept as of the write's version)."""
+    versions: set[int | None] = {data_version(reader)}
     low, high = reader.rows(gathered_span_statement, listing)[0]
     prepared = reader.prepared(day_rows_statement, listing)
-    versions: set[int | None] = set()
 
     def ranges() -> Iterator[tuple[int, ...]]:
         # A range's rows at a time: the driver's rows of every range at once took some
@@ -262,8 +266,7 @@ def _read_day_rows(
             yield from (row[:-1] for row in found)
 
     rows = DayRows(ranges(), len(prepared.columns) - 1)
-    if not versions:
-        versions.add(data_version(reader))
+    versions.add(data_version(reader))
     return (versions.pop() if len(versions) == 1 else None), rows
 
 

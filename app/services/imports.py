@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import or_, select
 from sqlmodel import Session, SQLModel, col
 
-from app.errors import ApiError, FieldError
+from app.errors import ApiError, FieldError, unreadable_body
 from app.ingest.files import parse_article_yaml, validate_article
 from app.ingest.loader import ImportRejected, ImportReport, RecordProblem, apply_article
 from app.ingest.records import ArticleFile
@@ -96,6 +96,19 @@ def rejected(exc: ImportRejected) -> ApiError:
     )
 
 
+def _json(text: str) -> Any:
+    """The body's JSON, its faults as every write's: a syntax error a 422 at its position,
+    one nested past the parser's depth a 400 naming the body."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if exc.msg.startswith("depth limit"):
+            raise unreadable_body() from None
+        field = f"body.{exc.pos}"
+        errors = [FieldError(field=field, message=exc.msg, type="json_invalid")]
+        raise ApiError(422, f"{field}: {exc.msg}", errors=errors) from None
+
+
 def parse_body(content: bytes, content_type: str) -> ArticleFile:
     """An article file sent as JSON or YAML; its text must be inline (source.text)."""
     media = content_type.split(";", 1)[0].strip().lower()
@@ -109,18 +122,12 @@ def parse_body(content: bytes, content_type: str) -> ArticleFile:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(
-            422,
-            "The body is not UTF-8.",
-            errors=[FieldError(field="body", message="not UTF-8 text", type="encoding")],
+        raise unreadable_body(
+            "The body could not be read: it is not UTF-8.", "not UTF-8 text", "encoding"
         ) from None
     try:
         if media in JSON_TYPES:
-            try:
-                data = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                raise ImportRejected([RecordProblem(BODY_LABEL, "(json)", str(exc))]) from None
-            article = validate_article(data, BODY_LABEL)
+            article = validate_article(_json(text), BODY_LABEL)
         else:
             article = parse_article_yaml(text, BODY_LABEL)
     except ImportRejected as exc:
@@ -294,8 +301,10 @@ def import_article(
     text_path: str | None = None,
     dry_run: bool = False,
     force: bool = False,
+    force_option: str = "force=true",
 ) -> Outcome:
-    """Apply one article in the caller's transaction; the outcome's data is the report."""
+    """Apply one article in the caller's transaction; the outcome's data is the report.
+    `force_option`: how the caller says `force`, named by a conflict's answer."""
     labels = _labels(article)
     before = _state(session, article)
     existed = (Source, article.source.key) in before
@@ -335,8 +344,8 @@ def import_article(
             409,
             f"{len(conflicts)} record(s) were changed through the API since they were "
             "imported, and the file would undo that; nothing was written. Bring the file in "
-            "line with the API (see GET /audit), or import with force=true to let the file "
-            "win.",
+            f"line with the API (see GET /audit), or import with {force_option} to let the "
+            "file win.",
             errors=[
                 FieldError(
                     field=_record_field(c["record"]),

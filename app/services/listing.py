@@ -372,17 +372,28 @@ def _walked_page(
     keys = listing.keys
     rows: list[Row] = []
     version: int | None = None
+    # The versions the walk read at: each step's statement says its own, an empty one
+    # none; the data's before the first step and after the last bound those.
+    read_at = {data_version(reader)} if versioned else set()
     known = False  # the kept total is of the version read
     ended = True  # the walk reached the list's end
     for found in walk(reader, listing, values, bool(page.cursor), versioned):
-        if found and version is None and versioned:
-            version = found[0][-len(keys) - 1]
+        if found and versioned:
+            read_at.add(found[0][-len(keys) - 1])
+            version = found[0][-len(keys) - 1] if version is None else version
         rows += found
         known = kept is not None and version is not None and kept[0] == version
         wanted = page.limit + 1 if not counting or known else TOTAL_CAP + 1
         if len(rows) >= wanted:
             ended = False
             break
+    if versioned:
+        read_at.add(data_version(reader))
+    if len(read_at) > 1:
+        # A write committed during the walk, whose steps PostgreSQL reads apart: its rows
+        # are of more than one state of the data. Served, but neither they nor their
+        # count are kept, as of a version whose rows they are not all.
+        version = None
     total = None
     if counting and known and kept is not None:
         total = kept[1]

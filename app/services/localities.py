@@ -21,7 +21,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app.errors import bad_request, not_found
-from app.ingest.places import search_words
 from app.models import Locality, LocalitySuccession, Source
 from app.models.localities import LocalityWord
 from app.reader import Reader, built_once
@@ -54,7 +53,7 @@ from app.services.refs import (
     table,
 )
 from app.services.summary import locality_summary
-from app.services.text import fold
+from app.services.text import fold, search_words
 from app.services.versioned_memo import VersionedMemo
 
 # Counting the words of a search whose words are all common (see RARE_WORD) stops here:

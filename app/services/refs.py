@@ -9,7 +9,7 @@ from sqlalchemy.sql import Select
 
 from app.models import Locality, Source
 from app.reader import shared
-from app.services.text import fold, lower_exact
+from app.services.text import fold, lower_exact, search_words
 
 
 def table(model: Any) -> Table:
@@ -83,8 +83,8 @@ class SearchTerms:
     @classmethod
     def of(cls, q: str) -> "SearchTerms":
         return cls(
-            tuple(f"%{_escape_like(w)}%" for w in fold(q).split()),
-            tuple(f"%{_escape_like(w)}%" for w in lower_exact(q).split()),
+            tuple(f"%{_escape_like(w)}%" for w in search_words(fold(q))),
+            tuple(f"%{_escape_like(w)}%" for w in search_words(lower_exact(q))),
         )
 
     @property

@@ -162,6 +162,32 @@ def refresh_status(
     session.execute(insert_status, params)
 
 
+# Branch ids asked about per statement (SQLite's bound parameters are limited).
+BEHIND_CHUNK = 5_000
+
+
+def behind_the_day(
+    session: Session, branch_ids: Iterable[int], rules: RiskRules, today: date
+) -> set[int]:
+    """Those of the branches whose status row is of another day or rule set.
+
+    While the day's refresh (app.services.status_day) stores its rows, these are the ones
+    it has yet to store, from rows it may have computed before a write that runs now: a
+    write that only re-rendered their items would see them overwritten by the staged
+    ones, its change undone until another write.
+    """
+    target = table(BranchStatus)
+    ids = sorted(set(branch_ids))
+    found: set[int] = set()
+    for start in range(0, len(ids), BEHIND_CHUNK):
+        query = select(target.c.branch_id).where(
+            target.c.branch_id.in_(ids[start : start + BEHIND_CHUNK]),
+            or_(target.c.evaluated_on != today, target.c.rules_version != rules.version),
+        )
+        found.update(session.execute(query).scalars())
+    return found
+
+
 def stage_status(session: Session, rules: RiskRules, *, today: date | None = None) -> None:
     """Every branch's status row, as refresh_status computes it, into the temporary
     table STAGED_STATUS of this session's connection: reads only, beside other work (a

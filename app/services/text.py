@@ -24,6 +24,17 @@ def fold(text: str) -> str:
     return _WHITESPACE.sub(" ", stripped.casefold()).strip()
 
 
+# Letters and digits: a word of a search, of a place's search words ("_" apart: it sorts
+# apart in some collations).
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_words(text: str) -> list[str]:
+    """The distinct words of a text ('xa thu nghiem 0105'), in order: punctuation pasted
+    with a name ('Khéo Lẹng,', 'Thào-Chư-Phìn') is no part of any."""
+    return list(dict.fromkeys(_WORD.findall(text)))
+
+
 def lower_exact(text: str) -> str:
     """Lowercase with diacritics kept (NFC), for ranking exact-diacritic matches first."""
     return _WHITESPACE.sub(

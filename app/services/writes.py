@@ -26,7 +26,12 @@ from app.services.auth import Caller
 from app.services.branch_items import branches_showing, refresh_items
 from app.services.json_sql import encode_json, etag_of, gzip_etag
 from app.services.risk_rules import RiskRules
-from app.services.status import lock_data_version, refresh_current_units, refresh_status
+from app.services.status import (
+    behind_the_day,
+    lock_data_version,
+    refresh_current_units,
+    refresh_status,
+)
 from app.services.text import normalize_quote_text
 from app.services.yearly import refresh_totals
 
@@ -247,15 +252,20 @@ def refresh(
     if places:
         refresh_current_units(session)
     ids = [i for i in branch_ids if i is not None]
-    if ids:
-        refresh_status(session, ctx.rules, branch_ids=ids, today=ctx.today)
+    today = ctx.today or date.today()
+    refresh_status(session, ctx.rules, branch_ids=ids, today=today)
     showing = branches_showing(
         session,
         branches=ids,
         localities=places,
         sources=[i for i in sources if i is not None],
     )
-    refresh_items(session, ctx.rules, showing - set(ids))  # refresh_status rendered those
+    others = showing - set(ids)
+    # Rows the day's refresh has yet to store are brought to the day, which it then
+    # leaves as they are: re-rendered only, they would be overwritten by its older rows.
+    behind = behind_the_day(session, others, ctx.rules, today)
+    refresh_status(session, ctx.rules, branch_ids=behind, today=today)
+    refresh_items(session, ctx.rules, others - behind)  # refresh_status rendered the rest
     refresh_totals(session, ids)
 
 

@@ -36,6 +36,11 @@ def names(response) -> list[str | None]:  # type: ignore[no-untyped-def]
         (unicodedata.normalize("NFD", "Khéo Lẹng"), "Chi bộ thôn Khéo Lẹng"),
         ("Kh\u200béo Lẹng", "Chi bộ thôn Khéo Lẹng"),
         ("\u00d0ảng bộ huyện Lục Yên", "Đảng bộ huyện Lục Yên"),  # Ð, a legacy look-alike
+        # Punctuation pasted with a name from an article is no part of its words.
+        ("Khéo Lẹng,", "Chi bộ thôn Khéo Lẹng"),
+        ("Lục Yên.", "Đảng bộ huyện Lục Yên"),
+        ("Thào-Chư-Phìn", "Đảng bộ xã Thào Chư Phìn"),
+        ('"Chi bộ thôn Khéo Lẹng"', "Chi bộ thôn Khéo Lẹng"),
     ],
 )
 def test_search_folds_vietnamese_both_ways(api: TestClient, q: str, expected: str) -> None:

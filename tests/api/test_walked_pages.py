@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
+from app.models.data_version import RAISE_DATA_VERSION
 from app.models.vocab import LEVEL_RANK
 from app.services import gathered, listing
 from app.services.risk_rules import RiskRules
@@ -266,6 +267,59 @@ def test_later_pages_within_a_first_pages_walk_walk_no_more(
     # 1,001 rows kept: the first page walks, the next two are cut, the rest walk.
     assert page.json()["items"] and len(walked) > 4
     assert walked[:4] == [True, False, False, True], walked
+
+
+def test_a_walk_a_write_interrupts_is_not_kept_as_of_the_write(
+    synthetic: tuple[Engine, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads a walk's steps apart: with a write committed after an empty
+    step, the rows were kept as of the version of the first step that found some, the
+    write's, though the empty one was read before it; asked again, they were cut from
+    the kept rows, which the write may have changed. Now a walk read at more than one
+    version keeps nothing: asked again, it walks again (SQLite reads a walk in one
+    transaction: its rows are of the version before the write, which is then not
+    current)."""
+    engine, client = synthetic
+    monkeypatch.setattr(listing, "WALK_STEPS", (1, 40, 300))
+    real_walk = listing.walk
+    steps: list[int] = []
+    write_after_first_step = False
+
+    def observed(*args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+        for step, rows in enumerate(real_walk(*args, **kwargs)):
+            steps.append(len(rows))
+            yield rows
+            if step == 0 and write_after_first_step:
+                with engine.begin() as connection:  # another process's write
+                    connection.exec_driver_sql(RAISE_DATA_VERSION)
+
+    monkeypatch.setattr(listing, "walk", observed)
+
+    def asked(params: dict[str, str]) -> bool:
+        """Whether asking walked (or cut the page from kept rows)."""
+        steps.clear()
+        with captured_statements(engine):
+            response = client.get("/branches", params=params)
+        assert response.status_code == 200, response.text
+        return bool(steps)
+
+    # A filter whose walk's first step (one branch) finds none and a later one some.
+    state = client.app.state  # type: ignore[attr-defined]
+    state.kept_rankings = gathered.KeptRankings(0, 0)  # no day's rows: walked
+    for filters, _ in FILTERS.values():
+        state.kept_counts, state.kept_walks = listing.KeptCounts(), listing.KeptWalks()
+        params = {"as_of": DAY, **filters, "limit": "10"}
+        asked(params)
+        if steps[0] == 0 and sum(steps) > 0:
+            break
+    else:
+        pytest.fail("no filter's first step is empty")
+    assert not asked(params), params  # kept: cut from the rows the first walk kept
+    state.kept_counts, state.kept_walks = listing.KeptCounts(), listing.KeptWalks()
+    write_after_first_step = True
+    assert asked(params)
+    write_after_first_step = False
+    assert asked(params), params  # walked again: nothing of the interrupted walk served
 
 
 # Orders on the risk as of the day, nationally: every branch's risk is evaluated, a range

@@ -735,15 +735,28 @@ def test_no_text_may_hold_a_nul_character(write_api: TestClient, editor: dict[st
     ],
     ids=["nested too deeply", "not UTF-8", "UTF-16", "UTF-16 without its mark", "UTF-32"],
 )
+@pytest.mark.parametrize("path", ["/sources", "/imports"])
 def test_an_unreadable_body_is_a_400_naming_the_body(
-    write_api: TestClient, editor: dict[str, str], body: bytes
+    write_api: TestClient, editor: dict[str, str], body: bytes, path: str
 ) -> None:
+    before = row_counts(write_api)
     headers = {**editor, "Content-Type": "application/json"}
-    refused = write_api.post("/sources", content=body, headers=headers)
-    assert refused.status_code == 400
+    refused = write_api.post(path, content=body, headers=headers)
+    assert refused.status_code == 400, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert fields(refused) == ["body"]
-    assert refused.json()["detail"].startswith("The body could not be read as JSON")
+    assert refused.json()["detail"].startswith("The body could not be read")
+    assert row_counts(write_api) == before
+
+
+@pytest.mark.parametrize("path", ["/sources", "/imports"])
+def test_a_json_syntax_error_is_a_422_at_its_position(
+    write_api: TestClient, editor: dict[str, str], path: str
+) -> None:
+    headers = {**editor, "Content-Type": "application/json"}
+    refused = write_api.post(path, content=b'{"key": 1,,}', headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert fields(refused) == ["body.10"]
 
 
 @pytest.mark.parametrize("path", ["/sources", "/imports"])

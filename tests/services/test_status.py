@@ -11,8 +11,10 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from app.db import unpooled_session
-from app.models import BranchStatus, MembershipCount
+from app.models import Branch, BranchStatus, MembershipCount, Source
 from app.services import status_day
+from app.services.auth import Caller
+from app.services.branch_items import stale_items
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
 from app.services.status import (
@@ -30,6 +32,7 @@ from app.services.status_day import (
     stage_for_day,
     store_staged_in_chunks,
 )
+from app.services.writes import WriteContext, refresh
 
 
 def test_a_new_day_or_new_rules_make_the_status_stale(engine: Engine) -> None:
@@ -158,6 +161,32 @@ def test_a_write_after_the_rows_were_computed_is_not_undone(engine: Engine) -> N
     expected = _rows_a_refresh_writes(engine, rules, tomorrow)
     assert staged != expected  # the write changed a row
     assert _all_rows(engine) == expected
+
+
+def test_a_write_that_renames_a_source_is_not_undone_by_the_days_refresh(
+    engine: Engine,
+) -> None:
+    """A write that changes no branch's figures re-renders the items that show what it
+    changed; during the day's refresh their rows are brought to the day, which the
+    refresh then leaves (re-rendered only, they were overwritten by the rows it had
+    staged before: the items showed the old publisher until another write)."""
+    rules, tomorrow = RiskRules(), date.today() + timedelta(days=1)
+    with unpooled_session(engine) as session:
+        stage_for_day(session, rules, tomorrow)
+        with Session(engine) as writer:
+            shown = select(col(Branch.source_id)).where(col(Branch.source_id).is_not(None))
+            source = writer.get(Source, writer.exec(shown.limit(1)).one())
+            assert source is not None
+            source.publisher = "Báo Đổi Tên"
+            writer.add(source)
+            context = WriteContext(caller=Caller(None, "test"), rules=rules, today=tomorrow)
+            refresh(writer, context, [], sources=[source.id])
+            writer.commit()
+        store_staged_in_chunks(session, rules, tomorrow, chunk=1)
+    with Session(engine) as session:
+        assert stale_items(session, rules) == []
+        items = session.exec(select(BranchStatus.item)).all()
+    assert any("Báo Đổi Tên" in str(item) for item in items)
 
 
 def test_a_refresh_cut_short_leaves_the_status_stale(

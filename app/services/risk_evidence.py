@@ -1,0 +1,134 @@
+"""Every branch at risk with the evidence of each criterion: the sentences in bulk.
+
+A branch's explanation (app.services.risk_explain) answers one branch a request; a
+newsroom checking a province's branches at risk wants all their sentences at once. The
+branches are those `/branches?risk=true` lists, with its filters, page by page; each is
+explained as of the same day. As CSV, a branch is one row a criterion's evidence record
+(one row with empty record columns where a criterion has none), so that each quote sits
+beside the figure it supports and the criterion it is evidence for.
+"""
+
+from datetime import date
+from typing import Any, TypedDict
+
+from app.formats import row_cells
+from app.reader import Reader
+from app.services.branches import BranchFilters, list_branches
+from app.services.gathered import KeptRankings
+from app.services.json_sql import as_plain
+from app.services.listing import KeptCounts, KeptWalks, Page
+from app.services.pagination import PageRequest
+from app.services.place_scopes import PlaceScopes
+from app.services.refs import source_columns
+from app.services.risk_explain import explain_risk
+from app.services.risk_rules import RiskRules
+
+
+class KeptLists(TypedDict, total=False):
+    """What the list may read kept rather than read again (list_branches' arguments)."""
+
+    scopes: PlaceScopes
+    counts: KeptCounts
+    rankings: KeptRankings
+    walks: KeptWalks
+
+
+# Branches a batch of a whole export: each is explained by statements of its own (some
+# 2 ms at scale 1.0), so that the first bytes go out in under a second, and the batch's
+# explanations held at once stay small (a batch of 5,000, as other lists, was 9 s).
+EVIDENCE_BATCH = 200
+
+# The branch's columns, then its risk's, the criterion's, and the record's.
+BRANCH_FIELDS = ("id", "key", "kind", "name", "group_size", "description")
+RECORD_FIELDS = (
+    "id",
+    "key",
+    "kind",
+    "metric",
+    "status",
+    "value",
+    "value_max",
+    "qualifier",
+    "applies_to_each",
+    "as_of",
+    "period_start",
+    "period_end",
+    "evidence_date",
+    "evidence_date_basis",
+    "figure",
+    "quote",
+)
+EVIDENCE_CSV = [
+    *(f"branch.{f}" for f in BRANCH_FIELDS),
+    "branch.locality.name",
+    "branch.today.province.name",
+    "branch.today.province.code",
+    "branch.today.commune.name",
+    "branch.today.commune.code",
+    "risk.as_of",
+    "risk.level",
+    "risk.rules_version",
+    "criterion.id",
+    "criterion.status",
+    "criterion.value",
+    "criterion.threshold",
+    "record.path",
+    *(f"record.{f}" for f in RECORD_FIELDS),
+    *source_columns("record.source"),
+]
+
+
+def evidence_page(
+    reader: Reader,
+    filters: BranchFilters,
+    page: PageRequest,
+    secret: bytes,
+    with_total: bool,
+    rules: RiskRules,
+    *,
+    cells: bool = False,
+    kept: KeptLists | None = None,
+) -> Page:
+    """A page of the branches `/branches` lists with these filters (at risk), each with
+    its explanation as of the filters' day; the page's cursor and total are the list's.
+    With `cells`, the items are the CSV rows of those branches (evidence_rows), as cells
+    of EVIDENCE_CSV. `kept`: what the list may read kept (its place scopes, counts, the
+    day's rankings and walks: list_branches)."""
+    branches = list_branches(reader, filters, page, secret, with_total, rules, **(kept or {}))
+    day = filters.as_of or date.today()
+    items: list[Any] = []
+    for item in branches.items:
+        branch = as_plain(item)
+        items.append({"branch": branch, "risk": explain_risk(reader, branch["id"], rules, day)})
+    if cells:
+        rows = (row for item in items for row in evidence_rows(item))
+        items = list(row_cells(rows, EVIDENCE_CSV))
+    return Page(items, branches.next_cursor, branches.total, branches.limit)
+
+
+def evidence_rows(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page item as its CSV rows: one a criterion's record, one for a criterion with
+    none. The row's `criterion` and `record` stand beside the item's own branch and risk."""
+    rows = []
+    for criterion in item["risk"]["criteria"]:
+        for record in criterion["evidence"] or [None]:
+            rows.append(
+                {
+                    **item,
+                    "criterion": criterion,
+                    "record": record and {**record, "path": record_path(record)},
+                }
+            )
+    return rows
+
+
+def record_path(record: dict[str, Any]) -> str:
+    """The record's own path (/facts/28), its list told by the fields only its documents
+    have: a fact's metric, an event's reason."""
+    if "metric" in record:
+        collection = "facts"
+    elif "reason" in record:
+        collection = "admissions"
+    else:
+        collection = "membership-counts"
+    return f"/{collection}/{record['id']}"
