@@ -27,11 +27,13 @@ class Settings(BaseSettings):
         description="Signs page cursors; set a private value in production.",
     )
     # Risk thresholds (see README, "Risk"): the rule set's version says when they differ.
-    risk_min_members: int = 5
-    risk_ageing_members: int = 3
-    risk_stall_years: int = 5
-    risk_charter_min_full_members: int = 3
-    risk_attrition_years: int = 3
+    # A count of members or of years: at least 1 (below it a rule could never be met, or
+    # its window would end before it starts).
+    risk_min_members: int = Field(default=5, ge=1, le=1_000_000)
+    risk_ageing_members: int = Field(default=3, ge=1, le=1_000_000)
+    risk_stall_years: int = Field(default=5, ge=1, le=100)
+    risk_charter_min_full_members: int = Field(default=3, ge=1, le=1_000_000)
+    risk_attrition_years: int = Field(default=3, ge=1, le=100)
     # Reads: a statement running longer than this is cancelled (seconds).
     statement_timeout_s: float = Field(default=5.0, ge=0)
     # Writes: each API key may make this many a minute, in bursts of as many (per server

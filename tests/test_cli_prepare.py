@@ -99,7 +99,13 @@ def test_a_database_url_of_no_file_is_one_line(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("STATEMENT_TIMEOUT_S", "-1"), ("WORKER_THREADS", "0"), ("RISK_MIN_MEMBERS", "five")],
+    [
+        ("STATEMENT_TIMEOUT_S", "-1"),
+        ("WORKER_THREADS", "0"),
+        ("RISK_MIN_MEMBERS", "five"),
+        ("RISK_MIN_MEMBERS", "-3"),  # "below -3 members": never met
+        ("RISK_ATTRITION_YEARS", "0"),  # a window that ends before it starts
+    ],
 )
 def test_an_invalid_setting_is_one_line_naming_it(
     name: str,

@@ -389,8 +389,14 @@ def searches() -> Iterator[Case]:
     }.items():
         url = _url("/localities", [("q", q)])
         yield Case(f"/localities q={label}", url, 200, finds="Lâm Thượng")
-    url = _url("/sources", [("q", unicodedata.normalize("NFD", "Lục Yên"))])
-    yield Case("/sources q=NFD", url, 200, finds="Giải pháp phát triển đảng viên mới ở Lục Yên")
+    for label, q in {
+        "NFD": unicodedata.normalize("NFD", "Lục Yên"),
+        "full-stop": "Lục Yên.",
+    }.items():
+        url = _url("/sources", [("q", q)])
+        yield Case(
+            f"/sources q={label}", url, 200, finds="Giải pháp phát triển đảng viên mới ở Lục Yên"
+        )
     for label, q in {"comma": "Lâm Thượng,", "quotes": '"Lâm Thượng"'}.items():
         url = _url("/localities", [("q", q)])
         yield Case(f"/localities q={label}", url, 200, finds="Lâm Thượng")

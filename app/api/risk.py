@@ -73,9 +73,10 @@ def get_risk_rules(request: Request) -> Response:
         **READ_ERRORS,
         **exports(
             EVIDENCE_CSV,
-            "one line for each evidence record of each criterion of each branch (a criterion "
-            "without any: one line, its record_ columns empty), criterion_ columns the "
-            "criterion's and record_ columns the record's, record_path its own URL path",
+            "a row for each evidence record of each criterion of each branch (a criterion "
+            "without any: one row, its record_ columns empty; a record that is evidence for "
+            "two criteria: a row for each), criterion_ columns the criterion's and record_ "
+            "columns the record's, record_path its own URL path",
         ),
     },
     summary="Evidence of the branches at risk",
@@ -95,7 +96,7 @@ def list_risk_evidence(
     """The branches /branches?risk=true lists with these filters, in the order of their
     ids, each with why it is at risk: every criterion with its value, threshold and
     evidence (the records and their quotes), as /branches/{id}/risk explains one. A page
-    holds `limit` branches; as CSV, each branch is a line a quote."""
+    holds `limit` branches; as CSV, each branch is a row for each record of each criterion."""
     filters = BranchFilters(
         locality=locality,
         province=province,

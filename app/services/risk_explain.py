@@ -1,5 +1,6 @@
 """Why a branch is (or is not) at risk: each criterion with its value, threshold, evidence."""
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -33,23 +34,56 @@ def risk_answer(
 
 
 def explain_risk(reader: Reader, branch_id: int, rules: RiskRules, as_of: date) -> dict[str, Any]:
-    rows = reader.mappings(
-        _one_branch_risk, rules, params={**RiskDay.params(as_of, rules), "branch_id": branch_id}
-    )
-    if not rows:
+    explained = explain_risks(reader, [branch_id], rules, as_of)
+    if not explained:
         raise not_found("Branch", branch_id)
-    row = rows[0]
-    counts = {
-        c["id"]: c
-        for c in figures_by_ids(reader, MembershipCount, [row["count_id"], row["full_count_id"]])
-    }
-    facts = {
-        f["id"]: f
-        for f in figures_by_ids(
-            reader, Fact, [row["over_60_id"], row["stall_fact_id"], row["reported_fact_id"]]
-        )
-    }
-    events = _admission_departure_events(reader, branch_id, as_of)
+    return explained[0]
+
+
+def explain_risks(
+    reader: Reader, branch_ids: Sequence[int], rules: RiskRules, as_of: date
+) -> list[dict[str, Any]]:
+    """explain_risk of each of the branches that exists, in their order: five statements
+    for all of them (a bulk export's batch: app.services.risk_evidence)."""
+    rows = reader.mappings(
+        _branches_risk,
+        rules,
+        params={**RiskDay.params(as_of, rules), "branch_ids": list(branch_ids)},
+    )
+    counts = _by_id(
+        figures_by_ids(reader, MembershipCount, [r[k] for r in rows for k in COUNT_IDS])
+    )
+    facts = _by_id(figures_by_ids(reader, Fact, [r[k] for r in rows for k in FACT_IDS]))
+    events: dict[int, list[dict[str, Any]]] = {}
+    for event in _admission_departure_events(reader, [r["branch_id"] for r in rows], as_of):
+        events.setdefault(event["branch"]["id"], []).append(event)
+    by_branch = {row["branch_id"]: row for row in rows}
+    return [
+        _explained(by_branch[i], counts, facts, events.get(i, []), rules, as_of)
+        for i in branch_ids
+        if i in by_branch
+    ]
+
+
+# The evidence ids of a branch's risk row, by the table they are of.
+COUNT_IDS = ("count_id", "full_count_id")
+FACT_IDS = ("over_60_id", "stall_fact_id", "reported_fact_id")
+
+
+def _by_id(documents: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {document["id"]: document for document in documents}
+
+
+def _explained(
+    row: dict[str, Any],
+    counts: dict[int, dict[str, Any]],
+    facts: dict[int, dict[str, Any]],
+    events: list[dict[str, Any]],
+    rules: RiskRules,
+    as_of: date,
+) -> dict[str, Any]:
+    """A branch's explanation from its risk row and the documents of its evidence."""
+    branch_id = row["branch_id"]
     anchor = row["attrition_anchor_year"]
     window = [
         e for e in events if anchor is not None and _event_year(e) > anchor - rules.attrition_years
@@ -196,26 +230,29 @@ def _event_year(event: dict[str, Any]) -> int:
     return _event_end(event).year
 
 
-def _one_branch_risk(rules: RiskRules) -> Select[Any]:
+def _branches_risk(rules: RiskRules) -> Select[Any]:
     return risk_select(
         rules,
         RiskDay.bound(),
-        scope=lambda b: b.c.id == bindparam("branch_id"),
+        scope=lambda b: b.c.id.in_(bindparam("branch_ids", expanding=True)),
         few_branches=True,
     )
 
 
 def _admission_departure_events(
-    reader: Reader, branch_id: int, as_of: date
+    reader: Reader, branch_ids: list[int], as_of: date
 ) -> list[dict[str, Any]]:
-    rows = reader.rows(_admissions_and_departures, params={"branch_id": branch_id, "as_of": as_of})
+    if not branch_ids:
+        return []
+    params = {"branch_ids": branch_ids, "as_of": as_of}
+    rows = reader.rows(_admissions_and_departures, params=params)
     return figures_by_ids(reader, MembershipEvent, [ident for (ident,) in rows])
 
 
 def _admissions_and_departures() -> Select[Any]:
     ev = table(MembershipEvent)
     return select(ev.c.id).where(
-        ev.c.branch_id == bindparam("branch_id"),
+        ev.c.branch_id.in_(bindparam("branch_ids", expanding=True)),
         admission_or_departure(ev.c),
         ev.c.evidence_date <= bindparam("as_of", type_=Date),
     )

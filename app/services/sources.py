@@ -21,7 +21,7 @@ from app.services.figures import figures_of
 from app.services.listing import ListQuery, Page, fetch_page, mapped
 from app.services.pagination import PageRequest, SortKey
 from app.services.refs import table
-from app.services.text import fold
+from app.services.text import fold, search_words
 
 SOURCE_CSV = [
     "id",
@@ -70,7 +70,7 @@ def list_sources(
     params: dict[str, Any] = {"publisher": filters.publisher}
     if filters.q:
         # Sources are few: folding title and publisher in Python keeps SQL portable.
-        words = fold(filters.q).split()
+        words = search_words(fold(filters.q))
         params["ids"] = [
             ident
             for ident, *texts in reader.rows(_searched)

@@ -75,6 +75,12 @@ def test_tien_phong_attrition_is_its_departures_and_admission(api: TestClient) -
     [ageing] = [r for r in rows if r["criterion_id"] == "ageing"]
     assert ageing["criterion_status"] == "unknown" and ageing["record_path"] == ""
     assert ageing["branch_today_province_name"] == "Phú Thọ"
+    # Its count of 15 is dated by the day the dataset first held the article: the note
+    # says what the text does say of its day, and the ages say how old the evidence is.
+    [count] = [r for r in rows if r["criterion_id"] == "too_few_members"]
+    assert count["record_evidence_date_basis"] == "registered"
+    assert "7/9/2018" in count["record_date_note"]
+    assert int(count["risk_stated_age_days"]) > int(count["risk_evidence_age_days"]) > 0
     assert ageing["branch_today_commune_code"] == "05251"  # text: its zero kept
 
 

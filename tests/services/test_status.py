@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.db import unpooled_session
 from app.models import Branch, BranchStatus, MembershipCount, Source
-from app.services import status_day
+from app.services import status, status_day
 from app.services.auth import Caller
 from app.services.branch_items import stale_items
 from app.services.refs import table
@@ -163,13 +163,16 @@ def test_a_write_after_the_rows_were_computed_is_not_undone(engine: Engine) -> N
     assert _all_rows(engine) == expected
 
 
+@pytest.mark.parametrize("chunk", [status.STATUS_CHUNK, 1])
 def test_a_write_that_renames_a_source_is_not_undone_by_the_days_refresh(
-    engine: Engine,
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     """A write that changes no branch's figures re-renders the items that show what it
     changed; during the day's refresh their rows are brought to the day, which the
     refresh then leaves (re-rendered only, they were overwritten by the rows it had
-    staged before: the items showed the old publisher until another write)."""
+    staged before: the items showed the old publisher until another write). Brought
+    there a chunk of branches a statement (one each, here, too)."""
+    monkeypatch.setattr(status, "STATUS_CHUNK", chunk)
     rules, tomorrow = RiskRules(), date.today() + timedelta(days=1)
     with unpooled_session(engine) as session:
         stage_for_day(session, rules, tomorrow)
