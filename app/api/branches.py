@@ -19,10 +19,7 @@ from app.api.common import (
     engine_of,
     exports,
     id_query,
-    kept_counts_of,
-    kept_rankings_of,
-    kept_walks_of,
-    place_scopes_of,
+    kept_lists_of,
     rules_of,
     searchable,
 )
@@ -137,10 +134,7 @@ def list_branches(
         filters=filters,
         secret=secret_of(request),
         rules=rules_of(request),
-        scopes=place_scopes_of(request),
-        counts=kept_counts_of(request),
-        rankings=kept_rankings_of(request),
-        walks=kept_walks_of(request),
+        **kept_lists_of(request),
     )
     return list_response(
         request,

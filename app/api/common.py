@@ -17,6 +17,7 @@ from app.formats import csv_header
 from app.middleware import MAX_QUERY_BYTES
 from app.models.vocab import BranchKind
 from app.services.answer_cache import AnswerCache
+from app.services.branches import KeptLists
 from app.services.gathered import KeptRankings
 from app.services.listing import KeptCounts, KeptWalks
 from app.services.localities import WordOrders
@@ -194,6 +195,16 @@ def kept_rankings_of(request: Request) -> KeptRankings:
 
 def kept_walks_of(request: Request) -> KeptWalks:
     return cast(KeptWalks, request.app.state.kept_walks)
+
+
+def kept_lists_of(request: Request) -> KeptLists:
+    """Everything a list of branches may read kept (app.services.branches.list_branches)."""
+    return KeptLists(
+        scopes=place_scopes_of(request),
+        counts=kept_counts_of(request),
+        rankings=kept_rankings_of(request),
+        walks=kept_walks_of(request),
+    )
 
 
 def rules_of(request: Request) -> RiskRules:

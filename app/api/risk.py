@@ -15,10 +15,8 @@ from app.api.common import (
     api_router,
     engine_of,
     exports,
-    kept_counts_of,
+    kept_lists_of,
     kept_rankings_of,
-    kept_walks_of,
-    place_scopes_of,
     read_errors,
     rules_of,
 )
@@ -28,7 +26,7 @@ from app.reader import Reader
 from app.schemas.branches import BranchRiskEvidence, RiskRulesOut, RiskSummary
 from app.schemas.common import Page
 from app.services.branches import BranchFilters
-from app.services.risk_evidence import EVIDENCE_BATCH, EVIDENCE_CSV, KeptLists, evidence_page
+from app.services.risk_evidence import EVIDENCE_BATCH, EVIDENCE_CSV, evidence_page
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, describe_rules
 from app.services.risk_summary import risk_summary
 
@@ -110,12 +108,7 @@ def list_risk_evidence(
         filters=filters,
         secret=secret_of(request),
         rules=rules_of(request),
-        kept=KeptLists(
-            scopes=place_scopes_of(request),
-            counts=kept_counts_of(request),
-            rankings=kept_rankings_of(request),
-            walks=kept_walks_of(request),
-        ),
+        kept=kept_lists_of(request),
     )
     return list_response(
         request,

@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 from sqlalchemy import (
@@ -585,6 +585,16 @@ def _sort_keys(shape: BranchListShape, b: Any, risk: dict[str, Any]) -> tuple[So
         # are walked in their own: LateRows.)
         return (SortKey(risk["branch_id"], int, descending, same_as=b.c.id),)
     return (branch_id,)
+
+
+class KeptLists(TypedDict, total=False):
+    """What a list of branches may read kept rather than read again (list_branches'
+    arguments of those names)."""
+
+    scopes: PlaceScopes
+    counts: KeptCounts
+    rankings: KeptRankings
+    walks: KeptWalks
 
 
 def list_branches(

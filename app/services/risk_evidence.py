@@ -9,29 +9,17 @@ beside the figure it supports and the criterion it is evidence for.
 """
 
 from datetime import date
-from typing import Any, TypedDict
+from typing import Any
 
 from app.formats import row_cells
 from app.reader import Reader
-from app.services.branches import BranchFilters, list_branches
-from app.services.gathered import KeptRankings
+from app.services.branches import BranchFilters, KeptLists, list_branches
 from app.services.json_sql import as_plain
-from app.services.listing import KeptCounts, KeptWalks, Page
+from app.services.listing import Page
 from app.services.pagination import PageRequest
-from app.services.place_scopes import PlaceScopes
 from app.services.refs import source_columns
 from app.services.risk_explain import explain_risks
 from app.services.risk_rules import RiskRules
-
-
-class KeptLists(TypedDict, total=False):
-    """What the list may read kept rather than read again (list_branches' arguments)."""
-
-    scopes: PlaceScopes
-    counts: KeptCounts
-    rankings: KeptRankings
-    walks: KeptWalks
-
 
 # Branches a batch of a whole export, explained together: the first bytes go out soon,
 # and the batch's explanations held at once stay small (a batch of 5,000, as other
