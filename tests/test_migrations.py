@@ -363,3 +363,38 @@ def test_word_ranges_and_name_orders_are_compared_by_their_bytes(
         "localities.name_order": "C",
         "branches.name_order": "C",
     }
+
+
+def test_0023_counts_the_approximate_figures_of_every_yearly_total(
+    databases: DatabaseFactory,
+) -> None:
+    """Upgraded to 0023, the communes' totals and the places' sums are computed again:
+    with every dated count made approximate below it, every members row says all its
+    figures are; the data version's triggers stay (SQLite adds the column in place)."""
+    engine = make_engine(databases.copy("seeded"))
+    _migrate_to(engine, command.downgrade, "0022")
+    totals = ("commune_yearly_totals", "place_yearly_totals")
+    assert all(
+        "approximate" not in {c["name"] for c in inspect(engine).get_columns(name)}
+        for name in totals
+    )
+    triggers = {name: _triggers_on(engine, name) for name in totals}
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE membership_counts SET qualifier = 'approximate'"))
+    _migrate_to(engine, command.upgrade, "0023")
+    with engine.connect() as conn:
+        rows = {
+            name: conn.execute(text(f"SELECT measure, records, approximate FROM {name}")).all()
+            for name in totals
+        }
+    assert {name: _triggers_on(engine, name) for name in totals} == triggers
+    engine.dispose()
+    for name, found in rows.items():
+        members = [
+            (records, approximate)
+            for measure, records, approximate in found
+            if measure == "members"
+        ]
+        assert members and all(records == approximate for records, approximate in members), name
+        others = [approximate for measure, _, approximate in found if measure != "members"]
+        assert others and not any(others), name

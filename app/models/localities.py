@@ -93,7 +93,8 @@ class YearlyTotalValues(SQLModel):
 
     `above1`..`above4` are the reporting ancestors outside the commune, by depth; `records`
     the figures summed, `low`/`high` their bounds, `bounded` how many have an upper bound,
-    `min_id` and `sample` the figures a reader can open.
+    `approximate` how many the text gives as approximate, `min_id` and `sample` the
+    figures a reader can open.
     """
 
     measure: str = Field(max_length=30)
@@ -106,6 +107,7 @@ class YearlyTotalValues(SQLModel):
     low: int
     high: int | None = None
     bounded: int
+    approximate: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     min_id: int
     sample: str = Field(sa_type=Text, description="Up to 25 smallest record ids, by commas.")
 

@@ -79,6 +79,10 @@ class MembersSum(Schema):
     counts_without_a_day: int = Field(
         description="Counts added that no text dates (dated by their article, an upper bound)."
     )
+    approximate_counts: int = Field(
+        description="Counts added that the sources give as approximate ('khoảng'): when not "
+        "0, low and high are approximate too."
+    )
     note: str
 
 
@@ -109,6 +113,11 @@ class YearMeasure(Schema):
     low: int | None
     high: int | None
     records_total: int
+    approximate_records: int = Field(
+        description="How many of the figures summed the sources give as approximate "
+        "('khoảng', an average; each record's qualifier): when not 0, low and high are "
+        "approximate too."
+    )
     records: list[MembershipCountOut | MembershipEventOut] = Field(
         description=(
             "Contributing figures with source and quote: the first `records` (5 unless "

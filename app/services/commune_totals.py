@@ -65,9 +65,19 @@ PLACES = ["province_id", "district_id", "commune_id"]
 ABOVE = [f"above{d}" for d in range(1, MAX_DEPTH + 1)]
 INSIDE = [f"inside{d}" for d in range(1, MAX_DEPTH + 1)]
 TOTAL_KEY = [*PLACES, "measure", "year"]
-TOTAL_COLUMNS = [*TOTAL_KEY, *ABOVE, "records", "low", "high", "bounded", "min_id", "sample"]
+TOTAL_COLUMNS = [
+    *TOTAL_KEY,
+    *ABOVE,
+    "records",
+    "low",
+    "high",
+    "bounded",
+    "approximate",
+    "min_id",
+    "sample",
+]
 # Spanning rows have no ancestors outside and no upper bound.
-SPANNING_COLUMNS = [*TOTAL_KEY, "records", "low", "bounded", "min_id", "sample"]
+SPANNING_COLUMNS = [*TOTAL_KEY, "records", "low", "bounded", "approximate", "min_id", "sample"]
 REPORTED = ["branch_id", "measure", "year"]
 
 
@@ -153,6 +163,7 @@ def _uncovered(where: BranchFilter, chains: Any, reported: Any, inside: list[str
             data.c.id,
             data.c.low,
             data.c.high,
+            data.c.approximate,
             *(chains.c[c] for c in PLACES),
             data.c.measure,
             data.c.year,
@@ -177,6 +188,7 @@ def _summed(top: Any) -> Select[Any]:
         func.sum(numbered.c.low).label("low"),
         func.sum(numbered.c.high).label("high"),
         func.count(numbered.c.high).label("bounded"),
+        func.sum(numbered.c.approximate).label("approximate"),
         func.min(numbered.c.id).label("min_id"),
         func.aggregate_strings(
             case((numbered.c.position <= SAMPLE_SIZE, cast(numbered.c.id, String))), ","
@@ -198,6 +210,7 @@ def spanning_select(where: BranchFilter) -> Select[Any]:
             func.count().label("records"),
             literal(0).label("low"),
             literal(0).label("bounded"),
+            literal(0).label("approximate"),
             func.min(ev.c.id).label("min_id"),
             literal("").label("sample"),
         )

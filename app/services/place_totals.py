@@ -23,7 +23,7 @@ from app.services.refs import table
 from app.services.yearly_rows import SAMPLE_SIZE
 
 LEVELS = ("province", "district")
-_COPIED = ["measure", "year", *ABOVE, "records", "low", "high", "bounded", "min_id"]
+_COPIED = ["measure", "year", *ABOVE, "records", "low", "high", "bounded", "approximate", "min_id"]
 
 
 def _sums(level: str, places: list[int] | None) -> Select[Any]:
@@ -34,7 +34,9 @@ def _sums(level: str, places: list[int] | None) -> Select[Any]:
     key = [place, t.c.measure, t.c.year, *(t.c[n] for n in ABOVE)]
     position = func.row_number().over(partition_by=key, order_by=t.c.min_id).label("position")
     chosen: ColumnElement[bool] = place.in_(places) if places is not None else place.is_not(None)
-    summed = [t.c[n] for n in ("records", "low", "high", "bounded", "min_id", "sample")]
+    summed = [
+        t.c[n] for n in ("records", "low", "high", "bounded", "approximate", "min_id", "sample")
+    ]
     numbered = select(*key, *summed, position).where(chosen).subquery("numbered")
     nkey = [numbered.c[c.name] for c in key]
     return select(
@@ -43,6 +45,7 @@ def _sums(level: str, places: list[int] | None) -> Select[Any]:
         func.sum(numbered.c.low).label("low"),
         func.sum(numbered.c.high).label("high"),
         func.sum(numbered.c.bounded).label("bounded"),
+        func.sum(numbered.c.approximate).label("approximate"),
         func.min(numbered.c.min_id).label("min_id"),
         func.aggregate_strings(
             case((numbered.c.position <= SAMPLE_SIZE, numbered.c.sample)), ","

@@ -61,6 +61,7 @@ class _Sum:
     low: int = 0
     high: int | None = 0
     bounded: int = 0
+    approximate: int = 0
     sample: str | None = ""
 
 
@@ -119,8 +120,9 @@ def locality_stats(
 
 
 def _sum_by_year(rows: Any) -> Any:
-    """Per measure and year: records, low and high sums, how many are bounded, and the
-    ids of up to RECORDS_PER_YEAR records (comma-separated; `position` ranks them)."""
+    """Per measure and year: records, low and high sums, how many are bounded and how
+    many approximate, and the ids of up to RECORDS_PER_YEAR records (comma-separated;
+    `position` ranks them)."""
     sample = case((rows.c.position <= RECORDS_PER_YEAR, rows.c.sample))
     return (
         select(
@@ -130,6 +132,7 @@ def _sum_by_year(rows: Any) -> Any:
             func.sum(rows.c.low).label("low"),
             func.sum(rows.c.high).label("high"),
             func.sum(rows.c.bounded).label("bounded"),
+            func.sum(rows.c.approximate).label("approximate"),
             func.aggregate_strings(sample, ",").label("sample"),
         )
         .group_by(rows.c.measure, rows.c.year)
@@ -146,6 +149,7 @@ def _one_each(rows: Any) -> Any:
         rows.c.low,
         rows.c.high,
         case((rows.c.high.is_not(None), 1), else_=0).label("bounded"),
+        rows.c.approximate,
         rows.c.id.label("min_id"),
         cast(rows.c.id, String).label("sample"),
     )
@@ -252,7 +256,7 @@ def _summed_totals(levels: tuple[str, ...], places: bool, with_covered: bool) ->
     ]
     parts = (
         select(source.c.measure, source.c.year, source.c.records, source.c.low, source.c.high)
-        .add_columns(source.c.bounded, source.c.min_id, source.c.sample)
+        .add_columns(source.c.bounded, source.c.approximate, source.c.min_id, source.c.sample)
         .where(in_place, source.c.measure != SPANNING, *uncovered)
         .subquery("parts")
     )
@@ -304,6 +308,7 @@ def _sums_from_totals(
         entry.low += row["low"]
         entry.high = (entry.high or 0) + (row["high"] or 0)
         entry.bounded += row["high"] is not None
+        entry.approximate += row["approximate"]
         entry.sample = f"{entry.sample},{row['id']}" if entry.sample else str(row["id"])
     return [sums[k] for k in sorted(sums)]
 
@@ -332,6 +337,7 @@ def _measures(
                     "low": row.low,
                     "high": row.high if row.bounded == row.records else None,
                     "records_total": row.records,
+                    "approximate_records": row.approximate,
                     "records": [found[i] for i in samples[(row.measure, row.year)] if i in found],
                 },
             )

@@ -43,6 +43,7 @@ def top_counted_members(levels: tuple[str, ...]) -> Select[Any]:
             (st.c.members_high * times).label("members_high"),
             lc.c.evidence_date,
             lc.c.as_of,
+            lc.c.qualifier,
         )
         .select_from(b)
         .join(st, st.c.branch_id == b.c.id)
@@ -93,6 +94,7 @@ def _summary(levels: tuple[str, ...]) -> Select[Any]:
         func.min(top.c.evidence_date).label("earliest"),
         func.max(top.c.evidence_date).label("latest"),
         func.count(case((top.c.as_of.is_(None), 1))).label("undated"),
+        func.count(case((top.c.qualifier == "approximate", 1))).label("approximate"),
     )
     both = organizations.subquery("o"), members.subquery("m")
     return select(*both[0].c, *both[1].c)
@@ -113,13 +115,15 @@ def locality_summary(reader: Reader, scope: dict[str, list[int]]) -> dict[str, A
             "earliest_evidence_date": row["earliest"],
             "latest_evidence_date": row["latest"],
             "counts_without_a_day": row["undated"],
+            "approximate_counts": row["approximate"],
             "note": (
                 "Sum of the latest count of each organization the sources name under this "
                 "place whose parent organizations here have no count of their own: not the "
                 "place's whole membership. Counts of different days are added (from "
                 "earliest_evidence_date to latest_evidence_date; a count without a day of "
                 "its own is dated by its article, an upper bound). Low and high keep the "
-                "qualifiers of the sources ('fewer than 5' is 0 to 4)."
+                "qualifiers of the sources ('fewer than 5' is 0 to 4; approximate_counts "
+                "says how many are approximate, and the sum with them)."
             ),
         },
         "risk_levels": {level: row[f"level_{level}"] for level in reversed(LEVELS)},

@@ -50,6 +50,12 @@ def single_year(ev: Any) -> ColumnElement[bool]:
     )
 
 
+def _approximate(qualifier: Any) -> Any:
+    """1 for a figure the text gives as approximate ('khoảng', an average), else 0: a sum
+    counts them, and a sum with one is approximate too."""
+    return case((qualifier == "approximate", 1), else_=0)
+
+
 def _times(b: Any, applies_to_each: Any) -> Any:
     """A group's figure "for each" of its members counts group_size times in a sum."""
     return case((applies_to_each, func.coalesce(b.c.group_size, 1)), else_=1)
@@ -73,6 +79,7 @@ def member_rows(where: BranchFilter) -> Select[Any]:
                 upper_bound(mc.c.value, mc.c.value_max, mc.c.qualifier)
                 * _times(b, mc.c.applies_to_each)
             ).label("high"),
+            _approximate(mc.c.qualifier).label("approximate"),
             func.row_number()
             .over(partition_by=(mc.c.branch_id, year), order_by=(mc.c.as_of.desc(), mc.c.id.desc()))
             .label("n"),
@@ -88,6 +95,7 @@ def member_rows(where: BranchFilter) -> Select[Any]:
         ranked.c.year,
         ranked.c.low,
         ranked.c.high,
+        ranked.c.approximate,
     ).where(ranked.c.n == 1)
 
 
@@ -109,6 +117,7 @@ def event_rows(where: BranchFilter) -> Select[Any]:
                 upper_bound(ev.c.value, ev.c.value_max, ev.c.qualifier)
                 * _times(b, ev.c.applies_to_each)
             ).label("high"),
+            _approximate(ev.c.qualifier).label("approximate"),
         )
         .join(b, b.c.id == ev.c.branch_id)
         .where(where(b), single_year(ev))

@@ -3,7 +3,8 @@
 locality_words: the folded words of each locality's search_key, so that a search is a
 range scan of an index rather than a LIKE over every locality. commune_yearly_totals:
 per-year sums of the figures in each commune, so that a province's stats read a few rows
-per commune. Both are filled here from the existing rows, and kept on write.
+per commune. The words are filled here from the existing rows, the totals by 0023; both
+are kept on write.
 
 Revision ID: 0004
 Revises: 0003
@@ -86,13 +87,8 @@ def _fill(connection: sa.Connection) -> None:
         connection.execute(
             sa.text("INSERT INTO locality_words (word, locality_id) VALUES (:w, :i)"), words
         )
-    # The totals come from the service that keeps them (its SQL is the definition); only
-    # the communes' (the places' sums are 0006's).
-    from sqlmodel import Session
-
-    from app.services.commune_totals import rebuild_communes
-
-    rebuild_communes(Session(bind=connection), None)
+    # The totals are computed by 0023, the last migration to change their columns: the
+    # service that keeps them (its SQL is the definition) names every column of the head.
 
 
 def downgrade() -> None:

@@ -2,7 +2,7 @@
 
 A province's stats read its communes' totals, some 6,500 rows at national scale (18 ms of
 a 55 ms request on SQLite); summed per province and district they are a few dozen.
-Filled here from the communes' totals (current at 0005), and kept on write with them.
+Filled by 0023 (see there), and kept on write with the communes' totals.
 
 Revision ID: 0006
 Revises: 0005
@@ -44,12 +44,8 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_place_yearly_totals_place_id"), ["place_id"], unique=False
         )
-    # The sums come from the service that keeps them (its SQL is the definition).
-    from sqlmodel import Session
-
-    from app.services.place_totals import rebuild_places
-
-    rebuild_places(Session(bind=op.get_bind()), None)
+    # The sums are computed by 0023, the last migration to change their columns: the
+    # service that keeps them (its SQL is the definition) names every column of the head.
 
 
 def downgrade() -> None:

@@ -65,6 +65,7 @@ def _sums(rows: list[Any]) -> list[tuple[Any, ...]]:
             r.records,
             r.low,
             r.high if r.bounded == r.records else None,
+            r.approximate,
             sorted(int(i) for i in r.sample.split(",") if i)[:25],
         )
         for r in rows
@@ -268,6 +269,76 @@ def test_a_count_and_a_move_update_the_totals(
     moved = patch(write_api, f"/localities/{village['id']}", {"parent_id": mai_ha}, editor)
     assert moved.status_code == 200, moved.text
     assert members_2024(mai_ha)["low"] == 9
+    with Session(_engine(write_api)) as session:
+        ids = list(session.execute(select(col(Locality.id))).scalars())
+        _assert_totals_match_figures(session, [i for i in ids if i is not None])
+
+
+APPROXIMATE_TEXT = (
+    "Chi bộ xóm Thử Nghiệm hiện có khoảng 20 đảng viên. Năm 2023, chi bộ kết nạp "
+    "khoảng 3 đảng viên mới."
+)
+
+
+def test_sums_count_their_approximate_figures_at_every_level(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """ "khoảng 20" added to an exact 9 gives 29, said to be approximate: by the village's
+    figures, the commune's totals and the district's and province's sums alike; and no
+    longer once the figure is corrected to exact."""
+    exact_source, village, branch = _village_and_branch(write_api, editor)
+    source = new_source(write_api, editor, key="test-khoang", text=APPROXIMATE_TEXT)
+    mai_ha = id_of(write_api, Locality, "vn2004:05251")
+    tien_phong = id_of(write_api, Branch, TIEN_PHONG)
+    about = {"qualifier": "approximate", "as_of": "2024-01-01"}
+    counts = [
+        write_api.post("/membership-counts", json=body, headers=editor)
+        for body in (
+            count_body(source["id"], branch["id"], value=20, quote="khoảng 20 đảng viên",
+                       figure="20", **about),
+            count_body(exact_source["id"], tien_phong, as_of="2024-01-01"),
+        )
+    ]  # fmt: skip
+    assert [c.status_code for c in counts] == [201, 201], [c.text for c in counts]
+    admission = write_api.post(
+        "/admissions",
+        json={
+            "source_id": source["id"], "branch_id": branch["id"], "kind": "admission",
+            "value": 3, "qualifier": "approximate", "period_start": "2023-01-01",
+            "period_end": "2023-12-31", "quote": "kết nạp khoảng 3 đảng viên", "figure": "3",
+        },
+        headers=editor,
+    )  # fmt: skip
+    assert admission.status_code == 201, admission.text
+    parents = write_api.get(f"/localities/{mai_ha}").json()["parents"]
+    places = [mai_ha, *(p["id"] for p in parents)]
+    assert len(places) == 3  # the commune, its district and its province
+
+    def measure(locality: int, year: int, name: str) -> Any:
+        stats = write_api.get(f"/localities/{locality}/stats")
+        assert stats.status_code == 200, stats.text
+        [found] = [y[name] for y in stats.json()["years"] if y["year"] == year]
+        return found
+
+    members = measure(village["id"], 2024, "members")
+    assert (members["low"], members["high"], members["approximate_records"]) == (20, 20, 1)
+    assert measure(village["id"], 2023, "admissions")["approximate_records"] == 1
+    for place in places:
+        members = measure(place, 2024, "members")
+        assert members["approximate_records"] == 1, place
+        assert members["records_total"] >= 2 and members["low"] >= 29, place
+        admissions = measure(place, 2023, "admissions")
+        assert admissions["approximate_records"] == 1, place
+    summary = write_api.get(f"/localities/{village['id']}").json()["summary"]["members"]
+    assert (summary["low"], summary["approximate_counts"]) == (20, 1)
+
+    corrected = patch(write_api, counts[0].headers["location"], {"qualifier": "exact"}, editor)
+    assert corrected.status_code == 200, corrected.text
+    for place in (village["id"], *places):
+        assert measure(place, 2024, "members")["approximate_records"] == 0, place
+        assert measure(place, 2023, "admissions")["approximate_records"] == 1, place
+    summary = write_api.get(f"/localities/{village['id']}").json()["summary"]["members"]
+    assert summary["approximate_counts"] == 0
     with Session(_engine(write_api)) as session:
         ids = list(session.execute(select(col(Locality.id))).scalars())
         _assert_totals_match_figures(session, [i for i in ids if i is not None])
