@@ -69,7 +69,9 @@ def list_branches(
         Query(
             min_length=1,
             max_length=200,
-            description="Search names, with or without diacritics ('dang bo luc yen').",
+            description="Search names and descriptions, with or without diacritics ('dang bo "
+            "luc yen'): each word anywhere. By relevance, whole words with their diacritics "
+            "rank first, then whole words without them, then parts of words.",
             examples=["Khéo Lẹng"],
         ),
         AfterValidator(searchable),

@@ -59,7 +59,8 @@ def list_localities(
             description=(
                 "Search the name, with or without diacritics ('lam thuong', 'Lâm Thượng'): "
                 "every word must start a word of the name, in any order ('thuong lam', "
-                "'lam th'); exact diacritics rank first."
+                "'lam th'). By relevance, whole words with their diacritics rank first ('Hà': "
+                "Thanh Hà), then whole words without them, then parts of words."
             ),
             examples=["Lâm Thượng"],
         ),

@@ -369,7 +369,7 @@ def _locality_list(shape: LocalityListShape, dialect_name: str) -> ListQuery:
         ]
     rank = None
     if shape.search is not None:
-        # Only the exact-diacritics rank of refs.search: matching is by word prefix.
+        # Only the rank of refs.search: matching is by word prefix.
         _, rank = search(loc.c.search_key, loc.c.name_lower, shape.search)
     # Counting needs neither today's units nor the source that decorate each row; with a
     # search, it counts the matches (joined to the localities only for other filters).

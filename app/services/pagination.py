@@ -70,6 +70,14 @@ def _unb64(text: str) -> bytes:
 # cursors of before held its name_lower, which would be compared with name_order and
 # silently end a walk).
 CURSOR_VALUES = 2
+# Sorts whose values changed apart from the others': a relevance rank is one of four since
+# whole words rank first (it was exact diacritics or not, 0 or 1, which a walk would now
+# read as ranks of other rows).
+SORT_VALUES = {"relevance": 3}
+
+
+def _values_version(sort: str) -> int:
+    return SORT_VALUES.get(sort.lstrip("-"), CURSOR_VALUES)
 
 
 def encode_cursor(values: list[Any], page: PageRequest, secret: bytes) -> str:
@@ -78,7 +86,7 @@ def encode_cursor(values: list[Any], page: PageRequest, secret: bytes) -> str:
             "v": [v.isoformat() if isinstance(v, date) else v for v in values],
             "s": page.sort,
             "f": page.filters_digest,
-            "k": CURSOR_VALUES,
+            "k": _values_version(page.sort),
         }
     )
     signature = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
@@ -99,7 +107,7 @@ def decode_cursor(
     if not hmac.compare_digest(signature, expected):
         raise error
     data = orjson.loads(payload)
-    if data.get("k") != CURSOR_VALUES:
+    if data.get("k") != _values_version(page.sort):
         raise bad_request(
             "query.cursor", "this cursor is of an earlier version of the service; start again"
         )

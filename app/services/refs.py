@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, literal, or_, true
+from sqlalchemy import ColumnElement, String, Table, and_, bindparam, case, literal, or_, true
 from sqlalchemy.sql import Select
 
 from app.models import Locality, Source
@@ -75,7 +75,7 @@ def _escape_like(text: str) -> str:
 @dataclass(frozen=True)
 class SearchTerms:
     """The LIKE patterns of a search: q's folded words, and its words as typed (lower
-    case, diacritics kept), each a substring to find."""
+    case, diacritics kept), escaped."""
 
     folded: tuple[str, ...]
     exact: tuple[str, ...]
@@ -83,8 +83,8 @@ class SearchTerms:
     @classmethod
     def of(cls, q: str) -> "SearchTerms":
         return cls(
-            tuple(f"%{_escape_like(w)}%" for w in search_words(fold(q))),
-            tuple(f"%{_escape_like(w)}%" for w in search_words(lower_exact(q))),
+            tuple(_escape_like(w) for w in search_words(fold(q))),
+            tuple(_escape_like(w) for w in search_words(lower_exact(q))),
         )
 
     @property
@@ -93,10 +93,18 @@ class SearchTerms:
         return len(self.folded), len(self.exact)
 
     def params(self, name: str = "q") -> dict[str, str]:
+        """Each word anywhere, folded (`f`) and as typed (`x`); and as a whole word
+        between spaces (`fw`, `xw`: the text is given a space at each end)."""
         return {
-            **{f"{name}_f{i}": pattern for i, pattern in enumerate(self.folded)},
-            **{f"{name}_x{i}": pattern for i, pattern in enumerate(self.exact)},
+            **{f"{name}_f{i}": f"%{word}%" for i, word in enumerate(self.folded)},
+            **{f"{name}_x{i}": f"%{word}%" for i, word in enumerate(self.exact)},
+            **{f"{name}_fw{i}": f"% {word} %" for i, word in enumerate(self.folded)},
+            **{f"{name}_xw{i}": f"% {word} %" for i, word in enumerate(self.exact)},
         }
+
+
+# A search's ranks, best first (`search`).
+SEARCH_RANKS = ("whole_words_exact", "whole_words_folded", "exact_diacritics", "folded_only")
 
 
 def search(
@@ -105,22 +113,31 @@ def search(
     shape: tuple[int, int],
     name: str = "q",
 ) -> tuple[ColumnElement[bool], ColumnElement[int]]:
-    """Every folded word of q must appear; rows whose text has q's exact diacritics rank 0.
+    """Every folded word of q must appear, and the rows rank by how (SEARCH_RANKS): q's
+    words as whole words of the name with their exact diacritics ("Hà": Thanh Hà), as
+    whole words folded (Mai Hạ), as parts of words with their diacritics (Bích Hào), the
+    rest (Hạnh Lâm). Words are what spaces separate here: a word beside punctuation
+    ranks as a part of one.
 
     'thao chu phin', 'THÀO CHƯ PHÌN' (or its NFD form) and 'dang bo luc yen' all match.
     The patterns are bound (`SearchTerms.params`); `shape` is `SearchTerms.shape`.
     """
-    folded, exact_words = shape
-    match = and_(
-        true(),
-        *(search_key.like(bindparam(f"{name}_f{i}"), escape="\\") for i in range(folded)),
+    folded, exact = shape
+
+    def every(text: ColumnElement[str], kind: str, count: int) -> ColumnElement[bool]:
+        patterns = [bindparam(f"{name}_{kind}{i}", type_=String) for i in range(count)]
+        return and_(true(), *(text.like(p, escape="\\") for p in patterns))
+
+    def padded(text: ColumnElement[str]) -> ColumnElement[str]:
+        return literal(" ", String) + text + literal(" ", String)
+
+    ranks = (
+        every(padded(name_lower), "xw", exact),
+        every(padded(search_key), "fw", folded),
+        every(name_lower, "x", exact),
     )
-    exact = and_(
-        true(),
-        *(name_lower.like(bindparam(f"{name}_x{i}"), escape="\\") for i in range(exact_words)),
-    )
-    rank = case((exact, literal(0)), else_=literal(1))
-    return match, rank
+    rank = case(*((r, literal(n)) for n, r in enumerate(ranks)), else_=literal(len(ranks)))
+    return every(search_key, "f", folded), rank
 
 
 def scope_levels(scope: dict[str, list[int]]) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ def search_words(text: str) -> list[str]:
 
 
 def lower_exact(text: str) -> str:
-    """Lowercase with diacritics kept (NFC), for ranking exact-diacritic matches first."""
+    """Lowercase with diacritics kept (NFC), for ranking matches with the diacritics typed first."""
     return _WHITESPACE.sub(
         " ", unicodedata.normalize("NFC", text.translate(_INVISIBLE)).casefold()
     ).strip()

@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -48,6 +49,25 @@ def test_search_and_kinds(api: TestClient) -> None:
     assert [i["official_name"] for i in body["items"]] == ["thôn Khéo Lẹng"]
     villages = api.get("/localities", params={"kind": "village", "limit": 100}).json()["items"]
     assert all(v["code"] is None for v in villages) and len(villages) >= 5
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        # Whole words with their diacritics, whole words folded, parts of words with
+        # their diacritics, the rest; then by name.
+        ("Hà", ["Thanh Hà", "Mai Hạ", "Mai Hạ", "Bích Hào", "Hạnh Lâm", "Hạnh Lâm"]),
+        ("ha", ["Mai Hạ", "Mai Hạ", "Thanh Hà", "Bích Hào", "Hạnh Lâm", "Hạnh Lâm"]),
+        ("xã Hạ", ["Mai Hạ", "Mai Hạ", "Thanh Hà", "Hạnh Lâm", "Hạnh Lâm", "Bích Hào"]),
+    ],
+)
+def test_whole_words_rank_before_parts_of_words(
+    api: TestClient, q: str, expected: list[str]
+) -> None:
+    """ "Hà" ranked Bích Hào with Thanh Hà: both have "hà" with its diacritics somewhere."""
+    found = api.get("/localities", params={"q": q, "sort": "relevance", "kind": "commune"})
+    assert found.status_code == 200, found.text
+    assert [item["name"] for item in found.json()["items"]] == expected
 
 
 def test_detail_summary_does_not_double_count(api: TestClient) -> None:
