@@ -31,7 +31,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.vocab import METRIC_UNITS
 from app.services.evidence_dates import evidence_day
-from app.services.place_tree import loops, misplaced, misplaced_children
+from app.services.place_tree import loops, misplaced, misplaced_children, too_deep
 from app.services.status import release_counts
 from app.services.text import normalize_quote_text
 from app.services.yearly import note_stale
@@ -181,7 +181,10 @@ class _Applier:
         problem = None
         if parent is not None and loops(self.session, model, row_id, parent.id):
             problem = RecordProblem(label, "parent", "it would sit under itself")
-        elif parent is not None and (why := misplaced(model, kind, parent.kind)):
+        elif parent is not None and (
+            why := misplaced(model, kind, parent.kind)
+            or too_deep(self.session, model, row_id, parent.id)
+        ):
             problem = RecordProblem(label, "parent", why)
         elif row_id is not None and (why := misplaced_children(self.session, model, row_id, kind)):
             problem = RecordProblem(label, "kind", why)

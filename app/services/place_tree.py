@@ -6,7 +6,11 @@ under a place of a higher level (a village under a commune, never a province und
 village); an organization under one of a higher level where both kinds have one (a
 village's chi bộ under a commune's đảng bộ, never a province's under a commune's); and
 nothing is its own ancestor. A unit whose ancestors are out of order is counted under
-the wrong province, and a loop drops its organizations' members from every sum.
+the wrong province, and a loop drops its organizations' members from every sum. An
+organization stands at most SUMMED_DEPTH below the top of its tree: the sums look that
+far up for a count that already includes one's (a party cell's under a branch's under a
+commune's, a district's and a province's committee), and a deeper one's would be added
+beside it.
 """
 
 from collections.abc import Iterable, Mapping
@@ -17,6 +21,7 @@ from sqlmodel import Session
 
 from app.models import Branch, Locality
 from app.services.refs import table
+from app.services.summary import MAX_DEPTH as SUMMED_DEPTH
 
 MAX_DEPTH = 12  # deeper than any administrative or party tree; stops a corrupt loop
 
@@ -86,6 +91,50 @@ def loops(session: Session, model: Any, row_id: int | None, parent_id: int | Non
     return parent_id is not None
 
 
+def too_deep(session: Session, model: Any, row_id: int | None, parent_id: int | None) -> str | None:
+    """Why an organization under `parent_id` (with its descendants, when it exists)
+    would stand deeper than SUMMED_DEPTH below the top of its tree, or None."""
+    if model is not Branch or parent_id is None:
+        return None  # places: at most four levels, by their kinds
+    b = table(Branch)
+    above, ident = 1, parent_id  # its parent, then the parent's ancestors
+    while above <= SUMMED_DEPTH:
+        next_id = session.execute(select(b.c.parent_id).where(b.c.id == ident)).scalar()
+        if next_id is None:
+            break
+        above, ident = above + 1, next_id
+    below, frontier = 0, [row_id] if row_id is not None else []
+    while frontier and above + below <= SUMMED_DEPTH:
+        children = select(b.c.id).where(b.c.parent_id.in_(frontier))
+        frontier = list(session.execute(children).scalars())
+        below += bool(frontier)
+    if above + below <= SUMMED_DEPTH:
+        return None
+    return (
+        f"would put {'an organization under it' if below else 'it'} more than "
+        f"{SUMMED_DEPTH} organizations below the top of its tree: the sums over places "
+        f"look {SUMMED_DEPTH} levels up for a count that includes an organization's"
+    )
+
+
+def _too_deep_in(parents: Mapping[int, int | None], on_loops: set[int]) -> Iterable[int]:
+    """The rows more than SUMMED_DEPTH below the top of their tree (loops left out)."""
+    depths: dict[int, int] = {}
+    for start in parents:
+        path: list[int] = []
+        node: int | None = start
+        while node is not None and node in parents and node not in depths:
+            if node in on_loops:
+                break
+            path.append(node)
+            node = parents[node]
+        depth = depths.get(node, -1) if node is not None else -1
+        for visited in reversed(path):
+            depth += 1
+            depths[visited] = depth
+    return (ident for ident, depth in depths.items() if depth > SUMMED_DEPTH)
+
+
 def stored_tree_problems(connection: Connection, model: Any) -> dict[int, str]:
     """Every stored row of `model` that is its own ancestor, or sits under a parent of a
     kind it may not: its id and why. Reads the ids, parents and kinds of the whole table
@@ -98,6 +147,11 @@ def stored_tree_problems(connection: Connection, model: Any) -> dict[int, str]:
     ):
         kinds[ident], parents[ident] = kind, parent_id
     problems = {ident: "it is its own ancestor" for ident in _in_loops(parents)}
+    if model is Branch:
+        for ident in _too_deep_in(parents, set(problems)):
+            problems[ident] = (
+                f"it stands more than {SUMMED_DEPTH} organizations below the top of its tree"
+            )
     for ident, parent_id in parents.items():
         parent_kind = kinds.get(parent_id) if parent_id is not None else None
         if ident not in problems and (why := misplaced(model, kinds[ident], parent_kind)):

@@ -30,7 +30,7 @@ from app.services import audit
 from app.services.branches import branch_detail
 from app.services.json_sql import representation_etag
 from app.services.localities import locality_detail
-from app.services.place_tree import loops, misplaced, misplaced_children
+from app.services.place_tree import loops, misplaced, misplaced_children, too_deep
 from app.services.writes import (
     Outcome,
     WriteContext,
@@ -266,6 +266,9 @@ def _branch_values(
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
     errors = quote_errors(source, body.quote)
     errors += _tree_errors(session, Branch, row_id, body.kind, parent, _placing_field(patch))
+    moved = patch is None or "parent_id" in patch.model_fields_set
+    if parent is not None and moved and (why := too_deep(session, Branch, row_id, parent.id)):
+        errors.append(FieldError(field="body.parent_id", message=why))
     if body.name is None and body.group_size is None:
         errors.append(
             FieldError(

@@ -496,6 +496,30 @@ def test_an_import_keeps_each_tree_in_order(write_api: TestClient, editor: dict[
     assert branch.json()["parent"]["id"] == id_of(write_api, Branch, "org:vn2004:05251")
 
 
+def test_an_import_puts_no_organization_deeper_than_the_sums_look(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Four organizations each under the one before, below Chi bộ xóm Thử Nghiệm (1
+    below Mai Hạ's committee): the fourth would stand 5 below, deeper than the sums look
+    for a count that includes its own (app.services.place_tree)."""
+    data = article()
+    parent = data["branches"][0]["key"]
+    for n in range(1, 5):
+        data["branches"].append(
+            {"key": f"test:depth-{n}", "kind": "other", "name": "Chi bộ xóm Thử Nghiệm",
+             "parent": parent, "quote": "Chi bộ xóm Thử Nghiệm"}
+        )  # fmt: skip
+        parent = f"test:depth-{n}"
+    before = row_counts(write_api)
+    refused = _imported(write_api, data, editor)
+    assert refused.status_code == 422, refused.text
+    assert fields(refused) == ["body.branches.4.parent"]
+    assert "more than 4 organizations below" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    data["branches"].pop()
+    assert _imported(write_api, data, editor).status_code == 200
+
+
 def test_an_unreadable_period_is_named_by_its_field(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:

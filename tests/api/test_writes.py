@@ -357,6 +357,51 @@ def test_no_loops_in_the_trees(write_api: TestClient, editor: dict[str, str]) ->
     assert "itself" in looped.json()["errors"][0]["message"]
 
 
+def test_no_organization_stands_deeper_than_the_sums_look(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The sums over places look 4 organizations up for a count that includes one's: a
+    party cell 5 below Lục Yên's district committee had its count added beside the
+    district's, which includes it (from a data audit). Such a place in the tree is
+    refused, to a new organization or a move, and nothing is written."""
+    source = new_source(write_api, editor)
+    lam_thuong = id_of(write_api, Branch, "org:vn2004:04309")  # 1 below the district's
+
+    def organization(key: str, kind: str, parent_id: int | None) -> httpx.Response:
+        body = {"key": key, "kind": kind, "name": "Chi bộ xóm Thử Nghiệm",
+                "parent_id": parent_id, "source_id": source["id"],
+                "quote": "Chi bộ xóm Thử Nghiệm"}  # fmt: skip
+        return write_api.post("/branches", json=body, headers=editor)
+
+    def made(key: str, kind: str, parent_id: int | None) -> int:
+        response = organization(key, kind, parent_id)
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+    deepest = lam_thuong
+    for depth, kind in enumerate(("agency_committee", "other", "grassroots_branch"), start=2):
+        deepest = made(f"test:depth-{depth}", kind, deepest)  # 4 below at the end
+    top = made("test:moved", "other", None)
+    made("test:moved-child", "party_cell", top)
+    before = row_counts(write_api)
+    refused = organization("test:depth-5", "party_cell", deepest)
+    assert refused.status_code == 422 and fields(refused) == ["body.parent_id"], refused.text
+    assert "more than 4 organizations below the top" in refused.json()["errors"][0]["message"]
+    # A tree of two moved: under the grassroots branch (its top 5 below), under the one
+    # above (its child 5 below); under the agency's committee it fits (3 and 4 below).
+    path = f"/branches/{top}"
+    for key, why in (
+        ("test:depth-4", "would put it"),
+        ("test:depth-3", "an organization under it"),
+    ):
+        refused = patch(write_api, path, {"parent_id": id_of(write_api, Branch, key)}, editor)
+        assert refused.status_code == 422 and fields(refused) == ["body.parent_id"], key
+        assert why in refused.json()["errors"][0]["message"], key
+    assert row_counts(write_api) == before
+    agency = id_of(write_api, Branch, "test:depth-2")
+    assert patch(write_api, path, {"parent_id": agency}, editor).status_code == 200
+
+
 def test_a_place_sits_under_a_place_of_a_higher_level(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:

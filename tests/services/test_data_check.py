@@ -158,6 +158,31 @@ def test_a_tree_out_of_order_is_named(engine: Engine) -> None:
     }  # fmt: skip
 
 
+def test_an_organization_deeper_than_the_sums_look_is_named(engine: Engine) -> None:
+    """Thanh Chương's group (of kind other, which may sit anywhere) moved by hand under
+    Mai Hạ's chi bộ xóm Tiền Phong, and Lục Yên's district committee under the group:
+    Khéo Lẹng's and Thâm Pất's chi bộ stand 5 below Mai Hạ's committee, deeper than the
+    sums look for a count that includes their own (writes refuse it:
+    app.services.place_tree)."""
+
+    def branch(key: str) -> int:
+        return one(engine, f"SELECT id FROM branches WHERE key = '{key}'")
+
+    group = branch("org:vn2004:428/six-branches-at-risk")
+    tien_phong = branch("org:vn2004:05251/xom-tien-phong")
+    change(engine, f"UPDATE branches SET parent_id = {tien_phong} WHERE id = {group}")
+    change(engine, f"UPDATE branches SET parent_id = {group} WHERE key = 'org:vn2004:135'")
+    deep = {branch(f"org:vn2004:04309/{v}") for v in ("thon-kheo-leng", "thon-tham-pat")}
+
+    report = check(engine)
+
+    misplaced = [f for f in report.findings if f.rule == "misplaced"]
+    assert {(f.entity, f.id, f.field) for f in misplaced} == {
+        ("branch", ident, "parent_id") for ident in deep
+    }
+    assert all("more than 4 organizations below the top" in f.message for f in misplaced)
+
+
 def test_each_row_changed_behind_the_service_is_named_by_its_rule(engine: Engine) -> None:
     # A dated source's count whose figure prints its value, and another of that source.
     count = one(
