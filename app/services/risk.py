@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement as Col
 
 from app.models import Branch, Fact, MembershipCount, MembershipEvent
 from app.models.vocab import LEVEL_RANK
+from app.services.event_reports import reported_again
 from app.services.refs import alias, table
 from app.services.risk_rules import RiskRules
 from app.services.sqlfuncs import greatest, not_indexed
@@ -220,6 +221,7 @@ def risk_select(
         w.c.evidence_date <= as_of,
         cast(extract("year", _event_end(w.c)), Integer)
         > ids_cte.c.attrition_anchor_year - rules.attrition_years,
+        ~reported_again(w, as_of),
     )
     window_joins: list[tuple[Any, Any]] = []
     window_columns: list[ColumnElement[Any]]

@@ -11,6 +11,7 @@ from app.models import Fact, MembershipCount, MembershipEvent
 from app.models.vocab import LEVEL_RANK
 from app.reader import Reader
 from app.services.answer_cache import Answer, AnswerCache, kept_answer
+from app.services.event_reports import reported_again
 from app.services.figures import figures_by_ids
 from app.services.refs import table
 from app.services.risk import RiskDay, admission_or_departure, risk_select, years_before
@@ -251,8 +252,10 @@ def _admission_departure_events(
 
 def _admissions_and_departures() -> Select[Any]:
     ev = table(MembershipEvent)
+    as_of = bindparam("as_of", type_=Date)
     return select(ev.c.id).where(
         ev.c.branch_id.in_(bindparam("branch_ids", expanding=True)),
         admission_or_departure(ev.c),
-        ev.c.evidence_date <= bindparam("as_of", type_=Date),
+        ev.c.evidence_date <= as_of,
+        ~reported_again(ev, as_of),
     )

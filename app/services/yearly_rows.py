@@ -1,7 +1,8 @@
 """The rows a place's yearly stats add up, as SQL.
 
 `member_rows`: a branch's latest dated count ('all' members) of each year. `event_rows`:
-its events whose period lies inside one calendar year, per kind. The stats of a village
+its events whose period lies inside one calendar year, per kind, each reported once
+(app.services.event_reports). The stats of a village
 add them up per request; above a village, app.services.commune_totals keeps their sums.
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
 )
 
 from app.models import Branch, MembershipCount, MembershipEvent
+from app.services.event_reports import reported_again
 from app.services.refs import alias
 from app.services.risk import lower_bound, upper_bound
 from app.services.summary import MAX_DEPTH
@@ -120,7 +122,7 @@ def event_rows(where: BranchFilter) -> Select[Any]:
             _approximate(ev.c.qualifier).label("approximate"),
         )
         .join(b, b.c.id == ev.c.branch_id)
-        .where(where(b), single_year(ev))
+        .where(where(b), single_year(ev), ~reported_again(ev))
     )
 
 
