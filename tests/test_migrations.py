@@ -370,7 +370,9 @@ def test_0023_counts_the_approximate_figures_of_every_yearly_total(
 ) -> None:
     """Upgraded to 0023, the communes' totals and the places' sums are computed again:
     with every dated count made approximate below it, every members row says all its
-    figures are; the data version's triggers stay (SQLite adds the column in place)."""
+    figures are; the data version's triggers stay (SQLite adds the column in place).
+    Every status row is marked, and the next refresh computes it again (its attrition
+    window takes one report of an event several sources report)."""
     engine = make_engine(databases.copy("seeded"))
     _migrate_to(engine, command.downgrade, "0022")
     totals = ("commune_yearly_totals", "place_yearly_totals")
@@ -388,6 +390,13 @@ def test_0023_counts_the_approximate_figures_of_every_yearly_total(
             for name in totals
         }
     assert {name: _triggers_on(engine, name) for name in totals} == triggers
+    with engine.connect() as conn:
+        marked = set(conn.execute(text("SELECT rules_version FROM branch_status")).scalars())
+    assert marked == {"before-0023"}
+    assert refresh_if_stale(engine, RiskRules(), datetime.now().replace(hour=12))
+    with engine.connect() as conn:
+        current = set(conn.execute(text("SELECT rules_version FROM branch_status")).scalars())
+    assert current == {RiskRules().version}
     engine.dispose()
     for name, found in rows.items():
         members = [

@@ -19,8 +19,8 @@ from app.services.refs import alias
 
 def reported_again(event: Any, as_of: ColumnElement[date] | None = None) -> ColumnElement[bool]:
     """Whether another source reports `event`'s events (same branch, kind and period)
-    with newer evidence, or as new evidence from a source added later; with `as_of`, a
-    report known by that day (its evidence_date on or before it)."""
+    with newer evidence, or with evidence as new from a source added later; with
+    `as_of`, a report known by that day (its evidence_date on or before it)."""
     other = alias(MembershipEvent, f"{event.name}_again")
     known = [other.c.evidence_date <= as_of] if as_of is not None else []
     return exists().where(
