@@ -155,6 +155,7 @@ def risk_select(
     ids = select(
         b.c.id.label("branch_id"),
         b.c.dissolved_on,
+        b.c.group_size,
         _latest(mc.c, b.c.id, as_of, mc.c.status == "all").label("count_id"),
         _latest(mc.c, b.c.id, as_of, mc.c.status == "full").label("full_count_id"),
         _latest(fact.c, b.c.id, as_of, fact.c.metric == "members_over_60").label("over_60_id"),
@@ -198,8 +199,13 @@ def risk_select(
     # pass over its events (six correlated sums each read them again: some 23 s of a
     # national refresh on PostgreSQL). Joined from the branches evaluated, so that one
     # branch reads only its own events.
-    low = func.coalesce(lower_bound(w.c.value, w.c.qualifier), 1)
-    high = upper_bound(w.c.value, w.c.value_max, w.c.qualifier)
+    # An unnamed group's events add up at the group's scale: one "for each" of its
+    # organizations counts group_size times, beside a figure of the whole group (two
+    # departures of the group against one admission in each of three branches is not
+    # attrition), as in a place's yearly sums.
+    times = case((w.c.applies_to_each, func.coalesce(ids_cte.c.group_size, 1)), else_=1)
+    low = func.coalesce(lower_bound(w.c.value, w.c.qualifier), 1) * times
+    high = upper_bound(w.c.value, w.c.value_max, w.c.qualifier) * times
     unbounded = case((high.is_(None), 1), else_=0)
 
     def of_kind(kind: str, expr: Col[Any]) -> Any:

@@ -77,7 +77,8 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "Attrition",
             "More departures than admissions over the "
             f"{rules.attrition_years} calendar years up to the branch's latest reported "
-            "admission or departure (the Tiền Phong case, article 000).",
+            "admission or departure (the Tiền Phong case, article 000); an unnamed group's "
+            "figures for each of its organizations count once for each.",
         ),
         RuleInfo(
             "reported",

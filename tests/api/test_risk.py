@@ -5,8 +5,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.models import Branch
 from app.schemas.branches import RiskExplanation, RiskSummary
 from tests.api.helpers import branch, group, locality
+from tests.api.test_writes import id_of, make_key, new_source
 
 
 def test_risk_true_returns_the_flagged_branch_and_group(api: TestClient) -> None:
@@ -155,10 +157,11 @@ def test_an_admission_without_a_number_leaves_the_window_without_a_most(
     api: TestClient,
 ) -> None:
     """ "đều phát triển được đảng viên mới": each of the six admitted, no number printed.
-    Their window's admissions are at least 1 with no most (the rules compare a most
-    only when there is one), never "1 to 0"; and no bound anywhere exceeds its most."""
+    Their window's admissions are at least 1 each, 6 for the group, with no most (the
+    rules compare a most only when there is one), never "6 to 0"; and no bound anywhere
+    exceeds its most."""
     attrition = _criterion(api, group(api)["id"], "attrition")
-    assert attrition["value"]["admissions"] == {"low": 1, "high": None}
+    assert attrition["value"]["admissions"] == {"low": 6, "high": None}
     assert attrition["status"] == "unknown"
     for item in api.get("/branches", params={"limit": "500"}).json()["items"]:
         value = _criterion(api, item["id"], "attrition")["value"]
@@ -170,3 +173,38 @@ def test_an_admission_without_a_number_leaves_the_window_without_a_most(
 def _criterion(api: TestClient, branch_id: int, name: str) -> dict[str, Any]:
     explanation = api.get(f"/branches/{branch_id}/risk").json()
     return next(c for c in explanation["criteria"] if c["id"] == name)
+
+
+GROUP_TEXT = (
+    "Năm 2023, 2 đảng viên của sáu chi bộ xin ra khỏi Đảng. Mỗi chi bộ kết nạp 1 đảng "
+    "viên. Cũng năm đó, thêm 5 đảng viên của sáu chi bộ xin ra khỏi Đảng."
+)
+
+
+def test_a_groups_window_adds_its_figures_at_the_groups_scale(write_api: TestClient) -> None:
+    """Thanh Chương's six branches: 2 departures of the whole group against 1 admission
+    in each of the six is 2 against 6, not attrition; read as one organization's it was
+    2 against 1, met (from a data audit). 5 more departures make it 7 against 6."""
+    editor = make_key(write_api)
+    source = new_source(
+        write_api, editor, key="test-six", text=GROUP_TEXT, published_on="2024-01-10"
+    )
+    six = id_of(write_api, Branch, "org:vn2004:428/six-branches-at-risk")
+
+    def event(kind: str, value: int, each: bool, quote: str) -> None:
+        body = {"source_id": source["id"], "branch_id": six, "kind": kind, "value": value,
+                "applies_to_each": each, "period_start": "2023-01-01",
+                "period_end": "2023-12-31", "quote": quote, "figure": str(value)}  # fmt: skip
+        made = write_api.post("/admissions", json=body, headers=editor)
+        assert made.status_code == 201, made.text
+
+    event("departure", 2, False, "2 đảng viên của sáu chi bộ xin ra khỏi Đảng")
+    event("admission", 1, True, "Mỗi chi bộ kết nạp 1 đảng")
+    attrition = _criterion(write_api, six, "attrition")
+    assert attrition["value"]["departures"] == {"low": 2, "high": 2}
+    assert attrition["value"]["admissions"] == {"low": 6, "high": 6}
+    assert attrition["status"] == "not_met"
+    event("departure", 5, False, "thêm 5 đảng viên của sáu chi bộ xin ra khỏi Đảng")
+    attrition = _criterion(write_api, six, "attrition")
+    assert attrition["value"]["departures"] == {"low": 7, "high": 7}
+    assert attrition["status"] == "met"
