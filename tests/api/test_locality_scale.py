@@ -92,6 +92,14 @@ def _assert_totals_match_figures(session: Session, locality_ids: list[int]) -> i
     return with_figures
 
 
+def assert_every_total_matches(client: TestClient) -> None:
+    """Every place's stats from the totals equal its stats from the figures (after a
+    write: the totals it refreshed, and those it left)."""
+    with Session(_engine(client)) as session:
+        ids = list(session.execute(select(col(Locality.id))).scalars())
+        _assert_totals_match_figures(session, [i for i in ids if i is not None])
+
+
 def test_totals_after_the_seed_load_match_the_figures(api: TestClient) -> None:
     with Session(_engine(api)) as session:
         ids = list(session.execute(select(col(Locality.id)).order_by(col(Locality.id))).scalars())
@@ -269,9 +277,7 @@ def test_a_count_and_a_move_update_the_totals(
     moved = patch(write_api, f"/localities/{village['id']}", {"parent_id": mai_ha}, editor)
     assert moved.status_code == 200, moved.text
     assert members_2024(mai_ha)["low"] == 9
-    with Session(_engine(write_api)) as session:
-        ids = list(session.execute(select(col(Locality.id))).scalars())
-        _assert_totals_match_figures(session, [i for i in ids if i is not None])
+    assert_every_total_matches(write_api)
 
 
 APPROXIMATE_TEXT = (
@@ -339,9 +345,7 @@ def test_sums_count_their_approximate_figures_at_every_level(
         assert measure(place, 2023, "admissions")["approximate_records"] == 1, place
     summary = write_api.get(f"/localities/{village['id']}").json()["summary"]["members"]
     assert summary["approximate_counts"] == 0
-    with Session(_engine(write_api)) as session:
-        ids = list(session.execute(select(col(Locality.id))).scalars())
-        _assert_totals_match_figures(session, [i for i in ids if i is not None])
+    assert_every_total_matches(write_api)
 
 
 def test_a_parent_count_covers_its_branches_after_a_write(
@@ -417,9 +421,7 @@ def test_a_commune_moving_to_another_district_leaves_the_old_districts_sums(
     assert moved.status_code == 200, moved.text
     assert count.json()["id"] not in counted_2024(old_district)
     assert count.json()["id"] in counted_2024(luc_yen)
-    with Session(_engine(write_api)) as session:
-        ids = list(session.execute(select(col(Locality.id))).scalars())
-        _assert_totals_match_figures(session, [i for i in ids if i is not None])
+    assert_every_total_matches(write_api)
 
 
 # -- Search ---------------------------------------------------------------------------------
