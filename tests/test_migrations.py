@@ -407,3 +407,26 @@ def test_0023_counts_the_approximate_figures_of_every_yearly_total(
         assert members and all(records == approximate for records, approximate in members), name
         others = [approximate for measure, _, approximate in found if measure != "members"]
         assert others and not any(others), name
+
+
+def test_0024_marks_the_status_of_every_group_for_the_refresher(
+    databases: DatabaseFactory,
+) -> None:
+    """Upgraded to 0024, the groups' status rows (computed when a figure of a group's whole
+    read as each organization's) are computed again at the next refresh; no other row is
+    marked. The seed has one group, Thanh Chương's six."""
+    engine = make_engine(databases.copy("seeded"))
+    _migrate_to(engine, command.downgrade, "0023")
+    _migrate_to(engine, command.upgrade, "0024")
+    query = text(
+        "SELECT b.group_size IS NOT NULL, s.rules_version "
+        "FROM branch_status s JOIN branches b ON b.id = s.branch_id"
+    )
+    with engine.connect() as conn:
+        marked = set(conn.execute(query).tuples())
+    assert marked == {(True, "before-0024"), (False, RiskRules().version)}
+    assert refresh_if_stale(engine, RiskRules(), datetime.now().replace(hour=12))
+    with engine.connect() as conn:
+        current = set(conn.execute(query).tuples())
+    engine.dispose()
+    assert current == {(True, RiskRules().version), (False, RiskRules().version)}

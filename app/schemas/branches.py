@@ -121,10 +121,14 @@ class Criterion(Schema):
     value: object = Field(
         description="What the rule read, by rule: too_few_members {low, high} of the latest "
         "count; ageing {low, high} of the members over 60; stalled "
-        "{stated_years_without_admission, stated_qualifier, last_admission}; below_charter_minimum "
-        "{full_members: {low, high}, members: {low, high}}; attrition {departures: {low, "
-        "high}, admissions: {low, high}, window_years: [first, last]}: nulls inside where "
-        "nothing is recorded; reported the flag (1), or null when no source says it."
+        "{stated_years_without_admission, stated_qualifier, last_admission, "
+        "last_admission_of_each}; below_charter_minimum {full_members: {low, high}, members: "
+        "{low, high}}; attrition {departures: {low, high}, admissions: {low, high}, "
+        "window_years: [first, last]}: nulls inside where nothing is recorded; reported the "
+        "flag (1), or null when no source says it. The bounds are each organization's: for an "
+        "unnamed group, a figure of its whole (applies_to_each false) puts each between 0 "
+        "and the figure's most, and last_admission_of_each is its newest admission for each "
+        "of its organizations (for a branch, its last_admission)."
     )
     threshold: dict[str, object]
     evidence: list[MembershipCountOut | MembershipEventOut | FactOut] = Field(

@@ -21,11 +21,13 @@ from sqlalchemy import (
     case,
     cast,
     extract,
+    false,
     func,
     literal,
     null,
     or_,
     select,
+    true,
 )
 from sqlalchemy.sql.elements import ColumnElement as Col
 
@@ -272,6 +274,11 @@ def risk_select(
             stall.c.qualifier.label("stall_qualifier"),
             stall.c.evidence_date.label("stall_date"),
             rep.c.value.label("reported_value"),
+            *(
+                _of_whole_group(figure, ids_cte.c.group_size).label(f"{name}_whole_group")
+                for figure, name in ((lc, "members"), (fc, "full"), (o60, "over_60"))
+            ),
+            _last_admission_of_each(ids_cte, as_of).label("last_admission_each"),
             *window_columns,
             greatest(
                 lc.c.evidence_date,
@@ -295,10 +302,20 @@ def risk_select(
     inputs = input_rows.cte("risk_inputs").prefix_with("MATERIALIZED")
     i = inputs.c
 
+    # Each organization's bounds, which the member rules read: an unnamed group's count or
+    # fact of the whole group ("tổng cộng 12 đảng viên" of three branches) puts each of its
+    # organizations between none and the whole (12 is not "12 each"; some may have 4).
+    def each_low(low: str, whole_group: str) -> ColumnElement[Any]:
+        return case((i[whole_group], literal(0)), else_=i[low]).label(f"{low}_each")
+
+    members_low = each_low("members_low", "members_whole_group")
+    full_low = each_low("full_low", "full_whole_group")
+    over_60_low = each_low("over_60_low", "over_60_whole_group")
+
     # 3. The rules: each criterion met, not met or unknown; then the level.
     too_few = case(
         (and_(i.members_high.is_not(None), i.members_high < rules.min_members), MET),
-        (i.members_low >= rules.min_members, NOT_MET),
+        (members_low >= rules.min_members, NOT_MET),
         else_=UNKNOWN,
     )
     charter = case(
@@ -306,7 +323,7 @@ def risk_select(
             and_(i.full_high.is_not(None), i.full_high < rules.charter_min_full_members),
             MET,
         ),
-        (i.full_low >= rules.charter_min_full_members, NOT_MET),
+        (full_low >= rules.charter_min_full_members, NOT_MET),
         (
             and_(i.members_high.is_not(None), i.members_high < rules.charter_min_full_members),
             MET,
@@ -314,7 +331,7 @@ def risk_select(
         else_=UNKNOWN,
     )
     ageing = case(
-        (i.over_60_low >= rules.ageing_members, MET),
+        (over_60_low >= rules.ageing_members, MET),
         (and_(i.over_60_high.is_not(None), i.over_60_high < rules.ageing_members), NOT_MET),
         else_=UNKNOWN,
     )
@@ -336,7 +353,9 @@ def risk_select(
             ),
             MET,
         ),
-        (i.last_admission >= day.stall_since, NOT_MET),
+        # An admission of a group's whole may be one organization's: each of the others
+        # may have stalled. Only an admission of each ends each one's stall.
+        (i.last_admission_each >= day.stall_since, NOT_MET),
         else_=UNKNOWN,
     )
     attrition = case(
@@ -398,9 +417,37 @@ def risk_select(
         attrition.label("attrition"),
         reported.label("reported"),
         *(_shown(inputs, name) for name in INPUT_COLUMNS),
+        members_low,
+        full_low,
+        over_60_low,
+        i.last_admission_each,
     ).subquery("risk")
     rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()))
     return select(statuses, rank.label("rank"))
+
+
+def _of_whole_group(figure: Any, group_size: Col[Any]) -> ColumnElement[bool]:
+    """The figure is of an unnamed group's whole, not of each of its organizations."""
+    return and_(group_size > 1, figure.c.applies_to_each == false())
+
+
+def _last_admission_of_each(ids: Any, as_of: Col[date]) -> ColumnElement[Any]:
+    """The last day of the newest admission made by each of the branch's organizations:
+    its last admission, but of an unnamed group only its admissions "for each" (looked up
+    for groups only, which are few)."""
+    ev = alias(MembershipEvent, "each_ev")
+    of_each = (
+        select(func.max(_event_end(ev.c)))
+        .where(
+            ev.c.branch_id == ids.c.branch_id,
+            ev.c.kind == "admission",
+            ev.c.evidence_date <= as_of,
+            ev.c.applies_to_each == true(),
+            _admitted(ev.c),
+        )
+        .scalar_subquery()
+    )
+    return case((ids.c.group_size > 1, of_each), else_=ids.c.last_admission)
 
 
 def _shown(inputs: Any, name: str) -> ColumnElement[Any]:

@@ -97,6 +97,11 @@ def _explained(
 
     info = {r.id: r for r in describe_rules(rules)}
     members = _bounds(row, "members")
+    each_admitted = [
+        e
+        for e in admissions
+        if _event_end(e) == row["last_admission_each"] and e not in last_admissions
+    ]
     criteria = [
         _criterion(
             info["too_few_members"],
@@ -122,12 +127,15 @@ def _explained(
                 # "dưới 10 năm" none.
                 "stated_qualifier": row["stall_qualifier"],
                 "last_admission": row["last_admission"],
+                # An unnamed group's newest admission "for each" of its organizations:
+                # one of the whole group's may be a single organization's.
+                "last_admission_of_each": row["last_admission_each"],
             },
             {
                 "more_than_years": rules.stall_years,
                 "admission_since": years_before(as_of, rules.stall_years),
             },
-            pick(row["stall_fact_id"], facts) + last_admissions,
+            pick(row["stall_fact_id"], facts) + last_admissions + each_admitted,
         ),
         _criterion(
             info["below_charter_minimum"],
@@ -177,7 +185,9 @@ def _explained(
 
 
 def _bounds(row: Any, name: str) -> dict[str, Any]:
-    return {"low": _whole(row[f"{name}_low"]), "high": _whole(row[f"{name}_high"])}
+    """The bounds a member rule read: each organization's (an unnamed group's figure of
+    its whole puts each of them from 0 to its most: app.services.risk)."""
+    return {"low": _whole(row[f"{name}_low_each"]), "high": _whole(row[f"{name}_high"])}
 
 
 def _whole(number: Any) -> Any:

@@ -37,6 +37,13 @@ class RiskRules:
         return f"{RULES_VERSION}+custom-{digest}"
 
 
+# The member rules read each of an unnamed group's organizations (app.services.risk).
+OF_EACH = (
+    "For an unnamed group, each of its organizations: a figure of the whole group "
+    "(applies_to_each false) puts each between 0 and the figure's most."
+)
+
+
 @dataclass(frozen=True)
 class RuleInfo:
     id: str
@@ -50,12 +57,14 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "too_few_members",
             "Too few members",
             f"The latest count is below {rules.min_members} members (Nghệ An, article 004). "
-            "Read as its text gives it: admissions recorded after it are not added to it.",
+            "Read as its text gives it: admissions recorded after it are not added to it. "
+            + OF_EACH,
         ),
         RuleInfo(
             "ageing",
             "Ageing membership",
-            f"{rules.ageing_members} or more members are over 60 (Nghệ An, article 004).",
+            f"{rules.ageing_members} or more members are over 60 (Nghệ An, article 004). "
+            + OF_EACH,
         ),
         RuleInfo(
             "stalled",
@@ -64,13 +73,15 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "no admission is recorded after that statement (Nghệ An, article 004). Not met "
             f"when an admission is recorded within {rules.stall_years} years before as_of; "
             "unknown otherwise (an admission after the statement, older than that: the "
-            "branch may have stalled again since).",
+            "branch may have stalled again since). For an unnamed group, only an admission "
+            "for each of its organizations makes it not met (one of the whole group's may "
+            "be a single organization's).",
         ),
         RuleInfo(
             "below_charter_minimum",
             "Below the charter minimum",
             f"Fewer than {rules.charter_min_full_members} full members, the Party Charter's "
-            "minimum for a branch (a count of all members below it is enough).",
+            "minimum for a branch (a count of all members below it is enough). " + OF_EACH,
         ),
         RuleInfo(
             "attrition",

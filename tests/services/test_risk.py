@@ -231,6 +231,107 @@ def test_below_charter_minimum_shows_the_full_members_it_read(engine: Engine) ->
     assert [e["status"] for e in criterion["evidence"]] == ["full", "all"]
 
 
+GROUP_OF_3 = {"name": None, "group_size": 3}
+
+
+def whole(record: dict[str, Any]) -> dict[str, Any]:
+    """The figure of an unnamed group's whole ("tổng cộng 12 đảng viên" of its three)."""
+    return record | {"applies_to_each": False}
+
+
+def each(record: dict[str, Any]) -> dict[str, Any]:
+    """The figure of each of an unnamed group's organizations ("mỗi chi bộ dưới 5")."""
+    return record | {"applies_to_each": True}
+
+
+@pytest.mark.parametrize(
+    ("rule", "sections", "expected"),
+    [
+        # 12 over three organizations: 4 each, or 12 in one; 4 in all: each has fewer than 5.
+        ("too_few_members", {"counts": [whole(count(12))]}, "unknown"),
+        ("too_few_members", {"counts": [whole(count(4))]}, "met"),
+        ("too_few_members", {"counts": [each(count(12))]}, "not_met"),
+        ("too_few_members", {"counts": [each(count(4))]}, "met"),
+        # 3 over 60 in the group: 1 in each, or 3 in one; 2 in all: none has 3.
+        ("ageing", {"facts": [whole(fact("members_over_60", 3))]}, "unknown"),
+        ("ageing", {"facts": [whole(fact("members_over_60", 2))]}, "not_met"),
+        ("ageing", {"facts": [each(fact("members_over_60", 3))]}, "met"),
+        ("below_charter_minimum", {"counts": [whole(count(9, status="full"))]}, "unknown"),
+        ("below_charter_minimum", {"counts": [whole(count(2, status="full"))]}, "met"),
+        ("below_charter_minimum", {"counts": [each(count(3, status="full"))]}, "not_met"),
+        ("below_charter_minimum", {"counts": [whole(count(2))]}, "met"),
+        # An admission of the whole group may be one organization's: the others may
+        # have stalled; one "for each" ends each one's stall.
+        ("stalled", {"events": [whole(event("admission", 2, "2024"))]}, "unknown"),
+        ("stalled", {"events": [each(event("admission", 1, "2024"))]}, "not_met"),
+        (
+            "stalled",
+            {
+                "facts": [fact("years_without_admission", 5, "more_than", as_of="2020-01-01")],
+                "events": [whole(event("admission", 2, "2024"))],
+            },
+            "unknown",
+        ),
+        (
+            "stalled",
+            {"facts": [whole(fact("years_without_admission", 5, "more_than"))]},
+            "met",
+        ),
+    ],
+)
+def test_a_group_is_read_for_each_of_its_organizations(
+    engine: Engine, rule: str, sections: dict[str, list[dict[str, Any]]], expected: str
+) -> None:
+    """README: the member rules read each of an unnamed group's organizations; a figure of
+    the whole group is no organization's own (12 of three is not "12 each")."""
+    assert status(assess(engine, branch=GROUP_OF_3, **sections), rule) == expected
+
+
+def test_a_branchs_figure_is_its_own_whatever_applies_to_each_says(engine: Engine) -> None:
+    """Not a group: its count and its admission are its own (applies_to_each is a group's)."""
+    named = assess(
+        engine,
+        counts=[whole(count(12))],
+        events=[whole(event("admission", 1, "2024"))],
+    )
+    assert status(named, "too_few_members") == "not_met"
+    assert status(named, "stalled") == "not_met"
+
+
+def test_a_groups_explanation_shows_each_organizations_bounds(engine: Engine) -> None:
+    """What the rule read, beside the figure it read: 12 of the whole group, so each of
+    its three has 0 to 12; its admission of the whole is its last, none for each."""
+    result = assess(
+        engine,
+        branch=GROUP_OF_3,
+        counts=[whole(count(12))],
+        events=[whole(event("admission", 2, "2024"))],
+    )
+    criteria = {c["id"]: c for c in result["criteria"]}
+    assert criteria["too_few_members"]["value"] == {"low": 0, "high": 12}
+    assert [e["value"] for e in criteria["too_few_members"]["evidence"]] == [12]
+    assert criteria["below_charter_minimum"]["value"]["members"] == {"low": 0, "high": 12}
+    stalled = criteria["stalled"]["value"]
+    assert stalled["last_admission"] == date(2024, 12, 31)
+    assert stalled["last_admission_of_each"] is None
+    assert result["level"] == "unknown"
+
+
+def test_a_groups_stall_shows_the_admission_for_each_it_read(engine: Engine) -> None:
+    """Its newest admission of the whole (2025) and its newest for each (2023), both shown."""
+    result = assess(
+        engine,
+        branch=GROUP_OF_3,
+        events=[each(event("admission", 1, "2023")), whole(event("admission", 2, "2025"))],
+    )
+    criterion = next(c for c in result["criteria"] if c["id"] == "stalled")
+    assert criterion["status"] == "not_met"
+    assert criterion["value"]["last_admission"] == date(2025, 12, 31)
+    assert criterion["value"]["last_admission_of_each"] == date(2023, 12, 31)
+    shown = [(e["period_start"].year, e["applies_to_each"]) for e in criterion["evidence"]]
+    assert shown == [(2025, False), (2023, True)]
+
+
 @pytest.mark.parametrize(
     ("events", "expected"),
     [
@@ -329,6 +430,7 @@ def test_each_value_shows_what_its_rule_read_with_its_qualifier(engine: Engine) 
         "stated_years_without_admission": 10,
         "stated_qualifier": "less_than",
         "last_admission": None,
+        "last_admission_of_each": None,
     }
     assert status(result, "stalled") == "unknown"
     nothing = {c["id"]: c["value"] for c in assess(engine)["criteria"]}
