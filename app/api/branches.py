@@ -78,12 +78,20 @@ def list_branches(
     ] = None,
     min_members: Annotated[
         int | None,
-        Query(ge=0, le=10_000_000, description="Latest count is at least this (its lower bound)."),
+        Query(
+            ge=0,
+            le=10_000_000,
+            description="Latest count is at least this (its lower bound: members.low).",
+        ),
         DIGITS_ONLY,
     ] = None,
     max_members: Annotated[
         int | None,
-        Query(ge=0, le=10_000_000, description="Latest count is at most this (its upper bound)."),
+        Query(
+            ge=0,
+            le=10_000_000,
+            description="Latest count is at most this (its upper bound: members.high).",
+        ),
         DIGITS_ONLY,
     ] = None,
     risk: Annotated[

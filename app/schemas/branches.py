@@ -21,6 +21,9 @@ class ParentRef(Schema):
 
 
 class MemberBounds(Schema):
+    """An organization's members as its latest count allows them; an unnamed group's, of
+    each of its organizations (a count of the group's whole allows each 0 to all of it)."""
+
     low: int | None = Field(description="Least members the latest count allows.", examples=[0])
     high: int | None = Field(description="Most members; null when open-ended.", examples=[4])
 
@@ -127,8 +130,9 @@ class Criterion(Schema):
         "window_years: [first, last]}: nulls inside where nothing is recorded; reported the "
         "flag (1), or null when no source says it. The bounds are each organization's: for an "
         "unnamed group, a figure of its whole (applies_to_each false) puts each between 0 "
-        "and the figure's most, and last_admission_of_each is its newest admission for each "
-        "of its organizations (for a branch, its last_admission)."
+        "and the figure's most (an event of its whole too, in the attrition window), and "
+        "last_admission_of_each is its newest admission for each of its organizations (for "
+        "a branch, its last_admission)."
     )
     threshold: dict[str, object]
     evidence: list[MembershipCountOut | MembershipEventOut | FactOut] = Field(

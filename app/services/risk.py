@@ -201,13 +201,15 @@ def risk_select(
     # pass over its events (six correlated sums each read them again: some 23 s of a
     # national refresh on PostgreSQL). Joined from the branches evaluated, so that one
     # branch reads only its own events.
-    # An unnamed group's events add up at the group's scale: one "for each" of its
-    # organizations counts group_size times, beside a figure of the whole group (two
-    # departures of the group against one admission in each of three branches is not
-    # attrition), as in a place's yearly sums.
-    times = case((w.c.applies_to_each, func.coalesce(ids_cte.c.group_size, 1)), else_=1)
-    low = func.coalesce(lower_bound(w.c.value, w.c.qualifier), 1) * times
-    high = upper_bound(w.c.value, w.c.value_max, w.c.qualifier) * times
+    # An unnamed group's window is each of its organizations', as its member rules: an
+    # event "for each" is each one's, an event of the whole group may be any one's, from
+    # none to all of it (two departures of the group against one admission in each of
+    # its branches: one branch may have lost both, another none; not known either way).
+    low = case(
+        (_of_whole_group(w, ids_cte.c.group_size), literal(0)),
+        else_=func.coalesce(lower_bound(w.c.value, w.c.qualifier), 1),
+    )
+    high = upper_bound(w.c.value, w.c.value_max, w.c.qualifier)
     unbounded = case((high.is_(None), 1), else_=0)
 
     def of_kind(kind: str, expr: Col[Any]) -> Any:
@@ -264,20 +266,19 @@ def risk_select(
     input_rows = (
         select(
             ids_cte,
-            lower_bound(lc.c.value, lc.c.qualifier).label("members_low"),
+            # Each organization's bounds, which the member rules read: an unnamed group's
+            # count or fact of its whole ("tổng cộng 12 đảng viên" of three branches) puts
+            # each of its organizations between none and the whole (not "12 each").
+            _each_low(lc, ids_cte.c.group_size).label("members_low"),
             upper_bound(lc.c.value, lc.c.value_max, lc.c.qualifier).label("members_high"),
-            lower_bound(fc.c.value, fc.c.qualifier).label("full_low"),
+            _each_low(fc, ids_cte.c.group_size).label("full_low"),
             upper_bound(fc.c.value, fc.c.value_max, fc.c.qualifier).label("full_high"),
-            lower_bound(o60.c.value, o60.c.qualifier).label("over_60_low"),
+            _each_low(o60, ids_cte.c.group_size).label("over_60_low"),
             upper_bound(o60.c.value, o60.c.value_max, o60.c.qualifier).label("over_60_high"),
             stall.c.value.label("stall_years"),
             stall.c.qualifier.label("stall_qualifier"),
             stall.c.evidence_date.label("stall_date"),
             rep.c.value.label("reported_value"),
-            *(
-                _of_whole_group(figure, ids_cte.c.group_size).label(f"{name}_whole_group")
-                for figure, name in ((lc, "members"), (fc, "full"), (o60, "over_60"))
-            ),
             _last_admission_of_each(ids_cte, as_of).label("last_admission_each"),
             *window_columns,
             greatest(
@@ -302,20 +303,10 @@ def risk_select(
     inputs = input_rows.cte("risk_inputs").prefix_with("MATERIALIZED")
     i = inputs.c
 
-    # Each organization's bounds, which the member rules read: an unnamed group's count or
-    # fact of the whole group ("tổng cộng 12 đảng viên" of three branches) puts each of its
-    # organizations between none and the whole (12 is not "12 each"; some may have 4).
-    def each_low(low: str, whole_group: str) -> ColumnElement[Any]:
-        return case((i[whole_group], literal(0)), else_=i[low]).label(f"{low}_each")
-
-    members_low = each_low("members_low", "members_whole_group")
-    full_low = each_low("full_low", "full_whole_group")
-    over_60_low = each_low("over_60_low", "over_60_whole_group")
-
     # 3. The rules: each criterion met, not met or unknown; then the level.
     too_few = case(
         (and_(i.members_high.is_not(None), i.members_high < rules.min_members), MET),
-        (members_low >= rules.min_members, NOT_MET),
+        (i.members_low >= rules.min_members, NOT_MET),
         else_=UNKNOWN,
     )
     charter = case(
@@ -323,7 +314,7 @@ def risk_select(
             and_(i.full_high.is_not(None), i.full_high < rules.charter_min_full_members),
             MET,
         ),
-        (full_low >= rules.charter_min_full_members, NOT_MET),
+        (i.full_low >= rules.charter_min_full_members, NOT_MET),
         (
             and_(i.members_high.is_not(None), i.members_high < rules.charter_min_full_members),
             MET,
@@ -331,7 +322,7 @@ def risk_select(
         else_=UNKNOWN,
     )
     ageing = case(
-        (over_60_low >= rules.ageing_members, MET),
+        (i.over_60_low >= rules.ageing_members, MET),
         (and_(i.over_60_high.is_not(None), i.over_60_high < rules.ageing_members), NOT_MET),
         else_=UNKNOWN,
     )
@@ -417,9 +408,6 @@ def risk_select(
         attrition.label("attrition"),
         reported.label("reported"),
         *(_shown(inputs, name) for name in INPUT_COLUMNS),
-        members_low,
-        full_low,
-        over_60_low,
         i.last_admission_each,
     ).subquery("risk")
     rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()))
@@ -429,6 +417,15 @@ def risk_select(
 def _of_whole_group(figure: Any, group_size: Col[Any]) -> ColumnElement[bool]:
     """The figure is of an unnamed group's whole, not of each of its organizations."""
     return and_(group_size > 1, figure.c.applies_to_each == false())
+
+
+def _each_low(figure: Any, group_size: Col[Any]) -> ColumnElement[Any]:
+    """The least the figure allows each organization: its lower bound, or 0 when it is
+    of an unnamed group's whole."""
+    return case(
+        (_of_whole_group(figure, group_size), literal(0)),
+        else_=lower_bound(figure.c.value, figure.c.qualifier),
+    )
 
 
 def _last_admission_of_each(ids: Any, as_of: Col[date]) -> ColumnElement[Any]:

@@ -187,7 +187,7 @@ def _explained(
 def _bounds(row: Any, name: str) -> dict[str, Any]:
     """The bounds a member rule read: each organization's (an unnamed group's figure of
     its whole puts each of them from 0 to its most: app.services.risk)."""
-    return {"low": _whole(row[f"{name}_low_each"]), "high": _whole(row[f"{name}_high"])}
+    return {"low": _whole(row[f"{name}_low"]), "high": _whole(row[f"{name}_high"])}
 
 
 def _whole(number: Any) -> Any:

@@ -88,8 +88,9 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "Attrition",
             "More departures than admissions over the "
             f"{rules.attrition_years} calendar years up to the branch's latest reported "
-            "admission or departure (the Tiền Phong case, article 000); an unnamed group's "
-            "figures for each of its organizations count once for each.",
+            "admission or departure (the Tiền Phong case, article 000). For an unnamed "
+            "group, each of its organizations: an event of the whole group (applies_to_each "
+            "false) counts from 0 to its most.",
         ),
         RuleInfo(
             "reported",
@@ -104,8 +105,10 @@ LEVEL_DESCRIPTIONS = {
     "critical": "Below the charter minimum, or all three Nghệ An criteria met.",
     "high": "Reported at risk, too few members, or two of ageing, stalled and attrition.",
     "watch": "One of ageing, stalled or attrition.",
-    "none": "No criterion met, and the member count is known.",
-    "unknown": "No criterion met, and the member count is unknown.",
+    "none": "No criterion met, and the members are known not to be too few.",
+    "unknown": "No criterion met, and whether the members are too few is not known: no "
+    "count, or one that allows both ('at most 8', 'more than 3', an unnamed group's count "
+    "of its whole).",
     "dissolved": "Dissolved or merged away on or before as_of (its dissolved_on): it has "
     "ceased to exist, so it is not at risk of it. Its criteria are still evaluated.",
 }

@@ -8,6 +8,7 @@ from app.models import Branch, BranchStatus, MembershipCount
 from app.models.vocab import LEVELS
 from app.reader import Reader
 from app.services.refs import alias, in_bound_scope, scope_levels, scope_params, table
+from app.services.risk import lower_bound, upper_bound
 
 MAX_DEPTH = 4  # party cell < branch < commune committee < district committee < province
 
@@ -34,13 +35,15 @@ def top_counted_members(levels: tuple[str, ...]) -> Select[Any]:
     b = alias(Branch, "b")
     st = alias(BranchStatus, "st")
     lc = alias(MembershipCount, "lc")
-    # A group's count "for each" of its members counts group_size times in a sum.
+    # A group's count "for each" of its members counts group_size times in a sum. The
+    # count's own bounds: the status keeps each organization's (0 for each of a group
+    # whose count is of its whole).
     times = case((lc.c.applies_to_each, func.coalesce(b.c.group_size, 1)), else_=1)
     query: Select[Any] = (
         select(
             b.c.id,
-            (st.c.members_low * times).label("members_low"),
-            (st.c.members_high * times).label("members_high"),
+            (lower_bound(lc.c.value, lc.c.qualifier) * times).label("members_low"),
+            (upper_bound(lc.c.value, lc.c.value_max, lc.c.qualifier) * times).label("members_high"),
             lc.c.evidence_date,
             lc.c.as_of,
             lc.c.qualifier,

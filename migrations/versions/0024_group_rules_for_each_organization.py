@@ -2,9 +2,11 @@
 
 A count or fact of an unnamed group's whole ("tổng cộng 12 đảng viên" of three branches,
 applies_to_each false) was read by the member rules (too few members, ageing, below the
-charter minimum) as each organization's, and an admission of the whole group as one of
-each (no stall). The rules now put each organization between none and the whole, and end
-each one's stall only with an admission for each (app.services.risk).
+charter minimum) as each organization's, an admission of the whole group as one of each
+(no stall), and the attrition window summed at the group's scale. The rules now read
+each organization: a figure of the whole puts each between none and all of it, only an
+admission for each ends each one's stall (app.services.risk); the members' bounds kept
+for lists (their filters and order) are each organization's likewise.
 
 The groups' status rows are marked as computed under other rules, so that the server's
 refresher computes them again at its start (`branchstats refresh` does it at once), as

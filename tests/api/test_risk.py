@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from app.models import Branch
 from app.schemas.branches import RiskExplanation, RiskSummary
 from tests.api.helpers import branch, group, locality
-from tests.api.test_writes import id_of, make_key, new_source
+from tests.api.test_writes import count_body, id_of, make_key, new_source
 
 
 def test_risk_true_returns_the_flagged_branch_and_group(api: TestClient) -> None:
@@ -157,11 +157,10 @@ def test_an_admission_without_a_number_leaves_the_window_without_a_most(
     api: TestClient,
 ) -> None:
     """ "đều phát triển được đảng viên mới": each of the six admitted, no number printed.
-    Their window's admissions are at least 1 each, 6 for the group, with no most (the
-    rules compare a most only when there is one), never "6 to 0"; and no bound anywhere
-    exceeds its most."""
+    Each one's window's admissions are at least 1, with no most (the rules compare a most
+    only when there is one), never "1 to 0"; and no bound anywhere exceeds its most."""
     attrition = _criterion(api, group(api)["id"], "attrition")
-    assert attrition["value"]["admissions"] == {"low": 6, "high": None}
+    assert attrition["value"]["admissions"] == {"low": 1, "high": None}
     assert attrition["status"] == "unknown"
     for item in api.get("/branches", params={"limit": "500"}).json()["items"]:
         value = _criterion(api, item["id"], "attrition")["value"]
@@ -177,14 +176,16 @@ def _criterion(api: TestClient, branch_id: int, name: str) -> dict[str, Any]:
 
 GROUP_TEXT = (
     "Năm 2023, 2 đảng viên của sáu chi bộ xin ra khỏi Đảng. Mỗi chi bộ kết nạp 1 đảng "
-    "viên. Cũng năm đó, thêm 5 đảng viên của sáu chi bộ xin ra khỏi Đảng."
+    "viên. Cũng năm đó, mỗi chi bộ có thêm 2 đảng viên xin ra khỏi Đảng."
 )
 
 
-def test_a_groups_window_adds_its_figures_at_the_groups_scale(write_api: TestClient) -> None:
+def test_a_groups_window_is_each_of_its_organizations(write_api: TestClient) -> None:
     """Thanh Chương's six branches: 2 departures of the whole group against 1 admission
-    in each of the six is 2 against 6, not attrition; read as one organization's it was
-    2 against 1, met (from a data audit). 5 more departures make it 7 against 6."""
+    in each is not known to be attrition for any one of them (one branch may have lost
+    both, another none): each one's departures 0 to 2 against 1. Read as one
+    organization's it was 2 against 1, met; at the group's scale 2 against 6, not met. 2
+    more departures in each make each one's 2 to 4 against 1: met."""
     editor = make_key(write_api)
     source = new_source(
         write_api, editor, key="test-six", text=GROUP_TEXT, published_on="2024-01-10"
@@ -201,10 +202,46 @@ def test_a_groups_window_adds_its_figures_at_the_groups_scale(write_api: TestCli
     event("departure", 2, False, "2 đảng viên của sáu chi bộ xin ra khỏi Đảng")
     event("admission", 1, True, "Mỗi chi bộ kết nạp 1 đảng")
     attrition = _criterion(write_api, six, "attrition")
-    assert attrition["value"]["departures"] == {"low": 2, "high": 2}
-    assert attrition["value"]["admissions"] == {"low": 6, "high": 6}
-    assert attrition["status"] == "not_met"
-    event("departure", 5, False, "thêm 5 đảng viên của sáu chi bộ xin ra khỏi Đảng")
+    assert attrition["value"]["departures"] == {"low": 0, "high": 2}
+    assert attrition["value"]["admissions"] == {"low": 1, "high": 1}
+    assert attrition["status"] == "unknown"
+    event("departure", 2, True, "mỗi chi bộ có thêm 2 đảng viên xin ra khỏi Đảng")
     attrition = _criterion(write_api, six, "attrition")
-    assert attrition["value"]["departures"] == {"low": 7, "high": 7}
+    assert attrition["value"]["departures"] == {"low": 2, "high": 4}
     assert attrition["status"] == "met"
+
+
+WHOLE_GROUP_TEXT = "Đến tháng 5/2024, sáu chi bộ có tổng cộng 20 đảng viên."
+
+
+def test_a_groups_members_are_each_organizations_and_its_place_sums_the_whole(
+    write_api: TestClient,
+) -> None:
+    """A count of the six branches' whole (20) is no one branch's: each has 0 to 20, in
+    the list, its filters and its order, as its risk reads it; the place's summary adds
+    the 20 once, where "dưới 5" of each added 0 to 4 six times (from an audit: the list
+    showed 20 beside another group's 8 of each)."""
+    editor = make_key(write_api)
+    district = locality(write_api, "428", current=False)
+    source = new_source(
+        write_api, editor, key="test-whole", text=WHOLE_GROUP_TEXT, published_on="2024-06-01"
+    )
+    six = id_of(write_api, Branch, "org:vn2004:428/six-branches-at-risk")
+    before = _members_under(write_api, district["id"])
+    body = count_body(source["id"], six, value=20, figure="20", applies_to_each=False,
+                      as_of="2024-05-31", quote="sáu chi bộ có tổng cộng 20 đảng viên")  # fmt: skip
+    made = write_api.post("/membership-counts", json=body, headers=editor)
+    assert made.status_code == 201, made.text
+    item = write_api.get(f"/branches/{six}").json()
+    assert item["members"] == {"low": 0, "high": 20}
+    assert item["latest_count"]["value"] == 20
+    assert _criterion(write_api, six, "too_few_members")["status"] == "unknown"
+    listed = write_api.get("/branches", params={"min_members": 1, "limit": 500}).json()
+    assert six not in [b["id"] for b in listed["items"]]
+    after = _members_under(write_api, district["id"])
+    assert (after["low"] - before["low"], after["high"] - before["high"]) == (20 - 0, 20 - 24)
+
+
+def _members_under(client: TestClient, locality_id: int) -> dict[str, Any]:
+    members: dict[str, Any] = client.get(f"/localities/{locality_id}").json()["summary"]["members"]
+    return members

@@ -277,6 +277,33 @@ def each(record: dict[str, Any]) -> dict[str, Any]:
             {"facts": [whole(fact("years_without_admission", 5, "more_than"))]},
             "met",
         ),
+        # 2 departures of the whole group against 1 admission in each: one organization
+        # may have lost both (2 against 1), another none; 2 of each against 1 of each: met.
+        (
+            "attrition",
+            {"events": [whole(event("departure", 2, "2023")), each(event("admission", 1, "2023"))]},
+            "unknown",
+        ),
+        (
+            "attrition",
+            {"events": [each(event("departure", 2, "2023")), each(event("admission", 1, "2023"))]},
+            "met",
+        ),
+        (
+            "attrition",
+            {
+                "events": [
+                    whole(event("departure", 5, "2023")),
+                    whole(event("admission", 2, "2023")),
+                ]
+            },
+            "unknown",
+        ),
+        (
+            "attrition",
+            {"events": [whole(event("departure", 2, "2023")), each(event("admission", 3, "2023"))]},
+            "not_met",
+        ),
     ],
 )
 def test_a_group_is_read_for_each_of_its_organizations(
@@ -311,6 +338,7 @@ def test_a_groups_explanation_shows_each_organizations_bounds(engine: Engine) ->
     assert criteria["too_few_members"]["value"] == {"low": 0, "high": 12}
     assert [e["value"] for e in criteria["too_few_members"]["evidence"]] == [12]
     assert criteria["below_charter_minimum"]["value"]["members"] == {"low": 0, "high": 12}
+    assert criteria["attrition"]["value"]["admissions"] == {"low": 0, "high": 2}
     stalled = criteria["stalled"]["value"]
     assert stalled["last_admission"] == date(2024, 12, 31)
     assert stalled["last_admission_of_each"] is None
