@@ -108,6 +108,22 @@ def outside_metric_range(
     return None
 
 
+def flag_fault(
+    metric: str | None, value_max: float | None, out_of: float | None, qualifier: str
+) -> tuple[str, str] | None:
+    """The field, and why, of a flag (a metric whose unit is `flag`: a source says it,
+    value 1) given as a range, a part of a whole or a qualified number; or None."""
+    if metric is None or METRIC_UNITS.get(metric) != "flag":
+        return None
+    if value_max is not None:
+        return "value_max", f"{metric} is a flag (1: a source says it), not a range"
+    if out_of is not None:
+        return "out_of", f"{metric} is a flag (1: a source says it), not a part of a whole"
+    if qualifier != "exact":
+        return "qualifier", f"{metric} is a flag (1: a source says it): exact, not {qualifier}"
+    return None
+
+
 def _among(value: float, printed: set[float]) -> bool:
     return any(abs(value - n) <= 1e-9 * max(1.0, abs(n)) for n in printed)
 

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.days import Day
-from app.ingest.figure_numbers import outside_metric_range, part_exceeds_whole
+from app.ingest.figure_numbers import flag_fault, outside_metric_range, part_exceeds_whole
 from app.ingest.periods import PeriodError, parse_period
 from app.models.vocab import (
     DIMENSIONS,
@@ -32,8 +32,15 @@ from app.models.vocab import (
     Qualifier,
     Role,
 )
+from app.services.text import is_clause, is_visible
 
 FORMAT = "branchstats/article-v1"
+# An organization is named, or an unnamed group of group_size: a named one counted as a
+# group had its count read as a whole group's.
+GROUP_WITH_A_NAME = (
+    "an unnamed group has no name: give the name of one organization, or the group_size "
+    "of an unnamed group, not both"
+)
 
 Key = Annotated[
     str,
@@ -42,9 +49,31 @@ Key = Annotated[
 RecordId = Annotated[
     str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
 ]
-Quote = Annotated[str, StringConstraints(min_length=3, max_length=2000)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+def _a_clause(quote: str) -> str:
+    if not is_clause(quote):
+        raise PydanticCustomError(
+            "quote_not_a_clause",
+            "proves nothing: with its whitespace folded it needs 3 characters or more, a "
+            "letter or a digit among them (the clause of the article that states the record)",
+        )
+    return quote
+
+
+def _visible(text: str) -> str:
+    if not is_visible(text):
+        raise PydanticCustomError("blank", "shows nothing: only spaces or invisible marks")
+    return text
+
+
+Quote = Annotated[str, StringConstraints(min_length=3, max_length=2000), AfterValidator(_a_clause)]
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_visible)
+]
+LongText = Annotated[
+    str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_visible)
+]
 
 
 NUL_MESSAGE = "contains a NUL character (U+0000), which no text here may hold"
@@ -170,6 +199,8 @@ class BranchRecord(Record):
     def _named_or_group(self) -> "BranchRecord":
         if self.name is None and self.group_size is None:
             raise ValueError("an organization needs a name, or a group_size for an unnamed group")
+        if self.name is not None and self.group_size is not None:
+            raise ValueError(GROUP_WITH_A_NAME)
         return self
 
 
@@ -273,6 +304,8 @@ class FactRecord(FigureRecord):
             raise ValueError("out_of is below the value: a part is not more than its whole")
         if why := outside_metric_range(self.metric, self.value, self.value_max):
             raise ValueError(why)
+        if fault := flag_fault(self.metric, self.value_max, self.out_of, self.qualifier):
+            raise ValueError(f"{fault[0]}: {fault[1]}")
         return self
 
     def bounds(self) -> tuple[date | None, date | None]:

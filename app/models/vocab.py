@@ -113,6 +113,8 @@ METRIC_RANGES: dict[str, tuple[float, float | None]] = {
     "branches_rated_good": (0, 100),
     "cultural_family_rate": (0, 100),
     "meeting_day_of_month": (1, 31),
+    # A flag: a source says so (1). "Not said" is no row, never a 0.
+    "at_risk_reported": (1, 1),
 }
 DIMENSIONS: tuple[str, ...] = (
     "all",

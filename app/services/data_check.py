@@ -48,6 +48,7 @@ from sqlalchemy import Connection, null, select
 from sqlmodel import Session
 
 from app.ingest.figure_numbers import (
+    flag_fault,
     misqualified,
     outside_metric_range,
     part_exceeds_whole,
@@ -55,6 +56,7 @@ from app.ingest.figure_numbers import (
 )
 from app.ingest.loader import text_sha256
 from app.ingest.places import stale_search
+from app.ingest.records import GROUP_WITH_A_NAME
 from app.models import (
     Branch,
     Fact,
@@ -79,7 +81,7 @@ from app.services.status import (
     stale_status_provinces,
     stale_statuses,
 )
-from app.services.text import normalize_quote_text
+from app.services.text import is_clause, is_visible, normalize_quote_text
 
 STREAM_ROWS = 5_000
 
@@ -293,7 +295,7 @@ def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFac
         )
 
 
-PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic")
+PLACE_COLUMNS = ("id", "key", "quote", "is_synthetic", "name", "group_size")
 FIGURE_COLUMNS = ("figure", "value", "value_max", "out_of", "qualifier", "evidence_date")
 FACT_COLUMNS = ("metric", "unit")
 
@@ -350,7 +352,13 @@ class _RowRules:
                 f"{'synthetic' if self.source.is_synthetic else 'real'} source "
                 f"{self.source.id}",
             )
-        if not row.quote or not self.quote_found(row.quote):
+        if row.name is not None and not is_visible(row.name):
+            found("name", "blank", "shows nothing: only spaces or invisible marks")
+        if row.name is not None and row.group_size is not None:
+            found("group_size", "group_with_a_name", GROUP_WITH_A_NAME)
+        if not row.quote or not is_clause(row.quote):
+            found("quote", "quote_not_a_clause", "proves nothing: found in any text")
+        elif not self.quote_found(row.quote):
             found(
                 "quote",
                 "quote_not_in_source",
@@ -386,6 +394,8 @@ class _RowRules:
             found("qualifier", "qualifier_not_in_figure", why)
         if why := outside_metric_range(row.metric, value, value_max):
             found("value", "outside_metric_range", why)
+        if fault := flag_fault(row.metric, value_max, out_of, row.qualifier):
+            found(fault[0], "not_a_flag", fault[1])
         first, own = row.first, row.own
         published = self.source.published_on
         # An undated source existed by the day the dataset first held it (as writes say).

@@ -14,6 +14,24 @@ def normalize_quote_text(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+# A quote shorter than this, folded, proves nothing ("   " folds to "", which every
+# text contains; "ệ" is in most).
+QUOTE_MIN_CHARS = 3
+
+
+def is_clause(quote: str) -> bool:
+    """The quote can prove a record: folded, 3 characters or more, a letter or a digit
+    among them (whitespace, a lone letter or " . " is found in any article)."""
+    folded = normalize_quote_text(quote)
+    return len(folded) >= QUOTE_MIN_CHARS and any(ch.isalnum() for ch in folded)
+
+
+def is_visible(text: str) -> bool:
+    """The text shows something: a letter, digit, punctuation mark or symbol (not only
+    spaces, or marks such as U+200B that print nothing)."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
+
+
 def fold(text: str) -> str:
     """Fold for diacritic-insensitive search: 'Đảng bộ Lục Yên' -> 'dang bo luc yen'."""
     text = text.translate(_INVISIBLE)

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app.errors import ApiError, FieldError
 from app.ingest.figure_numbers import (
+    flag_fault,
     misqualified,
     outside_metric_range,
     part_exceeds_whole,
@@ -200,6 +201,8 @@ def _subject_errors(session: Session, kind: FigureKind, body: Any) -> list[Field
         own_fault = outside_metric_range(body.metric, body.value, None)  # or its range's top
         field = "body.value" if own_fault else "body.value_max"
         return [FieldError(field=field, message=why, type="outside_metric_range")]
+    if fault := flag_fault(body.metric, body.value_max, body.out_of, body.qualifier):
+        return [FieldError(field=f"body.{fault[0]}", message=fault[1], type="not_a_flag")]
     return []
 
 

@@ -13,6 +13,7 @@ from app.ingest.places import (
     set_locality_ancestors,
     sync_locality_words,
 )
+from app.ingest.records import GROUP_WITH_A_NAME
 from app.models import (
     Branch,
     BranchStatus,
@@ -277,6 +278,11 @@ def _branch_values(
                 type="missing",
             )
         )
+    elif body.name is not None and body.group_size is not None:
+        # Named by the field the change sent (a PATCH of group_size on a named branch).
+        sent = patch.model_fields_set if patch is not None else set()
+        field = "body.name" if "name" in sent and "group_size" not in sent else "body.group_size"
+        errors.append(FieldError(field=field, message=GROUP_WITH_A_NAME))
     if body.founded_on and body.dissolved_on and body.dissolved_on < body.founded_on:
         # Named by the date the change sent, when it sent one of them only.
         sent = patch.model_fields_set if patch is not None else set()

@@ -333,6 +333,82 @@ def test_organizations_need_a_name_or_a_group_size(
     assert row_counts(write_api) == before
 
 
+def test_a_named_organization_is_not_a_group(write_api: TestClient, editor: dict[str, str]) -> None:
+    """From a write audit: "Chi bộ thôn Khéo Lẹng" given a group_size of 4 had its count of
+    38 read as a group's whole (risk unknown). Named, or an unnamed group: not both."""
+    source = new_source(write_api, editor)
+    khe_leng = f"/branches/{id_of(write_api, Branch, 'org:vn2004:04309/thon-kheo-leng')}"
+    six = f"/branches/{id_of(write_api, Branch, 'org:vn2004:428/six-branches-at-risk')}"
+    body = {"key": "org:x", "kind": "other", "source_id": source["id"], "quote": "Chi bộ xóm",
+            "name": "Chi bộ xóm Thử Nghiệm", "group_size": 3}  # fmt: skip
+    before = row_counts(write_api)
+    made = write_api.post("/branches", json=body, headers=editor)
+    assert made.status_code == 422 and fields(made) == ["body.group_size"], made.text
+    assert "not both" in made.json()["errors"][0]["message"]
+    grouped = patch(write_api, khe_leng, {"group_size": 4}, editor)
+    assert grouped.status_code == 422 and fields(grouped) == ["body.group_size"]
+    named = patch(write_api, six, {"name": "Sáu chi bộ"}, editor)
+    assert named.status_code == 422 and fields(named) == ["body.name"]
+    assert row_counts(write_api) == before
+    # Both at once: a group named, its size cleared, is one organization.
+    renamed = patch(write_api, six, {"name": "Chi bộ Thử", "group_size": None}, editor)
+    assert renamed.status_code == 200, renamed.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("quote", "   "),  # folds to "", which every text contains
+        ("quote", "\u00a0\u00a0\n"),
+        ("quote", " . "),
+        ("quote", "ệ  "),  # one letter: found in most texts
+        ("name", "   "),
+        ("name", "\u200b\u200b"),  # prints nothing
+    ],
+)
+def test_a_blank_quote_or_name_is_refused(
+    write_api: TestClient, editor: dict[str, str], field: str, value: str
+) -> None:
+    """From a write audit: a quote of whitespace passed the "found in the source" check
+    (its folded form, "", is in every text), and stood as a branch's proof."""
+    source = new_source(write_api, editor)
+    body = {"key": "org:x", "kind": "other", "source_id": source["id"], "name": "Chi bộ xóm",
+            "quote": "Chi bộ xóm"} | {field: value}  # fmt: skip
+    before = row_counts(write_api)
+    refused = write_api.post("/branches", json=body, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == [f"body.{field}"], refused.text
+    assert row_counts(write_api) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"value": 0.5}, "body.value"),
+        ({"value": 0}, "body.value"),
+        ({"value": 5}, "body.value"),
+        ({"value": 1, "value_max": 3}, "body.value_max"),
+        ({"value": 1, "qualifier": "less_than"}, "body.qualifier"),
+        ({"value": 1, "out_of": 2}, "body.out_of"),
+    ],
+)
+def test_a_flag_is_one(
+    write_api: TestClient, editor: dict[str, str], extra: dict[str, Any], field: str
+) -> None:
+    """From a write audit: at_risk_reported of 0.5 or 0 was stored and read as not
+    reported, of 5 as reported. A flag is 1, exact: a source says it."""
+    text = "Chi bộ xóm Thử Nghiệm có nguy cơ không còn chi bộ."
+    source = new_source(write_api, editor, key="test-flag", text=text)
+    branch = id_of(write_api, Branch, "org:vn2004:05251/xom-tien-phong")
+    fact = {"source_id": source["id"], "branch_id": branch, "metric": "at_risk_reported",
+            "quote": "có nguy cơ không còn chi bộ"}  # fmt: skip
+    before = row_counts(write_api)
+    refused = write_api.post("/facts", json=fact | extra, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == [field], refused.text
+    assert row_counts(write_api) == before
+    made = write_api.post("/facts", json=fact | {"value": 1}, headers=editor)
+    assert made.status_code == 201, made.text
+
+
 def test_reference_units_are_not_edited_through_the_api(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:

@@ -54,6 +54,32 @@ def test_a_group_of_six_is_valid_without_a_name() -> None:
     assert article.branches[0].name is None and article.branches[0].group_size == 6
 
 
+def test_a_named_organization_is_not_a_group() -> None:
+    named_group = (
+        "branches:\n  - {key: org:x, kind: other, name: Chi bộ, group_size: 6, quote: abc}\n"
+    )
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(BASE + named_group, "t")
+    assert fields_of(refused.value) == {"branches.0"}
+
+
+@pytest.mark.parametrize("quote", ['"   "', '" . "', '"ệ  "'])
+def test_a_quote_that_proves_nothing_is_refused(quote: str) -> None:
+    """Folded, "   " is "", which every text contains: no proof of anything."""
+    branch = f"branches:\n  - {{key: org:x, kind: other, name: Chi bộ, quote: {quote}}}\n"
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(BASE + branch, "t")
+    assert fields_of(refused.value) == {"branches.0.quote"}
+
+
+@pytest.mark.parametrize("values", ["value: 0.5", "value: 1, value_max: 2", "value: 0"])
+def test_a_reported_flag_is_one(values: str) -> None:
+    fact = f"facts:\n  - {{id: f, metric: at_risk_reported, branch: org:x, {values}, quote: abc}}\n"
+    with pytest.raises(ImportRejected) as refused:
+        parse_article_yaml(BASE + fact, "t")
+    assert fields_of(refused.value) == {"facts.0"}
+
+
 def test_no_text_may_hold_a_nul_or_a_lone_surrogate(tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as refused:
         parse_article_yaml(

@@ -130,6 +130,30 @@ def test_a_qualifier_its_figure_does_not_give_is_named(engine: Engine) -> None:
     )
 
 
+def test_a_blank_quote_or_name_a_named_group_and_a_flag_as_a_range_are_named(
+    engine: Engine,
+) -> None:
+    """From a write audit, rows the writes now refuse, stored behind the service's back: a
+    quote of spaces (folded to "", found in every text), a name of spaces, a named
+    organization counted as a group, a reported flag of 0.5 to 3."""
+    tien_phong = one(engine, "SELECT id FROM branches WHERE name = 'Chi bộ xóm Tiền Phong'")
+    khe_leng = one(engine, "SELECT id FROM branches WHERE name = 'Chi bộ thôn Khéo Lẹng'")
+    flag = one(engine, "SELECT id FROM facts WHERE metric = 'at_risk_reported' LIMIT 1")
+    change(engine, f"UPDATE branches SET quote = :q WHERE id = {tien_phong}", q=" \u00a0 \n ")
+    change(engine, f"UPDATE branches SET group_size = 3 WHERE id = {khe_leng}")
+    change(engine, f"UPDATE facts SET value = 0.5, value_max = 3 WHERE id = {flag}")
+    locality = one(engine, "SELECT id FROM localities WHERE source_id IS NOT NULL LIMIT 1")
+    change(engine, f"UPDATE localities SET name = :n WHERE id = {locality}", n="\u200b ")
+
+    assert named(check(engine), served=False) == {
+        ("branch", tien_phong, "quote", "quote_not_a_clause"),
+        ("branch", khe_leng, "group_size", "group_with_a_name"),
+        ("fact", flag, "value", "outside_metric_range"),
+        ("fact", flag, "value_max", "not_a_flag"),
+        ("locality", locality, "name", "blank"),
+    }
+
+
 def test_a_tree_out_of_order_is_named(engine: Engine) -> None:
     """Two organizations each the other's parent (a loop drops their members from every
     sum), a village made a province under its commune, a chi bộ a province's đảng bộ."""
