@@ -54,30 +54,31 @@ def test_a_group_of_six_is_valid_without_a_name() -> None:
     assert article.branches[0].name is None and article.branches[0].group_size == 6
 
 
-def test_a_named_organization_is_not_a_group() -> None:
-    named_group = (
-        "branches:\n  - {key: org:x, kind: other, name: Chi bộ, group_size: 6, quote: abc}\n"
-    )
+BRANCH = "branches:\n  - {{key: org:x, kind: other, {fields}}}\n"
+FLAG = "facts:\n  - {{id: f, metric: at_risk_reported, branch: org:x, {fields}, quote: abc}}\n"
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        # Named, or an unnamed group: a named one's count was read as a group's whole.
+        (BRANCH.format(fields="name: Chi bộ, group_size: 6, quote: abc"), "branches.0"),
+        # Folded, "   " is "", which every text contains: no proof of anything.
+        *(
+            (BRANCH.format(fields=f"name: Chi bộ, quote: {quote}"), "branches.0.quote")
+            for quote in ('"   "', '" . "', '"ệ  "')
+        ),
+        # A flag is 1, exact: 0.5 or 0 read as not reported, 5 as reported.
+        *(
+            (FLAG.format(fields=values), "facts.0")
+            for values in ("value: 0.5", "value: 1, value_max: 2", "value: 0")
+        ),
+    ],
+)
+def test_a_record_that_would_mislead_is_refused(record: str, field: str) -> None:
     with pytest.raises(ImportRejected) as refused:
-        parse_article_yaml(BASE + named_group, "t")
-    assert fields_of(refused.value) == {"branches.0"}
-
-
-@pytest.mark.parametrize("quote", ['"   "', '" . "', '"ệ  "'])
-def test_a_quote_that_proves_nothing_is_refused(quote: str) -> None:
-    """Folded, "   " is "", which every text contains: no proof of anything."""
-    branch = f"branches:\n  - {{key: org:x, kind: other, name: Chi bộ, quote: {quote}}}\n"
-    with pytest.raises(ImportRejected) as refused:
-        parse_article_yaml(BASE + branch, "t")
-    assert fields_of(refused.value) == {"branches.0.quote"}
-
-
-@pytest.mark.parametrize("values", ["value: 0.5", "value: 1, value_max: 2", "value: 0"])
-def test_a_reported_flag_is_one(values: str) -> None:
-    fact = f"facts:\n  - {{id: f, metric: at_risk_reported, branch: org:x, {values}, quote: abc}}\n"
-    with pytest.raises(ImportRejected) as refused:
-        parse_article_yaml(BASE + fact, "t")
-    assert fields_of(refused.value) == {"facts.0"}
+        parse_article_yaml(BASE + record, "t")
+    assert fields_of(refused.value) == {field}
 
 
 def test_no_text_may_hold_a_nul_or_a_lone_surrogate(tmp_path: Path) -> None:
