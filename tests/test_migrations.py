@@ -409,24 +409,37 @@ def test_0023_counts_the_approximate_figures_of_every_yearly_total(
         assert others and not any(others), name
 
 
-def test_0024_marks_the_status_of_every_group_for_the_refresher(
+def test_0024_marks_the_status_of_every_group_and_stated_stall_for_the_refresher(
     databases: DatabaseFactory,
 ) -> None:
-    """Upgraded to 0024, the groups' status rows (computed when a figure of a group's whole
-    read as each organization's) are computed again at the next refresh; no other row is
-    marked. The seed has one group, Thanh Chương's six."""
+    """Upgraded to 0024, the status rows of the groups (computed when a figure of a group's
+    whole read as each organization's) and of the branches with a stated stall (read
+    against admissions dated by an open period's start) are computed again at the next
+    refresh; no other row is marked. The seed's one group, Thanh Chương's six, has its
+    only stated stall: Tiền Phong is given one here."""
     engine = make_engine(databases.copy("seeded"))
     _migrate_to(engine, command.downgrade, "0023")
+    with engine.begin() as conn:
+        tien_phong = conn.execute(
+            text("SELECT id FROM branches WHERE name = 'Chi bộ xóm Tiền Phong'")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "UPDATE facts SET metric = 'years_without_admission' WHERE id = "
+                "(SELECT min(id) FROM facts WHERE branch_id = :branch)"
+            ),
+            {"branch": tien_phong},
+        )
     _migrate_to(engine, command.upgrade, "0024")
     query = text(
-        "SELECT b.group_size IS NOT NULL, s.rules_version "
+        "SELECT b.group_size IS NOT NULL OR b.id = :branch, s.rules_version "
         "FROM branch_status s JOIN branches b ON b.id = s.branch_id"
     )
     with engine.connect() as conn:
-        marked = set(conn.execute(query).tuples())
+        marked = set(conn.execute(query, {"branch": tien_phong}).tuples())
     assert marked == {(True, "before-0024"), (False, RiskRules().version)}
     assert refresh_if_stale(engine, RiskRules(), datetime.now().replace(hour=12))
     with engine.connect() as conn:
-        current = set(conn.execute(query).tuples())
+        current = set(conn.execute(query, {"branch": tien_phong}).tuples())
     engine.dispose()
     assert current == {(True, RiskRules().version), (False, RiskRules().version)}

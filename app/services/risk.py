@@ -99,12 +99,23 @@ def _latest(model: Any, branch_id: Col[Any], as_of: Col[date], *conditions: Any)
 
 
 def _event_end(event: Any) -> Col[Any]:
-    """The last day an event can have happened on, as far as its article knows: its
-    period's end, but not after the article ("Năm 2023" reported on 18 December is
-    known up to that day: as of 20 December its last admission is not in the future)."""
+    """The day an event is dated to: its period's end, but not after the article ("Năm
+    2023" reported on 18 December is known up to that day: as of 20 December its last
+    admission is not in the future); a period open to its end ("từ đầu năm 2017 đến
+    nay", "2017-01-01/") its start, the day it is known to have happened from (not the
+    article's, which would read it as recent: _latest_possible_day is that bound)."""
     return case(
         (event.period_end > event.evidence_date, event.evidence_date),
         else_=func.coalesce(event.period_end, event.period_start, event.evidence_date),
+    )
+
+
+def _latest_possible_day(event: Any) -> Col[Any]:
+    """The last day an event can have happened on, as far as its article knows: the day
+    it is dated to, but a period open to its end up to the article's day."""
+    return case(
+        (and_(event.period_end.is_(None), event.period_start.is_not(None)), event.evidence_date),
+        else_=_event_end(event),
     )
 
 
@@ -167,15 +178,7 @@ def risk_select(
         _latest(fact.c, b.c.id, as_of, fact.c.metric == "at_risk_reported").label(
             "reported_fact_id"
         ),
-        select(func.max(_event_end(ev.c)))
-        .where(
-            ev.c.branch_id == b.c.id,
-            ev.c.kind == "admission",
-            ev.c.evidence_date <= as_of,
-            _admitted(ev.c),
-        )
-        .scalar_subquery()
-        .label("last_admission"),
+        _last_admission(b.c.id, as_of).label("last_admission"),
         select(func.max(cast(extract("year", _event_end(ev.c)), Integer)))
         .where(
             ev.c.branch_id == b.c.id,
@@ -280,6 +283,7 @@ def risk_select(
             stall.c.evidence_date.label("stall_date"),
             rep.c.value.label("reported_value"),
             _last_admission_of_each(ids_cte, as_of).label("last_admission_each"),
+            _last_possible_admission(ids_cte, as_of, stall).label("last_possible_admission"),
             *window_columns,
             greatest(
                 lc.c.evidence_date,
@@ -340,7 +344,13 @@ def risk_select(
         (
             and_(
                 stated_stall,
-                or_(i.last_admission.is_(None), i.last_admission <= i.stall_date),
+                # No admission can have happened after the statement: "từ năm 2019
+                # đến nay" in an article of 2024 may be of 2023, after a stall stated
+                # in 2020.
+                or_(
+                    i.last_possible_admission.is_(None),
+                    i.last_possible_admission <= i.stall_date,
+                ),
             ),
             MET,
         ),
@@ -409,6 +419,7 @@ def risk_select(
         reported.label("reported"),
         *(_shown(inputs, name) for name in INPUT_COLUMNS),
         i.last_admission_each,
+        i.last_possible_admission,
     ).subquery("risk")
     rank = case(*((statuses.c.level == name, rank) for name, rank in LEVEL_RANK.items()))
     return select(statuses, rank.label("rank"))
@@ -432,19 +443,36 @@ def _last_admission_of_each(ids: Any, as_of: Col[date]) -> ColumnElement[Any]:
     """The last day of the newest admission made by each of the branch's organizations:
     its last admission, but of an unnamed group only its admissions "for each" (looked up
     for groups only, which are few)."""
-    ev = alias(MembershipEvent, "each_ev")
-    of_each = (
-        select(func.max(_event_end(ev.c)))
-        .where(
-            ev.c.branch_id == ids.c.branch_id,
-            ev.c.kind == "admission",
-            ev.c.evidence_date <= as_of,
-            ev.c.applies_to_each == true(),
-            _admitted(ev.c),
-        )
-        .scalar_subquery()
-    )
+    of_each = _last_admission(ids.c.branch_id, as_of, of_each=True)
     return case((ids.c.group_size > 1, of_each), else_=ids.c.last_admission)
+
+
+def _last_possible_admission(ids: Any, as_of: Col[date], stall: Any) -> ColumnElement[Any]:
+    """The last day any of the branch's admissions can have happened on (_latest_possible_day),
+    looked up where a stall is stated: the only rule that reads it, and a few branches."""
+    latest = _last_admission(ids.c.branch_id, as_of, day=_latest_possible_day)
+    return case((stall.c.id.is_not(None), latest), else_=null())
+
+
+def _last_admission(
+    branch_id: Col[Any],
+    as_of: Col[date],
+    *,
+    day: Callable[[Any], Col[Any]] = _event_end,
+    of_each: bool = False,
+) -> ColumnElement[Any]:
+    """The last `day` of a branch's admissions (a count above 0, or not reported) known as
+    of as_of; `of_each`: only those "for each" of a group's organizations."""
+    ev = alias(MembershipEvent, "admitted")
+    conditions = [
+        ev.c.branch_id == branch_id,
+        ev.c.kind == "admission",
+        ev.c.evidence_date <= as_of,
+        _admitted(ev.c),
+    ]
+    if of_each:
+        conditions.append(ev.c.applies_to_each == true())
+    return select(func.max(day(ev.c))).where(*conditions).scalar_subquery()
 
 
 def _shown(inputs: Any, name: str) -> ColumnElement[Any]:

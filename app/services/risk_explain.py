@@ -102,6 +102,12 @@ def _explained(
         for e in admissions
         if _event_end(e) == row["last_admission_each"] and e not in last_admissions
     ]
+    possibly_later = [
+        e
+        for e in admissions
+        if _latest_possible_day(e) == row["last_possible_admission"]
+        and e not in last_admissions + each_admitted
+    ]
     criteria = [
         _criterion(
             info["too_few_members"],
@@ -130,12 +136,15 @@ def _explained(
                 # An unnamed group's newest admission "for each" of its organizations:
                 # one of the whole group's may be a single organization's.
                 "last_admission_of_each": row["last_admission_each"],
+                # Where a stall is stated: the last day an admission can have happened on
+                # (a period open to its end, "đến nay", up to its article's day).
+                "last_possible_admission": row["last_possible_admission"],
             },
             {
                 "more_than_years": rules.stall_years,
                 "admission_since": years_before(as_of, rules.stall_years),
             },
-            pick(row["stall_fact_id"], facts) + last_admissions + each_admitted,
+            pick(row["stall_fact_id"], facts) + last_admissions + each_admitted + possibly_later,
         ),
         _criterion(
             info["below_charter_minimum"],
@@ -235,6 +244,13 @@ def _event_end(event: dict[str, Any]) -> date:
     if end is not None and end > known:
         return known
     return end or event["period_start"] or known
+
+
+def _latest_possible_day(event: dict[str, Any]) -> date:
+    """app.services.risk._latest_possible_day, for an event's document."""
+    if event["period_end"] is None and event["period_start"] is not None:
+        return event["evidence_date"]
+    return _event_end(event)
 
 
 def _event_year(event: dict[str, Any]) -> int:

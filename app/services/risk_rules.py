@@ -70,7 +70,9 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "stalled",
             "No admissions",
             f"A source states more than {rules.stall_years} years without an admission, and "
-            "no admission is recorded after that statement (Nghệ An, article 004). Not met "
+            "no admission is recorded after that statement (Nghệ An, article 004; one of a "
+            "period open to its end, 'từ năm 2019 đến nay', may be as late as its article). "
+            "Not met "
             f"when an admission is recorded within {rules.stall_years} years before as_of; "
             "unknown otherwise (an admission after the statement, older than that: the "
             "branch may have stalled again since). For an unnamed group, only an admission "

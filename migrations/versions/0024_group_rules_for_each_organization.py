@@ -8,9 +8,14 @@ each organization: a figure of the whole puts each between none and all of it, o
 admission for each ends each one's stall (app.services.risk); the members' bounds kept
 for lists (their filters and order) are each organization's likewise.
 
-The groups' status rows are marked as computed under other rules, so that the server's
-refresher computes them again at its start (`branchstats refresh` does it at once), as
-0017 and 0023 did; no other branch's status changes.
+A stated stall ("trên 5 năm không phát triển được đảng viên") was read as met when the
+admissions recorded after it were dated, by a period open to its end ("từ năm 2019 đến
+nay"), to its start: the rule now reads the last day they can have happened on.
+
+The status rows of the groups and of the branches with a stated stall are marked as
+computed under other rules, so that the server's refresher computes them again at its
+start (`branchstats refresh` does it at once), as 0017 and 0023 did; no other branch's
+status changes.
 
 Revision ID: 0024
 Revises: 0023
@@ -33,7 +38,8 @@ BEFORE_0024 = "before-0024"
 def upgrade() -> None:
     op.execute(
         f"UPDATE branch_status SET rules_version = '{BEFORE_0024}' "
-        "WHERE branch_id IN (SELECT id FROM branches WHERE group_size > 1)"
+        "WHERE branch_id IN (SELECT id FROM branches WHERE group_size > 1) "
+        "OR branch_id IN (SELECT branch_id FROM facts WHERE metric = 'years_without_admission')"
     )
 
 

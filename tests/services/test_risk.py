@@ -204,6 +204,33 @@ def test_a_stall_stated_after_an_admission_still_holds(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
+    ("period", "expected"),
+    [
+        ("2019-01-01/", "unknown"),  # "từ năm 2019 đến nay": up to the article, after 2020
+        ("2019-01-01/2019-12-31", "met"),  # all of it before the statement
+        ("2021-01-01/", "not_met"),  # from within the 5 years before as_of
+    ],
+)
+def test_an_admission_open_to_its_end_may_be_after_a_stated_stall(
+    engine: Engine, period: str, expected: str
+) -> None:
+    """From an audit: "trên 5 năm" stated in 2020, and admissions "từ năm 2019 đến nay"
+    in an article of 2026 (undated, registered on 2026-01-01): they may be of 2025, so
+    the stall is not proved; dated by the period's start they read as before it, met."""
+    stall = fact("years_without_admission", 5, "more_than", as_of="2020-06-30")
+    result = assess(engine, facts=[stall], events=[event("admission", 3, period)])
+    criterion = next(c for c in result["criteria"] if c["id"] == "stalled")
+    assert criterion["status"] == expected
+    start = date.fromisoformat(period[:10])
+    if period.endswith("/"):
+        assert criterion["value"]["last_possible_admission"] == TODAY  # the article's day
+        assert criterion["value"]["last_admission"] == start  # known from then
+    else:
+        assert criterion["value"]["last_possible_admission"] == date(2019, 12, 31)
+    assert [e["period_start"] for e in criterion["evidence"] if "kind" in e] == [start]
+
+
+@pytest.mark.parametrize(
     ("counts", "expected"),
     [
         ([count(2)], "met"),
@@ -459,6 +486,7 @@ def test_each_value_shows_what_its_rule_read_with_its_qualifier(engine: Engine) 
         "stated_qualifier": "less_than",
         "last_admission": None,
         "last_admission_of_each": None,
+        "last_possible_admission": None,
     }
     assert status(result, "stalled") == "unknown"
     nothing = {c["id"]: c["value"] for c in assess(engine)["criteria"]}
