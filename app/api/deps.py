@@ -1,11 +1,14 @@
 """Shared request parsing: strict query parameters, pages, formats."""
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, Query, Request
+from fastapi import params as params_module
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 
 from app.api.spellings import DIGITS_ONLY, TRUE_OR_FALSE
@@ -17,24 +20,37 @@ DEFAULT_PAGE_SIZE = 50
 Format = Literal["json", "csv", "ndjson"]
 
 
-def _declared_query_names(dependant: Dependant) -> frozenset[str]:
-    names = {p.alias for p in dependant.query_params}
-    for sub in dependant.dependencies:
-        names |= _declared_query_names(sub)
-    return frozenset(names)
+@dataclass(frozen=True)
+class DeclaredQuery:
+    """A route's query parameters: their names, and the defaults some declare, as a URL
+    spells them."""
+
+    names: frozenset[str]
+    defaults: dict[str, str]
+
+
+def _declared_query(dependant: Dependant) -> DeclaredQuery:
+    params = get_flat_params(dependant)
+    queries = [p for p in params if isinstance(p.field_info, params_module.Query)]
+    defaults = {p.alias: _as_spelled(p.default) for p in queries if p.default is not None}
+    return DeclaredQuery(frozenset(p.alias for p in queries), defaults)
+
+
+def _as_spelled(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 # By the route's id, with the route: held here, its id is not another's. (Keyed by the id
 # alone, a route of an app gone, as tests make and drop them, lent its names to a new
 # route given the same id: a 400 for parameters the new one declares.)
-_ALLOWED: dict[int, tuple[APIRoute, frozenset[str]]] = {}
+_DECLARED: dict[int, tuple[APIRoute, DeclaredQuery]] = {}
 
 
-def _allowed_for(route: APIRoute) -> frozenset[str]:
-    """The query names a route declares (routes are long-lived: cached by identity)."""
-    found = _ALLOWED.get(id(route))
+def _declared_for(route: APIRoute) -> DeclaredQuery:
+    """The query parameters a route declares (routes are long-lived: cached by identity)."""
+    found = _DECLARED.get(id(route))
     if found is None or found[0] is not route:
-        found = _ALLOWED[id(route)] = (route, _declared_query_names(route.dependant))
+        found = _DECLARED[id(route)] = (route, _declared_query(route.dependant))
     return found[1]
 
 
@@ -43,7 +59,7 @@ async def reject_unknown_params(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    allowed = _allowed_for(route)
+    allowed = _declared_for(route).names
     params = request.query_params
     unknown = sorted({name for name in params if name not in allowed})
     if unknown:
@@ -177,7 +193,18 @@ class ListParams:
     def page(self, sort: str) -> PageRequest:
         # The path is part of the digest: without it, a /branches cursor was accepted by
         # /facts (same sort, no filters) and read there as a position in another table.
-        params = [("path", self.request.scope["path"]), *self.request.query_params.multi_items()]
+        # The filters are digested as they choose rows, not as spelled: a default written
+        # out (kind=admission on /admissions) is the filter left out, and the sort, given
+        # or not, is compared as `sort` (id is id, with sort=id or without), so a cursor
+        # follows a front end that spells its query out from the second page on.
+        route = self.request.scope.get("route")
+        defaults = _declared_for(route).defaults if isinstance(route, APIRoute) else {}
+        chosen = [
+            (name, value)
+            for name, value in self.request.query_params.multi_items()
+            if name != "sort" and defaults.get(name) != value
+        ]
+        params = [("path", self.request.scope["path"]), *chosen]
         return PageRequest(
             limit=self.limit, cursor=self.cursor, sort=sort, filters_digest=filters_digest(params)
         )
