@@ -45,6 +45,10 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(default=None, description="Invalid fields, if any.")
 
 
+# Where the API key is read: named by the answers that refuse it (401, 403, 429).
+AUTHORIZATION_FIELD = "header.authorization"
+
+
 class ApiError(Exception):
     """Raised by services and routes; turned into problem+json by one handler."""
 
@@ -210,6 +214,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             path = request.url.path
             detail = f"No resource at {path}; the API's reads are listed at {INDEX_PATH}."
+        elif exc.status_code == 413:
+            errors = [FieldError(field="body", message=detail, type="too_large")]
         elif exc.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
             # FastAPI's words for a body its JSON parser gave up on other than by a syntax
             # error (those are a 422 at their position): not UTF-8, or nested too deeply.

@@ -54,11 +54,19 @@ class GuardMiddleware:
                 send, 414, f"The query string is longer than {MAX_QUERY_BYTES} bytes.", scope
             )
             return
+        if b"%2f" in scope.get("raw_path", b"").lower():
+            # Routing reads the decoded path, where "%2F" is a "/": /branches%2F5 served
+            # branch 5 under a URL of its own (a resource has one URL).
+            detail = "No resource here: a path's slashes are sent as they are, not as %2F."
+            await _problem(send, 404, detail, scope)
+            return
         scope = _list_fields_combined(scope)
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            await _problem(send, 413, BodyTooLarge.detail_text, scope)
+            await _problem(
+                send, 413, BodyTooLarge.detail_text, scope, "body", error_type="too_large"
+            )
             return
         unsupported = _unsupported_body(scope, headers)
         if unsupported is not None:
@@ -98,7 +106,9 @@ class GuardMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLarge:  # raised where no handler of the app's answered it
-            await _problem(send, 413, BodyTooLarge.detail_text, scope)
+            await _problem(
+                send, 413, BodyTooLarge.detail_text, scope, "body", error_type="too_large"
+            )
 
 
 # Fields that are lists: sent in several lines, they are one list (RFC 9110 5.3), where a

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from app.errors import ApiError
+from app.errors import AUTHORIZATION_FIELD, ApiError, FieldError
 
 # Buckets idle long enough to be full again are dropped once there are this many.
 _PRUNE_ABOVE = 10_000
@@ -100,10 +100,14 @@ def limit_writes(request: Request, key: Hashable) -> None:
     decision = limiter.take(key)
     headers = decision.headers()
     if not decision.allowed:
+        detail = (
+            f"Too many writes with this API key: at most {decision.limit} a minute. "
+            f"Retry after {decision.retry_after_s} s."
+        )
         raise ApiError(
             429,
-            f"Too many writes with this API key: at most {decision.limit} a minute. "
-            f"Retry after {decision.retry_after_s} s.",
+            detail,
+            errors=[FieldError(field=AUTHORIZATION_FIELD, message=detail, type="rate_limited")],
             headers={**headers, "Retry-After": str(decision.retry_after_s)},
         )
     setattr(request.state, _HEADERS, headers)

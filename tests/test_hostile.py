@@ -369,6 +369,9 @@ def bad_cursors() -> Iterator[Case]:
         yield Case(f"/branches cursor {label}", f"/branches?cursor={value}", 400, "query.cursor")
 
 
+THANH_CHUONG_TITLE = "Thanh Chương: Tín hiệu vui tại 6 chi bộ có nguy cơ 'trắng' đảng viên"
+
+
 def searches() -> Iterator[Case]:
     """Vietnamese in NFD or with invisible characters still finds the place."""
     for label, q in {
@@ -412,6 +415,22 @@ def searches() -> Iterator[Case]:
     }.items():
         for path in ("/branches", "/localities", "/sources"):
             yield Case(f"{path} q={label} only", _url(path, [("q", q)]), 422, "query.q")
+    # An exact publisher of nothing matched no row: an empty page that read as "none".
+    for label, publisher in {"empty": "", "space": " ", "zero-width-space": "\u200b"}.items():
+        url = _url("/sources", [("publisher", publisher)])
+        yield Case(f"/sources publisher={label}", url, 422, "query.publisher")
+    # Stored in NFC, it is found as typed in NFD.
+    url = _url(
+        "/sources", [("publisher", unicodedata.normalize("NFD", "Baonghean.vn (Báo Nghệ An)"))]
+    )
+    yield Case("/sources publisher in NFD", url, 200, finds=THANH_CHUONG_TITLE)
+
+
+def encoded_slashes() -> Iterator[Case]:
+    """A path's "/" sent as %2F routed as a "/": a second URL of the same resource."""
+    for url in ("/branches%2F5", "/localities%2F1%2Fstats", "/sources/1%2Ftext",
+                "/branches/5%2f", "/risk%2Fsummary"):  # fmt: skip
+        yield Case(f"GET {url}", url, 404)
 
 
 def bad_methods() -> Iterator[Case]:
@@ -443,6 +462,7 @@ CATALOGUE: list[Case] = [
     *bad_cursors(),
     *searches(),
     *bad_methods(),
+    *encoded_slashes(),
 ]
 
 

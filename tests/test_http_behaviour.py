@@ -103,6 +103,7 @@ def test_a_browser_reads_an_oversized_requests_problem_and_a_csvs_file_name(
     headers = {"origin": ORIGIN, "content-type": "application/json"}
     too_large = api.post("/sources", content=body, headers=headers)
     assert too_large.status_code == 413
+    assert [e["field"] for e in too_large.json()["errors"]] == ["body"]
     assert too_large.headers["access-control-allow-origin"] == "*"
     csv = api.get("/branches?format=csv&limit=1", headers={"origin": ORIGIN})
     exposed = csv.headers["access-control-expose-headers"].lower().split(", ")

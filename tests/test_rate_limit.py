@@ -136,6 +136,7 @@ def test_writes_over_the_limit_get_429_and_reads_never_do(
         assert refused.headers["ratelimit-reset"] == "60"
         problem = refused.json()
         assert problem["status"] == 429 and problem["title"] == "Too Many Requests"
+        assert [e["field"] for e in problem["errors"]] == ["header.authorization"]
         assert f"at most {LIMIT} a minute" in problem["detail"]
     assert _sources(api) == before
 

@@ -1,5 +1,6 @@
 """Parameter types and response documentation shared by the routers."""
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Annotated, Any, cast
 
@@ -14,6 +15,7 @@ from app.api.spellings import DIGITS_ONLY
 from app.days import Day
 from app.errors import PROBLEM_JSON, Problem
 from app.formats import csv_header
+from app.ingest.records import BLANK_MESSAGE
 from app.middleware import MAX_QUERY_BYTES
 from app.models.vocab import BranchKind
 from app.services.answer_cache import AnswerCache
@@ -23,7 +25,7 @@ from app.services.listing import KeptCounts, KeptWalks
 from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.risk_rules import RiskRules
-from app.services.text import fold, search_words
+from app.services.text import fold, is_visible, search_words
 
 MAX_ID = 2_147_483_647
 # How sort=name orders (app.services.collation), in both lists' descriptions.
@@ -48,14 +50,14 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def api_router(**settings: Any) -> APIRouter:
+def api_router(*, dependencies: Sequence[Any] = (), **settings: Any) -> APIRouter:
     """A router of this API's operations, with what every one of them has: its parameters
     read in one validation, unknown ones refused, a problem as its default answer and
     its function's name as its operationId. Its routes go on the app's own router
     (app.main.create_app), so they say it all themselves."""
     return APIRouter(
         route_class=QueryModelRoute,
-        dependencies=STRICT,
+        dependencies=[*STRICT, *dependencies],
         responses=PROBLEM_DEFAULT,
         generate_unique_id_function=operation_id,
         **settings,
@@ -82,6 +84,17 @@ def searchable(q: str | None) -> str | None:
             "nothing_to_search", "nothing to search for: no letter or digit in it"
         )
     return q
+
+
+def as_stored(text: str | None) -> str | None:
+    """An exact filter on a stored text: in NFC, as every text is stored (one typed in NFD
+    matches), and showing something: a blank one matches no row, an empty page that
+    reads as "none"."""
+    if text is None:
+        return None
+    if not is_visible(text):
+        raise PydanticCustomError("blank", BLANK_MESSAGE)
+    return unicodedata.normalize("NFC", text)
 
 
 def id_query(description: str, example: int) -> Any:

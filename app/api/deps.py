@@ -1,5 +1,6 @@
 """Shared request parsing: strict query parameters, pages, formats."""
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -100,6 +101,40 @@ async def reject_unknown_params(request: Request) -> None:
             "contains a NUL character",
             "nul",
         )
+
+
+class _RepeatedName(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _named_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise _RepeatedName(next(n for n in names if names.count(n) > 1))
+    return dict(pairs)
+
+
+async def refuse_repeated_names(request: Request) -> None:
+    """A JSON write's body that names a field twice is a 422 naming it: read as JSON
+    readers do, the last value won and the first was dropped unseen ({"name": "x",
+    "name": "y"} renamed the branch "y"), where an unknown field is refused so that no
+    typo is dropped."""
+    body = await request.body()  # cached by Starlette: FastAPI has read it as JSON
+    if not body:
+        return
+    try:
+        json.loads(body, object_pairs_hook=_named_once)
+    except _RepeatedName as repeated:
+        message = "given more than once: which value is meant?"
+        raise ApiError(
+            422,
+            f"A field of the body is given more than once: {repeated.name}.",
+            errors=[FieldError(field=f"body.{repeated.name}", message=message, type="repeated")],
+        ) from None
+    except ValueError:  # not JSON: FastAPI's own reading has answered it
+        return
 
 
 def _refused(

@@ -6,7 +6,15 @@ from fastapi import Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator
 
-from app.api.common import READ_ERRORS, IdPath, api_router, engine_of, exports, searchable
+from app.api.common import (
+    READ_ERRORS,
+    IdPath,
+    api_router,
+    as_stored,
+    engine_of,
+    exports,
+    searchable,
+)
 from app.api.deps import ListParamsDep, secret_of
 from app.api.responses import answer_response, json_response, list_response
 from app.reader import Reader
@@ -40,7 +48,11 @@ def list_sources(
         ),
         AfterValidator(searchable),
     ] = None,
-    publisher: Annotated[str | None, Query(max_length=300, description="Exact publisher.")] = None,
+    publisher: Annotated[
+        str | None,
+        Query(min_length=1, max_length=300, description="Exact publisher."),
+        AfterValidator(as_stored),
+    ] = None,
     sort: Annotated[Literal["id", "-id"], Query(description="Order.")] = "id",
 ) -> Response:
     """The articles the figures come from."""

@@ -10,7 +10,15 @@ from sqlmodel import Session
 from app.api.auth import Writer
 from app.api.common import READ_ERRORS, IdPath, api_router, engine_of
 from app.api.responses import json_response
-from app.api.writes import CHANGE_ERRORS, CREATE_ERRORS, DELETED, Idempotency, IfMatch, run
+from app.api.writes import (
+    CHANGE_ERRORS,
+    CREATE_ERRORS,
+    DELETED,
+    Idempotency,
+    IfMatch,
+    run,
+    write_router,
+)
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
 from app.schemas.writes import (
     CountCreate,
@@ -31,7 +39,7 @@ from app.services.write_figures import (
 )
 
 reads = api_router(tags=["figures"])
-router = api_router(tags=["writes"])
+router = write_router()
 
 
 # -- One item -------------------------------------------------------------------------

@@ -4,11 +4,12 @@ write route shares: the request's context, If-Match, Idempotency-Key, the respon
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlmodel import Session
 
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import IdPath, api_router, engine_of, rules_of
+from app.api.deps import refuse_repeated_names
 from app.middleware import MAX_BODY_BYTES
 from app.ratelimit import rate_limit_headers
 from app.schemas.branches import BranchDetail
@@ -140,7 +141,12 @@ def respond(result: WriteResult) -> Response:
     )
 
 
-router = api_router(tags=["writes"])
+def write_router() -> APIRouter:
+    """A router of writes: their JSON bodies name each field once."""
+    return api_router(tags=["writes"], dependencies=[Depends(refuse_repeated_names)])
+
+
+router = write_router()
 
 
 # -- Sources --------------------------------------------------------------------------

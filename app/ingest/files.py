@@ -8,7 +8,8 @@ import yaml
 from pydantic import ValidationError
 
 from app.ingest.loader import ImportRejected, RecordProblem
-from app.ingest.records import ArticleFile, in_nfc, unstorable
+from app.ingest.records import BLANK_MESSAGE, ArticleFile, in_nfc, unstorable
+from app.services.text import is_visible
 
 # An article file nests four levels (a list of records, their fields); PyYAML composes
 # nodes recursively, so a file of 50,000 "[" ran out of stack (a 500).
@@ -140,7 +141,7 @@ def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:
             ]
         )
     text = _utf8_text(text_path, "text")
-    fault = unstorable(text)
+    fault = unstorable(text) or (None if is_visible(text) else BLANK_MESSAGE)
     if fault is not None:
         raise ImportRejected([RecordProblem(text_path.name, "text", fault)])
     return article, in_nfc(text), text_path

@@ -61,13 +61,18 @@ def _a_clause(quote: str) -> str:
     return quote
 
 
+BLANK_MESSAGE = "shows nothing: only spaces or invisible marks"
+
+
 def _visible(text: str) -> str:
     if not is_visible(text):
-        raise PydanticCustomError("blank", "shows nothing: only spaces or invisible marks")
+        raise PydanticCustomError("blank", BLANK_MESSAGE)
     return text
 
 
 Quote = Annotated[str, StringConstraints(min_length=3, max_length=2000), AfterValidator(_a_clause)]
+# An article's text: any quote of it must show something, so must it.
+VISIBLE = AfterValidator(_visible)
 ShortText = Annotated[
     str, StringConstraints(min_length=1, max_length=300), AfterValidator(_visible)
 ]
@@ -140,7 +145,9 @@ class SourceRecord(Record):
     text_file: str | None = Field(
         default=None, description="Path of the text, relative to the record file."
     )
-    text: str | None = Field(default=None, description="The full text, inline (for API imports).")
+    text: Annotated[str, VISIBLE] | None = Field(
+        default=None, description="The full text, inline (for API imports)."
+    )
     publisher: ShortText | None = None
     title: LongText | None = None
     published_on: Day | None = None

@@ -150,8 +150,11 @@ class RiskExplanation(Schema):
     rules_version: str
     newest_evidence_date: date | None
     evidence_age_days: int | None = Field(
-        description="Days between as_of and newest_evidence_date (an upper bound for "
-        "undated figures)."
+        description="Days between as_of and newest_evidence_date: how old the newest "
+        "evidence is at least. A date not the figure's own (evidence_date_basis published, "
+        "or registered: the day the service first held an undated article) is the latest "
+        "it can be, so the figure may be much older (a registered date makes a figure of "
+        "2019 a few days old here): stated_age_days counts from the dates the sources give."
     )
     newest_stated_date: date | None = Field(
         description="The newest date the sources themselves give for any evidence (not "

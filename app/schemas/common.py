@@ -108,6 +108,9 @@ class BranchMini(Schema):
     name: str | None
     kind: str
     group_size: int | None
+    description: str | None = Field(
+        description="For an unnamed group: the words of the text, which stand for its name."
+    )
 
 
 class Page(Schema, Generic[T]):

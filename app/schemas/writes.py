@@ -13,7 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, fi
 from pydantic.config import JsonDict
 
 from app.days import Day
-from app.ingest.records import Key, LongText, Quote, RecordId, ShortText, in_nfc, refuse_unstorable
+from app.ingest.records import (
+    VISIBLE,
+    Key,
+    LongText,
+    Quote,
+    RecordId,
+    ShortText,
+    in_nfc,
+    refuse_unstorable,
+)
 from app.models.vocab import (
     DIMENSIONS,
     METRIC_UNITS,
@@ -29,7 +38,7 @@ Dimension = Literal[DIMENSIONS]  # type: ignore[valid-type]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")]
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=1_500_000)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1_500_000), VISIBLE]
 # Numbers and flags as JSON types them (Strict): `true` is not 1, nor "9" nine.
 Count = Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
 Amount = Annotated[float, Strict(), Field(ge=-1e15, le=1e15, allow_inf_nan=False)]

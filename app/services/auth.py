@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
 from app.db import begin_writing
-from app.errors import ApiError
+from app.errors import AUTHORIZATION_FIELD, ApiError, FieldError
 from app.models import ApiKey
 from app.models.base import utcnow
 
@@ -108,7 +108,12 @@ def revoke_key(session: Session, name_or_id: str, now: datetime | None = None) -
 
 def unauthorized(detail: str, error: str | None = None) -> ApiError:
     challenge = REALM + (f', error="{error}"' if error else "")
-    return ApiError(401, detail, headers={"WWW-Authenticate": challenge})
+    return ApiError(
+        401,
+        detail,
+        errors=[FieldError(field=AUTHORIZATION_FIELD, message=detail, type=error or "missing")],
+        headers={"WWW-Authenticate": challenge},
+    )
 
 
 def authenticate(session: Session, token: str | None) -> Caller:
@@ -138,10 +143,16 @@ def authenticate(session: Session, token: str | None) -> Caller:
 def require_scope(caller: Caller, scope: str = "write") -> Caller:
     """403 for a read-only key asking to write."""
     if caller.scope != scope:
+        detail = (
+            f"The key {caller.name!r} is read-only; writes and the audit log need a key with "
+            f"scope {scope}."
+        )
         raise ApiError(
             403,
-            f"The key {caller.name!r} is read-only; writes and the audit log need a key with "
-            f"scope {scope}.",
+            detail,
+            errors=[
+                FieldError(field=AUTHORIZATION_FIELD, message=detail, type="insufficient_scope")
+            ],
             headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'},
         )
     return caller

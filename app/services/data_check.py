@@ -6,7 +6,8 @@ row stored before its rule existed, or changed behind the service's back (SQL by
 a restored backup, a migration gone wrong). This reads every row once, source by source,
 and names each one whose figure a reader could not check against its sentence:
 
-- a source's text no longer has the SHA-256 it is served with;
+- a source's text no longer has the SHA-256 it is served with, or shows nothing (only
+  spaces or invisible marks);
 - a quote is not in its source's text, a figure not in its quote (after NFC and
   whitespace folding, as everywhere);
 - a value (the top of a range, a fact's whole) is not a number its figure prints, or
@@ -56,7 +57,7 @@ from app.ingest.figure_numbers import (
 )
 from app.ingest.loader import text_sha256
 from app.ingest.places import stale_search
-from app.ingest.records import GROUP_WITH_A_NAME
+from app.ingest.records import BLANK_MESSAGE, GROUP_WITH_A_NAME
 from app.models import (
     Branch,
     Fact,
@@ -286,6 +287,8 @@ def _sources(connection: Connection, report: CheckReport) -> Iterator[_SourceFac
                     "is not the SHA-256 of the stored text",
                 )
             )
+        if not is_visible(row.text):
+            report.add(Finding("source", row.id, row.key, "text", "blank", BLANK_MESSAGE))
         yield _SourceFacts(
             row.id,
             row.published_on,
@@ -353,7 +356,7 @@ class _RowRules:
                 f"{self.source.id}",
             )
         if row.name is not None and not is_visible(row.name):
-            found("name", "blank", "shows nothing: only spaces or invisible marks")
+            found("name", "blank", BLANK_MESSAGE)
         if row.name is not None and row.group_size is not None:
             found("group_size", "group_with_a_name", GROUP_WITH_A_NAME)
         if not row.quote or not is_clause(row.quote):

@@ -78,6 +78,7 @@ _COMMON_CSV = [
     "branch.name",
     "branch.kind",
     "branch.group_size",
+    "branch.description",
     "locality.id",
     "locality.name",
     "locality.kind",
@@ -146,6 +147,7 @@ def figure_base(model: Any, placed: bool = False) -> tuple[Select[Any], Any, Any
         b.c.name.label("branch_name"),
         b.c.kind.label("branch_kind"),
         b.c.group_size.label("branch_group_size"),
+        b.c.description.label("branch_description"),
         *locality_columns(loc, "floc"),
     )
     branch_on = b.c.id == t.c.branch_id
@@ -303,6 +305,7 @@ def _subject(row: Mapping[str, Any]) -> dict[str, Any]:
             "name": row["branch_name"],
             "kind": row["branch_kind"],
             "group_size": row["branch_group_size"],
+            "description": row["branch_description"],
         }
     return {"branch": branch, "locality": locality_ref(row, "floc")}
 
@@ -440,6 +443,7 @@ def figure_shape(model: Any) -> Obj:
             "name": branch.c.name,
             "kind": branch.c.kind,
             "group_size": branch.c.group_size,
+            "description": branch.c.description,
         },
         present=t.c.branch_id,
     )

@@ -49,7 +49,9 @@ from app.services.yearly import note_stale
 
 
 def _refusal(what: str, ident: int, using: list[str]) -> ApiError:
-    return ApiError(409, f"{what} {ident} is used by {', '.join(using)}; remove those first.")
+    detail = f"{what} {ident} is used by {', '.join(using)}; remove those first."
+    field = f"path.{what.lower()}_id"
+    return ApiError(409, detail, errors=[FieldError(field=field, message=detail, type="in_use")])
 
 
 def _count(session: Session, model: Any, *conditions: Any) -> int:
@@ -163,10 +165,14 @@ def _editable_locality(session: Session, ident: int, if_match: str | None) -> Lo
         _locality_path(ident),
     )
     if locality.source_id is None:
+        detail = (
+            f"Locality {ident} is an official unit from seed/reference; it changes with the "
+            "reference file, not through the API."
+        )
         raise ApiError(
             409,
-            f"Locality {ident} is an official unit from seed/reference; it changes with the "
-            "reference file, not through the API.",
+            detail,
+            errors=[FieldError(field="path.locality_id", message=detail, type="official_unit")],
         )
     return locality
 

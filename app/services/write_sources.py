@@ -229,10 +229,14 @@ def delete_source(
         if n:
             using.append(f"{n} {audit.ENTITY_OF[model]}")
     if using:
+        detail = (
+            f"Source {source_id} is the evidence of {', '.join(using)}; delete those first "
+            "(or import the article's file without them)."
+        )
         raise ApiError(
             409,
-            f"Source {source_id} is the evidence of {', '.join(using)}; delete those first "
-            "(or import the article's file without them).",
+            detail,
+            errors=[FieldError(field="path.source_id", message=detail, type="in_use")],
         )
     audit.record(
         session,

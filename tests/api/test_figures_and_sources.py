@@ -12,7 +12,7 @@ from app.schemas.common import Page
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut
 from app.schemas.sources import SourceDetail
 from app.services import sources as sources_service
-from tests.api.helpers import locality
+from tests.api.helpers import group, locality
 
 
 def test_counts_under_a_place_with_quotes(api: TestClient) -> None:
@@ -68,6 +68,24 @@ def test_counts_export_as_csv_with_source_columns(api: TestClient) -> None:
     # The official code of the place, to join with other statistics by unit.
     luc_yen = next(r for r in rows if r["value"] == "6799")
     assert (luc_yen["locality_name"], luc_yen["locality_code"]) == ("Lục Yên", "135")
+
+
+@pytest.mark.parametrize("path", ["/membership-counts", "/admissions", "/facts"])
+def test_an_unnamed_groups_figures_say_which_group(api: TestClient, path: str) -> None:
+    """From an audit: a group's figure named its organization by id, kind and size only
+    (its name is null), a blank organization in a spreadsheet; its description is what
+    stands for its name, in JSON, CSV, and the figures of its detail."""
+    six = group(api)
+    params = {"branch": six["id"]}
+    items = api.get(path, params=params).json()["items"]
+    assert items and {i["branch"]["description"] for i in items} == {six["description"]}
+    rows = list(csv.DictReader(io.StringIO(api.get(path, params={**params, "format": "csv"}).text)))
+    assert [r["branch_description"] for r in rows] == [six["description"]] * len(items)
+    section = {"/membership-counts": "counts", "/admissions": "events", "/facts": "facts"}[path]
+    detail = api.get(f"/branches/{six['id']}").json()[section]
+    assert {f["branch"]["description"] for f in detail} == {six["description"]}
+    named = api.get(path, params={"limit": 500}).json()["items"]
+    assert {i["branch"]["description"] for i in named if (i["branch"] or {}).get("name")} == {None}
 
 
 def test_source_detail_lists_everything_drawn_from_it(api: TestClient) -> None:

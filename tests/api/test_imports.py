@@ -316,6 +316,12 @@ def test_one_bad_record_refuses_the_whole_file(
     assert lone.status_code == 422, lone.text
     assert fields(lone) == ["body.source.text"]
     assert "lone surrogate" in lone.json()["errors"][0]["message"]
+    # A text of spaces and invisible marks, as no name or note may be.
+    data = article()
+    data["source"]["text"] = " \u200b\n "
+    blank = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert blank.status_code == 422 and fields(blank)[0] == "body.source.text", blank.text
+    assert "shows nothing" in blank.json()["errors"][0]["message"]
     assert row_counts(write_api) == before
 
 

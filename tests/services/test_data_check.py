@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.cli import main
+from app.ingest.loader import text_sha256
 from app.services.data_check import CheckReport, check_stored
 from app.services.risk_rules import RiskRules
 from app.services.status import refresh_status
@@ -152,6 +153,19 @@ def test_a_blank_quote_or_name_a_named_group_and_a_flag_as_a_range_are_named(
         ("fact", flag, "value_max", "not_a_flag"),
         ("locality", locality, "name", "blank"),
     }
+
+
+def test_a_blank_source_text_is_named(engine: Engine) -> None:
+    """A text of spaces stored behind the service's back (its hash made to match): named
+    as blank, beside each of its records' quotes that it no longer holds."""
+    source = one(engine, "SELECT id FROM sources WHERE key = 'hbdt-tien-phong'")
+    blank = " \u200b\n "
+    change(engine, f"UPDATE sources SET text = :t, text_sha256 = :h WHERE id = {source}",
+           t=blank, h=text_sha256(blank))  # fmt: skip
+
+    found = named(check(engine), served=False)
+    assert ("source", source, "text", "blank") in found
+    assert {rule for entity, _, _, rule in found if entity != "source"} == {"quote_not_in_source"}
 
 
 def test_a_tree_out_of_order_is_named(engine: Engine) -> None:
