@@ -31,6 +31,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.vocab import METRIC_UNITS
 from app.services.evidence_dates import evidence_day
+from app.services.lifetimes import figures_outside_lifetimes
 from app.services.place_tree import loops, misplaced, misplaced_children, too_deep
 from app.services.status import release_counts
 from app.services.text import normalize_quote_text
@@ -154,6 +155,10 @@ class _Applier:
         self.localities: dict[str, Locality] = {}
         self.branches: dict[str, Branch] = {}
         self.source: Source | None = None
+        # The records of this file by their row: what a contradiction found in the
+        # rows is named by (app.services.lifetimes).
+        self.branch_labels: dict[int, str] = {}
+        self.figure_labels: dict[str, tuple[str, str]] = {}
 
     # -- lookups -------------------------------------------------------------------
     def locality(self, key: str, label: str, field_name: str) -> Locality | None:
@@ -322,6 +327,8 @@ class _Applier:
             branch = self.upsert(Branch, rec.key, values, label)
             set_branch_place(branch, locality)
             self.branches[rec.key] = branch
+            assert branch.id is not None  # upsert flushes
+            self.branch_labels[branch.id] = label
         self.session.flush()
 
     def evidence_date(self, own: date | None) -> date:
@@ -359,6 +366,7 @@ class _Applier:
                 "evidence_date": self.evidence_date(count.as_of),
             }
             keys.add(prefix + count.id)
+            self.figure_labels[prefix + count.id] = (label, "as_of")
             self.upsert(MembershipCount, prefix + count.id, values, label)
         for index, event in enumerate(self.article.events):
             label = f"events[{index}] {event.id}"
@@ -377,6 +385,7 @@ class _Applier:
                 "evidence_date": self.evidence_date(end),
             }
             keys.add(prefix + event.id)
+            self.figure_labels[prefix + event.id] = (label, "period")
             self.upsert(MembershipEvent, prefix + event.id, values, label)
         for index, fact in enumerate(self.article.facts):
             label = f"facts[{index}] {fact.id}"
@@ -401,6 +410,7 @@ class _Applier:
                 "evidence_date": self.evidence_date(end),
             }
             keys.add(prefix + fact.id)
+            self.figure_labels[prefix + fact.id] = (label, _first_day(fact)[1])
             self.upsert(Fact, prefix + fact.id, values, label)
         for index, role in enumerate(self.article.roles):
             label = f"roles[{index}] {role.id}"
@@ -415,8 +425,25 @@ class _Applier:
                 "evidence_date": self.evidence_date(role.as_of),
             }
             keys.add(prefix + role.id)
+            self.figure_labels[prefix + role.id] = (label, "as_of")
             self.upsert(Officeholder, prefix + role.id, values, label)
         return keys
+
+    def check_lifetimes(self) -> None:
+        """Each figure of an organization the file names or dates is of its lifetime
+        (app.services.lifetimes): a figure of the file is named, else the file's record
+        of the organization whose dates it contradicts. One stored so before, by no
+        record of the file, is `branchstats check`'s to name."""
+        self.session.flush()
+        ids = {branch.id for branch in self.branches.values() if branch.id is not None}
+        for found in figures_outside_lifetimes(self.session, ids):
+            if found.key in self.figure_labels:
+                label, field_name = self.figure_labels[found.key]
+                self.problems.append(RecordProblem(label, field_name, found.message))
+            elif found.branch_id in self.branch_labels:
+                label = self.branch_labels[found.branch_id]
+                problem = RecordProblem(label, found.branch_field, found.of_the_branch())
+                self.problems.append(problem)
 
     def remove_dropped(self, kept: set[str]) -> None:
         """Figures of this source that the file no longer has are deleted."""
@@ -502,5 +529,8 @@ def apply_article(
     if applier.problems:
         raise ImportRejected(applier.problems)
     applier.remove_dropped(kept)
+    applier.check_lifetimes()
+    if applier.problems:
+        raise ImportRejected(applier.problems)
     applier.find_conflicting_reports()
     return report

@@ -210,6 +210,13 @@ class BranchRecord(Record):
             raise ValueError(GROUP_WITH_A_NAME)
         return self
 
+    @model_validator(mode="after")
+    def _founded_before_dissolved(self) -> "BranchRecord":
+        founded, dissolved = self.founded_on, self.dissolved_on
+        if founded is not None and dissolved is not None and dissolved < founded:
+            raise ValueError(f"dissolved_on {dissolved} is before founded_on {founded}")
+        return self
+
 
 class FigureRecord(Record):
     id: RecordId

@@ -22,6 +22,9 @@ and names each one whose figure a reader could not check against its sentence:
 - a fact's unit is not its metric's, or its value outside what its metric can be (a rate
   above 100%);
 - a row is synthetic and its source is not, or the other way round;
+- an organization is dissolved before it was founded, or a figure of it dated by its own
+  date (as_of, period) before its founding or after its dissolution
+  (app.services.lifetimes);
 
 then, of the whole tables, a place or organization that is its own ancestor or sits under
 one of a kind it may not (a province under a village: app.services.place_tree); and what
@@ -72,6 +75,7 @@ from app.services.audit import ENTITY_OF
 from app.services.branch_items import stale_items
 from app.services.commune_totals import stale_communes
 from app.services.evidence_dates import evidence_day
+from app.services.lifetimes import figures_outside_lifetimes
 from app.services.place_totals import stale_places
 from app.services.place_tree import stored_tree_problems
 from app.services.refs import table
@@ -165,8 +169,29 @@ def check_stored(connection: Connection, risk_rules: RiskRules, keep: int = 100)
             for row in _stream(connection, _rows_of(model, source.id)):
                 report.checked[ENTITY_OF[model]] += 1
                 rules.check(model, row)
+    _check_lifetimes(connection, report)
     _check_served(connection, risk_rules, report)
     return report
+
+
+def _check_lifetimes(connection: Connection, report: CheckReport) -> None:
+    """Organizations dissolved before they were founded, and figures dated outside their
+    organization's lifetime (app.services.lifetimes)."""
+    b = table(Branch)
+    reversed_dates = select(b.c.id, b.c.key, b.c.founded_on, b.c.dissolved_on).where(
+        b.c.dissolved_on < b.c.founded_on
+    )
+    for row in connection.execute(reversed_dates):
+        message = f"{row.dissolved_on} is before founded_on {row.founded_on}"
+        report.add(
+            Finding("branch", row.id, row.key, "dissolved_on", "dates_out_of_order", message)
+        )
+    for found in figures_outside_lifetimes(connection):
+        report.add(
+            Finding(
+                found.entity, found.id, found.key, found.field, "outside_lifetime", found.message
+            )
+        )
 
 
 @dataclass(frozen=True)

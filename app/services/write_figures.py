@@ -45,6 +45,7 @@ from app.services import audit
 from app.services.evidence_dates import evidence_day
 from app.services.figures import figures_by_ids
 from app.services.json_sql import representation_etag
+from app.services.lifetimes import DAYS, after_dissolution, before_founding
 from app.services.status import release_counts
 from app.services.writes import (
     Outcome,
@@ -206,6 +207,20 @@ def _subject_errors(session: Session, kind: FigureKind, body: Any) -> list[Field
     return []
 
 
+def _lifetime_errors(session: Session, kind: FigureKind, body: Any) -> list[FieldError]:
+    """A figure dated before its organization was founded, or after it was dissolved."""
+    branch = session.get(Branch, body.branch_id) if body.branch_id is not None else None
+    if branch is None:
+        return []
+    first_field, last_field = DAYS[kind.model]
+    first, last = getattr(body, first_field), getattr(body, last_field)
+    if why := before_founding(branch.founded_on, last):
+        return [FieldError(field=f"body.{last_field}", message=why, type="outside_lifetime")]
+    if why := after_dissolution(branch.dissolved_on, first):
+        return [FieldError(field=f"body.{first_field}", message=why, type="outside_lifetime")]
+    return []
+
+
 def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> dict[str, Any]:
     """The row's values, after every check the record format makes (422 naming fields)."""
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
@@ -214,6 +229,7 @@ def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> d
     errors += _range_errors(body) or _printed_errors(body)
     errors += _reported_later_errors(kind, body, source)
     errors += _derived_date_errors(kind, body)
+    errors += _lifetime_errors(session, kind, body)
     if errors:
         raise invalid(errors)
     assert source is not None

@@ -30,6 +30,7 @@ from app.schemas.writes import BranchCreate, BranchUpdate, LocalityCreate, Local
 from app.services import audit
 from app.services.branches import branch_detail
 from app.services.json_sql import representation_etag
+from app.services.lifetimes import figures_outside
 from app.services.localities import locality_detail
 from app.services.place_tree import loops, misplaced, misplaced_children, too_deep
 from app.services.writes import (
@@ -296,11 +297,35 @@ def _branch_values(
             errors.append(FieldError(field="body.founded_on", message="after dissolved_on"))
         else:
             errors.append(FieldError(field="body.dissolved_on", message="before founded_on"))
+    elif (
+        row_id is not None
+        and patch is not None
+        and {"founded_on", "dissolved_on"} & patch.model_fields_set
+    ):
+        errors += _lifetime_errors(session, row_id, body)
     if errors:
         raise invalid(errors)
     names = branch_search_fields(body.name, body.description)
     values = body.model_dump(exclude={"key"}) | names._asdict()
     return values, locality
+
+
+# The figures named when a new founding or dissolution contradicts them: enough to see
+# which, not a list of every one.
+NAMED_FIGURES = 5
+
+
+def _lifetime_errors(session: Session, ident: int, body: BranchCreate) -> list[FieldError]:
+    """The branch's figures that its new dates would put outside its lifetime."""
+    outside = figures_outside(session, ident, body.founded_on, body.dissolved_on)
+    return [
+        FieldError(
+            field=f"body.{found.branch_field}",
+            message=found.of_the_branch(),
+            type="outside_lifetime",
+        )
+        for found in outside[:NAMED_FIGURES]
+    ]
 
 
 def create_branch(session: Session, ctx: WriteContext, body: BranchCreate) -> Outcome:

@@ -325,6 +325,48 @@ def test_one_bad_record_refuses_the_whole_file(
     assert row_counts(write_api) == before
 
 
+def test_an_imports_figures_are_of_their_organizations_lifetime(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A figure dated by its own date (the admissions of 2023) is not of a day before its
+    organization was founded, nor after it was dissolved; nor is a figure another article
+    stated of it, when the file re-dates the organization."""
+    before = row_counts(write_api)
+    for dates, problem in (
+        ({"founded_on": "2024-01-01"}, "2023-12-31 is before the organization was founded"),
+        ({"dissolved_on": "2022-12-31"}, "2023-01-01 is after the organization was dissolved"),
+    ):
+        data = article()
+        data["branches"][0] |= dates
+        refused = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+        assert refused.status_code == 422 and fields(refused) == ["body.events.0.period"]
+        assert problem in refused.json()["errors"][0]["message"]
+    data = article()
+    data["branches"][0] |= {"founded_on": "2020-01-01", "dissolved_on": "2019-01-01"}
+    reversed_dates = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert reversed_dates.status_code == 422, reversed_dates.text
+    assert fields(reversed_dates)[0].startswith("body.branches.0")
+    assert row_counts(write_api) == before
+
+    assert (
+        write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML}).status_code
+        == 200
+    )
+    other = article()
+    other["source"]["key"] = "test-2024-thu-nghiem-2"
+    other |= {"localities": [], "branches": [], "events": [], "facts": []}
+    other["counts"][0] |= {"as_of": "2023-06-01"}
+    assert (
+        write_api.post("/imports", content=as_yaml(other), headers={**editor, **YAML}).status_code
+        == 200
+    )
+    redated = article()
+    redated["branches"][0]["dissolved_on"] = "2023-01-31"
+    refused = write_api.post("/imports", content=as_yaml(redated), headers={**editor, **YAML})
+    assert refused.status_code == 422 and fields(refused) == ["body.branches.0.dissolved_on"]
+    assert "test-2024-thu-nghiem-2#members-2024" in refused.json()["errors"][0]["message"]
+
+
 def test_an_import_needs_a_write_key(write_api: TestClient) -> None:
     before = row_counts(write_api)
     assert write_api.post("/imports", content=ARTICLE_YAML, headers=YAML).status_code == 401

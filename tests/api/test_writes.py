@@ -107,6 +107,14 @@ def new_source(client: TestClient, headers: dict[str, str], **extra: Any) -> dic
     return response.json()  # type: ignore[no-any-return]
 
 
+def admissions_body(source_id: int, branch_id: int) -> dict[str, Any]:
+    """The admissions of 2023 that NEW_TEXT states, without their period."""
+    return {
+        "source_id": source_id, "branch_id": branch_id, "kind": "admission", "value": 2,
+        "quote": "Năm 2023, chi bộ kết nạp 2 đảng viên mới", "figure": "2",
+    }  # fmt: skip
+
+
 def count_body(source_id: int, branch_id: int, **extra: Any) -> dict[str, Any]:
     return {
         "source_id": source_id,
@@ -709,6 +717,45 @@ def test_dates_out_of_order_are_named_by_the_one_sent(
     assert both.status_code == 422 and fields(both) == ["body.dissolved_on"]
 
 
+def test_a_figure_is_of_its_organizations_lifetime(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From an API audit: Khéo Lẹng could be dissolved in 2000, or founded in 2030,
+    beside its count of 2023-12-18 (served then as a dissolved branch with 38 members).
+    A figure dated by its own date is of its organization's lifetime; one dated by its
+    article alone may be of any day before that one."""
+    kheo_leng = f"/branches/{id_of(write_api, Branch, 'org:vn2004:04309/thon-kheo-leng')}"
+    before, item = row_counts(write_api), write_api.get(kheo_leng).json()
+    for dates, field in (
+        ({"dissolved_on": "2000-01-01"}, "body.dissolved_on"),
+        ({"founded_on": "2030-01-01"}, "body.founded_on"),
+    ):
+        refused = patch(write_api, kheo_leng, dates, editor)
+        assert refused.status_code == 422 and set(fields(refused)) == {field}, refused.text
+        assert "2023-12-18" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before and write_api.get(kheo_leng).json() == item
+    lifetime = {"founded_on": "2023-12-18", "dissolved_on": "2024-01-31"}
+    assert patch(write_api, kheo_leng, lifetime, editor).status_code == 200
+
+    source, _, made = _village_and_branch(write_api, editor)
+    branch = made["id"]
+    lifetime = {"founded_on": "2020-01-01", "dissolved_on": "2023-06-30"}
+    assert patch(write_api, f"/branches/{branch}", lifetime, editor).status_code == 200
+    early = count_body(source["id"], branch, as_of="2019-12-31")
+    refused = write_api.post("/membership-counts", json=early, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.as_of"], refused.text
+    admissions = admissions_body(source["id"], branch)
+    late = admissions | {"period_start": "2023-07-01", "period_end": "2023-12-31"}
+    refused = write_api.post("/admissions", json=late, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.period_start"], refused.text
+    year = admissions | {"period_start": "2023-01-01", "period_end": "2023-12-31"}
+    assert write_api.post("/admissions", json=year, headers=editor).status_code == 201
+    undated = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch), headers=editor
+    )
+    assert undated.status_code == 201, undated.text  # of 2024-03-02 at the latest: any day
+
+
 def test_a_retitled_source_is_retitled_in_the_items_that_cite_it(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
@@ -826,10 +873,7 @@ def test_a_source_cannot_report_what_began_after_it(
     assert refused.json()["errors"][0]["message"].startswith(
         "2024-03-03 is after the source's publication (2024-03-02)"
     )
-    admissions = {
-        "source_id": source["id"], "branch_id": branch, "kind": "admission", "value": 2,
-        "quote": "Năm 2023, chi bộ kết nạp 2 đảng viên mới", "figure": "2",
-    }  # fmt: skip
+    admissions = admissions_body(source["id"], branch)
     begun_later = admissions | {"period_start": "2024-04-01", "period_end": "2024-12-31"}
     refused = write_api.post("/admissions", json=begun_later, headers=editor)
     assert refused.status_code == 422 and fields(refused) == ["body.period_start"]

@@ -54,6 +54,11 @@ def one(engine: Engine, sql: str) -> int:
     return int(str(scalar(engine, sql)))
 
 
+def scalars(engine: Engine, sql: str) -> list[int]:
+    with engine.connect() as connection:
+        return [int(v) for v in connection.execute(text(sql)).scalars()]
+
+
 def change(engine: Engine, sql: str, **values: object) -> None:
     with engine.begin() as connection:
         connection.execute(text(sql), values)
@@ -166,6 +171,40 @@ def test_a_blank_source_text_is_named(engine: Engine) -> None:
     found = named(check(engine), served=False)
     assert ("source", source, "text", "blank") in found
     assert {rule for entity, _, _, rule in found if entity != "source"} == {"quote_not_in_source"}
+
+
+def test_a_figure_outside_its_organizations_lifetime_is_named(engine: Engine) -> None:
+    """Dates stored behind the service's back: Khéo Lẹng dissolved before its count of
+    2023-12-18 (each of its figures with a date of its own named), Tiền Phong dissolved
+    before it was founded."""
+    kheo_leng = one(engine, "SELECT id FROM branches WHERE key = 'org:vn2004:04309/thon-kheo-leng'")
+    tien_phong = one(
+        engine, "SELECT id FROM branches WHERE key = 'org:vn2004:05251/xom-tien-phong'"
+    )
+    change(engine, f"UPDATE branches SET dissolved_on = '2000-01-01' WHERE id = {kheo_leng}")
+    change(engine, "UPDATE branches SET founded_on = '2020-01-01', dissolved_on = '2019-01-01' "
+                   f"WHERE id = {tien_phong}")  # fmt: skip
+    dated = {
+        (entity, row_id)
+        for entity, table, first_day in (
+            ("membership_count", "membership_counts", "as_of"),
+            ("membership_event", "membership_events", "period_start"),
+            ("fact", "facts", "period_start"),
+            ("officeholder", "officeholders", "as_of"),
+        )
+        for row_id in scalars(
+            engine,
+            f"SELECT id FROM {table} WHERE branch_id = {kheo_leng} AND {first_day} > '2000-01-01'",
+        )
+    }
+    assert ("membership_count", one(engine, "SELECT id FROM membership_counts WHERE "
+            f"branch_id = {kheo_leng} AND as_of = '2023-12-18'")) in dated  # fmt: skip
+
+    found = {
+        (entity, row_id, rule) for entity, row_id, _, rule in named(check(engine), served=False)
+    }
+    outside = {(entity, row_id) for entity, row_id, rule in found if rule == "outside_lifetime"}
+    assert outside >= dated and {("branch", tien_phong, "dates_out_of_order")} <= found
 
 
 def test_a_tree_out_of_order_is_named(engine: Engine) -> None:
