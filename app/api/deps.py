@@ -133,7 +133,7 @@ async def refuse_repeated_names(request: Request) -> None:
             f"A field of the body is given more than once: {repeated.name}.",
             errors=[FieldError(field=f"body.{repeated.name}", message=message, type="repeated")],
         ) from None
-    except ValueError:  # not JSON: FastAPI's own reading has answered it
+    except (ValueError, RecursionError):  # unreadable: FastAPI's own reading answered it
         return
 
 
