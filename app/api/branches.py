@@ -102,12 +102,12 @@ def list_branches(
         ),
     ] = None,
     risk_level: Annotated[
-        Literal["watch", "high", "critical"] | None,
+        Literal["watch", "high", "critical"],
         Query(
-            description="With risk=true or risk=false: the level that splits them (default "
-            "watch). Refused without either, where it would filter nothing."
+            description="With risk=true or risk=false: the level that splits them. Refused "
+            "without either, where it would filter nothing."
         ),
-    ] = None,
+    ] = "watch",
     as_of: AsOf = None,
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "members", "-members", "risk", "relevance"] | None,
@@ -124,7 +124,7 @@ def list_branches(
     """Party organizations and unnamed groups, each with its latest count and risk level."""
     if min_members is not None and max_members is not None and min_members > max_members:
         raise bad_request("query.min_members", "the range ends before it starts", 422)
-    if risk_level is not None and risk not in ("true", "false"):
+    if "risk_level" in request.query_params and risk not in ("true", "false"):
         raise bad_request("query.risk_level", "needs risk=true or risk=false", 422)
     filters = service.BranchFilters(
         locality=locality,
@@ -135,7 +135,7 @@ def list_branches(
         min_members=min_members,
         max_members=max_members,
         risk=risk,
-        risk_level=risk_level or "watch",
+        risk_level=risk_level,
         as_of=as_of,
     )
     order = sort or ("relevance" if q else "id")

@@ -284,6 +284,7 @@ def test_a_tampered_cursor_is_a_400(api: TestClient) -> None:
         ("/branches", {"sort": "id"}, {}),
         ("/branches", {"q": "bo"}, {"q": "bo", "sort": "relevance"}),
         ("/branches", {"risk": "true"}, {"risk": "true", "sort": "id"}),
+        ("/branches", {"risk": "true"}, {"risk": "true", "risk_level": "watch"}),
         ("/admissions", {}, {"kind": "admission"}),
         ("/admissions", {"kind": "admission"}, {}),
         ("/membership-counts", {}, {"sort": "id"}),

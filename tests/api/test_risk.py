@@ -38,7 +38,11 @@ def test_a_risk_level_without_risk_true_or_false_is_refused(api: TestClient) -> 
     """Alone (or with risk=unknown) it filtered nothing: every branch came back."""
     below_high = api.get("/branches", params={"risk": "false", "risk_level": "high"}).json()
     assert "Chi bộ xóm Tiền Phong" in {b["name"] for b in below_high["items"]}  # watch
-    for params in ({"risk_level": "critical"}, {"risk": "unknown", "risk_level": "high"}):
+    for params in (
+        {"risk_level": "critical"},
+        {"risk_level": "watch"},  # its default, written out: still a filter of nothing
+        {"risk": "unknown", "risk_level": "high"},
+    ):
         response = api.get("/branches", params=params)
         assert response.status_code == 422, params
         assert [e["field"] for e in response.json()["errors"]] == ["query.risk_level"]
