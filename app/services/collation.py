@@ -66,7 +66,9 @@ def name_order(name: str) -> str:
             letters.append(_SPACE)
         end = token.end()
         word = token.group()
-        if word.isdigit():
+        # ASCII only: "²" or "①" are digits to isdigit() and no number int() reads; they
+        # pass _TOKENS as letters and are ordered as a letter of another script.
+        if word.isascii() and word.isdigit():
             digits = word.lstrip("0") or "0"
             letters.append(_code(_NUMBER) + _code(min(len(digits), 1295)))
             letters.extend(_code(_NUMBER + int(d)) for d in digits)

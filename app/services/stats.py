@@ -5,7 +5,9 @@ the text, or the article's day for a count in the present tense: each record's
 evidence_date_basis and date_note say which); the others are listed apart (counts
 without a day; events over several years or with an open end). Within a
 year, an organization whose parent (under the same place) reports the same measure is
-left out of the sum, because the parent's figure already includes it.
+left out of the sum, because the parent's figure already includes it. The parent is the
+one recorded (where an article names it): an organization recorded without one adds
+beside a committee of its place; each sum's records say what it adds.
 """
 
 from dataclasses import dataclass

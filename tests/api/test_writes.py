@@ -367,6 +367,25 @@ def test_a_named_organization_is_not_a_group(write_api: TestClient, editor: dict
     assert renamed.status_code == 200, renamed.text
 
 
+def test_a_name_with_a_digit_of_another_script_is_stored(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From a parity audit: "Thôn ²" and "Thôn ①" (digits to Unicode, not to int()) made
+    every write of such a name a 500, its alphabetical key unbuilt."""
+    source = new_source(write_api, editor)
+    body = {"key": "org:x", "kind": "other", "source_id": source["id"], "name": "Chi bộ xóm ²",
+            "quote": "Chi bộ xóm"}  # fmt: skip
+    made = write_api.post("/branches", json=body, headers=editor)
+    assert made.status_code == 201, made.text
+    renamed = patch(write_api, f"/branches/{made.json()['id']}", {"name": "Chi bộ ①"}, editor)
+    assert renamed.status_code == 200, renamed.text
+    # Ordered by name as a sign of another script: after every "Chi bộ <letters>".
+    listed = write_api.get("/branches", params={"sort": "name", "limit": 200}).json()["items"]
+    names = [item["name"] or "" for item in listed]
+    after = names[names.index("Chi bộ ①") + 1 :]
+    assert not [name for name in after if name.startswith("Chi bộ ")], names
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
