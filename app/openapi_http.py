@@ -189,6 +189,9 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
             headers["Content-Disposition"] = _header(
                 'CSV and NDJSON: attachment; filename="<list>.csv" (or .ndjson).'
             )
+        elif "format" in names:  # a document that is also a table (a place's stats)
+            headers["Vary"] = _vary("Accept (its format may come from it), Accept-Encoding")
+            headers["Content-Disposition"] = _header('CSV: attachment; filename="<name>.csv".')
         elif path == "/":
             links["Link"] = _service_links()
         read["responses"]["200"].setdefault("headers", {}).update({**headers, **links})

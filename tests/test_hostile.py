@@ -298,7 +298,10 @@ def bad_names() -> Iterator[Case]:
     for path in LISTS:
         for label, value in {"xml": "xml", "upper-case": "CSV", "traversal": "../csv"}.items():
             yield _bad_value(path, "format", ENUM, value, f"format-{label}")
-    for url in ("/branches/1", "/risk/summary", "/sources/1/text", "/localities/1/stats"):
+    # A place's stats are JSON or CSV: neither NDJSON nor a list's other spellings.
+    for label, value in {"xml": "xml", "upper-case": "CSV", "ndjson": "ndjson"}.items():
+        yield _bad_value("/localities/1/stats", "format", ENUM, value, f"format-{label}")
+    for url in ("/branches/1", "/risk/summary", "/sources/1/text"):
         yield Case(f"{url} format=csv (no exports)", _url(url, "format=csv"), 400, "query.format")
 
 

@@ -157,19 +157,7 @@ def exports(
             "description": "JSON page; or CSV / NDJSON (format= or Accept), streamed in "
             "full when no limit is given.",
             "content": {
-                "text/csv": {
-                    "schema": {
-                        "type": "string",
-                        "description": f"A header line, then {lines}. Columns: "
-                        + ", ".join(csv_header(csv_columns))
-                        + ". Each is the JSON item's field of that name (a_b: field b of "
-                        "object a): empty where null, booleans as true or false, lists "
-                        "of names joined by '; ', lists of objects (a locality's "
-                        "successors and predecessors) as their JSON array, days as "
-                        "YYYY-MM-DD, codes as text (keep their leading zeros: 04309); "
-                        "UTF-8, with a BOM when bom=true.",
-                    }
-                },
+                "text/csv": _csv_content(csv_columns, lines, "the JSON item's"),
                 "application/x-ndjson": {
                     "schema": {
                         "type": "string",
@@ -177,6 +165,35 @@ def exports(
                     }
                 },
             },
+        }
+    }
+
+
+def table_export(
+    csv_columns: Sequence[str], lines: str, of: str
+) -> dict[int | str, dict[str, Any]]:
+    """A document's 200 in CSV beside its JSON (TableParams), the CSV's columns named,
+    each the field of that name `of` an object of the JSON."""
+    return {
+        200: {
+            "description": "JSON; or CSV (format= or Accept).",
+            "content": {"text/csv": _csv_content(csv_columns, lines, of)},
+        }
+    }
+
+
+def _csv_content(csv_columns: Sequence[str], lines: str, of: str) -> dict[str, Any]:
+    return {
+        "schema": {
+            "type": "string",
+            "description": f"A header line, then {lines}. Columns: "
+            + ", ".join(csv_header(csv_columns))
+            + f". Each is {of} field of that name (a_b: field b of "
+            "object a): empty where null, booleans as true or false, lists "
+            "of names joined by '; ', lists of objects (a locality's "
+            "successors and predecessors) as their JSON array, days as "
+            "YYYY-MM-DD, codes as text (keep their leading zeros: 04309); "
+            "UTF-8, with a BOM when bom=true.",
         }
     }
 

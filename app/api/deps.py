@@ -171,6 +171,13 @@ def _not_utf8(query: bytes) -> list[str]:
     return sorted(set(names))
 
 
+BomParam = Annotated[
+    bool,
+    Query(description="CSV only: start with a UTF-8 byte order mark, for Excel."),
+    TRUE_OR_FALSE,
+]
+
+
 class ListParams:
     """Page, sort and format parameters that every list takes."""
 
@@ -207,11 +214,7 @@ class ListParams:
                 )
             ),
         ] = None,
-        bom: Annotated[
-            bool,
-            Query(description="CSV only: start with a UTF-8 byte order mark, for Excel."),
-            TRUE_OR_FALSE,
-        ] = False,
+        bom: BomParam = False,
     ) -> None:
         self.request = request
         self.explicit_limit = limit
@@ -253,15 +256,19 @@ FORMAT_TYPES: dict[Format, tuple[str, ...]] = {
 }
 
 
-def _format_from_accept(accept: str) -> Format:
-    """The format Accept prefers (RFC 9110, 12.5.1): a format's quality is that of the
-    most specific range matching its media type; the highest wins, then the one whose
-    range is listed first, then JSON; JSON too when none is acceptable (q=0 only)."""
+def _format_from_accept(
+    accept: str, offered: tuple[Format, ...] = ("json", "csv", "ndjson")
+) -> Format:
+    """The format Accept prefers (RFC 9110, 12.5.1), of those `offered`: a format's
+    quality is that of the most specific range matching its media type; the highest
+    wins, then the one whose range is listed first, then JSON; JSON too when none is
+    acceptable (q=0 only)."""
     if not accept or accept == "*/*":  # most clients: nothing to weigh
         return "json"
     ranges = [_media_range(part, n) for n, part in enumerate(accept.lower().split(","))]
     best: tuple[float, int, Format] = (0.0, 0, "json")
-    for fmt, media_types in FORMAT_TYPES.items():
+    for fmt in offered:
+        media_types = FORMAT_TYPES[fmt]
         for media_type in media_types:
             wild = media_type.split("/")[0] + "/*"
             matching = [r for r in ranges if r[0] in (media_type, wild, "*/*")]
@@ -288,6 +295,34 @@ def _media_range(part: str, position: int) -> tuple[str, float, int]:
 
 
 ListParamsDep = Annotated[ListParams, Depends()]
+
+TableFormat = Literal["json", "csv"]
+
+
+class TableParams:
+    """The format of an answer that is one document and one table, not a page (a place's
+    yearly stats): JSON, or CSV."""
+
+    def __init__(
+        self,
+        request: Request,
+        format: Annotated[
+            TableFormat | None,
+            Query(
+                description=(
+                    "json (default) or csv. Without it, chosen by the Accept header "
+                    "(application/json, text/csv, with their q values; */* is JSON)."
+                )
+            ),
+        ] = None,
+        bom: BomParam = False,
+    ) -> None:
+        accepted = _format_from_accept(request.headers.get("accept", ""), ("json", "csv"))
+        self.format: TableFormat = format or ("csv" if accepted == "csv" else "json")
+        self.bom = bom
+
+
+TableParamsDep = Annotated[TableParams, Depends()]
 
 
 def secret_of(request: Request) -> bytes:

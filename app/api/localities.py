@@ -17,10 +17,11 @@ from app.api.common import (
     kept_counts_of,
     place_scopes_of,
     searchable,
+    table_export,
     word_orders_of,
 )
-from app.api.deps import ListParamsDep, secret_of
-from app.api.responses import answer_response, list_response
+from app.api.deps import ListParamsDep, TableParamsDep, secret_of
+from app.api.responses import NEGOTIATED, answer_response, list_response
 from app.api.spellings import DIGITS_ONLY, TRUE_OR_FALSE
 from app.models.vocab import LocalityKind
 from app.reader import Reader
@@ -28,6 +29,7 @@ from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
 from app.services import localities as service
 from app.services.stats import DEFAULT_RECORDS, RECORDS_PER_YEAR, stats_answer
+from app.services.stats_csv import STATS_CSV, stats_csv_answer
 
 router = api_router(prefix="/localities", tags=["localities"])
 
@@ -68,7 +70,11 @@ def list_localities(
     ] = None,
     current: Annotated[
         bool | None,
-        Query(description="true: units that exist today; false: replaced units."),
+        Query(
+            description="true: units that exist today; false: replaced units. With q, a "
+            "filter like any other: an old name (q=yen bai) finds its unit of today "
+            "without it, in each result's `today` and `successors`."
+        ),
         TRUE_OR_FALSE,
     ] = None,
     within: Annotated[
@@ -119,12 +125,26 @@ def get_locality(request: Request, locality_id: IdPath) -> Response:
 @router.get(
     "/{locality_id}/stats",
     response_model=LocalityStats,
-    responses=READ_ERRORS,
+    responses={
+        **READ_ERRORS,
+        **table_export(
+            STATS_CSV,
+            "a row for each figure shown of each yearly sum (section year: sum_ columns "
+            "the year's measure, record_ columns the figure, record_path its URL path; a "
+            "sum shown without figures, records=0, is one row with empty record_ "
+            "columns), then the figures no year holds (section undated_counts or "
+            "not_in_a_single_year, sum_ columns empty). A measure not reported in a "
+            "year has no row: not reported is not zero; sum_high is empty where a "
+            "figure has no upper bound (more than)",
+            "the JSON's (place_: its locality's)",
+        ),
+    },
     summary="Yearly stats",
 )
 def get_locality_stats(
     request: Request,
     locality_id: IdPath,
+    table: TableParamsDep,
     records: Annotated[
         int,
         Query(
@@ -141,5 +161,8 @@ def get_locality_stats(
 ) -> Response:
     """Per year: members and admissions, departures and transfers under the place, with sources."""
     with Reader.open(engine_of(request)) as reader:
-        answer = stats_answer(reader, answers_of(request), locality_id, records)
-    return answer_response(request, answer)
+        if table.format == "csv":
+            answer = stats_csv_answer(reader, answers_of(request), locality_id, records, table.bom)
+        else:
+            answer = stats_answer(reader, answers_of(request), locality_id, records)
+    return answer_response(request, answer, headers=NEGOTIATED)

@@ -73,7 +73,7 @@ class FigureFilters:
         ]
 
 
-_COMMON_CSV = [
+FIGURE_OWNER_CSV = [
     "branch.id",
     "branch.name",
     "branch.kind",
@@ -86,7 +86,7 @@ _COMMON_CSV = [
     # The key says the period: a code alone is not a unit (the reform reused codes).
     "locality.key",
 ]
-_PROVENANCE_CSV = [
+FIGURE_PROVENANCE_CSV = [
     "qualifier",
     "applies_to_each",
     "evidence_date",
@@ -97,32 +97,41 @@ _PROVENANCE_CSV = [
     "quote",
     "figure",
 ]
-COUNT_CSV = ["id", "key", *_COMMON_CSV, "value", "value_max", "status", "as_of", *_PROVENANCE_CSV]
+COUNT_CSV = [
+    "id",
+    "key",
+    *FIGURE_OWNER_CSV,
+    "value",
+    "value_max",
+    "status",
+    "as_of",
+    *FIGURE_PROVENANCE_CSV,
+]
 EVENT_CSV = [
     "id",
     "key",
     "kind",
-    *_COMMON_CSV,
+    *FIGURE_OWNER_CSV,
     "value",
     "value_max",
     "period_start",
     "period_end",
     "reason",
-    *_PROVENANCE_CSV,
+    *FIGURE_PROVENANCE_CSV,
 ]
 FACT_CSV = [
     "id",
     "key",
     "metric",
     "dimension",
-    *_COMMON_CSV,
+    *FIGURE_OWNER_CSV,
     "value",
     "value_max",
     "out_of",
     "unit",
     "period_start",
     "period_end",
-    *_PROVENANCE_CSV,
+    *FIGURE_PROVENANCE_CSV,
 ]
 
 

@@ -30,8 +30,9 @@ def test_every_listed_read_answers_in_the_media_types_it_lists(api: TestClient) 
         assert response.status_code == 200, (path, response.text[:200])
         first, *others = resource["media_types"]
         assert response.headers["content-type"].split(";")[0] == first, path
+        page = {} if resource["templated"] else {"limit": 1}  # a list's, not a document's
         for media_type in others:
-            exported = api.get(path, params={"limit": 1}, headers={"Accept": media_type})
+            exported = api.get(path, params=page, headers={"Accept": media_type})
             assert exported.headers["content-type"].split(";")[0] == media_type, path
 
 
