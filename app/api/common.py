@@ -192,7 +192,9 @@ def _csv_content(csv_columns: Sequence[str], lines: str, of: str) -> dict[str, A
             "object a): empty where null, booleans as true or false, lists "
             "of names joined by '; ', lists of objects (a locality's "
             "successors and predecessors) as their JSON array, days as "
-            "YYYY-MM-DD, codes as text (keep their leading zeros: 04309); "
+            "YYYY-MM-DD, codes as text (keep their leading zeros: 04309), a figure as "
+            "printed (6.799 is 6,799; 5/10 is five of ten, not a day: read every column "
+            "as text); "
             "UTF-8, with a BOM when bom=true.",
         }
     }

@@ -49,7 +49,10 @@ RECORD_FIELDS = [
 STATS_CSV = [
     "place.id",
     "place.key",
+    "place.kind",
     "place.name",
+    "place.official_name",
+    "place.code",
     "section",
     "year",
     "measure",

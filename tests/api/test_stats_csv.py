@@ -114,7 +114,10 @@ def test_the_csv_is_the_jsons_sums_beside_their_figures(
     stats = api.get(path, params={"records": records}).json()
     rows = _csv(api, path, records=records)
     assert _served(rows) == _expected(stats)
-    assert {(r["place_id"], r["place_name"]) for r in rows} == {(str(place["id"]), place["name"])}
+    # The place as the JSON names it, with its official code to join other statistics on.
+    named = {tuple(r[f"place_{f}"] for f in ("id", "kind", "name", "code")) for r in rows}
+    asked = stats["locality"]
+    assert named == {(str(place["id"]), asked["kind"], asked["name"], asked["code"] or "")}
     for row in rows:
         if row["record_id"]:  # each figure is where its path says, with its source
             figure = api.get(row["record_path"]).json()
