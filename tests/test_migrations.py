@@ -443,3 +443,40 @@ def test_0024_marks_the_status_of_every_group_and_stated_stall_for_the_refresher
         current = set(conn.execute(query, {"branch": tien_phong}).tuples())
     engine.dispose()
     assert current == {(True, RiskRules().version), (False, RiskRules().version)}
+
+
+def test_0025_marks_the_status_of_branches_with_a_long_period_or_a_full_count(
+    databases: DatabaseFactory,
+) -> None:
+    """Upgraded to 0025, the status rows of the branches with an admission or departure
+    over more than one calendar year, or past its article's day (the attrition window
+    read its end only), and of those with a count of full members (read before a newer
+    count of all), are computed again at the next refresh; no other row is marked. In
+    the seed: Tiền Phong's departures of 2016-2017, Lục Yên's and Khéo Lẹng's admissions
+    of 2023 reported in December; Chi bộ bản Bó is given a full count here."""
+    engine = make_engine(databases.copy("seeded"))
+    _migrate_to(engine, command.downgrade, "0024")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE membership_counts SET status = 'full' WHERE branch_id = "
+                "(SELECT id FROM branches WHERE key = 'org:vn2004:04111/ban-bo')"
+            )
+        )
+    _migrate_to(engine, command.upgrade, "0025")
+    query = text(
+        "SELECT b.key, s.rules_version FROM branch_status s JOIN branches b ON b.id = s.branch_id"
+    )
+    with engine.connect() as conn:
+        marked = {key for key, version in conn.execute(query) if version == "before-0025"}
+    assert marked == {
+        "org:vn2004:05251/xom-tien-phong",
+        "org:vn2004:135",
+        "org:vn2004:04309/thon-kheo-leng",
+        "org:vn2004:04111/ban-bo",
+    }
+    assert refresh_if_stale(engine, RiskRules(), datetime.now().replace(hour=12))
+    with engine.connect() as conn:
+        versions = {version for _, version in conn.execute(query)}
+    engine.dispose()
+    assert versions == {RiskRules().version}

@@ -224,3 +224,44 @@ def misqualified(figure: str | None, value: float | None, qualifier: str) -> str
         return None
     named = ", ".join(f"{word!r}: {' or '.join(q)}" for word, q in allowed.items())
     return f"the figure {figure!r} qualifies its value ({named}), not {qualifier}"
+
+
+def misqualified_in_quote(
+    quote: str, figure: str | None, value: float | None, qualifier: str
+) -> str | None:
+    """misqualified, and the same of the figure read with its quote's words around it:
+    "5" cut from "dưới 5 đảng viên" and given as exactly 5 is refused as "dưới 5" is.
+    Where the quote prints the figure more than once, when any of them is unqualified
+    (as misqualified), or only inside other numbers (the "5" of "15"), it is not."""
+    if why := misqualified(figure, value, qualifier):
+        return why
+    if value is None or not figure or not _NUMBER.search(figure):
+        return None
+    quote, figure = normalize_quote_text(quote), normalize_quote_text(figure)
+    read_as = None
+    for match in re.finditer(re.escape(figure), quote):
+        start, end = match.span()
+        if _inside_a_number(quote, start, end):
+            continue
+        wider = figure
+        before = _WORD_BEFORE.search(quote[:start])
+        if before and not before.group(1):
+            wider = quote[before.start(2) : start] + wider
+        if after := _WORD_AFTER.search(quote[end:]):
+            wider += quote[end : end + after.end()]
+        why = misqualified(wider, value, qualifier)
+        if why is None:
+            return None
+        read_as = read_as or why
+    if read_as is None:
+        return None
+    return f"{read_as}: the quote's words around the figure {figure!r}; give them in the figure"
+
+
+def _inside_a_number(text: str, start: int, end: int) -> bool:
+    """text[start:end] is part of a longer number or word (the "5" of "15", "2,5", "5a")."""
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    joined_before = before.isalnum() or (before in ".," and text[start - 2 : start - 1].isdigit())
+    joined_after = after.isalnum() or (after in ".," and text[end + 1 : end + 2].isdigit())
+    return joined_before or joined_after

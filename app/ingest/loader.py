@@ -10,15 +10,23 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
-from app.ingest.figure_numbers import misqualified, unprinted
+from app.ingest.figure_numbers import misqualified_in_quote, unprinted
 from app.ingest.places import (
     branch_search_fields,
     locality_search_fields,
     set_branch_place,
     set_locality_ancestors,
     sync_locality_words,
+    unfit_search_fields,
 )
-from app.ingest.records import ArticleFile, EventRecord, FactRecord, FigureRecord
+from app.ingest.records import (
+    ArticleFile,
+    BranchRecord,
+    EventRecord,
+    FactRecord,
+    FigureRecord,
+    LocalityRecord,
+)
 from app.models import (
     Branch,
     Fact,
@@ -120,6 +128,8 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
                         "else the day the dataset first held it), which cannot report it",
                     )
                 )
+            if unfit := _unfit_names(rec):
+                problems.append(RecordProblem(label, *unfit))
             quote = normalize_quote_text(rec.quote)
             if quote not in haystack:
                 problems.append(RecordProblem(label, "quote", "not found in the source text"))
@@ -140,10 +150,24 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
             ):
                 problems.append(RecordProblem(label, *fault))
             elif isinstance(rec, FigureRecord) and (
-                why := misqualified(rec.figure, getattr(rec, "value", None), rec.qualifier)
+                why := misqualified_in_quote(
+                    rec.quote, rec.figure, getattr(rec, "value", None), rec.qualifier
+                )
             ):
                 problems.append(RecordProblem(label, "qualifier", why))
     return problems
+
+
+def _unfit_names(rec: Any) -> tuple[str, str] | None:
+    """The field and why, when a place's or an organization's names do not fit their
+    search columns (app.ingest.places.unfit_search_fields)."""
+    if isinstance(rec, LocalityRecord):
+        why = unfit_search_fields(Locality, locality_search_fields(rec.name, rec.title))
+        return ("title" if rec.title else "name", why) if why else None
+    if isinstance(rec, BranchRecord):
+        why = unfit_search_fields(Branch, branch_search_fields(rec.name, rec.description))
+        return ("description" if rec.description else "name", why) if why else None
+    return None
 
 
 class _Applier:

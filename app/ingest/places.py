@@ -56,15 +56,40 @@ def branch_search_fields(name: str | None, description: str | None) -> NameField
     return NameFields.of(" ".join(part for part in (name, description) if part))
 
 
+def unfit_search_fields(model: Any, fields: NameFields) -> str | None:
+    """Why a name's search fields do not fit their columns, or None when they do: a
+    branch's name and description are searched as one, and folding can lengthen a
+    name ("ß" is searched as "ss")."""
+    columns = table(model).c
+    for name in ("search_key", "name_lower"):
+        width = getattr(columns[name].type, "length", None)
+        length = len(getattr(fields, name))
+        if width is not None and length > width:
+            return f"too long to search: {length} characters as folded for search, at most {width}"
+    return None
+
+
 def sync_locality_words(session: Session, localities: Iterable[Locality]) -> None:
-    """Rewrite the search words of some localities from their search_key (after a write)."""
+    """Rewrite the search words of the localities whose search_key no longer gives the
+    words stored (after a write). Only those: an import of a file already imported
+    writes nothing, so the data version, and every answer kept under it, stays."""
     rows = list(localities)
     if not rows:
         return
     session.flush()  # ids, and the search_key as written
-    words = LocalityWord.__table__  # type: ignore[attr-defined]
-    session.execute(delete(words).where(words.c.locality_id.in_([r.id for r in rows])))
-    values = [{"word": w, "locality_id": r.id} for r in rows for w in search_words(r.search_key)]
+    words = table(LocalityWord)
+    stored: dict[int | None, set[str]] = {}
+    for word, locality_id in session.execute(
+        select(words.c.word, words.c.locality_id).where(
+            words.c.locality_id.in_([r.id for r in rows])
+        )
+    ):
+        stored.setdefault(locality_id, set()).add(word)
+    changed = [r for r in rows if set(search_words(r.search_key)) != stored.get(r.id, set())]
+    if not changed:
+        return
+    session.execute(delete(words).where(words.c.locality_id.in_([r.id for r in changed])))
+    values = [{"word": w, "locality_id": r.id} for r in changed for w in search_words(r.search_key)]
     if values:
         session.execute(insert(words), values)
 

@@ -13,6 +13,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -51,6 +53,12 @@ RecordId = Annotated[
 ]
 
 
+# Numbers and flags as the file types them (Strict), as a JSON write's: `"9"` is text,
+# not nine, `9.0` no count, `true` not 1 (a YAML `yes` is true, and a flag).
+WholeNumber = Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
+Amount = Annotated[float, Strict(), Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+
+
 def _a_clause(quote: str) -> str:
     if not is_clause(quote):
         raise PydanticCustomError(
@@ -70,14 +78,57 @@ def _visible(text: str) -> str:
     return text
 
 
+# Characters a name or a note never needs and a reader is misled by: controls (an ESC
+# colours a terminal's audit log) and the bidirectional overrides and isolates (U+202E
+# shows "abc" as "cba"). A note may break lines and tab.
+_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n\r]")
+
+
+def _printable(text: str) -> str:
+    if found := _CONTROLS.search(text):
+        raise PydanticCustomError(
+            "control_character",
+            "contains U+{code}, a control or text-direction character, which no name or "
+            "note here may hold",
+            {"code": f"{ord(found.group()):04X}"},
+        )
+    return _visible(text)
+
+
+def _one_line(text: str) -> str:
+    if found := _LINE_BREAKS.search(text):
+        raise PydanticCustomError(
+            "control_character",
+            "contains U+{code}, a line break or tab, which a name may not hold",
+            {"code": f"{ord(found.group()):04X}"},
+        )
+    return _printable(text)
+
+
 Quote = Annotated[str, StringConstraints(min_length=3, max_length=2000), AfterValidator(_a_clause)]
 # An article's text: any quote of it must show something, so must it.
 VISIBLE = AfterValidator(_visible)
+# A name on one line, at most its column's width (app.models: a longer one is refused
+# here, not cut or refused by the database).
 ShortText = Annotated[
-    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_visible)
+    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_one_line)
+]
+PlaceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_one_line)
+]
+OfficialName = Annotated[
+    str, StringConstraints(min_length=1, max_length=250), AfterValidator(_one_line)
+]
+PersonName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_one_line)
+]
+# An unnamed group's words: searched with its name, both folded in one column of 600.
+Description = Annotated[
+    str, StringConstraints(min_length=1, max_length=500), AfterValidator(_one_line)
 ]
 LongText = Annotated[
-    str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_visible)
+    str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_printable)
 ]
 
 
@@ -181,8 +232,8 @@ class SourceRecord(Record):
 class LocalityRecord(Record):
     key: Key
     kind: LocalityKind
-    name: ShortText
-    title: ShortText | None = None
+    name: PlaceName
+    title: OfficialName | None = None
     code: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")] | None = None
     parent: Key | None = None
     quote: Quote
@@ -193,8 +244,8 @@ class BranchRecord(Record):
     key: Key
     kind: BranchKind
     name: ShortText | None = None
-    group_size: Annotated[int, Field(gt=1, le=100_000)] | None = None
-    description: LongText | None = None
+    group_size: Annotated[int, Strict(), Field(gt=1, le=100_000)] | None = None
+    description: Description | None = None
     locality: Key | None = None
     parent: Key | None = None
     founded_on: Day | None = None
@@ -223,11 +274,11 @@ class FigureRecord(Record):
     quote: Quote
     figure: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     qualifier: Qualifier = "exact"
-    applies_to_each: bool = False
+    applies_to_each: StrictBool = False
     note: LongText | None = None
     date_note: LongText | None = None
     # The own date (as_of, period) is worked out from the text, not printed.
-    date_derived: bool = False
+    date_derived: StrictBool = False
 
     @model_validator(mode="after")
     def _derived_date_is_explained(self) -> "FigureRecord":
@@ -243,8 +294,8 @@ class FigureRecord(Record):
 
 class CountRecord(FigureRecord):
     branch: Key
-    value: Annotated[int, Field(ge=0, le=10_000_000)]
-    value_max: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    value: WholeNumber
+    value_max: WholeNumber | None = None
     status: MemberStatus = "all"
     as_of: Day | None = None
 
@@ -271,8 +322,8 @@ Period = Annotated[str, AfterValidator(_readable_period)]
 class EventRecord(FigureRecord):
     kind: EventKind
     branch: Key
-    value: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    value_max: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    value: WholeNumber | None = None
+    value_max: WholeNumber | None = None
     period: Period | None = None
     reason: LongText | None = None
 
@@ -292,9 +343,9 @@ class FactRecord(FigureRecord):
     metric: str
     branch: Key | None = None
     locality: Key | None = None
-    value: Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
-    value_max: Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)] | None = None
-    out_of: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
+    value: Amount
+    value_max: Amount | None = None
+    out_of: Annotated[float, Strict(), Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
     unit: str | None = None
     dimension: str | None = None
     period: Period | None = None
@@ -329,7 +380,7 @@ class FactRecord(FigureRecord):
 
 
 class RoleRecord(FigureRecord):
-    person: ShortText
+    person: PersonName
     role: Role
     branch: Key
     as_of: Day | None = None

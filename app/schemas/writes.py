@@ -15,8 +15,11 @@ from pydantic.config import JsonDict
 from app.days import Day
 from app.ingest.records import (
     VISIBLE,
+    Description,
     Key,
     LongText,
+    OfficialName,
+    PlaceName,
     Quote,
     RecordId,
     ShortText,
@@ -56,6 +59,10 @@ D_QUOTE = (
 )
 D_FIGURE = "The exact characters of the quote that print the number."
 D_NOTE = "Anything a reader should know about this record."
+D_DESCRIPTION = (
+    "For a group: the words of the text. Searched with the name: the two together, "
+    "folded for search, at most 600 characters."
+)
 D_DATE_NOTE = "How the date was read from the text, when it is not printed as such."
 D_QUALIFIER = "exact, approximate, at_least, more_than, at_most or less_than, as the text says."
 D_EACH = (
@@ -168,11 +175,11 @@ class LocalityCreate(WriteBody):
 
     key: Key = Field(description=D_KEY, examples=["vn2004:04309/thon-kheo-leng"])
     kind: LocalityKind = Field(description="The kind of unit.", examples=["village"])
-    name: ShortText = Field(
+    name: PlaceName = Field(
         description="The proper name, exactly as written, with diacritics.",
         examples=["Khéo Lẹng"],
     )
-    official_name: ShortText | None = Field(
+    official_name: OfficialName | None = Field(
         default=None, description="The name with its kind word.", examples=["thôn Khéo Lẹng"]
     )
     code: Code | None = Field(default=None, description="Official statistics code, if any.")
@@ -188,8 +195,8 @@ class LocalityUpdate(UpdateBody):
     creates: ClassVar[type[WriteBody]] = LocalityCreate
 
     kind: LocalityKind | None = Field(default=None, description="The kind of unit.")
-    name: ShortText | None = Field(default=None, description="The proper name, as written.")
-    official_name: ShortText | None = Field(
+    name: PlaceName | None = Field(default=None, description="The proper name, as written.")
+    official_name: OfficialName | None = Field(
         default=None, description="The name with its kind word."
     )
     code: Code | None = Field(default=None, description="Official statistics code, if any.")
@@ -213,9 +220,7 @@ class BranchCreate(WriteBody):
     group_size: GroupSize | None = Field(
         default=None, description="For an unnamed group: how many organizations."
     )
-    description: LongText | None = Field(
-        default=None, description="For a group: the words of the text."
-    )
+    description: Description | None = Field(default=None, description=D_DESCRIPTION)
     locality_id: Id | None = Field(
         default=None, description="The most precise place the text gives."
     )
@@ -237,9 +242,7 @@ class BranchUpdate(UpdateBody):
     group_size: GroupSize | None = Field(
         default=None, description="For an unnamed group: how many organizations."
     )
-    description: LongText | None = Field(
-        default=None, description="For a group: the words of the text."
-    )
+    description: Description | None = Field(default=None, description=D_DESCRIPTION)
     locality_id: Id | None = Field(default=None, description="The place it was reported under.")
     parent_id: Id | None = Field(default=None, description=D_PARENT_ORGANIZATION)
     founded_on: Day | None = Field(default=None, description="When it was founded.")

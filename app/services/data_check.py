@@ -53,7 +53,7 @@ from sqlmodel import Session
 
 from app.ingest.figure_numbers import (
     flag_fault,
-    misqualified,
+    misqualified_in_quote,
     outside_metric_range,
     part_exceeds_whole,
     unprinted,
@@ -361,7 +361,7 @@ class _RowRules:
         self.report = report
         self.quote_found: Callable[[str], bool] = lru_cache(maxsize=4096)(self._quote_found)
         self.unprinted = lru_cache(maxsize=4096)(unprinted)
-        self.misqualified = lru_cache(maxsize=4096)(misqualified)
+        self.misqualified = lru_cache(maxsize=4096)(misqualified_in_quote)
 
     def _quote_found(self, quote: str) -> bool:
         return normalize_quote_text(quote) in self.source.haystack
@@ -418,7 +418,7 @@ class _RowRules:
             figure_optional=row.is_synthetic or getattr(row, "unit", None) == "flag",
         ):
             found(fault[0], "value_not_in_figure", fault[1])
-        elif why := self.misqualified(row.figure, value, row.qualifier):
+        elif why := self.misqualified(row.quote, row.figure, value, row.qualifier):
             found("qualifier", "qualifier_not_in_figure", why)
         if why := outside_metric_range(row.metric, value, value_max):
             found("value", "outside_metric_range", why)

@@ -110,6 +110,12 @@ def _event_end(event: Any) -> Col[Any]:
     )
 
 
+def _event_start(event: Any) -> Col[Any]:
+    """The first day an event can have happened on: its period's start, else the day it
+    is dated to."""
+    return func.coalesce(event.period_start, _event_end(event))
+
+
 def _latest_possible_day(event: Any) -> Col[Any]:
     """The last day an event can have happened on, as far as its article knows: the day
     it is dated to, but a period open to its end up to the article's day."""
@@ -208,8 +214,14 @@ def risk_select(
     # event "for each" is each one's, an event of the whole group may be any one's, from
     # none to all of it (two departures of the group against one admission in each of
     # its branches: one branch may have lost both, another none; not known either way).
+    # An event of a period begun before the window ("từ năm 2010 đến năm 2017, 5 đảng
+    # viên", a window of 2016 to 2018) may have fallen wholly before it: from none to all
+    # of it is in the window, as a whole group's for each of its organizations.
+    window_start = ids_cte.c.attrition_anchor_year - rules.attrition_years + 1
+    begun_before = cast(extract("year", _event_start(w.c)), Integer) < window_start
     low = case(
         (_of_whole_group(w, ids_cte.c.group_size), literal(0)),
+        (begun_before, literal(0)),
         else_=func.coalesce(lower_bound(w.c.value, w.c.qualifier), 1),
     )
     high = upper_bound(w.c.value, w.c.value_max, w.c.qualifier)
@@ -274,6 +286,8 @@ def risk_select(
             # each of its organizations between none and the whole (not "12 each").
             _each_low(lc, ids_cte.c.group_size).label("members_low"),
             upper_bound(lc.c.value, lc.c.value_max, lc.c.qualifier).label("members_high"),
+            lc.c.evidence_date.label("count_date"),
+            fc.c.evidence_date.label("full_count_date"),
             _each_low(fc, ids_cte.c.group_size).label("full_low"),
             upper_bound(fc.c.value, fc.c.value_max, fc.c.qualifier).label("full_high"),
             _each_low(o60, ids_cte.c.group_size).label("over_60_low"),
@@ -313,14 +327,27 @@ def risk_select(
         (i.members_low >= rules.min_members, NOT_MET),
         else_=UNKNOWN,
     )
+    # The newer of the two counts decides: 5 full members in 2015 say nothing against
+    # "chỉ còn 2 đảng viên" in 2020, nor 2 members in 2015 against 5 full in 2020. Of
+    # one day, the full members' count is read first, as the more precise.
+    full_not_older = or_(i.count_date.is_(None), i.full_count_date >= i.count_date)
+    all_not_older = or_(i.full_count_date.is_(None), i.count_date >= i.full_count_date)
     charter = case(
         (
-            and_(i.full_high.is_not(None), i.full_high < rules.charter_min_full_members),
+            and_(
+                full_not_older,
+                i.full_high.is_not(None),
+                i.full_high < rules.charter_min_full_members,
+            ),
             MET,
         ),
-        (i.full_low >= rules.charter_min_full_members, NOT_MET),
+        (and_(full_not_older, i.full_low >= rules.charter_min_full_members), NOT_MET),
         (
-            and_(i.members_high.is_not(None), i.members_high < rules.charter_min_full_members),
+            and_(
+                all_not_older,
+                i.members_high.is_not(None),
+                i.members_high < rules.charter_min_full_members,
+            ),
             MET,
         ),
         else_=UNKNOWN,

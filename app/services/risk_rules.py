@@ -83,14 +83,16 @@ def describe_rules(rules: RiskRules) -> list[RuleInfo]:
             "below_charter_minimum",
             "Below the charter minimum",
             f"Fewer than {rules.charter_min_full_members} full members, the Party Charter's "
-            "minimum for a branch (a count of all members below it is enough). " + OF_EACH,
+            "minimum for a branch (a count of all members below it is enough; the newer "
+            "of the two counts decides, the full members' of one day first). " + OF_EACH,
         ),
         RuleInfo(
             "attrition",
             "Attrition",
             "More departures than admissions over the "
             f"{rules.attrition_years} calendar years up to the branch's latest reported "
-            "admission or departure (the Tiền Phong case, article 000). For an unnamed "
+            "admission or departure (the Tiền Phong case, article 000); an event of a "
+            "period begun before the window counts from 0 to its most. For an unnamed "
             "group, each of its organizations: an event of the whole group (applies_to_each "
             "false) counts from 0 to its most.",
         ),

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.errors import ApiError, FieldError
 from app.ingest.figure_numbers import (
     flag_fault,
-    misqualified,
+    misqualified_in_quote,
     outside_metric_range,
     part_exceeds_whole,
     unprinted,
@@ -172,7 +172,7 @@ def _printed_errors(body: Any) -> list[FieldError]:
     if fault := unprinted(body.figure, body.value, body.value_max, out_of, figure_optional=flag):
         name, why = fault
         return [FieldError(field=f"body.{name}", message=why, type="value_not_in_figure")]
-    if words := misqualified(body.figure, body.value, body.qualifier):
+    if words := misqualified_in_quote(body.quote, body.figure, body.value, body.qualifier):
         return [FieldError(field="body.qualifier", message=words, type="qualifier_not_in_figure")]
     return []
 

@@ -12,6 +12,7 @@ from app.ingest.places import (
     set_branch_place,
     set_locality_ancestors,
     sync_locality_words,
+    unfit_search_fields,
 )
 from app.ingest.records import GROUP_WITH_A_NAME
 from app.models import (
@@ -95,9 +96,12 @@ def _locality_values(
     source = referenced(session, Source, body.source_id, "body.source_id", "source")
     errors = quote_errors(source, body.quote)
     errors += _tree_errors(session, Locality, row_id, body.kind, parent, _placing_field(patch))
+    names = locality_search_fields(body.name, body.official_name)
+    if why := unfit_search_fields(Locality, names):
+        searched = "body.official_name" if body.official_name else "body.name"
+        errors.append(FieldError(field=searched, message=why))
     if errors:
         raise invalid(errors)
-    names = locality_search_fields(body.name, body.official_name)
     values = body.model_dump(exclude={"key"}) | names._asdict()
     return values, parent
 
@@ -303,9 +307,12 @@ def _branch_values(
         and {"founded_on", "dissolved_on"} & patch.model_fields_set
     ):
         errors += _lifetime_errors(session, row_id, body)
+    names = branch_search_fields(body.name, body.description)
+    if why := unfit_search_fields(Branch, names):
+        searched = "body.description" if body.description else "body.name"
+        errors.append(FieldError(field=searched, message=why))
     if errors:
         raise invalid(errors)
-    names = branch_search_fields(body.name, body.description)
     values = body.model_dump(exclude={"key"}) | names._asdict()
     return values, locality
 

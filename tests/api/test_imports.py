@@ -12,7 +12,9 @@ from app.api import imports as imports_api
 from app.config import REPO_ROOT
 from app.ingest.seed import load_seed
 from app.models import Branch, Fact, Locality
+from app.reader import Reader
 from app.services import writes as writes_service
+from app.services.data_version import data_version
 from app.services.risk_rules import RiskRules
 from tests.api.test_writes import (  # shared helpers and fixtures
     TIEN_PHONG,
@@ -638,4 +640,94 @@ def test_loading_the_seed_again_keeps_what_editors_changed(
     assert report.changes == 0 and len(report.articles) == 4
     assert write_api.get(count).json()["note"] == "checked by the desk"
     assert write_api.get(fact).status_code == 404
+    assert row_counts(write_api) == before
+
+
+def _data_version(client: TestClient) -> int | None:
+    with Reader.open(client.app.state.engine) as reader:  # type: ignore[attr-defined]
+        return data_version(reader)
+
+
+def test_a_file_already_imported_writes_nothing(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From a write audit: each import of an unchanged file rewrote its places' search
+    words, which raised the data version and dropped every kept answer of every server."""
+    first = _imported(write_api, article(), editor)
+    assert first.status_code == 200, first.text
+    version = _data_version(write_api)
+    again = _imported(write_api, article(), editor)
+    assert again.status_code == 200 and again.json()["changes"] == 0, again.text
+    assert _data_version(write_api) == version
+    # A name that changes still changes the words it is found by.
+    renamed = article()
+    renamed["localities"][0]["title"] = "xóm Thử Nghiệm Mới"
+    assert _imported(write_api, renamed, editor).status_code == 200
+    assert _data_version(write_api) != version
+    found = write_api.get("/localities", params={"q": "thu nghiem moi"}).json()["items"]
+    assert [item["official_name"] for item in found] == ["xóm Thử Nghiệm Mới"]
+
+
+@pytest.mark.parametrize(
+    ("section", "changes", "field"),
+    [
+        ("localities", {"name": "N" * 201}, "body.localities.0.name"),
+        ("localities", {"title": "xóm " + "T" * 247}, "body.localities.0.title"),
+        # Within its own limit, but folded for search with the name, over 600.
+        ("branches", {"description": "ß" * 300}, "body.branches.0.description"),
+        ("branches", {"name": "Chi bộ\x1b[31m"}, "body.branches.0.name"),
+        ("branches", {"name": "Chi bộ\u202e"}, "body.branches.0.name"),
+    ],
+)
+def test_an_import_refuses_a_name_its_column_cannot_hold(
+    write_api: TestClient,
+    editor: dict[str, str],
+    section: str,
+    changes: dict[str, str],
+    field: str,
+) -> None:
+    """From a write audit: a place's name of 201 to 300 characters, or an organization's
+    description longer than its search column, was a 500 on PostgreSQL and stored whole
+    on SQLite (which checks no width); an escape sequence or a text-direction override
+    was stored and shown by the audit log."""
+    data = article()
+    data[section][0] |= changes
+    before = row_counts(write_api)
+    refused = _imported(write_api, data, editor)
+    assert refused.status_code == 422 and fields(refused) == [field], refused.text
+    assert row_counts(write_api) == before
+
+
+@pytest.mark.parametrize(
+    ("section", "changes", "field"),
+    [
+        ("counts", {"value": "9"}, "body.counts.0.value"),
+        ("counts", {"value": 9.0}, "body.counts.0.value"),
+        ("counts", {"applies_to_each": "true"}, "body.counts.0.applies_to_each"),
+        ("events", {"value": True}, "body.events.0.value"),
+        ("facts", {"value": "12"}, "body.facts.0.value"),
+    ],
+)
+@pytest.mark.parametrize("as_json", [True, False])
+def test_an_imports_numbers_and_flags_are_typed_as_a_writes(
+    write_api: TestClient,
+    editor: dict[str, str],
+    section: str,
+    changes: dict[str, Any],
+    field: str,
+    as_json: bool,
+) -> None:
+    """From a write audit: a JSON import's `"value": "21"` was stored as 21 and `true`
+    read as 1, where a write of the same JSON is refused; a quoted YAML number too."""
+    data = article()
+    data[section][0] |= changes
+    before = row_counts(write_api)
+    if as_json:
+        body, content_type = orjson.dumps(data, default=str), "application/json"
+    else:
+        body, content_type = as_yaml(data).encode(), "application/yaml"
+    refused = write_api.post(
+        "/imports", content=body, headers={**editor, "Content-Type": content_type}
+    )
+    assert refused.status_code == 422 and fields(refused) == [field], refused.text
     assert row_counts(write_api) == before

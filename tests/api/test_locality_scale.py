@@ -282,7 +282,7 @@ def test_a_count_and_a_move_update_the_totals(
 
 APPROXIMATE_TEXT = (
     "Chi bộ xóm Thử Nghiệm hiện có khoảng 20 đảng viên. Năm 2023, chi bộ kết nạp "
-    "khoảng 3 đảng viên mới."
+    "khoảng 3 đảng viên mới. Theo danh sách, chi bộ có 20 đảng viên."
 )
 
 
@@ -338,7 +338,9 @@ def test_sums_count_their_approximate_figures_at_every_level(
     summary = write_api.get(f"/localities/{village['id']}").json()["summary"]["members"]
     assert (summary["low"], summary["approximate_counts"]) == (20, 1)
 
-    corrected = patch(write_api, counts[0].headers["location"], {"qualifier": "exact"}, editor)
+    # Corrected to the list's exact 20 ("khoảng 20" with exact is refused).
+    exact = {"qualifier": "exact", "quote": "Theo danh sách, chi bộ có 20 đảng viên"}
+    corrected = patch(write_api, counts[0].headers["location"], exact, editor)
     assert corrected.status_code == 200, corrected.text
     for place in (village["id"], *places):
         assert measure(place, 2024, "members")["approximate_records"] == 0, place

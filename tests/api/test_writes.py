@@ -387,6 +387,74 @@ def test_a_name_with_a_digit_of_another_script_is_stored(
 
 
 @pytest.mark.parametrize(
+    ("path", "changes", "field"),
+    [
+        ("village", {"name": "N" * 201}, "body.name"),  # the column holds 200
+        ("village", {"official_name": "xóm " + "T" * 247}, "body.official_name"),  # 250
+        ("village", {"name": "Thử\nNghiệm"}, "body.name"),  # a name is one line
+        ("branch", {"description": "D" * 501}, "body.description"),
+        # Within its limit, but searched with the name as "ss" each: over 600.
+        ("branch", {"description": "ß" * 300}, "body.description"),
+        ("branch", {"name": "Chi bộ \x1b[31mThử"}, "body.name"),  # paints a terminal red
+        ("branch", {"name": "Chi bộ \u202eỆHT"}, "body.name"),  # shown right to left
+        ("branch", {"note": "a\x07b"}, "body.note"),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_name_its_column_cannot_hold_is_refused(
+    write_api: TestClient,
+    editor: dict[str, str],
+    method: str,
+    path: str,
+    changes: dict[str, str],
+    field: str,
+) -> None:
+    """From a write audit: a place's name of 201 to 300 characters, or an organization's
+    description longer than its search column, was a 500 on PostgreSQL (and on SQLite
+    for a POST) and stored whole by a PATCH on SQLite, which checks no width; control
+    and text-direction characters were stored, and shown so by exports and the audit
+    log."""
+    source, village, branch = _village_and_branch(write_api, editor)
+    made = {"village": village, "branch": branch}[path]
+    collection = {"village": "/localities", "branch": "/branches"}[path]
+    before = row_counts(write_api)
+    stored = write_api.get(f"{collection}/{made['id']}").json()
+    if method == "PATCH":
+        refused = patch(write_api, f"{collection}/{made['id']}", changes, editor)
+    else:
+        body = {k: v for k, v in made.items() if k in CREATE_FIELDS[path]}
+        body |= {"key": made["key"] + "-2", "source_id": source["id"]} | changes
+        refused = write_api.post(collection, json=body, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == [field], refused.text
+    assert row_counts(write_api) == before
+    assert write_api.get(f"{collection}/{made['id']}").json() == stored
+
+
+CREATE_FIELDS = {
+    "village": {"kind", "name", "official_name", "quote"},
+    "branch": {"kind", "name", "quote"},
+}
+
+
+def test_a_figure_cut_from_its_qualifying_word_is_refused(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From a write audit: "5" of "dưới 5 đảng viên", sent as exactly 5, became the
+    branch's latest count, where "dưới 5" with `exact` is refused."""
+    text = "Chi bộ có dưới 5 đảng viên."
+    source = new_source(write_api, editor, key="test-duoi", text=text)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    cut = count_body(source["id"], branch, value=5, quote=text, figure="5")
+    before = row_counts(write_api)
+    refused = write_api.post("/membership-counts", json=cut, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.qualifier"], refused.text
+    assert "'dưới 5'" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    qualified = cut | {"qualifier": "less_than"}
+    assert write_api.post("/membership-counts", json=qualified, headers=editor).status_code == 201
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("quote", "   "),  # folds to "", which every text contains
@@ -434,7 +502,7 @@ def test_a_blank_source_text_is_refused(
 @pytest.mark.parametrize(
     ("method", "body", "field"),
     [
-        ("PATCH", b'{"name": "Chi b\u1ed9 A", "name": "Chi b\u1ed9 B"}', "body.name"),
+        ("PATCH", rb'{"name": "Chi b\u1ed9 A", "name": "Chi b\u1ed9 B"}', "body.name"),
         ("PATCH", b'{"note": null, "founded_on": "2001-01-01", "note": "x"}', "body.note"),
         (
             "POST",

@@ -3,7 +3,13 @@ numbers: a journalist checks the one against the other."""
 
 import pytest
 
-from app.ingest.figure_numbers import misqualified, part_exceeds_whole, printed_numbers, unprinted
+from app.ingest.figure_numbers import (
+    misqualified,
+    misqualified_in_quote,
+    part_exceeds_whole,
+    printed_numbers,
+    unprinted,
+)
 
 
 @pytest.mark.parametrize(
@@ -122,3 +128,39 @@ def test_a_word_before_another_number_does_not_qualify_the_value(figure: str, va
 def test_an_unreported_value_is_not_compared() -> None:
     assert misqualified("dưới 5", None, "exact") is None
     assert misqualified(None, 5, "exact") is None
+
+
+@pytest.mark.parametrize(
+    ("quote", "figure", "value", "allowed"),
+    [
+        # From a write audit: the figure cut from its word passed as exact.
+        ("Chi bộ có dưới 5 đảng viên", "5", 5, {"less_than", "at_most"}),
+        ("khoảng 12 đảng viên", "12", 12, {"approximate"}),
+        ("có 150 đảng viên trở lên", "150", 150, {"more_than", "at_least"}),
+        # The figure with its word is read as before.
+        ("Chi bộ có dưới 5 đảng viên", "dưới 5", 5, {"less_than", "at_most"}),
+    ],
+)
+def test_the_quotes_words_around_a_figure_qualify_it(
+    quote: str, figure: str, value: float, allowed: set[str]
+) -> None:
+    qualifiers = ("exact", "approximate", "at_least", "more_than", "at_most", "less_than")
+    refused = {q for q in qualifiers if misqualified_in_quote(quote, figure, value, q)}
+    assert set(qualifiers) - refused == allowed
+
+
+@pytest.mark.parametrize(
+    ("quote", "figure", "value"),
+    [
+        ("dưới 5 hộ, chi bộ có 5 đảng viên", "5", 5),  # printed unqualified too
+        ("3 đảng viên trên 60 tuổi", "3", 3),  # "trên" qualifies the age
+        ("12 trên 12 chi bộ", "12", 12),  # 12 out of 12
+        ("dưới 15 đảng viên, 5 chi bộ", "5", 5),  # the "5" of "15" is another number
+        ("trên 2,5 ha, 5 chi bộ", "5", 5),
+        ("Năm 2023, Lục Yên kết nạp 216 đảng viên mới", "216", 216),
+    ],
+)
+def test_a_figure_the_quote_prints_unqualified_takes_any_qualifier(
+    quote: str, figure: str, value: float
+) -> None:
+    assert misqualified_in_quote(quote, figure, value, "exact") is None

@@ -239,6 +239,12 @@ def test_an_admission_open_to_its_end_may_be_after_a_stated_stall(
         ([count(10)], "unknown"),  # 10 members, but how many full members?
         ([count(3)], "unknown"),  # 3 members: 0 to 3 of them full
         ([], "unknown"),
+        # The newer count decides: "chỉ còn 2 đảng viên" in 2020 after 5 full in 2015.
+        ([count(5, status="full", as_of="2015-12-31"), count(2, as_of="2020-12-31")], "met"),
+        ([count(2, as_of="2015-12-31"), count(5, status="full", as_of="2020-12-31")], "not_met"),
+        # 2 full in 2015, 10 members in 2020: how many of them full is not known.
+        ([count(2, status="full", as_of="2015-12-31"), count(10, as_of="2020-12-31")], "unknown"),
+        ([count(9, status="full", as_of="2015-12-31"), count(10, as_of="2020-12-31")], "unknown"),
     ],
 )
 def test_below_charter_minimum(engine: Engine, counts: list[dict[str, Any]], expected: str) -> None:
@@ -400,6 +406,11 @@ def test_a_groups_stall_shows_the_admission_for_each_it_read(engine: Engine) -> 
         # The window is 3 calendar years up to the latest, 2016 to 2018: 2015 is outside.
         ([event("departure", 3, "2015"), event("admission", 1, "2018")], "unknown"),
         ([event("departure", 3, "2016"), event("admission", 1, "2018")], "met"),
+        # Begun before the window (2016 to 2018), an event may lie wholly before it.
+        ([event("departure", 5, "2010/2017"), event("admission", 1, "2018")], "unknown"),
+        ([event("departure", 5, "2016/2017"), event("admission", 1, "2018")], "met"),
+        ([event("departure", 1, "2018"), event("admission", 3, "2010/2017")], "unknown"),
+        ([event("departure", 1, "2018"), event("admission", 3, "2016/2017")], "not_met"),
         # A number not reported may be any: more, or fewer.
         ([event("departure", 2, "2018"), event("admission", None, "2018")], "unknown"),
         ([event("departure", None, "2018"), event("admission", 1, "2018")], "unknown"),
@@ -420,6 +431,19 @@ def test_the_attritions_evidence_is_its_window(engine: Engine) -> None:
     criterion = next(c for c in assess(engine, events=events)["criteria"] if c["id"] == "attrition")
     shown = sorted((e["kind"], e["period_start"].year) for e in criterion["evidence"])
     assert shown == [("admission", 2018), ("departure", 2016)]
+
+
+def test_an_event_begun_before_the_window_counts_from_none_to_all_of_it(
+    engine: Engine,
+) -> None:
+    """5 departures of 2010 to 2017 in a window of 2016 to 2018: 0 to 5 in it, shown as
+    the rule read them, with the event among the window's evidence."""
+    events = [event("departure", 5, "2010/2017"), event("admission", 1, "2018")]
+    criterion = next(c for c in assess(engine, events=events)["criteria"] if c["id"] == "attrition")
+    assert criterion["value"]["departures"] == {"low": 0, "high": 5}
+    assert criterion["value"]["admissions"] == {"low": 1, "high": 1}
+    assert criterion["value"]["window_years"] == [2016, 2018]
+    assert sorted(e["kind"] for e in criterion["evidence"]) == ["admission", "departure"]
 
 
 def test_reported(engine: Engine) -> None:
