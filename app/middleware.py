@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compression import LEVEL, MINIMUM_SIZE, accepts_gzip, gzip_stream
 from app.errors import PROBLEM_CACHE_CONTROL, PROBLEM_JSON, FieldError, problem_body
+from app.media_types import is_json, parse_content_type, utf_8_only
 from app.services.json_sql import gzip_etag
 
 SECURITY_HEADERS = [
@@ -192,10 +193,8 @@ def _encoded_write(scope: Scope, content_encoding: bytes) -> bool:
 def _not_json_for_a_json_write(scope: Scope, content_type: bytes) -> bool:
     if not _is_json_write(scope):
         return False
-    media, *params = (p.strip() for p in content_type.decode("latin-1").lower().split(";"))
-    charsets = [p.partition("=")[2].strip('" ') for p in params if p.startswith("charset")]
-    json = media == "application/json" or media.endswith("+json")
-    return not json or any(charset not in ("utf-8", "utf8") for charset in charsets)
+    media, charsets = parse_content_type(content_type.decode("latin-1"))
+    return not is_json(media) or not utf_8_only(charsets)
 
 
 async def _problem(

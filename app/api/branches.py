@@ -33,6 +33,7 @@ from app.schemas.branches import BranchDetail, BranchOut, RiskExplanation
 from app.schemas.common import Page
 from app.services import branches as service
 from app.services.risk_explain import risk_answer
+from app.services.risk_rules import RISK_LEVELS_IN_BRIEF
 
 router = api_router(prefix="/branches", tags=["branches"])
 # A branch's history is whole at any as_of: the day picks its state, not its records.
@@ -40,7 +41,8 @@ BranchAsOf = Annotated[
     Day | None,
     Query(
         description="Its members, latest count and risk as of this day, from evidence dated "
-        "on or before it (default: today). Its counts, events and facts are listed whole, "
+        "on or before it (default: today, the server's day: Vietnam's in the Docker image). "
+        "Its counts, events and facts are listed whole, "
         "each with its evidence_date.",
         examples=["2017-08-01"],
     ),
@@ -98,7 +100,7 @@ def list_branches(
         Literal["true", "false", "unknown"] | None,
         Query(
             description="true: level risk_level or above; false: assessed and below it "
-            "(dissolved included); unknown: too little evidence to assess.",
+            "(dissolved included); unknown: too little evidence to assess. " + RISK_LEVELS_IN_BRIEF,
         ),
     ] = None,
     risk_level: Annotated[

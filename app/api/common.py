@@ -69,7 +69,7 @@ AsOf = Annotated[
     Day | None,
     Query(
         description="Evaluate as of this day, using only evidence dated on or before it "
-        "(default: today).",
+        "(default: today, the server's day: Vietnam's in the Docker image).",
         examples=["2017-08-01"],
     ),
 ]

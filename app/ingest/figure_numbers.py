@@ -105,7 +105,14 @@ def outside_metric_range(
     top = value_max if value_max is not None else value
     if most is not None and top > most:
         return f"{metric} is at most {most:g} ({unit}), not {top:g}"
+    if unit in WHOLE_UNITS and not all(float(v).is_integer() for v in (value, top)):
+        # "6.799 hộ" is 6,799 households (a dot groups thousands), never 6.799.
+        return f"{metric} counts whole {unit}, not {top if top % 1 else value:g}"
     return None
+
+
+# Units counted one by one: a value of them is a whole number.
+WHOLE_UNITS = frozenset({"households", "organizations", "persons", "members", "criteria", "day"})
 
 
 def flag_fault(

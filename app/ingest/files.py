@@ -3,6 +3,7 @@
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -115,11 +116,17 @@ def validate_article(data: object, label: str) -> ArticleFile:
         return ArticleFile.model_validate(data)
     except ValidationError as exc:
         raise ImportRejected(
-            [
-                RecordProblem(label, ".".join(str(p) for p in err["loc"]) or "(file)", err["msg"])
-                for err in exc.errors()
-            ]
+            [RecordProblem(label, _where(err), err["msg"]) for err in exc.errors()]
         ) from None
+
+
+def _where(error: Any) -> str:
+    """The dotted path of the field in error: a record's fault across its fields
+    (app.ingest.records.fault) names the field to correct after the record's path."""
+    path = [str(part) for part in error["loc"]]
+    if error["type"] == "record_fault":
+        path.append(error["ctx"]["field"])
+    return ".".join(path) or "(file)"
 
 
 def read_article_file(path: Path) -> tuple[ArticleFile, str, Path]:

@@ -69,6 +69,12 @@ def _a_clause(quote: str) -> str:
     return quote
 
 
+def fault(field: str, message: str) -> PydanticCustomError:
+    """A record's fault found across its fields, named by the field to correct (dotted,
+    after the record's own path: app.ingest.files.validate_article)."""
+    return PydanticCustomError("record_fault", "{message}", {"field": field, "message": message})
+
+
 BLANK_MESSAGE = "shows nothing: only spaces or invisible marks"
 
 
@@ -215,16 +221,17 @@ class SourceRecord(Record):
     @model_validator(mode="after")
     def _one_text(self) -> "SourceRecord":
         if (self.text is None) == (self.text_file is None):
-            raise ValueError("give exactly one of text_file and text")
+            raise fault("text", "give exactly one of text_file and text")
         return self
 
     @model_validator(mode="after")
     def _held_after_published(self) -> "SourceRecord":
         held, published = self.registered_on, self.published_on
         if held is not None and published is not None and held < published:
-            raise ValueError(
+            raise fault(
+                "registered_on",
                 f"registered_on {held} is before published_on {published}: the dataset "
-                "cannot have held the article before it was published"
+                "cannot have held the article before it was published",
             )
         return self
 
@@ -256,16 +263,18 @@ class BranchRecord(Record):
     @model_validator(mode="after")
     def _named_or_group(self) -> "BranchRecord":
         if self.name is None and self.group_size is None:
-            raise ValueError("an organization needs a name, or a group_size for an unnamed group")
+            raise fault(
+                "name", "an organization needs a name, or a group_size for an unnamed group"
+            )
         if self.name is not None and self.group_size is not None:
-            raise ValueError(GROUP_WITH_A_NAME)
+            raise fault("group_size", GROUP_WITH_A_NAME)
         return self
 
     @model_validator(mode="after")
     def _founded_before_dissolved(self) -> "BranchRecord":
         founded, dissolved = self.founded_on, self.dissolved_on
         if founded is not None and dissolved is not None and dissolved < founded:
-            raise ValueError(f"dissolved_on {dissolved} is before founded_on {founded}")
+            raise fault("dissolved_on", f"dissolved_on {dissolved} is before founded_on {founded}")
         return self
 
 
@@ -286,9 +295,11 @@ class FigureRecord(Record):
             return self
         dated = any(getattr(self, name, None) is not None for name in ("as_of", "period"))
         if not dated:
-            raise ValueError("date_derived needs a date of its own (as_of or period)")
+            raise fault("date_derived", "date_derived needs a date of its own (as_of or period)")
         if self.date_note is None:
-            raise ValueError("date_derived needs a date_note saying how the date was worked out")
+            raise fault(
+                "date_note", "date_derived needs a date_note saying how the date was worked out"
+            )
         return self
 
 
@@ -302,7 +313,7 @@ class CountRecord(FigureRecord):
     @model_validator(mode="after")
     def _range(self) -> "CountRecord":
         if self.value_max is not None and self.value_max < self.value:
-            raise ValueError("value_max is below value")
+            raise fault("value_max", "value_max is below value")
         return self
 
 
@@ -330,9 +341,11 @@ class EventRecord(FigureRecord):
     @model_validator(mode="after")
     def _valid(self) -> "EventRecord":
         if self.value_max is not None and (self.value is None or self.value_max < self.value):
-            raise ValueError("value_max needs a value at or below it")
+            raise fault("value_max", "value_max needs a value at or below it")
         if self.value is None and self.qualifier != "exact":
-            raise ValueError("an unreported value (null) takes no qualifier: leave it exact")
+            raise fault(
+                "qualifier", "an unreported value (null) takes no qualifier: leave it exact"
+            )
         return self
 
     def bounds(self) -> tuple[date | None, date | None]:
@@ -354,23 +367,25 @@ class FactRecord(FigureRecord):
     @model_validator(mode="after")
     def _valid(self) -> "FactRecord":
         if self.metric not in METRIC_UNITS:
-            raise ValueError(f"unknown metric {self.metric!r}; see seed/FORMAT.md")
+            raise fault("metric", f"unknown metric {self.metric!r}; see seed/FORMAT.md")
         if self.unit is not None and self.unit != METRIC_UNITS[self.metric]:
-            raise ValueError(f"{self.metric} is measured in {METRIC_UNITS[self.metric]}")
+            raise fault("unit", f"{self.metric} is measured in {METRIC_UNITS[self.metric]}")
         if (self.branch is None) == (self.locality is None):
-            raise ValueError("a fact is about exactly one branch or one locality")
+            raise fault("branch", "a fact is about exactly one branch or one locality")
         if self.dimension is not None and self.dimension not in DIMENSIONS:
-            raise ValueError(f"unknown dimension {self.dimension!r}")
+            raise fault("dimension", f"unknown dimension {self.dimension!r}")
         if self.period is not None and self.as_of is not None:
-            raise ValueError("give a period or an as_of date, not both")
+            raise fault("as_of", "give a period or an as_of date, not both")
         if self.value_max is not None and self.value_max < self.value:
-            raise ValueError("value_max is below value")
+            raise fault("value_max", "value_max is below value")
         if part_exceeds_whole(self.value, self.value_max, self.out_of):
-            raise ValueError("out_of is below the value: a part is not more than its whole")
+            raise fault("out_of", "out_of is below the value: a part is not more than its whole")
+        if why := outside_metric_range(self.metric, self.value, None):
+            raise fault("value", why)
         if why := outside_metric_range(self.metric, self.value, self.value_max):
-            raise ValueError(why)
-        if fault := flag_fault(self.metric, self.value_max, self.out_of, self.qualifier):
-            raise ValueError(f"{fault[0]}: {fault[1]}")
+            raise fault("value_max", why)
+        if flagged := flag_fault(self.metric, self.value_max, self.out_of, self.qualifier):
+            raise fault(*flagged)
         return self
 
     def bounds(self) -> tuple[date | None, date | None]:
@@ -402,14 +417,14 @@ class ArticleFile(Record):
     def _unique(self) -> "ArticleFile":
         seen: set[str] = set()
         for section in ("localities", "branches"):
-            for rec in getattr(self, section):
+            for index, rec in enumerate(getattr(self, section)):
                 if rec.key in seen:
-                    raise ValueError(f"{section}: key {rec.key!r} is defined twice")
+                    raise fault(f"{section}.{index}.key", f"key {rec.key!r} is defined twice")
                 seen.add(rec.key)
         ids: set[str] = set()
         for section in ("counts", "events", "facts", "roles"):
-            for rec in getattr(self, section):
+            for index, rec in enumerate(getattr(self, section)):
                 if rec.id in ids:
-                    raise ValueError(f"{section}: id {rec.id!r} is used twice")
+                    raise fault(f"{section}.{index}.id", f"id {rec.id!r} is used twice")
                 ids.add(rec.id)
         return self

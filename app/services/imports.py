@@ -21,6 +21,7 @@ from app.errors import ApiError, FieldError, unreadable_body
 from app.ingest.files import parse_article_yaml, validate_article
 from app.ingest.loader import ImportRejected, ImportReport, RecordProblem, apply_article
 from app.ingest.records import ArticleFile
+from app.media_types import is_json, parse_content_type, utf_8_only
 from app.models import (
     Branch,
     Fact,
@@ -40,7 +41,6 @@ FIGURE_SECTIONS: dict[str, type[SQLModel]] = {
     "facts": Fact,
     "roles": Officeholder,
 }
-JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 BODY_LABEL = "request body"
 
@@ -111,9 +111,10 @@ def _json(text: str) -> Any:
 
 def parse_body(content: bytes, content_type: str) -> ArticleFile:
     """An article file sent as JSON or YAML; its text must be inline (source.text)."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media not in JSON_TYPES + YAML_TYPES:
-        message = "Send the article as application/json or application/yaml"
+    media, charsets = parse_content_type(content_type)
+    as_json = is_json(media)
+    if not (as_json or media in YAML_TYPES) or not utf_8_only(charsets):
+        message = "Send the article as application/json or application/yaml, in UTF-8"
         raise ApiError(
             415,
             f"{message} (the record format of seed/FORMAT.md).",
@@ -126,7 +127,7 @@ def parse_body(content: bytes, content_type: str) -> ArticleFile:
             "The body could not be read: it is not UTF-8.", "not UTF-8 text", "encoding"
         ) from None
     try:
-        if media in JSON_TYPES:
+        if as_json:
             article = validate_article(_json(text), BODY_LABEL)
         else:
             article = parse_article_yaml(text, BODY_LABEL)

@@ -116,3 +116,22 @@ LEVEL_DESCRIPTIONS = {
     "dissolved": "Dissolved or merged away on or before as_of (its dissolved_on): it has "
     "ceased to exist, so it is not at risk of it. Its criteria are still evaluated.",
 }
+
+
+def _in_brief(rules: RiskRules) -> str:
+    levels = "; ".join(
+        f"{level}: {LEVEL_DESCRIPTIONS[level].rstrip('.')}"
+        for level in ("critical", "high", "watch")
+    )
+    return (
+        f"Levels: {levels}. The criteria, by default (GET /risk/rules gives those in force): "
+        f"too few members, under {rules.min_members}; ageing, {rules.ageing_members} or more "
+        f"over 60; stalled, more than {rules.stall_years} years stated without an admission; "
+        f"below the charter minimum, under {rules.charter_min_full_members} full members; "
+        f"attrition, more departures than admissions over {rules.attrition_years} years; "
+        "reported, a source says so."
+    )
+
+
+# For the risk filter's description: the levels and the default thresholds.
+RISK_LEVELS_IN_BRIEF = _in_brief(RiskRules())

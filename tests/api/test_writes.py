@@ -1362,6 +1362,26 @@ def test_a_share_is_at_most_its_whole(write_api: TestClient, editor: dict[str, s
     assert write_api.post("/facts", json=plan, headers=editor).status_code == 201
 
 
+def test_households_are_counted_whole(write_api: TestClient, editor: dict[str, str]) -> None:
+    """From a write audit: "6.799 hộ" was stored as 6.799 households, where the dot
+    groups thousands; a share may have decimals."""
+    text = "Xã có 6.799 hộ, tỷ lệ hộ nghèo 6,5%."
+    source = new_source(write_api, editor, key="test-whole", text=text)
+    village = id_of(write_api, Locality, "vn2004:05251/xom-tien-phong")
+    fact = {"source_id": source["id"], "locality_id": village, "quote": text}
+    before = row_counts(write_api)
+    households = fact | {"metric": "households", "value": 6.799, "figure": "6.799"}
+    refused = write_api.post("/facts", json=households, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.value"], refused.text
+    assert "whole households" in refused.json()["errors"][0]["message"]
+    assert row_counts(write_api) == before
+    for made in (
+        households | {"value": 6799},
+        fact | {"metric": "poverty_rate", "value": 6.5, "figure": "6,5%"},
+    ):
+        assert write_api.post("/facts", json=made, headers=editor).status_code == 201
+
+
 def test_counts_are_listed_by_status(write_api: TestClient, editor: dict[str, str]) -> None:
     """Counts of full or probationary members only: read from their own indexes
     (migration 0012), by id or by date, and never among the counts of all members."""
