@@ -12,9 +12,11 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session
 
 from app.db import make_engine
+from app.ingest.places import locality_search_fields
 from app.migrate import alembic_config, current_revision, head_revision, upgrade_head
 from app.models import Fact
 from app.models.retired_ids import NEVER_REUSED
+from app.services.collation import name_order
 from app.services.risk_rules import RiskRules
 from app.services.status_day import refresh_if_stale
 from tests.conftest import DatabaseFactory
@@ -250,9 +252,11 @@ def test_0018_renders_every_item_again_with_its_branchs_dates(databases: Databas
 
 
 def test_0019_keeps_each_names_place_in_vietnamese_order(databases: DatabaseFactory) -> None:
-    """Each branch and locality gets the key its name gives (as writes compute it), and
-    the indexes by name are by it; downgraded, the indexes by name_lower come back."""
+    """Each branch and locality gets the key its name gives (as writes computed it until
+    0026 ordered a place by its name first), and the indexes by name are by it;
+    downgraded, the indexes by name_lower come back."""
     engine = make_engine(databases.copy("seeded"))
+    _migrate_to(engine, command.downgrade, "0025")
     with engine.connect() as conn:
         written = dict(conn.execute(text("SELECT key, name_order FROM localities")).all())
         written |= dict(conn.execute(text("SELECT key, name_order FROM branches")).all())
@@ -480,3 +484,32 @@ def test_0025_marks_the_status_of_branches_with_a_long_period_or_a_full_count(
         versions = {version for _, version in conn.execute(query)}
     engine.dispose()
     assert versions == {RiskRules().version}
+
+
+def test_0026_orders_places_by_their_names_and_its_downgrade_by_their_official_names(
+    databases: DatabaseFactory,
+) -> None:
+    """At 0025 a place's key is of its official name, kind word first ("xóm Tiền Phong"
+    after every "Xã ..."); 0026 computes every place's key from its name, then its
+    official name, as a write does; its downgrade puts the keys of 0025 back."""
+    engine = make_engine(databases.copy("seeded"))
+    query = text("SELECT name, official_name, name_order FROM localities")
+
+    def keys() -> dict[tuple[str, str | None], str]:
+        with engine.connect() as conn:
+            return {(name, official): key for name, official, key in conn.execute(query)}
+
+    _migrate_to(engine, command.downgrade, "0025")
+    before = keys()
+    assert before and all(
+        key == name_order(official or name) for (name, official), key in before.items()
+    )
+    _migrate_to(engine, command.upgrade, "0026")
+    after = keys()
+    engine.dispose()
+    assert after.keys() == before.keys()
+    assert all(
+        key == locality_search_fields(name, official).name_order
+        for (name, official), key in after.items()
+    )
+    assert after[("Tiền Phong", "xóm Tiền Phong")] < after[("Xuân Lâm", "Xã Xuân Lâm")]

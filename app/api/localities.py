@@ -85,8 +85,9 @@ def list_localities(
     sort: Annotated[
         Literal["id", "-id", "name", "-name", "relevance"] | None,
         Query(
-            description="Order, ties by id. name: by the name with its kind word "
-            f"(official_name: 'Huyện Mai Châu', 'Xã Mai Hạ'), {VIETNAMESE_ORDER}. Default "
+            description="Order, ties by id. name: by the name (Tiền Phong among the T's, "
+            "whatever its kind word), then the name with its kind word (official_name: "
+            f"'Huyện Mai Châu' before 'Xã Mai Châu'), {VIETNAMESE_ORDER}. Default "
             "relevance when q is given, else id."
         ),
     ] = None,

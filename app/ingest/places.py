@@ -49,7 +49,12 @@ class NameFields(NamedTuple):
 
 
 def locality_search_fields(name: str, official_name: str | None) -> NameFields:
-    return NameFields.of(official_name or name)
+    """Searched by the name with its kind word ("xã Mai Hạ"), ordered by the name as it is
+    listed ("Tiền Phong" among the T's, not after every "Xã ..." as "xóm Tiền Phong"),
+    then by the kind word (migration 0026)."""
+    label = official_name or name
+    ordered = f"{name} {official_name}" if official_name else name
+    return NameFields(fold(label), lower_exact(label), name_order(ordered))
 
 
 def branch_search_fields(name: str | None, description: str | None) -> NameFields:

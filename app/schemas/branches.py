@@ -116,6 +116,24 @@ D_RULE_TITLE = "The rule's name."
 D_RULE_DESCRIPTION = "What the rule checks, and on which figures."
 
 
+D_RECORD_PATH = (
+    "The figure's own path: its GET serves it whole, with its quote and source (a count's "
+    "/membership-counts/{id}, an event's /admissions/{id}, a fact's /facts/{id})."
+)
+
+
+class CountEvidence(MembershipCountOut):
+    path: str = Field(description=D_RECORD_PATH, examples=["/membership-counts/3"])
+
+
+class EventEvidence(MembershipEventOut):
+    path: str = Field(description=D_RECORD_PATH, examples=["/admissions/4"])
+
+
+class FactEvidence(FactOut):
+    path: str = Field(description=D_RECORD_PATH, examples=["/facts/5"])
+
+
 class Criterion(Schema):
     id: RuleId = Field(description=D_RULE_ID, examples=["too_few_members"])
     title: str = Field(description=D_RULE_TITLE)
@@ -137,8 +155,8 @@ class Criterion(Schema):
         "a branch, its last_admission)."
     )
     threshold: dict[str, object]
-    evidence: list[MembershipCountOut | MembershipEventOut | FactOut] = Field(
-        description="The figures the rule read, with source and quote."
+    evidence: list[CountEvidence | EventEvidence | FactEvidence] = Field(
+        description="The figures the rule read, with source and quote, each with its path."
     )
 
 

@@ -575,3 +575,15 @@ def _figures_by_ids(model: Any) -> Select[Any]:
     query, t, _ = figure_base(model)
     ids: Any = bindparam("ids", expanding=True)
     return query.where(t.c.id.in_(ids)).order_by(t.c.evidence_date, t.c.id)
+
+
+def record_path(record: Mapping[str, Any]) -> str:
+    """A figure's own path (/facts/28), its list told by the fields only its documents
+    have: a fact's metric, an event's reason."""
+    if "metric" in record:
+        collection = "facts"
+    elif "reason" in record:
+        collection = "admissions"
+    else:
+        collection = "membership-counts"
+    return f"/{collection}/{record['id']}"

@@ -72,8 +72,9 @@ def _unb64(text: str) -> bytes:
 CURSOR_VALUES = 2
 # Sorts whose values changed apart from the others': a relevance rank is one of four since
 # whole words rank first (it was exact diacritics or not, 0 or 1, which a walk would now
-# read as ranks of other rows).
-SORT_VALUES = {"relevance": 3}
+# read as ranks of other rows); a place's name_order is of its name first since
+# migration 0026 (it was of the name with its kind word).
+SORT_VALUES = {"relevance": 3, "name": 3}
 
 
 def _values_version(sort: str) -> int:

@@ -119,19 +119,7 @@ def evidence_rows(item: dict[str, Any]) -> list[dict[str, Any]]:
                 {
                     **item,
                     "criterion": criterion,
-                    "record": record and {**record, "path": record_path(record)},
+                    "record": record,
                 }
             )
     return rows
-
-
-def record_path(record: dict[str, Any]) -> str:
-    """The record's own path (/facts/28), its list told by the fields only its documents
-    have: a fact's metric, an event's reason."""
-    if "metric" in record:
-        collection = "facts"
-    elif "reason" in record:
-        collection = "admissions"
-    else:
-        collection = "membership-counts"
-    return f"/{collection}/{record['id']}"

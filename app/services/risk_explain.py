@@ -12,7 +12,7 @@ from app.models.vocab import LEVEL_RANK
 from app.reader import Reader
 from app.services.answer_cache import Answer, AnswerCache, kept_answer
 from app.services.event_reports import reported_again
-from app.services.figures import figures_by_ids
+from app.services.figures import figures_by_ids, record_path
 from app.services.refs import table
 from app.services.risk import RiskDay, admission_or_departure, risk_select, years_before
 from app.services.risk_rules import RiskRules, describe_rules
@@ -233,7 +233,8 @@ def _criterion(
         "status": status,
         "value": value,
         "threshold": threshold,
-        "evidence": evidence,
+        # Counts, events and facts side by side: each says where it is served whole.
+        "evidence": [{**record, "path": record_path(record)} for record in evidence],
     }
 
 

@@ -15,9 +15,8 @@ from typing import Any
 from app.formats import csv_lines
 from app.reader import Reader
 from app.services.answer_cache import Answer, AnswerCache, kept
-from app.services.figures import FIGURE_OWNER_CSV, FIGURE_PROVENANCE_CSV
+from app.services.figures import FIGURE_OWNER_CSV, FIGURE_PROVENANCE_CSV, record_path
 from app.services.json_sql import as_plain, etag_of
-from app.services.risk_evidence import record_path
 from app.services.stats import locality_stats
 
 MEASURES = ("members", "admissions", "departures", "transfers_in", "transfers_out")

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from app.schemas.common import Page
 from app.schemas.localities import LocalityDetail, LocalityOut, LocalityStats
+from app.services.collation import name_order
 from tests.api.helpers import locality, walk
 from tests.conftest import StatementCounter
 
@@ -235,3 +236,22 @@ def test_names_are_listed_in_vietnamese_alphabetical_order(api: TestClient) -> N
     for sort, expected in (("name", names), ("-name", names[::-1])):
         walked = walk(api, f"/localities?kind=commune&sort={sort}&limit=7")
         assert [item["official_name"] for item in walked] == expected, sort
+
+
+def test_places_are_listed_by_their_names_whatever_their_kind_word(api: TestClient) -> None:
+    """From a README audit: ordered by the official name, kind word first, a list ran A
+    to Z once for "bản", "Huyện", "thôn", "Tỉnh", "Xã" and "xóm", so that "Tiền Phong"
+    (xóm) came after "Xuân Lâm" (Xã). The names shown are in order now, page by page."""
+    walked = walk(api, "/localities?sort=name&limit=9")
+    names = [item["name"] for item in walked]
+    assert len(names) == len(set(item["id"] for item in walked)) > 50
+    keys = [name_order(name) for name in names]
+    assert keys == sorted(keys)
+    for earlier, later in [
+        ("Bó", "Cát Ngạn"),
+        ("Khéo Lẹng", "Lục Yên"),
+        ("Tiền Phong", "Xuân Lâm"),
+    ]:
+        assert names.index(earlier) < names.index(later), (earlier, later)
+    reversed_walk = walk(api, "/localities?sort=-name&limit=9")
+    assert [item["name"] for item in reversed_walk] == names[::-1]

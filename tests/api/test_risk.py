@@ -249,3 +249,19 @@ def test_a_groups_members_are_each_organizations_and_its_place_sums_the_whole(
 def _members_under(client: TestClient, locality_id: int) -> dict[str, Any]:
     members: dict[str, Any] = client.get(f"/localities/{locality_id}").json()["summary"]["members"]
     return members
+
+
+def test_each_evidence_record_names_its_own_path(api: TestClient) -> None:
+    """A criterion's evidence mixes counts, events and facts: each says where it is
+    served, and that is the same record, its quote and source (the CSV's record_path)."""
+    seen = set()
+    for item in api.get("/branches", params={"limit": 200}).json()["items"]:
+        explained = api.get(f"/branches/{item['id']}/risk").json()
+        for criterion in explained["criteria"]:
+            for record in criterion["evidence"]:
+                served = api.get(record["path"])
+                assert served.status_code == 200, record["path"]
+                assert served.json() == {k: v for k, v in record.items() if k != "path"}
+                seen.add(record["path"].split("/")[1])
+    # The seed's risk reads all three: counts, events and facts.
+    assert seen == {"membership-counts", "admissions", "facts"}
