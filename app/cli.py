@@ -44,7 +44,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     with preparing(engine):
         _migrate(settings)
     engine.dispose()
-    print(f"migrated {settings.effective_database_url.split('@')[-1]} to head")
+    print(f"migrated {_shown_url(settings.effective_database_url)} to head")
     return 0
 
 
@@ -323,6 +323,25 @@ def _positive(text: str) -> int:
     return number
 
 
+def _port(text: str) -> int:
+    number = int(text)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is no TCP port (0 to 65535)")
+    return number
+
+
+def _shown_url(url: str) -> str:
+    """The database a URL names, without its user, password or query (which may hold a
+    password: postgresql:///db?password=...)."""
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(url)
+    shown = URL.create(
+        parsed.drivername, host=parsed.host, port=parsed.port, database=parsed.database
+    )
+    return shown.render_as_string()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="branchstats", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -338,9 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1)."
     )
-    serve.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
+    serve.add_argument("--port", type=_port, default=8000, help="Port (default 8000).")
     serve.add_argument(
-        "--workers", type=int, default=1, help="Server processes (default 1; see README)."
+        "--workers", type=_positive, default=1, help="Server processes (default 1; see README)."
     )
     serve.add_argument("--access-log", action="store_true", help="Log every request.")
     serve.add_argument("--no-prepare", action="store_true", help="Skip the migrate and seed steps.")
@@ -406,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
     from app.ingest.loader import ImportRejected
 
@@ -426,6 +445,19 @@ def main(argv: list[str] | None = None) -> int:
     except OperationalError as exc:  # e.g. PostgreSQL not up yet: said, not a traceback
         print(f"the database is unavailable: {exc.orig}".strip(), file=sys.stderr)
         return 1
+    except DatabaseError as exc:  # e.g. a SQLite path to a file that is no database
+        print(f"the database cannot be used: {exc.orig}".strip(), file=sys.stderr)
+        return 1
+    except UnicodeDecodeError as exc:  # a .env file, or a reference file, not in UTF-8
+        print(f"a file is not UTF-8 text: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file or directory missing, or of the other kind
+        print(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # A transaction under way is rolled back (seed, import); synth says what it left.
+        print("interrupted", file=sys.stderr)
+        return 130
     except ArgumentError as exc:  # DATABASE_URL unreadable, or of no file
         print(f"DATABASE_URL cannot be used: {exc}", file=sys.stderr)
         return 1

@@ -50,7 +50,13 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     Statement parameters stay out of SQL logging and error messages (hide_parameters):
     they carry API key hashes and whole article texts (issue 8: no secrets in logs).
     """
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()  # a dialect SQLAlchemy has, and its driver installed
+    except (ValueError, ImportError) as exc:  # "host:notaport", mysql:// without MySQLdb
+        raise ArgumentError(f"cannot be read: {exc}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ArgumentError(f"{parsed.get_backend_name()} is not SQLite or PostgreSQL")
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if (

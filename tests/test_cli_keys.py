@@ -119,3 +119,67 @@ def test_reimporting_a_seed_file_changes_nothing(
     seed = REPO_ROOT / "seed" / "articles" / "001_luc_yen.yaml"
     code, out, _ = run(capsys, "import", str(seed))
     assert code == 0 and " 0 added, 0 changed, 0 removed" in out and "nothing changed" in out
+
+
+@pytest.mark.parametrize("name", ["bad\x1b[31mred", "two\nlines", "mirror\u202e"])
+def test_a_key_name_that_would_mislead_a_terminal_is_refused(
+    cli_db: str, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """From a CLI audit: `keys list` and the audit log print names on a terminal, where
+    an ESC sequence paints and a line break forges a row."""
+    code, out, err = run(capsys, "keys", "create", name)
+    assert code == 1 and "U+" in err and not out
+    assert name not in run(capsys, "keys", "list")[1]
+
+
+def test_a_missing_or_unreadable_input_is_one_line_not_a_traceback(
+    cli_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """From a CLI audit: each of these ended in a Python traceback."""
+    for argv in (["import", str(tmp_path / "missing.yaml")], ["import", str(tmp_path)]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert str(tmp_path) in err
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    code, _, err = run(capsys, "openapi", "--output", str(folder))
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://user@localhost/db", "mysql is not SQLite or PostgreSQL"),
+        ("postgresql://user:secret@127.0.0.1:notaport/db", "notaport"),
+        ("sqlite:///{tmp}/garbage.sqlite3", "file is not a database"),
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    url: str,
+    said: str,
+) -> None:
+    (tmp_path / "garbage.sqlite3").write_text("not a database, " * 100)
+    monkeypatch.setenv("DATABASE_URL", url.format(tmp=tmp_path))
+    code, _, err = run(capsys, "keys", "list")
+    assert code == 1 and said in err and len(err.strip().splitlines()) == 1, err
+    assert "secret" not in err
+
+
+def test_a_port_or_a_number_of_workers_out_of_range_is_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["serve", "--port", "99999"], ["serve", "--workers", "0"]):
+        with pytest.raises(SystemExit) as refused:
+            main(argv)
+        assert refused.value.code == 2
+        assert "error: argument" in capsys.readouterr().err
+
+
+def test_the_migrated_database_is_named_without_its_password() -> None:
+    from app.cli import _shown_url
+
+    shown = _shown_url("postgresql+psycopg://user:secret@db:5432/stats?password=secret")
+    assert shown == "postgresql+psycopg://db:5432/stats"

@@ -34,7 +34,7 @@ from app.models.vocab import (
     Qualifier,
     Role,
 )
-from app.services.text import is_clause, is_visible
+from app.services.text import is_clause, is_visible, misleading_character
 
 FORMAT = "branchstats/article-v1"
 # An organization is named, or an unnamed group of group_size: a named one counted as a
@@ -84,32 +84,26 @@ def _visible(text: str) -> str:
     return text
 
 
-# Characters a name or a note never needs and a reader is misled by: controls (an ESC
-# colours a terminal's audit log) and the bidirectional overrides and isolates (U+202E
-# shows "abc" as "cba"). A note may break lines and tab.
-_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_LINE_BREAKS = re.compile("[\t\n\r]")
-
-
 def _printable(text: str) -> str:
-    if found := _CONTROLS.search(text):
+    if found := misleading_character(text, one_line=False):
         raise PydanticCustomError(
             "control_character",
             "contains U+{code}, a control or text-direction character, which no name or "
             "note here may hold",
-            {"code": f"{ord(found.group()):04X}"},
+            {"code": f"{ord(found):04X}"},
         )
     return _visible(text)
 
 
 def _one_line(text: str) -> str:
-    if found := _LINE_BREAKS.search(text):
+    if found := misleading_character(text):
         raise PydanticCustomError(
             "control_character",
-            "contains U+{code}, a line break or tab, which a name may not hold",
-            {"code": f"{ord(found.group()):04X}"},
+            "contains U+{code}, a control, text-direction, line break or tab character, "
+            "which a name may not hold",
+            {"code": f"{ord(found):04X}"},
         )
-    return _printable(text)
+    return _visible(text)
 
 
 Quote = Annotated[str, StringConstraints(min_length=3, max_length=2000), AfterValidator(_a_clause)]

@@ -17,6 +17,7 @@ from app.db import begin_writing
 from app.errors import AUTHORIZATION_FIELD, ApiError, FieldError
 from app.models import ApiKey
 from app.models.base import utcnow
+from app.services.text import misleading_character
 
 TOKEN_PREFIX = "bs_"
 TOKEN_BYTES = 32
@@ -58,6 +59,9 @@ def create_key(session: Session, name: str, scope: str = "write") -> NewKey:
     name = name.strip()
     if not name or len(name) > 100:
         raise KeyCommandError("a key name is 1 to 100 characters")
+    if found := misleading_character(name):
+        # It is printed by `keys list` and the audit log, on a terminal.
+        raise KeyCommandError(f"a key name holds no U+{ord(found):04X}: one line, no controls")
     if scope not in ("read", "write"):
         raise KeyCommandError("the scope is read or write")
     begin_writing(session)

@@ -275,6 +275,9 @@ def stale_statuses(session: Session, rules: RiskRules) -> list[StaleStatus]:
     staged = STAGED_STATUS.c
     days = session.execute(select(stored.c.evaluated_on).distinct()).scalars().all()
     found: dict[int, StaleStatus] = {}
+    # Made before any day is staged: a database without status rows stages none, and the
+    # cleaning up below still reads the table.
+    session.execute(CreateTable(STAGED_STATUS, if_not_exists=True))
     try:
         for day in sorted(days):
             stage_status(session, rules, today=day)

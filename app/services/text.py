@@ -58,3 +58,17 @@ def lower_exact(text: str) -> str:
     return _WHITESPACE.sub(
         " ", unicodedata.normalize("NFC", text.translate(_INVISIBLE)).casefold()
     ).strip()
+
+
+# Characters no name needs and a reader is misled by: controls (an ESC colours a
+# terminal's audit log) and the bidirectional overrides and isolates (U+202E shows
+# "abc" as "cba"). Line breaks and tabs apart: a note may hold them (LINE_BREAKS).
+_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n\r]")
+
+
+def misleading_character(text: str, *, one_line: bool = True) -> str | None:
+    """The first control or text-direction character of the text (a line break or tab
+    too when it is to be `one_line`), or None."""
+    found = _CONTROLS.search(text) or (_LINE_BREAKS.search(text) if one_line else None)
+    return found.group() if found else None

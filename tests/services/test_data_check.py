@@ -409,6 +409,17 @@ def test_status_rows_are_checked_against_their_risk_computed_again(engine: Engin
     assert {n[3] for n in named(report)} == {"status_stale", "item_stale"}
 
 
+def test_every_branch_without_a_status_row_is_named(engine: Engine) -> None:
+    """From a CLI audit: with no status row at all (a load stopped before its refresh,
+    rows deleted by hand), the check ended in "no such table: staged_status", where it
+    is the case it names: no list shows these branches."""
+    branches = set(scalars(engine, "SELECT id FROM branches"))
+    change(engine, "DELETE FROM branch_status")
+    statuses = {f.id: f.message for f in check(engine).findings if f.rule == "status_stale"}
+    assert set(statuses) == branches
+    assert set(statuses.values()) == {"has no status row: no list shows it"}
+
+
 def test_status_rows_of_another_day_are_computed_again_as_of_their_own(engine: Engine) -> None:
     # A row evaluated on another day than the rest (as while the day turns): the day
     # before its latest count, so that it shows an older count or none. Each row is
