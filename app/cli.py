@@ -106,9 +106,10 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 def _engine_at_head(settings: Settings) -> "Engine":
     """The database, which must be migrated (keys and the audit log need 0002)."""
     from app.db import make_engine
-    from app.migrate import current_revision, head_revision
+    from app.migrate import check_not_ahead, current_revision, head_revision
 
     engine = make_engine(settings.effective_database_url)
+    check_not_ahead(engine)
     if current_revision(engine) != head_revision():
         engine.dispose()
         raise SystemExit("the database is not at the latest migration: run `branchstats migrate`")
@@ -428,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
     from app.ingest.loader import ImportRejected
+    from app.migrate import DatabaseAhead
 
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -453,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:  # a file or directory missing, or of the other kind
         print(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc), file=sys.stderr)
+        return 1
+    except DatabaseAhead as exc:
+        print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         # A transaction under way is rolled back (seed, import); synth says what it left.

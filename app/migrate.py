@@ -18,7 +18,28 @@ def alembic_config() -> Config:
     return Config(toml_file=str(REPO_ROOT / "pyproject.toml"))
 
 
+class DatabaseAhead(RuntimeError):
+    """The database is at a migration this release does not have: a newer release
+    migrated it (and was rolled back). Migrating cannot help; that release can."""
+
+
+def check_not_ahead(engine: Engine) -> None:
+    current = current_revision(engine)
+    if current is not None and current not in _revisions():
+        raise DatabaseAhead(
+            f"the database is at migration {current}, which this release does not have "
+            f"(its latest is {head_revision()}): run the release that migrated it"
+        )
+
+
+@cache
+def _revisions() -> frozenset[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
 def upgrade_head(engine: Engine) -> None:
+    check_not_ahead(engine)
     cfg = alembic_config()
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection

@@ -1176,6 +1176,13 @@ def _checks_aside(session: Any, tables: Sequence[str]) -> Iterator[None]:
         cursor.execute(statement)
 
 
+def _scale(text: str) -> float:
+    scale = float(text)
+    if not (math.isfinite(scale) and scale > 0):
+        raise argparse.ArgumentTypeError(f"{text} is no scale: a number above 0 (1.0 is Vietnam)")
+    return scale
+
+
 def main(argv: list[str] | None = None) -> int:
     from app.config import Settings, normalize_database_url
     from app.db import make_engine
@@ -1186,7 +1193,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Load synthetic national data into a database of its own.",
     )
     parser.add_argument(
-        "--scale", type=float, default=0.01, help="1.0 is Vietnam today (default 0.01)."
+        "--scale", type=_scale, default=0.01, help="1.0 is Vietnam today (default 0.01)."
     )
     parser.add_argument(
         "--seed", type=int, default=42, help="The same seed, the same data (default 42)."

@@ -183,3 +183,31 @@ def test_the_migrated_database_is_named_without_its_password() -> None:
 
     shown = _shown_url("postgresql+psycopg://user:secret@db:5432/stats?password=secret")
     assert shown == "postgresql+psycopg://db:5432/stats"
+
+
+def test_a_database_migrated_by_a_newer_release_is_said_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """From a CLI audit: a release rolled back below the database's migration told the
+    operator to run `migrate`, which then ended in Alembic's traceback."""
+    import sqlite3
+
+    path = tmp_path / "ahead.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    assert run(capsys, "migrate")[0] == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    for argv in (["migrate"], ["keys", "list"], ["check"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1, (argv, err)
+        assert "at migration 0099, which this release does not have" in err
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf"])
+def test_a_synthetic_scale_is_a_number_above_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scale: str
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["synth", "--scale", scale, "--database-url", f"sqlite:///{tmp_path}/s.sqlite3"])
+    assert refused.value.code == 2 and "is no scale" in capsys.readouterr().err
+    assert not (tmp_path / "s.sqlite3").exists()
