@@ -1343,43 +1343,48 @@ def test_a_facts_whole_is_its_own_field(write_api: TestClient, editor: dict[str,
     assert lowered.status_code == 422 and fields(lowered) == ["body.out_of"]
 
 
-def test_a_share_is_at_most_its_whole(write_api: TestClient, editor: dict[str, str]) -> None:
-    """A poverty rate of 120% is a mistake wherever it is printed; a plan done to 130%
-    is not (no share of a whole)."""
-    text = "Tỷ lệ hộ nghèo của xóm là 120%, đạt 130% kế hoạch."
-    source = new_source(write_api, editor, key="test-shares", text=text)
+@pytest.mark.parametrize(
+    ("text", "refused", "said", "accepted"),
+    [
+        # A poverty rate of 120% is a mistake wherever it is printed; a plan done to 130%
+        # is not (no share of a whole).
+        (
+            "Tỷ lệ hộ nghèo của xóm là 120%, đạt 130% kế hoạch.",
+            {"metric": "poverty_rate", "value": 120, "figure": "120%"},
+            "poverty_rate is at most 100 (percent), not 120",
+            [{"metric": "plan_completion", "value": 130, "figure": "130%"}],
+        ),
+        # From a write audit: "6.799 hộ" was stored as 6.799 households, where the dot
+        # groups thousands; a share may have decimals.
+        (
+            "Xã có 6.799 hộ, tỷ lệ hộ nghèo 6,5%.",
+            {"metric": "households", "value": 6.799, "figure": "6.799"},
+            "households counts whole households, not 6.799",
+            [
+                {"metric": "households", "value": 6799, "figure": "6.799"},
+                {"metric": "poverty_rate", "value": 6.5, "figure": "6,5%"},
+            ],
+        ),
+    ],
+)
+def test_a_facts_value_is_one_its_metric_can_be(
+    write_api: TestClient,
+    editor: dict[str, str],
+    text: str,
+    refused: dict[str, Any],
+    said: str,
+    accepted: list[dict[str, Any]],
+) -> None:
+    source = new_source(write_api, editor, key=f"test-{refused['metric']}", text=text)
     village = id_of(write_api, Locality, "vn2004:05251/xom-tien-phong")
     fact = {"source_id": source["id"], "locality_id": village, "quote": text}
     before = row_counts(write_api)
-    rate = fact | {"metric": "poverty_rate", "value": 120, "figure": "120%"}
-    refused = write_api.post("/facts", json=rate, headers=editor)
-    assert refused.status_code == 422 and fields(refused) == ["body.value"]
-    assert (
-        refused.json()["errors"][0]["message"] == "poverty_rate is at most 100 (percent), not 120"
-    )
+    answer = write_api.post("/facts", json=fact | refused, headers=editor)
+    assert answer.status_code == 422 and fields(answer) == ["body.value"], answer.text
+    assert answer.json()["errors"][0]["message"] == said
     assert row_counts(write_api) == before
-    plan = fact | {"metric": "plan_completion", "value": 130, "figure": "130%"}
-    assert write_api.post("/facts", json=plan, headers=editor).status_code == 201
-
-
-def test_households_are_counted_whole(write_api: TestClient, editor: dict[str, str]) -> None:
-    """From a write audit: "6.799 hộ" was stored as 6.799 households, where the dot
-    groups thousands; a share may have decimals."""
-    text = "Xã có 6.799 hộ, tỷ lệ hộ nghèo 6,5%."
-    source = new_source(write_api, editor, key="test-whole", text=text)
-    village = id_of(write_api, Locality, "vn2004:05251/xom-tien-phong")
-    fact = {"source_id": source["id"], "locality_id": village, "quote": text}
-    before = row_counts(write_api)
-    households = fact | {"metric": "households", "value": 6.799, "figure": "6.799"}
-    refused = write_api.post("/facts", json=households, headers=editor)
-    assert refused.status_code == 422 and fields(refused) == ["body.value"], refused.text
-    assert "whole households" in refused.json()["errors"][0]["message"]
-    assert row_counts(write_api) == before
-    for made in (
-        households | {"value": 6799},
-        fact | {"metric": "poverty_rate", "value": 6.5, "figure": "6,5%"},
-    ):
-        assert write_api.post("/facts", json=made, headers=editor).status_code == 201
+    for made in accepted:
+        assert write_api.post("/facts", json=fact | made, headers=editor).status_code == 201
 
 
 def test_counts_are_listed_by_status(write_api: TestClient, editor: dict[str, str]) -> None:
