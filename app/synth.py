@@ -676,9 +676,12 @@ class _SqliteLoader:
         ):
             raw.execute(f"PRAGMA {pragma}")
         # Migration 0008's triggers raise the data version once per row on SQLite: 27 s
-        # of a 90 s load at scale 1.0 (63 s without them). Set aside for the load, as the
-        # PostgreSQL loader sets its checks aside, and the version raised once at the end.
-        self.triggers = _set_triggers_aside(raw, TABLES)
+        # of a 90 s load at scale 1.0 (63 s without them). Set aside in each batch's own
+        # transaction (SQLite's schema changes are transactional) and the version raised
+        # once per batch: a load stopped at any point, by Ctrl-C, SIGTERM or SIGKILL,
+        # leaves every trigger in place. Set aside for the whole load, a killed run left
+        # the database without them, and writes to it no longer raised its version.
+        self.triggers = _triggers_by_table(raw, TABLES)
         self.sql: dict[str, tuple[str, str]] = {}
         self.convert: dict[str, Any] = {}
         metadata = MetaData()
@@ -716,21 +719,20 @@ class _SqliteLoader:
     def write(self, table: str, prepared: tuple[list[list[Any]], list[list[Any]]]) -> None:
         single, multiple = self.sql[table]
         groups, rest = prepared
-        self.raw.execute("BEGIN")
-        self.raw.executemany(multiple, groups)
-        self.raw.executemany(single, rest)
-        self.raw.execute("COMMIT")
-
-    def _restore_triggers(self) -> None:
-        self.raw.execute("BEGIN")
-        while self.triggers:
-            self.raw.execute(self.triggers.pop())
-        self.raw.execute(RAISE_DATA_VERSION)
-        self.raw.execute("COMMIT")
+        triggers = self.triggers.get(table, [])
+        raw = self.raw
+        raw.execute("BEGIN")
+        for name, _ in triggers:
+            raw.execute(f'DROP TRIGGER "{name}"')
+        raw.executemany(multiple, groups)
+        raw.executemany(single, rest)
+        for _, definition in triggers:
+            raw.execute(definition)
+        raw.execute(RAISE_DATA_VERSION)
+        raw.execute("COMMIT")
 
     def finish(self) -> None:
         raw = self.raw
-        self._restore_triggers()
         problems = raw.execute("PRAGMA foreign_key_check").fetchmany(5)
         if problems:
             raise RuntimeError(f"synthetic rows break foreign keys: {problems}")
@@ -744,23 +746,21 @@ class _SqliteLoader:
     def abort(self) -> None:
         if self.raw.in_transaction:
             self.raw.execute("ROLLBACK")
-        self._restore_triggers()
         self.conn.close()
 
 
-def _set_triggers_aside(raw: Any, tables: Sequence[str]) -> list[str]:
-    """SQLite: drop the triggers of some tables; return the statements that re-create
-    them, from the schema's own text."""
+def _triggers_by_table(raw: Any, tables: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """SQLite: the triggers of some tables, by table: each one's name and the statement
+    that creates it, from the schema's own text."""
     marks = ", ".join("?" * len(tables))
-    triggers = raw.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks})",
+    found: dict[str, list[tuple[str, str]]] = {}
+    for table, name, definition in raw.execute(
+        "SELECT tbl_name, name, sql FROM sqlite_master "
+        f"WHERE type = 'trigger' AND tbl_name IN ({marks}) ORDER BY name",
         tuple(tables),
-    ).fetchall()
-    raw.execute("BEGIN")
-    for name, _ in triggers:
-        raw.execute(f'DROP TRIGGER "{name}"')
-    raw.execute("COMMIT")
-    return [definition for _, definition in triggers]
+    ):
+        found.setdefault(table, []).append((name, definition))
+    return found
 
 
 def _set_checks_aside(cursor: Any, tables: Sequence[str]) -> list[str]:
@@ -1186,7 +1186,7 @@ def _scale(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     from app.config import Settings, normalize_database_url
     from app.db import make_engine
-    from app.migrate import upgrade_head
+    from app.migrate import preparing, upgrade_head
 
     parser = argparse.ArgumentParser(
         prog="branchstats synth",
@@ -1213,15 +1213,19 @@ def main(argv: list[str] | None = None) -> int:
     url = normalize_database_url(args.database_url or settings.effective_database_url)
     engine = make_engine(url)
     try:
-        upgrade_head(engine)
-        report = run_synth(
-            engine,
-            scale=args.scale,
-            seed=args.seed,
-            rules=settings.risk_rules,
-            progress=not args.no_progress,
-            replace=args.replace,
-        )
+        # One load at a time, as `migrate` and `seed` prepare: two runs at once both found
+        # the database empty, took the same ids and one ended in a unique violation. The
+        # second now waits, then finds the first's data (refused without --replace).
+        with preparing(engine):
+            upgrade_head(engine)
+            report = run_synth(
+                engine,
+                scale=args.scale,
+                seed=args.seed,
+                rules=settings.risk_rules,
+                progress=not args.no_progress,
+                replace=args.replace,
+            )
     except SynthRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,10 @@ and shaped so that every risk rule has a branch to fire on."""
 
 import argparse
 import hashlib
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +21,7 @@ from app.config import REPO_ROOT
 from app.db import make_engine
 from app.ingest.loader import ImportRejected
 from app.ingest.seed import load_seed
+from app.migrate import preparing
 from app.models import (
     Branch,
     BranchStatus,
@@ -351,6 +356,44 @@ def test_a_failed_load_leaves_the_schema_as_migrated(
     engine.dispose()
 
 
+# A load that a signal stops after its first batch of counts: no cleanup of its own runs.
+_KILLED_LOAD = """
+import os, signal, sys
+from app.synth import _PostgresLoader, _SqliteLoader, main
+for loader in (_SqliteLoader, _PostgresLoader):
+    def write(self, table, prepared, write=loader.write):
+        write(self, table, prepared)
+        if table == "membership_counts":
+            os.kill(os.getpid(), signal.SIGKILL)
+    loader.write = write
+main(["--scale", sys.argv[1], "--database-url", sys.argv[2], "--no-progress"])
+"""
+
+
+def test_a_killed_load_leaves_the_schema_as_migrated(databases: DatabaseFactory) -> None:
+    """SIGKILL mid-load (or a SIGTERM, or a machine going down): on SQLite the data
+    version's triggers were set aside for the whole load, and a killed run left the
+    database without them (writes no longer raised its version)."""
+    url = databases.copy("migrated")
+    engine = make_engine(url)
+    schema = _schema(engine)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_LOAD, str(SCALE), url],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert _schema(engine) == schema
+    before = _data_version(engine)
+    with engine.begin() as conn:
+        conn.execute(update(_table(MembershipCount)).values(value=_table(MembershipCount).c.value))
+    assert _data_version(engine) > before
+    engine.dispose()
+    args = ["--scale", str(SCALE), "--database-url", url, "--no-progress", "--replace"]
+    assert main(args) == 0
+
+
 # -- Never mixed with real data -------------------------------------------------------------
 def test_refuses_a_database_with_real_data(seeded_url: str) -> None:
     engine = make_engine(seeded_url)
@@ -373,6 +416,29 @@ def test_second_load_needs_replace(databases: DatabaseFactory) -> None:
     with engine.connect() as conn:
         quote = conn.execute(select(_table(Source).c.text)).scalar_one()
     assert "seed 9" in quote
+    engine.dispose()
+
+
+def test_a_second_load_waits_for_the_first(databases: DatabaseFactory) -> None:
+    """Two runs at once both found the database empty, took the same ids, and one ended in
+    a unique violation's traceback. The second waits for the first (as `migrate` and
+    `seed` do), then finds its data: refused without --replace."""
+    url = databases.copy("migrated")
+    engine = make_engine(url)
+    exit_codes: list[int] = []
+    second = threading.Thread(
+        target=lambda: exit_codes.append(
+            main(["--scale", str(SCALE), "--database-url", url, "--no-progress"])
+        )
+    )
+    with preparing(engine):  # held by the first run
+        second.start()
+        second.join(timeout=1)
+        assert second.is_alive()
+        run_synth(engine, scale=SCALE, seed=7, rules=RiskRules(), progress=False)
+    second.join()
+    assert exit_codes == [2]
+    assert _count(engine, "SELECT COUNT(*) FROM sources") == 1
     engine.dispose()
 
 
