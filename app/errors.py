@@ -113,6 +113,8 @@ RFC_9110_PHRASES = {413: "Content Too Large", 414: "URI Too Long", 422: "Unproce
 # A problem describes one moment (a record missing now may be created the next): a cache
 # keeps none. 404, 405 and 414 are cacheable by default (RFC 9110 15.1).
 PROBLEM_CACHE_CONTROL = "no-store"
+# The detail of every 500: what failed is for the server's log, never the client.
+UNEXPECTED_ERROR = "An unexpected error occurred."
 
 
 def status_title(status: int) -> str:
@@ -264,4 +266,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return problem_response(request, 500, "An unexpected error occurred.")
+        return problem_response(request, 500, UNEXPECTED_ERROR)

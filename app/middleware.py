@@ -13,7 +13,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compression import LEVEL, MINIMUM_SIZE, accepts_gzip, gzip_stream
-from app.errors import PROBLEM_CACHE_CONTROL, PROBLEM_JSON, FieldError, problem_body
+from app.errors import (
+    PROBLEM_CACHE_CONTROL,
+    PROBLEM_JSON,
+    UNEXPECTED_ERROR,
+    FieldError,
+    problem_body,
+)
 from app.media_types import is_json, parse_content_type, utf_8_only
 from app.services.json_sql import gzip_etag
 
@@ -94,22 +100,40 @@ class GuardMiddleware:
                 raise BodyTooLarge
             return message
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 extra = [
                     h for h in SECURITY_HEADERS if not (docs and h[0] == b"content-security-policy")
                 ]
                 message["headers"] = list(message.get("headers", [])) + extra
             elif head and message["type"] == "http.response.body":
-                message = {**message, "body": b""}
+                # The headers are sent: end the response here. Dropping the body's bytes
+                # one by one ran a whole export (52 MB of CSV at scale 0.05, a second's
+                # CPU) before the connection could take its next request.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                raise _HeadSent
             await send(message)
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
+        except _HeadSent:
+            return
         except BodyTooLarge:  # raised where no handler of the app's answered it
             await _problem(
                 send, 413, BodyTooLarge.detail_text, scope, "body", error_type="too_large"
             )
+        except Exception:
+            if started:  # a stream cut part way: its status is sent, only the server logs it
+                raise
+            # Starlette answers an unhandled error outside every middleware of the app's,
+            # without CORS's header: a browser's fetch() saw a network error, not the
+            # problem. Answered here; raised on for the server to log, as Starlette does.
+            await _problem(send, 500, UNEXPECTED_ERROR, scope)
+            raise
 
 
 # Fields that are lists: sent in several lines, they are one list (RFC 9110 5.3), where a
@@ -126,6 +150,10 @@ def _list_fields_combined(scope: Scope) -> Scope:
     for field in dict.fromkeys(names):
         headers.append((field, b", ".join(value for name, value in raw if name == field)))
     return {**scope, "headers": headers}
+
+
+class _HeadSent(Exception):
+    """A HEAD's response is complete: the app that would write its body is stopped."""
 
 
 class BodyTooLarge(HTTPException):

@@ -204,6 +204,35 @@ def test_a_streamed_export_is_made_on_the_export_threads(
     assert {name.split("_")[0] for name in made_on} == {"export"}
 
 
+@pytest.mark.parametrize("url", ["/membership-counts?format=csv", "/admissions?format=ndjson"])
+def test_a_head_of_a_streamed_export_makes_none_of_its_body(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """From an HTTP audit: a HEAD ran the whole export and dropped its bytes, a second of
+    CPU at scale 0.05 before its connection took the next request. Its first chunk ends
+    it now, with the headers of the GET."""
+    taken = []
+    take = responses._take
+
+    def counted(*args: Any) -> bytes:
+        chunk: bytes = take(*args)
+        taken.append(len(chunk))
+        return chunk
+
+    monkeypatch.setattr(responses, "_take", counted)
+    monkeypatch.setattr(responses, "EXPORT_BATCH", 2)
+    monkeypatch.setattr(responses, "STREAM_CHUNK", 1)  # a batch a chunk
+    got = api.get(url)
+    chunks_of_a_get = len(taken)
+    assert chunks_of_a_get > 3
+    taken.clear()
+    head = api.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    assert len(taken) == 1
+    for name in ("content-type", "content-disposition", "vary", "cache-control"):
+        assert head.headers[name] == got.headers[name], name
+
+
 def _vary(response: Any) -> list[str]:
     return [v.strip().lower() for v in response.headers.get("vary", "").split(",") if v.strip()]
 
@@ -438,8 +467,14 @@ def test_an_unexpected_error_is_a_bare_500(
         raise RuntimeError('Traceback (most recent call last): File "x" SELECT secret FROM keys')
 
     monkeypatch.setattr(sources_service, "source_text", broken)
-    problem = _assert_clean_problem(api.get("/sources/1/text"), 500)
+    response = api.get("/sources/1/text", headers={"origin": ORIGIN})
+    problem = _assert_clean_problem(response, 500)
     assert problem["detail"] == "An unexpected error occurred."
+    # Readable by a browser's fetch(), and as guarded as every other answer: Starlette
+    # answered it outside the app's middleware, with neither (from an HTTP audit).
+    assert response.headers["access-control-allow-origin"] == "*"
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, name
 
 
 def test_a_database_error_is_a_503_without_its_sql(
