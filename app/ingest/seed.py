@@ -19,6 +19,7 @@ from app.services.yearly import refresh_totals
 # Changes held back named in a start's summary (`branchstats import --dry-run` of the
 # file lists them all).
 HELD_BACK_SHOWN = 10
+ARTICLE_FILES = "*.yaml"
 
 
 @dataclass
@@ -30,6 +31,11 @@ class SeedReport:
     # Source key -> every change the file would make, none made (the undoing ones, and
     # any a new release brings to the file, such as a date now marked derived).
     held_back: dict[str, list[str]] = field(default_factory=dict)
+    # The articles' directory, when it holds no article: a SEED_DIR mistyped or emptied
+    # loaded nothing, and said nothing of it.
+    no_articles_in: str | None = None
+    # Files beside the articles that are none ("005_x.yml"), left unread.
+    not_articles: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -44,6 +50,11 @@ class SeedReport:
         lines = [
             f"reference units: {self.reference.added} added, {self.reference.unchanged} unchanged"
         ]
+        if self.no_articles_in is not None:
+            lines.append(f"articles: none in {self.no_articles_in} ({ARTICLE_FILES} files)")
+        lines.extend(
+            f"{name}: not read, no article ({ARTICLE_FILES})" for name in self.not_articles
+        )
         for article in self.articles:
             lines.append(
                 f"{article.source}: {len(article.added)} added, {len(article.changed)} changed, "
@@ -90,7 +101,16 @@ def load_seed(engine: Engine, seed_dir: Path, rules: RiskRules) -> SeedReport:
         report = SeedReport(
             load_reference(session, seed_dir / "reference" / "units-2025-reform.csv")
         )
-        for path in sorted((seed_dir / "articles").glob("*.yaml")):
+        articles_dir = seed_dir / "articles"
+        paths = sorted(articles_dir.glob(ARTICLE_FILES))
+        if not paths:
+            report.no_articles_in = _relative(articles_dir)
+        report.not_articles = [
+            _relative(path)
+            for path in sorted(articles_dir.glob("*"))
+            if path not in paths and not path.name.startswith(".")
+        ]
+        for path in paths:
             article, text, text_path = read_article_file(path)
             applied, conflicts = apply_unless_edited(
                 session, article, text, text_path=_relative(text_path)

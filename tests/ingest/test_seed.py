@@ -1,5 +1,6 @@
 """The seed: every quote verified, facts as the articles state them, loads repeatable."""
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -306,6 +307,24 @@ def test_a_second_load_changes_nothing(engine: Engine) -> None:
     assert report.changes == 0 and report.left_as_edited == {}
     assert len(report.articles) == len(ARTICLES)
     assert _snapshot(engine) == before
+
+
+def test_a_seed_dir_without_articles_says_so(engine: Engine, tmp_path: Path) -> None:
+    """A SEED_DIR mistyped or emptied loaded its reference units, no article, and said
+    nothing of it; a file that is no article (".yml") was passed over silently too."""
+    shutil.copytree(SEED / "reference", tmp_path / "reference")
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "005_x.yml").write_text("source: {}\n", encoding="utf-8")
+    (tmp_path / "articles" / ".gitkeep").touch()
+    before = _snapshot(engine)
+    lines = load_seed(engine, tmp_path, RiskRules()).summary().splitlines()
+    articles = tmp_path / "articles"
+    assert lines[1:] == [
+        f"articles: none in {articles} (*.yaml files)",
+        f"{articles / '005_x.yml'}: not read, no article (*.yaml)",
+    ]
+    assert _snapshot(engine) == before
+    assert "articles: none" not in load_seed(engine, SEED, RiskRules()).summary()
 
 
 def test_a_refused_file_writes_nothing(engine: Engine, tmp_path: Path) -> None:
