@@ -170,7 +170,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from app.errors import ApiError
     from app.ingest.files import read_article_file
-    from app.services.imports import import_article
+    from app.services.imports import FILE_REFUSED, import_article
     from app.services.writes import WriteContext, transact
 
     settings = Settings()
@@ -201,7 +201,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
     except ApiError as exc:
-        print(f"refused, nothing was written: {exc.detail}", file=sys.stderr)
+        # A refused file's detail repeats its first problems, named below one by one.
+        repeated = exc.errors and exc.detail.startswith(FILE_REFUSED)
+        print(
+            f"refused, nothing was written:{'' if repeated else ' ' + exc.detail}", file=sys.stderr
+        )
         for error in exc.errors or []:
             # The file's fields: the API's names, without the body that carries the file.
             field = error.field.removeprefix("body.")

@@ -85,10 +85,13 @@ def _problem_field(problem: RecordProblem) -> str:
     return f"{_record_field(problem.record)}.{problem.field}"
 
 
+FILE_REFUSED = "The file was refused; nothing was written: "
+
+
 def rejected(exc: ImportRejected) -> ApiError:
     return ApiError(
         422,
-        "The file was refused; nothing was written: " + "; ".join(map(str, exc.problems[:5])),
+        FILE_REFUSED + "; ".join(map(str, exc.problems[:5])),
         errors=[
             FieldError(field=_problem_field(p), message=f"{p.record}: {p.message}", type="refused")
             for p in exc.problems
