@@ -42,7 +42,8 @@ Action = Annotated[
         # Reading the log spends none of a key's writes: never a 429.
         **{status: error for status, error in AUTH_ERRORS.items() if status != 429},
         400: problem(
-            "An unknown or repeated parameter, a value not percent-encoded UTF-8, or a bad cursor."
+            "An unknown or repeated parameter, a value not percent-encoded UTF-8, a bad cursor; "
+            "or two Authorization headers."
         ),
         422: problem("A parameter is invalid; `errors` names it."),
     },

@@ -14,7 +14,12 @@ from sqlmodel import Session
 from app.api.common import engine_of, problem
 from app.middleware import MAX_QUERY_BYTES
 from app.ratelimit import limit_writes
-from app.services.auth import Caller, authenticate, require_scope
+from app.services.auth import (
+    Caller,
+    authenticate,
+    require_one_authorization,
+    require_scope,
+)
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -28,7 +33,9 @@ def require_writer(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """401 without a valid key, 403 with a read-only one, 429 over the key's rate."""
+    """401 without a valid key, 403 with a read-only one, 429 over the key's rate; 400
+    for two keys."""
+    require_one_authorization(len(request.headers.getlist("authorization")))
     with Session(engine_of(request)) as session:
         caller = authenticate(session, credentials.credentials if credentials else None)
     require_scope(caller, "write")

@@ -61,7 +61,7 @@ async def raw_body(request: Request) -> bytes:
         **CREATE_ERRORS,
         400: problem(
             "An unknown or repeated query parameter, or a body that cannot be read (bytes "
-            "that are not UTF-8; JSON nested too deep)."
+            "that are not UTF-8; JSON nested too deep); or two Authorization headers."
         ),
         409: problem(
             "The file would undo an edit made through the API (use force=true to let the "

@@ -75,7 +75,7 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
     400: problem(
         "An unknown query parameter, or a body that cannot be read as JSON (bytes that are "
-        "not UTF-8, nesting too deep)."
+        "not UTF-8, nesting too deep); or two Authorization headers."
     ),
     409: problem("The key exists already, or the write conflicts with stored data."),
     413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),

@@ -120,6 +120,20 @@ def unauthorized(detail: str, error: str | None = None) -> ApiError:
     )
 
 
+def require_one_authorization(lines: int) -> None:
+    """A 400 for a request with two Authorization headers: a proxy reading the one the app
+    does not (the first) would take the request for another caller's (RFC 9110 5.3: the
+    field is not a list)."""
+    if lines > 1:
+        detail = f"The request sends {lines} Authorization headers; send one."
+        raise ApiError(
+            400,
+            detail,
+            errors=[FieldError(field=AUTHORIZATION_FIELD, message=detail, type="invalid_request")],
+            headers={"WWW-Authenticate": f'{REALM}, error="invalid_request"'},
+        )
+
+
 def authenticate(session: Session, token: str | None) -> Caller:
     """The caller a bearer token identifies; 401 when missing, unknown or revoked."""
     if not token:

@@ -5,6 +5,7 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 import unicodedata
 from collections import Counter
 
@@ -340,6 +341,42 @@ def test_a_cursor_of_an_earlier_version_is_a_400(
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "query.cursor"
     assert "earlier version" in response.json()["errors"][0]["message"]
+
+
+def _signed(api: TestClient, payload: bytes) -> str:
+    """A cursor signed with the server's secret (public until CURSOR_SECRET is set)."""
+    secret = str(api.app.state.settings.cursor_secret).encode()  # type: ignore[attr-defined]
+    signature = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    return ".".join(
+        base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in (payload, signature)
+    )
+
+
+@pytest.mark.parametrize("path", ["/branches", "/localities", "/membership-counts"])
+def test_a_forged_cursor_is_a_400_whatever_it_holds(api: TestClient, path: str) -> None:
+    """From a security audit: a signed id of 2**63 was a 500 on both databases (their
+    drivers refuse it; PostgreSQL's INTEGER any past 2**31), as was a payload that is no
+    JSON object."""
+    cursor = api.get(path, params={"limit": 1}).json()["next_cursor"]
+    payload = orjson.loads(base64.urlsafe_b64decode(cursor.split(".")[0] + "=="))
+    *_, last_id = payload["v"]
+    assert isinstance(last_id, int)
+    forged = [
+        b"not json",
+        b"[1, 2]",
+        # json: orjson writes no integer past 64 bits (nor reads one past 2**64 - 1).
+        *(
+            json.dumps({**payload, "v": [*payload["v"][:-1], n]}).encode()
+            for n in (2**31, -(2**31) - 1, 2**63, 2**64, 10**30)
+        ),
+    ]
+    for forged_payload in forged:
+        response = api.get(path, params={"limit": 1, "cursor": _signed(api, forged_payload)})
+        assert response.status_code == 400, (forged_payload, response.text)
+        assert response.json()["errors"][0]["field"] == "query.cursor"
+    largest = orjson.dumps({**payload, "v": [*payload["v"][:-1], 2**31 - 1]})
+    response = api.get(path, params={"limit": 1, "cursor": _signed(api, largest)})
+    assert response.status_code == 200 and response.json()["items"] == []
 
 
 def test_unknown_branch_is_a_problem_404(api: TestClient) -> None:

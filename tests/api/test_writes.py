@@ -152,6 +152,22 @@ def test_reads_stay_public_and_writes_need_a_write_key(write_api: TestClient) ->
     assert row_counts(write_api) == before
 
 
+def test_two_authorization_headers_are_a_400_in_either_order(write_api: TestClient) -> None:
+    """From a security audit: the first was read and the second ignored, so a valid key
+    then a bad one wrote, while a proxy reading the last line saw another caller."""
+    (token,) = make_key(write_api, "editor").values()
+    before = row_counts(write_api)
+    for lines in ([token, "Bearer bad"], ["Bearer bad", token], [token, token]):
+        headers = [("Authorization", line) for line in lines]
+        for method, path in (("POST", "/sources"), ("GET", "/audit")):
+            body = {"key": "two-keys", "text": "t"} if method == "POST" else None
+            refused = write_api.request(method, path, json=body, headers=headers)
+            assert refused.status_code == 400, (lines, path, refused.text)
+            assert fields(refused) == ["header.authorization"]
+            assert 'error="invalid_request"' in refused.headers["www-authenticate"]
+    assert row_counts(write_api) == before
+
+
 def test_a_revoked_key_is_refused(write_api: TestClient) -> None:
     headers = make_key(write_api, "leaving")
     assert (
