@@ -2,6 +2,7 @@
 
 import math
 import select
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlmodel import Session
 
@@ -132,8 +133,14 @@ BEGIN_IMMEDIATE = "sqlite_begin_immediate"
 def _begin_sqlite(conn: Any) -> None:
     # On the driver's connection: through SQLAlchemy's execution layer, this BEGIN cost
     # about as much as a page's query.
-    immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
-    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(BEGIN_IMMEDIATE) else "BEGIN"
+    try:
+        conn.connection.driver_connection.execute(statement)
+    except sqlite3.Error as exc:
+        # Raised from an event, the driver's error reached callers unwrapped: the day's
+        # status refresher, waiting out another writer's lock, caught SQLAlchemy's
+        # errors only, and stopped for good (from an audit of the day's turn).
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

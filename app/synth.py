@@ -278,7 +278,9 @@ class _Province:
         self.ids = ids
         self.first_commune = first_commune
         self.stamp = stamp
-        self.today = stamp.date()
+        # The server's day (a source registered "today" as an import's is), not the
+        # timestamp's UTC one: west of UTC in the evening that was tomorrow.
+        self.today = stamp.astimezone().date()
         # One generator per province: the output does not depend on batch sizes or order.
         self.rng = random.Random(f"{plan.seed}/province/{index}")
         self.rows: dict[str, list[Row]] = {table: [] for table in TABLES}

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -106,6 +107,27 @@ def test_rows_built_by_a_child_process_are_the_same() -> None:
     built_here = list(generate(plan, first_ids, stamp))
     assert [index for index, _, _ in built_here] == [0, 1, 2]
     assert list(in_child(lambda: generate(plan, first_ids, stamp))) == built_here
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"), [("EST+5", date(2026, 12, 7)), ("ICT-7", date(2026, 12, 8))]
+)
+def test_a_synthetic_source_is_registered_on_the_servers_day(
+    monkeypatch: pytest.MonkeyPatch, zone: str, day: date
+) -> None:
+    """As an import's: the day is the server's (README, TZ). The UTC one was tomorrow's
+    west of UTC in the evening, a day imports refuse (from an audit of the day's turn)."""
+    plan = _Plan(scale=0.001, seed=7, communes=(1,))
+    stamp = datetime(2026, 12, 8, 2, tzinfo=UTC)  # 21:00 the day before in New York
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        [(_, rows, _)] = generate(plan, dict.fromkeys(DATA_TABLES, 1), stamp)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    [source] = rows["sources"]
+    assert [value for value in source if type(value) is date] == [day]
 
 
 def test_shape_at_small_scale(synth_engine: Engine) -> None:

@@ -8,7 +8,6 @@ explained as of the same day. As CSV, a branch is one row a criterion's evidence
 beside the figure it supports and the criterion it is evidence for.
 """
 
-from datetime import date
 from typing import Any
 
 from app.formats import row_cells
@@ -20,6 +19,7 @@ from app.services.pagination import PageRequest
 from app.services.refs import source_columns
 from app.services.risk_explain import explain_risks
 from app.services.risk_rules import RiskRules
+from app.services.status import stored_status_day
 
 # Branches a batch of a whole export, explained together: the first bytes go out soon,
 # and the batch's explanations held at once stay small (a batch of 5,000, as other
@@ -93,7 +93,9 @@ def evidence_page(
     of EVIDENCE_CSV. `kept`: what the list may read kept (its place scopes, counts, the
     day's rankings and walks: list_branches)."""
     branches = list_branches(reader, filters, page, secret, with_total, rules, **(kept or {}))
-    day = filters.as_of or date.today()
+    # Without a day, the stored statuses' (which the list's levels are): explained as of
+    # today between midnight and the day's refresh, a page held two days.
+    day = filters.as_of or stored_status_day(reader)
     listed = [as_plain(item) for item in branches.items]
     ids = [branch["id"] for branch in listed]
     # By id: on PostgreSQL a branch deleted since the page was read has none.

@@ -14,6 +14,7 @@ from app.services.gathered import KeptRankings
 from app.services.refs import LOCALITY_FIELDS, alias, locality_columns, locality_ref, table
 from app.services.risk_rules import RiskRules
 from app.services.sqlfuncs import bound_ids, in_bound_ids
+from app.services.status import stored_status_day
 
 # The branch's province as reported, and that place's province today.
 GROUPINGS = ("reported_provinces", "today_provinces")
@@ -30,7 +31,10 @@ def risk_summary(
     (in one statement at scale 1.0 the summary ran past the 5 s a statement may take, a
     503, on both databases).
     """
-    out: dict[str, Any] = {"as_of": as_of or date.today(), "rules_version": rules.version}
+    # Without a day, the stored statuses' day: today's but between midnight and the day's
+    # refresh, when the counts are still the day before's (they were labelled today).
+    day = as_of or stored_status_day(reader)
+    out: dict[str, Any] = {"as_of": day, "rules_version": rules.version}
     counted: Iterable[Sequence[int]]
     if as_of is None:
         counted = reader.rows(_counted_today)

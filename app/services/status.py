@@ -14,6 +14,7 @@ from sqlalchemy import (
     Engine,
     Index,
     MetaData,
+    Select,
     Table,
     bindparam,
     delete,
@@ -34,7 +35,7 @@ from sqlmodel import Session, col
 
 from app.models import Branch, BranchStatus, Locality, LocalitySuccession
 from app.models.data_version import DataVersion
-from app.reader import session_dialect, shared
+from app.reader import Reader, session_dialect, shared
 from app.services.branch_items import with_items
 from app.services.refs import table
 from app.services.risk import RiskDay, risk_select
@@ -68,6 +69,18 @@ def _unit_today(level: str) -> Any:
         .scalar_subquery()
     )
     return func.coalesce(successor, itself_if_valid)
+
+
+def stored_status_day(reader: Reader) -> date:
+    """The day the stored statuses are of: today's once the day's refresh has run; the
+    day before from midnight until it has (a minute at least: app.services.status_day),
+    the earliest of theirs while it runs. Today's for a database without them."""
+    day = reader.scalar(_earliest_status_day)
+    return date.fromisoformat(day) if isinstance(day, str) else (day or date.today())
+
+
+def _earliest_status_day() -> Select[Any]:
+    return select(func.min(table(BranchStatus).c.evaluated_on))  # first of its index
 
 
 def refresh_current_units(session: Session) -> None:

@@ -86,18 +86,25 @@ def is_stale(engine: Engine, rules: RiskRules, today: date) -> bool:
 
 
 def refresh_if_stale(engine: Engine, rules: RiskRules, now: datetime | None = None) -> bool:
-    """Bring the status to today if it is not; not in the first GRACE_S of a day."""
+    """Bring the status to today if it is not; not in the first GRACE_S of a day. A
+    database that fails it (unmigrated, unreachable, locked past the busy timeout) is
+    said in the log, and left for later."""
+    try:
+        return refresh_stale(engine, rules, now)
+    except SQLAlchemyError as exc:
+        log.warning("branch status not refreshed: %s", exc.__class__.__name__)
+        return False
+
+
+def refresh_stale(engine: Engine, rules: RiskRules, now: datetime | None = None) -> bool:
+    """refresh_if_stale, its failures raised."""
     now = now or datetime.now()
     today = now.date()
     if now < datetime.combine(today, time()) + timedelta(seconds=GRACE_S):
         return False
-    try:
-        if not is_stale(engine, rules, today):
-            return False
-        if not refresh_for_day(engine, rules, today):
-            return False
-    except SQLAlchemyError as exc:  # an unmigrated or unreachable database: try later
-        log.warning("branch status not refreshed: %s", exc.__class__.__name__)
+    if not is_stale(engine, rules, today):
+        return False
+    if not refresh_for_day(engine, rules, today):
         return False
     log.info("branch status refreshed for %s (rules %s)", today, rules.version)
     return True
@@ -220,16 +227,26 @@ def until_the_next_check(now: datetime) -> float:
     return (check - now).total_seconds()
 
 
-async def keep_status_current(database_url: str, rules: RiskRules, every_s: float = 3600) -> None:
+async def keep_status_current(
+    database_url: str, rules: RiskRules, every_s: float = 3600, retry_s: float = GRACE_S
+) -> None:
     """Risk "as of today" changes with the date: recompute when the day turns (checked
-    every `every_s` and just after midnight).
+    every `every_s` and just after midnight; `retry_s` after a refresh that failed).
 
-    Runs in a worker thread so that requests keep being served meanwhile.
+    Runs in a worker thread so that requests keep being served meanwhile. A failure of
+    any kind is logged and tried again: one left to end the loop stopped the refresher
+    for the process's life, and every answer stayed at the day it failed on; one tried
+    again at the hour left the stored rows and the answers computed live a day apart.
     """
     engine = make_engine(database_url)
     try:
         while True:
-            await asyncio.to_thread(refresh_if_stale, engine, rules)
-            await asyncio.sleep(min(every_s, until_the_next_check(datetime.now())))
+            try:
+                await asyncio.to_thread(refresh_stale, engine, rules)
+                wait = min(every_s, until_the_next_check(datetime.now()))
+            except Exception:
+                log.exception("branch status not refreshed; trying again in %.0f s", retry_s)
+                wait = retry_s
+            await asyncio.sleep(wait)
     finally:
         engine.dispose()

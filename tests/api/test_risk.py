@@ -1,5 +1,7 @@
 """/branches?risk=true on the seed: every flag with reasons a reader can check."""
 
+import sys
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -265,3 +267,35 @@ def test_each_evidence_record_names_its_own_path(api: TestClient) -> None:
                 seen.add(record["path"].split("/")[1])
     # The seed's risk reads all three: counts, events and facts.
     assert seen == {"membership-counts", "admissions", "facts"}
+
+
+class _Tomorrow(date):
+    """The clock a day on: what the service reads as today after midnight."""
+
+    @classmethod
+    def today(cls) -> date:  # a date, as the real one gives (JSON writes no subclass)
+        return date.today() + timedelta(days=1)
+
+
+def test_before_the_days_refresh_todays_answers_are_of_the_stored_day(
+    write_api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From an audit of the day's turn: between midnight and the day's refresh the
+    summary counted the stored statuses (the day before's) and labelled them today, and
+    the evidence explained the list's branches (the day before's levels) as of today."""
+    stored_day = date.today().isoformat()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("app.") and getattr(module, "date", None) is date:
+            monkeypatch.setattr(module, "date", _Tomorrow)
+    summary = write_api.get("/risk/summary")
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["as_of"] == stored_day
+    evidence = write_api.get("/risk/evidence", params={"limit": 100}).json()["items"]
+    listed = write_api.get("/branches", params={"risk": "true", "limit": 100}).json()["items"]
+    assert evidence and len(evidence) == len(listed)
+    for item, branch_at_risk in zip(evidence, listed, strict=True):
+        assert item["risk"]["as_of"] == branch_at_risk["risk"]["as_of"] == stored_day
+        assert item["risk"]["level"] == branch_at_risk["risk"]["level"]
+    # Asked of the new day, it is the new day's.
+    tomorrow = _Tomorrow.today().isoformat()
+    assert write_api.get("/risk/summary", params={"as_of": tomorrow}).json()["as_of"] == tomorrow

@@ -1,6 +1,8 @@
 """branch_status follows the calendar and the rule set."""
 
+import asyncio
 import fcntl
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
@@ -8,9 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from app.db import unpooled_session
+from app.db import BEGIN_IMMEDIATE, unpooled_session
 from app.models import Branch, BranchStatus, MembershipCount, Source
 from app.services import status, status_day
 from app.services.auth import Caller
@@ -240,6 +243,62 @@ def test_the_keeper_looks_again_just_after_the_first_minute_of_a_day(
     now: datetime, seconds: float
 ) -> None:
     assert status_day.until_the_next_check(now) == seconds
+
+
+class _Stopped(BaseException):
+    """Ends the keeper's loop in a test (as a server's shutdown cancels it)."""
+
+
+def test_the_keeper_tries_again_soon_after_any_failure(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From an audit of the day's turn: an error the refresh did not catch ended the
+    loop, and the process kept yesterday's status until it was restarted; one it caught
+    was tried again an hour later."""
+    outcomes: list[BaseException | bool] = [sqlite3.OperationalError("locked"), True]
+    waits: list[float] = []
+
+    def refresh_for_day(*_args: Any) -> bool:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if not outcomes or len(waits) > 2:
+            raise _Stopped
+
+    class Noon(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> "Noon":
+            return cls(2026, 12, 8, 12)
+
+    monkeypatch.setattr(status_day, "datetime", Noon)
+    monkeypatch.setattr(status_day, "is_stale", lambda *_args: True)
+    monkeypatch.setattr(status_day, "refresh_for_day", refresh_for_day)
+    monkeypatch.setattr(status_day.asyncio, "sleep", sleep)
+    url = engine.url.render_as_string(hide_password=False)
+    with pytest.raises(_Stopped):
+        asyncio.run(status_day.keep_status_current(url, RiskRules(), every_s=3600, retry_s=7))
+    assert waits == [7, 3600] and outcomes == []
+    assert "branch status not refreshed; trying again in 7 s" in caplog.text
+
+
+def test_a_database_locked_past_its_timeout_is_sqlalchemys_error(engine: Engine) -> None:
+    """SQLite's BEGIN IMMEDIATE, run by an event of the engine's: the driver's error
+    came out unwrapped, past every `except SQLAlchemyError` (the refresher's among them)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's lock")
+    with engine.connect() as holder:
+        holder.execution_options(**{BEGIN_IMMEDIATE: True}).exec_driver_sql("SELECT 1")
+        with engine.connect() as writer:
+            # On the driver's connection: through SQLAlchemy it would begin a transaction.
+            writer.connection.driver_connection.execute("PRAGMA busy_timeout=0")
+            writer.execution_options(**{BEGIN_IMMEDIATE: True})
+            with pytest.raises(OperationalError, match="database is locked"):
+                writer.exec_driver_sql("SELECT 1")
+        holder.rollback()
 
 
 @contextmanager
