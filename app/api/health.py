@@ -36,7 +36,7 @@ def get_ready(request: Request) -> JSONResponse:
     """The database answers and its schema is at the latest migration."""
     readiness = health_service.readiness(request.app.state.engine)
     if readiness.ready:
-        return JSONResponse(readiness.model_dump(), headers=NOT_STORED)
+        return JSONResponse(readiness.model_dump(mode="json"), headers=NOT_STORED)
     # As every 503 here says (and the OpenAPI documents): try again shortly.
     headers = {**NOT_STORED, "Retry-After": "1"}
-    return JSONResponse(readiness.model_dump(), status_code=503, headers=headers)
+    return JSONResponse(readiness.model_dump(mode="json"), status_code=503, headers=headers)

@@ -1,3 +1,5 @@
+from datetime import date
+
 from pydantic import BaseModel, Field
 
 
@@ -10,4 +12,11 @@ class Readiness(BaseModel):
     database: str = Field(description="Database dialect.", examples=["sqlite", "postgresql"])
     revision: str | None = Field(description="The database's migration revision.")
     head: str | None = Field(description="The latest migration revision of this release.")
+    status_day: date | None = Field(
+        default=None,
+        description="The day the stored risk statuses are of: today's (the server's day) "
+        "once the day's refresh has run, a minute or so after midnight. A day behind "
+        "past that is a refresh failing (the log says why); answers without `as_of` are "
+        "of this day meanwhile. Null when the schema is not ready.",
+    )
     detail: str | None = None

@@ -4,7 +4,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.migrate import current_revision, head_revision
+from app.reader import Reader
 from app.schemas.health import Readiness
+from app.services.status import stored_status_day
 
 
 def readiness(engine: Engine) -> Readiness:
@@ -21,6 +23,18 @@ def readiness(engine: Engine) -> Readiness:
         )
     ready = revision == head
     detail = None if ready else "database schema is not at the latest migration"
+    status_day = None
+    if ready:
+        try:
+            with Reader.open(engine) as reader:
+                status_day = stored_status_day(reader)
+        except SQLAlchemyError:  # gone since the revision was read: ready says the rest
+            status_day = None
     return Readiness(
-        ready=ready, database=engine.dialect.name, revision=revision, head=head, detail=detail
+        ready=ready,
+        database=engine.dialect.name,
+        revision=revision,
+        head=head,
+        status_day=status_day,
+        detail=detail,
     )

@@ -1,6 +1,11 @@
+from datetime import date, timedelta
+
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
 
 from app.db import make_engine
+from app.models import BranchStatus
+from app.services.refs import table
 from tests.conftest import DatabaseFactory, make_client
 
 
@@ -14,6 +19,22 @@ def test_ready_when_migrated(api: TestClient) -> None:
     body = api.get("/ready").json()
     assert body["ready"] is True
     assert body["revision"] == body["head"]
+    assert body["status_day"] == date.today().isoformat()
+
+
+def test_ready_says_the_day_of_the_stored_statuses(write_api: TestClient) -> None:
+    """From an audit of the day's turn: a refresher that failed left every answer at
+    its day, and nothing an operator watches said so."""
+    yesterday = date.today() - timedelta(days=1)
+    engine = write_api.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # one row behind: a refresh that stopped part way
+        first = conn.execute(select(func.min(table(BranchStatus).c.branch_id))).scalar_one()
+        at_first = table(BranchStatus).c.branch_id == first
+        conn.execute(update(table(BranchStatus)).where(at_first).values(evaluated_on=yesterday))
+    response = write_api.get("/ready")
+    assert (response.status_code, response.json()["status_day"]) == (200, yesterday.isoformat())
+    with engine.begin() as conn:  # the refresh, as far as this row goes
+        conn.execute(update(table(BranchStatus)).where(at_first).values(evaluated_on=date.today()))
 
 
 def test_not_ready_before_migrations(databases: DatabaseFactory) -> None:
@@ -23,6 +44,7 @@ def test_not_ready_before_migrations(databases: DatabaseFactory) -> None:
         response = client.get("/ready")
     assert response.status_code == 503
     assert response.json()["ready"] is False
+    assert response.json()["status_day"] is None
     # What the OpenAPI documents for every 503 (from an operations audit: it was missing).
     assert response.headers["retry-after"] == "1"
     assert response.headers["cache-control"] == "no-store"
