@@ -137,7 +137,8 @@ def get_locality(request: Request, locality_id: IdPath) -> Response:
             "not_in_a_single_year, sum_ columns empty). A measure not reported in a "
             "year has no row: not reported is not zero; sum_high is empty where a "
             "figure has no upper bound (more than)",
-            "the JSON's (place_: its locality's)",
+            "the JSON's (place_: its locality's; place_covers: covers, the units the "
+            "sums add up, their ids joined by '; ')",
         ),
     },
     summary="Yearly stats",

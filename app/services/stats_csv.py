@@ -5,8 +5,10 @@ sheet. A row is one figure of one sum: the sum's columns (`sum_`) repeat beside 
 its figures (`record_`), as many as `records` asks for (`sum_records_total` says how
 many the sum adds up); a sum shown without its figures (records=0) is one row with empty
 record columns. A measure no figure reports in a year has no row: not reported, not
-zero. The figures no year holds follow, with empty sum columns: counts without a day
-(`undated_counts`) and events over more than one year (`not_in_a_single_year`).
+zero. Each row names the place, with the ids of the units its sums cover (`place_covers`:
+itself and the units it replaced). The figures no year holds follow, with empty sum
+columns: counts without a day (`undated_counts`) and events over more than one year
+(`not_in_a_single_year`).
 """
 
 from collections.abc import Iterator
@@ -52,6 +54,7 @@ STATS_CSV = [
     "place.name",
     "place.official_name",
     "place.code",
+    "place.covers",
     "section",
     "year",
     "measure",
@@ -81,7 +84,8 @@ def stats_csv_answer(
 def stats_rows(stats: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The rows of STATS_CSV: each year's sums with their figures, then the figures no
     year holds."""
-    place = stats["locality"]
+    # The units a merged place's sums add up, as the JSON's `covers`.
+    place = {**stats["locality"], "covers": stats["covers"]}
     for entry in stats["years"]:
         for measure in MEASURES:
             summed = entry[measure]

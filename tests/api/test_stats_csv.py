@@ -127,6 +127,18 @@ def test_the_csv_is_the_jsons_sums_beside_their_figures(
             )
 
 
+@pytest.mark.parametrize(("code", "current"), [("135", False), ("15", True), ("40", True)])
+def test_each_row_names_the_units_the_sums_cover(api: TestClient, code: str, current: bool) -> None:
+    """A merged place's sums add up the units it replaced: the CSV names them, as the
+    JSON's covers does (Lào Cai and Nghệ An of 2025; Lục Yên, a unit of its own)."""
+    place = locality(api, code, current=current)
+    path = f"/localities/{place['id']}/stats"
+    covers = api.get(path).json()["covers"]
+    assert place["id"] in covers and (len(covers) > 1) == current
+    rows = _csv(api, path)
+    assert rows and {r["place_covers"] for r in rows} == {"; ".join(map(str, covers))}
+
+
 def test_a_measure_not_reported_in_a_year_has_no_row(api: TestClient) -> None:
     """Thanh Chương's 2016 is its group's count alone: no admissions row reading 0, and
     the group's "under 5" each: 0 to 24, its qualifier beside it."""
