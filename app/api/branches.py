@@ -73,7 +73,9 @@ def list_branches(
             max_length=200,
             description="Search names and descriptions, with or without diacritics ('dang bo "
             "luc yen'): each word anywhere. By relevance, whole words with their diacritics "
-            "rank first, then whole words without them, then parts of words.",
+            "rank first, then whole words without them, then parts of words. A "
+            "committee's name finds its organization, as news prints it ('Đảng ủy xã Mai "
+            "Hạ', 'Huyện ủy Lục Yên', 'huyen uy').",
             examples=["Khéo Lẹng"],
         ),
         AfterValidator(searchable),

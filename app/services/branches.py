@@ -79,6 +79,7 @@ from app.services.refs import (
 from app.services.risk import RiskDay, risk_select
 from app.services.risk_rules import RiskRules
 from app.services.sqlfuncs import in_bound_ids
+from app.services.text import committees_as_organizations
 
 RiskFilter = str  # "true" | "false" | "unknown"
 
@@ -202,7 +203,7 @@ def _list_parameters(
     """A branch list's shape, and the values its statement binds; places' scopes from
     `scope_of`, or read now."""
     places = _places(filters, scope_of or partial(place_scope, reader))
-    terms = SearchTerms.of(filters.q) if filters.q else None
+    terms = SearchTerms.of(committees_as_organizations(filters.q)) if filters.q else None
     if sort == "relevance" and terms is None:
         raise bad_request("query.sort", "relevance needs a search term q", 422)
     shape = BranchListShape(

@@ -53,6 +53,43 @@ def search_words(text: str) -> list[str]:
     return list(dict.fromkeys(_WORD.findall(text)))
 
 
+# A committee (ủy) leads its organization (bộ), and news names the one for the other:
+# "Đảng ủy xã Mai Hạ" for Đảng bộ xã Mai Hạ, "Huyện ủy Lục Yên" for Đảng bộ huyện Lục
+# Yên. By a committee word's folded first word: its organization's words, with their
+# diacritics and without.
+_ORGANIZATION_OF_COMMITTEE = {
+    "dang": ("đảng bộ", "dang bo"),
+    "chi": ("chi bộ", "chi bo"),
+    "tinh": ("đảng bộ tỉnh", "dang bo tinh"),
+    "thanh": ("đảng bộ thành phố", "dang bo thanh pho"),
+    "huyen": ("đảng bộ huyện", "dang bo huyen"),
+    "quan": ("đảng bộ quận", "dang bo quan"),
+    "thi": ("đảng bộ thị xã", "dang bo thi xa"),
+}
+
+
+def committees_as_organizations(q: str) -> str:
+    """A search of organizations with each committee's name as its organization's
+    ("Huyện ủy Mai Sơn": "đảng bộ huyện mai sơn"), typed with diacritics or without
+    ("huyen uy", "HUYỆN UỶ"); without a committee's name, q itself."""
+    words = _WORD.findall(lower_exact(q))
+    searched: list[str] = []
+    position = 0
+    while position < len(words):
+        word = words[position]
+        following = words[position + 1] if position + 1 < len(words) else ""
+        names = _ORGANIZATION_OF_COMMITTEE.get(fold(word)) if fold(following) == "uy" else None
+        if names is None:
+            searched.append(word)
+            position += 1
+        else:  # the committee's two words, said as its organization's
+            named = word + following
+            searched.append(names[named == fold(named)])
+            position += 2
+    # Each committee named made its two words one entry.
+    return " ".join(searched) if len(searched) < len(words) else q
+
+
 def lower_exact(text: str) -> str:
     """Lowercase with diacritics kept (NFC), for ranking matches with the diacritics typed first."""
     return _WHITESPACE.sub(

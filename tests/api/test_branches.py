@@ -54,6 +54,30 @@ def test_exact_diacritics_rank_first(api: TestClient) -> None:
     assert found[0] == "Đảng bộ huyện Mai Sơn"
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        # As the articles print them (000, 001, 003): the committee for its organization.
+        ("Đảng ủy xã Mai Hạ", "Đảng bộ xã Mai Hạ"),
+        ("Đảng ủy xã Lâm Thượng", "Đảng bộ xã Lâm Thượng"),
+        ("Huyện ủy Mai Sơn", "Đảng bộ huyện Mai Sơn"),
+        ("huyen uy luc yen", "Đảng bộ huyện Lục Yên"),
+        ("HUYỆN UỶ Lục Yên", "Đảng bộ huyện Lục Yên"),  # the older accent placement
+        ("chi uy Khéo Lẹng", "Chi bộ thôn Khéo Lẹng"),
+    ],
+)
+def test_a_committees_name_finds_its_organization_first(
+    api: TestClient, q: str, expected: str
+) -> None:
+    assert names(api.get("/branches", params={"q": q}))[:1] == [expected]
+
+
+def test_a_committee_word_elsewhere_is_searched_as_typed(api: TestClient) -> None:
+    """An "ủy" after no organization's word is no committee: a word to find like any other."""
+    assert names(api.get("/branches", params={"q": "ủy Mai Hạ"})) == []
+    assert names(api.get("/branches", params={"q": "Mai Hạ"})) != []
+
+
 def _search_rank(q: str, label: str) -> int:
     """How `q` matches a label, as SEARCH_RANKS say: whole words with their exact
     diacritics, whole words folded, parts of words with their diacritics, the rest."""
