@@ -41,6 +41,23 @@ def test_every_quote_is_in_its_article(path: Path) -> None:
         assert normalize_quote_text(record.quote) in normalize_quote_text(body), record
 
 
+@pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.stem)
+def test_every_departures_reason_is_the_articles_words(path: Path) -> None:
+    """A reason is what the text gives (FORMAT.md): its words, not a summary of them."""
+    article, text_, _ = read_article_file(path)
+    for event in article.events:
+        if event.reason is not None:
+            assert normalize_quote_text(event.reason) in normalize_quote_text(text_), event
+
+
+def test_tien_phongs_departures_keep_the_causes_the_article_gives() -> None:
+    """The reason is the causes the next sentence gives ("Nguyên nhân chủ yếu là do đảng
+    viên ..."), not only how the members left."""
+    article, _, _ = read_article_file(SEED / "articles" / "000_tien_phong.yaml")
+    [departure] = [e for e in article.events if e.kind == "departure"]
+    assert departure.reason == "đi làm ăn xa, tự bỏ sinh hoạt hoặc làm thủ tục xin ra khỏi Đảng"
+
+
 def test_source_texts_are_unchanged_copies() -> None:
     if not SHARED.exists():
         pytest.skip("../shared is not beside this checkout")
