@@ -36,7 +36,7 @@ def _migrate(settings: Settings) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from app.db import make_engine
+    from app.db import make_engine, shown_url
     from app.migrate import preparing
 
     settings = Settings()
@@ -44,7 +44,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     with preparing(engine):
         _migrate(settings)
     engine.dispose()
-    print(f"migrated {_shown_url(settings.effective_database_url)} to head")
+    print(f"migrated {shown_url(settings.effective_database_url)} to head")
     return 0
 
 
@@ -78,8 +78,15 @@ def _prepare(*, serving: bool) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.log_config import logging_config
+
     settings = Settings()
-    if not args.no_prepare:
+    # Said before the database is prepared, and in one line, not after it as uvicorn's
+    # traceback (and an exit status of 3).
+    _check_can_listen(args.host, args.port)
+    if args.no_prepare:
+        _check_not_ahead(settings)
+    else:
         _prepare(serving=True)
     uvicorn.run(
         "app.main:app",
@@ -87,12 +94,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level,
+        log_config=logging_config(settings.log_level),
         proxy_headers=True,
         server_header=False,
         access_log=args.access_log,
         loop=SERVER_LOOP,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     return 0
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind the address as uvicorn will (SO_REUSEADDR: a port left in TIME_WAIT is
+    free), then let it go."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _check_not_ahead(settings: Settings) -> None:
+    """--no-prepare: the database may have been migrated by a newer release, whose
+    schema this one would read and write as its own."""
+    from app.db import make_engine
+    from app.migrate import check_not_ahead
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        check_not_ahead(engine)
+    finally:
+        engine.dispose()
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -333,18 +370,6 @@ def _port(text: str) -> int:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"{number} is no TCP port (0 to 65535)")
     return number
-
-
-def _shown_url(url: str) -> str:
-    """The database a URL names, without its user, password or query (which may hold a
-    password: postgresql:///db?password=...)."""
-    from sqlalchemy.engine import URL, make_url
-
-    parsed = make_url(url)
-    shown = URL.create(
-        parsed.drivername, host=parsed.host, port=parsed.port, database=parsed.database
-    )
-    return shown.render_as_string()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,34 @@
 """Settings, read from the environment (prefix-free names such as DATABASE_URL)."""
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.services.risk_rules import RiskRules
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# uvicorn's levels; the service's own log takes the same.
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+# PostgreSQL's statement_timeout is milliseconds in a 32-bit integer: past it, every
+# connection was refused (and every request a 503) while the setting passed.
+MAX_STATEMENT_TIMEOUT_S = 2_147_483
+
+
+def _lowercase(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _not_empty(value: object) -> object:
+    # An empty path is the working directory: DATA_DIR= made a database wherever the
+    # command happened to run.
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("a directory is needed, not an empty value")
+    return value
+
+
+Directory = Annotated[Path, BeforeValidator(_not_empty)]
 
 
 class Settings(BaseSettings):
@@ -19,11 +40,17 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; without it, a SQLite file in data_dir.",
     )
-    data_dir: Path = Field(default=REPO_ROOT / "data", description="Where the SQLite file lives.")
-    seed_dir: Path = Field(default=REPO_ROOT / "seed", description="Seed articles and references.")
-    log_level: str = "info"
+    data_dir: Directory = Field(
+        default=REPO_ROOT / "data", description="Where the SQLite file lives."
+    )
+    seed_dir: Directory = Field(
+        default=REPO_ROOT / "seed", description="Seed articles and references."
+    )
+    # The server's log (uvicorn's and the service's own), in any case: DEBUG is debug.
+    log_level: Annotated[LogLevel, BeforeValidator(_lowercase)] = "info"
     cursor_secret: str = Field(
         default="branchstats-cursors",
+        min_length=1,
         description="Signs page cursors; set a private value in production.",
     )
     # Risk thresholds (see README, "Risk"): the rule set's version says when they differ.
@@ -35,7 +62,11 @@ class Settings(BaseSettings):
     risk_charter_min_full_members: int = Field(default=3, ge=1, le=1_000_000)
     risk_attrition_years: int = Field(default=3, ge=1, le=100)
     # Reads: a statement running longer than this is cancelled (seconds).
-    statement_timeout_s: float = Field(default=5.0, ge=0)
+    statement_timeout_s: float = Field(default=5.0, ge=0, le=MAX_STATEMENT_TIMEOUT_S)
+    # A stopping server waits this long for its requests (a streamed export may run for
+    # minutes), then cancels them: within the 10 s `docker stop` and 30 s Kubernetes give
+    # before they kill it.
+    shutdown_timeout_s: int = Field(default=8, ge=1, le=3600)
     # Writes: each API key may make this many a minute, in bursts of as many (per server
     # process; see app/ratelimit.py). Over it, 429 with Retry-After.
     write_rate_per_minute: int = Field(default=60, ge=1)

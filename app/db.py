@@ -13,7 +13,7 @@ from threading import Lock
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine.url import make_url
+from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlmodel import Session
@@ -293,3 +293,22 @@ def unpooled_session(engine: Engine) -> Iterator[Session]:
                 yield session
         finally:
             connection.invalidate()
+
+
+def shown_url(url: str) -> str:
+    """The database a URL names, without its user, password or query (which may hold a
+    password: postgresql:///db?password=...)."""
+    parsed = make_url(url)
+    shown = URL.create(
+        parsed.drivername, host=parsed.host, port=parsed.port, database=parsed.database
+    )
+    return shown.render_as_string()
+
+
+def said_by_the_database(exc: Exception) -> str:
+    """An error as the log says it: the driver's own class and message (what the
+    database refused, or why it could not be reached), on one line; its statement and
+    parameters are no part of it."""
+    cause = getattr(exc, "orig", None) or exc
+    message = " ".join(str(cause).split())
+    return f"{cause.__class__.__name__}: {message}" if message else cause.__class__.__name__

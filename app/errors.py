@@ -13,13 +13,15 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.db import said_by_the_database
+from app.log_config import SERVICE_LOGGER
 from app.services.api_index import INDEX_PATH
 
 PROBLEM_JSON = "application/problem+json"
 PAGING_FIELDS = frozenset({"query.limit", "query.cursor"})
 IF_MATCH_FIELD = "header.if-match"
 FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
-log = logging.getLogger("branchstats")
+log = logging.getLogger(SERVICE_LOGGER)
 
 
 class FieldError(BaseModel):
@@ -255,7 +257,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
         # A locked SQLite file, a cancelled statement or an unreachable PostgreSQL:
         # the client can retry; this is not a bug of the request.
-        log.warning("database unavailable: %s", exc.orig.__class__.__name__)
+        log.warning("database unavailable: %s", said_by_the_database(exc))
         return problem_response(
             request,
             503,

@@ -1,6 +1,7 @@
 """The application factory: settings, engine, routers and error handlers."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -25,9 +26,10 @@ from app.api import (
 )
 from app.api.query_route import InlineReads
 from app.config import Settings
-from app.db import is_sqlite, make_engine
+from app.db import is_sqlite, make_engine, shown_url
 from app.errors import install_error_handlers
 from app.heap import startup_heap_frozen
+from app.log_config import SERVICE_LOGGER
 from app.middleware import DOCS_ASSETS, DOCS_PAGE, REDOC_PAGE, install_middleware
 from app.openapi_glossary import describe_fields
 from app.openapi_http import describe_http
@@ -40,6 +42,8 @@ from app.services.localities import WordOrders
 from app.services.place_scopes import PlaceScopes
 from app.services.status_day import keep_status_current
 from app.services.version_watch import VersionWatch
+
+log = logging.getLogger(SERVICE_LOGGER)
 
 API_DESCRIPTION = """
 Statistics about local Communist Party of Vietnam organizations (branches, membership
@@ -122,6 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.engine = make_engine(
             active.effective_database_url, statement_timeout_s=active.statement_timeout_s
+        )
+        log.info(
+            "serving %s, risk rules %s",
+            shown_url(active.effective_database_url),
+            active.risk_rules.version,
         )
         app.state.write_limiter = RateLimiter(active.write_rate_per_minute)
         # PostgreSQL announces the data version: kept answers need no read of it.

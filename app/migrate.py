@@ -23,9 +23,14 @@ class DatabaseAhead(RuntimeError):
     migrated it (and was rolled back). Migrating cannot help; that release can."""
 
 
+def is_ahead(revision: str | None) -> bool:
+    """A revision this release does not have: a newer release migrated the database."""
+    return revision is not None and revision not in _revisions()
+
+
 def check_not_ahead(engine: Engine) -> None:
     current = current_revision(engine)
-    if current is not None and current not in _revisions():
+    if is_ahead(current):
         raise DatabaseAhead(
             f"the database is at migration {current}, which this release does not have "
             f"(its latest is {head_revision()}): run the release that migrated it"

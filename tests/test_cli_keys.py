@@ -183,9 +183,9 @@ def test_a_port_or_a_number_of_workers_out_of_range_is_refused_before_anything_r
 
 
 def test_the_migrated_database_is_named_without_its_password() -> None:
-    from app.cli import _shown_url
+    from app.db import shown_url
 
-    shown = _shown_url("postgresql+psycopg://user:secret@db:5432/stats?password=secret")
+    shown = shown_url("postgresql+psycopg://user:secret@db:5432/stats?password=secret")
     assert shown == "postgresql+psycopg://db:5432/stats"
 
 

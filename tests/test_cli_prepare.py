@@ -105,6 +105,14 @@ def test_a_database_url_of_no_file_is_one_line(
         ("RISK_MIN_MEMBERS", "five"),
         ("RISK_MIN_MEMBERS", "-3"),  # "below -3 members": never met
         ("RISK_ATTRITION_YEARS", "0"),  # a window that ends before it starts
+        # Tracebacks once served, or taken and then failing elsewhere:
+        ("LOG_LEVEL", "verbose"),  # uvicorn's KeyError, after migrating and seeding
+        ("STATEMENT_TIMEOUT_S", "inf"),  # an OverflowError as the app started
+        ("STATEMENT_TIMEOUT_S", "3000000"),  # past PostgreSQL's: every connection refused
+        ("DATA_DIR", ""),  # the working directory, a database made wherever it ran
+        ("SEED_DIR", " "),
+        ("CURSOR_SECRET", ""),  # cursors signed with no key
+        ("SHUTDOWN_TIMEOUT_S", "0"),
     ],
 )
 def test_an_invalid_setting_is_one_line_naming_it(

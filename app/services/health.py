@@ -3,7 +3,7 @@
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.migrate import current_revision, head_revision
+from app.migrate import current_revision, head_revision, is_ahead
 from app.reader import Reader
 from app.schemas.health import Readiness
 from app.services.status import stored_status_day
@@ -22,7 +22,11 @@ def readiness(engine: Engine) -> Readiness:
             detail=f"database unreachable ({exc.__class__.__name__})",
         )
     ready = revision == head
-    detail = None if ready else "database schema is not at the latest migration"
+    detail = None
+    if is_ahead(revision):  # --no-prepare on a database a newer release migrated
+        detail = "database schema is at a migration this release does not have (a newer one's)"
+    elif not ready:
+        detail = "database schema is not at the latest migration"
     status_day = None
     if ready:
         try:

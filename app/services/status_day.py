@@ -44,7 +44,8 @@ from sqlalchemy.schema import CreateIndex
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col
 
-from app.db import BEGIN_IMMEDIATE, make_engine, unpooled_session
+from app.db import BEGIN_IMMEDIATE, make_engine, said_by_the_database, unpooled_session
+from app.log_config import SERVICE_LOGGER
 from app.models import BranchStatus
 from app.services.refs import table
 from app.services.risk_rules import RiskRules
@@ -56,7 +57,7 @@ from app.services.status import (
     vacuum_status,
 )
 
-log = logging.getLogger("branchstats")
+log = logging.getLogger(SERVICE_LOGGER)
 # Branches stored per transaction: 0.13-0.9 s of lock each at national scale, where all
 # 274,473 in one statement took 13-15 s on either database, past the 5 s a write's
 # statement may wait on PostgreSQL (10 s for SQLite's lock).
@@ -92,7 +93,7 @@ def refresh_if_stale(engine: Engine, rules: RiskRules, now: datetime | None = No
     try:
         return refresh_stale(engine, rules, now)
     except SQLAlchemyError as exc:
-        log.warning("branch status not refreshed: %s", exc.__class__.__name__)
+        log.warning("branch status not refreshed: %s", said_by_the_database(exc))
         return False
 
 

@@ -19,7 +19,9 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
+from app.db import said_by_the_database
 from app.errors import IF_MATCH_FIELD, ApiError, FieldError, if_match_required
+from app.log_config import SERVICE_LOGGER
 from app.models import IdempotencyRecord, Source
 from app.models.base import utcnow
 from app.services.auth import Caller
@@ -35,7 +37,7 @@ from app.services.status import (
 from app.services.text import normalize_quote_text
 from app.services.yearly import refresh_totals
 
-log = logging.getLogger("branchstats")
+log = logging.getLogger(SERVICE_LOGGER)
 Row = TypeVar("Row", bound=SQLModel)
 Body = TypeVar("Body", bound=BaseModel)
 # A retry comes within minutes; a day is generous and keeps the table small.
@@ -358,7 +360,7 @@ def transact(
                 stored = _stored(session, ctx.caller, idempotency)
             if stored is not None:
                 return stored
-        log.warning("write refused by a constraint: %s", exc.orig.__class__.__name__)
+        log.warning("write refused by a constraint: %s", said_by_the_database(exc))
         raise ApiError(
             409,
             "The write conflicts with the stored data (a uniqueness or consistency rule); "

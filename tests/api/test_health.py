@@ -1,7 +1,7 @@
 from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from app.db import make_engine
 from app.models import BranchStatus
@@ -48,3 +48,19 @@ def test_not_ready_before_migrations(databases: DatabaseFactory) -> None:
     # What the OpenAPI documents for every 503 (from an operations audit: it was missing).
     assert response.headers["retry-after"] == "1"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_not_ready_on_a_database_a_newer_release_migrated(databases: DatabaseFactory) -> None:
+    """Its detail said "not at the latest migration", which reads as behind: a release
+    that migrates it would do nothing for it."""
+    url = databases.copy("migrated")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with make_client(url) as client:
+        response = client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["ready"], body["revision"]) == (False, "9999")
+    assert "a migration this release does not have" in body["detail"]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from app.db import BEGIN_IMMEDIATE, unpooled_session
+from app.db import BEGIN_IMMEDIATE, make_engine, unpooled_session
 from app.models import Branch, BranchStatus, MembershipCount, Source
 from app.services import status, status_day
 from app.services.auth import Caller
@@ -36,6 +36,7 @@ from app.services.status_day import (
     store_staged_in_chunks,
 )
 from app.services.writes import WriteContext, refresh
+from tests.conftest import DatabaseFactory
 
 
 def test_a_new_day_or_new_rules_make_the_status_stale(engine: Engine) -> None:
@@ -283,6 +284,22 @@ def test_the_keeper_tries_again_soon_after_any_failure(
         asyncio.run(status_day.keep_status_current(url, RiskRules(), every_s=3600, retry_s=7))
     assert waits == [7, 3600] and outcomes == []
     assert "branch status not refreshed; trying again in 7 s" in caplog.text
+
+
+def test_a_refresh_that_fails_says_what_the_database_said(
+    databases: DatabaseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log said only the error's class (OperationalError: a lock, a cancelled
+    statement, a missing table and a refused password alike), where the README promised
+    it says why."""
+    engine = make_engine(databases.blank())  # no table: as a schema not migrated
+    try:
+        assert refresh_if_stale(engine, RiskRules(), datetime(2026, 12, 8, 12)) is False
+    finally:
+        engine.dispose()
+    [said] = [r.getMessage() for r in caplog.records if r.name == "branchstats"]
+    assert said.startswith("branch status not refreshed: ") and "branch_status" in said
+    assert "\n" not in said
 
 
 def test_a_database_locked_past_its_timeout_is_sqlalchemys_error(engine: Engine) -> None:
