@@ -77,7 +77,11 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
         "An unknown query parameter, or a body that cannot be read as JSON (bytes that are "
         "not UTF-8, nesting too deep); or two Authorization headers."
     ),
-    409: problem("The key exists already, or the write conflicts with stored data."),
+    409: problem(
+        "The key exists already, or the write conflicts with stored data: a figure that "
+        "another record already is (the same source, subject, words and reading, whatever "
+        "the notes; `errors` names it)."
+    ),
     413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     415: problem(
         "The Content-Type is not JSON, or declares a charset other than UTF-8; or the body "
@@ -91,7 +95,10 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **CREATE_ERRORS,
     404: problem("Not found."),
-    409: problem("The item is in use, or is managed elsewhere; nothing was written."),
+    409: problem(
+        "The item is in use, or is managed elsewhere, or the change would make a figure "
+        "the same as another record; nothing was written."
+    ),
     412: problem(
         "If-Match is not the item's current ETag: someone changed it meanwhile (or the tag "
         "was sent weak, W/, which never matches)."

@@ -4,6 +4,7 @@ The caller owns the transaction: it commits, or rolls back for a dry run or on e
 """
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -116,8 +117,13 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
     # says it): nothing it reports began later.
     published = article.source.published_on or article.source.registered_on
     for section, records in sections:
+        figures: dict[str, str] = {}  # each figure's reading, to the first record of it
         for index, rec in enumerate(records):
             label = f"{section}[{index}] {getattr(rec, 'id', None) or rec.key}"
+            if isinstance(rec, FigureRecord):
+                reading = _reading(rec)
+                if (earlier := figures.setdefault(reading, label)) != label:
+                    problems.append(RecordProblem(label, "id", f"the same figure as {earlier}"))
             first, field = _first_day(rec)
             if first is not None and published is not None and first > published:
                 problems.append(
@@ -156,6 +162,14 @@ def verify_article(article: ArticleFile, text: str) -> list[RecordProblem]:
             ):
                 problems.append(RecordProblem(label, "qualifier", why))
     return problems
+
+
+def _reading(rec: FigureRecord) -> str:
+    """A figure as it is read, its id and notes apart: two records of one sentence read
+    the same way are one figure, which sums would count twice."""
+    fields = rec.model_dump(mode="json", exclude={"id", "note", "date_note"})
+    fields["quote"] = normalize_quote_text(rec.quote)
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
 
 
 def _unfit_names(rec: Any) -> tuple[str, str] | None:

@@ -210,10 +210,14 @@ class RiskSummary(Schema):
     as_of: date
     rules_version: str
     reported_provinces: list[ProvinceRisk] = Field(
-        description="By the province the figures were reported under."
+        description="By the province the figures were reported under, that province alone "
+        "(a 2025 province's row holds only what was reported under it, not what was under "
+        "the provinces it replaced: no list filter gives that row; province= gives the "
+        "row of today_provinces)."
     )
     today_provinces: list[ProvinceRisk] = Field(
-        description="By today's province (after the 2025 reform)."
+        description="By today's province (after the 2025 reform), with the provinces it "
+        "replaced: as /branches?province= lists them (at_risk: with risk=true)."
     )
 
 

@@ -16,21 +16,25 @@ from app.services.figures import figures_by_ids, record_path
 from app.services.refs import table
 from app.services.risk import RiskDay, admission_or_departure, risk_select, years_before
 from app.services.risk_rules import RiskRules, describe_rules
+from app.services.status import stored_status_day
 
 
 def risk_answer(
     reader: Reader, answers: AnswerCache, branch_id: int, rules: RiskRules, as_of: date | None
 ) -> Answer:
-    """explain_risk as sent: kept until the data changes, per rules and day (as of today
-    when no day is asked). Evaluated per request it was 2.7 ms on PostgreSQL at scale 1.0
-    (368 requests a second under load), for the question a front end asks beside every
-    branch at risk."""
-    day = as_of or date.today()
+    """explain_risk as sent: kept until the data changes, per rules and day. Evaluated
+    per request it was 2.7 ms on PostgreSQL at scale 1.0 (368 requests a second under
+    load), for the question a front end asks beside every branch at risk.
+
+    Without a day, of the stored statuses' day, as the branch's list item and detail are
+    (today's once the day's refresh has run: app.services.status_day). Of today's, it
+    told another level than the item beside it from midnight until that refresh. The
+    refresh is a write, which drops the kept answer."""
     return kept_answer(
         reader,
         answers,
-        ("risk", branch_id, rules.version, day),
-        lambda: explain_risk(reader, branch_id, rules, day),
+        ("risk", branch_id, rules.version, as_of),
+        lambda: explain_risk(reader, branch_id, rules, as_of or stored_status_day(reader)),
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.errors import ApiError, FieldError
@@ -241,10 +242,43 @@ def _checked_values(session: Session, kind: FigureKind, body: FigureCreate) -> d
     return values
 
 
+# What a figure is not: its notes. The same words of the same source, read the same way,
+# are one figure whatever the notes say (a write sent twice, without an Idempotency-Key).
+NOT_THE_FIGURE = frozenset({"note", "date_note"})
+
+
+def _refuse_a_second_copy(
+    session: Session, kind: FigureKind, values: dict[str, Any], ident: int | None = None
+) -> None:
+    """409 when another record is this figure: its events' sums counted it twice (two
+    records of "Năm 2023, ... kết nạp 216 đảng viên mới" were 432 admissions)."""
+    t = kind.model.__table__
+    same = [
+        t.c[name] == value if value is not None else t.c[name].is_(None)
+        for name, value in values.items()
+        if name not in NOT_THE_FIGURE and name in t.c
+    ]
+    if ident is not None:
+        same.append(t.c.id != ident)
+    other = session.execute(select(t.c.id).where(*same).limit(1)).scalar()
+    if other is not None:
+        raise ApiError(
+            409,
+            f"{kind.what} {other} is this figure already: the same source, subject, words "
+            f"and reading ({kind.path}/{other}). Change that one, or send what differs.",
+            errors=[
+                FieldError(
+                    field="body", message=f"the same as {kind.path}/{other}", type="duplicate"
+                )
+            ],
+        )
+
+
 def create_figure(
     session: Session, ctx: WriteContext, kind: FigureKind, body: FigureCreate
 ) -> Outcome:
     values = _checked_values(session, kind, body)
+    _refuse_a_second_copy(session, kind, values)
     source = session.get(Source, body.source_id)
     assert source is not None
     key = f"{source.key}#{body.record_id or 'api-' + uuid.uuid4().hex[:12]}"
@@ -287,6 +321,7 @@ def update_figure(
     current = row.model_dump(exclude={"unit"})
     merged = merge(kind.create, current, patch)
     values = _checked_values(session, kind, merged)
+    _refuse_a_second_copy(session, kind, values, ident)
     before = audit.snapshot(row)
     old_branch = row.branch_id
     if assign(row, values):

@@ -412,7 +412,11 @@ def delete_branch(session: Session, ctx: WriteContext, ident: int, if_match: str
         ("membership counts", MembershipCount),
         ("events", MembershipEvent),
         ("facts", Fact),
-        ("officeholders", Officeholder),
+        # No route writes them: their article's file, imported without them, removes them.
+        (
+            "officeholders (an import of their article's file without them removes them)",
+            Officeholder,
+        ),
     ):
         if n := _count(session, model, model.branch_id == ident):
             using.append(f"{n} {label}")

@@ -231,7 +231,8 @@ def delete_source(
     if using:
         detail = (
             f"Source {source_id} is the evidence of {', '.join(using)}; delete those first "
-            "(or import the article's file without them)."
+            "(an import of the article's file without its figures and officeholders removes "
+            "those; places and organizations go only by their own DELETE)."
         )
         raise ApiError(
             409,

@@ -299,3 +299,25 @@ def test_before_the_days_refresh_todays_answers_are_of_the_stored_day(
     # Asked of the new day, it is the new day's.
     tomorrow = _Tomorrow.today().isoformat()
     assert write_api.get("/risk/summary", params={"as_of": tomorrow}).json()["as_of"] == tomorrow
+
+
+def test_a_branchs_why_is_of_the_day_its_item_is_of(write_api: TestClient) -> None:
+    """From midnight until the day's refresh has run, the stored statuses are the day
+    before's: the list's item, the detail and the evidence said that day, and the "why"
+    beside them today's (of another level, for a branch dissolved that day)."""
+    from app.services.risk_rules import RiskRules
+    from app.services.status_day import refresh_for_day
+
+    yesterday = date.today() - timedelta(days=1)
+    engine = write_api.app.state.engine  # type: ignore[attr-defined]
+    assert refresh_for_day(engine, RiskRules(), yesterday)  # as before the day's refresh
+    try:
+        khe = branch(write_api, "Chi bộ thôn Khéo Lẹng")
+        detail = write_api.get(f"/branches/{khe['id']}").json()
+        why = write_api.get(f"/branches/{khe['id']}/risk").json()
+        assert khe["risk"]["as_of"] == detail["risk"]["as_of"] == yesterday.isoformat()
+        assert why["as_of"] == yesterday.isoformat() and why["level"] == khe["risk"]["level"]
+        asked = write_api.get(f"/branches/{khe['id']}/risk", params={"as_of": str(date.today())})
+        assert asked.json()["as_of"] == date.today().isoformat()  # a day asked is that day
+    finally:
+        assert refresh_for_day(engine, RiskRules(), date.today())

@@ -1458,10 +1458,45 @@ def test_a_retried_post_does_not_insert_twice(
     assert other_path.status_code == 422
     assert row_counts(write_api) == before
 
-    # Keys are per API key: another writer's identical Idempotency-Key is another request.
+    # Keys are per API key: another writer's identical Idempotency-Key is another request
+    # (of another figure: the same one would be refused as a second copy).
     colleague = {**make_key(write_api, "colleague"), "Idempotency-Key": "7b0c2f4e-retry"}
-    assert write_api.post("/membership-counts", json=body, headers=colleague).status_code == 201
+    mai_ha = id_of(write_api, Branch, "org:vn2004:05251")
+    theirs = write_api.post("/membership-counts", json=body | {"branch_id": mai_ha},
+                            headers=colleague)  # fmt: skip
+    assert theirs.status_code == 201 and "idempotent-replayed" not in theirs.headers
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "make_body"),
+    [("/membership-counts", count_body), ("/admissions", admissions_body)],
+)
+def test_a_figure_sent_twice_is_one_record(
+    write_api: TestClient, editor: dict[str, str], path: str, make_body: Any
+) -> None:
+    """From an editor's audit: an admission posted twice (no Idempotency-Key) was two
+    records of one sentence, and the place's yearly admissions counted it twice."""
+    source = new_source(write_api, editor)
+    body = make_body(source["id"], id_of(write_api, Branch, TIEN_PHONG))
+    body |= {"period_start": "2023-01-01", "period_end": "2023-12-31"} if "kind" in body else {}
+    first = write_api.post(path, json=body, headers=editor)
+    assert first.status_code == 201, first.text
+    before = row_counts(write_api)
+    again = write_api.post(path, json=body | {"note": "sent again"}, headers=editor)
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["errors"] == [
+        {"field": "body", "message": f"the same as {first.headers['location']}",
+         "type": "duplicate"}
+    ]  # fmt: skip
+    assert row_counts(write_api) == before
+    # Read another way, it is another figure; made the same by a change, it is refused.
+    other = write_api.post(path, json=body | {"qualifier": "approximate"}, headers=editor)
+    assert other.status_code == 201, other.text
+    location = other.headers["location"]
+    same = patch(write_api, location, {"qualifier": "exact"}, editor)
+    assert same.status_code == 409 and same.json()["errors"][0]["type"] == "duplicate"
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,25 @@ def test_a_wrong_quote_refuses_the_whole_file() -> None:
     assert article.counts[0].id in problems[0].record
 
 
+def test_one_figure_twice_in_a_file_is_refused() -> None:
+    """Two records of one sentence read the same way, apart from their ids and notes:
+    the sums counted the figure twice (Lục Yên's 216 admissions of 2023 as 432)."""
+    article, text_, _ = read_article_file(SEED / "articles" / "001_luc_yen.yaml")
+    [admissions] = [e for e in article.events if e.figure == "216"]
+    copy = admissions.model_copy(update={"id": "the-same-again", "note": "copied"})
+    doubled = article.model_copy(update={"events": [*article.events, copy]})
+    problems = verify_article(doubled, text_)
+    assert [(p.field, p.message) for p in problems] == [
+        ("id", f"the same figure as events[{article.events.index(admissions)}] {admissions.id}")
+    ]
+    assert "the-same-again" in problems[0].record
+    # Read another way (approximate), it is another figure.
+    other = copy.model_copy(update={"qualifier": "approximate"})
+    assert (
+        verify_article(article.model_copy(update={"events": [*article.events, other]}), text_) == []
+    )
+
+
 def test_a_quote_is_found_whatever_its_whitespace() -> None:
     """seed/FORMAT.md: found after whitespace folding (a quote copied across a line
     break, or with a non-breaking space, is the article's sentence)."""
