@@ -21,8 +21,6 @@ from app.models import (
     Fact,
     Locality,
     LocalitySuccession,
-    MembershipCount,
-    MembershipEvent,
     Officeholder,
     Source,
 )
@@ -30,6 +28,7 @@ from app.reader import Reader
 from app.schemas.writes import BranchCreate, BranchUpdate, LocalityCreate, LocalityUpdate
 from app.services import audit
 from app.services.branches import branch_detail
+from app.services.dependants import figures_using
 from app.services.json_sql import representation_etag
 from app.services.lifetimes import figures_outside
 from app.services.localities import locality_detail
@@ -407,21 +406,14 @@ def update_branch(
 
 def delete_branch(session: Session, ctx: WriteContext, ident: int, if_match: str | None) -> Outcome:
     branch = _locked_branch(session, ctx, ident, if_match)
-    using = []
-    for label, model in (
-        ("membership counts", MembershipCount),
-        ("events", MembershipEvent),
-        ("facts", Fact),
-        # No route writes them: their article's file, imported without them, removes them.
-        (
-            "officeholders (an import of their article's file without them removes them)",
-            Officeholder,
-        ),
-    ):
-        if n := _count(session, model, model.branch_id == ident):
-            using.append(f"{n} {label}")
+    using = figures_using(session, "branch", ident)
+    # No route writes them: their article's file, imported without them, removes them.
+    if n := _count(session, Officeholder, Officeholder.branch_id == ident):
+        using.append(
+            f"{n} officeholders (an import of their article's file without them removes them)"
+        )
     if n := _count(session, Branch, col(Branch.parent_id) == ident):
-        using.append(f"{n} organizations under it")
+        using.append(f"{n} organizations under it (/branches?parent={ident})")
     if using:
         raise _refusal("Branch", ident, using)
     audit.record(

@@ -20,6 +20,7 @@ from app.models import (
 from app.reader import Reader
 from app.schemas.writes import SourceCreate, SourceUpdate
 from app.services import audit
+from app.services.dependants import figures_using
 from app.services.evidence_dates import evidence_day
 from app.services.json_sql import representation_etag
 from app.services.sources import source_detail
@@ -222,12 +223,14 @@ def delete_source(
         _path(source_id),
     )
     using = []
-    for model in PROVENANCED:
+    unlisted: tuple[Any, ...] = (Locality, Branch, Officeholder)  # no list filters by source
+    for model in unlisted:
         n = session.execute(
             select(func.count()).select_from(model).where(model.source_id == source_id)
         ).scalar_one()
         if n:
             using.append(f"{n} {audit.ENTITY_OF[model]}")
+    using += figures_using(session, "source", source_id)
     if using:
         detail = (
             f"Source {source_id} is the evidence of {', '.join(using)}; delete those first "

@@ -7,6 +7,7 @@ The helpers at the top are shared with the import and audit tests.
 import csv
 import gzip
 import io
+import re
 import threading
 from typing import Any
 
@@ -250,12 +251,26 @@ def test_a_source_in_use_is_not_deleted(write_api: TestClient, editor: dict[str,
     used = f"/sources/{id_of(write_api, Source, TIEN_PHONG_SOURCE)}"
     refused = delete(write_api, used, editor)
     assert refused.status_code == 409
-    assert "membership_count" in refused.json()["detail"]
     assert fields(refused) == ["path.source_id"]
+    assert_each_list_holds_what_it_is_said_to(write_api, refused.json()["detail"], 3)
 
     lonely = new_source(write_api, editor)
     assert delete(write_api, f"/sources/{lonely['id']}", editor).status_code == 204
     assert write_api.get(f"/sources/{lonely['id']}").status_code == 404
+
+
+def assert_each_list_holds_what_it_is_said_to(
+    client: TestClient, detail: str, at_least: int
+) -> None:
+    """A refusal to delete names each kind of record in the way with the list that shows
+    it ("2 departures (/admissions?branch=13&kind=departure)"): each list holds that many.
+    An editor's audit: "2 events" was four lists to try."""
+    said = re.findall(r"(\d+) [^,;(]+ \((/[^)]+)\)", detail)
+    assert len(said) >= at_least, detail
+    for number, path in said:
+        listed = client.get(f"{path}&limit=500")  # each path has its query
+        assert listed.status_code == 200, (path, listed.text)
+        assert len(listed.json()["items"]) == int(number), (path, detail)
 
 
 # -- Localities and branches -------------------------------------------------------------
@@ -880,6 +895,11 @@ def test_a_branch_with_figures_is_not_deleted(
     used = f"/branches/{id_of(write_api, Branch, TIEN_PHONG)}"
     refused = delete(write_api, used, editor)
     assert refused.status_code == 409 and fields(refused) == ["path.branch_id"]
+    assert_each_list_holds_what_it_is_said_to(write_api, refused.json()["detail"], 3)
+    mai_ha = f"/branches/{id_of(write_api, Branch, 'org:vn2004:05251')}"
+    parent = delete(write_api, mai_ha, editor).json()["detail"]
+    assert "1 organizations under it (/branches?parent=" in parent
+    assert_each_list_holds_what_it_is_said_to(write_api, parent, 1)
     _, _, branch = _village_and_branch(write_api, editor)
     assert delete(write_api, f"/branches/{branch['id']}", editor).status_code == 204
     assert write_api.get(f"/branches/{branch['id']}").status_code == 404
