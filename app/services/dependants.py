@@ -43,4 +43,5 @@ def figures_using(session: Session, by: str, ident: int) -> list[str]:
 
 def _count(session: Session, model: Any, by: str, ident: int) -> int:
     column = getattr(model, f"{by}_id")
-    return int(session.execute(select(func.count()).where(column == ident)).scalar_one())
+    counted = select(func.count()).select_from(model).where(column == ident)
+    return int(session.execute(counted).scalar_one())
