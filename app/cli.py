@@ -457,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
     from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
+    from app.db import one_line
     from app.ingest.loader import ImportRejected
     from app.migrate import DatabaseAhead
 
@@ -474,10 +475,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     except OperationalError as exc:  # e.g. PostgreSQL not up yet: said, not a traceback
-        print(f"the database is unavailable: {exc.orig}".strip(), file=sys.stderr)
+        print(f"the database is unavailable: {one_line(exc.orig)}", file=sys.stderr)
         return 1
     except DatabaseError as exc:  # e.g. a SQLite path to a file that is no database
-        print(f"the database cannot be used: {exc.orig}".strip(), file=sys.stderr)
+        print(f"the database cannot be used: {one_line(exc.orig)}", file=sys.stderr)
         return 1
     except UnicodeDecodeError as exc:  # a .env file, or a reference file, not in UTF-8
         print(f"a file is not UTF-8 text: {exc}", file=sys.stderr)

@@ -310,5 +310,10 @@ def said_by_the_database(exc: Exception) -> str:
     database refused, or why it could not be reached), on one line; its statement and
     parameters are no part of it."""
     cause = getattr(exc, "orig", None) or exc
-    message = " ".join(str(cause).split())
+    message = one_line(cause)
     return f"{cause.__class__.__name__}: {message}" if message else cause.__class__.__name__
+
+
+def one_line(error: object) -> str:
+    """A driver's message on one line (psycopg's puts its hint on a line of its own)."""
+    return " ".join(str(error).split())

@@ -16,6 +16,7 @@ from app.migrate import current_revision, head_revision
 from app.models import BranchStatus, Locality, Source
 from app.services.risk_rules import RiskRules
 from tests.conftest import DatabaseFactory
+from tests.servers import free_port
 
 JOIN_S = 120  # one takes some 5 s
 
@@ -95,6 +96,17 @@ def test_a_database_url_of_no_file_is_one_line(
     said = capsys.readouterr().err.strip()
     assert said.startswith("DATABASE_URL cannot be used: ") and "\n" not in said
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_database_not_listening_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """psycopg's message puts its hint ("Is the server running ...") on a second line."""
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/none")
+    assert cli.main(["migrate"]) == 1
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("the database is unavailable: ") and "\n" not in said
+    assert "Is the server running" in said
 
 
 @pytest.mark.parametrize(
