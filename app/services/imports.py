@@ -6,8 +6,9 @@ a file already applied changes nothing, and then nothing is logged either.
 
 An import does not silently undo an editor's API correction: a record whose newest
 audit entry is a direct write (create, update, delete through the API) and that the
-file would change is a conflict. A dry run lists it; a real import is refused with 409
-unless `force` lets the file win. Fix the file, or force.
+file would change is a conflict (an update's only where the file would set a field it
+corrected otherwise). A dry run lists it; a real import is refused with 409 unless
+`force` lets the file win. Fix the file, or force.
 """
 
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from app.ingest.loader import ImportRejected, ImportReport, RecordProblem, apply
 from app.ingest.records import ArticleFile
 from app.media_types import is_json, parse_content_type, utf_8_only
 from app.models import (
+    AuditEntry,
     Branch,
     Fact,
     Locality,
@@ -233,11 +235,16 @@ def _conflicts(session: Session, effects: list[Effect]) -> list[dict[str, Any]]:
             entry = edits.get(effect.key)
             if entry is None:
                 continue
+            if entry.action == "update":
+                fields = _undone(entry, effect)
+                if not fields:  # the file agrees with the correction: its change is its own
+                    continue
+            else:
+                fields = audit.changed_fields(effect.before, effect.after)
             undoing = {
                 "delete": "would bring it back",
                 "create": "would change or remove it",
             }.get(entry.action, "would undo it")
-            fields = audit.changed_fields(effect.before, effect.after)
             conflicts.append(
                 {
                     "record": effect.label,
@@ -250,6 +257,22 @@ def _conflicts(session: Session, effects: list[Effect]) -> list[dict[str, Any]]:
                 }
             )
     return conflicts
+
+
+# What every write stamps: no part of a correction.
+BOOKKEEPING = frozenset({"created_at", "updated_at"})
+
+
+def _undone(correction: AuditEntry, effect: Effect) -> list[str]:
+    """The fields an API correction set that the file would set otherwise (all of them
+    when the file removes the record). A file brought in line with the correction, and
+    changed later elsewhere, undoes nothing: its next import is no conflict (it was one
+    until the file was forced)."""
+    corrected = set(audit.changed_fields(correction.before, correction.after)) - BOOKKEEPING
+    if effect.after is None:
+        return sorted(corrected)
+    set_by_api = correction.after or {}
+    return sorted(f for f in corrected if effect.after.get(f) != set_by_api.get(f))
 
 
 def apply_unless_edited(

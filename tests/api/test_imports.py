@@ -232,6 +232,34 @@ def test_force_lets_the_file_win_and_says_so(write_api: TestClient, editor: dict
     assert "forced" in entry["note"]
 
 
+def test_a_file_brought_in_line_with_a_correction_changes_again_freely(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From an editor's audit: once a record was corrected through the API, every later
+    change of the file to it was a conflict, the file brought in line or not (the
+    correction stays the record's newest audit entry: an import that changes nothing
+    logs nothing). Only the fields the correction set are the file's to keep."""
+    done = write_api.post("/imports", content=ARTICLE_YAML, headers={**editor, **YAML}).json()
+    count = write_api.get("/membership-counts", params={"source": done["source_id"]})
+    path = f"/membership-counts/{count.json()['items'][0]['id']}"
+    assert patch(write_api, path, {"qualifier": "approximate"}, editor).status_code == 200
+    in_line = article()
+    in_line["counts"][0]["qualifier"] = "approximate"
+    same = write_api.post("/imports", content=as_yaml(in_line), headers={**editor, **YAML})
+    assert same.status_code == 200 and same.json()["changes"] == 0, same.text
+    in_line["counts"][0]["note"] = "the desk checked it"  # a later change of the file's own
+    # With the corrected field set otherwise, it still undoes the correction.
+    undoing = {**in_line, "counts": [{**in_line["counts"][0], "qualifier": "exact"}]}
+    refused = write_api.post("/imports", content=as_yaml(undoing), headers={**editor, **YAML})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"][0]["message"].endswith("would undo it (qualifier)")
+    later = write_api.post("/imports", content=as_yaml(in_line), headers={**editor, **YAML})
+    assert later.status_code == 200, later.text
+    assert later.json()["changed"] == ["counts[0] members-2024"]
+    assert write_api.get(path).json()["note"] == "the desk checked it"
+    assert write_api.get(path).json()["qualifier"] == "approximate"
+
+
 def test_json_and_yaml_are_the_same_import(write_api: TestClient, editor: dict[str, str]) -> None:
     as_json = write_api.post(
         "/imports",
