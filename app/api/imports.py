@@ -65,7 +65,8 @@ async def raw_body(request: Request) -> bytes:
         ),
         409: problem(
             "The file would undo an edit made through the API (use force=true to let the "
-            "file win); or it conflicts with stored data. Nothing was written."
+            "file win); or it conflicts with stored data; or the database holds synthetic "
+            "data (`branchstats synth`), which takes no writes. Nothing was written."
         ),
         415: problem(
             "The body is neither application/json nor application/yaml, or has a "

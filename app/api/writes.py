@@ -80,7 +80,8 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     409: problem(
         "The key exists already, or the write conflicts with stored data: a figure that "
         "another record already is (the same source, subject, words and reading, whatever "
-        "the notes; `errors` names it)."
+        "the notes; `errors` names it); or the database holds synthetic data (`branchstats "
+        "synth`), which takes no writes (`errors` names `database`)."
     ),
     413: problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     415: problem(
@@ -97,7 +98,8 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     404: problem("Not found."),
     409: problem(
         "The item is in use, or is managed elsewhere, or the change would make a figure "
-        "the same as another record; nothing was written."
+        "the same as another record, or the database holds synthetic data; nothing was "
+        "written."
     ),
     412: problem(
         "If-Match is not the item's current ETag: someone changed it meanwhile (or the tag "

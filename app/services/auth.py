@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.db import begin_writing
@@ -64,16 +65,22 @@ def create_key(session: Session, name: str, scope: str = "write") -> NewKey:
         raise KeyCommandError(f"a key name holds no U+{ord(found):04X}: one line, no controls")
     if scope not in ("read", "write"):
         raise KeyCommandError("the scope is read or write")
+    exists = KeyCommandError(f"a key named {name!r} exists; names are never reused")
     begin_writing(session)
     if session.execute(select(col(ApiKey.id)).where(col(ApiKey.name) == name)).first() is not None:
         # Revoked keys keep their name: the audit log shows who by name.
-        raise KeyCommandError(f"a key named {name!r} exists; names are never reused")
+        raise exists
     token = new_token()
     key = ApiKey(
         name=name, prefix=token[:PREFIX_LENGTH], token_sha256=token_hash(token), scope=scope
     )
     session.add(key)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Made at once by another command on PostgreSQL, where nothing serializes the
+        # check above (begin_writing locks SQLite only): the name's unique index refused it.
+        raise exists from None
     return NewKey(key, token)
 
 

@@ -42,6 +42,11 @@ Row = TypeVar("Row", bound=SQLModel)
 Body = TypeVar("Body", bound=BaseModel)
 # A retry comes within minutes; a day is generous and keeps the table small.
 IDEMPOTENCY_TTL = timedelta(hours=24)
+SYNTHETIC_REFUSED = (
+    "This database holds synthetic data (branchstats synth), which takes no writes: real "
+    "articles and their figures go in a database of their own, where no generated figure "
+    "can pass for theirs."
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class WriteContext:
     rules: RiskRules
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     today: date | None = None
+    # Writes into a database of synthetic data, which refuses every other writer: only
+    # the write benchmark's copies of one (bench/writes.py --copy-of).
+    into_synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -271,7 +279,7 @@ def refresh(
     refresh_totals(session, ids)
 
 
-def _begin(session: Session) -> None:
+def _begin(session: Session, ctx: WriteContext) -> None:
     """Start the transaction with a write: drop idempotency records past their time.
 
     On SQLite this also takes the database's write lock before anything is read, so
@@ -285,6 +293,21 @@ def _begin(session: Session) -> None:
             col(IdempotencyRecord.created_at) < utcnow() - IDEMPOTENCY_TTL
         )
     )
+    if not ctx.into_synthetic:
+        _refuse_synthetic_data(session)
+
+
+def _refuse_synthetic_data(session: Session) -> None:
+    """409 in a database of `branchstats synth`: an article written there, or a figure
+    quoting a generated text, would sit beside generated figures as a real one (the API
+    took both, from an audit of the synthetic data; imports were refused already)."""
+    synthetic = select(col(Source.id)).where(col(Source.is_synthetic)).limit(1)
+    if session.execute(synthetic).first() is not None:
+        raise ApiError(
+            409,
+            SYNTHETIC_REFUSED,
+            errors=[FieldError(field="database", message=SYNTHETIC_REFUSED, type="synthetic")],
+        )
 
 
 def _stored(session: Session, caller: Caller, request: IdempotencyRequest) -> WriteResult | None:
@@ -326,7 +349,7 @@ def transact(
         idempotency = None  # the command line has no key to scope the record by
     try:
         with Session(engine) as session:
-            _begin(session)
+            _begin(session, ctx)
             if idempotency is not None and not dry_run:
                 stored = _stored(session, ctx.caller, idempotency)
                 if stored is not None:

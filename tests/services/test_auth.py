@@ -101,6 +101,36 @@ def test_a_key_is_made_while_another_writer_commits(keys_engine: Engine) -> None
         assert [k.name for k in auth.list_keys(session)] == ["other", "mine"]
 
 
+def test_a_name_made_at_once_by_another_command_is_said_to_exist(keys_engine: Engine) -> None:
+    """On PostgreSQL nothing serializes the name's check: a second `keys create` of one
+    name, its check run before the first committed, met the unique index and said "the
+    database cannot be used: duplicate key value..." (from a concurrency audit). On
+    SQLite the second waits for the write lock, then finds the name."""
+    first = Session(keys_engine)
+    auth.create_key(first, "editor-lan")  # its row written, not committed
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            with Session(keys_engine) as session:
+                auth.create_key(session, "editor-lan")
+                session.commit()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=0.5)  # past its check, waiting on the first's row (or lock)
+    first.commit()
+    first.close()
+    thread.join()
+    assert isinstance(outcome[0], auth.KeyCommandError), outcome
+    assert "a key named 'editor-lan' exists" in str(outcome[0])
+    with Session(keys_engine) as session:
+        assert [k.name for k in auth.list_keys(session)] == ["editor-lan"]
+
+
 def test_a_name_that_is_another_keys_number_is_not_taken_for_either(keys_engine: Engine) -> None:
     """From a code review: `keys revoke 1` said "no key named or numbered '1'" when both
     a key named "1" and the key numbered 1 existed: it names both now, and acts on none."""
