@@ -71,6 +71,15 @@ class ApiError(Exception):
         self.type = type_
 
 
+class DataChangedDuringExport(Exception):
+    """The data changed after an export's first batch was read (app.api.responses): the
+    stream is cut, since its rows would mix two states of the data. Its status is sent:
+    the client sees an incomplete transfer (no last chunk), which it can ask again."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"the data changed during an export of {path}: its stream was cut")
+
+
 def bad_request(field: str, message: str, status: int = 400) -> ApiError:
     """An error about one input field."""
     return ApiError(

@@ -1,5 +1,6 @@
 """HTTP concerns around every request: CORS, compression, security headers, size limits."""
 
+import logging
 import re
 from typing import Any, NamedTuple
 
@@ -17,12 +18,15 @@ from app.errors import (
     PROBLEM_CACHE_CONTROL,
     PROBLEM_JSON,
     UNEXPECTED_ERROR,
+    DataChangedDuringExport,
     FieldError,
     problem_body,
 )
+from app.log_config import SERVICE_LOGGER
 from app.media_types import is_json, parse_content_type, utf_8_only
 from app.services.json_sql import gzip_etag
 
+log = logging.getLogger(SERVICE_LOGGER)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -122,6 +126,12 @@ class GuardMiddleware:
             await self.app(scope, limited_receive, send_with_headers)
         except _HeadSent:
             return
+        except DataChangedDuringExport as exc:
+            # Not a fault: said in one line, and the response left without its end, which
+            # the server closes the connection on (a traceback would say a fault).
+            log.warning("%s", exc)
+            if not started:
+                await _problem(send, 503, str(exc), scope, headers=[(b"retry-after", b"1")])
         except BodyTooLarge:  # raised where no handler of the app's answered it
             await _problem(
                 send, 413, BodyTooLarge.detail_text, scope, "body", error_type="too_large"

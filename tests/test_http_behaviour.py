@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from app.api import responses
 from app.errors import PROBLEM_JSON
 from app.middleware import SECURITY_HEADERS
+from app.models.data_version import RAISE_DATA_VERSION
 from app.openapi import openapi_document
 from app.services import sources as sources_service
 from app.services.json_sql import gzip_etag
@@ -202,6 +203,66 @@ def test_a_streamed_export_is_made_on_the_export_threads(
     assert api.get(url).status_code == 200
     assert len(made_on) > 2
     assert {name.split("_")[0] for name in made_on} == {"export"}
+
+
+def _messages_of_a_get(app: Any, url: str) -> list[dict[str, Any]]:
+    """The ASGI messages of a GET, as the app sends them to the server. A client of its
+    own, without the lifespan (the fixture's client ran it): a stream the app leaves
+    without its end reaches that client as a body that simply stops."""
+    messages: list[dict[str, Any]] = []
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        async def kept(message: Any) -> None:
+            messages.append(message)
+            await send(message)
+
+        await app(scope, receive, kept)
+
+    TestClient(recorded).get(url, headers={"accept-encoding": "identity"})
+    return messages
+
+
+@pytest.mark.parametrize("write_after_batch", [None, 0, 1])
+def test_an_export_the_data_changes_under_is_cut_not_mixed(
+    write_api: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    write_after_batch: int | None,
+) -> None:
+    """From a concurrency audit: each batch of a whole export is a read of its own, and
+    under sort=name a branch renamed between two of them came twice, or never (9 of 40
+    exports). A write after a batch now cuts the stream: the status is sent, the rest is
+    not, and the response has no end, which a client sees as an incomplete transfer."""
+    engine = write_api.app.state.engine  # type: ignore[attr-defined]
+    render = responses._render_batches
+
+    def written_between(batches: Iterator[list[Any]], *args: Any, **kwargs: Any) -> Any:
+        def batches_with_a_write() -> Iterator[list[Any]]:
+            for number, batch in enumerate(batches):
+                yield batch
+                if number == write_after_batch:
+                    with engine.begin() as connection:  # another request's write
+                        connection.exec_driver_sql(RAISE_DATA_VERSION)
+
+        return render(batches_with_a_write(), *args, **kwargs)
+
+    monkeypatch.setattr(responses, "_render_batches", written_between)
+    monkeypatch.setattr(responses, "EXPORT_BATCH", 3)
+    monkeypatch.setattr(responses, "STREAM_CHUNK", 1)  # a batch a chunk
+    url = "/branches?format=ndjson&sort=name"
+    total = write_api.get("/branches", params={"limit": "1"}).json()["total"]
+    assert total > 3 * 3  # batches after the second
+    messages = _messages_of_a_get(write_api.app, url)
+    assert messages[0]["status"] == 200
+    bodies = [m for m in messages if m["type"] == "http.response.body"]
+    lines = b"".join(m.get("body", b"") for m in bodies).splitlines()
+    ended = not bodies[-1].get("more_body", False)
+    if write_after_batch is None:
+        assert ended and len(lines) == total
+        return
+    assert not ended
+    assert len(lines) == 3 * (write_after_batch + 1)  # the batches read before the write
+    assert "the data changed during an export of /branches" in caplog.text
 
 
 @pytest.mark.parametrize("url", ["/membership-counts?format=csv", "/admissions?format=ndjson"])

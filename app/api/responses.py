@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from app.api.common import answers_of
 from app.api.deps import ListParams
 from app.compression import MINIMUM_SIZE, accepts_gzip
+from app.errors import ApiError, DataChangedDuringExport
 from app.formats import csv_batches, csv_lines, ndjson_lines
 from app.reader import Reader
 from app.services.answer_cache import Answer, kept
+from app.services.data_version import data_version
 from app.services.json_sql import as_plain, etag_of, gzip_etag
 from app.services.listing import Page, PageFetcher
 from app.services.references import Reference, require_references
@@ -202,7 +204,7 @@ def _export(
     # The first batch runs before the response starts, so that a bad cursor (400) or an
     # unavailable database (503) is still answered with a problem, not a cut stream.
     with Reader.open(engine) as reader:
-        head = batch(reader, first.cursor)
+        version, head = _first_batch(reader, lambda: batch(reader, first.cursor))
         if not head.items and references is not None:
             require_references(reader, references())
     # "*": any current representation (RFC 9110 13.1.2), which the filters, checked by the
@@ -217,9 +219,13 @@ def _export(
         cursor = head.next_cursor
         while cursor:
             # A read of its own per batch: no transaction stays open while the client
-            # takes its time to read the stream.
+            # takes its time to read the stream. So each batch checks it read the first
+            # one's data: one written between them could move a row from a batch not yet
+            # read to one sent (under sort=name, a renamed branch came twice, or never).
             with Reader.open(engine) as reader:
                 page = batch(reader, cursor)
+                if data_version(reader) != version:
+                    raise DataChangedDuringExport(params.request.url.path)
             yield page.items
             cursor = page.next_cursor
 
@@ -232,6 +238,26 @@ def _export(
             "Cache-Control": CACHE_CONTROL,
             **NEGOTIATED,
         },
+    )
+
+
+# Times the first batch of an export is read again when a write came during its read.
+FIRST_BATCH_TRIES = 3
+
+
+def _first_batch(reader: Reader, read: Callable[[], Page]) -> tuple[int | None, Page]:
+    """The first batch, and the data version it was read at (the version after the read,
+    as on PostgreSQL a batch's statements each read the data as committed then: the same
+    version before and after them means they read one state of it)."""
+    for _ in range(FIRST_BATCH_TRIES):
+        before = data_version(reader)
+        page = read()
+        if data_version(reader) == before:
+            return before, page
+    raise ApiError(
+        503,
+        "The data changed during each read of the export's first rows; ask again.",
+        headers={"Retry-After": "1"},
     )
 
 
