@@ -38,7 +38,9 @@ DOCS_PAGE, REDOC_PAGE, DOCS_ASSETS = "/docs", "/redoc", "/docs/assets"
 DOCS_PATHS = (DOCS_PAGE, REDOC_PAGE, "/openapi.json")
 # Reads are open to every origin, never with credentials (install_middleware).
 ANY_ORIGIN = b"*"
-MAX_QUERY_BYTES = 4096
+# A `next` link of the longest cursor beside the longest q (200 letters of 4 bytes,
+# percent-encoded) and every filter fits; within the 8 KB request line of nginx's buffers.
+MAX_QUERY_BYTES = 6144
 MAX_BODY_BYTES = 2_000_000
 # The writes whose body is JSON: POST to a collection, PATCH to one of its items (an
 # import's may be YAML: app.api.imports answers its own 415). With any other

@@ -14,7 +14,7 @@ from app.reader import Reader
 from app.schemas.audit import AuditEntryOut
 from app.schemas.common import Page
 from app.services.audit import ACTIONS, ENTITY_OF, AuditFilters, list_audit
-from app.services.pagination import PageRequest, filters_digest
+from app.services.pagination import CURSOR_MAX_LENGTH, PageRequest, filters_digest
 
 router = api_router(tags=["audit"])
 Entity = Annotated[
@@ -72,7 +72,10 @@ def get_audit(
     ] = 50,
     cursor: Annotated[
         str | None,
-        Query(max_length=1000, description="Opaque cursor from the previous page's next_cursor."),
+        Query(
+            max_length=CURSOR_MAX_LENGTH,
+            description="Opaque cursor from the previous page's next_cursor.",
+        ),
     ] = None,
 ) -> Response:
     """Every write, newest first: which key, when, what, and the record before and after."""

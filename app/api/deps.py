@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from app.api.spellings import DIGITS_ONLY, TRUE_OR_FALSE
 from app.errors import ApiError, FieldError
-from app.services.pagination import PageRequest, filters_digest
+from app.services.pagination import CURSOR_MAX_LENGTH, PageRequest, filters_digest
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -200,7 +200,7 @@ class ListParams:
         cursor: Annotated[
             str | None,
             Query(
-                max_length=1000,
+                max_length=CURSOR_MAX_LENGTH,
                 description="Opaque cursor from the previous page's `next_cursor`.",
             ),
         ] = None,

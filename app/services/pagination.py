@@ -81,6 +81,14 @@ def _values_version(sort: str) -> int:
     return SORT_VALUES.get(sort.lstrip("-"), CURSOR_VALUES)
 
 
+# The longest cursor a list makes: a relevance page's name_lower (600 characters, up to 4
+# bytes each in UTF-8) or a name page's name_order (2,000), signed, in base64. Lists
+# accept as long a cursor, and a query string of it beside the longest q
+# (app.middleware.MAX_QUERY_BYTES): they accepted 1,000, and a page of a long-named
+# group or place gave a `next` its own list refused (from an integrator's audit).
+CURSOR_MAX_LENGTH = 3600
+
+
 def encode_cursor(values: list[Any], page: PageRequest, secret: bytes) -> str:
     payload = orjson.dumps(
         {
