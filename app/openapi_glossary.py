@@ -28,8 +28,9 @@ FIELD_GLOSSARY: dict[str, str] = {
     "members": "Least and most members the latest count allows (qualifiers kept); for an "
     "unnamed group whose count holds for each (latest_count.applies_to_each), those of each "
     "of its organizations.",
-    "latest_count": "The count shown first: newest evidence date, then the most recently "
-    "added; null when no count is known.",
+    "latest_count": "The count of all its members (status all) shown first: newest "
+    "evidence date, then the most recently added; null when no such count is known (a "
+    "count of its full or probationary members alone is listed with its counts).",
     "risk": "Risk level as of the evaluation day, with the criteria met.",
     "source": "Where the figure comes from.",
     "sources": "Every source that states anything about it.",

@@ -21,6 +21,9 @@ UNCACHED = {
 }
 
 
+NULL = {"type": "null"}
+
+
 def _header(description: str) -> dict[str, Any]:
     # A new object each time: a YAML writer names a shared one and refers to it (&id001).
     return {"description": description, "schema": {"type": "string"}}
@@ -141,6 +144,20 @@ PROBLEM_CACHE_HEADER = "ProblemCacheControl"
 PROBLEM_CACHE_REF = f"#/components/headers/{PROBLEM_CACHE_HEADER}"
 
 
+def _no_null_query_values(operation: dict[str, Any]) -> None:
+    """A query parameter is sent or left out: none is null. FastAPI's `T | None` said
+    each could be, and a typed client offered null, which every spelling of it is
+    refused as (`?province=null`, `?province=`: from an integrator's audit)."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        options = schema.get("anyOf")
+        if parameter["in"] != "query" or not options or NULL not in options:
+            continue
+        kept = [option for option in options if option != NULL]
+        rest = {k: v for k, v in schema.items() if k != "anyOf" and (k, v) != ("default", None)}
+        parameter["schema"] = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
 def describe_http(document: dict[str, Any]) -> dict[str, Any]:
     """Add the caching headers of every kept read, the headers of every write's answers,
     and Retry-After to every 503, to `document` (an OpenAPI 3.1 dict), in place."""
@@ -161,6 +178,7 @@ def describe_http(document: dict[str, Any]) -> dict[str, Any]:
             if method in ("post", "patch", "delete"):
                 _write_headers(path, method, operation["responses"])
             _error_headers(operation["responses"])
+            _no_null_query_values(operation)
         read = operations.get("get")
         if read is None:
             continue

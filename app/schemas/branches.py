@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Literal
 
 from pydantic import Field
 
@@ -6,7 +7,6 @@ from app.models.vocab import (
     BranchKind,
     CriterionStatus,
     DateBasis,
-    MemberStatus,
     Qualifier,
     RiskLevel,
     RuleId,
@@ -33,13 +33,13 @@ class LatestCount(Schema):
     value: int = Field(examples=[22])
     value_max: int | None
     qualifier: Qualifier
-    status: MemberStatus
+    status: Literal["all"] = Field(description="Always all: the latest count of all members.")
     as_of: date | None
     evidence_date: date
     evidence_date_basis: DateBasis
     applies_to_each: bool
     date_note: str | None
-    source: SourceRef | None
+    source: SourceRef
     quote: str = Field(examples=["Chi bộ có 22 đảng viên"])
     figure: str | None
 
@@ -96,7 +96,7 @@ class BranchOut(Schema):
 class ChildRef(Schema):
     id: int
     key: str
-    kind: str
+    kind: BranchKind
     name: str | None
     group_size: int | None
 

@@ -5,7 +5,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models.vocab import DateBasis, LocalityKind, Qualifier
+from app.models.vocab import BranchKind, DateBasis, LocalityKind, Qualifier
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ class Provenance(Schema):
     )
     date_note: str | None = Field(description="How the date was read from the text.")
     note: str | None = Field(description="Anything a reader should know about this figure.")
-    source: SourceRef | None
+    source: SourceRef  # a figure's source is required: never null
     quote: str = Field(
         description="The sentence that states the figure, verbatim.",
     )
@@ -106,7 +106,7 @@ class Provenance(Schema):
 class BranchMini(Schema):
     id: int
     name: str | None
-    kind: str
+    kind: BranchKind
     group_size: int | None
     description: str | None = Field(
         description="For an unnamed group: the words of the text, which stand for its name."

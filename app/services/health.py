@@ -19,6 +19,7 @@ def readiness(engine: Engine) -> Readiness:
             database=engine.dialect.name,
             revision=None,
             head=head,
+            status_day=None,
             detail=f"database unreachable ({exc.__class__.__name__})",
         )
     ready = revision == head
