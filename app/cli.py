@@ -55,10 +55,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def _prepare(*, serving: bool) -> int:
     """Migrate, then load the seed, one process at a time. A server starting on a
     database of synthetic data (branchstats synth) serves it as it is: real articles are
-    never loaded beside it; `seed` says so and fails."""
+    never loaded beside it; `seed` says so and fails. A synthetic load that stopped
+    before its end (killed) is not served: it answered ready, with empty lists."""
     from app.db import make_engine
     from app.ingest.seed import holds_synthetic, load_seed
     from app.migrate import preparing
+    from app.synth import incomplete
 
     settings = Settings()
     engine = make_engine(settings.effective_database_url)
@@ -66,6 +68,11 @@ def _prepare(*, serving: bool) -> int:
         with preparing(engine):
             _migrate(settings)
             if serving and holds_synthetic(engine):
+                if incomplete(engine):
+                    raise SystemExit(
+                        "the synthetic data is incomplete (a `branchstats synth` stopped "
+                        "before its end): run it again with --replace"
+                    )
                 print("synthetic data (branchstats synth): the seed is not loaded into it")
                 return 0
             report = load_seed(engine, settings.seed_dir, settings.risk_rules)
@@ -490,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        # A transaction under way is rolled back (seed, import); synth says what it left.
+        # A transaction under way is rolled back (seed, import); synth catches its own
+        # and says what it left.
         print("interrupted", file=sys.stderr)
         return 130
     except ArgumentError as exc:  # DATABASE_URL unreadable, or of no file

@@ -24,12 +24,14 @@ import hashlib
 import itertools
 import math
 import multiprocessing
+import os
 import queue
 import random
+import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
 from app.db import unpooled_session
@@ -62,6 +65,9 @@ YEAR_END = tuple(date(y, 12, 31) for y in YEARS)
 REFORM_DAY = date(2025, 7, 1)  # provinces and communes of the 2025 reform are valid from here
 
 # -- National shape at scale 1.0 ------------------------------------------------------------
+# Ten Vietnams, some 2.7 million branches: beyond, a plan of 34e9 provinces was built in
+# memory without bound (after the data was wiped, before the plan moved ahead of it).
+MAX_SCALE = 10.0
 PROVINCES = 34
 COMMUNES = 3321
 VILLAGES_PER_COMMUNE = (28.0, 0.4, 4, 90)  # lognormal median, sigma, min, max: ~100,000 villages
@@ -817,17 +823,23 @@ class _PostgresLoader:
         self.copy_sql: dict[str, str] = {}
         self.types: dict[str, list[int]] = {}
         self.project: dict[str, Any] = {}
-        with engine.connect() as conn:
-            for name in TABLES:
-                keep = _present_columns(conn, name)
-                cols = [COLUMNS[name][i] for i in keep]
-                self.copy_sql[name] = (
-                    f"COPY {name} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY, FREEZE)"
-                )
-                self.types[name] = self._column_types(name, cols)
-                self.project[name] = _projector(keep, name)
-        self._empty_tables(engine)
-        self.restore = _set_checks_aside(self.cursor, TABLES)
+        try:
+            with engine.connect() as conn:
+                for name in TABLES:
+                    keep = _present_columns(conn, name)
+                    cols = [COLUMNS[name][i] for i in keep]
+                    self.copy_sql[name] = (
+                        f"COPY {name} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY, FREEZE)"
+                    )
+                    self.types[name] = self._column_types(name, cols)
+                    self.project[name] = _projector(keep, name)
+            self._empty_tables(engine)
+            self.restore = _set_checks_aside(self.cursor, TABLES)
+        except BaseException:
+            # Stopped here (Ctrl-C), the open transaction's TRUNCATE would hold its locks
+            # while run_synth's cleanup waited for them.
+            self.abort()
+            raise
 
     def _empty_tables(self, engine: Engine) -> None:
         """Empty, in the load's transaction, the tables that wipe() empties: COPY may then
@@ -951,6 +963,34 @@ def wipe(engine: Engine) -> None:
             raw.execute("PRAGMA foreign_keys=ON")
 
 
+def incomplete(engine: Engine) -> str | None:
+    """Why a database of synthetic data is not a finished load, or None when it is.
+
+    A load killed outright (SIGKILL, a machine going down) runs no cleanup: on SQLite its
+    batches are committed one by one, and on both backends the status rows, then the
+    totals, are committed after the data (_refresh). Served, such a database answered
+    ready with empty lists, and the day's refresh found nothing stale. Each question is a
+    seek or one pass over the branches' ids (branch_status's key is branch_id).
+    """
+    with engine.connect() as conn:
+
+        def some(query: str) -> bool:
+            return conn.execute(text(query)).first() is not None
+
+        if not some("SELECT 1 FROM branches LIMIT 1"):
+            return "no branch was loaded"
+        if some(
+            "SELECT 1 FROM branches b WHERE NOT EXISTS "
+            "(SELECT 1 FROM branch_status s WHERE s.branch_id = b.id) LIMIT 1"
+        ):
+            return "branches without their status"
+        if some("SELECT 1 FROM membership_counts LIMIT 1") and not some(
+            "SELECT 1 FROM place_yearly_totals LIMIT 1"
+        ):
+            return "no yearly totals"
+    return None
+
+
 # -- The run -------------------------------------------------------------------------------------
 class _Progress:
     """A one-line progress bar on stderr (a line per tenth when stderr is not a terminal)."""
@@ -1003,7 +1043,7 @@ def generate(plan: _Plan, first_ids: dict[str, int], stamp: datetime) -> Iterato
         yield index, rows, province.members
 
 
-def in_child(produce: Callable[[], Iterable[T]]) -> Iterator[T]:
+def in_child(produce: Callable[[], Iterable[T]]) -> Generator[T, None, None]:
     """The items of produce(), made by a forked child process a couple of items ahead.
 
     Building the rows is some 45 s of Python at scale 1.0, and writing them as much again
@@ -1047,13 +1087,27 @@ class _Failed:
 
 def _produce_into(produce: Callable[[], Iterable[Any]], out: Any) -> None:
     """The child's side: each item, then _Done (or _Failed with the traceback)."""
+    # Ctrl-C reaches the whole process group: the child's traceback was printed beside
+    # the parent's one line. The parent stops the child (in_child's finally), or, killed
+    # itself, reads no more: then the child leaves.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def put(item: Any) -> None:
+        while True:
+            try:
+                return out.put(item, timeout=1)
+            except queue.Full:
+                if os.getppid() != parent:
+                    os._exit(1)
+
     try:
         for item in produce():
-            out.put(item)
+            put(item)
     except BaseException:
-        out.put(_Failed(traceback.format_exc()))
+        put(_Failed(traceback.format_exc()))
         raise
-    out.put(_Done())
+    put(_Done())
 
 
 def _batches(rows: Sequence[Row]) -> Iterator[list[Row]]:
@@ -1071,13 +1125,59 @@ def run_synth(
     replace: bool = False,
 ) -> SynthReport:
     """Load synthetic data into a migrated database of its own (see the module docstring),
-    its status rows computed under `rules` (the server's settings)."""
-    if scale <= 0:
-        raise ValueError("scale must be positive")
+    its status rows computed under `rules` (the server's settings).
+
+    A load that fails or is interrupted (Ctrl-C) once it has begun to change the database
+    removes what it wrote (wipe), and the exception carries a note saying whether it
+    could (LOAD_REMOVED, LOAD_LEFT). Left in part, the database served empty lists as
+    ready: on SQLite the batches are committed one by one, and on both the status rows
+    and the totals after the data. A load killed outright is found by incomplete().
+    """
+    if not 0 < scale <= MAX_SCALE:
+        raise ValueError(f"scale must be above 0 and at most {MAX_SCALE:g}")
     started = time.perf_counter()
-    if check_target(engine, replace=replace):
-        wipe(engine)
+    present = check_target(engine, replace=replace)
+    # Before anything is emptied: a scale too large to plan stops here, the data intact.
     plan = _plan(scale, seed)
+    try:
+        return _load(engine, plan, rules, progress=progress, wipe_first=present, started=started)
+    except BaseException as exc:
+        exc.add_note(_remove_partial_load(engine))
+        raise
+
+
+LOAD_REMOVED = "the partial load was removed; the database holds no synthetic data"
+LOAD_LEFT = "the database holds part of a load: run again with --replace"
+
+
+def _remove_partial_load(engine: Engine) -> str:
+    """After a failed load: empty the data tables again (API keys stay), and say what is
+    left. check_target found no real row in them before the load."""
+    try:
+        wipe(engine)
+    except BaseException:  # the database gone too, or a second Ctrl-C
+        return LOAD_LEFT
+    return LOAD_REMOVED
+
+
+def load_outcome(exc: BaseException) -> str | None:
+    """What a failed run_synth left in the database, when it got as far as changing it."""
+    notes = getattr(exc, "__notes__", [])
+    return next((note for note in notes if note in (LOAD_REMOVED, LOAD_LEFT)), None)
+
+
+def _load(
+    engine: Engine,
+    plan: _Plan,
+    rules: RiskRules,
+    *,
+    progress: bool,
+    wipe_first: bool,
+    started: float,
+) -> SynthReport:
+    if wipe_first:
+        wipe(engine)
+    scale, seed = plan.scale, plan.seed
     first_ids = _next_ids(engine)
     stamp = datetime.now(UTC)
     loader: _Loader = (
@@ -1087,15 +1187,15 @@ def run_synth(
     members = 0
     bar = _Progress(plan.provinces, progress)
 
-    def prepared() -> Iterator[PreparedProvince]:
+    def prepared() -> Generator[PreparedProvince, None, None]:
         """Each province's batches as the loader writes them, with its row counts."""
         for index, rows, province_members in generate(plan, first_ids, stamp):
             batches = {t: [loader.prepare(t, b) for b in _batches(rows[t])] for t in TABLES}
             yield index, batches, {t: len(rows[t]) for t in DATA_TABLES}, province_members
 
+    # One province gains nothing from a second process: it would wait for it whole.
+    provinces = in_child(prepared) if plan.provinces > 1 else prepared()
     try:
-        # One province gains nothing from a second process: it would wait for it whole.
-        provinces = in_child(prepared) if plan.provinces > 1 else prepared()
         for index, batches, province_counts, province_members in provinces:
             members += province_members
             for table in TABLES:
@@ -1106,6 +1206,7 @@ def run_synth(
             bar.update(index + 1, sum(counts.values()))
         loader.finish()
     except BaseException:
+        provinces.close()  # the child stopped now, not when the traceback is let go
         loader.abort()
         raise
     elapsed = time.perf_counter() - started
@@ -1179,9 +1280,14 @@ def _checks_aside(session: Any, tables: Sequence[str]) -> Iterator[None]:
 
 
 def _scale(text: str) -> float:
-    scale = float(text)
-    if not (math.isfinite(scale) and scale > 0):
-        raise argparse.ArgumentTypeError(f"{text} is no scale: a number above 0 (1.0 is Vietnam)")
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = math.nan
+    if not 0 < scale <= MAX_SCALE:  # nan too
+        raise argparse.ArgumentTypeError(
+            f"{text} is no scale: a number above 0 and at most {MAX_SCALE:g} (1.0 is Vietnam)"
+        )
     return scale
 
 
@@ -1195,7 +1301,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Load synthetic national data into a database of its own.",
     )
     parser.add_argument(
-        "--scale", type=_scale, default=0.01, help="1.0 is Vietnam today (default 0.01)."
+        "--scale",
+        type=_scale,
+        default=0.01,
+        help=f"1.0 is Vietnam today, at most {MAX_SCALE:g} (default 0.01).",
     )
     parser.add_argument(
         "--seed", type=int, default=42, help="The same seed, the same data (default 42)."
@@ -1212,8 +1321,16 @@ def main(argv: list[str] | None = None) -> int:
         # articles: synthetic data must be sent somewhere on purpose.
         print(f"refused: name the target database. {OWN_DATABASE}", file=sys.stderr)
         return 2
-    url = normalize_database_url(args.database_url or settings.effective_database_url)
-    engine = make_engine(url)
+    try:
+        url = normalize_database_url(args.database_url or settings.effective_database_url)
+        engine = make_engine(url)
+    except ArgumentError as exc:
+        # Named as it was given: app.cli's own message says DATABASE_URL.
+        print(
+            f"{'--database-url' if args.database_url else 'DATABASE_URL'} cannot be used: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         # One load at a time, as `migrate` and `seed` prepare: two runs at once both found
         # the database empty, took the same ids and one ended in a unique violation. The
@@ -1231,6 +1348,15 @@ def main(argv: list[str] | None = None) -> int:
     except SynthRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # caught here, not by app.cli: only synth knows
+        left = load_outcome(exc)
+        print(f"interrupted: {left}" if left else "interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # Said before the error itself (app.cli says some in one line, without notes).
+        if left := load_outcome(exc):
+            print(f"the load failed: {left}", file=sys.stderr)
+        raise
     finally:
         engine.dispose()
     print(report.summary())

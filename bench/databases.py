@@ -24,7 +24,7 @@ from app.db import make_engine
 from app.migrate import current_revision, head_revision, upgrade_head
 from app.services.risk_rules import RiskRules
 from app.services.status_day import refresh_if_stale
-from app.synth import run_synth
+from app.synth import incomplete, run_synth
 from bench.servers import REPO, VENV_BIN, pin_process_tree
 
 DATA = REPO / "bench" / "data"
@@ -112,7 +112,8 @@ def _seed(url: str) -> None:
 
 
 def _is_current(url: str, scale: str, seed: int) -> bool:
-    """Built by synth with this scale and seed, and migrated to the latest revision."""
+    """Built by synth with this scale and seed to its end (app.synth.incomplete), and
+    migrated to the latest revision."""
     engine = make_engine(url)
     try:
         if current_revision(engine) != head_revision():
@@ -121,11 +122,13 @@ def _is_current(url: str, scale: str, seed: int) -> bool:
             quote = conn.execute(
                 text("SELECT text FROM sources WHERE is_synthetic ORDER BY id LIMIT 1")
             ).scalar()
+        unfinished = incomplete(engine)
     except Exception:  # a missing table, a broken file: build it again
         return False
     finally:
         engine.dispose()
-    return quote is not None and f"(scale {float(scale)}, seed {seed})" in quote
+    built = quote is not None and f"(scale {float(scale)}, seed {seed})" in quote
+    return built and unfinished is None
 
 
 @contextmanager
@@ -200,7 +203,8 @@ def _postgres_target(pg: Postgres, scale: str, seed: int, rebuild: bool) -> Targ
         _seed(url)
         return Target("postgresql", scale, url, built_in_s=time.perf_counter() - started)
     database = f"bench_synth_{scale.replace('.', '_')}"
-    # The synthetic load is one transaction: a database that exists is complete.
+    # A database that exists may hold a load killed before its end (the status rows and
+    # the totals are committed after the data): _is_current rebuilds it.
     if pg.exists(database) and not rebuild and _is_current(pg.url(database), scale, seed):
         return Target("postgresql", scale, pg.url(database))
     url = pg.recreate(database)

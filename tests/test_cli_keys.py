@@ -207,11 +207,24 @@ def test_a_database_migrated_by_a_newer_release_is_said_so(
         assert "at migration 0099, which this release does not have" in err
 
 
-@pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf"])
+# 1e9 wiped the database, then built a plan in memory without bound; abc was argparse's
+# "invalid _scale value".
+@pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf", "1e9", "10.5", "abc"])
 def test_a_synthetic_scale_is_a_number_above_zero(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, scale: str
 ) -> None:
     with pytest.raises(SystemExit) as refused:
         main(["synth", "--scale", scale, "--database-url", f"sqlite:///{tmp_path}/s.sqlite3"])
-    assert refused.value.code == 2 and "is no scale" in capsys.readouterr().err
+    [said] = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert refused.value.code == 2
+    assert said.endswith(f"{scale} is no scale: a number above 0 and at most 10 (1.0 is Vietnam)")
     assert not (tmp_path / "s.sqlite3").exists()
+
+
+def test_a_synthetic_database_url_is_named_as_given(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """It was called DATABASE_URL whichever way it came."""
+    assert main(["synth", "--database-url", "not a url"]) == 1
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("--database-url cannot be used: ") and "\n" not in said

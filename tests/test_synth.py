@@ -39,7 +39,18 @@ from app.services.risk_rules import RiskRules
 from app.services.status import refresh_current_units, refresh_status
 from app.services.text import search_words
 from app.services.yearly import refresh_totals
-from app.synth import DATA_TABLES, SynthRefused, _Plan, generate, in_child, main, run_synth
+from app.synth import (
+    DATA_TABLES,
+    SynthRefused,
+    _Plan,
+    _PostgresLoader,
+    _SqliteLoader,
+    generate,
+    in_child,
+    incomplete,
+    main,
+    run_synth,
+)
 from tests.conftest import DatabaseFactory
 
 SCALE = 0.001  # one province, three communes, ~270 branches
@@ -407,6 +418,11 @@ def test_a_killed_load_leaves_the_schema_as_migrated(databases: DatabaseFactory)
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert _schema(engine) == schema
+    # PostgreSQL's load is one transaction; SQLite's batches are committed one by one.
+    postgres = engine.dialect.name == "postgresql"
+    assert incomplete(engine) == (
+        "no branch was loaded" if postgres else "branches without their status"
+    )
     before = _data_version(engine)
     with engine.begin() as conn:
         conn.execute(update(_table(MembershipCount)).values(value=_table(MembershipCount).c.value))
@@ -414,6 +430,120 @@ def test_a_killed_load_leaves_the_schema_as_migrated(databases: DatabaseFactory)
     engine.dispose()
     args = ["--scale", str(SCALE), "--database-url", url, "--no-progress", "--replace"]
     assert main(args) == 0
+
+
+# -- A load stopped before its end ---------------------------------------------------------
+DERIVED_AND_DATA = ("sources", "localities", "branches", "membership_counts", "branch_status")
+
+
+def _interrupt_in_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the first batch of counts: on SQLite, the places and branches are
+    committed by then."""
+    for loader in (_SqliteLoader, _PostgresLoader):
+
+        def interrupted(self: Any, table: str, prepared: Any, write: Any = loader.write) -> None:
+            write(self, table, prepared)
+            if table == "membership_counts":
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(loader, "write", interrupted)
+
+
+def _interrupt_in_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C as the totals are stored: the data and the status rows are committed."""
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("app.synth.store_staged_totals", interrupted)
+
+
+@pytest.mark.parametrize("where", [_interrupt_in_load, _interrupt_in_refresh])
+def test_an_interrupted_load_removes_what_it_loaded(
+    databases: DatabaseFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: Any,
+) -> None:
+    """From an audit of the synthetic data: a load stopped by Ctrl-C left its places and
+    branches without counts or status rows, which a server then served as ready, empty
+    lists and all, and app.cli said only "interrupted"."""
+    url = databases.copy("migrated")
+    args = ["--scale", str(SCALE), "--database-url", url, "--no-progress"]
+    assert main(args) == 0  # a load to replace: --replace empties it first
+    where(monkeypatch)
+    try:
+        code = main([*args, "--replace"])
+    except KeyboardInterrupt:
+        pytest.fail("synth's main let the interrupt through")
+    err = capsys.readouterr().err
+    assert code == 130
+    assert err.strip().splitlines() == [
+        "interrupted: the partial load was removed; the database holds no synthetic data"
+    ]
+    engine = make_engine(url)
+    for table in DERIVED_AND_DATA:
+        assert _count(engine, f"SELECT COUNT(*) FROM {table}") == 0, table
+    assert _schema(engine) == _schema(make_engine(databases.copy("migrated")))
+    engine.dispose()
+    monkeypatch.undo()
+    assert main(args) == 0  # no --replace needed: nothing was left
+
+
+def test_a_scale_too_large_to_plan_leaves_the_data_in_place(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--scale 1e9 --replace wiped the database, then built a plan without bound: the plan
+    is made first, and a failure there changes nothing."""
+    engine = _load(databases.copy("migrated"))
+    branches = _count(engine, "SELECT COUNT(*) FROM branches")
+
+    def out_of_memory(*args: Any) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("app.synth._plan", out_of_memory)
+    with pytest.raises(MemoryError):
+        run_synth(engine, scale=SCALE, seed=8, rules=RiskRules(), progress=False, replace=True)
+    assert _count(engine, "SELECT COUNT(*) FROM branches") == branches
+    with pytest.raises(ValueError, match="at most 10"):
+        run_synth(engine, scale=1e9, seed=8, rules=RiskRules(), progress=False, replace=True)
+    assert _count(engine, "SELECT COUNT(*) FROM branches") == branches
+    engine.dispose()
+
+
+def test_a_load_stopped_before_its_end_is_found(databases: DatabaseFactory) -> None:
+    """Killed (no cleanup runs), a load leaves its data without the status rows or the
+    totals, which are committed after it."""
+    engine = _load(databases.copy("migrated"))
+    assert incomplete(engine) is None
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM place_yearly_totals"))
+    assert incomplete(engine) == "no yearly totals"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM branch_status"))
+    assert incomplete(engine) == "branches without their status"
+    engine.dispose()
+
+
+def test_a_server_refuses_an_unfinished_synthetic_database(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It answered /ready true with empty lists, and the day's refresh found nothing
+    stale: the status rows were never there."""
+    url = databases.copy("migrated")
+    engine = _load(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM branch_status"))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(SystemExit) as refused:
+        cli._prepare(serving=True)
+    said = str(refused.value.code)
+    assert said == (
+        "the synthetic data is incomplete (a `branchstats synth` stopped before its end): "
+        "run it again with --replace"
+    )
+    assert "the seed is not loaded" not in capsys.readouterr().out
 
 
 # -- Never mixed with real data -------------------------------------------------------------
