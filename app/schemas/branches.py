@@ -1,5 +1,5 @@
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -134,30 +134,132 @@ class FactEvidence(FactOut):
     path: str = Field(description=D_RECORD_PATH, examples=["/facts/5"])
 
 
-class Criterion(Schema):
-    id: RuleId = Field(description=D_RULE_ID, examples=["too_few_members"])
+class Bounds(Schema):
+    """Least and most a rule reads; null where nothing is recorded (the bounds are each
+    organization's: for an unnamed group, a figure of its whole, applies_to_each false,
+    puts each between 0 and the figure's most)."""
+
+    low: int | None
+    high: int | None
+
+
+class _Criterion(Schema):
     title: str = Field(description=D_RULE_TITLE)
     description: str = Field(description=D_RULE_DESCRIPTION)
     status: CriterionStatus = Field(description="met, not_met or unknown.", examples=["met"])
-    value: object = Field(
-        description="What the rule read, by rule: too_few_members {low, high} of the latest "
-        "count; ageing {low, high} of the members over 60; stalled "
-        "{stated_years_without_admission, stated_qualifier, last_admission, "
-        "last_admission_of_each, last_possible_admission (where a stall is stated: the last "
-        "day an admission can have happened on, a period open to its end up to its "
-        "article's day)}; below_charter_minimum {full_members: {low, high}, members: "
-        "{low, high}}; attrition {departures: {low, high}, admissions: {low, high}, "
-        "window_years: [first, last]}: nulls inside where nothing is recorded; reported the "
-        "flag (1), or null when no source says it. The bounds are each organization's: for an "
-        "unnamed group, a figure of its whole (applies_to_each false) puts each between 0 "
-        "and the figure's most (an event of its whole too, in the attrition window), and "
-        "last_admission_of_each is its newest admission for each of its organizations (for "
-        "a branch, its last_admission)."
-    )
-    threshold: dict[str, object]
     evidence: list[CountEvidence | EventEvidence | FactEvidence] = Field(
         description="The figures the rule read, with source and quote, each with its path."
     )
+
+
+class FewerThan(Schema):
+    fewer_than: int = Field(description="Members below which a branch is at risk.")
+
+
+class TooFewMembers(_Criterion):
+    id: Literal["too_few_members"] = Field(description=D_RULE_ID)
+    value: Bounds = Field(description="The latest count's bounds.")
+    threshold: FewerThan
+
+
+class AtLeast(Schema):
+    at_least: int = Field(description="Members over 60 from which a branch is at risk.")
+
+
+class Ageing(_Criterion):
+    id: Literal["ageing"] = Field(description=D_RULE_ID)
+    value: Bounds = Field(description='The members over 60 ("trên 2" is at least 3).')
+    threshold: AtLeast
+
+
+class StallValue(Schema):
+    stated_years_without_admission: float | None = Field(
+        description="The years a source says passed without an admission."
+    )
+    stated_qualifier: Qualifier | None = Field(
+        description='That figure\'s qualifier: "trên 5 năm" (more_than) proves a stall of '
+        'more than 5 years, "dưới 10 năm" none.'
+    )
+    last_admission: date | None = Field(description="The newest admission recorded.")
+    last_admission_of_each: date | None = Field(
+        description="For an unnamed group, its newest admission for each of its "
+        "organizations (one of the whole group's may be a single organization's); for a "
+        "branch, its last_admission."
+    )
+    last_possible_admission: date | None = Field(
+        description="Where a stall is stated: the last day an admission can have happened "
+        'on (a period open to its end, "đến nay", up to its article\'s day).'
+    )
+
+
+class StallThreshold(Schema):
+    more_than_years: int = Field(description="Years without an admission that make a stall.")
+    admission_since: date = Field(description="An admission since this day: no stall.")
+
+
+class Stalled(_Criterion):
+    id: Literal["stalled"] = Field(description=D_RULE_ID)
+    value: StallValue
+    threshold: StallThreshold
+
+
+class CharterValue(Schema):
+    full_members: Bounds = Field(description="The latest count of full members.")
+    members: Bounds = Field(description="The latest count of all members.")
+
+
+class CharterThreshold(Schema):
+    fewer_than_full_members: int = Field(description="The charter's minimum of full members.")
+
+
+class BelowCharterMinimum(_Criterion):
+    id: Literal["below_charter_minimum"] = Field(description=D_RULE_ID)
+    value: CharterValue = Field(
+        description="Both counts it reads: the full members', else all members' below the minimum."
+    )
+    threshold: CharterThreshold
+
+
+class AttritionValue(Schema):
+    departures: Bounds = Field(description="The departures of the window.")
+    admissions: Bounds = Field(description="The admissions of the window.")
+    window_years: list[int] | None = Field(
+        description="[first, last] year of the window; null when no year is recorded.",
+        min_length=2,
+        max_length=2,
+    )
+
+
+class AttritionThreshold(Schema):
+    departures_exceed_admissions_over_years: int = Field(
+        description="The years of the window in which departures exceeding admissions put "
+        "a branch at risk."
+    )
+
+
+class Attrition(_Criterion):
+    id: Literal["attrition"] = Field(description=D_RULE_ID)
+    value: AttritionValue
+    threshold: AttritionThreshold
+
+
+class ReportedThreshold(Schema):
+    reported: Literal[True] = Field(description="A source says the branch is at risk.")
+
+
+class Reported(_Criterion):
+    id: Literal["reported"] = Field(description=D_RULE_ID)
+    value: float | None = Field(
+        description="The flag's value (1: a source says it); null when no source says it."
+    )
+    threshold: ReportedThreshold
+
+
+# One schema a rule, told apart by its id: a typed client reads each value as it is.
+Criterion = Annotated[
+    TooFewMembers | Ageing | Stalled | BelowCharterMinimum | Attrition | Reported,
+    Field(discriminator="id"),
+]
 
 
 class RiskExplanation(Schema):
