@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -27,11 +27,19 @@ log = logging.getLogger(SERVICE_LOGGER)
 class FieldError(BaseModel):
     """One invalid input: where it is and what is wrong with it."""
 
+    # Every error is sent with its type (a client tells errors apart by it): required in
+    # the document, where its default made it optional (from an integrator's audit).
+    model_config = ConfigDict(json_schema_extra={"required": ["field", "message", "type"]})
+
     field: str = Field(
         description="The parameter or body field, e.g. `query.limit` or `body.value`."
     )
     message: str
-    type: str | None = Field(default=None, description="A machine-readable error code.")
+    type: str = Field(
+        default="invalid",
+        description="A machine-readable error code: `invalid` where no more precise one is "
+        "given (the field and message say what).",
+    )
 
 
 class Problem(BaseModel):
@@ -249,7 +257,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            FieldError(field=_field_name(err["loc"]), message=err["msg"], type=err.get("type"))
+            FieldError(
+                field=_field_name(err["loc"]), message=err["msg"], type=err.get("type") or "invalid"
+            )
             for err in exc.errors()
         ]
         if [(e.field, e.type) for e in errors] == [(IF_MATCH_FIELD, "missing")]:

@@ -74,6 +74,7 @@ FIELD_GLOSSARY: dict[str, str] = {
     "effective_on": "The day the succession took effect.",
     "level": "critical, high, watch, none, unknown or dissolved.",
     "levels": "Counts by risk level.",
+    "organizations_by_level": "Organizations by risk level, an unnamed group counting as its size.",
     "at_risk": "Level watch or above (for a province: organizations at risk).",
     "criteria": "Each criterion: met, not met or unknown, with value, threshold, evidence.",
     "criteria_met": "Ids of the criteria met.",

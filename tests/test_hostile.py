@@ -310,7 +310,9 @@ def oversized() -> Iterator[Case]:
     for url in ALL_URLS:
         yield Case(f"{url} query of {MAX_QUERY_BYTES + 1} bytes",
                    _url(url, "q=" + "a" * (MAX_QUERY_BYTES - 1)), 414)  # fmt: skip
-        yield Case(f"{url} query of 3x the limit, encoded", _url(url, "x=" + "%41" * 4096), 414)
+        yield Case(
+            f"{url} query of 3x the limit, encoded", _url(url, "x=" + "%41" * MAX_QUERY_BYTES), 414
+        )
     # At the limit: not a 414, but still refused for what it says.
     at_limit = _url("/branches", "q=" + "a" * (MAX_QUERY_BYTES - 2))
     yield Case(f"/branches query of {MAX_QUERY_BYTES} bytes", at_limit, 422, "query.q")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.api import responses
 from app.errors import PROBLEM_JSON
-from app.middleware import SECURITY_HEADERS
+from app.middleware import MAX_QUERY_BYTES, SECURITY_HEADERS
 from app.models.data_version import RAISE_DATA_VERSION
 from app.openapi import openapi_document
 from app.services import sources as sources_service
@@ -45,7 +45,7 @@ RESPONSES: list[tuple[str, str, str, dict[str, str], int]] = [
     ("no such route", "GET", "/etc/passwd", {}, 404),
     ("no such branch", "GET", "/branches/99999999", {}, 404),
     ("method not allowed", "POST", "/risk/summary", {}, 405),
-    ("query string too long", "GET", "/branches?q=" + "a" * 5000, {}, 414),
+    ("query string too long", "GET", "/branches?q=" + "a" * MAX_QUERY_BYTES, {}, 414),
     ("invalid parameter", "GET", "/branches?limit=abc", {}, 400),
     ("impossible date", "GET", "/facts?from=2023-02-30", {}, 422),
     ("cors preflight", "OPTIONS", "/branches", {
@@ -83,7 +83,8 @@ def test_docs_keep_the_other_headers_without_csp(api: TestClient) -> None:
 # -- CORS ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("origin", [ORIGIN, "null", "http://localhost:3000"])
 @pytest.mark.parametrize(
-    "url", ["/branches?limit=1", "/branches/99999999", "/health", "/branches?q=" + "a" * 5000]
+    "url",
+    ["/branches?limit=1", "/branches/99999999", "/health", "/branches?q=" + "a" * MAX_QUERY_BYTES],
 )
 def test_cors_allows_any_origin_without_credentials(api: TestClient, origin: str, url: str) -> None:
     # A cookie or an Authorization header does not make the answer credentialed.
@@ -479,6 +480,24 @@ def test_a_trailing_slash_is_not_a_redirect_built_from_the_host(api: TestClient)
     problem = _assert_clean_problem(response, 404)
     assert "location" not in response.headers
     assert problem["instance"] == "/branches/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/branches?sort=relevance",  # a rule of the service's, no more precise code
+        "/localities?sort=relevance",
+        "/branches?limit=0",  # a rule of the parameter's, its own code
+        "/facts?from=2023-02-30",
+    ],
+)
+def test_every_error_of_a_problem_has_its_type(api: TestClient, url: str) -> None:
+    """From an integrator's audit: the errors a service raised named their field and said
+    why, with no `type`, which a client tells errors apart by (the document said it
+    might be missing). Each has one; `invalid` where none more precise is given."""
+    problem = api.get(url).json()
+    assert problem["status"] in (400, 422) and problem["errors"], problem
+    assert all(isinstance(e.get("type"), str) and e["type"] for e in problem["errors"])
 
 
 def test_a_problems_instance_is_a_uri_reference(api: TestClient) -> None:

@@ -13,6 +13,7 @@ from app.models.vocab import (
 )
 from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
 from app.schemas.figures import FactOut, MembershipCountOut, MembershipEventOut, OfficeholderOut
+from app.schemas.localities import OrganizationsByLevel, RiskLevels
 
 
 class ParentRef(Schema):
@@ -299,10 +300,10 @@ class BranchRiskEvidence(Schema):
 
 class ProvinceRisk(Schema):
     province: LocalityRef | None
-    levels: dict[str, int] = Field(
+    levels: RiskLevels = Field(
         description="Named organizations and unnamed groups by risk level, a group counting once."
     )
-    organizations_by_level: dict[str, int] = Field(
+    organizations_by_level: OrganizationsByLevel = Field(
         description="Organizations by risk level, an unnamed group counting as its size."
     )
     at_risk: int

@@ -55,6 +55,7 @@ class LocalityOut(Schema):
 
 
 _ONCE = "(a group counts once)"
+_AS_ITS_SIZE = "(an unnamed group counts as its size)"
 
 
 class RiskLevels(Schema):
@@ -66,6 +67,19 @@ class RiskLevels(Schema):
     none: int = Field(description=f"Assessed and not at risk {_ONCE}.")
     unknown: int = Field(description=f"Too little evidence to assess {_ONCE}.")
     dissolved: int = Field(description=f"Dissolved or merged away by the day evaluated {_ONCE}.")
+
+
+class OrganizationsByLevel(Schema):
+    """Organizations by risk level, an unnamed group counting as its size."""
+
+    critical: int = Field(description=f"At level critical {_AS_ITS_SIZE}.")
+    high: int = Field(description=f"At level high {_AS_ITS_SIZE}.")
+    watch: int = Field(description=f"At level watch {_AS_ITS_SIZE}.")
+    none: int = Field(description=f"Assessed and not at risk {_AS_ITS_SIZE}.")
+    unknown: int = Field(description=f"Too little evidence to assess {_AS_ITS_SIZE}.")
+    dissolved: int = Field(
+        description=f"Dissolved or merged away by the day evaluated {_AS_ITS_SIZE}."
+    )
 
 
 class MembersSum(Schema):

@@ -137,7 +137,7 @@ def from_validation(exc: ValidationError, prefix: str = "body") -> ApiError:
         FieldError(
             field=".".join([prefix, *(str(p) for p in err["loc"])]),
             message=err["msg"],
-            type=err.get("type"),
+            type=err.get("type") or "invalid",
         )
         for err in exc.errors()
     ]
