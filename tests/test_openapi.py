@@ -374,3 +374,16 @@ def test_a_lists_csv_columns_are_documented_as_sent(api: Any, path: str) -> None
     assert documented is not None
     header = api.get(path, params={"format": "csv", "limit": 1}).text.split("\r\n", 1)[0]
     assert header.split(",") == documented.group(1).split(", ")
+
+
+def test_the_counts_by_level_are_of_the_vocabularys_levels() -> None:
+    """The six levels are written once (app.schemas.localities): each class of counts by
+    level, and its descriptions, follow the risk levels a branch can have."""
+    from app.models.vocab import LEVELS
+    from app.schemas.localities import LEVEL_WORDS, OrganizationsByLevel, RiskLevels
+
+    schemas = openapi_document()["components"]["schemas"]
+    for model in (RiskLevels, OrganizationsByLevel):
+        assert set(model.model_fields) == set(LEVELS) == set(LEVEL_WORDS)
+        described = schemas[model.__name__]["properties"]
+        assert all(model.counting in described[level]["description"] for level in LEVELS)

@@ -1,6 +1,7 @@
 from datetime import date
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.models.vocab import LocalityKind, SuccessionKind
 from app.schemas.common import LocalityRef, Schema, SourceRef, TodayUnits
@@ -54,32 +55,47 @@ class LocalityOut(Schema):
     synthetic: bool
 
 
-_ONCE = "(a group counts once)"
-_AS_ITS_SIZE = "(an unnamed group counts as its size)"
+# What each level counts, said once for both ways of counting (a group once, or as its
+# size); each class of counts says its way (`counting`), filled into every description.
+LEVEL_WORDS = {
+    "critical": "At level critical",
+    "high": "At level high",
+    "watch": "At level watch",
+    "none": "Assessed and not at risk",
+    "unknown": "Too little evidence to assess",
+    "dissolved": "Dissolved or merged away by the day evaluated",
+}
 
 
-class RiskLevels(Schema):
+def _describe_levels(schema: dict[str, Any], model: type[Any]) -> None:
+    for level, words in LEVEL_WORDS.items():
+        schema["properties"][level]["description"] = f"{words} {model.counting}."
+
+
+class _ByLevel(Schema):
+    """A count for each risk level."""
+
+    counting: ClassVar[str]
+    model_config = ConfigDict(json_schema_extra=_describe_levels)
+
+    critical: int
+    high: int
+    watch: int
+    none: int
+    unknown: int
+    dissolved: int
+
+
+class RiskLevels(_ByLevel):
     """Named organizations and unnamed groups by risk level, a group counting once."""
 
-    critical: int = Field(description=f"At level critical {_ONCE}.")
-    high: int = Field(description=f"At level high {_ONCE}.")
-    watch: int = Field(description=f"At level watch {_ONCE}.")
-    none: int = Field(description=f"Assessed and not at risk {_ONCE}.")
-    unknown: int = Field(description=f"Too little evidence to assess {_ONCE}.")
-    dissolved: int = Field(description=f"Dissolved or merged away by the day evaluated {_ONCE}.")
+    counting = "(a group counts once)"
 
 
-class OrganizationsByLevel(Schema):
+class OrganizationsByLevel(_ByLevel):
     """Organizations by risk level, an unnamed group counting as its size."""
 
-    critical: int = Field(description=f"At level critical {_AS_ITS_SIZE}.")
-    high: int = Field(description=f"At level high {_AS_ITS_SIZE}.")
-    watch: int = Field(description=f"At level watch {_AS_ITS_SIZE}.")
-    none: int = Field(description=f"Assessed and not at risk {_AS_ITS_SIZE}.")
-    unknown: int = Field(description=f"Too little evidence to assess {_AS_ITS_SIZE}.")
-    dissolved: int = Field(
-        description=f"Dissolved or merged away by the day evaluated {_AS_ITS_SIZE}."
-    )
+    counting = "(an unnamed group counts as its size)"
 
 
 class MembersSum(Schema):
