@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
+from starlette.routing import Route
 
 from app.api import (
     audit,
@@ -25,17 +26,24 @@ from app.api import (
     writes,
 )
 from app.api.query_route import InlineReads
+from app.api.responses import answer_response
 from app.config import Settings
 from app.db import is_sqlite, make_engine, shown_url
 from app.errors import install_error_handlers
 from app.heap import startup_heap_frozen
 from app.log_config import SERVICE_LOGGER
-from app.middleware import DOCS_ASSETS, DOCS_PAGE, REDOC_PAGE, install_middleware
+from app.middleware import (
+    DOCS_ASSETS,
+    DOCS_PAGE,
+    OPENAPI_DOCUMENT,
+    REDOC_PAGE,
+    install_middleware,
+)
 from app.openapi_glossary import describe_fields
 from app.openapi_http import describe_http
 from app.openapi_links import link_items
 from app.ratelimit import RateLimiter
-from app.services.answer_cache import AnswerCache
+from app.services.answer_cache import Answer, AnswerCache
 from app.services.gathered import KeptRankings
 from app.services.listing import WALKS_KEPT, KeptCounts, KeptWalks
 from app.services.localities import WordOrders
@@ -117,6 +125,25 @@ def _complete_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _serve_openapi_with_etag(app: FastAPI) -> None:
+    """/openapi.json as every read is served: a strong ETag, a 304 to a client holding
+    it, gzipped once. A client generator or a docs page checking for a new version of the
+    API downloads the 40 KB document only when it changed (FastAPI's own route sends it
+    whole each time, without a tag)."""
+    document: list[Answer] = []  # built at the first request, as FastAPI's route does
+
+    async def openapi_document(request: Request) -> Response:
+        if not document:
+            document.append(Answer.of(app.openapi()))
+        return answer_response(request, document[0])
+
+    routes = app.router.routes
+    (index,) = (
+        i for i, route in enumerate(routes) if getattr(route, "path", "") == OPENAPI_DOCUMENT
+    )
+    routes[index] = Route(OPENAPI_DOCUMENT, openapi_document, include_in_schema=False)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Settings and the engine are made in the lifespan, not at import."""
 
@@ -186,6 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=DOCS_PAGE,
         redoc_url=REDOC_PAGE,
         static_url=DOCS_ASSETS,
+        openapi_url=OPENAPI_DOCUMENT,
         title="branchstats",
         version="0.1.0",
         description=API_DESCRIPTION,
@@ -198,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_middleware(app)
     _complete_openapi(app)
+    _serve_openapi_with_etag(app)
     # The routes on the app's own router, not its routers included: FastAPI (since
     # 0.137) matches an included router's routes through a node of its own, each request
     # asking every router in turn, twice (15 µs of a branch's detail, the third router).

@@ -35,7 +35,8 @@ SECURITY_HEADERS = [
 ]
 # The interactive docs load their own scripts and styles (served under DOCS_ASSETS).
 DOCS_PAGE, REDOC_PAGE, DOCS_ASSETS = "/docs", "/redoc", "/docs/assets"
-DOCS_PATHS = (DOCS_PAGE, REDOC_PAGE, "/openapi.json")
+OPENAPI_DOCUMENT = "/openapi.json"
+DOCS_PATHS = (DOCS_PAGE, REDOC_PAGE, OPENAPI_DOCUMENT)
 # Reads are open to every origin, never with credentials (install_middleware).
 ANY_ORIGIN = b"*"
 # A `next` link of the longest cursor beside the longest q (200 letters of 4 bytes,

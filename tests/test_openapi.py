@@ -387,3 +387,23 @@ def test_the_counts_by_level_are_of_the_vocabularys_levels() -> None:
         assert set(model.model_fields) == set(LEVELS) == set(LEVEL_WORDS)
         described = schemas[model.__name__]["properties"]
         assert all(model.counting in described[level]["description"] for level in LEVELS)
+
+
+def test_the_served_document_is_the_apps_with_a_validator(api: Any) -> None:
+    """/openapi.json is the document openapi.yaml is checked against, tagged as every read
+    is: a client generator checking for a new version gets a 304, not 40 KB again."""
+    served = api.get("/openapi.json", headers={"Accept-Encoding": "identity"})
+    assert served.status_code == 200
+    assert served.json() == openapi_document()
+    assert served.headers["cache-control"] == "public, max-age=60"
+    tag = served.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]+"', tag)
+    not_modified = api.get("/openapi.json", headers={"If-None-Match": f'"other", {tag}'})
+    assert (not_modified.status_code, not_modified.content) == (304, b"")
+    # The gzip copy has a tag of its own, and a client holding either is current.
+    gzipped = api.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert gzipped.headers["etag"] != tag
+    assert gzipped.json() == served.json()
+    assert api.get("/openapi.json", headers={"If-None-Match": tag}).status_code == 304
+    assert api.get("/openapi.json", headers={"If-None-Match": '"other"'}).status_code == 200
