@@ -372,6 +372,9 @@ def bad_cursors() -> Iterator[Case]:
     }
     for label, value in forged.items():
         yield Case(f"/branches cursor {label}", f"/branches?cursor={value}", 400, "query.cursor")
+    # As an empty q or filter is refused: `cursor=` is a client's missing next, not page 1.
+    for path in LISTS:
+        yield Case(f"{path} cursor empty", _url(path, "cursor="), 400, "query.cursor")
 
 
 THANH_CHUONG_TITLE = "Thanh Chương: Tín hiệu vui tại 6 chi bộ có nguy cơ 'trắng' đảng viên"

@@ -73,6 +73,7 @@ def get_audit(
     cursor: Annotated[
         str | None,
         Query(
+            min_length=1,
             max_length=CURSOR_MAX_LENGTH,
             description="Opaque cursor from the previous page's next_cursor.",
         ),

@@ -200,6 +200,7 @@ class ListParams:
         cursor: Annotated[
             str | None,
             Query(
+                min_length=1,
                 max_length=CURSOR_MAX_LENGTH,
                 description="Opaque cursor from the previous page's `next_cursor`.",
             ),
