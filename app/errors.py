@@ -165,6 +165,23 @@ def problem_body(
     ).model_dump(exclude_none=True)
 
 
+# Where a step of the request keeps headers for whatever its answer turns out to be.
+_ANSWER_HEADERS = "answer_headers"
+
+
+def keep_for_the_answer(request: Request, headers: dict[str, str]) -> None:
+    """Headers that every answer to this request carries from now on, a problem included:
+    a write's RateLimit headers, whose token is spent whether the write succeeds or is
+    refused (a client that only sees them on success cannot tell what it has left)."""
+    setattr(request.state, _ANSWER_HEADERS, {**headers_for_the_answer(request), **headers})
+
+
+def headers_for_the_answer(request: Request) -> dict[str, str]:
+    """The headers kept by `keep_for_the_answer`, if any."""
+    headers: dict[str, str] = getattr(request.state, _ANSWER_HEADERS, {})
+    return headers
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -180,7 +197,11 @@ def problem_response(
         body,
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers={"Cache-Control": PROBLEM_CACHE_CONTROL, **(headers or {})},
+        headers={
+            "Cache-Control": PROBLEM_CACHE_CONTROL,
+            **headers_for_the_answer(request),
+            **(headers or {}),
+        },
     )
 
 

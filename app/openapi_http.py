@@ -75,12 +75,26 @@ def _if_none_match() -> dict[str, Any]:
     }
 
 
+# The headers of app.ratelimit, described once: on every answer to a write that reached
+# its key's bucket, done or refused.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Writes a minute this key may make (its bucket's size).",
+    "RateLimit-Remaining": "Writes it may make now.",
+    "RateLimit-Reset": "Seconds until its bucket is full again.",
+}
+_COUNTED = (
+    " Sent on every answer to a write counted against its key, done or refused; not on "
+    "a 401, 403, 413 or 414, nor on a body that is not JSON, refused before."
+)
+# A write's problems that may come after its key's bucket was reached (the 429 has the
+# headers of its own).
+_COUNTED_PROBLEMS = ("400", "404", "409", "412", "415", "422", "428", "503", "default")
+
+
 def _rate_limit() -> dict[str, Any]:
-    """The headers of app.ratelimit, on every answer to a write."""
     return {
-        "RateLimit-Limit": _header("Writes a minute this key may make (its bucket's size)."),
-        "RateLimit-Remaining": _header("Writes it may make now."),
-        "RateLimit-Reset": _header("Seconds until its bucket is full again."),
+        name: {"$ref": f"#/components/headers/{name.replace('-', '')}"}
+        for name in RATE_LIMIT_HEADERS
     }
 
 
@@ -117,6 +131,9 @@ def _write_headers(path: str, method: str, responses: dict[str, Any]) -> None:
         )
     if "204" in responses:
         responses["204"].setdefault("headers", {}).update(_rate_limit())
+    for status in _COUNTED_PROBLEMS:
+        if status in responses:
+            responses[status].setdefault("headers", {}).update(_rate_limit())
 
 
 def _error_headers(responses: dict[str, Any]) -> None:
@@ -161,9 +178,12 @@ def _no_null_query_values(operation: dict[str, Any]) -> None:
 def describe_http(document: dict[str, Any]) -> dict[str, Any]:
     """Add the caching headers of every kept read, the headers of every write's answers,
     and Retry-After to every 503, to `document` (an OpenAPI 3.1 dict), in place."""
-    document.setdefault("components", {}).setdefault("headers", {})[PROBLEM_CACHE_HEADER] = _header(
+    described = document.setdefault("components", {}).setdefault("headers", {})
+    described[PROBLEM_CACHE_HEADER] = _header(
         f"{PROBLEM_CACHE_CONTROL}: a problem describes one moment, which no cache keeps."
     )
+    for name, description in RATE_LIMIT_HEADERS.items():
+        described[name.replace("-", "")] = _header(description + _COUNTED)
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             # A problem is sent as problem+json only; FastAPI adds the route's own media

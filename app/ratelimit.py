@@ -2,8 +2,9 @@
 
 A key may make `write_rate_per_minute` writes a minute, in bursts of up to as many: its
 bucket holds that many tokens and refills steadily. A write over the limit is answered
-429 with Retry-After, before any database work. Every write answer (the 429s and the
-successful writes) carries the headers of the IETF draft "RateLimit header fields for
+429 with Retry-After, before any database work. Every answer to a write that reached
+its key's bucket (the 429s, the writes done and the writes refused after it: a 409, a
+412, a 422...) carries the headers of the IETF draft "RateLimit header fields for
 HTTP" (draft-ietf-httpapi-ratelimit-headers): RateLimit-Limit (the bucket's size),
 RateLimit-Remaining (writes allowed now) and RateLimit-Reset (seconds until the bucket
 is full again).
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from app.errors import AUTHORIZATION_FIELD, ApiError, FieldError
+from app.errors import AUTHORIZATION_FIELD, ApiError, FieldError, keep_for_the_answer
 
 # Buckets idle long enough to be full again are dropped once there are this many.
 _PRUNE_ABOVE = 10_000
@@ -90,12 +91,9 @@ class RateLimiter:
             del self._buckets[key]
 
 
-_HEADERS = "rate_limit_headers"
-
-
 def limit_writes(request: Request, key: Hashable) -> None:
     """Spend one write of `key` (an API key's id): 429 over the limit. The headers are
-    kept on the request for the write's answer (see `rate_limit_headers`)."""
+    kept on the request for the write's answer, refused or not."""
     limiter: RateLimiter = request.app.state.write_limiter
     decision = limiter.take(key)
     headers = decision.headers()
@@ -110,10 +108,4 @@ def limit_writes(request: Request, key: Hashable) -> None:
             errors=[FieldError(field=AUTHORIZATION_FIELD, message=detail, type="rate_limited")],
             headers={**headers, "Retry-After": str(decision.retry_after_s)},
         )
-    setattr(request.state, _HEADERS, headers)
-
-
-def rate_limit_headers(request: Request) -> dict[str, str]:
-    """The RateLimit headers of the write this request made, if it was limited."""
-    headers: dict[str, str] = getattr(request.state, _HEADERS, {})
-    return headers
+    keep_for_the_answer(request, headers)

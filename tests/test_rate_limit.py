@@ -19,6 +19,7 @@ from app.config import Settings
 from app.errors import PROBLEM_JSON
 from app.main import create_app
 from app.models import Source
+from app.openapi import openapi_document
 from app.ratelimit import RateLimiter
 from app.services.auth import create_key
 from tests.servers import say
@@ -167,3 +168,39 @@ def test_writes_over_the_limit_get_429_and_reads_never_do(
         f"RateLimit headers, nothing written; another key 201; {reads} reads never limited; "
         f"after Retry-After one more write 201",
     )
+
+
+def test_a_refused_write_says_what_its_key_has_left(limited_api: TestClient) -> None:
+    """A write refused after its key's bucket was reached spent a token as a done one
+    does: its problem carries the RateLimit headers, the count going down, as the document
+    says. A request refused before (no key, a body that is not JSON) spends none and
+    carries none."""
+    api = limited_api
+    editor = _key(api, "refused")
+    documented = openapi_document()["paths"]
+    refused = [
+        ("post", "/sources", {"key": "hbdt-tien-phong", "text": "x"}, {}, 409),
+        ("post", "/sources", {**_source(1), "bogus": 1}, {}, 422),
+        ("patch", "/sources/{source_id}", {"title": "x"}, {"If-Match": '"old"'}, 412),
+        ("patch", "/sources/{source_id}", {"title": "x"}, {}, 428),
+        ("delete", "/sources/{source_id}", None, {"If-Match": "*", "_id": "999999"}, 404),
+    ]
+    for spent, (method, template, body, extra, status) in enumerate(refused, start=1):
+        source_id = extra.pop("_id", "1")
+        path = template.replace("{source_id}", source_id)
+        answer = api.request(method, path, json=body, headers={**editor, **extra})
+        assert answer.status_code == status, answer.text
+        assert answer.headers["ratelimit-remaining"] == str(LIMIT - spent), status
+        assert answer.headers["ratelimit-limit"] == str(LIMIT)
+        headers = documented[template][method]["responses"][str(status)]["headers"]
+        assert set(RATE_HEADERS) <= {name.lower() for name in headers}, (template, status)
+    not_json = api.post(
+        "/sources", content=b"{", headers={**editor, "Content-Type": "application/json"}
+    )
+    anonymous = api.post("/sources", json=_source(2))
+    for answer, status in ((not_json, 422), (anonymous, 401)):
+        assert answer.status_code == status
+        assert not any(name in answer.headers for name in RATE_HEADERS), status
+    # The five refused writes spent the burst: the next is over the limit.
+    assert len(refused) == LIMIT
+    assert api.post("/sources", json=_source(3), headers=editor).status_code == 429

@@ -10,8 +10,8 @@ from sqlmodel import Session
 from app.api.auth import AUTH_ERRORS, Writer, problem
 from app.api.common import IdPath, api_router, engine_of, rules_of
 from app.api.deps import refuse_repeated_names
+from app.errors import headers_for_the_answer
 from app.middleware import MAX_BODY_BYTES
-from app.ratelimit import rate_limit_headers
 from app.schemas.branches import BranchDetail
 from app.schemas.localities import LocalityDetail
 from app.schemas.sources import SourceDetail
@@ -131,7 +131,7 @@ def run(
     response = respond(
         transact(engine_of(request), ctx, action, idempotency=idempotency, dry_run=dry_run)
     )
-    response.headers.update(rate_limit_headers(request))
+    response.headers.update(headers_for_the_answer(request))
     return response
 
 
