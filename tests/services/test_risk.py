@@ -14,7 +14,7 @@ from app.ingest.loader import apply_article
 from app.models import Branch, BranchStatus
 from app.models.vocab import LEVELS, RuleId
 from app.reader import Reader
-from app.services.risk import RiskDay, risk_select
+from app.services.risk import RiskDay, risk_select, years_before
 from app.services.risk_explain import explain_risk
 from app.services.risk_rules import LEVEL_DESCRIPTIONS, RiskRules, describe_rules
 from app.services.status import refresh_status
@@ -117,6 +117,10 @@ def event(kind: str, value: int | None, period: str) -> dict[str, Any]:
         ([count(3, "at_least")], "unknown"),  # "3 trở lên": 3 or 30
         ([count(8, "at_most")], "unknown"),  # "nhiều nhất 8": 0 to 8
         ([count(8, "approximate")], "not_met"),
+        # "4-6 đảng viên": as many as 6, so not proved fewer than 5 (a mutation audit
+        # found a range read as its lower end unnoticed).
+        ([count(4) | {"value_max": 6}], "unknown"),
+        ([count(3) | {"value_max": 4}], "met"),
         ([], "unknown"),  # no count is not zero
         # The newest count is read, whatever the order they were written in.
         ([count(10, as_of="2020-01-01"), count(4)], "met"),
@@ -193,6 +197,19 @@ def test_the_stall_window_is_five_years_to_the_day(
     assert status(result, "stalled") == expected
 
 
+def test_an_admission_of_a_year_is_no_later_than_its_article(engine: Engine) -> None:
+    """An admission "in 2026" from an article of 2026-01-01 (TODAY here) happened by that
+    day, not on 2026-12-31, after the day asked about."""
+    result = assess(engine, events=[event("admission", 1, "2026")])
+    criterion = next(c for c in result["criteria"] if c["id"] == "stalled")
+    assert criterion["value"]["last_admission"] == TODAY
+
+
+def test_five_years_before_a_29_february_is_the_28th() -> None:
+    assert years_before(date(2028, 2, 29), 5) == date(2023, 2, 28)
+    assert years_before(date(2028, 2, 29), 4) == date(2024, 2, 29)
+
+
 def test_a_stall_stated_after_an_admission_still_holds(engine: Engine) -> None:
     """ "Trên 5 năm không kết nạp" stated at the end of 2023: an admission earlier that
     year (before the statement) does not undo it."""
@@ -238,6 +255,8 @@ def test_an_admission_open_to_its_end_may_be_after_a_stated_stall(
         ([count(2, status="full"), count(10)], "met"),
         ([count(10)], "unknown"),  # 10 members, but how many full members?
         ([count(3)], "unknown"),  # 3 members: 0 to 3 of them full
+        # "Hơn 1 đảng viên chính thức" and 2 members on the same day: at most 2 full.
+        ([count(1, "more_than", status="full"), count(2)], "met"),
         ([], "unknown"),
         # The newer count decides: "chỉ còn 2 đảng viên" in 2020 after 5 full in 2015.
         ([count(5, status="full", as_of="2015-12-31"), count(2, as_of="2020-12-31")], "met"),
@@ -347,6 +366,23 @@ def test_a_group_is_read_for_each_of_its_organizations(
     assert status(assess(engine, branch=GROUP_OF_3, **sections), rule) == expected
 
 
+@pytest.mark.parametrize(
+    ("rule", "sections", "expected"),
+    [
+        ("too_few_members", {"counts": [whole(count(12))]}, "unknown"),
+        ("stalled", {"events": [whole(event("admission", 2, "2024"))]}, "unknown"),
+        ("stalled", {"events": [each(event("admission", 1, "2024"))]}, "not_met"),
+    ],
+)
+def test_a_group_of_two_is_a_group(
+    engine: Engine, rule: str, sections: dict[str, list[dict[str, Any]]], expected: str
+) -> None:
+    """The smallest group: 12 of two is not 12 each, an admission of the two may be one's
+    (from a mutation audit: every group case had three, and "more than two" passed)."""
+    group_of_2 = {"name": None, "group_size": 2}
+    assert status(assess(engine, branch=group_of_2, **sections), rule) == expected
+
+
 def test_a_branchs_figure_is_its_own_whatever_applies_to_each_says(engine: Engine) -> None:
     """Not a group: its count and its admission are its own (applies_to_each is a group's)."""
     named = assess(
@@ -406,9 +442,21 @@ def test_a_groups_stall_shows_the_admission_for_each_it_read(engine: Engine) -> 
         # The window is 3 calendar years up to the latest, 2016 to 2018: 2015 is outside.
         ([event("departure", 3, "2015"), event("admission", 1, "2018")], "unknown"),
         ([event("departure", 3, "2016"), event("admission", 1, "2018")], "met"),
+        # 2015's 5 departures left out: 1 against 3 in the window (not "unknown" with
+        # 2015 read as a fourth year of it).
+        (
+            [
+                event("departure", 5, "2015"),
+                event("departure", 1, "2018"),
+                event("admission", 3, "2018"),
+            ],
+            "not_met",
+        ),
         # Begun before the window (2016 to 2018), an event may lie wholly before it.
         ([event("departure", 5, "2010/2017"), event("admission", 1, "2018")], "unknown"),
         ([event("departure", 5, "2016/2017"), event("admission", 1, "2018")], "met"),
+        # Begun the year just before the window: it too may lie before it (all in 2015).
+        ([event("departure", 5, "2015/2017"), event("admission", 1, "2018")], "unknown"),
         ([event("departure", 1, "2018"), event("admission", 3, "2010/2017")], "unknown"),
         ([event("departure", 1, "2018"), event("admission", 3, "2016/2017")], "not_met"),
         # A number not reported may be any: more, or fewer.
