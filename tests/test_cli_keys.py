@@ -125,7 +125,7 @@ def test_reimporting_a_seed_file_changes_nothing(
     assert code == 0 and " 0 added, 0 changed, 0 removed" in out and "nothing changed" in out
 
 
-@pytest.mark.parametrize("name", ["bad\x1b[31mred", "two\nlines", "mirror\u202e"])
+@pytest.mark.parametrize("name", ["bad\x1b[31mred", "two\nlines", "mirror\u202e", "isolated\u2066"])
 def test_a_key_name_that_would_mislead_a_terminal_is_refused(
     cli_db: str, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:

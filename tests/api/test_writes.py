@@ -486,18 +486,24 @@ def test_a_figure_cut_from_its_qualifying_word_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "why"),
     [
-        ("quote", "   "),  # folds to "", which every text contains
-        ("quote", "\u00a0\u00a0\n"),
-        ("quote", " . "),
-        ("quote", "ệ  "),  # one letter: found in most texts
-        ("name", "   "),
-        ("name", "\u200b\u200b"),  # prints nothing
+        ("quote", "   ", "quote_not_a_clause"),  # folds to "", which every text contains
+        ("quote", "\u00a0\u00a0\n", "quote_not_a_clause"),
+        ("quote", " . ", "quote_not_a_clause"),
+        ("quote", "ệ  ", "quote_not_a_clause"),  # one letter: found in most texts
+        # From a mutation audit: three characters, no letter or digit (in any article),
+        # and two once the spaces are folded, passed as clauses (then refused only for
+        # not being in this source's text).
+        ("quote", "...", "quote_not_a_clause"),
+        ("quote", "- -", "quote_not_a_clause"),
+        ("quote", "ab\u00a0", "quote_not_a_clause"),
+        ("name", "   ", "blank"),
+        ("name", "\u200b\u200b", "blank"),  # prints nothing
     ],
 )
 def test_a_blank_quote_or_name_is_refused(
-    write_api: TestClient, editor: dict[str, str], field: str, value: str
+    write_api: TestClient, editor: dict[str, str], field: str, value: str, why: str
 ) -> None:
     """From a write audit: a quote of whitespace passed the "found in the source" check
     (its folded form, "", is in every text), and stood as a branch's proof."""
@@ -507,6 +513,7 @@ def test_a_blank_quote_or_name_is_refused(
     before = row_counts(write_api)
     refused = write_api.post("/branches", json=body, headers=editor)
     assert refused.status_code == 422 and fields(refused) == [f"body.{field}"], refused.text
+    assert refused.json()["errors"][0]["type"] == why
     assert row_counts(write_api) == before
 
 
@@ -939,6 +946,44 @@ def test_a_figure_needs_a_source_that_states_it(
     assert row_counts(write_api)["membership_counts"] == before["membership_counts"] + 1
     # Stored as one spelling (NFC), the spaces as sent: a quote is verbatim.
     assert ok.json()["quote"] == unicodedata.normalize("NFC", loose) != loose
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "hien co 9 dang vien",  # without its diacritics
+        "HIỆN CÓ 9 ĐẢNG VIÊN",  # in capitals
+    ],
+)
+def test_a_quote_is_found_as_written_not_as_searched(
+    write_api: TestClient, editor: dict[str, str], quote: str
+) -> None:
+    """A quote is the source's words verbatim (only Unicode and whitespace normalized):
+    a search folds case and diacritics, provenance does not, or "có 9" and "cơ 9" would
+    prove one another. From a mutation audit: the check compared folded texts unnoticed."""
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    before = row_counts(write_api)
+    refused = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch, quote=quote), headers=editor
+    )
+    assert refused.status_code == 422 and fields(refused) == ["body.quote"], refused.text
+    assert refused.json()["errors"][0]["type"] == "quote_not_in_source"
+    assert row_counts(write_api) == before
+
+
+def test_a_figure_is_found_in_its_quote_whatever_its_spaces(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The figure is compared with its quote as the quote with its source: both with their
+    whitespace folded, so a figure pasted with a non-breaking space is in a quote typed
+    with a plain one (from a mutation audit: compared raw, unnoticed)."""
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    body = count_body(source["id"], branch, quote="9 đảng viên", figure="9\u00a0đảng viên")
+    created = write_api.post("/membership-counts", json=body, headers=editor)
+    assert created.status_code == 201, created.text
+    assert created.json()["figure"] == "9\u00a0đảng viên"
 
 
 def test_text_is_stored_in_nfc(write_api: TestClient, editor: dict[str, str]) -> None:

@@ -119,6 +119,9 @@ def test_a_qualifier_is_one_the_figures_words_give(
         ("12 trên 12", 12),  # 12 out of 12
         ("3 chi bộ có dưới 3 đảng viên", 3),
         ("hơn 5 năm, kết nạp 5 đảng viên", 5),
+        # From a mutation audit: "trên" after a number is "out of", whichever number of
+        # the two is the value.
+        ("5 trên 10 chi bộ", 10),
     ],
 )
 def test_a_word_before_another_number_does_not_qualify_the_value(figure: str, value: float) -> None:
@@ -157,6 +160,10 @@ def test_the_quotes_words_around_a_figure_qualify_it(
         ("12 trên 12 chi bộ", "12", 12),  # 12 out of 12
         ("dưới 15 đảng viên, 5 chi bộ", "5", 5),  # the "5" of "15" is another number
         ("trên 2,5 ha, 5 chi bộ", "5", 5),
+        # From a mutation audit: printed only inside another number (5 of 5,000), the
+        # figure is qualified by no word of the quote; that number's words are its own.
+        ("dưới 5.000 đảng viên", "5", 5),
+        ("hơn 12.500 hộ", "12", 12),
         ("Năm 2023, Lục Yên kết nạp 216 đảng viên mới", "216", 216),
     ],
 )

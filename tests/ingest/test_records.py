@@ -68,6 +68,17 @@ FLAG = "facts:\n  - {{id: f, metric: at_risk_reported, branch: org:x, {fields}, 
             (BRANCH.format(fields=f"name: Chi bộ, quote: {quote}"), "branches.0.quote")
             for quote in ('"   "', '" . "', '"ệ  "')
         ),
+        # From a mutation audit: no letter or digit ("..." is in any article), or two
+        # characters once the spaces are folded.
+        *(
+            (BRANCH.format(fields=f"name: Chi bộ, quote: {quote}"), "branches.0.quote")
+            for quote in ('"..."', '"- -"', '"ab\\u00a0"')
+        ),
+        # A name reversed on screen by a text-direction override or isolate.
+        *(
+            (BRANCH.format(fields=f'name: "Chi bộ {mark}", quote: abc'), "branches.0.name")
+            for mark in ("\\u202e", "\\u2067")
+        ),
         # A flag is 1, exact: 0.5 or 0 read as not reported, 5 as reported.
         (FLAG.format(fields="value: 0.5"), "facts.0.value"),
         (FLAG.format(fields="value: 1, value_max: 2"), "facts.0.value_max"),
@@ -209,6 +220,33 @@ def test_a_value_is_at_most_what_its_metric_can_be(metric: str, value: str, refu
     with pytest.raises(ImportRejected) as rejected:
         parse_article_yaml(BASE + fact, "t")
     assert f"{metric} is at " in str(rejected.value)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "figure", "refused"),
+    [
+        ("members_over_60", "2.5", "2,5", True),
+        ("households", "6.5", "6,5", True),
+        ("members_over_60", "3", "3", False),
+        ("poverty_rate", "6.5", "6,5%", False),  # a share may have decimals
+    ],
+)
+def test_a_count_of_whole_things_is_a_whole_number(
+    metric: str, value: str, figure: str, refused: bool
+) -> None:
+    """Members, households are counted one by one: 2.5 of them is a misread figure. From
+    a mutation audit: members dropped from the whole units passed unnoticed."""
+    fact = (
+        f"facts:\n  - {{id: f, metric: {metric}, locality: vn2004:17, value: {value}, "
+        f'figure: "{figure}", quote: abc}}\n'
+    )
+    if not refused:
+        assert parse_article_yaml(BASE + fact, "t").facts[0].value == float(value)
+        return
+    with pytest.raises(ImportRejected) as rejected:
+        parse_article_yaml(BASE + fact, "t")
+    assert fields_of(rejected.value) == {"facts.0.value"}
+    assert f"{metric} counts whole " in str(rejected.value)
 
 
 def test_an_article_is_not_held_before_it_was_published() -> None:

@@ -41,3 +41,24 @@ def test_a_cursor_of_names_from_before_0026_is_refused(sort: str) -> None:
 def test_a_cursor_of_another_sort_keeps_its_version() -> None:
     page = PageRequest(limit=5, cursor=None, sort="id", filters_digest="f")
     assert decode_cursor(_cursor_of_version([7], page, 2), KEYS[1:], page, SECRET) == [7]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["ab", 7, 8],  # more values than keys
+        ["ab"],  # fewer
+        ["ab", True],  # a boolean is no id, though Python counts it an int
+        [7, "ab"],  # each of the other key's kind
+    ],
+)
+def test_a_signed_cursor_whose_values_do_not_fit_the_keys_is_a_400(values: list[object]) -> None:
+    """From a mutation audit: signed with the secret (public until CURSOR_SECRET is set),
+    a cursor's values are input like any other; too many of them reached zip(strict=True)
+    as a ValueError (a 500), and `true` an id's bound. Each is the 400 naming the cursor."""
+    page = PageRequest(limit=5, cursor=None, sort="name", filters_digest="f")
+    with pytest.raises(ApiError) as refused:
+        decode_cursor(encode_cursor(values, page, SECRET), KEYS, page, SECRET)
+    assert refused.value.status == 400
+    assert refused.value.errors is not None
+    assert [e.field for e in refused.value.errors] == ["query.cursor"]
