@@ -22,6 +22,7 @@ from app.models import Branch, Locality, MembershipCount, Source, metadata
 from app.openapi import openapi_document
 from app.services.auth import create_key, revoke_key
 from app.services.json_sql import gzip_etag, representation_etag
+from tests.api.helpers import walk
 
 TIEN_PHONG = "org:vn2004:05251/xom-tien-phong"
 TIEN_PHONG_SOURCE = "hbdt-tien-phong"
@@ -1821,3 +1822,144 @@ def test_an_unreported_value_takes_no_qualifier(
     assert about.status_code == 422 and fields(about) == ["body.qualifier"]
     assert row_counts(write_api) == before
     assert write_api.post("/admissions", json=admissions, headers=editor).status_code == 201
+
+
+# -- From a mutation audit of the figure writes, the status and the stats: edges no test
+# held (each of these fails with its rule changed).
+
+
+def test_a_range_whose_top_is_its_value_is_taken(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A range's top is at or above its value: a top equal to the value is taken."""
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    below = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch, value_max=8), headers=editor
+    )
+    assert below.status_code == 422 and fields(below) == ["body.value_max"]
+    same = write_api.post(
+        "/membership-counts", json=count_body(source["id"], branch, value_max=9), headers=editor
+    )
+    assert same.status_code == 201, same.text
+    assert same.json()["value"] == 9 and same.json()["value_max"] == 9
+
+
+def test_a_period_of_one_day_is_taken_and_one_ending_the_day_before_is_not(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A period ends before it starts only when its end is earlier: a day's is taken."""
+    source = new_source(write_api, editor)
+    branch = id_of(write_api, Branch, TIEN_PHONG)
+    body = admissions_body(source["id"], branch)
+    before = row_counts(write_api)
+    backwards = body | {"period_start": "2023-12-31", "period_end": "2023-12-30"}
+    refused = write_api.post("/admissions", json=backwards, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.period_end"]
+    assert row_counts(write_api) == before
+    one_day = body | {"period_start": "2023-12-31", "period_end": "2023-12-31"}
+    made = write_api.post("/admissions", json=one_day, headers=editor)
+    assert made.status_code == 201, made.text
+    assert (made.json()["period_start"], made.json()["period_end"]) == ("2023-12-31", "2023-12-31")
+
+
+def test_a_period_begun_before_the_founding_is_of_the_lifetime_if_it_ends_in_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Before the founding is a period that ended before it, not one that began before
+    it: the year of a branch founded in June is its year too."""
+    source, _, made = _village_and_branch(write_api, editor)
+    branch = made["id"]
+    founded = patch(write_api, f"/branches/{branch}", {"founded_on": "2023-06-01"}, editor)
+    assert founded.status_code == 200
+    admissions = admissions_body(source["id"], branch)
+    early = admissions | {"period_start": "2022-01-01", "period_end": "2022-12-31"}
+    refused = write_api.post("/admissions", json=early, headers=editor)
+    assert refused.status_code == 422 and fields(refused) == ["body.period_end"], refused.text
+    year = admissions | {"period_start": "2023-01-01", "period_end": "2023-12-31"}
+    made_year = write_api.post("/admissions", json=year, headers=editor)
+    assert made_year.status_code == 201, made_year.text
+
+
+def test_a_count_moved_to_another_branch_leaves_the_first_ones_status(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A count moved away is no longer its first branch's latest."""
+    source, _, made = _village_and_branch(write_api, editor)
+    branch = f"/branches/{made['id']}"
+    count = write_api.post(
+        "/membership-counts", json=count_body(source["id"], made["id"]), headers=editor
+    )
+    assert count.status_code == 201, count.text
+    assert write_api.get(branch).json()["latest_count"]["id"] == count.json()["id"]
+    path = f"/membership-counts/{count.json()['id']}"
+    moved = patch(write_api, path, {"branch_id": id_of(write_api, Branch, TIEN_PHONG)}, editor)
+    assert moved.status_code == 200, moved.text
+    item = write_api.get(branch).json()
+    assert item["latest_count"] is None and item["risk"]["level"] == "unknown"
+    listed = write_api.get("/branches", params={"q": "Thử Nghiệm"}).json()["items"]
+    assert [b["latest_count"] for b in listed if b["id"] == made["id"]] == [None]
+
+
+def test_a_count_of_its_articles_day_is_dated_by_the_article(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """An own date on or after the article's is the article's: "published", in the
+    count and in the branch's latest count (rendered by SQL: app.services.evidence_dates)."""
+    source, _, made = _village_and_branch(write_api, editor)  # published 2024-03-02
+    body = count_body(source["id"], made["id"], as_of="2024-03-02")
+    count = write_api.post("/membership-counts", json=body, headers=editor)
+    assert count.status_code == 201, count.text
+    assert count.json()["evidence_date_basis"] == "published"
+    latest = write_api.get(f"/branches/{made['id']}").json()["latest_count"]
+    assert (latest["id"], latest["evidence_date_basis"]) == (count.json()["id"], "published")
+    listed = write_api.get("/branches", params={"q": "Thử Nghiệm"}).json()["items"]
+    [item] = [b for b in listed if b["id"] == made["id"]]
+    assert item["latest_count"]["evidence_date_basis"] == "published"
+
+
+def test_a_new_branch_without_a_count_sorts_before_those_counted_none(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """ "Not reported" is not zero: sorted by members, a branch without a count (the
+    newest, its id the highest) comes before those whose count's low end is 0 (a group
+    of branches of fewer than 5)."""
+    _, _, made = _village_and_branch(write_api, editor)
+    whole = walk(write_api, "/branches?sort=members&limit=500")
+    lows = [-1 if b["members"]["low"] is None else b["members"]["low"] for b in whole]
+    assert -1 in lows and 0 in lows
+    assert lows == sorted(lows)
+    assert lows[[b["id"] for b in whole].index(made["id"])] == -1
+
+
+def test_a_villages_sum_with_an_unbounded_count_has_no_top(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A village's figures are added up one by one: an unbounded one ("trên 20") is not
+    bounded, and the year's sum has no top."""
+    source, village, made = _village_and_branch(write_api, editor)
+    exact = count_body(source["id"], made["id"], as_of="2023-12-31")
+    assert write_api.post("/membership-counts", json=exact, headers=editor).status_code == 201
+    text = "Chi bộ Đoàn Kết có trên 20 đảng viên."
+    other_source = new_source(write_api, editor, key="test-doan-ket", text=text)
+    other = write_api.post(
+        "/branches",
+        json={
+            "key": "org:vn2004:05251/xom-thu-nghiem/doan-ket", "kind": "village_branch",
+            "name": "Chi bộ Đoàn Kết", "locality_id": village["id"],
+            "parent_id": id_of(write_api, Branch, "org:vn2004:05251"),
+            "source_id": other_source["id"], "quote": "Chi bộ Đoàn Kết",
+        },
+        headers=editor,
+    )  # fmt: skip
+    assert other.status_code == 201, other.text
+    more_than = count_body(
+        other_source["id"], other.json()["id"], value=20, quote=text, figure="trên 20",
+        qualifier="more_than", as_of="2023-12-31",
+    )  # fmt: skip
+    made_count = write_api.post("/membership-counts", json=more_than, headers=editor)
+    assert made_count.status_code == 201, made_count.text
+    [year] = write_api.get(f"/localities/{village['id']}/stats").json()["years"]
+    members = year["members"]
+    assert (year["year"], members["records_total"], members["low"]) == (2023, 2, 30)
+    assert members["high"] is None

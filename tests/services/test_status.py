@@ -9,12 +9,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, exists, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.db import BEGIN_IMMEDIATE, make_engine, unpooled_session
-from app.models import Branch, BranchStatus, MembershipCount, Source
+from app.models import Branch, BranchStatus, Locality, LocalitySuccession, MembershipCount, Source
 from app.services import status, status_day
 from app.services.auth import Caller
 from app.services.branch_items import stale_items
@@ -22,8 +23,11 @@ from app.services.refs import table
 from app.services.risk_rules import RiskRules
 from app.services.status import (
     STAGED_STATUS,
+    behind_the_day,
+    refresh_current_units,
     refresh_status,
     stage_status,
+    stale_current_units,
     store_staged_status,
 )
 from app.services.status_day import (
@@ -344,3 +348,36 @@ def test_one_process_refreshes_the_day_while_the_others_wait(engine: Engine) -> 
         assert _all_rows(engine) == before
     assert refresh_if_stale(engine, rules, noon) is True
     assert not is_stale(engine, rules, noon.date())
+
+
+def test_rows_of_another_day_or_rule_set_are_behind_the_day(engine: Engine) -> None:
+    """A write brings to its day the rows the day's refresh has yet to store: those of
+    another day, and those of another rule set."""
+    rules, today = RiskRules(), date.today()
+    with Session(engine) as session:
+        ids = set(session.exec(select(BranchStatus.branch_id).limit(3)).all())
+        assert len(ids) == 3
+        assert behind_the_day(session, ids, rules, today) == set()
+        assert behind_the_day(session, ids, rules, today + timedelta(days=1)) == ids
+        assert behind_the_day(session, ids, RiskRules(min_members=10), today) == ids
+
+
+def test_a_commune_ended_without_a_successor_is_no_ones_commune_today(engine: Engine) -> None:
+    """A unit ended with no successor is no place's unit of today."""
+    loc, succ = table(Locality), table(LocalitySuccession)
+    with Session(engine) as session:
+        no_successor = ~exists().where(succ.c.predecessor_id == loc.c.id)
+        has_places = loc.c.id.in_(sa_select(loc.c.commune_id).where(loc.c.commune_id.is_not(None)))
+        commune = session.execute(
+            sa_select(loc.c.id)
+            .where(loc.c.kind == "commune", loc.c.valid_to.is_(None), no_successor, has_places)
+            .order_by(loc.c.id)
+            .limit(1)
+        ).scalar_one()
+        under = sa_select(loc.c.current_commune_id).where(loc.c.commune_id == commune)
+        assert set(session.execute(under).scalars()) == {commune}
+        session.execute(update(loc).where(loc.c.id == commune).values(valid_to=date(2025, 6, 30)))
+        refresh_current_units(session)
+        assert set(session.execute(under).scalars()) == {None}
+        assert stale_current_units(session) == []
+        session.rollback()
