@@ -1881,6 +1881,61 @@ def test_a_period_begun_before_the_founding_is_of_the_lifetime_if_it_ends_in_it(
     assert made_year.status_code == 201, made_year.text
 
 
+def test_a_figure_of_the_founding_or_the_dissolution_day_is_of_the_lifetime(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A lifetime holds its first and its last day: a count as of the founding day, a
+    period begun on the dissolution day, whether the figure or the branch's date is
+    written last."""
+    source, _, made = _village_and_branch(write_api, editor)
+    branch = made["id"]
+    admissions = admissions_body(source["id"], branch)
+    ends_on_founding = admissions | {"period_start": "2019-01-01", "period_end": "2020-01-01"}
+    made_early = write_api.post("/admissions", json=ends_on_founding, headers=editor)
+    assert made_early.status_code == 201, made_early.text
+    begins_on_dissolution = {"period_start": "2023-06-30", "period_end": "2023-12-31"}
+    made_late = write_api.post(
+        "/admissions", json=admissions | begins_on_dissolution, headers=editor
+    )
+    assert made_late.status_code == 201, made_late.text
+    lifetime = {"founded_on": "2020-01-01", "dissolved_on": "2023-06-30"}
+    dated = patch(write_api, f"/branches/{branch}", lifetime, editor)
+    assert dated.status_code == 200, dated.text
+    counts: dict[str, str] = {}
+    for day in ("2020-01-01", "2023-06-30"):
+        body = count_body(source["id"], branch, as_of=day)
+        counted = write_api.post("/membership-counts", json=body, headers=editor)
+        assert counted.status_code == 201, (day, counted.text)
+        counts[day] = counted.json()["key"]
+
+    # A day further in, and the branch's date is said against each figure it contradicts.
+    early, late = made_early.json()["key"], made_late.json()["key"]
+    for dates, expected in (
+        (
+            {"founded_on": "2020-01-02"},
+            {
+                ("body.founded_on", f"after membership_count {counts['2020-01-01']}, "
+                 "dated 2020-01-01 (as_of)"),
+                ("body.founded_on", f"after membership_event {early}, "
+                 "dated 2020-01-01 (period_end)"),
+            },
+        ),
+        (
+            {"dissolved_on": "2023-06-29"},
+            {
+                ("body.dissolved_on", f"before membership_count {counts['2023-06-30']}, "
+                 "dated 2023-06-30 (as_of)"),
+                ("body.dissolved_on", f"before membership_event {late}, "
+                 "dated 2023-06-30 (period_start)"),
+            },
+        ),
+    ):  # fmt: skip
+        refused = patch(write_api, f"/branches/{branch}", dates, editor)
+        assert refused.status_code == 422, refused.text
+        errors = refused.json()["errors"]
+        assert {(e["field"], e["message"]) for e in errors} == expected, errors
+
+
 def test_a_count_moved_to_another_branch_leaves_the_first_ones_status(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
