@@ -40,7 +40,7 @@ FIELD_GLOSSARY: dict[str, str] = {
     "date_note": "How the date was read from the text.",
     "synthetic": "True for generated benchmark data, never for real figures.",
     "qualifier": "How the text qualifies the value: exact, approximate, at_least, more_than, "
-    "at_most or less_than (exact when the value is null: not reported).",
+    "at_most or less_than; empty when the value is (not reported: nothing to qualify).",
     "applies_to_each": "For an unnamed group: the figure holds for each of its organizations, "
     "not for the group as a whole.",
     "as_of": "The day the figure or evaluation holds.",

@@ -199,7 +199,11 @@ _ANY_WORD = re.compile(
 )
 
 
-def misqualified(figure: str | None, value: float | None, qualifier: str) -> str | None:
+# A qualifier qualifies a number: an event whose number is not reported has none.
+UNREPORTED_UNQUALIFIED = "an unreported value (null) takes no qualifier: leave it out"
+
+
+def misqualified(figure: str | None, value: float | None, qualifier: str | None) -> str | None:
     """Why the qualifier is not one the figure's words give its value ("dưới 5" read as
     exactly 5 would count a branch of four as one of five), or None when it is, or when
     no word of the figure qualifies the value: where the figure prints the value more
@@ -234,7 +238,7 @@ def misqualified(figure: str | None, value: float | None, qualifier: str) -> str
 
 
 def misqualified_in_quote(
-    quote: str, figure: str | None, value: float | None, qualifier: str
+    quote: str, figure: str | None, value: float | None, qualifier: str | None
 ) -> str | None:
     """misqualified, and the same of the figure read with its quote's words around it:
     "5" cut from "dưới 5 đảng viên" and given as exactly 5 is refused as "dưới 5" is.

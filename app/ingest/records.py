@@ -22,7 +22,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.days import Day
-from app.ingest.figure_numbers import flag_fault, outside_metric_range, part_exceeds_whole
+from app.ingest.figure_numbers import (
+    UNREPORTED_UNQUALIFIED,
+    flag_fault,
+    outside_metric_range,
+    part_exceeds_whole,
+)
 from app.ingest.periods import PeriodError, parse_period
 from app.models.vocab import (
     DIMENSIONS,
@@ -329,17 +334,27 @@ class EventRecord(FigureRecord):
     branch: Key
     value: WholeNumber | None = None
     value_max: WholeNumber | None = None
+    # None with an unreported value (nothing to qualify); `exact` when a value is given
+    # without one.
+    qualifier: Qualifier | None = None  # type: ignore[assignment]
     period: Period | None = None
     reason: LongText | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exact_unless_qualified(cls, data: Any) -> Any:
+        """A value given without a qualifier is read as printed: exact."""
+        valued = isinstance(data, dict) and data.get("value") is not None
+        if valued and data.get("qualifier") is None:
+            return {**data, "qualifier": "exact"}
+        return data
 
     @model_validator(mode="after")
     def _valid(self) -> "EventRecord":
         if self.value_max is not None and (self.value is None or self.value_max < self.value):
             raise fault("value_max", "value_max needs a value at or below it")
-        if self.value is None and self.qualifier != "exact":
-            raise fault(
-                "qualifier", "an unreported value (null) takes no qualifier: leave it exact"
-            )
+        if self.value is None and self.qualifier is not None:
+            raise fault("qualifier", UNREPORTED_UNQUALIFIED)
         return self
 
     def bounds(self) -> tuple[date | None, date | None]:

@@ -101,6 +101,8 @@ class MembershipEvent(FigureBase, table=True):
             "value IS NULL OR (value >= 0 AND (value_max IS NULL OR value_max >= value))",
             name="value",
         ),
+        # A qualifier qualifies a number: none where no number is reported (migration 0027).
+        CheckConstraint("(value IS NULL) = (qualifier IS NULL)", name="qualifier_of_value"),
         CheckConstraint(
             "period_start IS NULL OR period_end IS NULL OR period_start <= period_end",
             name="period",
@@ -113,6 +115,9 @@ class MembershipEvent(FigureBase, table=True):
     branch_id: int = Field(foreign_key="branches.id")
     kind: str = Field(max_length=20)
     value: int | None = Field(default=None, description="Null: it happened, count not reported.")
+    # Null with the value, and only then: nothing to qualify. No default here (a default
+    # would fill a NULL written on purpose): every writer names it.
+    qualifier: str | None = Field(default=None, max_length=20)  # type: ignore[assignment]
     value_max: int | None = None
     period_start: date | None = None
     period_end: date | None = None

@@ -2,7 +2,7 @@ from datetime import date
 
 from pydantic import Field
 
-from app.models.vocab import EventKind, MemberStatus, Role
+from app.models.vocab import EventKind, MemberStatus, Qualifier, Role
 from app.schemas.common import BranchMini, LocalityRef, Provenance, examples_of
 
 
@@ -66,6 +66,10 @@ class MembershipEventOut(Subject):
     period_start: date | None
     period_end: date | None
     reason: str | None = Field(description="For departures, the reason the text gives.")
+    qualifier: Qualifier | None = Field(  # type: ignore[assignment]
+        description="exact, approximate, at_least, more_than, at_most or less_than, as the "
+        "text says; null when the value is (no number to qualify).",
+    )
 
 
 class FactOut(Subject):

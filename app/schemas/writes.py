@@ -9,7 +9,15 @@ format (seed/FORMAT.md and app.ingest.records).
 
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from app.days import Day
@@ -319,11 +327,25 @@ class EventCreate(FigureCreate):
         default=None, description="How many; null when the text says it happened without a number."
     )
     value_max: Count | None = Field(default=None, description=D_VALUE_MAX)
+    qualifier: Qualifier | None = Field(  # type: ignore[assignment]
+        default=None,
+        description=f"{D_QUALIFIER} None for an unreported value (null): leave it out. "
+        "Left out beside a value, exact.",
+    )
     period_start: Day | None = Field(default=None, description=D_PERIOD_START)
     period_end: Day | None = Field(default=None, description=D_PERIOD_END)
     reason: LongText | None = Field(
         default=None, description="For departures: what the text gives."
     )
+
+    @model_validator(mode="after")
+    def _exact_unless_qualified(self) -> "EventCreate":
+        """A value given without a qualifier is read as printed: exact. An unreported
+        value keeps none (a qualifier sent with it is refused by the figure checks, 422
+        naming it with the body's other faults)."""
+        if self.value is not None and self.qualifier is None:
+            self.qualifier = "exact"
+        return self
 
 
 class EventUpdate(FigureUpdate):

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from app.errors import ApiError, FieldError
 from app.ingest.figure_numbers import (
+    UNREPORTED_UNQUALIFIED,
     flag_fault,
     misqualified_in_quote,
     outside_metric_range,
@@ -117,10 +118,9 @@ def _range_errors(body: Any) -> list[FieldError]:
     errors = []
     if body.value_max is not None and (body.value is None or body.value_max < body.value):
         errors.append(FieldError(field="body.value_max", message="needs a value at or below it"))
-    if body.value is None and body.qualifier != "exact":
+    if body.value is None and body.qualifier is not None:
         # Not reported: nothing for a qualifier to qualify ("about" no number).
-        message = "an unreported value (null) takes no qualifier: leave it exact"
-        errors.append(FieldError(field="body.qualifier", message=message))
+        errors.append(FieldError(field="body.qualifier", message=UNREPORTED_UNQUALIFIED))
     if part_exceeds_whole(body.value, body.value_max, getattr(body, "out_of", None)):
         message = "is below the value: a part is not more than its whole"
         errors.append(FieldError(field="body.out_of", message=message))

@@ -29,10 +29,19 @@ def test_admissions_per_period_and_kind(api: TestClient) -> None:
     assert (252, "exact", "252") in [
         (e["value"], e["qualifier"], e["figure"]) for e in body["items"]
     ]
-    # "ở 6 chi bộ ... đều phát triển được đảng viên mới": each admitted, no number printed.
+    # "ở 6 chi bộ ... đều phát triển được đảng viên mới": each admitted, no number printed,
+    # so nothing to qualify (it was served as exactly nothing before migration 0027).
     unnumbered = [e for e in body["items"] if e["value"] is None]
-    assert [(e["figure"], e["applies_to_each"]) for e in unnumbered] == [(None, True)]
+    assert [(e["figure"], e["qualifier"], e["applies_to_each"]) for e in unnumbered] == [
+        (None, None, True)
+    ]
     assert "đều phát triển được đảng viên mới" in unnumbered[0]["quote"]
+    detail = api.get(f"/admissions/{unnumbered[0]['id']}").json()
+    assert (detail["value"], detail["qualifier"]) == (None, None)
+    text = api.get("/admissions", params={"format": "csv", "kind": "admission"}).text
+    cells = {r["key"]: (r["value"], r["qualifier"]) for r in csv.DictReader(io.StringIO(text))}
+    assert cells[unnumbered[0]["key"]] == ("", "")
+    assert cells[next(e["key"] for e in body["items"] if e["value"] == 252)] == ("252", "exact")
     departures = api.get("/admissions", params={"kind": "departure"}).json()["items"]
     # "trung bình mỗi năm có một": an average over 2016 and 2017, so about 2.
     assert [

@@ -1816,12 +1816,25 @@ def test_an_unreported_value_takes_no_qualifier(
         "period_start": "2023-01-01", "period_end": "2023-12-31",
     }  # fmt: skip
     before = row_counts(write_api)
-    about = write_api.post(
-        "/admissions", json=admissions | {"qualifier": "approximate"}, headers=editor
-    )
-    assert about.status_code == 422 and fields(about) == ["body.qualifier"]
+    for qualifier in ("approximate", "exact"):  # "exact" was stored beside the null before
+        refused = write_api.post(
+            "/admissions", json=admissions | {"qualifier": qualifier}, headers=editor
+        )
+        assert refused.status_code == 422 and fields(refused) == ["body.qualifier"]
+        assert "takes no qualifier" in refused.json()["errors"][0]["message"]
     assert row_counts(write_api) == before
-    assert write_api.post("/admissions", json=admissions, headers=editor).status_code == 201
+    created = write_api.post("/admissions", json=admissions, headers=editor)
+    assert created.status_code == 201 and created.json()["qualifier"] is None
+    path = f"/admissions/{created.json()['id']}"
+    assert write_api.get(path).json()["qualifier"] is None
+    # A number given later is read as printed (exact) unless qualified; taken away
+    # again, its qualifier goes with it, said in the same PATCH.
+    two = patch(write_api, path, {"value": 2, "figure": "2"}, editor)
+    assert two.status_code == 200 and two.json()["qualifier"] == "exact", two.text
+    alone = patch(write_api, path, {"value": None, "figure": None}, editor)
+    assert alone.status_code == 422 and fields(alone) == ["body.qualifier"]
+    cleared = patch(write_api, path, {"value": None, "figure": None, "qualifier": None}, editor)
+    assert cleared.status_code == 200 and cleared.json()["qualifier"] is None, cleared.text
 
 
 # -- From a mutation audit of the figure writes, the status and the stats: edges no test

@@ -300,15 +300,18 @@ def test_a_derived_date_is_there_and_explained(fields: str, refused: str | None)
     assert fields_of(refusal.value) == {f"counts.0.{refused}"}
 
 
-def test_an_unreported_event_takes_no_qualifier() -> None:
-    event = (
-        "events:\n  - {id: e, kind: admission, branch: org:x, period: '2017', quote: abc, "
-        "qualifier: approximate}\n"
-    )
+@pytest.mark.parametrize("qualifier", ["approximate", "exact"])
+def test_an_unreported_event_takes_no_qualifier(qualifier: str) -> None:
+    """No number, nothing to qualify: a qualifier given is refused, `exact` too (it was
+    stored beside the null before migration 0027); none given is none. A value given
+    without one is read as printed, exact."""
+    event = "events:\n  - {id: e, kind: admission, branch: org:x, period: '2017', quote: abc}\n"
     with pytest.raises(ImportRejected) as refusal:
-        parse_article_yaml(BASE + event, "t")
+        parse_article_yaml(BASE + event.replace("}", f", qualifier: {qualifier}}}"), "t")
     assert fields_of(refusal.value) == {"events.0.qualifier"}
-    assert parse_article_yaml(BASE + event.replace("approximate", "exact"), "t").events
+    assert parse_article_yaml(BASE + event, "t").events[0].qualifier is None
+    valued = event.replace("}", ", value: 2, figure: '2'}")
+    assert parse_article_yaml(BASE + valued, "t").events[0].qualifier == "exact"
 
 
 SOURCE = "format: branchstats/article-v1\nsource:\n  key: k\n  text: abc\n"
