@@ -148,9 +148,11 @@ class _Criterion(Schema):
     title: str = Field(description=D_RULE_TITLE)
     description: str = Field(description=D_RULE_DESCRIPTION)
     status: CriterionStatus = Field(description="met, not_met or unknown.", examples=["met"])
-    evidence: list[CountEvidence | EventEvidence | FactEvidence] = Field(
-        description="The figures the rule read, with source and quote, each with its path."
-    )
+
+
+# Each rule's evidence is of the tables it reads, typed as such: a client reads a count
+# as a count without telling the records apart (only a stall's are of two kinds).
+D_EVIDENCE = "The figures the rule read, with source and quote, each with its path"
 
 
 class FewerThan(Schema):
@@ -161,6 +163,7 @@ class TooFewMembers(_Criterion):
     id: Literal["too_few_members"] = Field(description=D_RULE_ID)
     value: Bounds = Field(description="The latest count's bounds.")
     threshold: FewerThan
+    evidence: list[CountEvidence] = Field(description=f"{D_EVIDENCE}: the latest count.")
 
 
 class AtLeast(Schema):
@@ -171,6 +174,9 @@ class Ageing(_Criterion):
     id: Literal["ageing"] = Field(description=D_RULE_ID)
     value: Bounds = Field(description='The members over 60 ("trên 2" is at least 3).')
     threshold: AtLeast
+    evidence: list[FactEvidence] = Field(
+        description=f"{D_EVIDENCE}: the members over 60 (metric members_over_60)."
+    )
 
 
 class StallValue(Schema):
@@ -202,6 +208,10 @@ class Stalled(_Criterion):
     id: Literal["stalled"] = Field(description=D_RULE_ID)
     value: StallValue
     threshold: StallThreshold
+    evidence: list[FactEvidence | EventEvidence] = Field(
+        description=f"{D_EVIDENCE}: the stated years without an admission (a fact, metric "
+        "years_without_admission) first, then the newest admissions (events)."
+    )
 
 
 class CharterValue(Schema):
@@ -219,6 +229,9 @@ class BelowCharterMinimum(_Criterion):
         description="Both counts it reads: the full members', else all members' below the minimum."
     )
     threshold: CharterThreshold
+    evidence: list[CountEvidence] = Field(
+        description=f"{D_EVIDENCE}: the latest count of full members, then of all members."
+    )
 
 
 class AttritionValue(Schema):
@@ -242,6 +255,9 @@ class Attrition(_Criterion):
     id: Literal["attrition"] = Field(description=D_RULE_ID)
     value: AttritionValue
     threshold: AttritionThreshold
+    evidence: list[EventEvidence] = Field(
+        description=f"{D_EVIDENCE}: the admissions and departures of the window."
+    )
 
 
 class ReportedThreshold(Schema):
@@ -254,6 +270,9 @@ class Reported(_Criterion):
         description="The flag's value (1: a source says it); null when no source says it."
     )
     threshold: ReportedThreshold
+    evidence: list[FactEvidence] = Field(
+        description=f"{D_EVIDENCE}: the source's flag (metric at_risk_reported)."
+    )
 
 
 # One schema a rule, told apart by its id: a typed client reads each value as it is.

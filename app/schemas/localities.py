@@ -139,7 +139,13 @@ class LocalityDetail(LocalityOut):
     summary: LocalitySummary
 
 
-class YearMeasure(Schema):
+D_RECORDS = (
+    "Contributing figures with source and quote: the first `records` (5 unless asked, at "
+    "most 25) of the records_total"
+)
+
+
+class _YearSum(Schema):
     low: int | None
     high: int | None
     records_total: int
@@ -148,25 +154,33 @@ class YearMeasure(Schema):
         "('khoảng', an average; each record's qualifier): when not 0, low and high are "
         "approximate too."
     )
-    records: list[MembershipCountOut | MembershipEventOut] = Field(
-        description=(
-            "Contributing figures with source and quote: the first `records` (5 unless "
-            "asked, at most 25) of the records_total."
-        )
+
+
+class YearMembers(_YearSum):
+    """The members' sum of a year, and the counts it adds."""
+
+    records: list[MembershipCountOut] = Field(description=f"{D_RECORDS}: membership counts.")
+
+
+class YearEvents(_YearSum):
+    """An event kind's sum of a year, and the events it adds."""
+
+    records: list[MembershipEventOut] = Field(
+        description=f"{D_RECORDS}: events of the measure's kind."
     )
 
 
 class YearStats(Schema):
     year: int
-    members: YearMeasure | None = Field(
+    members: YearMembers | None = Field(
         description="A sum over the place: each organization's latest count dated in the "
         "year (all members), an unnamed group's once for each of its organizations, none "
         "counted twice (see method); null when no count is dated in the year."
     )
-    admissions: YearMeasure | None
-    departures: YearMeasure | None
-    transfers_in: YearMeasure | None
-    transfers_out: YearMeasure | None
+    admissions: YearEvents | None
+    departures: YearEvents | None
+    transfers_in: YearEvents | None
+    transfers_out: YearEvents | None
 
 
 class LocalityStats(Schema):

@@ -255,3 +255,31 @@ def test_places_are_listed_by_their_names_whatever_their_kind_word(api: TestClie
         assert names.index(earlier) < names.index(later), (earlier, later)
     reversed_walk = walk(api, "/localities?sort=-name&limit=9")
     assert [item["name"] for item in reversed_walk] == names[::-1]
+
+
+# A year's measure, and the kind of event it adds.
+EVENT_MEASURES = {
+    "admissions": "admission",
+    "departures": "departure",
+    "transfers_in": "transfer_in",
+    "transfers_out": "transfer_out",
+}
+
+
+def test_each_measures_records_are_of_that_measure(api: TestClient) -> None:
+    """The document types a year's records by its measure (members: counts; the others:
+    events of their kind): every seed place's stats hold to it, and some year of some
+    place shows records of members and of admissions."""
+    shown = set()
+    for place in walk(api, "/localities?limit=200"):
+        stats = api.get(f"/localities/{place['id']}/stats", params={"records": 25}).json()
+        LocalityStats.model_validate(stats)
+        for year in stats["years"]:
+            for measure in ("members", *EVENT_MEASURES):
+                for record in (year[measure] or {}).get("records", []):
+                    if measure == "members":
+                        assert "status" in record and "kind" not in record, record
+                    else:
+                        assert record["kind"] == EVENT_MEASURES[measure], (measure, record)
+                    shown.add(measure)
+    assert {"members", "admissions"} <= shown

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.models import Branch
 from app.schemas.branches import RiskExplanation, RiskSummary
-from tests.api.helpers import branch, group, locality
+from tests.api.helpers import branch, group, locality, walk
 from tests.api.test_writes import count_body, id_of, make_key, new_source
 
 
@@ -321,3 +321,32 @@ def test_a_branchs_why_is_of_the_day_its_item_is_of(write_api: TestClient) -> No
         assert asked.json()["as_of"] == date.today().isoformat()  # a day asked is that day
     finally:
         assert refresh_for_day(engine, RiskRules(), date.today())
+
+
+# Each rule's evidence, by the path of the records it reads.
+EVIDENCE_OF = {
+    "too_few_members": ("/membership-counts/",),
+    "ageing": ("/facts/",),
+    "stalled": ("/facts/", "/admissions/"),
+    "below_charter_minimum": ("/membership-counts/",),
+    "attrition": ("/admissions/",),
+    "reported": ("/facts/",),
+}
+
+
+def test_each_rules_evidence_is_of_the_records_it_reads(api: TestClient) -> None:
+    """The document types each rule's evidence by the tables it reads (a count for too
+    few members, facts for ageing, ...): every seed branch's explanation, today and
+    before its articles' figures, holds to it, and each rule shows evidence somewhere."""
+    shown: dict[str, set[str]] = {rule: set() for rule in EVIDENCE_OF}
+    for item in walk(api, "/branches?limit=200"):
+        for as_of in (None, "2017-01-01", "2019-06-30"):
+            params = {"as_of": as_of} if as_of else {}
+            body = api.get(f"/branches/{item['id']}/risk", params=params).json()
+            RiskExplanation.model_validate(body)
+            for criterion in body["criteria"]:
+                for record in criterion["evidence"]:
+                    prefix = record["path"].rsplit("/", 1)[0] + "/"
+                    assert prefix in EVIDENCE_OF[criterion["id"]], (criterion["id"], record)
+                    shown[criterion["id"]].add(prefix)
+    assert shown == {rule: set(prefixes) for rule, prefixes in EVIDENCE_OF.items()}
