@@ -50,13 +50,18 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def api_router(*, dependencies: Sequence[Any] = (), **settings: Any) -> APIRouter:
+def api_router(
+    *,
+    dependencies: Sequence[Any] = (),
+    route_class: type[APIRoute] = QueryModelRoute,
+    **settings: Any,
+) -> APIRouter:
     """A router of this API's operations, with what every one of them has: its parameters
     read in one validation, unknown ones refused, a problem as its default answer and
     its function's name as its operationId. Its routes go on the app's own router
     (app.main.create_app), so they say it all themselves."""
     return APIRouter(
-        route_class=QueryModelRoute,
+        route_class=route_class,
         dependencies=[*STRICT, *dependencies],
         responses=PROBLEM_DEFAULT,
         generate_unique_id_function=operation_id,

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 
-from app.api.auth import Writer, problem
+from app.api.auth import KeyFirstRoute, Writer, problem
 from app.api.common import api_router
 from app.api.spellings import TRUE_OR_FALSE
 from app.api.writes import CREATE_ERRORS, Idempotency, run
@@ -12,7 +12,7 @@ from app.ingest.records import ArticleFile
 from app.schemas.writes import ImportReportOut
 from app.services.imports import import_body, parse_body
 
-router = api_router(tags=["imports"])
+router = api_router(tags=["imports"], route_class=KeyFirstRoute)
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

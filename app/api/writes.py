@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlmodel import Session
 
-from app.api.auth import AUTH_ERRORS, Writer, problem
+from app.api.auth import AUTH_ERRORS, KeyFirstRoute, Writer, problem
 from app.api.common import IdPath, api_router, engine_of, rules_of
 from app.api.deps import refuse_repeated_names
 from app.errors import headers_for_the_answer
@@ -151,8 +151,11 @@ def respond(result: WriteResult) -> Response:
 
 
 def write_router() -> APIRouter:
-    """A router of writes: their JSON bodies name each field once."""
-    return api_router(tags=["writes"], dependencies=[Depends(refuse_repeated_names)])
+    """A router of writes: their keys asked for first, their JSON bodies naming each
+    field once."""
+    return api_router(
+        tags=["writes"], dependencies=[Depends(refuse_repeated_names)], route_class=KeyFirstRoute
+    )
 
 
 router = write_router()

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.api import auth as auth_dependency
 from app.models import Branch, Locality, MembershipCount, Source, metadata
 from app.openapi import openapi_document
 from app.services.auth import create_key, revoke_key
@@ -151,6 +152,44 @@ def test_reads_stay_public_and_writes_need_a_write_key(write_api: TestClient) ->
     assert 'error="insufficient_scope"' in read_only.headers["www-authenticate"]
     assert fields(read_only) == ["header.authorization"]
     assert read_only.headers["content-type"] == "application/problem+json"
+    assert row_counts(write_api) == before
+
+
+# Bodies a writer is told about (422), each naming what is wrong with it.
+TOLD_ABOUT = {
+    '{"key": "x-source", "text": ': "body",  # no JSON
+    '{"key": "x-source", "key": "y-source", "text": "t"}': "body.key",  # a name twice
+    '{"key": "x-source"}': "body.text",  # a field missing
+}
+
+
+@pytest.mark.parametrize("body", TOLD_ABOUT)
+def test_a_write_asks_for_its_key_before_it_reads_its_body(
+    write_api: TestClient, editor: dict[str, str], body: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From an earlier audit: the body was read and parsed first, so a caller without a
+    key was told what its JSON lacked (a 422 for one that is no JSON, or names a field
+    twice), and made the server parse it. A 401 without a key, a 403 with a read-only
+    one, whatever the body; a writer is told about the body, its key checked once."""
+    reader = make_key(write_api, "reader", "read")
+    checked: list[str] = []
+    authenticate = auth_dependency.authenticate
+    monkeypatch.setattr(
+        auth_dependency,
+        "authenticate",
+        lambda session, token: checked.append(token) or authenticate(session, token),
+    )
+    before = row_counts(write_api)
+    json_type = {"Content-Type": "application/json"}
+    for headers, status in (({}, 401), (reader, 403), (editor, 422)):
+        checked.clear()
+        answer = write_api.post("/sources", content=body, headers=json_type | headers)
+        assert answer.status_code == status, (headers, answer.text)
+        told = "header.authorization" if status != 422 else TOLD_ABOUT[body]
+        assert [f.split(".")[0] if told == "body" else f for f in fields(answer)] == [told]
+        assert len(checked) == 1
+    anonymous = write_api.post("/imports", content=body, headers=json_type)
+    assert anonymous.status_code == 401 and fields(anonymous) == ["header.authorization"]
     assert row_counts(write_api) == before
 
 
