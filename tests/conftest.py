@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from app.reader import Reader, statements_for
 from app.services.data_check import check_stored
 from app.services.data_version import data_version
 from app.services.risk_rules import RiskRules
+from app.services.status_day import refresh_for_day
 from tests.servers import WORKER_FIGURES, add_figures
 
 BACKENDS = ("sqlite", "postgresql")
@@ -92,6 +94,7 @@ class DatabaseFactory:
         self.workdir = workdir
         self.pg_admin_url = pg_admin_url
         self._templates: dict[str, str] = {}
+        self._seeded_for: date | None = None  # the day of the seeded template's statuses
 
     def _new_name(self, stem: str) -> str:
         return f"{stem}_{os.getpid()}_{next(_counter)}"
@@ -114,15 +117,27 @@ class DatabaseFactory:
             upgrade_head(engine)
             if kind == "seeded":
                 load_seed(engine, REPO_ROOT / "seed", RiskRules())
+                self._seeded_for = date.today()
             engine.dispose()
-            if self.backend == "sqlite":
-                # Fold the WAL into the main file so that a file copy is complete.
-                path = make_url(url).database
-                assert path
-                with sqlite3.connect(path) as conn:
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._fold_the_wal(url)
             self._templates[kind] = url
+        if kind == "seeded" and self._seeded_for != date.today():
+            # A suite that runs past midnight: the copies' statuses are of the day their
+            # tests compare them with (a test of "today" read yesterday's as stale).
+            engine = make_engine(self._templates[kind])
+            refresh_for_day(engine, RiskRules(), date.today())
+            engine.dispose()
+            self._fold_the_wal(self._templates[kind])
+            self._seeded_for = date.today()
         return self._templates[kind]
+
+    def _fold_the_wal(self, url: str) -> None:
+        """SQLite: fold the WAL into the main file so that a file copy is complete."""
+        if self.backend == "sqlite":
+            path = make_url(url).database
+            assert path
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def copy(self, kind: str) -> str:
         """A fresh database copied from the 'migrated' or 'seeded' template."""
