@@ -1,6 +1,7 @@
 """POST /imports: a whole article, all or nothing, dry run, idempotent, safe for API edits."""
 
 import copy
+import hashlib
 from typing import Any
 
 import orjson
@@ -11,9 +12,10 @@ from fastapi.testclient import TestClient
 from app.api import imports as imports_api
 from app.config import REPO_ROOT
 from app.ingest.seed import load_seed
-from app.models import Branch, Fact, Locality
+from app.models import Branch, Fact, Locality, Source
 from app.reader import Reader
 from app.services import writes as writes_service
+from app.services.data_check import check_stored
 from app.services.data_version import data_version
 from app.services.risk_rules import RiskRules
 from tests.api.test_writes import (  # shared helpers and fixtures
@@ -214,6 +216,25 @@ def test_a_seed_file_sent_with_its_text_inline_changes_nothing(
         )
         assert sent.status_code == 200, sent.text
         assert sent.json()["changes"] == 0 and sent.json()["changed"] == [], sent.json()
+
+
+def test_a_seed_file_sent_with_another_text_no_longer_names_its_file(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """The file the seed read a text from is kept as where it is only while the text
+    sent is that file's: a text changed inline is no longer in it."""
+    path = REPO_ROOT / "seed" / "articles" / "003_muong_bang.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    text_file = data["source"].pop("text_file")
+    data["source"]["text"] = (path.parent / text_file).read_text(encoding="utf-8") + "\nThêm."
+    source = id_of(write_api, Source, data["source"]["key"])
+    assert write_api.get(f"/sources/{source}").json()["text_path"] is not None
+    sent = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["changed"] == [f"source {data['source']['key']}"]
+    stored = write_api.get(f"/sources/{source}").json()
+    assert stored["text_path"] is None
+    assert stored["text_sha256"] == hashlib.sha256(data["source"]["text"].encode()).hexdigest()
 
 
 def test_force_lets_the_file_win_and_says_so(write_api: TestClient, editor: dict[str, str]) -> None:
@@ -461,6 +482,32 @@ def test_a_later_article_may_disagree(write_api: TestClient, editor: dict[str, s
     assert sorted(c["value"] for c in detail["counts"] if c["as_of"] == "2018-09-07") == [13, 14]
 
 
+def test_a_later_article_that_agrees_is_no_conflict(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Only another value is a conflicting report: a second source of the same count of
+    the same day confirms it."""
+    data = copy.deepcopy(article())
+    data["source"]["key"] = "test-2019-tien-phong"
+    data["source"]["text"] = "Tính đến ngày 7/9/2018, chi bộ xóm Tiền Phong có 13 đảng viên."
+    data["source"]["published_on"] = "2019-01-05"
+    data["localities"], data["branches"], data["events"], data["facts"] = [], [], [], []
+    data["counts"] = [
+        {
+            "id": "tien-phong-2018",
+            "branch": TIEN_PHONG,
+            "value": 13,
+            "as_of": "2018-09-07",
+            "quote": "chi bộ xóm Tiền Phong có 13 đảng viên",
+            "figure": "13",
+        }
+    ]
+    report = _imported(write_api, data, editor)
+    assert report.status_code == 200, report.text
+    assert report.json()["added"][-1] == "counts[0] tien-phong-2018"
+    assert report.json()["conflicting_reports"] == []
+
+
 def test_a_new_text_must_keep_the_quotes_of_records_left_out(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
@@ -559,6 +606,54 @@ def test_an_import_does_not_redefine_an_official_unit(
     assert row_counts(write_api) == before
     mai_ha = write_api.get(f"/localities/{id_of(write_api, Locality, 'vn2004:05251')}").json()
     assert (mai_ha["kind"], mai_ha["name"], mai_ha["source"]) == ("commune", "Mai Hạ", None)
+
+
+def test_an_import_does_not_redefine_another_sources_place_or_organization(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """A village and its chi bộ one article added are that article's: another naming
+    them otherwise is refused, each by its key and the fields it would change, and the
+    rows stay as the first defined them."""
+    assert _imported(write_api, article(), editor).status_code == 200
+    before = row_counts(write_api)
+    other = article()
+    other["source"]["key"] = "test-2024-thu-nghiem-2"
+    other |= {"counts": [], "events": [], "facts": []}
+    other["localities"][0]["code"] = "99999"
+    other["branches"][0]["name"] = "Chi bộ Thử Nghiệm"
+    refused = _imported(write_api, other, editor)
+    assert refused.status_code == 422, refused.text
+    assert fields(refused) == ["body.localities.0.key", "body.branches.0.key"]
+    messages = [e["message"] for e in refused.json()["errors"]]
+    assert all("is defined differently by another source" in m for m in messages), messages
+    assert "code" in messages[0] and "name" in messages[1]
+    assert row_counts(write_api) == before
+    village = write_api.get(
+        f"/localities/{id_of(write_api, Locality, 'vn2004:05251/xom-thu-nghiem')}"
+    )
+    branch = write_api.get(
+        f"/branches/{id_of(write_api, Branch, 'org:vn2004:05251/xom-thu-nghiem')}"
+    )
+    assert village.json()["code"] is None
+    assert branch.json()["name"] == "Chi bộ xóm Thử Nghiệm"
+
+
+def test_an_organization_an_import_moves_leaves_its_old_communes_totals(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """Chi bộ xóm Thử Nghiệm moved by its file from Mai Hạ to Mường Bang: Mai Hạ's stored
+    yearly totals are built again without its 9 members, as Mường Bang's with them, so
+    every stored figure is what the data gives (`branchstats check`)."""
+    assert _imported(write_api, article(), editor).status_code == 200
+    moved = article()
+    moved["branches"][0]["locality"] = "vn2004:04111"
+    done = _imported(write_api, moved, editor)
+    assert done.status_code == 200 and done.json()["changed"] == [
+        "branches[0] org:vn2004:05251/xom-thu-nghiem"
+    ], done.text
+    engine = write_api.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert check_stored(conn, RiskRules()).findings == []
 
 
 def test_an_import_keeps_each_tree_in_order(write_api: TestClient, editor: dict[str, str]) -> None:

@@ -1,12 +1,12 @@
 """The seed: every quote verified, facts as the articles state them, loads repeatable."""
 
 import shutil
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.config import REPO_ROOT
 from app.ingest.files import read_article_file
@@ -94,6 +94,24 @@ def test_one_figure_twice_in_a_file_is_refused() -> None:
     assert (
         verify_article(article.model_copy(update={"events": [*article.events, other]}), text_) == []
     )
+
+
+def test_an_undated_article_reports_nothing_after_the_day_it_was_first_held() -> None:
+    """With no day printed, the day the dataset first held the text bounds what the
+    article can report: a count of that day is taken, one of the day after refused."""
+    article, text_, _ = read_article_file(SEED / "articles" / "000_tien_phong.yaml")
+    held = article.source.registered_on
+    assert article.source.published_on is None and held is not None
+
+    def counted_on(day: date) -> list[tuple[str, str]]:
+        count = article.counts[0].model_copy(update={"as_of": day})
+        dated = article.model_copy(update={"counts": [count, *article.counts[1:]]})
+        return [(p.field, p.message) for p in verify_article(dated, text_)]
+
+    assert counted_on(held) == []
+    [(field, message)] = counted_on(held + timedelta(days=1))
+    assert field == "as_of" and message.startswith(f"{held + timedelta(days=1)} is after")
+    assert f"({held}: its publication, else the day the dataset first held it)" in message
 
 
 def test_a_quote_is_found_whatever_its_whitespace() -> None:
@@ -284,6 +302,78 @@ def test_an_article_held_after_today_is_refused(engine: Engine) -> None:
     assert [(p.field, p.message) for p in refused.value.problems] == [
         ("registered_on", "2026-11-21 is after today (2026-11-20)")
     ]
+
+
+def test_an_article_published_after_today_is_refused(engine: Engine) -> None:
+    """A file that does not say when it was first held is refused by its day printed
+    when that is still to come."""
+    article, text_, _ = read_article_file(SEED / "articles" / "003_muong_bang.yaml")
+    published = article.source.published_on
+    assert published is not None
+    unsaid = article.model_copy(
+        update={"source": article.source.model_copy(update={"registered_on": None})}
+    )
+    today = published - timedelta(days=1)
+    with Session(engine) as session, pytest.raises(ImportRejected) as refused:
+        apply_article(session, unsaid, text_, today=today)
+    assert [(p.field, p.message) for p in refused.value.problems] == [
+        ("published_on", f"{published} is after today ({today})")
+    ]
+
+
+def test_an_article_held_today_is_taken(engine: Engine) -> None:
+    """The day it was first held may be today: only a later day is refused."""
+    article, text_, _ = read_article_file(ARTICLES[0])
+    held = article.source.registered_on
+    assert held is not None
+    with Session(engine) as session:
+        report = apply_article(session, article, text_, today=held)
+    assert report.changes == 0
+
+
+def test_a_file_that_does_not_say_when_keeps_the_day_first_held(engine: Engine) -> None:
+    """An article already held, loaded again from a file that gives no registered_on, is
+    still held from its first day, not from the day it was loaded again: that day bounds
+    its undated figures."""
+    article, text_, _ = read_article_file(ARTICLES[0])
+    first = article.source.registered_on
+    assert first is not None
+    unsaid = article.model_copy(
+        update={"source": article.source.model_copy(update={"registered_on": None})}
+    )
+    with Session(engine) as session:
+        report = apply_article(session, unsaid, text_, today=date(2026, 12, 25))
+        stored = session.exec(select(Source).where(Source.key == article.source.key)).one()
+        assert (report.changes, stored.registered_on) == (0, first)
+
+
+def test_a_figure_an_article_changes_says_when(engine: Engine) -> None:
+    """A figure a file changes is stamped with the change; the figures it leaves as they
+    were keep their stamps."""
+    article, text_, _ = read_article_file(SEED / "articles" / "003_muong_bang.yaml")
+    first, *others = article.counts
+    assert others
+    noted = article.model_copy(
+        update={"counts": [first.model_copy(update={"note": "read again"}), *others]}
+    )
+    key = f"{article.source.key}#{first.id}"
+    other = f"{article.source.key}#{others[0].id}"
+
+    def stamps(session: Session) -> dict[str, datetime]:
+        rows = session.exec(
+            select(MembershipCount.key, MembershipCount.updated_at).where(
+                col(MembershipCount.key).in_([key, other])
+            )
+        ).all()
+        return dict(rows)
+
+    with Session(engine) as session:
+        before = stamps(session)
+        report = apply_article(session, noted, text_)
+        after = stamps(session)
+    assert report.changed == [f"counts[0] {first.id}"]
+    assert after[key] > before[key]
+    assert after[other] == before[other]
 
 
 def test_successors_come_from_the_reference(engine: Engine) -> None:
