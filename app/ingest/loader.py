@@ -184,6 +184,23 @@ def _unfit_names(rec: Any) -> tuple[str, str] | None:
     return None
 
 
+# What says where a place or organization comes from, not what it is.
+PROVENANCE = frozenset({"source_id", "quote", "note"})
+
+
+def _defined_by_another(key: str, changed: dict[str, Any]) -> str:
+    """Why a row another source defined is not listed again: what this article would
+    change of it, or, where it defines it alike (its own quote beside it), that it is
+    named by its key."""
+    names = sorted(changed.keys() - PROVENANCE)
+    if names:
+        return f"{key!r} is defined differently by another source ({', '.join(names)})"
+    return (
+        f"{key!r} is already defined, alike, by another source: name it by its key (as a "
+        "locality or a parent) without listing it again"
+    )
+
+
 class _Applier:
     def __init__(self, session: Session, article: ArticleFile, report: ImportReport) -> None:
         self.session = session
@@ -249,12 +266,7 @@ class _Applier:
         # A place or organization another source defined is shared, not redefined here.
         foreign = owner is not None and self.source is not None and owner != self.source.id
         if changed and foreign and model in (Locality, Branch):
-            names = ", ".join(sorted(changed))
-            self.problems.append(
-                RecordProblem(
-                    label, "key", f"{key!r} is defined differently by another source ({names})"
-                )
-            )
+            self.problems.append(RecordProblem(label, "key", _defined_by_another(key, changed)))
             return existing
         if changed:
             for name, value in changed.items():

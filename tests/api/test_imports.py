@@ -608,6 +608,30 @@ def test_an_import_does_not_redefine_an_official_unit(
     assert (mai_ha["kind"], mai_ha["name"], mai_ha["source"]) == ("commune", "Mai Hạ", None)
 
 
+def test_a_later_article_that_lists_an_earlier_ones_place_alike_is_told_to_name_it(
+    write_api: TestClient, editor: dict[str, str]
+) -> None:
+    """From the mutation audit: a second article listing the first one's village and
+    chi bộ just as defined was told they were "defined differently" (by their source
+    and quote, which only say where a definition comes from). It is told to name them by
+    their keys; named so, without listing them, its figures are taken."""
+    assert _imported(write_api, article(), editor).status_code == 200
+    before = row_counts(write_api)
+    later = article()
+    later["source"]["key"] = "test-2024-thu-nghiem-2"
+    refused = _imported(write_api, later, editor)
+    assert refused.status_code == 422, refused.text
+    assert fields(refused) == ["body.localities.0.key", "body.branches.0.key"]
+    messages = [e["message"] for e in refused.json()["errors"]]
+    assert all("already defined, alike, by another source" in m for m in messages), messages
+    assert all("name it by its key" in m for m in messages)
+    assert row_counts(write_api) == before
+    named = later | {"localities": [], "branches": []}
+    taken = _imported(write_api, named, editor)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["added"][0] == "source test-2024-thu-nghiem-2"
+
+
 def test_an_import_does_not_redefine_another_sources_place_or_organization(
     write_api: TestClient, editor: dict[str, str]
 ) -> None:
