@@ -453,23 +453,32 @@ def test_a_retried_import_returns_the_first_report(
     assert write_api.post("/imports", content=changed, headers=headers).status_code == 422
 
 
-def test_a_later_article_may_disagree(write_api: TestClient, editor: dict[str, str]) -> None:
-    """Conflicting reports: both kept and served; the import report names them."""
+def _tien_phong_in_2018(members: int) -> dict[str, Any]:
+    """A later article of one figure: Tiền Phong's members on 7 September 2018, the day
+    the seed's article counts 13."""
     data = copy.deepcopy(article())
     data["source"]["key"] = "test-2019-tien-phong"
-    data["source"]["text"] = "Tính đến ngày 7/9/2018, chi bộ xóm Tiền Phong có 14 đảng viên."
+    data["source"]["text"] = (
+        f"Tính đến ngày 7/9/2018, chi bộ xóm Tiền Phong có {members} đảng viên."
+    )
     data["source"]["published_on"] = "2019-01-05"
     data["localities"], data["branches"], data["events"], data["facts"] = [], [], [], []
     data["counts"] = [
         {
             "id": "tien-phong-2018",
             "branch": TIEN_PHONG,
-            "value": 14,
+            "value": members,
             "as_of": "2018-09-07",
-            "quote": "chi bộ xóm Tiền Phong có 14 đảng viên",
-            "figure": "14",
+            "quote": f"chi bộ xóm Tiền Phong có {members} đảng viên",
+            "figure": str(members),
         }
     ]
+    return data
+
+
+def test_a_later_article_may_disagree(write_api: TestClient, editor: dict[str, str]) -> None:
+    """Conflicting reports: both kept and served; the import report names them."""
+    data = _tien_phong_in_2018(14)
     report = write_api.post("/imports", content=as_yaml(data), headers={**editor, **YAML}).json()
     assert report["conflicting_reports"] == [
         "test-2019-tien-phong#tien-phong-2018 says 14; "
@@ -487,22 +496,7 @@ def test_a_later_article_that_agrees_is_no_conflict(
 ) -> None:
     """Only another value is a conflicting report: a second source of the same count of
     the same day confirms it."""
-    data = copy.deepcopy(article())
-    data["source"]["key"] = "test-2019-tien-phong"
-    data["source"]["text"] = "Tính đến ngày 7/9/2018, chi bộ xóm Tiền Phong có 13 đảng viên."
-    data["source"]["published_on"] = "2019-01-05"
-    data["localities"], data["branches"], data["events"], data["facts"] = [], [], [], []
-    data["counts"] = [
-        {
-            "id": "tien-phong-2018",
-            "branch": TIEN_PHONG,
-            "value": 13,
-            "as_of": "2018-09-07",
-            "quote": "chi bộ xóm Tiền Phong có 13 đảng viên",
-            "figure": "13",
-        }
-    ]
-    report = _imported(write_api, data, editor)
+    report = _imported(write_api, _tien_phong_in_2018(13), editor)
     assert report.status_code == 200, report.text
     assert report.json()["added"][-1] == "counts[0] tien-phong-2018"
     assert report.json()["conflicting_reports"] == []
